@@ -1,0 +1,426 @@
+#include "common/model/model_store.h"
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status.h"
+
+namespace recstack::model {
+namespace {
+
+constexpr char kMagic[4] = {'R', 'S', 'I', '1'};
+constexpr uint32_t kFlagBiases = 1;
+constexpr size_t kHeaderBytes = 16;
+
+void PutU32(std::string* out, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out->append(b, 4);
+}
+
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// Floats are stored little-endian; x86-64 and aarch64 are little-endian, so
+// a memcpy is the codec. The static_assert keeps a big-endian port honest.
+static_assert(std::endian::native == std::endian::little, "model codec assumes little-endian");
+
+std::string FloatsToBytes(const float* data, size_t n) {
+  return std::string(reinterpret_cast<const char*>(data), n * sizeof(float));
+}
+
+std::string Sv(absl::string_view s) { return std::string(s.data(), s.size()); }
+
+template <typename T>
+bool ParseNumber(std::string_view text, T* out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// params and metrics are stored in the meta hash as "param.<name>" and
+// "metric.<name>" fields, so HGETALL shows them without a JSON parser.
+constexpr std::string_view kParamPrefix = "param.";
+constexpr std::string_view kMetricPrefix = "metric.";
+
+std::vector<std::string> MetaToHashArgs(const std::string& key, const ModelMeta& m) {
+  std::vector<std::string> args = {"HSET", key};
+  auto add = [&](std::string field, std::string value) {
+    args.push_back(std::move(field));
+    args.push_back(std::move(value));
+  };
+  add("version", m.version);
+  add("algorithm", AlgorithmName(m.algorithm));
+  add("factors", std::to_string(m.factors));
+  add("n_users", std::to_string(m.n_users));
+  add("n_items", std::to_string(m.n_items));
+  add("n_chunks", std::to_string(m.n_chunks));
+  add("chunk_size", std::to_string(m.chunk_size));
+  add("has_biases", m.has_biases ? "1" : "0");
+  add("global_mean", absl::StrCat(m.global_mean));
+  add("regularization", absl::StrCat(m.regularization));
+  add("alpha", absl::StrCat(m.alpha));
+  add("created_at_ms", std::to_string(m.created_at_ms));
+  for (const auto& [k, v] : m.params) add(std::string(kParamPrefix) + k, v);
+  for (const auto& [k, v] : m.metrics) add(std::string(kMetricPrefix) + k, absl::StrCat(v));
+  return args;
+}
+
+absl::StatusOr<ModelMeta> MetaFromHash(const redis::Reply& reply) {
+  if (reply.type != redis::Reply::Type::kArray || reply.elements.empty()) {
+    return absl::NotFoundError("model meta is missing");
+  }
+  ModelMeta m;
+  bool have_version = false;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    const std::string& f = reply.elements[i].str;
+    const std::string& v = reply.elements[i + 1].str;
+    bool ok = true;
+    if (f == "version") {
+      m.version = v;
+      have_version = true;
+    } else if (f == "algorithm") {
+      auto a = ParseAlgorithm(v);
+      if (!a.ok()) return a.status();
+      m.algorithm = *a;
+    } else if (f == "factors") {
+      ok = ParseNumber(v, &m.factors);
+    } else if (f == "n_users") {
+      ok = ParseNumber(v, &m.n_users);
+    } else if (f == "n_items") {
+      ok = ParseNumber(v, &m.n_items);
+    } else if (f == "n_chunks") {
+      ok = ParseNumber(v, &m.n_chunks);
+    } else if (f == "chunk_size") {
+      ok = ParseNumber(v, &m.chunk_size);
+    } else if (f == "has_biases") {
+      m.has_biases = v == "1";
+    } else if (f == "global_mean") {
+      ok = ParseNumber(v, &m.global_mean);
+    } else if (f == "regularization") {
+      ok = ParseNumber(v, &m.regularization);
+    } else if (f == "alpha") {
+      ok = ParseNumber(v, &m.alpha);
+    } else if (f == "created_at_ms") {
+      ok = ParseNumber(v, &m.created_at_ms);
+    } else if (f.starts_with(kParamPrefix)) {
+      m.params[f.substr(kParamPrefix.size())] = v;
+    } else if (f.starts_with(kMetricPrefix)) {
+      double d = 0;
+      ok = ParseNumber(v, &d);
+      m.metrics[f.substr(kMetricPrefix.size())] = d;
+    }
+    if (!ok) return absl::DataLossError(absl::StrCat("model meta field ", f, " is garbled: ", v));
+  }
+  if (!have_version || m.factors <= 0) return absl::DataLossError("model meta is incomplete");
+  return m;
+}
+
+}  // namespace
+
+std::string AlgorithmName(Algorithm algorithm) {
+  return algorithm == Algorithm::kExplicitAls ? "als-explicit" : "als-implicit";
+}
+
+absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
+  if (name == "als-implicit") return Algorithm::kImplicitAls;
+  if (name == "als-explicit") return Algorithm::kExplicitAls;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown algorithm '", Sv(absl::string_view(name.data(), name.size())),
+                   "' (known: als-implicit, als-explicit)"));
+}
+
+std::string EncodeItemChunk(const std::vector<std::string>& ids, const float* factors,
+                            const float* biases, int32_t d) {
+  std::string out;
+  size_t id_bytes = 0;
+  for (const auto& id : ids) id_bytes += 1 + id.size();
+  out.reserve(kHeaderBytes + id_bytes + ids.size() * (d + 1) * sizeof(float));
+  out.append(kMagic, 4);
+  PutU32(&out, static_cast<uint32_t>(ids.size()));
+  PutU32(&out, static_cast<uint32_t>(d));
+  PutU32(&out, biases != nullptr ? kFlagBiases : 0);
+  for (const auto& id : ids) {
+    out.push_back(static_cast<char>(static_cast<uint8_t>(std::min<size_t>(id.size(), 255))));
+    out.append(id.data(), std::min<size_t>(id.size(), 255));
+  }
+  out += FloatsToBytes(factors, ids.size() * static_cast<size_t>(d));
+  if (biases != nullptr) out += FloatsToBytes(biases, ids.size());
+  return out;
+}
+
+absl::Status DecodeItemChunk(std::string_view bytes, int32_t d, std::vector<std::string>* ids,
+                             std::vector<float>* factors, std::vector<float>* biases) {
+  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, 4) != 0) {
+    return absl::DataLossError("item chunk: bad magic or truncated header");
+  }
+  const uint32_t n = GetU32(bytes.data() + 4);
+  const uint32_t chunk_d = GetU32(bytes.data() + 8);
+  const uint32_t flags = GetU32(bytes.data() + 12);
+  if (static_cast<int32_t>(chunk_d) != d) {
+    return absl::DataLossError(absl::StrCat("item chunk: ", chunk_d, " factors, meta says ", d));
+  }
+  size_t pos = kHeaderBytes;
+  const size_t first = ids->size();
+  ids->reserve(first + n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (pos >= bytes.size()) return absl::DataLossError("item chunk: truncated ids");
+    const size_t len = static_cast<unsigned char>(bytes[pos++]);
+    if (pos + len > bytes.size()) return absl::DataLossError("item chunk: truncated id");
+    ids->emplace_back(bytes.substr(pos, len));
+    pos += len;
+  }
+  const size_t nf = static_cast<size_t>(n) * d;
+  const bool with_biases = (flags & kFlagBiases) != 0;
+  const size_t need = (nf + (with_biases ? n : 0)) * sizeof(float);
+  if (bytes.size() - pos != need) {
+    ids->resize(first);
+    return absl::DataLossError(
+        absl::StrCat("item chunk: ", bytes.size() - pos, " bytes of floats, expected ", need));
+  }
+  const size_t fo = factors->size();
+  factors->resize(fo + nf);
+  std::memcpy(factors->data() + fo, bytes.data() + pos, nf * sizeof(float));
+  pos += nf * sizeof(float);
+  if (with_biases) {
+    const size_t bo = biases->size();
+    biases->resize(bo + n);
+    std::memcpy(biases->data() + bo, bytes.data() + pos, n * sizeof(float));
+  }
+  return absl::OkStatus();
+}
+
+ModelStore::ModelStore(redis::Pool& pool, redis::Keyspace keyspace)
+    : pool_(pool), keys_(std::move(keyspace)) {}
+
+absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
+                                              const PublishOptions& options) {
+  const ModelMeta& in = model.meta;
+  const int32_t d = in.factors;
+  if (d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
+  if (options.chunk_size <= 0 || options.keep_versions < 1 || options.pipeline_batch <= 0) {
+    return absl::InvalidArgumentError("publish: chunk_size, keep_versions, pipeline_batch must be > 0");
+  }
+  const size_t nu = model.user_ids.size();
+  const size_t ni = model.item_ids.size();
+  if (ni == 0) return absl::InvalidArgumentError("publish: the model has no items");
+  if (model.user_factors.size() != nu * d || model.item_factors.size() != ni * d) {
+    return absl::InvalidArgumentError("publish: factor arrays do not match ids * factors");
+  }
+  const bool biases = in.has_biases;
+  if (biases && (model.user_biases.size() != nu || model.item_biases.size() != ni)) {
+    return absl::InvalidArgumentError("publish: bias arrays do not match the ids");
+  }
+  for (const auto& id : model.item_ids) {
+    if (id.empty() || id.size() > 128) {
+      return absl::InvalidArgumentError(absl::StrCat("publish: item id of ", id.size(), " bytes"));
+    }
+  }
+
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply seq, pool_.Command({"INCR", Sv(keys_.prefix()) + "model:seq"}));
+  ModelMeta meta = in;
+  meta.version = absl::StrCat("v", seq.integer);
+  meta.n_users = static_cast<int64_t>(nu);
+  meta.n_items = static_cast<int64_t>(ni);
+  meta.chunk_size = options.chunk_size;
+  meta.n_chunks = static_cast<int32_t>((ni + options.chunk_size - 1) / options.chunk_size);
+  if (meta.created_at_ms == 0) {
+    RECSTACK_ASSIGN_OR_RETURN(redis::Reply t, pool_.Command({"TIME"}));
+    if (t.elements.size() == 2) {
+      int64_t s = 0, us = 0;
+      ParseNumber(t.elements[0].str, &s);
+      ParseNumber(t.elements[1].str, &us);
+      meta.created_at_ms = s * 1000 + us / 1000;
+    }
+  }
+
+  std::vector<std::vector<std::string>> batch;
+  auto flush = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(batch));
+    for (const auto& r : replies) {
+      if (r.is_error()) return absl::InternalError(absl::StrCat("publish: redis said ", r.str));
+    }
+    batch.clear();
+    return absl::OkStatus();
+  };
+  auto push = [&](std::vector<std::string> cmd) -> absl::Status {
+    batch.push_back(std::move(cmd));
+    if (static_cast<int32_t>(batch.size()) >= options.pipeline_batch) return flush();
+    return absl::OkStatus();
+  };
+
+  const std::string& v = meta.version;
+  for (int32_t c = 0; c < meta.n_chunks; ++c) {
+    const size_t begin = static_cast<size_t>(c) * options.chunk_size;
+    const size_t end = std::min(ni, begin + options.chunk_size);
+    std::vector<std::string> ids(model.item_ids.begin() + begin, model.item_ids.begin() + end);
+    RECSTACK_RETURN_IF_ERROR(push({"SET", keys_.ModelItems(v, c),
+                                   EncodeItemChunk(ids, model.item_factors.data() + begin * d,
+                                                   biases ? model.item_biases.data() + begin : nullptr,
+                                                   d)}));
+  }
+  const size_t user_floats = d + (biases ? 1 : 0);
+  std::vector<float> row(user_floats);
+  for (size_t u = 0; u < nu; ++u) {
+    std::memcpy(row.data(), model.user_factors.data() + u * d, d * sizeof(float));
+    if (biases) row[d] = model.user_biases[u];
+    RECSTACK_RETURN_IF_ERROR(
+        push({"SET", keys_.ModelUser(v, model.user_ids[u]), FloatsToBytes(row.data(), user_floats)}));
+  }
+  // Meta after every chunk and user: a reader that finds meta finds all of it.
+  RECSTACK_RETURN_IF_ERROR(push(MetaToHashArgs(keys_.ModelMeta(v), meta)));
+  RECSTACK_RETURN_IF_ERROR(push({"ZADD", keys_.ModelVersions(), std::to_string(meta.created_at_ms), v}));
+  RECSTACK_RETURN_IF_ERROR(flush());
+
+  if (options.make_current) {
+    RECSTACK_ASSIGN_OR_RETURN(auto replies,
+                              pool_.Pipeline({{"SET", keys_.ModelCurrent(), v},
+                                              {"PUBLISH", keys_.ModelUpdates(), v}}));
+    for (const auto& r : replies) {
+      if (r.is_error()) return absl::InternalError(absl::StrCat("publish: redis said ", r.str));
+    }
+  }
+
+  // Retention: keep the newest `keep_versions`, never the current one.
+  RECSTACK_ASSIGN_OR_RETURN(auto versions, ListVersions());
+  auto current = CurrentVersion();
+  for (size_t i = options.keep_versions; i < versions.size(); ++i) {
+    if (current.ok() && versions[i].version == *current) continue;
+    RECSTACK_RETURN_IF_ERROR(DeleteVersion(versions[i].version));
+  }
+  return meta;
+}
+
+absl::Status ModelStore::Promote(std::string_view version) {
+  RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline({{"SET", keys_.ModelCurrent(), meta.version},
+                                                         {"PUBLISH", keys_.ModelUpdates(), meta.version}}));
+  for (const auto& r : replies) {
+    if (r.is_error()) return absl::InternalError(absl::StrCat("promote: redis said ", r.str));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ModelStore::CurrentVersion() {
+  const std::string key = keys_.ModelCurrent();
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", key}));
+  if (r.is_nil()) return absl::NotFoundError("no model has been published yet");
+  return r.str;
+}
+
+absl::StatusOr<ModelMeta> ModelStore::GetMeta(std::string_view version) {
+  const std::string key = keys_.ModelMeta(version);
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"HGETALL", key}));
+  if (r.type == redis::Reply::Type::kArray && r.elements.empty()) {
+    return absl::NotFoundError(absl::StrCat("model version ", Sv(absl::string_view(version.data(), version.size())),
+                                            " is not kept"));
+  }
+  return MetaFromHash(r);
+}
+
+absl::StatusOr<std::vector<ModelMeta>> ModelStore::ListVersions() {
+  const std::string key = keys_.ModelVersions();
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"ZREVRANGE", key, "0", "-1"}));
+  std::vector<ModelMeta> out;
+  for (const auto& e : r.elements) {
+    auto meta = GetMeta(e.str);
+    if (meta.ok()) {
+      out.push_back(*std::move(meta));
+    } else if (!absl::IsNotFound(meta.status())) {
+      return meta.status();
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
+  RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
+  ItemFactors out;
+  out.item_ids.reserve(meta.n_items);
+  out.factors.reserve(static_cast<size_t>(meta.n_items) * meta.factors);
+  std::vector<std::vector<std::string>> cmds;
+  // A few chunks per round trip: each chunk is ~1 MB.
+  constexpr int kChunksPerRoundTrip = 8;
+  for (int32_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
+    cmds.clear();
+    for (int32_t j = c; j < std::min(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
+      cmds.push_back({"GET", keys_.ModelItems(meta.version, j)});
+    }
+    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+    for (size_t j = 0; j < replies.size(); ++j) {
+      if (replies[j].type != redis::Reply::Type::kString) {
+        return absl::DataLossError(absl::StrCat("model ", meta.version, ": item chunk ", c + j, " is missing"));
+      }
+      RECSTACK_RETURN_IF_ERROR(
+          DecodeItemChunk(replies[j].str, meta.factors, &out.item_ids, &out.factors, &out.biases));
+    }
+  }
+  if (static_cast<int64_t>(out.item_ids.size()) != meta.n_items) {
+    return absl::DataLossError(absl::StrCat("model ", meta.version, ": ", out.item_ids.size(),
+                                            " items in chunks, meta says ", meta.n_items));
+  }
+  out.meta = std::move(meta);
+  return out;
+}
+
+absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(std::string_view version,
+                                                                           std::string_view user) {
+  const std::string key = keys_.ModelUser(version, user);
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", key}));
+  if (r.is_nil()) return std::optional<std::vector<float>>();
+  if (r.type != redis::Reply::Type::kString || r.str.size() % sizeof(float) != 0) {
+    return absl::DataLossError("user vector is garbled");
+  }
+  std::vector<float> v(r.str.size() / sizeof(float));
+  std::memcpy(v.data(), r.str.data(), r.str.size());
+  return std::optional<std::vector<float>>(std::move(v));
+}
+
+absl::Status ModelStore::DeleteVersion(std::string_view version) {
+  auto current = CurrentVersion();
+  if (current.ok() && *current == version) {
+    return absl::FailedPreconditionError("refusing to delete the current model version");
+  }
+  const std::string v(version);
+  // Meta first: once it is gone no reader starts on this version.
+  auto meta = GetMeta(v);
+  std::vector<std::vector<std::string>> cmds = {{"DEL", keys_.ModelMeta(v)},
+                                                {"ZREM", keys_.ModelVersions(), v}};
+  if (meta.ok()) {
+    for (int32_t c = 0; c < meta->n_chunks; ++c) cmds.push_back({"UNLINK", keys_.ModelItems(v, c)});
+  }
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+  // User keys: SCAN by pattern (ids may hold glob characters, so escape them).
+  std::string pattern = keys_.ModelUser(v, "");
+  std::string escaped;
+  for (char ch : pattern) {
+    if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') escaped.push_back('\\');
+    escaped.push_back(ch);
+  }
+  escaped.push_back('*');
+  std::string cursor = "0";
+  do {
+    RECSTACK_ASSIGN_OR_RETURN(redis::Reply r,
+                              pool_.Command({"SCAN", cursor, "MATCH", escaped, "COUNT", "1000"}));
+    if (r.type != redis::Reply::Type::kArray || r.elements.size() != 2) {
+      return absl::InternalError("SCAN returned an unexpected reply");
+    }
+    cursor = r.elements[0].str;
+    if (!r.elements[1].elements.empty()) {
+      std::vector<std::string> del = {"UNLINK"};
+      for (const auto& k : r.elements[1].elements) del.push_back(k.str);
+      RECSTACK_ASSIGN_OR_RETURN(auto unused, pool_.Pipeline({del}));
+      (void)unused;
+    }
+  } while (cursor != "0");
+  return absl::OkStatus();
+}
+
+}  // namespace recstack::model

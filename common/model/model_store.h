@@ -1,0 +1,133 @@
+#pragma once
+
+// Model versions in Redis (DESIGN §3): the contract between training, which
+// publishes, and retrieval/ranking, which read.
+//
+// Keys (prefix from redis::Keyspace, default "rs:"):
+//   rs:model:seq                    INCR counter; version = "v" + counter
+//   rs:model:{v}:meta               hash, see ModelMeta (written last but one)
+//   rs:model:{v}:items:{chunk}      string, an item chunk in the binary layout below
+//   rs:model:{v}:user:{user}        string, `user_floats` little-endian float32
+//                                   (factors, then the user bias for explicit models)
+//   rs:model:versions               zset version -> created_at_ms (kept versions)
+//   rs:model:current                string, the served version (written last)
+//   rs:model:updates                pub/sub channel; payload = the new current version
+//
+// Item chunk layout (little-endian), at most `chunk_size` items per chunk:
+//   char[4]   magic "RSI1"
+//   uint32    n       items in this chunk
+//   uint32    d       factors
+//   uint32    flags   bit 0: a float32 bias follows each item's factors
+//   n x { uint8 id_len; id bytes }
+//   n x d float32     factors, row-major
+//   n float32         biases (only with flag bit 0)
+//
+// Atomicity: every key of a version is written (pipelined) before
+// rs:model:current names it, and meta is written after all chunks and users,
+// so a reader that sees a version through rs:model:current or the versions
+// zset sees all of it. Retention deletes versions beyond the newest `keep`,
+// never the current one.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/redis/client.h"
+
+namespace recstack::model {
+
+enum class Algorithm { kImplicitAls, kExplicitAls };
+
+// The "algorithm" field of the meta hash: "als-implicit" / "als-explicit".
+std::string AlgorithmName(Algorithm algorithm);
+absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name);
+
+struct ModelMeta {
+  std::string version;
+  Algorithm algorithm = Algorithm::kImplicitAls;
+  int32_t factors = 0;
+  int64_t n_users = 0;
+  int64_t n_items = 0;
+  int32_t n_chunks = 0;
+  int32_t chunk_size = 0;
+  bool has_biases = false;  // explicit models: user and item biases
+  float global_mean = 0;    // explicit models
+  // The regularization the factors were trained with; fold-in uses the same.
+  float regularization = 0;
+  float alpha = 0;  // implicit confidence scale
+  int64_t created_at_ms = 0;
+  std::map<std::string, std::string> params;  // every training knob, as text
+  std::map<std::string, double> metrics;      // evaluation results
+};
+
+// A trained model as training hands it to the publisher; row-major float32.
+struct ModelData {
+  ModelMeta meta;  // version and created_at_ms are assigned by Publish
+  std::vector<std::string> user_ids;
+  std::vector<float> user_factors;  // n_users * factors
+  std::vector<float> user_biases;   // n_users, explicit only
+  std::vector<std::string> item_ids;
+  std::vector<float> item_factors;  // n_items * factors
+  std::vector<float> item_biases;   // n_items, explicit only
+};
+
+// The item side of a version, as retrieval serves it.
+struct ItemFactors {
+  ModelMeta meta;
+  std::vector<std::string> item_ids;  // row order
+  std::vector<float> factors;         // n_items * factors, row-major
+  std::vector<float> biases;          // empty unless meta.has_biases
+};
+
+struct PublishOptions {
+  int32_t chunk_size = 4096;     // items per chunk key
+  int32_t keep_versions = 3;     // newest versions kept (>= 1)
+  int32_t pipeline_batch = 1000; // commands per pipeline round trip
+  bool make_current = true;      // false: write the version but do not serve it
+};
+
+class ModelStore {
+ public:
+  ModelStore(redis::Pool& pool, redis::Keyspace keyspace);
+
+  // Writes a new version, flips current (unless !make_current), announces it
+  // on rs:model:updates, then applies retention. Returns the meta as stored.
+  absl::StatusOr<ModelMeta> Publish(const ModelData& model, const PublishOptions& options);
+
+  // Makes a kept version current and announces it. NotFound for a version
+  // that is not kept (or incomplete).
+  absl::Status Promote(std::string_view version);
+
+  // The current version name; NotFound (FailedPrecondition would also be
+  // fair) when no model was ever published.
+  absl::StatusOr<std::string> CurrentVersion();
+  absl::StatusOr<ModelMeta> GetMeta(std::string_view version);
+  // Kept versions, newest first.
+  absl::StatusOr<std::vector<ModelMeta>> ListVersions();
+
+  // All item factors of a version (reads every chunk, pipelined).
+  absl::StatusOr<ItemFactors> LoadItems(std::string_view version);
+  // One user's factors (and bias, as the last float, for explicit models);
+  // std::nullopt when the model does not know the user.
+  absl::StatusOr<std::optional<std::vector<float>>> GetUserVector(std::string_view version,
+                                                                 std::string_view user);
+
+  // Deletes every key of a version (not allowed for the current one).
+  absl::Status DeleteVersion(std::string_view version);
+
+ private:
+  redis::Pool& pool_;
+  redis::Keyspace keys_;
+};
+
+// Binary codec of one item chunk (exposed for tests and tools).
+std::string EncodeItemChunk(const std::vector<std::string>& ids, const float* factors,
+                            const float* biases, int32_t d);
+absl::Status DecodeItemChunk(std::string_view bytes, int32_t d, std::vector<std::string>* ids,
+                             std::vector<float>* factors, std::vector<float>* biases);
+
+}  // namespace recstack::model

@@ -1,0 +1,319 @@
+#include "common/redis/client.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+
+namespace recstack::redis {
+namespace {
+
+std::string S(std::string_view v) { return std::string(v); }
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv;
+  tv.tv_sec = ms.count() / 1000;
+  tv.tv_usec = (ms.count() % 1000) * 1000;
+  return tv;
+}
+
+Reply Convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+struct ReplyDeleter {
+  void operator()(void* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+bool ParseInt(std::string_view s, int* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+absl::StatusOr<Options> ParseUrl(std::string_view url) {
+  Options o;
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("redis url '", S(url), "': ", S(why)));
+  };
+  if (url.starts_with("unix://")) {
+    std::string_view rest = url.substr(7);
+    size_t q = rest.find('?');
+    o.unix_socket = S(rest.substr(0, q));
+    if (o.unix_socket.empty() || o.unix_socket[0] != '/') return bad("expected unix:///absolute/path");
+    if (q != std::string_view::npos) {
+      std::string_view query = rest.substr(q + 1);
+      if (!query.starts_with("db=") || !ParseInt(query.substr(3), &o.db) || o.db < 0) {
+        return bad("the only query parameter is db=N");
+      }
+    }
+    return o;
+  }
+  if (!url.starts_with("redis://")) return bad("expected redis://host:port[/db] or unix:///path");
+  std::string_view rest = url.substr(8);
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view auth = rest.substr(0, at);
+    size_t colon = auth.find(':');
+    // redis://:password@host or redis://user:password@host (the user is ignored: Redis 5 AUTH).
+    o.password = S(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
+    rest = rest.substr(at + 1);
+  }
+  size_t slash = rest.find('/');
+  std::string_view hostport = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty() && (!ParseInt(db, &o.db) || o.db < 0)) return bad("the path must be a database number");
+  }
+  size_t colon = hostport.rfind(':');
+  if (colon != std::string_view::npos && hostport.find(']') == std::string_view::npos &&
+      hostport.find(':') != colon) {
+    return bad("IPv6 hosts go in brackets");
+  }
+  if (colon != std::string_view::npos && (hostport.find(']') == std::string_view::npos ||
+                                          colon > hostport.find(']'))) {
+    o.host = S(hostport.substr(0, colon));
+    if (!ParseInt(hostport.substr(colon + 1), &o.port) || o.port <= 0 || o.port > 65535) {
+      return bad("port must be 1-65535");
+    }
+  } else {
+    o.host = S(hostport);
+  }
+  if (o.host.size() >= 2 && o.host.front() == '[' && o.host.back() == ']') {
+    o.host = o.host.substr(1, o.host.size() - 2);
+  }
+  if (o.host.empty()) return bad("missing host");
+  return o;
+}
+
+std::string ToUrl(const Options& o) {
+  if (!o.unix_socket.empty()) {
+    return o.db == 0 ? absl::StrCat("unix://", o.unix_socket)
+                     : absl::StrCat("unix://", o.unix_socket, "?db=", o.db);
+  }
+  return absl::StrCat("redis://", o.password.empty() ? "" : ":***@", o.host, ":", o.port,
+                      o.db == 0 ? "" : absl::StrCat("/", o.db));
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& o) {
+  timeval tv = ToTimeval(o.connect_timeout);
+  redisContext* ctx = o.unix_socket.empty() ? redisConnectWithTimeout(o.host.c_str(), o.port, tv)
+                                            : redisConnectUnixWithTimeout(o.unix_socket.c_str(), tv);
+  if (ctx == nullptr) return absl::UnavailableError("redis: out of memory allocating a context");
+  if (ctx->err) {
+    std::string msg = absl::StrCat("redis ", ToUrl(o), ": ", ctx->errstr);
+    redisFree(ctx);
+    return absl::UnavailableError(msg);
+  }
+  std::unique_ptr<Connection> conn(new Connection(ctx));
+  if (redisSetTimeout(ctx, ToTimeval(o.command_timeout)) != REDIS_OK) {
+    return absl::UnavailableError("redis: cannot set the command timeout");
+  }
+  if (!o.password.empty()) {
+    auto r = conn->Command({"AUTH", o.password});
+    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("redis AUTH: ", r.status().message()));
+  }
+  if (o.db != 0) {
+    std::string db = std::to_string(o.db);
+    auto r = conn->Command({"SELECT", db});
+    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("redis SELECT: ", r.status().message()));
+  }
+  return conn;
+}
+
+Connection::~Connection() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+}
+
+absl::Status Connection::IoError(std::string_view what) {
+  broken_ = true;
+  const bool timeout = ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+  return absl::UnavailableError(absl::StrCat("redis ", S(what), ": ",
+                                             timeout ? "timed out" : ctx_->errstr));
+}
+
+absl::StatusOr<Reply> Connection::Command(std::span<const std::string_view> argv) {
+  if (broken_) return absl::UnavailableError("redis: connection is broken");
+  std::vector<const char*> ptrs(argv.size());
+  std::vector<size_t> lens(argv.size());
+  for (size_t i = 0; i < argv.size(); ++i) {
+    ptrs[i] = argv[i].data();
+    lens[i] = argv[i].size();
+  }
+  ReplyPtr r(static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
+  if (r == nullptr) return IoError(argv.empty() ? "command" : argv[0]);
+  Reply out = Convert(r.get());
+  if (out.is_error()) return absl::FailedPreconditionError(absl::StrCat("redis: ", out.str));
+  return out;
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
+    const std::vector<std::vector<std::string>>& cmds) {
+  if (broken_) return absl::UnavailableError("redis: connection is broken");
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (const auto& cmd : cmds) {
+    ptrs.resize(cmd.size());
+    lens.resize(cmd.size());
+    for (size_t i = 0; i < cmd.size(); ++i) {
+      ptrs[i] = cmd[i].data();
+      lens[i] = cmd[i].size();
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()), ptrs.data(), lens.data()) !=
+        REDIS_OK) {
+      return IoError("pipeline append");
+    }
+  }
+  std::vector<Reply> out;
+  out.reserve(cmds.size());
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return IoError("pipeline read");
+    ReplyPtr r(static_cast<redisReply*>(raw));
+    out.push_back(Convert(r.get()));
+  }
+  return out;
+}
+
+Lease::Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(std::move(other.conn_)) {
+  other.pool_ = nullptr;
+}
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    Release();
+    pool_ = other.pool_;
+    conn_ = std::move(other.conn_);
+    other.pool_ = nullptr;
+  }
+  return *this;
+}
+
+Lease::~Lease() { Release(); }
+
+void Lease::Release() {
+  if (pool_ != nullptr) pool_->Return(std::move(conn_));
+  pool_ = nullptr;
+}
+
+Pool::Pool(Options options, size_t max_connections)
+    : options_(std::move(options)), max_connections_(max_connections == 0 ? 1 : max_connections) {}
+
+Pool::~Pool() = default;
+
+absl::StatusOr<Lease> Pool::Acquire(std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (idle_.empty() && leased_ >= max_connections_) {
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        leased_ >= max_connections_) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("redis pool: all ", max_connections_, " connections stayed busy"));
+    }
+  }
+  if (!idle_.empty()) {
+    std::unique_ptr<Connection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    ++leased_;
+    return Lease(this, std::move(conn));
+  }
+  // Connect outside the lock, holding the slot.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_connect_attempt_) return last_connect_error_;
+  ++leased_;
+  lock.unlock();
+  auto conn = Connection::Connect(options_);
+  lock.lock();
+  if (!conn.ok()) {
+    --leased_;
+    last_connect_error_ = conn.status();
+    // Back off briefly so an outage fails callers fast instead of each one
+    // paying the connect timeout.
+    next_connect_attempt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    cv_.notify_one();
+    return conn.status();
+  }
+  next_connect_attempt_ = {};
+  return Lease(this, std::move(*conn));
+}
+
+void Pool::Return(std::unique_ptr<Connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --leased_;
+  if (conn != nullptr && !conn->broken()) idle_.push_back(std::move(conn));
+  cv_.notify_one();
+}
+
+absl::StatusOr<Reply> Pool::Command(std::span<const std::string_view> argv) {
+  auto lease = Acquire();
+  if (!lease.ok()) return lease.status();
+  return (*lease)->Command(argv);
+}
+
+absl::StatusOr<std::vector<Reply>> Pool::Pipeline(const std::vector<std::vector<std::string>>& cmds) {
+  auto lease = Acquire();
+  if (!lease.ok()) return lease.status();
+  return (*lease)->Pipeline(cmds);
+}
+
+absl::Status Pool::Ping() {
+  auto r = Command({"PING"});
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
+absl::StatusOr<std::string> Script::Load(Connection& conn) const {
+  auto r = conn.Command({"SCRIPT", "LOAD", lua_});
+  if (!r.ok()) return r.status();
+  return r->str;
+}
+
+std::vector<std::string> Script::EvalShaCommand(std::string_view sha,
+                                                const std::vector<std::string>& keys,
+                                                const std::vector<std::string>& args) const {
+  std::vector<std::string> cmd = {"EVALSHA", S(sha), std::to_string(keys.size())};
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
+}
+
+absl::StatusOr<Reply> Script::Run(Connection& conn, const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args) const {
+  auto sha = Load(conn);
+  if (!sha.ok()) return sha.status();
+  auto cmd = EvalShaCommand(*sha, keys, args);
+  std::vector<std::string_view> argv(cmd.begin(), cmd.end());
+  return conn.Command(argv);
+}
+
+}  // namespace recstack::redis

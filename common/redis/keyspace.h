@@ -1,0 +1,49 @@
+#pragma once
+
+// The Redis keyspace of DESIGN §3, in one place. The prefix (default "rs:")
+// lets several stacks share one Redis.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace recstack::redis {
+
+class Keyspace {
+ public:
+  explicit Keyspace(std::string prefix = "rs:") : prefix_(std::move(prefix)) {}
+
+  std::string Events() const { return Join("events"); }                       // stream
+  std::string EventMarker(std::string_view id) const { return Join("evt:", id); }  // string, TTL
+  std::string History(std::string_view user) const { return Join("hist:", user); }  // zset
+  // Popularity of one hour; hour = epoch ms / 3,600,000.
+  std::string Popularity(int64_t hour) const { return Join("pop:", std::to_string(hour)); }
+  std::string Item(std::string_view item) const { return Join("item:", item); }  // hash
+  std::string ModelCurrent() const { return Join("model:current"); }
+  std::string ModelSeq() const { return Join("model:seq"); }
+  std::string ModelVersions() const { return Join("model:versions"); }
+  std::string ModelMeta(std::string_view v) const { return Join("model:", v, ":meta"); }
+  std::string ModelItems(std::string_view v, int chunk) const {
+    return Join("model:", v, ":items:", std::to_string(chunk));
+  }
+  std::string ModelUser(std::string_view v, std::string_view user) const {
+    return Join("model:", v, ":user:", user);
+  }
+  std::string ModelUpdates() const { return Join("model:updates"); }  // pub/sub channel
+
+  const std::string& prefix() const { return prefix_; }
+
+  static constexpr int64_t kMsPerHour = 3'600'000;
+
+ private:
+  template <typename... Parts>
+  std::string Join(const Parts&... parts) const {
+    std::string out = prefix_;
+    (out.append(std::string_view(parts)), ...);
+    return out;
+  }
+
+  std::string prefix_;
+};
+
+}  // namespace recstack::redis

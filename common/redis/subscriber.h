@@ -1,0 +1,46 @@
+#pragma once
+
+// A pub/sub subscriber on its own connection and thread. It reconnects with
+// backoff after Redis goes away, and Stop() returns within one poll period.
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/redis/client.h"
+
+namespace recstack::redis {
+
+class Subscriber {
+ public:
+  using Handler = std::function<void(std::string_view channel, std::string_view payload)>;
+
+  Subscriber(Options options, std::vector<std::string> channels, Handler on_message);
+  ~Subscriber();
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+
+  void Start();
+  void Stop();
+  // True while subscribed (tests wait for it before publishing).
+  bool connected() const { return connected_.load(); }
+  // Called after every (re)subscription, e.g. to poll for what was missed
+  // while disconnected.
+  void set_on_subscribed(std::function<void()> fn) { on_subscribed_ = std::move(fn); }
+
+ private:
+  void Run();
+
+  Options options_;
+  std::vector<std::string> channels_;
+  Handler on_message_;
+  std::function<void()> on_subscribed_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace recstack::redis

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages recstack builds, tests and runs with.
+# Idempotent and fast when everything is there: apt runs only for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # RPC, schemas, storage, numerics, metrics
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libhiredis-dev redis-server libopenblas-dev prometheus-cpp-dev
+  # libraries: ANN index, HTTP, CLI, JSON, logging
+  libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
+  # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark)
+  libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev
+  # deploy checks (docker-compose config) and load-test plots
+  docker-compose gnuplot-nox
+  # used by scripts: health probes, JSON in shell
+  curl jq
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# Debian's redis-server package would start a system-wide server; recstack
+# starts its own on a chosen port, so keep the package's from starting.
+printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+$SUDO chmod +x /usr/sbin/policy-rc.d
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$SUDO rm -f /usr/sbin/policy-rc.d

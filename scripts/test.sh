@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The one test command: installs missing Debian packages, configures, builds
+# everything (services, CLI, tests, benchmarks) and runs every test.
+#
+#   ./scripts/test.sh              release build in build/, all tests
+#   ./scripts/test.sh --sanitize   ASan+UBSan build in build-asan/, all tests
+#   ./scripts/test.sh -R redis     extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=build
+cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECSTACK_BUILD_TESTS=ON -DRECSTACK_BUILD_BENCH=ON)
+ctest_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize)
+      build_dir=build-asan
+      cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DRECSTACK_SANITIZE=ON -DRECSTACK_BUILD_TESTS=ON
+                  -DRECSTACK_BUILD_BENCH=OFF) ;;
+    *) ctest_args+=("$arg") ;;
+  esac
+done
+
+if [ ! -d ../shared/data ]; then
+  echo "test.sh: ../shared/data is missing: the tests read MovieLens and synth5m from there" >&2
+  exit 1
+fi
+
+./scripts/deps.sh
+jobs=$(nproc)
+cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" -DRECSTACK_DATA_DIR="$(cd ../shared/data && pwd)"
+cmake --build "$build_dir" -j "$jobs"
+# Sanitizers: fail on the first report; leaks are reported too.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300 "${ctest_args[@]}"
