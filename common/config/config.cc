@@ -1,0 +1,147 @@
+#include "common/config/config.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/redis/client.h"
+
+namespace recstack::config {
+namespace {
+
+std::string S(std::string_view v) { return std::string(v); }
+
+}  // namespace
+
+DefaultPorts DefaultPortsFor(std::string_view service) {
+  if (service == "gateway") return {50050, 9100};
+  if (service == "ingestion") return {50051, 9101};
+  if (service == "training") return {50052, 9102};
+  if (service == "retrieval") return {50053, 9103};
+  if (service == "ranking") return {50054, 9104};
+  return {0, 0};
+}
+
+std::string EnvName(std::string_view flag) {
+  std::string out = "RECSTACK_";
+  for (char c : flag) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
+  DefaultPorts p = DefaultPortsFor(c->service);
+  if (c->listen.empty()) c->listen = absl::StrCat("127.0.0.1:", p.grpc);
+  if (c->metrics_listen.empty()) c->metrics_listen = absl::StrCat("127.0.0.1:", p.metrics);
+  app.add_option("--listen", c->listen, "gRPC address HOST:PORT")
+      ->envname(EnvName("listen"))
+      ->capture_default_str();
+  app.add_option("--metrics-listen", c->metrics_listen,
+                 "Prometheus /metrics address HOST:PORT (\"off\" disables)")
+      ->envname(EnvName("metrics-listen"))
+      ->capture_default_str();
+  app.add_option("--redis-url", c->redis_url, "redis://[:password@]host:port[/db] or unix:///path")
+      ->envname(EnvName("redis-url"))
+      ->capture_default_str();
+  app.add_option("--key-prefix", c->key_prefix, "prefix of every Redis key")
+      ->envname(EnvName("key-prefix"))
+      ->capture_default_str();
+  app.add_option("--log-level", c->log_level, "debug, info, warn or error")
+      ->envname(EnvName("log-level"))
+      ->capture_default_str();
+  app.add_option("--drain-seconds", c->drain_seconds, "graceful shutdown deadline after SIGTERM")
+      ->envname(EnvName("drain-seconds"))
+      ->capture_default_str();
+  app.add_option("--redis-pool-size", c->redis_pool_size, "Redis connections (1-256)")
+      ->envname(EnvName("redis-pool-size"))
+      ->capture_default_str();
+}
+
+void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
+                    const std::string& help) {
+  app.add_option("--" + name, *value, help)->envname(EnvName(name))->capture_default_str();
+}
+
+absl::Status ValidateAddress(std::string_view flag, std::string_view hp, bool allow_port_zero) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("--", S(flag), ": '", S(hp), "' ", S(why)));
+  };
+  size_t colon = hp.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad("is not HOST:PORT");
+  std::string_view host = hp.substr(0, colon);
+  if (host.find(':') != std::string_view::npos && !(host.front() == '[' && host.back() == ']')) {
+    return bad("is not HOST:PORT (IPv6 hosts go in brackets)");
+  }
+  std::string_view port = hp.substr(colon + 1);
+  int n = -1;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  if (ec != std::errc() || ptr != port.data() + port.size() || n < 0 || n > 65535 ||
+      (n == 0 && !allow_port_zero)) {
+    return bad("has no valid port (0-65535)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const ServiceConfig& c) {
+  if (absl::Status s = ValidateAddress("listen", c.listen); !s.ok()) return s;
+  if (!c.metrics_listen.empty() && c.metrics_listen != "off") {
+    if (absl::Status s = ValidateAddress("metrics-listen", c.metrics_listen); !s.ok()) return s;
+  }
+  if (auto url = redis::ParseUrl(c.redis_url); !url.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--redis-url: ", url.status().message()));
+  }
+  if (c.key_prefix.empty() || c.key_prefix.size() > 64) {
+    return absl::InvalidArgumentError("--key-prefix: must be 1-64 bytes");
+  }
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-level: '", c.log_level, "' is not debug, info, warn or error"));
+  }
+  if (!(c.drain_seconds >= 0 && c.drain_seconds <= 600)) {
+    return absl::InvalidArgumentError("--drain-seconds: must be 0-600");
+  }
+  if (c.redis_pool_size < 1 || c.redis_pool_size > 256) {
+    return absl::InvalidArgumentError("--redis-pool-size: must be 1-256");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", S(text), "' is not a duration (e.g. 250ms, 10s, 2m, 1h)"));
+  };
+  if (text.empty()) return bad();
+  size_t unit = text.find_first_not_of("0123456789.");
+  std::string_view number = text.substr(0, unit);
+  std::string_view suffix = unit == std::string_view::npos ? "" : text.substr(unit);
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (number.empty() || ec != std::errc() || ptr != number.data() + number.size()) return bad();
+  double ms_per_unit;
+  if (suffix == "ms") {
+    ms_per_unit = 1;
+  } else if (suffix == "s" || suffix.empty()) {
+    ms_per_unit = 1000;
+  } else if (suffix == "m") {
+    ms_per_unit = 60'000;
+  } else if (suffix == "h") {
+    ms_per_unit = 3'600'000;
+  } else {
+    return bad();
+  }
+  double ms = value * ms_per_unit;
+  if (!std::isfinite(ms) || ms < 0 || ms > 1e12) return bad();
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
+}
+
+int ParseOrExit(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return -1;
+}
+
+}  // namespace recstack::config

@@ -1,0 +1,63 @@
+#pragma once
+
+// Typed service configuration: flags, each with a RECSTACK_* environment
+// fallback (DESIGN §1), and validation whose messages name the flag.
+// Precedence: command-line flag > environment variable > default.
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace recstack::config {
+
+struct ServiceConfig {
+  std::string service;         // "ingestion", "training", ...
+  std::string listen;          // gRPC HOST:PORT (port 0 picks a free one)
+  std::string metrics_listen;  // Prometheus HOST:PORT; "" or "off" disables
+  std::string redis_url = "redis://127.0.0.1:6379";
+  std::string key_prefix = "rs:";
+  std::string log_level = "info";
+  double drain_seconds = 5;  // graceful-shutdown deadline after SIGTERM
+  int redis_pool_size = 8;
+};
+
+// The default ports of DESIGN §1, by service name.
+struct DefaultPorts {
+  int grpc;
+  int metrics;
+};
+DefaultPorts DefaultPortsFor(std::string_view service);
+
+// Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
+// --drain-seconds and --redis-pool-size with env fallbacks RECSTACK_LISTEN,
+// RECSTACK_METRICS_LISTEN, RECSTACK_REDIS_URL, RECSTACK_KEY_PREFIX,
+// RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE.
+// Fills defaults for `config->service` first.
+void AddServiceFlags(CLI::App& app, ServiceConfig* config);
+
+// Adds --<name> (e.g. "retrieval-addr") with env RECSTACK_<NAME> (dashes to
+// underscores, upper case).
+void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
+                    const std::string& help);
+
+// The environment variable a flag falls back to: "redis-url" -> "RECSTACK_REDIS_URL".
+std::string EnvName(std::string_view flag);
+
+absl::Status Validate(const ServiceConfig& config);
+// "--listen: 'foo' is not HOST:PORT" style errors.
+absl::Status ValidateAddress(std::string_view flag, std::string_view host_port,
+                             bool allow_port_zero = true);
+
+// "250ms", "10s", "2m", "1h", "1.5s"; a bare number is seconds.
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// Parses argv with CLI11 and turns its exceptions into a process exit the
+// way CLI11 does (help -> 0, error -> message + 2). Returns -1 to go on.
+int ParseOrExit(CLI::App& app, int argc, char** argv);
+
+}  // namespace recstack::config

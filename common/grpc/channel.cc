@@ -1,0 +1,63 @@
+#include "common/grpc/channel.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace recstack::grpcutil {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetMaxReceiveMessageSize(16 << 20);
+  // Reconnect quickly after a peer restarts (the default max backoff is 120 s).
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+void SetDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds budget,
+                 const grpc::ServerContextBase* incoming) {
+  auto deadline = std::chrono::system_clock::now() + budget;
+  if (incoming != nullptr) deadline = std::min(deadline, incoming->deadline());
+  ctx.set_deadline(deadline);
+}
+
+absl::Status CheckHealth(grpc::Channel& channel, std::chrono::milliseconds timeout,
+                         const std::string& service) {
+  // The stub wraps a non-owning reference: the channel outlives the call.
+  std::shared_ptr<grpc::Channel> ref(&channel, [](grpc::Channel*) {});
+  auto stub = ::grpc::health::v1::Health::NewStub(ref);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, timeout);
+  ::grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  ::grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status st = stub->Check(&ctx, req, &resp);
+  if (!st.ok()) {
+    return absl::UnavailableError(absl::StrCat("health check: ", st.error_message()));
+  }
+  if (resp.status() != ::grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(absl::StrCat(
+        "health: ", ::grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WaitForServing(const std::string& address, std::chrono::milliseconds timeout) {
+  auto channel = MakeChannel(address);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  absl::Status last = absl::DeadlineExceededError("not checked");
+  while (std::chrono::steady_clock::now() < deadline) {
+    last = CheckHealth(*channel, std::chrono::milliseconds(500));
+    if (last.ok()) return last;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(address, " not SERVING after ", timeout.count(), " ms: ", last.message()));
+}
+
+}  // namespace recstack::grpcutil

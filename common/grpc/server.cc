@@ -1,0 +1,153 @@
+#include "common/grpc/server.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+
+namespace recstack::grpcutil {
+namespace {
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+ServerRunner::ServerRunner(ServerOptions options, std::shared_ptr<prometheus::Registry> registry)
+    : options_(std::move(options)), registry_(std::move(registry)) {}
+
+ServerRunner::~ServerRunner() { Shutdown(); }
+
+void ServerRunner::AddService(grpc::Service* service) { services_.push_back(service); }
+
+void ServerRunner::SetReadinessProbe(std::function<absl::Status()> probe,
+                                     std::chrono::milliseconds period) {
+  probe_ = std::move(probe);
+  probe_period_ = period;
+}
+
+std::string ServerRunner::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+absl::Status ServerRunner::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  for (grpc::Service* s : services_) builder.RegisterService(s);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options_.listen));
+  }
+  if (!options_.metrics_listen.empty() && options_.metrics_listen != "off") {
+    auto m = metrics::MetricsServer::Start(options_.metrics_listen, registry_);
+    if (!m.ok()) {
+      server_->Shutdown();
+      return absl::UnavailableError(absl::StrCat("--metrics-listen: ", m.status().message()));
+    }
+    metrics_ = std::move(*m);
+  }
+  // SetServingStatus(bool) covers "" (what probes and load balancers ask)
+  // and every registered service.
+  if (probe_) {
+    SetServing(false);
+    probe_thread_ = std::thread([this] { ProbeLoop(); });
+  } else {
+    SetServing(true);
+  }
+  log::Info("listening", {{"grpc", address()}, {"metrics_port", metrics_port()}});
+  return absl::OkStatus();
+}
+
+void ServerRunner::SetServing(bool serving) {
+  if (server_ == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && serving) return;  // never back to SERVING while draining
+  }
+  const bool was = serving_.exchange(serving);
+  server_->GetHealthCheckService()->SetServingStatus(serving);
+  if (was != serving) log::Info(serving ? "serving" : "not serving");
+}
+
+void ServerRunner::ProbeLoop() {
+  auto backoff = std::chrono::milliseconds(100);
+  std::string last_error;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::Status st = probe_();
+    SetServing(st.ok());
+    if (!st.ok() && std::string(st.message()) != last_error) {
+      last_error = std::string(st.message());
+      log::Warn("readiness probe failed", {{"error", last_error}});
+    } else if (st.ok()) {
+      last_error.clear();
+    }
+    lock.lock();
+    auto wait = st.ok() ? probe_period_ : backoff;
+    backoff = st.ok() ? std::chrono::milliseconds(100)
+                      : std::min(backoff * 2, std::max(probe_period_, std::chrono::milliseconds(100)));
+    cv_.wait_for(lock, wait, [this] { return stopping_; });
+  }
+}
+
+void ServerRunner::Wait() {
+  sigset_t set = ShutdownSignals();
+  timespec tick{0, 100'000'000};
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ || stopped_) break;
+    }
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log::Info("shutdown signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      break;
+    }
+  }
+  Shutdown();
+}
+
+void ServerRunner::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_ || server_ == nullptr) {
+      stopped_ = true;
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  DoShutdown();
+}
+
+void ServerRunner::DoShutdown() {
+  if (probe_thread_.joinable()) probe_thread_.join();
+  serving_ = false;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  // Stops accepting, lets in-flight RPCs finish until the deadline, then
+  // cancels what is left.
+  server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
+  server_->Wait();
+  metrics_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  stopped_ = true;
+  log::Info("stopped");
+}
+
+}  // namespace recstack::grpcutil

@@ -1,0 +1,90 @@
+#include "common/metrics/metrics.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+
+namespace recstack::metrics {
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& listen, std::shared_ptr<prometheus::Registry> registry) {
+  std::unique_ptr<MetricsServer> server(new MetricsServer());
+  try {
+    // civetweb takes "host:port"; one thread is plenty for scrapes.
+    server->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
+  }
+  server->exposer_->RegisterCollectable(registry);
+  auto ports = server->exposer_->GetListeningPorts();
+  server->port_ = ports.empty() ? 0 : ports.front();
+  return server;
+}
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  prometheus::Histogram::BucketBoundaries b;
+  // 50 us .. 10 s, four buckets per decade.
+  for (double v = 50e-6; v <= 10.0 * 1.0001; v *= std::pow(10.0, 0.25)) b.push_back(v);
+  return b;
+}
+
+std::string CodeName(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk: return "OK";
+    case absl::StatusCode::kCancelled: return "CANCELLED";
+    case absl::StatusCode::kUnknown: return "UNKNOWN";
+    case absl::StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
+    case absl::StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kNotFound: return "NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
+    case absl::StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case absl::StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case absl::StatusCode::kAborted: return "ABORTED";
+    case absl::StatusCode::kOutOfRange: return "OUT_OF_RANGE";
+    case absl::StatusCode::kUnimplemented: return "UNIMPLEMENTED";
+    case absl::StatusCode::kInternal: return "INTERNAL";
+    case absl::StatusCode::kUnavailable: return "UNAVAILABLE";
+    case absl::StatusCode::kDataLoss: return "DATA_LOSS";
+    case absl::StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+RpcMetrics::RpcMetrics(prometheus::Registry& registry, std::string service,
+                       const std::vector<std::string>& methods) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name("recstack_rpc_requests_total")
+                       .Help("RPCs handled, by method and status code")
+                       .Register(registry);
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("recstack_rpc_latency_seconds")
+                      .Help("RPC handling time")
+                      .Register(registry);
+  for (const auto& m : methods) {
+    PerMethod pm;
+    for (int c = 0; c < kCodes; ++c) {
+      pm.requests[c] = &requests.Add({{"service", service},
+                                      {"method", m},
+                                      {"code", CodeName(static_cast<absl::StatusCode>(c))}});
+    }
+    pm.latency = &latency.Add({{"service", service}, {"method", m}}, LatencyBuckets());
+    methods_.emplace(m, pm);
+  }
+}
+
+void RpcMetrics::Record(std::string_view method, absl::StatusCode code, double seconds) {
+  auto it = methods_.find(std::string(method));
+  if (it == methods_.end()) {
+    // A method missing from the constructor's list is a programming error.
+    std::abort();
+  }
+  int c = static_cast<int>(code);
+  if (c < 0 || c >= kCodes) c = static_cast<int>(absl::StatusCode::kUnknown);
+  it->second.requests[c]->Increment();
+  it->second.latency->Observe(seconds);
+}
+
+}  // namespace recstack::metrics

@@ -1,0 +1,83 @@
+#pragma once
+
+// Prometheus exposition and the RPC metric set every service shares
+// (STYLE rule 8): families and children are created once at start-up, so the
+// request path only increments.
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace recstack::metrics {
+
+// Serves /metrics of `registry` on HOST:PORT (port 0 picks a free one).
+class MetricsServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& listen, std::shared_ptr<prometheus::Registry> registry);
+  int port() const { return port_; }
+
+ private:
+  MetricsServer() = default;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+};
+
+// Log-spaced latency buckets from 50 us to 10 s, in seconds.
+prometheus::Histogram::BucketBoundaries LatencyBuckets();
+
+// recstack_rpc_requests_total{service,method,code} and
+// recstack_rpc_latency_seconds{service,method}.
+class RpcMetrics {
+ public:
+  RpcMetrics(prometheus::Registry& registry, std::string service,
+             const std::vector<std::string>& methods);
+
+  // `method` must be one given to the constructor (CHECKed).
+  void Record(std::string_view method, absl::StatusCode code, double seconds);
+
+ private:
+  static constexpr int kCodes = 17;
+  struct PerMethod {
+    std::array<prometheus::Counter*, kCodes> requests{};
+    prometheus::Histogram* latency = nullptr;
+  };
+  std::unordered_map<std::string, PerMethod> methods_;
+};
+
+// Records one RPC on destruction: `RpcTimer t(metrics, "Recommend"); ...; t.set_code(code);`
+class RpcTimer {
+ public:
+  RpcTimer(RpcMetrics& metrics, std::string_view method)
+      : metrics_(metrics), method_(method), start_(std::chrono::steady_clock::now()) {}
+  ~RpcTimer() {
+    metrics_.Record(method_, code_,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+  void set_code(absl::StatusCode code) { code_ = code; }
+
+ private:
+  RpcMetrics& metrics_;
+  std::string_view method_;
+  std::chrono::steady_clock::time_point start_;
+  absl::StatusCode code_ = absl::StatusCode::kOk;
+};
+
+// The gRPC-style name of a code: "OK", "INVALID_ARGUMENT", ...
+std::string CodeName(absl::StatusCode code);
+
+}  // namespace recstack::metrics

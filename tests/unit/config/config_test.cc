@@ -1,0 +1,112 @@
+#include "common/config/config.h"
+
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "common/status/status.h"
+
+namespace recstack::config {
+namespace {
+
+int Parse(CLI::App& app, std::vector<std::string> args) {
+  std::vector<char*> argv = {const_cast<char*>("prog")};
+  for (auto& a : args) argv.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return e.get_exit_code();
+  }
+  return 0;
+}
+
+TEST(ServiceConfig, DefaultsPerService) {
+  ServiceConfig c{.service = "retrieval"};
+  CLI::App app;
+  AddServiceFlags(app, &c);
+  ASSERT_EQ(Parse(app, {}), 0);
+  EXPECT_EQ(c.listen, "127.0.0.1:50053");
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9103");
+  EXPECT_TRUE(Validate(c).ok());
+}
+
+TEST(ServiceConfig, FlagBeatsEnvBeatsDefault) {
+  setenv("RECSTACK_REDIS_URL", "redis://10.0.0.9:7000", 1);
+  setenv("RECSTACK_LISTEN", "0.0.0.0:6000", 1);
+  ServiceConfig c{.service = "ingestion"};
+  CLI::App app;
+  AddServiceFlags(app, &c);
+  ASSERT_EQ(Parse(app, {"--listen", "127.0.0.1:7001"}), 0);
+  EXPECT_EQ(c.listen, "127.0.0.1:7001");            // flag
+  EXPECT_EQ(c.redis_url, "redis://10.0.0.9:7000");  // env
+  EXPECT_EQ(c.key_prefix, "rs:");                   // default
+  unsetenv("RECSTACK_REDIS_URL");
+  unsetenv("RECSTACK_LISTEN");
+}
+
+TEST(ServiceConfig, AddressFlagReadsEnv) {
+  setenv("RECSTACK_RANKING_ADDR", "127.0.0.1:9999", 1);
+  std::string addr = "127.0.0.1:50054";
+  CLI::App app;
+  AddAddressFlag(app, "ranking-addr", &addr, "ranking service");
+  ASSERT_EQ(Parse(app, {}), 0);
+  EXPECT_EQ(addr, "127.0.0.1:9999");
+  unsetenv("RECSTACK_RANKING_ADDR");
+  EXPECT_EQ(EnvName("ranking-addr"), "RECSTACK_RANKING_ADDR");
+}
+
+TEST(ServiceConfig, ValidationNamesTheFlag) {
+  ServiceConfig c{.service = "gateway"};
+  CLI::App app;
+  AddServiceFlags(app, &c);
+  ASSERT_EQ(Parse(app, {}), 0);
+  c.listen = "nonsense";
+  auto st = Validate(c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(st.message()), "--listen: 'nonsense' is not HOST:PORT");
+  c.listen = "127.0.0.1:1";
+  c.redis_url = "http://x";
+  EXPECT_NE(std::string(Validate(c).message()).find("--redis-url"), std::string::npos);
+  c.redis_url = "redis://127.0.0.1:6379";
+  c.metrics_listen = "127.0.0.1:70000";
+  EXPECT_NE(std::string(Validate(c).message()).find("--metrics-listen"), std::string::npos);
+  c.metrics_listen = "off";
+  c.log_level = "loud";
+  EXPECT_NE(std::string(Validate(c).message()).find("--log-level"), std::string::npos);
+  c.log_level = "warn";
+  EXPECT_TRUE(Validate(c).ok());
+}
+
+TEST(ServiceConfig, NumericFlagRejectsText) {
+  ServiceConfig c{.service = "gateway"};
+  CLI::App app;
+  AddServiceFlags(app, &c);
+  EXPECT_NE(Parse(app, {"--drain-seconds", "soon"}), 0);
+}
+
+TEST(ParseDuration, Units) {
+  EXPECT_EQ(*ParseDuration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*ParseDuration("10s"), std::chrono::milliseconds(10'000));
+  EXPECT_EQ(*ParseDuration("1.5s"), std::chrono::milliseconds(1'500));
+  EXPECT_EQ(*ParseDuration("2m"), std::chrono::milliseconds(120'000));
+  EXPECT_EQ(*ParseDuration("1h"), std::chrono::milliseconds(3'600'000));
+  EXPECT_EQ(*ParseDuration("3"), std::chrono::milliseconds(3'000));
+  for (const char* bad : {"", "s", "10x", "-1s", "1.2.3s", "ms10"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+}
+
+TEST(Status, ConversionKeepsCodeAndMessage) {
+  absl::Status s = absl::NotFoundError("no such user");
+  grpc::Status g = ToGrpc(s);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(g.error_message(), "no such user");
+  EXPECT_EQ(FromGrpc(g), s);
+  EXPECT_TRUE(ToGrpc(absl::OkStatus()).ok());
+  EXPECT_EQ(Annotate(s, "loading").message(), "loading: no such user");
+  EXPECT_TRUE(IsRetryable(absl::UnavailableError("x")));
+  EXPECT_FALSE(IsRetryable(absl::InvalidArgumentError("x")));
+}
+
+}  // namespace
+}  // namespace recstack::config
