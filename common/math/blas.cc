@@ -1,0 +1,37 @@
+#include "common/math/blas.h"
+
+#include <cblas.h>
+
+namespace recstack::math {
+
+void SetBlasThreads(int threads) {
+  if (threads > 0) openblas_set_num_threads(threads);
+}
+
+int BlasThreads() { return openblas_get_num_threads(); }
+
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
+void Gemv(bool trans, int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda,
+          const float* x, float beta, float* y) {
+  cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, static_cast<blasint>(rows),
+              static_cast<blasint>(cols), alpha, a, static_cast<blasint>(lda), x, 1, beta, y, 1);
+}
+
+void SyrkAtA(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, float beta, float* c) {
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<blasint>(n),
+              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), beta, c,
+              static_cast<blasint>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < i; ++j) c[i * n + j] = c[j * n + i];
+  }
+}
+
+}  // namespace recstack::math
