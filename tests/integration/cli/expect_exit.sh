@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# expect_exit.sh CODE CMD...: passes when CMD exits with CODE and says why on stderr.
+want=$1
+shift
+err=$("$@" 2>&1 >/dev/null)
+got=$?
+if [ "$got" != "$want" ]; then
+  echo "expected exit $want, got $got: $err" >&2
+  exit 1
+fi
+if [ -z "$err" ]; then
+  echo "no error message on stderr" >&2
+  exit 1
+fi
+echo "exit $got: $err"

@@ -1,0 +1,13 @@
+#pragma once
+
+// One registration function per command group; main.cc calls them all.
+// Each adds a subcommand to `app` whose callback runs the command and
+// reports its outcome through CommandResult (see cli_util.h).
+
+#include <CLI/CLI.hpp>
+
+namespace recstack::cli {
+
+void RegisterDatagenCommand(CLI::App& app);
+
+}  // namespace recstack::cli

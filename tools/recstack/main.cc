@@ -1,0 +1,29 @@
+// recstack: the command-line tool for users of the stack. Commands live in
+// their own files; this file only assembles them.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/recstack/cli_util.h"
+#include "tools/recstack/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "recstack: a recommender-system backend you can run on a laptop.\n"
+      "Generate data, train models, ingest events and ask for recommendations."};
+  app.require_subcommand(1);
+  app.fallthrough();
+  // One line per command group (see commands.h).
+  recstack::cli::RegisterDatagenCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const recstack::cli::CommandFailed& e) {
+    std::cerr << e.what() << "\n";
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    // Usage errors exit 2 (help and version exit 0).
+    return code == 0 ? 0 : 2;
+  }
+  return 0;
+}
