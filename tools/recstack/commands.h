@@ -9,5 +9,7 @@
 namespace recstack::cli {
 
 void RegisterDatagenCommand(CLI::App& app);
+void RegisterTrainCommand(CLI::App& app);
+void RegisterTuneCommand(CLI::App& app);
 
 }  // namespace recstack::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   // One line per command group (see commands.h).
   recstack::cli::RegisterDatagenCommand(app);
+  recstack::cli::RegisterTrainCommand(app);
+  recstack::cli::RegisterTuneCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {

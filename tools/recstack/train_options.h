@@ -1,0 +1,36 @@
+#pragma once
+
+// Flags shared by `recstack train`, `recstack tune` and the remote mode.
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "services/training/core/trainer.h"
+
+namespace recstack::cli {
+
+struct TrainOptions {
+  std::string input, test, format = "auto", algo = "als-implicit", split = "none";
+  std::string export_dir, addr, confidence = "one-plus-alpha", solver = "cg", early_stopping;
+  uint64_t seed = 42;
+  int k = 10;
+  // Negative = the algorithm's default (see ToConfig).
+  int factors = -1, iterations = -1, cg_steps = 3, threads = 2, patience = 2;
+  double regularization = -1, alpha = -1, bias_regularization = -1, reg_exponent = -1;
+  bool json = false, wait = false, quiet = false;
+
+  void AddFlags(CLI::App& cmd);
+  absl::StatusOr<training::TrainConfig> ToConfig() const;
+  nlohmann::json ParamsJson(const training::TrainConfig& cfg) const;
+};
+
+// Defaults tuned on MovieLens 100K (see docs/training.md).
+training::AlsParams DefaultParams(training::Algorithm algorithm);
+
+// `recstack train --addr`: runs the training as a job on the service.
+absl::Status RunRemoteTraining(const TrainOptions& options);
+
+}  // namespace recstack::cli

@@ -1,0 +1,94 @@
+// `recstack train --addr`: the same training as a job on recstack-training.
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/channel.h"
+#include "common/status/status.h"
+#include "recstack/v1/training.grpc.pb.h"
+#include "tools/recstack/train_options.h"
+
+namespace recstack::cli {
+namespace {
+
+bool Terminal(v1::JobState s) {
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
+nlohmann::json JobJson(const v1::Job& job) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : job.metrics()) j[k] = v;
+  j["job_id"] = job.job_id();
+  j["state"] = v1::JobState_Name(job.state());
+  j["model_version"] = job.model_version();
+  j["iterations_run"] = job.iteration();
+  j["users"] = job.n_users();
+  j["items"] = job.n_items();
+  j["interactions"] = job.n_interactions();
+  double seconds = 0;
+  for (const auto& [k, v] : job.timings_seconds()) {
+    j[absl::StrCat(k, "_seconds")] = v;
+    seconds += v;
+  }
+  j["seconds"] = seconds;
+  if (!job.error().empty()) j["error"] = job.error();
+  return j;
+}
+
+}  // namespace
+
+absl::Status RunRemoteTraining(const TrainOptions& o) {
+  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig cfg, o.ToConfig());
+  auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o.addr));
+  v1::StartTrainingRequest req;
+  req.set_algorithm(cfg.algorithm == training::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT : v1::ALS_IMPLICIT);
+  v1::TrainingParams* p = req.mutable_params();
+  p->set_factors(cfg.als.factors);
+  p->set_iterations(cfg.als.iterations);
+  p->set_regularization(cfg.als.regularization);
+  p->set_alpha(cfg.als.alpha);
+  p->set_cg_steps(cfg.als.cg_steps);
+  p->set_threads(cfg.als.threads);
+  p->set_seed(cfg.als.seed);
+  p->set_split(o.split == "none" ? "" : o.split);
+  p->set_eval_k(cfg.k);
+  p->set_early_stopping_metric(cfg.early_stopping_metric);
+  p->set_patience(cfg.patience);
+  v1::Job job;
+  {
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
+    RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->StartTraining(&ctx, req, &job)));
+  }
+  if (!o.json) std::cerr << "job " << job.job_id() << " started\n";
+  int last_iteration = -1;
+  while (o.wait && !Terminal(job.state())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
+    v1::GetJobRequest get;
+    get.set_job_id(job.job_id());
+    RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->GetJob(&ctx, get, &job)));
+    if (!o.json && !o.quiet && job.iteration() != last_iteration && job.state() == v1::RUNNING) {
+      last_iteration = job.iteration();
+      std::cerr << "iteration " << job.iteration() << "/" << job.total_iterations() << "  loss "
+                << std::setprecision(6) << job.loss() << "\n";
+    }
+  }
+  nlohmann::json j = JobJson(job);
+  if (o.json) {
+    std::cout << j.dump() << "\n";
+  } else {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      std::cout << std::left << std::setw(22) << it.key() << it.value().dump() << "\n";
+    }
+  }
+  if (job.state() == v1::FAILED) return absl::InternalError(absl::StrCat("job failed: ", job.error()));
+  return absl::OkStatus();
+}
+
+}  // namespace recstack::cli
