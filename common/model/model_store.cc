@@ -356,6 +356,11 @@ absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
     RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
     for (size_t j = 0; j < replies.size(); ++j) {
       if (replies[j].type != redis::Reply::Type::kString) {
+        // Retention deletes meta before chunks: a missing chunk of a version
+        // whose meta is gone means it was deleted while we read it.
+        if (absl::IsNotFound(GetMeta(meta.version).status())) {
+          return absl::NotFoundError(absl::StrCat("model ", meta.version, " was deleted while loading"));
+        }
         return absl::DataLossError(absl::StrCat("model ", meta.version, ": item chunk ", c + j, " is missing"));
       }
       RECSTACK_RETURN_IF_ERROR(
