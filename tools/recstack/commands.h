@@ -11,5 +11,6 @@ namespace recstack::cli {
 void RegisterDatagenCommand(CLI::App& app);
 void RegisterTrainCommand(CLI::App& app);
 void RegisterTuneCommand(CLI::App& app);
+void RegisterIngestCommands(CLI::App& app);  // ingest, history, trending
 
 }  // namespace recstack::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterDatagenCommand(app);
   recstack::cli::RegisterTrainCommand(app);
   recstack::cli::RegisterTuneCommand(app);
+  recstack::cli::RegisterIngestCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {

@@ -71,7 +71,8 @@ absl::Status RedisServer::Start() {
                                    "--port", std::to_string(port_),
                                    "--dir", dir_,
                                    "--save", "",
-                                   "--appendonly", "no",
+                                   "--appendonly", opts_.persistent ? "yes" : "no",
+                                   "--appendfsync", "always",
                                    "--daemonize", "no",
                                    "--logfile", dir_ + "/redis.log",
                                    "--protected-mode", "no"};

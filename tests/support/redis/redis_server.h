@@ -19,6 +19,7 @@ namespace recstack::testing {
 struct RedisServerOptions {
   std::string password;      // requirepass when set
   bool unix_socket = false;  // listen on a socket in the temp dir (port 0)
+  bool persistent = false;   // AOF with fsync always: data survives Restart()
   std::string binary = "/usr/bin/redis-server";
 };
 

@@ -1,0 +1,186 @@
+#include "services/ingestion/event_store.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status.h"
+
+namespace recstack::ingestion {
+namespace {
+
+// KEYS: marker, stream, history, popularity
+// ARGV: dedup_ttl, maxlen, history_cap, item, ts, pop_weight, pop_ttl,
+//       is_interaction, then the stream entry's field/value pairs.
+constexpr char kWriteEventLua[] = R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 9))
+if ARGV[8] == '1' then
+  redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[4])
+  local n = redis.call('ZCARD', KEYS[3])
+  local cap = tonumber(ARGV[3])
+  if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - cap - 1) end
+end
+if tonumber(ARGV[6]) > 0 then
+  redis.call('ZINCRBY', KEYS[4], ARGV[6], ARGV[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+end
+return 1
+)lua";
+
+std::string Fmt(double v) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, p);
+}
+
+}  // namespace
+
+EventStore::EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options, const Clock& clock)
+    : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock), script_(kWriteEventLua) {}
+
+absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>& events) {
+  if (events.empty()) return std::vector<Outcome>{};
+  RECSTACK_ASSIGN_OR_RETURN(redis::Lease lease, pool_.Acquire());
+  RECSTACK_ASSIGN_OR_RETURN(std::string sha, script_.Load(*lease));
+  const std::string dedup_ttl = std::to_string(options_.dedup_ttl_s);
+  const std::string maxlen = std::to_string(options_.stream_maxlen);
+  const std::string cap = std::to_string(options_.history_cap);
+  const std::string pop_ttl = std::to_string(options_.popularity_ttl_s);
+  const std::string stream = keys_.Events();
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(events.size());
+  for (const Event& e : events) {
+    const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
+    std::vector<std::string> keys = {keys_.EventMarker(e.event_id), stream, keys_.History(e.user_id),
+                                     keys_.Popularity(hour)};
+    std::vector<std::string> args = {dedup_ttl,
+                                     maxlen,
+                                     cap,
+                                     e.item_id,
+                                     std::to_string(e.timestamp_ms),
+                                     Fmt(PopularityWeight(e.type)),
+                                     pop_ttl,
+                                     IsInteraction(e.type) ? "1" : "0",
+                                     "id", e.event_id,
+                                     "user", e.user_id,
+                                     "item", e.item_id,
+                                     "type", std::string(EventTypeName(e.type)),
+                                     "value", Fmt(e.value),
+                                     "ts", std::to_string(e.timestamp_ms)};
+    if (!e.context.empty()) {
+      args.push_back("ctx");
+      args.push_back(nlohmann::json(e.context).dump());
+    }
+    cmds.push_back(script_.EvalShaCommand(sha, keys, args));
+  }
+  RECSTACK_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, lease->Pipeline(cmds));
+  std::vector<Outcome> out;
+  out.reserve(events.size());
+  for (const redis::Reply& r : replies) {
+    if (r.is_error()) {
+      // NOSCRIPT cannot happen after Load on this connection; any error here
+      // (OOM, READONLY) fails the batch: the caller may retry it safely.
+      return absl::UnavailableError(absl::StrCat("redis rejected an event write: ", r.str));
+    }
+    out.push_back(r.integer == 1 ? Outcome::kAccepted : Outcome::kDuplicate);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<HistoryEntry>> EventStore::History(std::string_view user, int limit) {
+  const std::string key = keys_.History(user);
+  const std::string stop = std::to_string(std::clamp(limit, 1, 1000) - 1);
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"ZREVRANGE", key, "0", stop, "WITHSCORES"}));
+  std::vector<HistoryEntry> out;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    int64_t ts = 0;
+    const std::string& s = r.elements[i + 1].str;
+    std::from_chars(s.data(), s.data() + s.size(), ts);
+    out.push_back({r.elements[i].str, ts});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_hours) {
+  const int64_t now_hour = clock_.NowMs() / redis::Keyspace::kMsPerHour;
+  window_hours = std::clamp(window_hours, 1, 24 * 30);
+  std::vector<std::string> argv = {"ZUNION", std::to_string(window_hours)};
+  for (int h = 0; h < window_hours; ++h) argv.push_back(keys_.Popularity(now_hour - h));
+  argv.push_back("WITHSCORES");
+  std::vector<std::string_view> views(argv.begin(), argv.end());
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command(views));
+  std::vector<ScoredItem> out;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    double s = 0;
+    const std::string& v = r.elements[i + 1].str;
+    std::from_chars(v.data(), v.data() + v.size(), s);
+    out.push_back({r.elements[i].str, s});
+  }
+  // ZUNION returns ascending scores: best first, ties by id.
+  std::sort(out.begin(), out.end(), [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score > b.score || (a.score == b.score && a.item_id < b.item_id);
+  });
+  if (static_cast<int>(out.size()) > k) out.resize(std::max(k, 0));
+  return out;
+}
+
+absl::Status EventStore::UpsertItems(const std::vector<ItemRecord>& items) {
+  std::vector<std::vector<std::string>> cmds;
+  for (const ItemRecord& it : items) {
+    std::string cats;
+    for (size_t c = 0; c < it.categories.size(); ++c) absl::StrAppend(&cats, c ? "|" : "", it.categories[c]);
+    std::vector<std::string> cmd = {"HSET", keys_.Item(it.item_id), "title", it.title, "categories", cats,
+                                    "created_at_ms", std::to_string(it.created_at_ms)};
+    for (const auto& [k, v] : it.attributes) {
+      cmd.push_back(absl::StrCat("attr.", k));
+      cmd.push_back(v);
+    }
+    cmds.push_back(std::move(cmd));
+  }
+  if (cmds.empty()) return absl::OkStatus();
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+  for (const auto& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ItemRecord>> EventStore::GetItems(const std::vector<std::string>& ids) {
+  std::vector<std::vector<std::string>> cmds;
+  for (const auto& id : ids) cmds.push_back({"HGETALL", keys_.Item(id)});
+  if (cmds.empty()) return std::vector<ItemRecord>{};
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+  std::vector<ItemRecord> out;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const auto& r = replies[i];
+    if (r.elements.empty()) continue;
+    ItemRecord it;
+    it.item_id = ids[i];
+    for (size_t f = 0; f + 1 < r.elements.size(); f += 2) {
+      const std::string& k = r.elements[f].str;
+      const std::string& v = r.elements[f + 1].str;
+      if (k == "title") {
+        it.title = v;
+      } else if (k == "categories") {
+        std::string_view rest = v;
+        while (!rest.empty()) {
+          size_t p = rest.find('|');
+          it.categories.emplace_back(rest.substr(0, p));
+          if (p == std::string_view::npos) break;
+          rest.remove_prefix(p + 1);
+        }
+      } else if (k == "created_at_ms") {
+        std::from_chars(v.data(), v.data() + v.size(), it.created_at_ms);
+      } else if (k.rfind("attr.", 0) == 0) {
+        it.attributes[k.substr(5)] = v;
+      }
+    }
+    out.push_back(std::move(it));
+  }
+  return out;
+}
+
+}  // namespace recstack::ingestion

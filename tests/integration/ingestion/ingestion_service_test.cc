@@ -1,0 +1,265 @@
+// The ingestion service over real gRPC on loopback, against a real redis-server.
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/data/loaders.h"
+#include "common/grpc/channel.h"
+#include "recstack/v1/ingestion.grpc.pb.h"
+#include "services/ingestion/ingestion_service.h"
+#include "tests/support/grpc/in_process_server.h"
+#include "tests/support/redis/redis_server.h"
+
+namespace recstack::ingestion {
+namespace {
+
+using namespace std::chrono_literals;
+
+class IngestionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = std::make_unique<redis::Pool>(redis_.options(), 4);
+    store_ = std::make_unique<EventStore>(*pool_, redis::Keyspace(), StoreOptions{}, clock_);
+    registry_ = std::make_shared<prometheus::Registry>();
+    service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, ValidationLimits{}, *registry_);
+    server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
+    stub_ = v1::IngestionService::NewStub(server_->channel());
+  }
+
+  grpc::Status Ingest(const v1::IngestEventsRequest& req, v1::IngestEventsResponse* resp) {
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, 10s);
+    return stub_->IngestEvents(&ctx, req, resp);
+  }
+
+  static v1::Event MakeEvent(const std::string& id, const std::string& user, const std::string& item,
+                             int64_t ts = 1767225000000) {
+    v1::Event e;
+    e.set_event_id(id);
+    e.set_user_id(user);
+    e.set_item_id(item);
+    e.set_type(v1::VIEW);
+    e.set_value(1);
+    e.set_timestamp_ms(ts);
+    return e;
+  }
+
+  int64_t StreamLength() {
+    auto r = pool_->Command({"XLEN", "rs:events"});
+    return r.ok() ? r->integer : -1;
+  }
+
+  testing::RedisServer redis_{testing::RedisServerOptions{.persistent = true}};
+  ManualClock clock_{1767225600000};
+  std::unique_ptr<redis::Pool> pool_;
+  std::unique_ptr<EventStore> store_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<IngestionServiceImpl> service_;
+  std::unique_ptr<testing::InProcessServer> server_;
+  std::unique_ptr<v1::IngestionService::Stub> stub_;
+};
+
+TEST_F(IngestionTest, MixedBatchWritesExactlyTheValidEvents) {
+  v1::IngestEventsRequest req;
+  *req.add_events() = MakeEvent("a", "u1", "i1");
+  *req.add_events() = MakeEvent("b", "", "i2");  // no user
+  *req.add_events() = MakeEvent("c", "u1", "i3");
+  v1::Event bad_rating = MakeEvent("d", "u2", "i1");
+  bad_rating.set_type(v1::RATING);
+  bad_rating.set_value(9);
+  *req.add_events() = bad_rating;
+  v1::IngestEventsResponse resp;
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 2);
+  ASSERT_EQ(resp.rejected_size(), 2);
+  EXPECT_EQ(resp.rejected(0).index(), 1);
+  EXPECT_EQ(resp.rejected(0).reason(), "user_id is empty");
+  EXPECT_EQ(resp.rejected(1).index(), 3);
+  EXPECT_NE(resp.rejected(1).reason().find("RATING value 9"), std::string::npos);
+  EXPECT_EQ(StreamLength(), 2);
+  // The stream entry carries the documented fields.
+  auto entry = pool_->Command({"XRANGE", "rs:events", "-", "+", "COUNT", "1"});
+  ASSERT_TRUE(entry.ok());
+  const auto& fields = entry->elements[0].elements[1].elements;
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str] = fields[i + 1].str;
+  EXPECT_EQ(f["id"], "a");
+  EXPECT_EQ(f["user"], "u1");
+  EXPECT_EQ(f["item"], "i1");
+  EXPECT_EQ(f["type"], "VIEW");
+  EXPECT_EQ(f["ts"], "1767225000000");
+}
+
+TEST_F(IngestionTest, DuplicatesWithinAndAcrossBatches) {
+  v1::IngestEventsRequest req;
+  *req.add_events() = MakeEvent("x", "u1", "i1");
+  *req.add_events() = MakeEvent("x", "u1", "i1");
+  v1::IngestEventsResponse resp;
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 1);
+  EXPECT_EQ(resp.duplicates(), 1);
+  resp.Clear();
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 0);
+  EXPECT_EQ(resp.duplicates(), 2);
+  EXPECT_EQ(StreamLength(), 1);
+}
+
+TEST_F(IngestionTest, BadBatchesAreInvalidArgument) {
+  v1::IngestEventsResponse resp;
+  auto st = Ingest(v1::IngestEventsRequest(), &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "the batch has no events");
+  v1::IngestEventsRequest big;
+  for (int i = 0; i < kMaxBatch + 1; ++i) *big.add_events() = MakeEvent("e" + std::to_string(i), "u", "i");
+  st = Ingest(big, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "the batch has 10001 events (at most 10000)");
+  v1::IngestEventsRequest all_bad;
+  *all_bad.add_events() = MakeEvent("z", "u1", "");
+  st = Ingest(all_bad, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("item_id is empty"), std::string::npos);
+  // A message over the 16 MiB limit is refused by gRPC before the handler.
+  v1::IngestEventsRequest huge;
+  for (int i = 0; i < 200; ++i) {
+    v1::Event e = MakeEvent("h" + std::to_string(i), "u", "i");
+    (*e.mutable_context())["blob"] = std::string(100'000, 'x');
+    *huge.add_events() = e;
+  }
+  st = Ingest(huge, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(StreamLength(), 0);
+  // The service keeps serving.
+  v1::IngestEventsRequest ok;
+  *ok.add_events() = MakeEvent("fine", "u", "i");
+  EXPECT_TRUE(Ingest(ok, &resp).ok());
+}
+
+TEST_F(IngestionTest, RedisOutageIsUnavailableAndRetryLeavesEachEventOnce) {
+  v1::IngestEventsRequest req;
+  for (int i = 0; i < 50; ++i) *req.add_events() = MakeEvent("r" + std::to_string(i), "u" + std::to_string(i % 5), "i");
+  v1::IngestEventsResponse resp;
+  // Half the batch lands first (as if an earlier attempt died midway).
+  v1::IngestEventsRequest first_half;
+  for (int i = 0; i < 25; ++i) *first_half.add_events() = req.events(i);
+  ASSERT_TRUE(Ingest(first_half, &resp).ok());
+  redis_.Stop();
+  auto st = Ingest(req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  ASSERT_TRUE(redis_.Start().ok());
+  grpc::Status retry;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    resp.Clear();
+    retry = Ingest(req, &resp);
+    if (retry.ok()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(retry.ok()) << retry.error_message();
+  // The restarted server kept the first half (AOF): the retry stores the
+  // rest and counts the first half as duplicates.
+  EXPECT_EQ(resp.accepted(), 25);
+  EXPECT_EQ(resp.duplicates(), 25);
+  EXPECT_EQ(StreamLength(), 50);
+  resp.Clear();
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  EXPECT_EQ(resp.duplicates(), 50);
+  EXPECT_EQ(StreamLength(), 50);
+}
+
+TEST_F(IngestionTest, HistoryTrendingAndItems) {
+  v1::IngestEventsRequest req;
+  *req.add_events() = MakeEvent("1", "u1", "old", 1767225600000 - 3'600'000);
+  *req.add_events() = MakeEvent("2", "u1", "new", 1767225600000 - 1000);
+  v1::Event buy = MakeEvent("3", "u2", "new", 1767225600000 - 500);
+  buy.set_type(v1::PURCHASE);
+  *req.add_events() = buy;
+  v1::Event imp = MakeEvent("4", "u1", "shown", 1767225600000 - 100);
+  imp.set_type(v1::IMPRESSION);
+  *req.add_events() = imp;
+  v1::IngestEventsResponse resp;
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  ASSERT_EQ(resp.accepted(), 4);
+  {
+    grpc::ClientContext ctx;
+    v1::GetUserHistoryRequest h;
+    h.set_user_id("u1");
+    v1::GetUserHistoryResponse hr;
+    ASSERT_TRUE(stub_->GetUserHistory(&ctx, h, &hr).ok());
+    ASSERT_EQ(hr.entries_size(), 2);  // the impression is not an interaction
+    EXPECT_EQ(hr.entries(0).item_id(), "new");
+    EXPECT_EQ(hr.entries(1).item_id(), "old");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetTrendingRequest t;
+    t.set_k(5);
+    v1::GetTrendingResponse tr;
+    ASSERT_TRUE(stub_->GetTrending(&ctx, t, &tr).ok());
+    ASSERT_EQ(tr.items_size(), 2);
+    EXPECT_EQ(tr.items(0).item_id(), "new");
+    EXPECT_EQ(tr.items(0).score(), 6);  // VIEW 1 + PURCHASE 5
+    EXPECT_EQ(tr.items(1).item_id(), "old");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::UpsertItemsRequest u;
+    auto* it = u.add_items();
+    it->set_item_id("new");
+    it->set_title("New Thing");
+    it->add_categories("Drama");
+    it->add_categories("War");
+    u.add_items()->set_item_id("");
+    v1::UpsertItemsResponse ur;
+    ASSERT_TRUE(stub_->UpsertItems(&ctx, u, &ur).ok());
+    EXPECT_EQ(ur.upserted(), 1);
+    ASSERT_EQ(ur.rejected_size(), 1);
+    grpc::ClientContext ctx2;
+    v1::GetItemsRequest g;
+    g.add_item_ids("nope");
+    g.add_item_ids("new");
+    v1::GetItemsResponse gr;
+    ASSERT_TRUE(stub_->GetItems(&ctx2, g, &gr).ok());
+    ASSERT_EQ(gr.items_size(), 1);
+    EXPECT_EQ(gr.items(0).title(), "New Thing");
+    EXPECT_EQ(gr.items(0).categories_size(), 2);
+  }
+}
+
+TEST_F(IngestionTest, MovieLensTwiceIsIdempotent) {
+  // Through the streaming API, as `recstack ingest` does it.
+  auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data", data::Format::kMovieLens);
+  ASSERT_TRUE(rows.ok());
+  clock_.SetMs(1767225600000);
+  const int64_t shift = 1767225600000 - 893286638000;  // the latest rating becomes "now"
+  for (int pass = 0; pass < 2; ++pass) {
+    grpc::ClientContext ctx;
+    v1::StreamEventsResponse summary;
+    auto writer = stub_->StreamEvents(&ctx, &summary);
+    v1::IngestEventsRequest req;
+    for (const auto& r : *rows) {
+      v1::Event* e = req.add_events();
+      e->set_user_id(r.user);
+      e->set_item_id(r.item);
+      e->set_type(v1::RATING);
+      e->set_value(r.value);
+      e->set_event_id(DeriveEventId(r.user, r.item, EventType::kRating, r.timestamp_ms));
+      e->set_timestamp_ms(r.timestamp_ms + shift);
+      if (req.events_size() == 2000) {
+        ASSERT_TRUE(writer->Write(req));
+        req.clear_events();
+      }
+    }
+    if (req.events_size() > 0) ASSERT_TRUE(writer->Write(req));
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    EXPECT_EQ(summary.accepted(), pass == 0 ? 100000 : 0);
+    EXPECT_EQ(summary.duplicates(), pass == 0 ? 0 : 100000);
+    EXPECT_EQ(summary.rejected(), 0);
+  }
+  EXPECT_EQ(StreamLength(), 100000);
+}
+
+}  // namespace
+}  // namespace recstack::ingestion
