@@ -1,0 +1,127 @@
+// recstack-bench-ingest: ml-100k through a real ingestion service backed by a
+// real redis-server, against the floor of the same Redis commands pipelined
+// straight to Redis in the same run. Prints one JSON object.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/data/loaders.h"
+#include "common/grpc/channel.h"
+#include "recstack/v1/ingestion.grpc.pb.h"
+#include "services/ingestion/ingestion_service.h"
+#include "tests/support/grpc/in_process_server.h"
+#include "tests/support/redis/redis_server.h"
+
+namespace {
+
+using namespace recstack;
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Ingestion throughput vs pipelined Redis (prints one JSON object)"};
+  std::string path = std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data";
+  int batch = 1000, reps = 3;
+  app.add_option("--data", path, "MovieLens u.data")->capture_default_str();
+  app.add_option("--batch", batch, "events per batch")->capture_default_str();
+  app.add_option("--reps", reps, "repetitions (median reported)")->capture_default_str();
+  bool json = true;
+  app.add_flag("--json,!--no-json", json, "JSON output (default)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto rows = data::LoadInteractions(path, data::Format::kMovieLens);
+  if (!rows.ok()) {
+    std::cerr << "recstack-bench-ingest: " << rows.status().message() << "\n";
+    return 1;
+  }
+  const int64_t now = 1767225600000, shift = now - 893286638000;
+  recstack::testing::RedisServer redis;
+  redis::Pool pool(redis.options(), 8);
+  ManualClock clock(now);
+  ingestion::EventStore store(pool, redis::Keyspace(), {}, clock);
+  auto registry = std::make_shared<prometheus::Registry>();
+  ingestion::IngestionServiceImpl service(store, clock, {}, *registry);
+  recstack::testing::InProcessServer server({&service});
+  auto stub = v1::IngestionService::NewStub(server.channel());
+
+  // Requests are built before timing: the client's cost is not the service's.
+  std::vector<v1::IngestEventsRequest> batches;
+  for (size_t b = 0; b < rows->size(); b += batch) {
+    v1::IngestEventsRequest req;
+    for (size_t i = b; i < std::min(rows->size(), b + batch); ++i) {
+      const auto& r = (*rows)[i];
+      v1::Event* e = req.add_events();
+      e->set_user_id(r.user);
+      e->set_item_id(r.item);
+      e->set_type(v1::RATING);
+      e->set_value(r.value);
+      e->set_event_id(ingestion::DeriveEventId(r.user, r.item, ingestion::EventType::kRating, r.timestamp_ms));
+      e->set_timestamp_ms(r.timestamp_ms + shift);
+    }
+    batches.push_back(std::move(req));
+  }
+  std::vector<double> service_eps, floor_eps;
+  int64_t accepted = 0;
+  for (int rep = 0; rep < reps; ++rep) {
+    pool.Command({"FLUSHALL"}).IgnoreError();
+    grpc::ClientContext ctx;
+    v1::StreamEventsResponse summary;
+    const double t0 = Now();
+    auto writer = stub->StreamEvents(&ctx, &summary);
+    for (const auto& req : batches) writer->Write(req);
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    const double secs = Now() - t0;
+    if (!st.ok() || summary.accepted() != static_cast<int64_t>(rows->size())) {
+      std::cerr << "recstack-bench-ingest: service run failed: " << st.error_message() << "\n";
+      return 1;
+    }
+    accepted = summary.accepted();
+    service_eps.push_back(rows->size() / secs);
+
+    // The floor: the same writes (XADD + ZADD + ZINCRBY + SET per event)
+    // pipelined straight to Redis, batch by batch, no validation, no Lua.
+    pool.Command({"FLUSHALL"}).IgnoreError();
+    redis::Keyspace keys;
+    const double f0 = Now();
+    for (const auto& req : batches) {
+      std::vector<std::vector<std::string>> cmds;
+      cmds.reserve(req.events_size() * 4);
+      for (const auto& e : req.events()) {
+        cmds.push_back({"SET", keys.EventMarker(e.event_id()), "1", "NX", "EX", "86400"});
+        cmds.push_back({"XADD", keys.Events(), "MAXLEN", "~", "10000000", "*", "id", e.event_id(), "user",
+                        e.user_id(), "item", e.item_id(), "type", "RATING", "value", std::to_string(e.value()),
+                        "ts", std::to_string(e.timestamp_ms())});
+        cmds.push_back({"ZADD", keys.History(e.user_id()), "GT", std::to_string(e.timestamp_ms()), e.item_id()});
+        cmds.push_back({"ZINCRBY", keys.Popularity(e.timestamp_ms() / 3600000), "1", e.item_id()});
+      }
+      auto r = pool.Pipeline(cmds);
+      if (!r.ok()) {
+        std::cerr << "recstack-bench-ingest: floor run failed: " << r.status().message() << "\n";
+        return 1;
+      }
+    }
+    floor_eps.push_back(rows->size() / (Now() - f0));
+  }
+  const double eps = Median(service_eps), floor = Median(floor_eps);
+  nlohmann::json j = {{"events", rows->size()},
+                      {"accepted", accepted},
+                      {"batch", batch},
+                      {"events_per_second", eps},
+                      {"redis_floor_events_per_second", floor},
+                      {"ratio", eps / floor}};
+  std::cout << j.dump(json ? -1 : 2) << "\n";
+  return 0;
+}
