@@ -12,5 +12,6 @@ void RegisterDatagenCommand(CLI::App& app);
 void RegisterTrainCommand(CLI::App& app);
 void RegisterTuneCommand(CLI::App& app);
 void RegisterIngestCommands(CLI::App& app);  // ingest, history, trending
+void RegisterModelsCommands(CLI::App& app);  // models, promote
 
 }  // namespace recstack::cli

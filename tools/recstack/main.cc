@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterTrainCommand(app);
   recstack::cli::RegisterTuneCommand(app);
   recstack::cli::RegisterIngestCommands(app);
+  recstack::cli::RegisterModelsCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {
