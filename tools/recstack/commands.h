@@ -13,5 +13,6 @@ void RegisterTrainCommand(CLI::App& app);
 void RegisterTuneCommand(CLI::App& app);
 void RegisterIngestCommands(CLI::App& app);  // ingest, history, trending
 void RegisterModelsCommands(CLI::App& app);  // models, promote
+void RegisterRecommendCommands(CLI::App& app);  // recommend, similar
 
 }  // namespace recstack::cli

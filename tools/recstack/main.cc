@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterTuneCommand(app);
   recstack::cli::RegisterIngestCommands(app);
   recstack::cli::RegisterModelsCommands(app);
+  recstack::cli::RegisterRecommendCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {

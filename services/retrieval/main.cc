@@ -1,0 +1,72 @@
+// recstack-retrieval: candidates from the current model's factors, item
+// neighbours and trends (DESIGN §5).
+#include <iostream>
+
+#include "common/config/config.h"
+#include "common/grpc/server.h"
+#include "common/log/log.h"
+#include "services/retrieval/retrieval_service.h"
+
+int main(int argc, char** argv) {
+  using namespace recstack;
+  grpcutil::BlockShutdownSignals();
+  CLI::App app{"recstack-retrieval: candidate generation from factors, neighbours and trends"};
+  config::ServiceConfig cfg{.service = "retrieval"};
+  config::AddServiceFlags(app, &cfg);
+  retrieval::HolderOptions hold;
+  retrieval::RetrieverOptions ropts;
+  int64_t cache_size = static_cast<int64_t>(ropts.user_cache_size);
+  app.add_option("--hnsw-min-items", hold.hnsw_min_items, "catalogues this large get an HNSW index")
+      ->envname(config::EnvName("hnsw-min-items"))->capture_default_str();
+  app.add_option("--hnsw-m", hold.hnsw.m, "HNSW M")->capture_default_str();
+  app.add_option("--hnsw-ef-construction", hold.hnsw.ef_construction, "HNSW efConstruction")->capture_default_str();
+  app.add_option("--hnsw-target-recall", hold.hnsw_target_recall, "ef is raised until recall@10 reaches this")
+      ->capture_default_str();
+  app.add_option("--user-cache-size", cache_size, "user vectors cached")->capture_default_str();
+  app.add_option("--mf-share", ropts.mf_share, "quota of mf candidates")->capture_default_str();
+  app.add_option("--item2item-share", ropts.item2item_share, "quota of item2item candidates")->capture_default_str();
+  app.add_option("--trending-share", ropts.trending_share, "quota of trending candidates")->capture_default_str();
+  if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
+  absl::Status st = config::Validate(cfg);
+  if (st.ok() && (hold.hnsw_min_items < 1 || hold.hnsw.m < 4 || hold.hnsw.ef_construction < 8 || cache_size < 1 ||
+                  !(hold.hnsw_target_recall > 0 && hold.hnsw_target_recall <= 1))) {
+    st = absl::InvalidArgumentError("--hnsw-min-items >= 1, --hnsw-m >= 4, --hnsw-ef-construction >= 8, "
+                                    "--user-cache-size >= 1, 0 < --hnsw-target-recall <= 1");
+  }
+  if (!st.ok()) {
+    std::cerr << "recstack-retrieval: " << st.message() << "\n";
+    return 2;
+  }
+  ropts.user_cache_size = static_cast<size_t>(cache_size);
+  log::Init("retrieval", cfg.log_level);
+  auto redis_opts = redis::ParseUrl(cfg.redis_url);
+  redis::Options load_opts = *redis_opts;
+  load_opts.command_timeout = std::chrono::milliseconds(30000);  // model loads move large values
+  redis::Pool pool(*redis_opts, cfg.redis_pool_size);
+  redis::Pool load_pool(load_opts, 2);
+  redis::Keyspace keys(cfg.key_prefix);
+  model::ModelStore store(pool, keys);
+  model::ModelStore load_store(load_pool, keys);
+  SystemClock clock;
+  auto registry = std::make_shared<prometheus::Registry>();
+  retrieval::RetrievalMetrics metrics(*registry);
+  retrieval::ModelHolder holder(load_store, *redis_opts, keys, hold);
+  holder.set_listener([&metrics](const retrieval::ServingModel& m) { metrics.OnModel(m); });
+  retrieval::Retriever retriever(holder, store, pool, keys, clock, ropts);
+  retrieval::RetrievalServiceImpl service(retriever, metrics);
+  grpcutil::ServerRunner server(
+      {.listen = cfg.listen,
+       .metrics_listen = cfg.metrics_listen,
+       .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
+      registry);
+  server.AddService(&service);
+  server.SetReadinessProbe([&pool] { return pool.Ping(); }, std::chrono::milliseconds(1000));
+  holder.Start();
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::cerr << "recstack-retrieval: " << s.message() << "\n";
+    return 1;
+  }
+  server.Wait();
+  holder.Stop();
+  return 0;
+}

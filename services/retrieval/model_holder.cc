@@ -1,0 +1,144 @@
+#include "services/retrieval/model_holder.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/math/blas.h"
+#include "common/math/kernels.h"
+#include "common/math/rng.h"
+
+namespace recstack::retrieval {
+namespace {
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+void BuildHnsw(ServingModel& m, const HolderOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto h = std::make_unique<HnswIndex>(m.factors, o.hnsw);
+  // Recall is checked on the model's own factors: queries are item vectors.
+  const int64_t q = std::min<int64_t>(o.recall_queries, m.factors.rows());
+  math::Matrix queries(q, m.factors.cols());
+  math::Rng rng(7);
+  for (int64_t i = 0; i < q; ++i) {
+    const int64_t row = static_cast<int64_t>(rng.Below(m.factors.rows()));
+    std::copy(m.factors.row(row), m.factors.row(row) + m.factors.cols(), queries.row(i));
+  }
+  m.hnsw_recall = h->TuneEf(*m.exact, queries, o.hnsw_target_recall);
+  m.index_build_seconds += Since(t0);
+  m.hnsw_owner = std::move(h);
+  m.hnsw.store(m.hnsw_owner.get());
+}
+
+}  // namespace
+
+std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const HolderOptions& o,
+                                                bool build_hnsw_now) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto m = std::make_shared<ServingModel>();
+  m->meta = std::move(items.meta);
+  m->item_ids = std::move(items.item_ids);
+  const int64_t n = static_cast<int64_t>(m->item_ids.size()), d = m->meta.factors;
+  m->factors.Resize(n, d);
+  std::copy(items.factors.begin(), items.factors.end(), m->factors.data());
+  std::vector<float>().swap(items.factors);
+  m->item_index.reserve(n);
+  for (int64_t i = 0; i < n; ++i) m->item_index.emplace(m->item_ids[i], static_cast<int32_t>(i));
+  m->norms.resize(n);
+  for (int64_t i = 0; i < n; ++i) m->norms[i] = std::sqrt(math::Dot(m->factors.row(i), m->factors.row(i), d));
+  m->gram_plus_reg.assign(d * d, 0.0f);
+  math::SyrkAtA(d, n, 1.0f, m->factors.data(), d, 0.0f, m->gram_plus_reg.data());
+  for (int64_t a = 0; a < d; ++a) m->gram_plus_reg[a * d + a] += m->meta.regularization;
+  m->exact = std::make_unique<ExactIndex>(m->factors);
+  m->index_build_seconds = Since(t0);
+  if (build_hnsw_now && n >= o.hnsw_min_items) BuildHnsw(*m, o);
+  return m;
+}
+
+ModelHolder::ModelHolder(model::ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
+                         HolderOptions options)
+    : store_(store), redis_options_(std::move(redis_options)), keys_(std::move(keys)), options_(options) {}
+
+ModelHolder::~ModelHolder() { Stop(); }
+
+void ModelHolder::Start() {
+  Refresh();
+  subscriber_ = std::make_unique<redis::Subscriber>(
+      redis_options_, std::vector<std::string>{keys_.ModelUpdates()},
+      [this](std::string_view, std::string_view version) {
+        absl::Status st = Load(std::string(version));
+        if (!st.ok()) log::Warn("model update not loaded", {{"version", version}, {"error", st.message()}});
+      });
+  // After a reconnect, what was announced meanwhile is picked up by a poll.
+  subscriber_->set_on_subscribed([this] { Refresh(); });
+  subscriber_->Start();
+  poller_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lock, options_.poll_interval, [this] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      Refresh();
+      lock.lock();
+    }
+  });
+}
+
+void ModelHolder::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (subscriber_) subscriber_->Stop();
+  if (poller_.joinable()) poller_.join();
+  if (builder_.joinable()) builder_.join();
+}
+
+void ModelHolder::Refresh() {
+  auto v = store_.CurrentVersion();
+  if (!v.ok()) return;  // no model yet, or Redis down: keep serving what we have
+  auto cur = Current();
+  if (cur != nullptr && cur->meta.version == *v) return;
+  absl::Status st = Load(*v);
+  if (!st.ok()) log::Warn("model not loaded", {{"version", *v}, {"error", st.message()}});
+}
+
+absl::Status ModelHolder::Load(const std::string& version) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  {
+    auto cur = Current();
+    if (cur != nullptr && cur->meta.version == version) return absl::OkStatus();
+  }
+  auto items = store_.LoadItems(version);
+  if (!items.ok()) return items.status();
+  auto m = BuildServingModel(*std::move(items), options_, /*build_hnsw_now=*/false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = m;
+  }
+  log::Info("model loaded", {{"version", version}, {"items", m->item_ids.size()}, {"factors", m->meta.factors}});
+  if (listener_) listener_(*m);
+  if (static_cast<int64_t>(m->item_ids.size()) >= options_.hnsw_min_items) BuildHnswLater(m);
+  return absl::OkStatus();
+}
+
+void ModelHolder::BuildHnswLater(std::shared_ptr<ServingModel> m) {
+  if (builder_.joinable()) builder_.join();
+  builder_ = std::thread([this, m] {
+    BuildHnsw(*m, options_);
+    log::Info("hnsw built", {{"version", m->meta.version}, {"recall_at_10", m->hnsw_recall},
+                             {"ef", m->hnsw_owner->ef()}, {"seconds", m->index_build_seconds}});
+    if (listener_) listener_(*m);
+  });
+}
+
+std::shared_ptr<const ServingModel> ModelHolder::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+}  // namespace recstack::retrieval

@@ -1,0 +1,96 @@
+#pragma once
+
+// The served model version (DESIGN §5): loaded from Redis at start, followed
+// through rs:model:updates (with polling as a fallback), each new version
+// indexed off the request path and swapped in atomically. A request holds a
+// shared_ptr to the version it started on, so a swap never disturbs it.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/math/dense.h"
+#include "common/model/model_store.h"
+#include "common/redis/subscriber.h"
+#include "services/retrieval/candidate_index.h"
+
+namespace recstack::retrieval {
+
+struct ServingModel {
+  model::ModelMeta meta;
+  std::vector<std::string> item_ids;
+  std::unordered_map<std::string, int32_t> item_index;
+  math::Matrix factors;            // n_items x d
+  std::vector<float> norms;        // |y_i|, for item-to-item cosine
+  std::vector<float> gram_plus_reg;  // Y^T Y + lambda I (d x d), for fold-in
+  std::unique_ptr<ExactIndex> exact;
+  // Set once the background build finishes (large catalogues only).
+  std::atomic<const HnswIndex*> hnsw{nullptr};
+  std::unique_ptr<HnswIndex> hnsw_owner;
+  double hnsw_recall = 0;
+  double index_build_seconds = 0;
+
+  // HNSW when built, else exact.
+  const CandidateIndex& index() const {
+    const HnswIndex* h = hnsw.load();
+    return h != nullptr ? static_cast<const CandidateIndex&>(*h) : *exact;
+  }
+};
+
+struct HolderOptions {
+  int64_t hnsw_min_items = 50'000;  // catalogues at least this large get HNSW
+  HnswParams hnsw;
+  double hnsw_target_recall = 0.95;
+  int recall_queries = 200;
+  std::chrono::milliseconds poll_interval{5000};
+};
+
+// Builds a serving model from loaded item factors (exposed for tests and
+// benchmarks); HNSW is built inline here when asked for.
+std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const HolderOptions& options,
+                                                bool build_hnsw_now);
+
+class ModelHolder {
+ public:
+  using Listener = std::function<void(const ServingModel&)>;
+
+  ModelHolder(model::ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
+              HolderOptions options);
+  ~ModelHolder();
+
+  // Loads the current version if there is one and starts following updates.
+  void Start();
+  void Stop();
+  // Loads `version` now (tests, and the update path).
+  absl::Status Load(const std::string& version);
+
+  // nullptr until a model was loaded.
+  std::shared_ptr<const ServingModel> Current() const;
+  void set_listener(Listener l) { listener_ = std::move(l); }
+
+ private:
+  void Refresh();
+  void BuildHnswLater(std::shared_ptr<ServingModel> m);
+
+  model::ModelStore& store_;
+  redis::Options redis_options_;
+  redis::Keyspace keys_;
+  HolderOptions options_;
+  Listener listener_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ServingModel> current_;
+  std::mutex load_mu_;  // one load at a time
+  std::unique_ptr<redis::Subscriber> subscriber_;
+  std::thread poller_, builder_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace recstack::retrieval

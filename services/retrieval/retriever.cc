@@ -1,0 +1,301 @@
+#include "services/retrieval/retriever.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+#include <unordered_set>
+
+#include "absl/strings/str_cat.h"
+#include "common/math/kernels.h"
+#include "common/status/status.h"
+#include "services/training/core/als.h"
+
+namespace recstack::retrieval {
+namespace {
+
+int64_t Micros(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+constexpr const char* kSources[] = {"mf", "item2item", "trending"};
+
+}  // namespace
+
+absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is empty"));
+  if (id.size() > 128) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is ", id.size(), " bytes (at most 128)"));
+  }
+  for (unsigned char c : id) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(std::string(field), " has a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::vector<float>> UserVectorCache::Get(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end()) {
+    misses_++;
+    return std::nullopt;
+  }
+  hits_++;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->second;
+}
+
+void UserVectorCache::Put(const std::string& key, std::vector<float> value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it != map_.end()) {
+    it->second->second = std::move(value);
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return;
+  }
+  lru_.emplace_front(key, std::move(value));
+  map_[key] = lru_.begin();
+  while (lru_.size() > capacity_) {
+    map_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& items) {
+  const int d = m.meta.factors;
+  std::vector<float> x(d, 0.0f);
+  if (items.empty()) return x;
+  training::AlsParams p;
+  p.factors = d;
+  p.regularization = m.meta.regularization;
+  p.alpha = m.meta.alpha > 0 ? m.meta.alpha : 1.0f;
+  p.solver = training::Solver::kCholesky;
+  std::vector<float> values(items.size(), 1.0f);
+  training::ImplicitAls::SolveUser(m.factors, m.gram_plus_reg.data(), items.data(), values.data(),
+                                   static_cast<int64_t>(items.size()), p, x.data());
+  return x;
+}
+
+Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
+                     const Clock& clock, RetrieverOptions options)
+    : holder_(holder), store_(store), pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
+      cache_(options.user_cache_size) {}
+
+absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
+  const int64_t now = clock_.NowMs();
+  {
+    std::lock_guard<std::mutex> lock(trending_mu_);
+    if (trending_at_ms_ >= 0 && now - trending_at_ms_ < options_.trending_cache_ttl.count() &&
+        static_cast<int>(trending_cache_.size()) >= std::min(k, static_cast<int>(trending_cache_.size()))) {
+      std::vector<Candidate> out(trending_cache_.begin(),
+                                 trending_cache_.begin() + std::min<size_t>(k, trending_cache_.size()));
+      return out;
+    }
+  }
+  const int64_t hour = now / redis::Keyspace::kMsPerHour;
+  std::vector<std::string> argv = {"ZUNION", std::to_string(options_.trending_window_hours)};
+  for (int h = 0; h < options_.trending_window_hours; ++h) argv.push_back(keys_.Popularity(hour - h));
+  argv.push_back("WITHSCORES");
+  std::vector<std::string_view> views(argv.begin(), argv.end());
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command(views));
+  std::vector<Candidate> all;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    double s = 0;
+    const std::string& v = r.elements[i + 1].str;
+    std::from_chars(v.data(), v.data() + v.size(), s);
+    all.push_back({r.elements[i].str, s, "trending", ""});
+  }
+  std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score > b.score || (a.score == b.score && a.item_id < b.item_id);
+  });
+  // Keep enough for any request (k <= 1000) plus filtered history.
+  if (all.size() > 2000) all.resize(2000);
+  std::lock_guard<std::mutex> lock(trending_mu_);
+  trending_cache_ = all;
+  trending_at_ms_ = now;
+  if (static_cast<int>(all.size()) > k) all.resize(k);
+  return all;
+}
+
+std::vector<Candidate> Retriever::Neighbours(const ServingModel& m, int32_t item, int k,
+                                             const std::function<bool(int32_t)>& skip) const {
+  // Cosine: dot products against the item's unit vector, divided by norms.
+  const int64_t n = m.factors.rows(), d = m.factors.cols();
+  std::vector<float> q(m.factors.row(item), m.factors.row(item) + d);
+  const float qn = m.norms[item] > 0 ? m.norms[item] : 1.0f;
+  for (auto& v : q) v /= qn;
+  std::vector<float> scores(n);
+  math::RowDots(m.factors.data(), n, d, q.data(), scores.data());
+  for (int64_t i = 0; i < n; ++i) scores[i] = m.norms[i] > 0 ? scores[i] / m.norms[i] : 0.0f;
+  auto top = math::TopK(scores.data(), n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
+  std::vector<Candidate> out;
+  for (const auto& t : top) out.push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[item]});
+  return out;
+}
+
+absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
+  RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("user_id", q.user_id));
+  if (q.k <= 0 || q.k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", q.k));
+  }
+  bool want[3] = {q.sources.empty(), q.sources.empty(), q.sources.empty()};
+  for (const auto& s : q.sources) {
+    bool known = false;
+    for (int i = 0; i < 3; ++i) {
+      if (s == kSources[i]) want[i] = known = true;
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown source '", s, "' (known: mf, item2item, trending)"));
+    }
+  }
+  for (const auto& e : q.exclude) RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("exclude item", e));
+  for (const auto& e : q.recent) RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("recent item", e));
+  std::shared_ptr<const ServingModel> m = holder_.Current();
+  // Before the first model only trending can answer, and only when that is
+  // all the request asked for.
+  if (m == nullptr && (want[0] || want[1])) {
+    return absl::FailedPreconditionError("no model has been published yet (sources=trending still works)");
+  }
+  RetrieveResult res;
+  if (m != nullptr) res.model_version = m->meta.version;
+
+  // History: what to filter, what to fold in, where item2item starts.
+  const std::string hist_key = keys_.History(q.user_id);
+  const std::string stop = std::to_string(options_.history_for_seen - 1);
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply hist, pool_.Command({"ZREVRANGE", hist_key, "0", stop}));
+  std::vector<std::string> recent = q.recent;
+  for (const auto& e : hist.elements) recent.push_back(e.str);
+  std::unordered_set<std::string> blocked(recent.begin(), recent.end());
+  blocked.insert(q.exclude.begin(), q.exclude.end());
+  std::vector<char> blocked_idx;
+  if (m != nullptr) {
+    blocked_idx.assign(m->item_ids.size(), 0);
+    for (const auto& id : blocked) {
+      auto it = m->item_index.find(id);
+      if (it != m->item_index.end()) blocked_idx[it->second] = 1;
+    }
+  }
+  auto skip = [&](int32_t id) { return blocked_idx[id] != 0; };
+
+  std::vector<std::vector<Candidate>> per_source(3);
+  // mf
+  if (want[0] && m != nullptr) {
+    auto t = std::chrono::steady_clock::now();
+    SourceReport rep{.source = "mf"};
+    const std::string cache_key = absl::StrCat(m->meta.version, "\x1f", q.user_id);
+    std::optional<std::vector<float>> vec = cache_.Get(cache_key);
+    if (!vec.has_value()) {
+      auto stored = store_.GetUserVector(m->meta.version, q.user_id);
+      if (!stored.ok()) {
+        rep.error = std::string(stored.status().message());
+      } else {
+        vec = stored->value_or(std::vector<float>{});
+        cache_.Put(cache_key, *vec);
+      }
+    }
+    if (vec.has_value() && !vec->empty()) {
+      res.user_vector = "model";
+    } else if (rep.error.empty()) {
+      // Unknown to the model: fold in from history, newest first.
+      std::vector<int32_t> items;
+      for (const auto& id : recent) {
+        if (static_cast<int>(items.size()) >= options_.history_for_fold_in) break;
+        auto it = m->item_index.find(id);
+        if (it != m->item_index.end()) items.push_back(it->second);
+      }
+      if (!items.empty()) {
+        vec = FoldIn(*m, items);
+        res.user_vector = "folded_in";
+      }
+    }
+    if (vec.has_value() && static_cast<int>(vec->size()) >= m->meta.factors && res.user_vector != "none") {
+      auto top = m->index().Search(vec->data(), q.k, skip);
+      for (const auto& s : top) per_source[0].push_back({m->item_ids[s.id], s.score, "mf", ""});
+    }
+    rep.candidates = static_cast<int>(per_source[0].size());
+    rep.latency_us = Micros(t);
+    res.sources.push_back(rep);
+  }
+  // item2item
+  if (want[1] && m != nullptr) {
+    auto t = std::chrono::steady_clock::now();
+    SourceReport rep{.source = "item2item"};
+    int seeds = 0;
+    std::vector<std::vector<Candidate>> lists;
+    for (const auto& id : recent) {
+      if (seeds >= options_.item2item_seeds) break;
+      auto it = m->item_index.find(id);
+      if (it == m->item_index.end()) continue;
+      ++seeds;
+      lists.push_back(Neighbours(*m, it->second, q.k, skip));
+    }
+    // Round-robin over the seeds so the newest item leads but all show.
+    std::unordered_set<std::string> seen;
+    for (size_t r = 0; r < static_cast<size_t>(q.k); ++r) {
+      for (auto& l : lists) {
+        if (r < l.size() && seen.insert(l[r].item_id).second) per_source[1].push_back(l[r]);
+      }
+    }
+    rep.candidates = static_cast<int>(per_source[1].size());
+    rep.latency_us = Micros(t);
+    res.sources.push_back(rep);
+  }
+  // trending
+  if (want[2]) {
+    auto t = std::chrono::steady_clock::now();
+    SourceReport rep{.source = "trending"};
+    auto tr = Trending(q.k + static_cast<int>(blocked.size()));
+    if (!tr.ok()) {
+      rep.error = std::string(tr.status().message());
+    } else {
+      for (auto& c : *tr) {
+        if (!blocked.count(c.item_id)) per_source[2].push_back(std::move(c));
+        if (static_cast<int>(per_source[2].size()) >= q.k) break;
+      }
+    }
+    rep.candidates = static_cast<int>(per_source[2].size());
+    rep.latency_us = Micros(t);
+    res.sources.push_back(rep);
+  }
+  // Merge: each source's quota first, then whatever is left, in source order.
+  const double shares[3] = {options_.mf_share, options_.item2item_share, options_.trending_share};
+  std::unordered_set<std::string> taken;
+  std::vector<size_t> pos(3, 0);
+  int kept[3] = {0, 0, 0};
+  auto take_from = [&](int s, int limit) {
+    while (kept[s] < limit && pos[s] < per_source[s].size() && static_cast<int>(res.candidates.size()) < q.k) {
+      Candidate& c = per_source[s][pos[s]++];
+      if (taken.insert(c.item_id).second) {
+        res.candidates.push_back(c);
+        kept[s]++;
+      }
+    }
+  };
+  for (int s = 0; s < 3; ++s) take_from(s, static_cast<int>(std::ceil(shares[s] * q.k)));
+  for (int s = 0; s < 3; ++s) take_from(s, q.k);
+  for (auto& rep : res.sources) {
+    for (int s = 0; s < 3; ++s) {
+      if (rep.source == kSources[s]) rep.kept = kept[s];
+    }
+  }
+  return res;
+}
+
+absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, int k) {
+  RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("item_id", item_id));
+  if (k <= 0 || k > kMaxK) return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", k));
+  auto m = holder_.Current();
+  if (m == nullptr) return absl::FailedPreconditionError("no model has been published yet");
+  auto it = m->item_index.find(item_id);
+  if (it == m->item_index.end()) {
+    return absl::NotFoundError(absl::StrCat("item '", item_id, "' is not in model ", m->meta.version));
+  }
+  RetrieveResult res;
+  res.model_version = m->meta.version;
+  res.candidates = Neighbours(*m, it->second, k, nullptr);
+  return res;
+}
+
+}  // namespace recstack::retrieval

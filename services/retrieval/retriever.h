@@ -1,0 +1,122 @@
+#pragma once
+
+// Candidate generation (DESIGN §5): three sources merged with quotas.
+//   mf         the user's vector . item factors (from Redis, an LRU cache
+//              keyed by (version, user); a user the model does not know but
+//              with history is folded in: one ALS user step against the
+//              item factors of that history);
+//   item2item  cosine neighbours of the user's most recent items;
+//   trending   the weighted counts of the last hours (ingestion's rs:pop).
+// Seen items (the user's history) and the request's exclude list never
+// come back. Each candidate keeps its source and score.
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock/clock.h"
+#include "common/redis/client.h"
+#include "services/retrieval/model_holder.h"
+
+namespace recstack::retrieval {
+
+constexpr int kMaxK = 1000;
+
+struct RetrieverOptions {
+  double mf_share = 0.6, item2item_share = 0.25, trending_share = 0.15;
+  int history_for_seen = 500;     // history entries filtered out
+  int history_for_fold_in = 50;   // most recent items a fold-in uses
+  int item2item_seeds = 5;        // most recent items whose neighbours are asked
+  size_t user_cache_size = 100'000;
+  int trending_window_hours = 24;
+  std::chrono::milliseconds trending_cache_ttl{5000};
+};
+
+struct Candidate {
+  std::string item_id;
+  double score = 0;
+  std::string source;
+  std::string because_item_id;  // item2item only
+};
+
+struct SourceReport {
+  std::string source;
+  int candidates = 0, kept = 0;
+  int64_t latency_us = 0;
+  std::string error;
+};
+
+struct RetrieveQuery {
+  std::string user_id;
+  int k = 10;
+  std::vector<std::string> sources;  // empty = all
+  std::vector<std::string> exclude;
+  std::vector<std::string> recent;   // just-interacted items not yet in Redis
+};
+
+struct RetrieveResult {
+  std::vector<Candidate> candidates;
+  std::string model_version;
+  std::vector<SourceReport> sources;
+  std::string user_vector = "none";  // "model", "folded_in", "none"
+};
+
+// A bounded LRU map from (version, user) to a user vector (empty vector =
+// the model does not know the user). Thread-safe.
+class UserVectorCache {
+ public:
+  explicit UserVectorCache(size_t capacity) : capacity_(capacity) {}
+  std::optional<std::vector<float>> Get(const std::string& key);
+  void Put(const std::string& key, std::vector<float> value);
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::vector<float>>> lru_;
+  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+  std::atomic<uint64_t> hits_{0}, misses_{0};
+};
+
+// The ALS user step for a user whose items are `items` (indices into the
+// model), each with preference 1 and confidence 1 + alpha.
+std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& items);
+
+class Retriever {
+ public:
+  Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
+            const Clock& clock, RetrieverOptions options);
+
+  absl::StatusOr<RetrieveResult> Retrieve(const RetrieveQuery& query);
+  // Cosine neighbours of one item; NOT_FOUND when the model lacks it.
+  absl::StatusOr<RetrieveResult> Similar(const std::string& item_id, int k);
+
+  const UserVectorCache& cache() const { return cache_; }
+
+ private:
+  absl::StatusOr<std::vector<Candidate>> Trending(int k);
+  std::vector<Candidate> Neighbours(const ServingModel& m, int32_t item, int k,
+                                    const std::function<bool(int32_t)>& skip) const;
+
+  ModelHolder& holder_;
+  model::ModelStore& store_;
+  redis::Pool& pool_;
+  redis::Keyspace keys_;
+  const Clock& clock_;
+  RetrieverOptions options_;
+  UserVectorCache cache_;
+  std::mutex trending_mu_;
+  std::vector<Candidate> trending_cache_;
+  int64_t trending_at_ms_ = -1;
+};
+
+absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id);
+
+}  // namespace recstack::retrieval

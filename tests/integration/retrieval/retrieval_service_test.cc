@@ -1,0 +1,196 @@
+// Retrieval over real gRPC with models published to a real redis-server.
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/grpc/channel.h"
+#include "common/math/rng.h"
+#include "recstack/v1/retrieval.grpc.pb.h"
+#include "services/retrieval/retrieval_service.h"
+#include "tests/support/grpc/in_process_server.h"
+#include "tests/support/redis/redis_server.h"
+
+namespace recstack::retrieval {
+namespace {
+
+using namespace std::chrono_literals;
+
+model::ModelData RandomModel(int users, int items, int d, uint64_t seed) {
+  model::ModelData m;
+  m.meta.factors = d;
+  m.meta.regularization = 1.0f;
+  m.meta.alpha = 1.0f;
+  math::Rng rng(seed);
+  for (int u = 0; u < users; ++u) m.user_ids.push_back("u" + std::to_string(u));
+  for (int i = 0; i < items; ++i) m.item_ids.push_back("i" + std::to_string(i));
+  m.user_factors.resize(static_cast<size_t>(users) * d);
+  m.item_factors.resize(static_cast<size_t>(items) * d);
+  for (auto& x : m.user_factors) x = static_cast<float>(rng.Normal());
+  for (auto& x : m.item_factors) x = static_cast<float>(rng.Normal());
+  return m;
+}
+
+class RetrievalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
+    store_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
+    HolderOptions ho;
+    ho.poll_interval = 200ms;
+    holder_ = std::make_unique<ModelHolder>(*store_, redis_.options(), redis::Keyspace(), ho);
+    retriever_ = std::make_unique<Retriever>(*holder_, *store_, *pool_, redis::Keyspace(), clock_, RetrieverOptions{});
+    registry_ = std::make_shared<prometheus::Registry>();
+    metrics_ = std::make_unique<RetrievalMetrics>(*registry_);
+    service_ = std::make_unique<RetrievalServiceImpl>(*retriever_, *metrics_);
+    server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
+    stub_ = v1::RetrievalService::NewStub(server_->channel());
+  }
+  void TearDown() override {
+    server_.reset();
+    holder_->Stop();
+  }
+  grpc::Status Retrieve(const std::string& user, int k, v1::RetrieveResponse* resp,
+                        std::vector<std::string> sources = {}) {
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, 5s);
+    v1::RetrieveRequest req;
+    req.set_user_id(user);
+    req.set_k(k);
+    for (auto& s : sources) req.add_sources(s);
+    return stub_->Retrieve(&ctx, req, resp);
+  }
+  void WaitForVersion(const std::string& v) {
+    for (int i = 0; i < 200; ++i) {
+      auto m = holder_->Current();
+      if (m != nullptr && m->meta.version == v) return;
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL() << "model " << v << " never loaded";
+  }
+
+  testing::RedisServer redis_;
+  ManualClock clock_{1767225600000};
+  std::unique_ptr<redis::Pool> pool_;
+  std::unique_ptr<model::ModelStore> store_;
+  std::unique_ptr<ModelHolder> holder_;
+  std::unique_ptr<Retriever> retriever_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<RetrievalMetrics> metrics_;
+  std::unique_ptr<RetrievalServiceImpl> service_;
+  std::unique_ptr<testing::InProcessServer> server_;
+  std::unique_ptr<v1::RetrievalService::Stub> stub_;
+};
+
+TEST_F(RetrievalTest, BeforeAnyModel) {
+  holder_->Start();
+  v1::RetrieveResponse resp;
+  EXPECT_EQ(Retrieve("u1", 10, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(pool_->Command({"ZADD", "rs:pop:" + std::to_string(1767225600000 / 3600000), "3", "hot"}).ok());
+  ASSERT_TRUE(Retrieve("u1", 10, &resp, {"trending"}).ok());
+  ASSERT_EQ(resp.candidates_size(), 1);
+  EXPECT_EQ(resp.candidates(0).item_id(), "hot");
+}
+
+TEST_F(RetrievalTest, BadRequests) {
+  holder_->Start();
+  v1::RetrieveResponse resp;
+  EXPECT_EQ(Retrieve("", 10, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Retrieve("u1", 0, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto st = Retrieve("u1", 1001, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "k must be 1-1000, got 1001");
+  st = Retrieve("u1", 5, &resp, {"psychic"});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("unknown source"), std::string::npos);
+  EXPECT_EQ(Retrieve(std::string(129, 'u'), 5, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RetrievalTest, KnownFoldedInAndColdUsers) {
+  ASSERT_TRUE(store_->Publish(RandomModel(20, 300, 8, 1), {}).ok());
+  holder_->Start();
+  WaitForVersion("v1");
+  // History: u1 saw i0..i4; a newcomer (not in the model) saw i10..i14.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(pool_->Command({"ZADD", "rs:hist:u1", std::to_string(1000 + i), "i" + std::to_string(i)}).ok());
+    ASSERT_TRUE(pool_->Command({"ZADD", "rs:hist:newcomer", std::to_string(1000 + i), "i" + std::to_string(10 + i)}).ok());
+  }
+  v1::RetrieveResponse resp;
+  ASSERT_TRUE(Retrieve("u1", 20, &resp).ok());
+  EXPECT_EQ(resp.user_vector(), "model");
+  EXPECT_EQ(resp.candidates_size(), 20);
+  std::set<std::string> ids;
+  for (const auto& c : resp.candidates()) {
+    ids.insert(c.item_id());
+    EXPECT_NE(c.item_id(), "i0");  // seen items are filtered
+    EXPECT_TRUE(c.source() == "mf" || c.source() == "item2item" || c.source() == "trending");
+  }
+  EXPECT_EQ(ids.size(), 20u);  // deduplicated
+  resp.Clear();
+  ASSERT_TRUE(Retrieve("newcomer", 10, &resp).ok());
+  EXPECT_EQ(resp.user_vector(), "folded_in");
+  EXPECT_EQ(resp.candidates_size(), 10);
+  resp.Clear();
+  ASSERT_TRUE(Retrieve("nobody", 10, &resp).ok());
+  EXPECT_EQ(resp.user_vector(), "none");
+  // Similar items.
+  grpc::ClientContext ctx;
+  v1::SimilarItemsRequest sreq;
+  sreq.set_item_id("i7");
+  sreq.set_k(5);
+  v1::SimilarItemsResponse sresp;
+  ASSERT_TRUE(stub_->SimilarItems(&ctx, sreq, &sresp).ok());
+  ASSERT_EQ(sresp.items_size(), 5);
+  EXPECT_NE(sresp.items(0).item_id(), "i7");
+  grpc::ClientContext ctx2;
+  sreq.set_item_id("nope");
+  EXPECT_EQ(stub_->SimilarItems(&ctx2, sreq, &sresp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RetrievalTest, ModelSwapUnderConcurrentRequestsHasNoErrors) {
+  ASSERT_TRUE(store_->Publish(RandomModel(50, 2000, 16, 1), {}).ok());
+  holder_->Start();
+  WaitForVersion("v1");
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, errors{0};
+  std::set<std::string> versions_seen;
+  std::mutex mu;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(server_->address()));
+      int n = 0;
+      while (!done && n < 20000) {
+        grpc::ClientContext ctx;
+        grpcutil::SetDeadline(ctx, 5s);
+        v1::RetrieveRequest req;
+        req.set_user_id("u" + std::to_string((t * 7 + n++) % 60));  // some unknown to the model
+        req.set_k(10);
+        v1::RetrieveResponse resp;
+        auto st = stub->Retrieve(&ctx, req, &resp);
+        if (st.ok() && resp.candidates_size() > 0) {
+          ok++;
+          std::lock_guard<std::mutex> lock(mu);
+          versions_seen.insert(resp.model_version());
+        } else if (!st.ok()) {
+          errors++;
+        }
+      }
+    });
+  }
+  for (int v = 2; v <= 6; ++v) {
+    ASSERT_TRUE(store_->Publish(RandomModel(50, 2000, 16, v), {.keep_versions = 2}).ok());
+    std::this_thread::sleep_for(100ms);
+  }
+  WaitForVersion("v6");
+  std::this_thread::sleep_for(100ms);
+  done = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(ok.load(), 100);
+  EXPECT_GE(versions_seen.size(), 2u);
+  EXPECT_TRUE(versions_seen.count("v6"));
+}
+
+}  // namespace
+}  // namespace recstack::retrieval
