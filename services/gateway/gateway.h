@@ -1,0 +1,104 @@
+#pragma once
+
+// The Recommend orchestration (DESIGN §7): retrieval, then ranking, under a
+// deadline budget per stage and in total. If ranking fails or is late the
+// answer is retrieval's order; if retrieval fails it is trending items; the
+// response then says `degraded` and why. Impressions go to ingestion on a
+// background thread through a bounded queue: logging never delays or fails
+// a response, and what does not fit is dropped and counted.
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "common/metrics/metrics.h"
+#include "recstack/v1/gateway.grpc.pb.h"
+#include "recstack/v1/ingestion.grpc.pb.h"
+#include "recstack/v1/ranking.grpc.pb.h"
+#include "recstack/v1/retrieval.grpc.pb.h"
+
+namespace recstack::gateway {
+
+struct GatewayOptions {
+  std::chrono::milliseconds retrieval_budget{80};
+  std::chrono::milliseconds ranking_budget{40};
+  std::chrono::milliseconds metadata_budget{20};
+  std::chrono::milliseconds total_budget{150};
+  int max_candidates = 500;       // asked of retrieval: clamp(5k, 100, this)
+  size_t impression_queue = 10000;  // events waiting to be sent
+  int impression_batch = 500;
+  bool log_impressions = true;
+};
+
+struct GatewayMetrics {
+  explicit GatewayMetrics(prometheus::Registry& registry);
+  prometheus::Counter* degraded_retrieval;
+  prometheus::Counter* degraded_ranking;
+  prometheus::Histogram* stage_latency[3];  // retrieval, ranking, metadata
+  prometheus::Counter* impressions_sent;
+  prometheus::Counter* impressions_dropped;
+  prometheus::Counter* impressions_failed;
+  prometheus::Family<prometheus::Counter>* http_family;
+  std::map<std::string, prometheus::Counter*> http;  // by status class, made at start-up
+  metrics::RpcMetrics rpc;
+};
+
+class Gateway {
+ public:
+  Gateway(std::unique_ptr<v1::RetrievalService::StubInterface> retrieval,
+          std::unique_ptr<v1::RankingService::StubInterface> ranking,
+          std::unique_ptr<v1::IngestionService::StubInterface> ingestion, GatewayOptions options,
+          GatewayMetrics& metrics);
+  ~Gateway();
+
+  // `deadline` is the caller's (gRPC incoming or HTTP arrival + total budget).
+  absl::StatusOr<v1::RecommendResponse> Recommend(const v1::RecommendRequest& req,
+                                                  std::chrono::system_clock::time_point deadline);
+  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req,
+                                                        std::chrono::system_clock::time_point deadline);
+  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
+                                                        std::chrono::system_clock::time_point deadline);
+  // Both peers SERVING is not required: the gateway degrades instead.
+  const GatewayOptions& options() const { return options_; }
+  GatewayMetrics& metrics() { return metrics_; }
+
+ private:
+  void EnqueueImpressions(const v1::RecommendResponse& resp);
+  void SendImpressions();
+
+  std::unique_ptr<v1::RetrievalService::StubInterface> retrieval_;
+  std::unique_ptr<v1::RankingService::StubInterface> ranking_;
+  std::unique_ptr<v1::IngestionService::StubInterface> ingestion_;
+  GatewayOptions options_;
+  GatewayMetrics& metrics_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+
+  std::mutex q_mu_;
+  std::condition_variable q_cv_;
+  std::deque<v1::Event> queue_;
+  bool stopping_ = false;
+  std::thread sender_;
+};
+
+class GatewayServiceImpl final : public v1::GatewayService::Service {
+ public:
+  explicit GatewayServiceImpl(Gateway& gateway) : gateway_(gateway) {}
+  grpc::Status Recommend(grpc::ServerContext*, const v1::RecommendRequest*, v1::RecommendResponse*) override;
+  grpc::Status IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest*, v1::IngestEventsResponse*) override;
+  grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*, v1::SimilarItemsResponse*) override;
+
+ private:
+  Gateway& gateway_;
+};
+
+}  // namespace recstack::gateway

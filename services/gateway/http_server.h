@@ -1,0 +1,51 @@
+#pragma once
+
+// HTTP/JSON mirror of the gateway API (DESIGN §7), with the protobuf JSON
+// mapping for bodies:
+//   GET  /v1/users/{id}/recommendations?k=10&debug=true&ranker=NAME
+//   POST /v1/events            body: an IngestEventsRequest or one Event
+//   GET  /v1/items/{id}/similar?k=10
+//   GET  /healthz              {"status": "SERVING"} (200) or 503
+//   GET  /                     the page that shows one recommendation's journey
+// Errors: {"error": {"code": "INVALID_ARGUMENT", "message": "..."}} with
+// 400 (bad input), 404 (unknown id or path), 405 (wrong method), 503
+// (a dependency is down), 504 (deadline).
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "services/gateway/gateway.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace recstack::gateway {
+
+// HTTP status for an absl status code.
+int HttpStatus(absl::StatusCode code);
+std::string ErrorJson(const absl::Status& status);
+
+class HttpServer {
+ public:
+  // `healthy` says whether the gateway's own gRPC server is serving.
+  HttpServer(Gateway& gateway, std::function<bool()> healthy);
+  ~HttpServer();
+  // Binds HOST:PORT (port 0 picks one) and serves on a thread.
+  absl::Status Start(const std::string& listen);
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  Gateway& gateway_;
+  std::function<bool()> healthy_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace recstack::gateway

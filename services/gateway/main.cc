@@ -1,0 +1,73 @@
+// recstack-gateway: the public API, gRPC and HTTP/JSON (DESIGN §7).
+#include <iostream>
+
+#include "common/config/config.h"
+#include "common/grpc/channel.h"
+#include "common/grpc/server.h"
+#include "common/log/log.h"
+#include "services/gateway/gateway.h"
+#include "services/gateway/http_server.h"
+
+int main(int argc, char** argv) {
+  using namespace recstack;
+  grpcutil::BlockShutdownSignals();
+  CLI::App app{"recstack-gateway: Recommend (retrieval then ranking, with fallbacks), events, similar items"};
+  config::ServiceConfig cfg{.service = "gateway"};
+  config::AddServiceFlags(app, &cfg);
+  std::string http_listen = "127.0.0.1:8080", retrieval_addr = "127.0.0.1:50053",
+              ranking_addr = "127.0.0.1:50054", ingestion_addr = "127.0.0.1:50051";
+  gateway::GatewayOptions g;
+  int64_t retrieval_ms = g.retrieval_budget.count(), ranking_ms = g.ranking_budget.count(),
+          total_ms = g.total_budget.count();
+  app.add_option("--http-listen", http_listen, "HTTP/JSON address HOST:PORT")
+      ->envname(config::EnvName("http-listen"))->capture_default_str();
+  config::AddAddressFlag(app, "retrieval-addr", &retrieval_addr, "retrieval service HOST:PORT");
+  config::AddAddressFlag(app, "ranking-addr", &ranking_addr, "ranking service HOST:PORT");
+  config::AddAddressFlag(app, "ingestion-addr", &ingestion_addr, "ingestion service HOST:PORT");
+  app.add_option("--retrieval-budget-ms", retrieval_ms, "deadline of the retrieval stage")->capture_default_str();
+  app.add_option("--ranking-budget-ms", ranking_ms, "deadline of the ranking stage")->capture_default_str();
+  app.add_option("--total-budget-ms", total_ms, "deadline of the whole Recommend call")->capture_default_str();
+  app.add_flag("--log-impressions,!--no-log-impressions", g.log_impressions, "send IMPRESSION events to ingestion");
+  if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
+  absl::Status st = config::Validate(cfg);
+  for (auto [flag, addr] : {std::pair{"http-listen", &http_listen}, std::pair{"retrieval-addr", &retrieval_addr},
+                            std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr}}) {
+    if (st.ok()) st = config::ValidateAddress(flag, *addr);
+  }
+  if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1)) st = absl::InvalidArgumentError("budgets must be >= 1 ms");
+  if (!st.ok()) {
+    std::cerr << "recstack-gateway: " << st.message() << "\n";
+    return 2;
+  }
+  g.retrieval_budget = std::chrono::milliseconds(retrieval_ms);
+  g.ranking_budget = std::chrono::milliseconds(ranking_ms);
+  g.total_budget = std::chrono::milliseconds(total_ms);
+  log::Init("gateway", cfg.log_level);
+  auto registry = std::make_shared<prometheus::Registry>();
+  gateway::GatewayMetrics metrics(*registry);
+  gateway::Gateway gw(v1::RetrievalService::NewStub(grpcutil::MakeChannel(retrieval_addr)),
+                      v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_addr)),
+                      v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_addr)), g, metrics);
+  gateway::GatewayServiceImpl service(gw);
+  grpcutil::ServerRunner server(
+      {.listen = cfg.listen,
+       .metrics_listen = cfg.metrics_listen,
+       .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
+      registry);
+  server.AddService(&service);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::cerr << "recstack-gateway: " << s.message() << "\n";
+    return 1;
+  }
+  gateway::HttpServer http(gw, [&server] { return server.serving(); });
+  if (absl::Status s = http.Start(http_listen); !s.ok()) {
+    std::cerr << "recstack-gateway: " << s.message() << "\n";
+    server.Shutdown();
+    return 1;
+  }
+  log::Info("gateway started", {{"http", http_listen}, {"retrieval", retrieval_addr}, {"ranking", ranking_addr},
+                                {"ingestion", ingestion_addr}});
+  server.Wait();
+  http.Stop();
+  return 0;
+}

@@ -1,0 +1,81 @@
+#include "services/ranking/engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+
+namespace recstack::ranking {
+
+RankingEngine::RankingEngine(FeatureAssembler& features, RankerRegistry registry,
+                             std::vector<Experiment> experiments, const retrieval::ModelHolder* holder,
+                             double mmr_lambda)
+    : features_(features), registry_(std::move(registry)), experiments_(std::move(experiments)),
+      holder_(holder), mmr_lambda_(mmr_lambda) {}
+
+absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
+  if (q.user_id.empty() || q.user_id.size() > 128) {
+    return absl::InvalidArgumentError("user_id must be 1-128 bytes");
+  }
+  if (q.k <= 0 || q.k > 1000) return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", q.k));
+  if (static_cast<int>(q.candidates.size()) > kMaxCandidates) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxCandidates, " candidates, got ", q.candidates.size()));
+  }
+  RankResult res;
+  RankerParams params;
+  std::string spec = q.ranker;
+  if (spec.empty()) {
+    const Experiment& e = experiments_.front();
+    const Variant& v = Assign(e, q.user_id);
+    spec = v.ranker;
+    params = v.params;
+    res.experiment = e.name;
+    res.variant = v.name;
+  }
+  auto [name, mmr] = SplitMmr(spec);
+  auto ranker = registry_.Create(name, params);
+  if (!ranker.ok()) return ranker.status();
+  double lambda = mmr_lambda_;
+  if (auto it = params.find("mmr_lambda"); it != params.end()) {
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), lambda);
+  }
+  res.ranker = spec;
+  if (q.candidates.empty()) return res;
+  auto rows = features_.Assemble(q.user_id, q.candidates);
+  if (!rows.ok()) return rows.status();
+  std::vector<Scored> scored;
+  scored.reserve(rows->size());
+  for (const auto& row : *rows) scored.push_back((*ranker)->Score(row));
+  std::vector<int> order(rows->size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scored[a].score > scored[b].score; });
+  if (mmr) {
+    // MMR over the best few hundred, against the served item factors.
+    const int pool = std::min<int>(static_cast<int>(order.size()), std::max(q.k * 5, 100));
+    std::shared_ptr<const retrieval::ServingModel> m = holder_ ? holder_->Current() : nullptr;
+    std::vector<double> s(pool);
+    std::vector<const float*> vecs(pool, nullptr);
+    for (int i = 0; i < pool; ++i) {
+      s[i] = scored[order[i]].score;
+      if (m) {
+        auto it = m->item_index.find((*rows)[order[i]].item_id);
+        if (it != m->item_index.end()) vecs[i] = m->factors.row(it->second);
+      }
+    }
+    auto picked = MmrRerank(s, vecs, m ? m->meta.factors : 0, lambda, std::min(q.k, pool));
+    std::vector<int> reordered;
+    for (int p : picked) reordered.push_back(order[p]);
+    order = std::move(reordered);
+  }
+  if (static_cast<int>(order.size()) > q.k) order.resize(q.k);
+  for (int i : order) {
+    const CandidateIn& c = q.candidates[i];
+    res.items.push_back({c.item_id, c.source, scored[i].score, c.retrieval_score, c.position,
+                         std::move(scored[i].contributions)});
+  }
+  res.features = *std::move(rows);
+  return res;
+}
+
+}  // namespace recstack::ranking

@@ -1,0 +1,62 @@
+#pragma once
+
+// One Rank call, without gRPC: choose the ranker (the request's override or
+// the user's experiment variant), assemble features, score, sort (ties by
+// retrieval position), optionally MMR, cut to k.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/ranking/experiments.h"
+#include "services/ranking/features.h"
+#include "services/ranking/rankers.h"
+#include "services/retrieval/model_holder.h"
+
+namespace recstack::ranking {
+
+constexpr int kMaxCandidates = 5000;
+
+struct RankQuery {
+  std::string user_id;
+  std::vector<CandidateIn> candidates;
+  int k = 10;
+  std::string ranker;  // empty: the experiment decides
+};
+
+struct RankedItem {
+  std::string item_id;
+  std::string source;
+  double score = 0;
+  double retrieval_score = 0;
+  int retrieval_position = 0;
+  std::vector<Contribution> contributions;
+};
+
+struct RankResult {
+  std::vector<RankedItem> items;
+  std::string ranker, experiment, variant;
+  std::vector<FeatureRow> features;  // every candidate's
+};
+
+class RankingEngine {
+ public:
+  // `holder` (item factors for MMR) may be null: MMR then sees no similarity.
+  RankingEngine(FeatureAssembler& features, RankerRegistry registry, std::vector<Experiment> experiments,
+                const retrieval::ModelHolder* holder, double mmr_lambda = 0.7);
+
+  absl::StatusOr<RankResult> Rank(const RankQuery& query);
+  const RankerRegistry& registry() const { return registry_; }
+  const std::vector<Experiment>& experiments() const { return experiments_; }
+
+ private:
+  FeatureAssembler& features_;
+  RankerRegistry registry_;
+  std::vector<Experiment> experiments_;
+  const retrieval::ModelHolder* holder_;
+  double mmr_lambda_;
+};
+
+}  // namespace recstack::ranking

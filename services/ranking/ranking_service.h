@@ -1,0 +1,33 @@
+#pragma once
+
+// recstack.v1.RankingService over RankingEngine.
+
+#include <prometheus/registry.h>
+
+#include "common/metrics/metrics.h"
+#include "recstack/v1/ranking.grpc.pb.h"
+#include "services/ranking/engine.h"
+
+namespace recstack::ranking {
+
+struct RankingMetrics {
+  RankingMetrics(prometheus::Registry& registry, const std::vector<Experiment>& experiments);
+  // Requests per (experiment, variant); children made at start-up.
+  std::map<std::string, prometheus::Counter*> variant_requests;
+  prometheus::Counter* override_requests;
+  prometheus::Histogram* candidates;
+  metrics::RpcMetrics rpc;
+};
+
+class RankingServiceImpl final : public v1::RankingService::Service {
+ public:
+  RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics);
+  grpc::Status Rank(grpc::ServerContext*, const v1::RankRequest*, v1::RankResponse*) override;
+  grpc::Status ListRankers(grpc::ServerContext*, const v1::ListRankersRequest*, v1::ListRankersResponse*) override;
+
+ private:
+  RankingEngine& engine_;
+  RankingMetrics& metrics_;
+};
+
+}  // namespace recstack::ranking
