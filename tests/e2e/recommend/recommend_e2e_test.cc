@@ -1,0 +1,293 @@
+// End to end, every service in-process on loopback gRPC with one real
+// redis-server: ingest MovieLens 100K, train, and ask the gateway (gRPC and
+// HTTP) for recommendations; then take services away.
+#include <httplib.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/data/loaders.h"
+#include "common/grpc/channel.h"
+#include "services/gateway/gateway.h"
+#include "services/gateway/http_server.h"
+#include "services/ingestion/ingestion_service.h"
+#include "services/ranking/ranking_service.h"
+#include "services/retrieval/retrieval_service.h"
+#include "services/training/service/job_runner.h"
+#include "tests/support/grpc/in_process_server.h"
+#include "tests/support/redis/redis_server.h"
+
+namespace recstack {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RecommendE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
+    registry_ = std::make_shared<prometheus::Registry>();
+    // Ingestion.
+    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis::Keyspace(), ingestion::StoreOptions{}, clock_);
+    ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(*store_, clock_, ingestion::ValidationLimits{},
+                                                                   *registry_);
+    ingestion_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ingestion_.get()});
+    LoadMovieLens();
+    // Training: the job runner on the same stream, few iterations.
+    dir_ = std::filesystem::temp_directory_path() / ("recstack-e2e-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    models_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
+    event_log_ = std::make_unique<training::EventLog>(*pool_, redis::Keyspace(), dir_.string());
+    ASSERT_TRUE(event_log_->Open().ok());
+    runner_ = std::make_unique<training::JobRunner>(*event_log_, *models_, clock_, training::RunnerOptions{});
+    training::JobSpec spec;
+    spec.config.als = {.factors = 16, .iterations = 4, .regularization = 5.0f, .alpha = 0.3f};
+    spec.split = "none";
+    auto job = runner_->Start(spec);
+    ASSERT_TRUE(job.ok()) << job.status();
+    auto done = runner_->Wait(job->id, 60s);
+    ASSERT_TRUE(done.ok() && done->state == training::JobState::kSucceeded) << done->error;
+    // Retrieval.
+    holder_ = std::make_unique<retrieval::ModelHolder>(*models_, redis_.options(), redis::Keyspace(),
+                                                       retrieval::HolderOptions{});
+    holder_->Start();
+    ASSERT_NE(holder_->Current(), nullptr);
+    retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *models_, *pool_, redis::Keyspace(), clock_,
+                                                        retrieval::RetrieverOptions{});
+    retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
+    retrieval_ = std::make_unique<retrieval::RetrievalServiceImpl>(*retriever_, *retrieval_metrics_);
+    retrieval_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
+    // Ranking.
+    features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis::Keyspace(), clock_);
+    auto experiments = ranking::DefaultExperiments("linear");
+    engine_ = std::make_unique<ranking::RankingEngine>(*features_, ranking::RankerRegistry::WithBuiltins(),
+                                                       experiments, holder_.get());
+    ranking_metrics_ = std::make_unique<ranking::RankingMetrics>(*registry_, experiments);
+    ranking_ = std::make_unique<ranking::RankingServiceImpl>(*engine_, *ranking_metrics_);
+    ranking_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ranking_.get()});
+    // Gateway, gRPC and HTTP.
+    gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(*registry_);
+    gateway::GatewayOptions go;
+    go.retrieval_budget = 500ms;  // generous: sanitizer builds are slow
+    go.ranking_budget = 500ms;
+    go.total_budget = 2000ms;
+    gateway_ = std::make_unique<gateway::Gateway>(
+        v1::RetrievalService::NewStub(grpcutil::MakeChannel(retrieval_server_->address())),
+        v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_server_->address())),
+        v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_server_->address())), go, *gateway_metrics_);
+    gateway_service_ = std::make_unique<gateway::GatewayServiceImpl>(*gateway_);
+    gateway_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{gateway_service_.get()});
+    http_ = std::make_unique<gateway::HttpServer>(*gateway_, [] { return true; });
+    ASSERT_TRUE(http_->Start("127.0.0.1:0").ok());
+    stub_ = v1::GatewayService::NewStub(gateway_server_->channel());
+  }
+
+  void TearDown() override {
+    http_->Stop();
+    gateway_server_.reset();
+    gateway_.reset();
+    ranking_server_.reset();
+    retrieval_server_.reset();
+    holder_->Stop();
+    runner_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void LoadMovieLens() {
+    auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data", data::Format::kMovieLens);
+    ASSERT_TRUE(rows.ok());
+    const int64_t shift = clock_.NowMs() - 893286638000;
+    std::vector<ingestion::Event> batch;
+    for (const auto& r : *rows) {
+      ingestion::Event e{.event_id = ingestion::DeriveEventId(r.user, r.item, ingestion::EventType::kRating, r.timestamp_ms),
+                         .user_id = r.user, .item_id = r.item, .type = ingestion::EventType::kRating,
+                         .value = r.value, .timestamp_ms = r.timestamp_ms + shift};
+      batch.push_back(std::move(e));
+      if (batch.size() == 5000) {
+        ASSERT_TRUE(store_->Write(batch).ok());
+        batch.clear();
+      }
+    }
+    ASSERT_TRUE(store_->Write(batch).ok());
+  }
+
+  absl::StatusOr<v1::RecommendResponse> Recommend(const std::string& user, int k, const std::string& ranker = "") {
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, 5s);
+    v1::RecommendRequest req;
+    req.set_user_id(user);
+    req.set_k(k);
+    req.set_ranker(ranker);
+    req.set_debug(true);
+    v1::RecommendResponse resp;
+    grpc::Status st = stub_->Recommend(&ctx, req, &resp);
+    if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+    return resp;
+  }
+
+  std::set<std::string> History(const std::string& user) {
+    auto r = pool_->Command({"ZRANGE", "rs:hist:" + user, "0", "-1"});
+    std::set<std::string> out;
+    for (const auto& e : r->elements) out.insert(e.str);
+    return out;
+  }
+
+  testing::RedisServer redis_;
+  SystemClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<redis::Pool> pool_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<ingestion::EventStore> store_;
+  std::unique_ptr<ingestion::IngestionServiceImpl> ingestion_;
+  std::unique_ptr<testing::InProcessServer> ingestion_server_;
+  std::unique_ptr<model::ModelStore> models_;
+  std::unique_ptr<training::EventLog> event_log_;
+  std::unique_ptr<training::JobRunner> runner_;
+  std::unique_ptr<retrieval::ModelHolder> holder_;
+  std::unique_ptr<retrieval::Retriever> retriever_;
+  std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
+  std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;
+  std::unique_ptr<testing::InProcessServer> retrieval_server_;
+  std::unique_ptr<ranking::FeatureAssembler> features_;
+  std::unique_ptr<ranking::RankingEngine> engine_;
+  std::unique_ptr<ranking::RankingMetrics> ranking_metrics_;
+  std::unique_ptr<ranking::RankingServiceImpl> ranking_;
+  std::unique_ptr<testing::InProcessServer> ranking_server_;
+  std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
+  std::unique_ptr<gateway::Gateway> gateway_;
+  std::unique_ptr<gateway::GatewayServiceImpl> gateway_service_;
+  std::unique_ptr<testing::InProcessServer> gateway_server_;
+  std::unique_ptr<gateway::HttpServer> http_;
+  std::unique_ptr<v1::GatewayService::Stub> stub_;
+};
+
+TEST_F(RecommendE2E, KnownFoldedInAndUnknownUsers) {
+  // A known user: k unseen items, ranked, not degraded.
+  auto known = Recommend("1", 10);
+  ASSERT_TRUE(known.ok()) << known.status();
+  EXPECT_FALSE(known->degraded()) << known->degraded_reason();
+  ASSERT_EQ(known->items_size(), 10);
+  EXPECT_EQ(known->model_version(), "v1");
+  EXPECT_EQ(known->ranker(), "linear");
+  EXPECT_EQ(known->variant(), "control");
+  auto seen = History("1");
+  EXPECT_EQ(seen.size(), 272u);  // user 1 rated 272 movies
+  for (const auto& it : known->items()) {
+    EXPECT_FALSE(seen.count(it.item_id())) << it.item_id() << " was already seen";
+    EXPECT_FALSE(it.explanation().contributions().empty());
+  }
+  // A new user with a little history, not in the model: folded in.
+  v1::IngestEventsRequest ev;
+  for (const char* item : {"50", "172", "181", "174", "210"}) {
+    v1::Event* e = ev.add_events();
+    e->set_user_id("newcomer");
+    e->set_item_id(item);
+    e->set_type(v1::LIKE);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::IngestEventsResponse r;
+    ASSERT_TRUE(stub_->IngestEvents(&ctx, ev, &r).ok());
+    ASSERT_EQ(r.accepted(), 5);
+  }
+  auto folded = Recommend("newcomer", 10);
+  ASSERT_TRUE(folded.ok()) << folded.status();
+  ASSERT_EQ(folded->items_size(), 10);
+  int mf = 0;
+  for (const auto& it : folded->items()) {
+    EXPECT_FALSE(History("newcomer").count(it.item_id()));
+    mf += it.source() == "mf";
+  }
+  EXPECT_GT(mf, 0) << "no mf candidates: the new user was not folded in";
+  // Nobody: trending.
+  auto cold = Recommend("stranger", 5);
+  ASSERT_TRUE(cold.ok()) << cold.status();
+  ASSERT_EQ(cold->items_size(), 5);
+  for (const auto& it : cold->items()) EXPECT_EQ(it.source(), "trending");
+}
+
+TEST_F(RecommendE2E, OverHttp) {
+  httplib::Client http("127.0.0.1", http_->port());
+  auto res = http.Get("/v1/users/1/recommendations?k=10&debug=true");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(j["items"].size(), 10u);
+  EXPECT_EQ(j["model_version"], "v1");
+  EXPECT_FALSE(j["stages"].empty());
+  res = http.Post("/v1/events", R"({"user_id":"web","item_id":"50","type":"CLICK"})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  res = http.Get("/v1/items/50/similar?k=3");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["items"].size(), 3u);
+  res = http.Get("/");
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find("recommendation"), std::string::npos);
+}
+
+TEST_F(RecommendE2E, BadInputIsRejectedAndServiceKeepsServing) {
+  for (auto [user, k, ranker, code] :
+       std::vector<std::tuple<std::string, int, std::string, absl::StatusCode>>{
+           {"", 10, "", absl::StatusCode::kInvalidArgument},
+           {"1", -1, "", absl::StatusCode::kInvalidArgument},
+           {"1", 1001, "", absl::StatusCode::kInvalidArgument},
+           {"1", 10, "nope", absl::StatusCode::kInvalidArgument}}) {
+    auto r = Recommend(user, k, ranker);
+    EXPECT_EQ(r.status().code(), code) << user << " " << k << " " << ranker;
+  }
+  EXPECT_NE(std::string(Recommend("1", 10, "nope").status().message()).find("known:"), std::string::npos);
+  httplib::Client http("127.0.0.1", http_->port());
+  auto res = http.Get("/v1/users/1/recommendations?k=abc");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["error"]["code"], "INVALID_ARGUMENT");
+  res = http.Get("/v1/users/1/recommendations?k=5000");
+  EXPECT_EQ(res->status, 400);
+  res = http.Post("/v1/events", "{not json", "application/json");
+  EXPECT_EQ(res->status, 400);
+  res = http.Delete("/v1/users/1/recommendations");
+  EXPECT_EQ(res->status, 405);
+  res = http.Get("/v1/items/not-an-item/similar");
+  EXPECT_EQ(res->status, 404);
+  res = http.Get("/no/such/path");
+  EXPECT_EQ(res->status, 404);
+  // Still serving.
+  EXPECT_TRUE(Recommend("1", 10).ok());
+}
+
+TEST_F(RecommendE2E, RankingDownMeansRetrievalOrder) {
+  auto reference = Recommend("2", 10);
+  ASSERT_TRUE(reference.ok());
+  ranking_server_->Stop();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = Recommend("2", 10);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_NE(r->degraded_reason().find("ranking"), std::string::npos);
+  ASSERT_EQ(r->items_size(), 10);
+  // Retrieval order: ranks 0..9 of retrieval's answer.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(r->items(i).retrieval_rank(), i);
+  EXPECT_LT(took, 2000ms);  // within the total budget
+  EXPECT_EQ(gateway_metrics_->degraded_ranking->Value(), 1);
+}
+
+TEST_F(RecommendE2E, RetrievalDownMeansTrending) {
+  retrieval_server_->Stop();
+  auto r = Recommend("1", 10);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_NE(r->degraded_reason().find("retrieval"), std::string::npos);
+  ASSERT_GT(r->items_size(), 0);
+  for (const auto& it : r->items()) EXPECT_EQ(it.source(), "fallback");
+  EXPECT_EQ(gateway_metrics_->degraded_retrieval->Value(), 1);
+}
+
+}  // namespace
+}  // namespace recstack
