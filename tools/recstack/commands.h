@@ -14,5 +14,6 @@ void RegisterTuneCommand(CLI::App& app);
 void RegisterIngestCommands(CLI::App& app);  // ingest, history, trending
 void RegisterModelsCommands(CLI::App& app);  // models, promote
 void RegisterRecommendCommands(CLI::App& app);  // recommend, similar
+void RegisterHealthCommand(CLI::App& app);
 
 }  // namespace recstack::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterIngestCommands(app);
   recstack::cli::RegisterModelsCommands(app);
   recstack::cli::RegisterRecommendCommands(app);
+  recstack::cli::RegisterHealthCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {

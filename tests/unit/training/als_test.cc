@@ -93,7 +93,7 @@ TEST(ExplicitAls, ReconstructsALowRankMatrixAtLambdaZero) {
   for (int u = 0; u < nu; ++u)
     for (int i = 0; i < ni; ++i) rows.push_back({u, i, 3.0f + math::Dot(&U[u * r], &V[i * r], r)});
   auto m = BuildMatrix(nu, ni, rows, false);
-  ExplicitAls als({.factors = 4, .iterations = 60, .regularization = 0.0f});
+  ExplicitAls als({.factors = 3, .iterations = 60, .regularization = 0.0f});
   ASSERT_TRUE(als.Fit(m.by_user, m.by_item).ok());
   double max_err = 0;
   for (const Row& row : rows) max_err = std::max<double>(max_err, std::abs(als.Predict(row.user, row.item) - row.value));
