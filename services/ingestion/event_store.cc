@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/redis/popularity.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
@@ -105,25 +106,9 @@ absl::StatusOr<std::vector<HistoryEntry>> EventStore::History(std::string_view u
 }
 
 absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_hours) {
-  const int64_t now_hour = clock_.NowMs() / redis::Keyspace::kMsPerHour;
-  window_hours = std::clamp(window_hours, 1, 24 * 30);
-  std::vector<std::string> argv = {"ZUNION", std::to_string(window_hours)};
-  for (int h = 0; h < window_hours; ++h) argv.push_back(keys_.Popularity(now_hour - h));
-  argv.push_back("WITHSCORES");
-  std::vector<std::string_view> views(argv.begin(), argv.end());
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command(views));
+  RECSTACK_ASSIGN_OR_RETURN(auto sums, redis::SumPopularity(pool_, keys_, clock_.NowMs(), window_hours));
   std::vector<ScoredItem> out;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    double s = 0;
-    const std::string& v = r.elements[i + 1].str;
-    std::from_chars(v.data(), v.data() + v.size(), s);
-    out.push_back({r.elements[i].str, s});
-  }
-  // ZUNION returns ascending scores: best first, ties by id.
-  std::sort(out.begin(), out.end(), [](const ScoredItem& a, const ScoredItem& b) {
-    return a.score > b.score || (a.score == b.score && a.item_id < b.item_id);
-  });
-  if (static_cast<int>(out.size()) > k) out.resize(std::max(k, 0));
+  for (size_t i = 0; i < sums.size() && static_cast<int>(i) < k; ++i) out.push_back({sums[i].first, sums[i].second});
   return out;
 }
 

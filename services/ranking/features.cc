@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "common/redis/popularity.h"
 #include "common/status/status.h"
 
 namespace recstack::ranking {
@@ -50,19 +51,8 @@ absl::StatusOr<std::shared_ptr<const std::unordered_map<std::string, double>>> F
     std::lock_guard<std::mutex> lock(mu_);
     if (popularity_ && now - popularity_at_ms_ < kPopularityTtlMs) return popularity_;
   }
-  const int64_t hour = now / redis::Keyspace::kMsPerHour;
-  std::vector<std::string> argv = {"ZUNION", std::to_string(window_hours_)};
-  for (int h = 0; h < window_hours_; ++h) argv.push_back(keys_.Popularity(hour - h));
-  argv.push_back("WITHSCORES");
-  std::vector<std::string_view> views(argv.begin(), argv.end());
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command(views));
-  auto map = std::make_shared<std::unordered_map<std::string, double>>();
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    double s = 0;
-    const std::string& v = r.elements[i + 1].str;
-    std::from_chars(v.data(), v.data() + v.size(), s);
-    (*map)[r.elements[i].str] = s;
-  }
+  RECSTACK_ASSIGN_OR_RETURN(auto sums, redis::SumPopularity(pool_, keys_, now, window_hours_));
+  auto map = std::make_shared<std::unordered_map<std::string, double>>(sums.begin(), sums.end());
   std::lock_guard<std::mutex> lock(mu_);
   popularity_ = map;
   popularity_at_ms_ = now;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/math/kernels.h"
+#include "common/redis/popularity.h"
 #include "common/status/status.h"
 #include "services/training/core/als.h"
 
@@ -94,22 +95,11 @@ absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
       return out;
     }
   }
-  const int64_t hour = now / redis::Keyspace::kMsPerHour;
-  std::vector<std::string> argv = {"ZUNION", std::to_string(options_.trending_window_hours)};
-  for (int h = 0; h < options_.trending_window_hours; ++h) argv.push_back(keys_.Popularity(hour - h));
-  argv.push_back("WITHSCORES");
-  std::vector<std::string_view> views(argv.begin(), argv.end());
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command(views));
+  RECSTACK_ASSIGN_OR_RETURN(auto sums,
+                            redis::SumPopularity(pool_, keys_, now, options_.trending_window_hours));
   std::vector<Candidate> all;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    double s = 0;
-    const std::string& v = r.elements[i + 1].str;
-    std::from_chars(v.data(), v.data() + v.size(), s);
-    all.push_back({r.elements[i].str, s, "trending", ""});
-  }
-  std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
-    return a.score > b.score || (a.score == b.score && a.item_id < b.item_id);
-  });
+  all.reserve(sums.size());
+  for (auto& [item, score] : sums) all.push_back({std::move(item), score, "trending", ""});
   // Keep enough for any request (k <= 1000) plus filtered history.
   if (all.size() > 2000) all.resize(2000);
   std::lock_guard<std::mutex> lock(trending_mu_);
