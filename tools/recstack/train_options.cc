@@ -8,9 +8,9 @@ namespace recstack::cli {
 training::AlsParams DefaultParams(training::Algorithm algorithm) {
   training::AlsParams p;
   if (algorithm == training::Algorithm::kExplicitAls) {
-    p.factors = 16;
+    p.factors = 64;
     p.iterations = 15;
-    p.regularization = 0.08f;
+    p.regularization = 0.1f;
   } else {
     // `recstack tune` on MovieLens 100K (stratified 75/25, validation carved
     // from the train part) picks these; see docs/training.md.
@@ -29,9 +29,9 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--seed", seed, "seed of the split and the initial factors")->capture_default_str();
   cmd.add_option("--k", k, "ranking metrics at k")->capture_default_str();
-  cmd.add_option("--factors", factors, "latent factors (default: 64 implicit, 16 explicit)");
+  cmd.add_option("--factors", factors, "latent factors (default 64)");
   cmd.add_option("--iterations", iterations, "ALS iterations (default 15)");
-  cmd.add_option("--regularization", regularization, "lambda (default: 20 implicit, 0.08 explicit)");
+  cmd.add_option("--regularization", regularization, "lambda (default: 20 implicit, 0.1 explicit)");
   cmd.add_option("--bias-regularization", bias_regularization,
                  "explicit: lambda of the biases (default: as --regularization)");
   cmd.add_option("--reg-exponent", reg_exponent,

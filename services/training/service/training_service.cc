@@ -141,8 +141,8 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
   switch (req.algorithm()) {
     case v1::ALS_EXPLICIT:
       spec.config.algorithm = Algorithm::kExplicitAls;
-      spec.config.als.factors = 16;
-      spec.config.als.regularization = 0.08f;
+      spec.config.als.factors = 64;
+      spec.config.als.regularization = 0.1f;
       break;
     case v1::ALS_IMPLICIT:
     case v1::ALGORITHM_UNSPECIFIED:
