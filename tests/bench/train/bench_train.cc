@@ -15,6 +15,7 @@
 #include "common/math/blas.h"
 #include "common/math/dense.h"
 #include "common/math/rng.h"
+#include "common/model/model_store.h"
 #include "services/training/core/als.h"
 #include "services/training/core/dataset.h"
 #include "services/training/core/evaluate.h"
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--factors", p.factors, "factors")->capture_default_str();
   app.add_option("--threads", p.threads, "threads")->capture_default_str();
   app.add_option("--cg-steps", p.cg_steps, "CG steps")->capture_default_str();
+  std::string redis_url;
+  app.add_option("--publish-redis-url", redis_url,
+                 "also publish the model to this Redis and report the memory it takes");
   bool json = true;
   app.add_flag("--json,!--no-json", json, "JSON output (default)");
   CLI11_PARSE(app, argc, argv);
@@ -138,6 +142,43 @@ int main(int argc, char** argv) {
       {"test_interactions", test.size()},
       {"params", {{"factors", p.factors}, {"iterations", p.iterations}, {"regularization", p.regularization},
                   {"confidence", "value"}, {"cg_steps", p.cg_steps}, {"threads", p.threads}}}};
+  if (!redis_url.empty()) {
+    // The Redis memory of one published model: INFO used_memory around Publish.
+    auto opts = recstack::redis::ParseUrl(redis_url);
+    if (!opts.ok()) {
+      std::cerr << "recstack-bench-train: " << opts.status().message() << "\n";
+      return 1;
+    }
+    opts->command_timeout = std::chrono::milliseconds(60000);
+    recstack::redis::Pool pool(*opts, 2);
+    auto used = [&]() -> double {
+      auto r = pool.Command({"INFO", "memory"});
+      if (!r.ok()) return -1;
+      const size_t p = r->str.find("used_memory:");
+      return p == std::string::npos ? -1 : std::stod(r->str.substr(p + 12)) / 1048576.0;
+    };
+    recstack::model::ModelData md;
+    md.meta.factors = p.factors;
+    md.meta.regularization = p.regularization;
+    md.user_ids = data->users.names();
+    md.item_ids = data->items.names();
+    md.user_factors.assign(als.user_factors().data(), als.user_factors().data() + als.user_factors().size());
+    md.item_factors.assign(als.item_factors().data(), als.item_factors().data() + als.item_factors().size());
+    recstack::model::ModelStore store(pool, recstack::redis::Keyspace());
+    const double before = used();
+    const double t = Now();
+    auto meta = store.Publish(md, {});
+    if (!meta.ok()) {
+      std::cerr << "recstack-bench-train: publish: " << meta.status().message() << "\n";
+      return 1;
+    }
+    const double after = used();
+    j["publish_seconds"] = Now() - t;
+    j["redis_used_memory_mb_before"] = before;
+    j["redis_used_memory_mb_after"] = after;
+    j["redis_model_mb"] = after - before;
+    j["model_float_mb"] = (md.user_factors.size() + md.item_factors.size()) * 4 / 1048576.0;
+  }
   std::cout << j.dump(json ? -1 : 2) << "\n";
   return 0;
 }
