@@ -4,11 +4,10 @@
 // fallback (DESIGN §1), and validation whose messages name the flag.
 // Precedence: command-line flag > environment variable > default.
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <string>
 #include <string_view>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

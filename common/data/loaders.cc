@@ -14,6 +14,10 @@ namespace {
 
 std::string S(std::string_view v) { return std::string(v); }
 
+std::string Base(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
 struct FileCloser {
   void operator()(FILE* f) const {
     if (f != nullptr) std::fclose(f);
@@ -30,13 +34,22 @@ absl::Status ForEachLine(const std::string& path,
                : absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
   constexpr size_t kBlock = 1 << 20;
+  // A longer line is not a row of any supported format (it is usually a
+  // binary or newline-less file); refuse it instead of buffering the file.
+  constexpr size_t kMaxLine = 64 << 20;
   std::string buf;
   buf.resize(kBlock);
   size_t have = 0;
   int64_t line_no = 0;
   bool eof = false;
   while (!eof) {
-    if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the block
+    if (have == buf.size()) {  // a line longer than the block
+      if (buf.size() >= kMaxLine) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Base(path), ":", line_no + 1, ": line longer than 64 MiB"));
+      }
+      buf.resize(buf.size() * 2);
+    }
     size_t got = std::fread(buf.data() + have, 1, buf.size() - have, f.get());
     if (got == 0) eof = true;
     have += got;
@@ -85,8 +98,6 @@ size_t Split(std::string_view line, std::string_view sep, std::string_view* fiel
   return n;
 }
 
-std::string Base(const std::string& path) { return std::filesystem::path(path).filename().string(); }
-
 absl::StatusOr<Format> Detect(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".dat") return Format::kMovieLensDat;
@@ -112,17 +123,22 @@ absl::StatusOr<Format> ParseFormat(std::string_view name) {
   if (name == "ml-dat") return Format::kMovieLensDat;
   if (name == "ml-csv") return Format::kMovieLensCsv;
   if (name == "csv") return Format::kCsv;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown format '", S(name), "' (known: auto, movielens, ml-dat, ml-csv, csv)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown format '", S(name), "' (known: auto, movielens, ml-dat, ml-csv, csv)"));
 }
 
 std::string FormatName(Format format) {
   switch (format) {
-    case Format::kAuto: return "auto";
-    case Format::kMovieLens: return "movielens";
-    case Format::kMovieLensDat: return "ml-dat";
-    case Format::kMovieLensCsv: return "ml-csv";
-    case Format::kCsv: return "csv";
+    case Format::kAuto:
+      return "auto";
+    case Format::kMovieLens:
+      return "movielens";
+    case Format::kMovieLensDat:
+      return "ml-dat";
+    case Format::kMovieLensCsv:
+      return "ml-csv";
+    case Format::kCsv:
+      return "csv";
   }
   return "auto";
 }
@@ -182,7 +198,8 @@ absl::Status ForEachInteraction(const std::string& path, Format format,
         break;
       case Format::kMovieLensCsv:
         if (no == 1) {
-          if (!line.starts_with("userId")) return err(no, "expected the header userId,movieId,rating,timestamp");
+          if (!line.starts_with("userId"))
+            return err(no, "expected the header userId,movieId,rating,timestamp");
           return absl::OkStatus();
         }
         n = Split(line, ",", f, 5);
@@ -212,7 +229,8 @@ absl::Status ForEachInteraction(const std::string& path, Format format,
     if (!std::isfinite(v.value)) return err(no, "value is not finite");
     if (n == 4) {
       int64_t ts = 0;
-      if (!ParseNum(f[3], &ts) || ts < 0) return err(no, absl::StrCat("timestamp '", S(f[3]), "' is not a non-negative integer"));
+      if (!ParseNum(f[3], &ts) || ts < 0)
+        return err(no, absl::StrCat("timestamp '", S(f[3]), "' is not a non-negative integer"));
       v.timestamp_ms = ToMs(ts);
     }
     if (v.user.empty() || v.item.empty()) return err(no, "empty user or item id");
@@ -247,9 +265,9 @@ std::string Latin1ToUtf8(std::string_view s) {
 }
 
 constexpr const char* kMovieLensGenres[19] = {
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-    "Romance", "Sci-Fi", "Thriller", "War", "Western"};
+    "unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
+    "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
+    "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
 
 }  // namespace
 
@@ -267,7 +285,8 @@ absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path) {
     if (ours) {
       auto f = SplitCsvLine(line);
       if (f.size() != 4) {
-        return absl::InvalidArgumentError(absl::StrCat(name, ":", no, ": expected 4 fields, got ", f.size()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ":", no, ": expected 4 fields, got ", f.size()));
       }
       m.item = f[0];
       m.title = f[1];
@@ -279,7 +298,8 @@ absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path) {
         cats.remove_prefix(p + 1);
       }
       if (!f[3].empty() && !ParseNum(std::string_view(f[3]), &m.created_at_ms)) {
-        return absl::InvalidArgumentError(absl::StrCat(name, ":", no, ": created_at_ms is not an integer"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ":", no, ": created_at_ms is not an integer"));
       }
     } else {
       std::string_view f[24];
@@ -294,7 +314,8 @@ absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path) {
         if (f[5 + g] == "1") m.categories.push_back(kMovieLensGenres[g]);
       }
     }
-    if (m.item.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ":", no, ": empty item id"));
+    if (m.item.empty())
+      return absl::InvalidArgumentError(absl::StrCat(name, ":", no, ": empty item id"));
     out.push_back(std::move(m));
     return absl::OkStatus();
   });

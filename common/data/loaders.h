@@ -14,6 +14,9 @@
 //              1e11 are seconds, larger ones milliseconds.
 //   auto       by name: *.dat -> ml-dat; *.csv -> ml-csv if its header starts
 //              with userId, else csv; anything else -> movielens.
+// Empty lines are skipped. Limits: a line is at most 64 MiB (longer is
+// InvalidArgument); the file is read in 1 MiB blocks, so memory does not grow
+// with the file.
 
 #include <cstdint>
 #include <functional>

@@ -1,6 +1,7 @@
 #include "common/data/npy.h"
 
 #include <bit>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 
@@ -13,8 +14,8 @@ static_assert(std::endian::native == std::endian::little, ".npy writer assumes l
 
 absl::Status Write(const std::string& path, const std::string& descr, const std::string& shape,
                    const void* data, size_t bytes) {
-  std::string header = absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ",
-                                    shape, ", }");
+  std::string header =
+      absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shape, ", }");
   // Magic (6) + version (2) + header length (2) + header, padded with spaces
   // to a multiple of 64 and ended with '\n'.
   const size_t unpadded = 10 + header.size() + 1;
@@ -63,7 +64,8 @@ absl::StatusOr<NpyArray> ReadNpyFloat(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": not a version 1 .npy file"));
   }
   std::string header(len, '\0');
-  if (!in.read(header.data(), len)) return absl::InvalidArgumentError(absl::StrCat(path, ": truncated header"));
+  if (!in.read(header.data(), len))
+    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated header"));
   if (header.find("'descr': '<f4'") == std::string::npos ||
       header.find("'fortran_order': False") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected a C-order '<f4' array"));
@@ -78,8 +80,14 @@ absl::StatusOr<NpyArray> ReadNpyFloat(const std::string& path) {
   for (size_t p = 0; p < dims.size();) {
     size_t comma = dims.find(',', p);
     std::string part = dims.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-    if (part.find_first_not_of(' ') != std::string::npos) {
-      int64_t d = std::stoll(part);
+    const size_t b = part.find_first_not_of(' ');
+    if (b != std::string::npos) {
+      const size_t e = part.find_last_not_of(' ') + 1;
+      int64_t d = 0;
+      auto [ptr, err] = std::from_chars(part.data() + b, part.data() + e, d);
+      if (err != std::errc() || ptr != part.data() + e || d < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": bad shape '", dims, "'"));
+      }
       arr.shape.push_back(d);
       total *= static_cast<size_t>(d);
     }
@@ -87,7 +95,8 @@ absl::StatusOr<NpyArray> ReadNpyFloat(const std::string& path) {
     p = comma + 1;
   }
   arr.data.resize(total);
-  if (!in.read(reinterpret_cast<char*>(arr.data.data()), static_cast<std::streamsize>(total * sizeof(float)))) {
+  if (!in.read(reinterpret_cast<char*>(arr.data.data()),
+               static_cast<std::streamsize>(total * sizeof(float)))) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": truncated data"));
   }
   return arr;

@@ -5,14 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <unordered_set>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "common/data/npy.h"
-#include "common/math/kernels.h"
 #include "common/math/rng.h"
 #include "common/math/topk.h"
 
@@ -24,6 +22,17 @@ constexpr const char* kGenres[12] = {"Action", "Comedy",  "Drama",  "Documentary
                                      "Jazz",   "Rock",    "Pop",    "Classical"};
 
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// s_ui = u.v / sqrt(rank), summed in double in a fixed order. Not
+// math::RowDots: that kernel is multiversioned and its FMA clone rounds
+// differently from the baseline one, which would make the data depend on the
+// CPU. A float*float product is exact in double, so contraction into an FMA
+// cannot change this sum either.
+double PlantedAffinity(const float* u, const float* v, int32_t rank, double inv_sqrt_rank) {
+  double acc = 0;
+  for (int32_t d = 0; d < rank; ++d) acc += static_cast<double>(u[d]) * static_cast<double>(v[d]);
+  return acc * inv_sqrt_rank;
+}
 
 nlohmann::json ParamsToJson(const SyntheticParams& p) {
   return {{"users", p.users},
@@ -38,6 +47,9 @@ nlohmann::json ParamsToJson(const SyntheticParams& p) {
           {"end_time_ms", p.end_time_ms},
           {"click_model",
            {{"formula", "sigmoid(click_scale * s + click_bias), s = u.v / sqrt(rank)"},
+            {"calibration",
+             "defaults: a user's true top-10 items (by log_popularity + beta * s) click with "
+             "about 0.30, a random item with about 0.02 (rank 16, 1000 items)"},
             {"click_scale", p.click_scale},
             {"click_bias", p.click_bias}}}};
 }
@@ -52,10 +64,13 @@ absl::Status WriteLines(const std::string& path, const std::vector<std::string>&
 }  // namespace
 
 absl::Status SyntheticParams::Validate() const {
-  if (users < 1 || users > 10'000'000) return absl::InvalidArgumentError("--users must be 1-10,000,000");
-  if (items < 1 || items > 10'000'000) return absl::InvalidArgumentError("--items must be 1-10,000,000");
+  if (users < 1 || users > 10'000'000)
+    return absl::InvalidArgumentError("--users must be 1-10,000,000");
+  if (items < 1 || items > 10'000'000)
+    return absl::InvalidArgumentError("--items must be 1-10,000,000");
   if (interactions < users) {
-    return absl::InvalidArgumentError("--interactions must be at least --users (every user has one)");
+    return absl::InvalidArgumentError(
+        "--interactions must be at least --users (every user has one)");
   }
   if (interactions > users * std::min<int64_t>(items, 5000)) {
     return absl::InvalidArgumentError("--interactions exceeds users * min(items, 5000)");
@@ -68,7 +83,8 @@ absl::Status SyntheticParams::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SyntheticSummary> GenerateSynthetic(const SyntheticParams& p, const std::string& dir) {
+absl::StatusOr<SyntheticSummary> GenerateSynthetic(const SyntheticParams& p,
+                                                   const std::string& dir) {
   if (absl::Status st = p.Validate(); !st.ok()) return st;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dir) / "truth", ec);
@@ -99,24 +115,26 @@ absl::StatusOr<SyntheticSummary> GenerateSynthetic(const SyntheticParams& p, con
 
   const std::string inter_path = (std::filesystem::path(dir) / "interactions.csv").string();
   std::FILE* out = std::fopen(inter_path.c_str(), "wb");
-  if (out == nullptr) return absl::PermissionDeniedError(absl::StrCat(inter_path, ": cannot write"));
+  if (out == nullptr)
+    return absl::PermissionDeniedError(absl::StrCat(inter_path, ": cannot write"));
   std::fputs("user,item,value,timestamp\n", out);
   const double inv_sqrt_r = 1.0 / std::sqrt(static_cast<double>(r));
   const int64_t window_ms = static_cast<int64_t>(p.days) * 86'400'000LL;
-  std::vector<float> s(p.items), key(p.items);
+  std::vector<double> s(p.items);
+  std::vector<float> key(p.items);
   std::vector<int64_t> item_count(p.items, 0);
   std::vector<int64_t> times;
   int64_t total = 0;
   for (int64_t u = 0; u < p.users; ++u) {
-    math::RowDots(V.data(), p.items, r, U.row(u), s.data());
     for (int64_t i = 0; i < p.items; ++i) {
-      s[i] = static_cast<float>(s[i] * inv_sqrt_r);
+      s[i] = PlantedAffinity(U.row(u), V.row(i), r, inv_sqrt_r);
       const double gumbel = -std::log(-std::log(rng.UniformOpen()));
       key[i] = static_cast<float>(log_pop[i] + p.beta * s[i] + gumbel);
     }
     auto chosen = math::TopK(key.data(), p.items, static_cast<int>(per_user[u]));
     times.resize(chosen.size());
-    for (auto& t : times) t = p.end_time_ms - window_ms + static_cast<int64_t>(rng.Below(window_ms));
+    for (auto& t : times)
+      t = p.end_time_ms - window_ms + static_cast<int64_t>(rng.Below(window_ms));
     std::sort(times.begin(), times.end());
     // Events in time order; the item order is the Gumbel order, so shuffle
     // which item gets which time to avoid leaking the ranking into time.
@@ -135,7 +153,8 @@ absl::StatusOr<SyntheticSummary> GenerateSynthetic(const SyntheticParams& p, con
   // Items: title, 1-2 genres from the dominant latent dimensions, created_at.
   const std::string items_path = (std::filesystem::path(dir) / "items.csv").string();
   std::FILE* items_out = std::fopen(items_path.c_str(), "wb");
-  if (items_out == nullptr) return absl::PermissionDeniedError(absl::StrCat(items_path, ": cannot write"));
+  if (items_out == nullptr)
+    return absl::PermissionDeniedError(absl::StrCat(items_path, ": cannot write"));
   std::fputs("item,title,categories,created_at_ms\n", items_out);
   std::vector<std::string> item_ids(p.items), user_ids(p.users);
   for (int64_t i = 0; i < p.items; ++i) {
@@ -158,13 +177,18 @@ absl::StatusOr<SyntheticSummary> GenerateSynthetic(const SyntheticParams& p, con
     std::fprintf(items_out, "i%lld,Item %lld,%s,%lld\n", static_cast<long long>(i),
                  static_cast<long long>(i), cats.c_str(), static_cast<long long>(created));
   }
-  if (std::fclose(items_out) != 0) return absl::DataLossError(absl::StrCat(items_path, ": write failed"));
+  if (std::fclose(items_out) != 0)
+    return absl::DataLossError(absl::StrCat(items_path, ": write failed"));
   for (int64_t u = 0; u < p.users; ++u) user_ids[u] = absl::StrCat("u", u);
 
   const std::filesystem::path truth = std::filesystem::path(dir) / "truth";
-  if (auto st = WriteNpy((truth / "user_factors.npy").string(), U.data(), p.users, r); !st.ok()) return st;
-  if (auto st = WriteNpy((truth / "item_factors.npy").string(), V.data(), p.items, r); !st.ok()) return st;
-  if (auto st = WriteNpy((truth / "item_log_popularity.npy").string(), log_pop.data(), p.items, 0); !st.ok()) return st;
+  if (auto st = WriteNpy((truth / "user_factors.npy").string(), U.data(), p.users, r); !st.ok())
+    return st;
+  if (auto st = WriteNpy((truth / "item_factors.npy").string(), V.data(), p.items, r); !st.ok())
+    return st;
+  if (auto st = WriteNpy((truth / "item_log_popularity.npy").string(), log_pop.data(), p.items, 0);
+      !st.ok())
+    return st;
   if (auto st = WriteLines((truth / "users.txt").string(), user_ids); !st.ok()) return st;
   if (auto st = WriteLines((truth / "items.txt").string(), item_ids); !st.ok()) return st;
   {
@@ -184,11 +208,16 @@ absl::StatusOr<SyntheticSummary> GenerateSynthetic(const SyntheticParams& p, con
   sum.max_per_user = sorted.back();
   std::sort(item_count.begin(), item_count.end(), std::greater<>());
   const int64_t top = std::max<int64_t>(1, p.items / 100);
-  sum.top1pct_item_share =
-      static_cast<double>(std::accumulate(item_count.begin(), item_count.begin() + top, int64_t{0})) / total;
-  sum.files = {inter_path, items_path, (truth / "user_factors.npy").string(),
-               (truth / "item_factors.npy").string(), (truth / "item_log_popularity.npy").string(),
-               (truth / "users.txt").string(), (truth / "items.txt").string(),
+  sum.top1pct_item_share = static_cast<double>(std::accumulate(
+                               item_count.begin(), item_count.begin() + top, int64_t{0})) /
+                           total;
+  sum.files = {inter_path,
+               items_path,
+               (truth / "user_factors.npy").string(),
+               (truth / "item_factors.npy").string(),
+               (truth / "item_log_popularity.npy").string(),
+               (truth / "users.txt").string(),
+               (truth / "items.txt").string(),
                (truth / "truth.json").string()};
   return sum;
 }
@@ -197,7 +226,8 @@ absl::StatusOr<GroundTruth> GroundTruth::Load(const std::string& dir) {
   const std::filesystem::path truth = std::filesystem::path(dir) / "truth";
   GroundTruth g;
   std::ifstream jf(truth / "truth.json");
-  if (!jf) return absl::NotFoundError(absl::StrCat((truth / "truth.json").string(), ": no such file"));
+  if (!jf)
+    return absl::NotFoundError(absl::StrCat((truth / "truth.json").string(), ": no such file"));
   nlohmann::json j = nlohmann::json::parse(jf, nullptr, false);
   if (j.is_discarded()) return absl::InvalidArgumentError("truth.json is not JSON");
   SyntheticParams& p = g.params_;
@@ -207,6 +237,7 @@ absl::StatusOr<GroundTruth> GroundTruth::Load(const std::string& dir) {
   p.rank = j.value("rank", p.rank);
   p.seed = j.value("seed", p.seed);
   p.zipf_exponent = j.value("zipf_exponent", p.zipf_exponent);
+  p.activity_sigma = j.value("activity_sigma", p.activity_sigma);
   p.beta = j.value("beta", p.beta);
   p.days = j.value("days", p.days);
   p.end_time_ms = j.value("end_time_ms", p.end_time_ms);
@@ -251,12 +282,13 @@ absl::StatusOr<double> GroundTruth::Affinity(std::string_view user, std::string_
   if (u == user_index_.end() || i == item_index_.end()) {
     return absl::NotFoundError("unknown user or item in the ground truth");
   }
-  const int64_t r = user_factors_.cols();
-  return math::Dot(user_factors_.row(u->second), item_factors_.row(i->second), r) /
-         std::sqrt(static_cast<double>(r));
+  const int32_t r = static_cast<int32_t>(user_factors_.cols());
+  return PlantedAffinity(user_factors_.row(u->second), item_factors_.row(i->second), r,
+                         1.0 / std::sqrt(static_cast<double>(r)));
 }
 
-absl::StatusOr<double> GroundTruth::ClickProbability(std::string_view user, std::string_view item) const {
+absl::StatusOr<double> GroundTruth::ClickProbability(std::string_view user,
+                                                     std::string_view item) const {
   auto s = Affinity(user, item);
   if (!s.ok()) return s.status();
   return Sigmoid(params_.click_scale * *s + params_.click_bias);
@@ -266,11 +298,14 @@ absl::StatusOr<std::vector<std::string>> GroundTruth::TrueTopK(
     std::string_view user, int k, const std::vector<std::string>& exclude) const {
   auto u = user_index_.find(std::string(user));
   if (u == user_index_.end()) return absl::NotFoundError("unknown user in the ground truth");
-  const int64_t n = item_factors_.rows(), r = item_factors_.cols();
-  std::vector<float> key(n);
-  math::RowDots(item_factors_.data(), n, r, user_factors_.row(u->second), key.data());
+  const int64_t n = item_factors_.rows();
+  const int32_t r = static_cast<int32_t>(item_factors_.cols());
   const double inv = 1.0 / std::sqrt(static_cast<double>(r));
-  for (int64_t i = 0; i < n; ++i) key[i] = static_cast<float>(item_log_pop_[i] + params_.beta * key[i] * inv);
+  std::vector<float> key(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double s = PlantedAffinity(user_factors_.row(u->second), item_factors_.row(i), r, inv);
+    key[i] = static_cast<float>(item_log_pop_[i] + params_.beta * s);
+  }
   std::unordered_set<int64_t> skip;
   for (const auto& e : exclude) {
     auto it = item_index_.find(e);

@@ -17,8 +17,9 @@
 //
 // Click model (for simulated clicks in load tests):
 //   P(click | u, i) = sigmoid(click_scale * s_ui + click_bias)
-// With the defaults a user's true top-10 item clicks with about 0.3 and a
-// random item with about 0.02.
+// With the defaults (and the default sizes: rank 16, 1000 items) a user's
+// true top-10 items (TrueTopK) click with about 0.30 and a random item with
+// about 0.02; the unit test ClickModelCalibration checks both.
 
 #include <cstdint>
 #include <string>
@@ -42,8 +43,8 @@ struct SyntheticParams {
   double beta = 2.0;  // affinity strength in the sampling weights
   int32_t days = 30;
   int64_t end_time_ms = 1767225600000;  // 2026-01-01T00:00:00Z
-  double click_scale = 1.13;
-  double click_bias = -3.89;
+  double click_scale = 2.77;
+  double click_bias = -7.13;
 
   absl::Status Validate() const;
 };

@@ -3,11 +3,11 @@
 // Client-side helpers: one shared channel per peer (STYLE rule 7), deadlines
 // derived from the incoming call, and a health wait.
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 

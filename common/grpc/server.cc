@@ -1,10 +1,9 @@
 #include "common/grpc/server.h"
 
-#include <signal.h>
-#include <time.h>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <time.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
@@ -48,6 +47,9 @@ absl::Status ServerRunner::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  // Without this gRPC sets SO_REUSEPORT, and a second instance on a busy
+  // port would start "successfully" and share its connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* s : services_) builder.RegisterService(s);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -60,6 +62,7 @@ absl::Status ServerRunner::Start() {
       return absl::UnavailableError(absl::StrCat("--metrics-listen: ", m.status().message()));
     }
     metrics_ = std::move(*m);
+    metrics_port_ = metrics_->port();
   }
   // SetServingStatus(bool) covers "" (what probes and load balancers ask)
   // and every registered service.
@@ -75,12 +78,15 @@ absl::Status ServerRunner::Start() {
 
 void ServerRunner::SetServing(bool serving) {
   if (server_ == nullptr) return;
+  bool was;
   {
+    // Under mu_ so that a SetServing(true) racing with Shutdown cannot flip
+    // health back to SERVING once draining has begun.
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && serving) return;  // never back to SERVING while draining
+    if (stopping_ && serving) return;
+    was = serving_.exchange(serving);
+    server_->GetHealthCheckService()->SetServingStatus(serving);
   }
-  const bool was = serving_.exchange(serving);
-  server_->GetHealthCheckService()->SetServingStatus(serving);
   if (was != serving) log::Info(serving ? "serving" : "not serving");
 }
 
@@ -100,19 +106,23 @@ void ServerRunner::ProbeLoop() {
     }
     lock.lock();
     auto wait = st.ok() ? probe_period_ : backoff;
-    backoff = st.ok() ? std::chrono::milliseconds(100)
-                      : std::min(backoff * 2, std::max(probe_period_, std::chrono::milliseconds(100)));
+    backoff = st.ok()
+                  ? std::chrono::milliseconds(100)
+                  : std::min(backoff * 2, std::max(probe_period_, std::chrono::milliseconds(100)));
     cv_.wait_for(lock, wait, [this] { return stopping_; });
   }
 }
 
 void ServerRunner::Wait() {
   sigset_t set = ShutdownSignals();
+  // sigtimedwait takes a process-directed SIGTERM only while it is blocked in
+  // every thread (BlockShutdownSignals); the tick lets Shutdown() from another
+  // thread end the wait.
   timespec tick{0, 100'000'000};
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_ || stopped_) break;
+      if (server_ == nullptr || stopping_ || stopped_) break;
     }
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
@@ -124,29 +134,40 @@ void ServerRunner::Wait() {
 }
 
 void ServerRunner::Shutdown() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_ || server_ == nullptr) {
-      stopped_ = true;
-      return;
-    }
-    stopping_ = true;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (server_ == nullptr) {
+    stopped_ = true;
+    return;
   }
-  cv_.notify_all();
+  if (stopping_) {
+    // Another thread is draining: return once it has finished, as promised.
+    cv_.wait(lock, [this] { return stopped_; });
+    return;
+  }
+  stopping_ = true;
+  lock.unlock();
+  cv_.notify_all();  // wakes the probe loop
   DoShutdown();
 }
 
 void ServerRunner::DoShutdown() {
   if (probe_thread_.joinable()) probe_thread_.join();
-  serving_ = false;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    serving_ = false;
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  log::Info("draining", {{"deadline_ms", options_.drain_timeout.count()}});
   // Stops accepting, lets in-flight RPCs finish until the deadline, then
   // cancels what is left.
   server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
   server_->Wait();
   metrics_.reset();
-  std::lock_guard<std::mutex> lock(mu_);
-  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+  }
+  cv_.notify_all();
   log::Info("stopped");
 }
 

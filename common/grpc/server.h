@@ -6,6 +6,9 @@
 // shutdown on SIGTERM/SIGINT: health NOT_SERVING, drain in-flight RPCs up to
 // a deadline, stop.
 
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -15,9 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <prometheus/registry.h>
 
 #include "absl/status/status.h"
 #include "common/metrics/metrics.h"
@@ -52,17 +52,21 @@ class ServerRunner {
 
   absl::Status Start();
   int port() const { return port_; }
-  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
-  std::string address() const;  // "127.0.0.1:<port>"
+  int metrics_port() const { return metrics_port_; }  // 0: no metrics endpoint
+  std::string address() const;                        // "127.0.0.1:<port>"
 
   // Health status of "" and of every added service.
   void SetServing(bool serving);
   bool serving() const { return serving_.load(); }
 
   // Blocks until SIGTERM/SIGINT or Shutdown(), then shuts down gracefully.
+  // Signals reach it only if BlockShutdownSignals() ran first in main;
+  // otherwise they keep their default action. Returns at once if Start
+  // failed or was never called.
   void Wait();
-  // Thread-safe and idempotent: starts the graceful shutdown and returns
-  // once the server has stopped.
+  // Thread-safe and idempotent: health NOT_SERVING, stop accepting, drain
+  // in-flight RPCs up to drain_timeout, cancel the rest. Every caller
+  // returns only once the server has stopped.
   void Shutdown();
 
  private:
@@ -72,13 +76,13 @@ class ServerRunner {
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<grpc::Service*> services_;
-  std::vector<std::string> service_names_;
   std::function<absl::Status()> probe_;
   std::chrono::milliseconds probe_period_{1000};
 
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<metrics::MetricsServer> metrics_;
   int port_ = 0;
+  int metrics_port_ = 0;
   std::atomic<bool> serving_{false};
 
   std::mutex mu_;

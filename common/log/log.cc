@@ -1,12 +1,12 @@
 #include "common/log/log.h"
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
-
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 namespace recstack::log {
 namespace {
@@ -30,10 +30,14 @@ std::shared_ptr<spdlog::logger> Logger() {
 
 const char* Name(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -58,7 +62,12 @@ std::string Format(Level level, std::string_view service, std::string_view msg,
                    const nlohmann::json& fields, int64_t ts_ms) {
   nlohmann::json line = {{"ts", ts_ms}, {"level", Name(level)}, {"service", service}, {"msg", msg}};
   if (fields.is_object()) {
-    for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+      // The four fixed keys always mean what they say; a colliding field is kept
+      // under "field_<key>" instead of overwriting them.
+      const bool reserved = line.contains(it.key());
+      line[reserved ? "field_" + it.key() : it.key()] = it.value();
+    }
   }
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -1,11 +1,12 @@
 #pragma once
 
 // One JSON object per line on stderr (DESIGN §1): {"ts","level","service",
-// "msg", ...fields}. Thread-safe; cheap when the level is filtered out.
-
-#include <string_view>
+// "msg", ...fields}; ts is milliseconds since the epoch. A field named like
+// one of the four fixed keys is written as "field_<key>". Thread-safe; cheap
+// when the level is filtered out.
 
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace recstack::log {
 

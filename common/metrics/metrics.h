@@ -4,6 +4,13 @@
 // (STYLE rule 8): families and children are created once at start-up, so the
 // request path only increments.
 
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <array>
 #include <chrono>
 #include <memory>
@@ -11,13 +18,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <prometheus/counter.h>
-#include <prometheus/exposer.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,7 +37,9 @@ class MetricsServer {
   int port_ = 0;
 };
 
-// Log-spaced latency buckets from 50 us to 10 s, in seconds.
+// Log-spaced latency bucket bounds in seconds: kLatencyBuckets of them from
+// 50 us to 10 s with a constant ratio (plus Prometheus' implicit +Inf).
+inline constexpr int kLatencyBuckets = 24;
 prometheus::Histogram::BucketBoundaries LatencyBuckets();
 
 // recstack_rpc_requests_total{service,method,code} and
@@ -65,8 +67,9 @@ class RpcTimer {
   RpcTimer(RpcMetrics& metrics, std::string_view method)
       : metrics_(metrics), method_(method), start_(std::chrono::steady_clock::now()) {}
   ~RpcTimer() {
-    metrics_.Record(method_, code_,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    metrics_.Record(
+        method_, code_,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
   void set_code(absl::StatusCode code) { code_ = code; }
 

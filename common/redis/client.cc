@@ -3,9 +3,13 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/status.h"
 
 namespace recstack::redis {
 namespace {
@@ -70,7 +74,8 @@ absl::StatusOr<Options> ParseUrl(std::string_view url) {
     std::string_view rest = url.substr(7);
     size_t q = rest.find('?');
     o.unix_socket = S(rest.substr(0, q));
-    if (o.unix_socket.empty() || o.unix_socket[0] != '/') return bad("expected unix:///absolute/path");
+    if (o.unix_socket.empty() || o.unix_socket[0] != '/')
+      return bad("expected unix:///absolute/path");
     if (q != std::string_view::npos) {
       std::string_view query = rest.substr(q + 1);
       if (!query.starts_with("db=") || !ParseInt(query.substr(3), &o.db) || o.db < 0) {
@@ -93,15 +98,16 @@ absl::StatusOr<Options> ParseUrl(std::string_view url) {
   std::string_view hostport = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
     std::string_view db = rest.substr(slash + 1);
-    if (!db.empty() && (!ParseInt(db, &o.db) || o.db < 0)) return bad("the path must be a database number");
+    if (!db.empty() && (!ParseInt(db, &o.db) || o.db < 0))
+      return bad("the path must be a database number");
   }
   size_t colon = hostport.rfind(':');
   if (colon != std::string_view::npos && hostport.find(']') == std::string_view::npos &&
       hostport.find(':') != colon) {
     return bad("IPv6 hosts go in brackets");
   }
-  if (colon != std::string_view::npos && (hostport.find(']') == std::string_view::npos ||
-                                          colon > hostport.find(']'))) {
+  if (colon != std::string_view::npos &&
+      (hostport.find(']') == std::string_view::npos || colon > hostport.find(']'))) {
     o.host = S(hostport.substr(0, colon));
     if (!ParseInt(hostport.substr(colon + 1), &o.port) || o.port <= 0 || o.port > 65535) {
       return bad("port must be 1-65535");
@@ -125,44 +131,61 @@ std::string ToUrl(const Options& o) {
                       o.db == 0 ? "" : absl::StrCat("/", o.db));
 }
 
+void Connection::ContextDeleter::operator()(redisContext* ctx) const { redisFree(ctx); }
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& o) {
   timeval tv = ToTimeval(o.connect_timeout);
-  redisContext* ctx = o.unix_socket.empty() ? redisConnectWithTimeout(o.host.c_str(), o.port, tv)
-                                            : redisConnectUnixWithTimeout(o.unix_socket.c_str(), tv);
+  redisContext* ctx = o.unix_socket.empty()
+                          ? redisConnectWithTimeout(o.host.c_str(), o.port, tv)
+                          : redisConnectUnixWithTimeout(o.unix_socket.c_str(), tv);
   if (ctx == nullptr) return absl::UnavailableError("redis: out of memory allocating a context");
-  if (ctx->err) {
-    std::string msg = absl::StrCat("redis ", ToUrl(o), ": ", ctx->errstr);
-    redisFree(ctx);
-    return absl::UnavailableError(msg);
-  }
+  // Owned from here on: every early return frees the context.
   std::unique_ptr<Connection> conn(new Connection(ctx));
-  if (redisSetTimeout(ctx, ToTimeval(o.command_timeout)) != REDIS_OK) {
-    return absl::UnavailableError("redis: cannot set the command timeout");
+  if (ctx->err) {
+    return absl::UnavailableError(absl::StrCat("redis ", ToUrl(o), ": ", ctx->errstr));
   }
+  RECSTACK_RETURN_IF_ERROR(conn->SetCommandTimeout(o.command_timeout));
   if (!o.password.empty()) {
     auto r = conn->Command({"AUTH", o.password});
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("redis AUTH: ", r.status().message()));
+    if (!r.ok()) {
+      return absl::Status(r.status().code(),
+                          absl::StrCat("redis AUTH failed for ", ToUrl(o),
+                                       " (check the password): ", r.status().message()));
+    }
   }
   if (o.db != 0) {
     std::string db = std::to_string(o.db);
     auto r = conn->Command({"SELECT", db});
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("redis SELECT: ", r.status().message()));
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat("redis SELECT ", db, " on ", ToUrl(o),
+                                                          ": ", r.status().message()));
+    }
   }
   return conn;
 }
 
-Connection::~Connection() {
-  if (ctx_ != nullptr) redisFree(ctx_);
+absl::Status Connection::SetCommandTimeout(std::chrono::milliseconds timeout) {
+  if (redisSetTimeout(ctx_.get(), ToTimeval(timeout)) != REDIS_OK) {
+    broken_ = true;
+    return absl::UnavailableError(
+        absl::StrCat("redis: cannot set a ", timeout.count(), " ms command timeout"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Connection::IoError(std::string_view what) {
   broken_ = true;
-  const bool timeout = ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-  return absl::UnavailableError(absl::StrCat("redis ", S(what), ": ",
-                                             timeout ? "timed out" : ctx_->errstr));
+  // hiredis reports a socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) as an I/O
+  // error whose text is strerror(EAGAIN).
+  const std::string_view errstr(ctx_->errstr);
+  const bool timeout =
+      ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                                    errstr == std::string_view(std::strerror(EAGAIN)));
+  return absl::UnavailableError(
+      absl::StrCat("redis ", S(what), ": ", timeout ? std::string("timed out") : S(errstr)));
 }
 
-absl::StatusOr<Reply> Connection::Command(std::span<const std::string_view> argv) {
+absl::StatusOr<Reply> Connection::CommandReply(std::span<const std::string_view> argv) {
   if (broken_) return absl::UnavailableError("redis: connection is broken");
   std::vector<const char*> ptrs(argv.size());
   std::vector<size_t> lens(argv.size());
@@ -171,9 +194,13 @@ absl::StatusOr<Reply> Connection::Command(std::span<const std::string_view> argv
     lens[i] = argv[i].size();
   }
   ReplyPtr r(static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
+      redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data())));
   if (r == nullptr) return IoError(argv.empty() ? "command" : argv[0]);
-  Reply out = Convert(r.get());
+  return Convert(r.get());
+}
+
+absl::StatusOr<Reply> Connection::Command(std::span<const std::string_view> argv) {
+  RECSTACK_ASSIGN_OR_RETURN(Reply out, CommandReply(argv));
   if (out.is_error()) return absl::FailedPreconditionError(absl::StrCat("redis: ", out.str));
   return out;
 }
@@ -190,8 +217,10 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
       ptrs[i] = cmd[i].data();
       lens[i] = cmd[i].size();
     }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()), ptrs.data(), lens.data()) !=
-        REDIS_OK) {
+    // Appends to hiredis's output buffer only; the first redisGetReply
+    // writes everything.
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(cmd.size()), ptrs.data(),
+                               lens.data()) != REDIS_OK) {
       return IoError("pipeline append");
     }
   }
@@ -199,7 +228,8 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
   out.reserve(cmds.size());
   for (size_t i = 0; i < cmds.size(); ++i) {
     void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return IoError("pipeline read");
+    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr)
+      return IoError("pipeline read");
     ReplyPtr r(static_cast<redisReply*>(raw));
     out.push_back(Convert(r.get()));
   }
@@ -260,7 +290,7 @@ absl::StatusOr<Lease> Pool::Acquire(std::chrono::milliseconds wait) {
     last_connect_error_ = conn.status();
     // Back off briefly so an outage fails callers fast instead of each one
     // paying the connect timeout.
-    next_connect_attempt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    next_connect_attempt_ = std::chrono::steady_clock::now() + kConnectBackoff;
     cv_.notify_one();
     return conn.status();
   }
@@ -281,20 +311,46 @@ absl::StatusOr<Reply> Pool::Command(std::span<const std::string_view> argv) {
   return (*lease)->Command(argv);
 }
 
-absl::StatusOr<std::vector<Reply>> Pool::Pipeline(const std::vector<std::vector<std::string>>& cmds) {
+absl::StatusOr<std::vector<Reply>> Pool::Pipeline(
+    const std::vector<std::vector<std::string>>& cmds) {
   auto lease = Acquire();
   if (!lease.ok()) return lease.status();
   return (*lease)->Pipeline(cmds);
 }
 
 absl::Status Pool::Ping() {
-  auto r = Command({"PING"});
-  return r.ok() ? absl::OkStatus() : r.status();
+  RECSTACK_ASSIGN_OR_RETURN(Lease lease, Acquire(kPingTimeout));
+  const auto timeout = std::min(options_.command_timeout, kPingTimeout);
+  RECSTACK_RETURN_IF_ERROR(lease->SetCommandTimeout(timeout));
+  auto r = lease->Command({"PING"});
+  if (!r.ok()) return r.status();
+  // Back to the pool's timeout before the connection is reused.
+  return lease->SetCommandTimeout(options_.command_timeout);
+}
+
+Script::Script(const Script& other) : lua_(other.lua_) {
+  std::lock_guard<std::mutex> lock(other.mu_);
+  sha_ = other.sha_;
+}
+
+Script& Script::operator=(const Script& other) {
+  if (this == &other) return *this;
+  std::string sha;
+  {
+    std::lock_guard<std::mutex> lock(other.mu_);
+    sha = other.sha_;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  lua_ = other.lua_;
+  sha_ = std::move(sha);
+  return *this;
 }
 
 absl::StatusOr<std::string> Script::Load(Connection& conn) const {
   auto r = conn.Command({"SCRIPT", "LOAD", lua_});
   if (!r.ok()) return r.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  sha_ = r->str;
   return r->str;
 }
 
@@ -309,9 +365,22 @@ std::vector<std::string> Script::EvalShaCommand(std::string_view sha,
 
 absl::StatusOr<Reply> Script::Run(Connection& conn, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& args) const {
-  auto sha = Load(conn);
-  if (!sha.ok()) return sha.status();
-  auto cmd = EvalShaCommand(*sha, keys, args);
+  std::string sha;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sha = sha_;
+  }
+  if (!sha.empty()) {
+    auto cmd = EvalShaCommand(sha, keys, args);
+    std::vector<std::string_view> argv(cmd.begin(), cmd.end());
+    RECSTACK_ASSIGN_OR_RETURN(Reply r, conn.CommandReply(argv));
+    if (!r.is_error()) return r;
+    if (!r.str.starts_with("NOSCRIPT"))
+      return absl::FailedPreconditionError(absl::StrCat("redis: ", r.str));
+  }
+  // Not known to this server yet (first use, restart, SCRIPT FLUSH).
+  RECSTACK_ASSIGN_OR_RETURN(sha, Load(conn));
+  auto cmd = EvalShaCommand(sha, keys, args);
   std::vector<std::string_view> argv(cmd.begin(), cmd.end());
   return conn.Command(argv);
 }

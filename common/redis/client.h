@@ -6,9 +6,12 @@
 //
 // Error mapping (one place): an I/O error or a timeout -> UNAVAILABLE (the
 // connection is then broken and dropped by the pool); an error reply from
-// Redis to a single command -> FAILED_PRECONDITION with Redis's text. In a
-// pipeline, error replies are values (Reply::Type::kError) so that one bad
-// command does not hide the others' results.
+// Redis to a single command -> FAILED_PRECONDITION with Redis's text (wrong
+// type, syntax, NOAUTH, WRONGPASS alike: none is retryable). In a pipeline,
+// error replies are values (Reply::Type::kError) so that one bad command does
+// not hide the others' results. Pool exhaustion -> RESOURCE_EXHAUSTED.
+//
+// Limits: hiredis 0.14 blocking API, RESP2 only, no TLS, no cluster.
 
 #include <chrono>
 #include <condition_variable>
@@ -56,32 +59,55 @@ struct Reply {
 
   bool is_nil() const { return type == Type::kNil; }
   bool is_error() const { return type == Type::kError; }
+  bool is_string() const { return type == Type::kString; }
+  bool is_status() const { return type == Type::kStatus; }
+  bool is_integer() const { return type == Type::kInteger; }
+  bool is_array() const { return type == Type::kArray; }
 };
 
+// One hiredis context (blocking, with socket timeouts), owned through a
+// unique_ptr whose deleter calls redisFree. Not thread-safe: one user at a
+// time, which the Pool's leases guarantee.
 class Connection {
  public:
-  // Connects, then AUTH and SELECT as the options say.
+  // Connects, then AUTH and SELECT as the options say. UNAVAILABLE when the
+  // server cannot be reached within connect_timeout; a rejected AUTH is
+  // FAILED_PRECONDITION ("redis AUTH failed for <url> ...", password redacted).
   static absl::StatusOr<std::unique_ptr<Connection>> Connect(const Options& options);
-  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // One command, binary-safe (redisCommandArgv). A Redis error reply is a
+  // FAILED_PRECONDITION status carrying Redis's text.
   absl::StatusOr<Reply> Command(std::span<const std::string_view> argv);
   absl::StatusOr<Reply> Command(std::initializer_list<std::string_view> argv) {
     return Command(std::span<const std::string_view>(argv.begin(), argv.size()));
   }
-  // Sends every command, then reads every reply: one round trip.
+  // As Command, but a Redis error reply comes back as a Reply of
+  // Type::kError; only I/O failure is a status (UNAVAILABLE).
+  absl::StatusOr<Reply> CommandReply(std::span<const std::string_view> argv);
+  // Sends every command, then reads every reply: one round trip. Error
+  // replies are Type::kError values in their slot; only I/O failure fails
+  // the call (UNAVAILABLE, connection broken).
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& cmds);
 
-  // After an I/O error or timeout the connection is unusable.
+  // Changes the read/write timeout for the following commands (e.g. a short
+  // one for health probes). UNAVAILABLE if the socket option cannot be set.
+  absl::Status SetCommandTimeout(std::chrono::milliseconds timeout);
+
+  // After an I/O error or timeout the connection is unusable: the reply
+  // stream may be out of step with the commands sent.
   bool broken() const { return broken_; }
 
  private:
   friend class Subscriber;  // reads pushes straight from the context
+  struct ContextDeleter {
+    void operator()(redisContext* ctx) const;
+  };
   explicit Connection(redisContext* ctx) : ctx_(ctx) {}
   absl::Status IoError(std::string_view what);
 
-  redisContext* ctx_;
+  std::unique_ptr<redisContext, ContextDeleter> ctx_;
   bool broken_ = false;
 };
 
@@ -89,7 +115,7 @@ class Pool;
 class Subscriber;
 
 // A connection borrowed from a Pool; returns it on destruction (or drops it
-// when it is broken). Move-only.
+// when it is broken). Move-only. A lease must not outlive its pool.
 class Lease {
  public:
   Lease(Lease&& other) noexcept;
@@ -100,6 +126,7 @@ class Lease {
 
   Connection* operator->() { return conn_.get(); }
   Connection& operator*() { return *conn_; }
+  Connection* get() { return conn_.get(); }
 
  private:
   friend class Pool;
@@ -110,9 +137,11 @@ class Lease {
   std::unique_ptr<Connection> conn_;
 };
 
-// Thread-safe, bounded (at most `max_connections` open or leased), lazily
-// connecting. A failed connect is not retried within `reconnect_backoff` so
-// that a Redis outage costs callers one fast UNAVAILABLE, not a timeout each.
+// Thread-safe, bounded (at most `max_connections` open or leased, 0 means 1),
+// lazily connecting. A failed connect is not retried within kConnectBackoff
+// so that a Redis outage costs callers one fast UNAVAILABLE, not a connect
+// timeout each. Connections that saw an I/O error are dropped, so the next
+// Acquire after Redis comes back connects afresh.
 class Pool {
  public:
   Pool(Options options, size_t max_connections);
@@ -124,13 +153,19 @@ class Pool {
   // reached, RESOURCE_EXHAUSTED when every slot stayed leased.
   absl::StatusOr<Lease> Acquire(std::chrono::milliseconds wait = std::chrono::milliseconds(1000));
 
+  // Acquire (default wait), run one command or pipeline, release.
   absl::StatusOr<Reply> Command(std::span<const std::string_view> argv);
   absl::StatusOr<Reply> Command(std::initializer_list<std::string_view> argv) {
     return Command(std::span<const std::string_view>(argv.begin(), argv.size()));
   }
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& cmds);
-  // PING; for readiness probes.
+  // PING with a short timeout (at most kPingTimeout) and a short wait for a
+  // slot; for readiness probes.
   absl::Status Ping();
+  static constexpr std::chrono::milliseconds kPingTimeout{500};
+  // After a failed connect, Acquire returns that error without trying again
+  // for this long, so an outage costs callers a fast UNAVAILABLE each.
+  static constexpr std::chrono::milliseconds kConnectBackoff{200};
 
   const Options& options() const { return options_; }
 
@@ -149,14 +184,20 @@ class Pool {
 };
 
 // A Lua script run with EVALSHA. Redis names scripts by their SHA-1, which
-// SCRIPT LOAD returns; the first Load remembers it. Thread-safe.
+// SCRIPT LOAD returns; the script remembers it, so a Run usually costs one
+// EVALSHA and the source travels only on NOSCRIPT. Thread-safe.
 class Script {
  public:
   explicit Script(std::string lua) : lua_(std::move(lua)) {}
+  Script(const Script& other);
+  Script& operator=(const Script& other);
   const std::string& source() const { return lua_; }
-  // SCRIPT LOAD on `conn` (cheap when already loaded); returns the SHA-1.
+  // SCRIPT LOAD on `conn` (always a round trip, so the script is known to be
+  // on that server); returns the SHA-1 and remembers it.
   absl::StatusOr<std::string> Load(Connection& conn) const;
-  // EVALSHA, loading the script on NOSCRIPT (after a restart or SCRIPT FLUSH).
+  // EVALSHA with the remembered SHA-1; on NOSCRIPT (first use, a restart or
+  // SCRIPT FLUSH) SCRIPT LOAD, then EVALSHA again. A Lua or Redis error is
+  // FAILED_PRECONDITION, like Connection::Command.
   absl::StatusOr<Reply> Run(Connection& conn, const std::vector<std::string>& keys,
                             const std::vector<std::string>& args) const;
   // The EVALSHA argv for a pipeline; call Load on that connection first.
@@ -166,6 +207,8 @@ class Script {
 
  private:
   std::string lua_;
+  mutable std::mutex mu_;
+  mutable std::string sha_;  // guarded by mu_; empty until the first load
 };
 
 }  // namespace recstack::redis

@@ -13,8 +13,8 @@ class Keyspace {
  public:
   explicit Keyspace(std::string prefix = "rs:") : prefix_(std::move(prefix)) {}
 
-  std::string Events() const { return Join("events"); }                       // stream
-  std::string EventMarker(std::string_view id) const { return Join("evt:", id); }  // string, TTL
+  std::string Events() const { return Join("events"); }                             // stream
+  std::string EventMarker(std::string_view id) const { return Join("evt:", id); }   // string, TTL
   std::string History(std::string_view user) const { return Join("hist:", user); }  // zset
   // Popularity of one hour; hour = epoch ms / 3,600,000.
   std::string Popularity(int64_t hour) const { return Join("pop:", std::to_string(hour)); }

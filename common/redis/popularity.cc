@@ -5,8 +5,10 @@
 
 namespace recstack::redis {
 
-absl::StatusOr<std::vector<std::pair<std::string, double>>> SumPopularity(Pool& pool, const Keyspace& keys,
-                                                                          int64_t now_ms, int window_hours) {
+absl::StatusOr<std::vector<std::pair<std::string, double>>> SumPopularity(Pool& pool,
+                                                                          const Keyspace& keys,
+                                                                          int64_t now_ms,
+                                                                          int window_hours) {
   window_hours = std::clamp(window_hours, 1, 24 * 30);
   const int64_t hour = now_ms / Keyspace::kMsPerHour;
   std::vector<std::string> argv = {"ZUNION", std::to_string(window_hours)};

@@ -15,7 +15,9 @@ namespace recstack::redis {
 
 // (item, weighted count) over the `window_hours` hours ending at `now_ms`,
 // best first, ties by item id.
-absl::StatusOr<std::vector<std::pair<std::string, double>>> SumPopularity(Pool& pool, const Keyspace& keys,
-                                                                          int64_t now_ms, int window_hours);
+absl::StatusOr<std::vector<std::pair<std::string, double>>> SumPopularity(Pool& pool,
+                                                                          const Keyspace& keys,
+                                                                          int64_t now_ms,
+                                                                          int window_hours);
 
 }  // namespace recstack::redis

@@ -3,13 +3,18 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace recstack::redis {
 namespace {
 
-// How often the read loop wakes to check Stop().
+// How often the read loop wakes to check Stop(): Stop() returns within this.
 constexpr std::chrono::milliseconds kPoll{100};
+// Reconnect backoff, doubled per failed attempt.
+constexpr std::chrono::milliseconds kMinBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
 struct ReplyDeleter {
   void operator()(void* r) const { freeReplyObject(r); }
@@ -18,10 +23,9 @@ struct ReplyDeleter {
 }  // namespace
 
 Subscriber::Subscriber(Options options, std::vector<std::string> channels, Handler on_message)
-    : options_(std::move(options)), channels_(std::move(channels)), on_message_(std::move(on_message)) {
-  // The read timeout is the poll period; timeouts are expected, not errors.
-  options_.command_timeout = kPoll;
-}
+    : options_(std::move(options)),
+      channels_(std::move(channels)),
+      on_message_(std::move(on_message)) {}
 
 Subscriber::~Subscriber() { Stop(); }
 
@@ -37,32 +41,50 @@ void Subscriber::Stop() {
   connected_ = false;
 }
 
+void Subscriber::SleepUnlessStopped(std::chrono::milliseconds d) const {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stop_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(kPoll / 2);
+}
+
 void Subscriber::Run() {
-  auto backoff = std::chrono::milliseconds(100);
+  auto backoff = kMinBackoff;
+  auto fail = [&] {
+    SleepUnlessStopped(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  };
   while (!stop_) {
+    // Connect, AUTH and SELECT under the normal timeouts.
     auto conn = Connection::Connect(options_);
     if (!conn.ok()) {
-      auto until = std::chrono::steady_clock::now() + backoff;
-      while (!stop_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(kPoll / 2);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      fail();
       continue;
     }
     std::vector<std::string> cmd = {"SUBSCRIBE"};
     cmd.insert(cmd.end(), channels_.begin(), channels_.end());
-    // SUBSCRIBE answers one confirmation per channel.
-    auto confirms = (*conn)->Pipeline({cmd});
-    if (!confirms.ok()) continue;
-    // The other channels' confirmations arrive as pushes and are skipped
-    // below: their first element is "subscribe", not "message".
-    backoff = std::chrono::milliseconds(100);
+    // Read only the first confirmation; the other channels' confirmations
+    // arrive as pushes and are skipped below (their first element is
+    // "subscribe", not "message").
+    auto confirm = (*conn)->Pipeline({cmd});
+    if (!confirm.ok() || confirm->empty() || (*confirm)[0].is_error() ||
+        !(*conn)->SetCommandTimeout(kPoll).ok()) {
+      fail();
+      continue;
+    }
+    // From here the read timeout is the poll period: timeouts are expected.
+    backoff = kMinBackoff;
     connected_ = true;
     if (on_subscribed_) on_subscribed_();
-    redisContext* ctx = (*conn)->ctx_;
+    redisContext* ctx = (*conn)->ctx_.get();
     while (!stop_) {
       void* raw = nullptr;
       if (redisGetReply(ctx, &raw) != REDIS_OK) {
-        if (ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          // Poll timeout: hiredis marks the context failed; clear and go on.
+        const bool timeout =
+            ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                                         std::string_view(ctx->errstr) == std::strerror(EAGAIN));
+        if (timeout) {
+          // hiredis marks the context failed on a read timeout; nothing was
+          // consumed, so clear the error and read again (a partly read reply
+          // stays in hiredis's reader and is completed by the next read).
           ctx->err = 0;
           ctx->errstr[0] = '\0';
           continue;
@@ -70,7 +92,8 @@ void Subscriber::Run() {
         break;  // connection lost: reconnect
       }
       std::unique_ptr<redisReply, ReplyDeleter> r(static_cast<redisReply*>(raw));
-      if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+      if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+          r->element[0]->type == REDIS_REPLY_STRING &&
           std::string_view(r->element[0]->str, r->element[0]->len) == "message") {
         on_message_(std::string_view(r->element[1]->str, r->element[1]->len),
                     std::string_view(r->element[2]->str, r->element[2]->len));

@@ -1,9 +1,13 @@
 #pragma once
 
 // A pub/sub subscriber on its own connection and thread. It reconnects with
-// backoff after Redis goes away, and Stop() returns within one poll period.
+// backoff (100 ms doubling to 2 s) after Redis goes away, and Stop() returns
+// within one poll period (100 ms). Messages published while it is
+// disconnected are lost (Redis pub/sub is fire-and-forget): use
+// set_on_subscribed to catch up from durable state.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,12 +31,13 @@ class Subscriber {
   void Stop();
   // True while subscribed (tests wait for it before publishing).
   bool connected() const { return connected_.load(); }
-  // Called after every (re)subscription, e.g. to poll for what was missed
-  // while disconnected.
+  // Called on the subscriber thread after every (re)subscription, e.g. to
+  // poll for what was missed while disconnected. Set before Start().
   void set_on_subscribed(std::function<void()> fn) { on_subscribed_ = std::move(fn); }
 
  private:
   void Run();
+  void SleepUnlessStopped(std::chrono::milliseconds d) const;
 
   Options options_;
   std::vector<std::string> channels_;

@@ -1,7 +1,7 @@
 #pragma once
 
 // Shared plumbing of CLI commands: a command's callback throws no
-// exceptions of its own; it returns an absl::Status through Fail(), which
+// exceptions of its own; it returns an absl::Status through RunCommand(), which
 // main turns into "recstack <cmd>: <message>" and exit code 1.
 
 #include <string>

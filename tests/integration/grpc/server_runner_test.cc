@@ -1,14 +1,22 @@
 // ServerRunner with a real gRPC server on loopback: health, readiness,
 // reflection, metrics and graceful drain.
-#include <atomic>
-#include <chrono>
-#include <future>
-#include <thread>
-
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "common/grpc/channel.h"
 #include "common/grpc/server.h"
@@ -26,11 +34,13 @@ class SlowRanking final : public recstack::v1::RankingService::Service {
  public:
   std::atomic<int> delay_ms{0};
   std::atomic<int> started{0};
+  std::atomic<int> finished{0};
   grpc::Status ListRankers(grpc::ServerContext*, const recstack::v1::ListRankersRequest*,
                            recstack::v1::ListRankersResponse* resp) override {
     started++;
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
     resp->set_default_ranker("ok");
+    finished++;
     return grpc::Status::OK;
   }
 };
@@ -57,7 +67,9 @@ TEST(ServerRunner, ReadinessProbeDrivesHealth) {
   SlowRanking svc;
   std::atomic<bool> redis_up{false};
   auto registry = std::make_shared<prometheus::Registry>();
-  ServerRunner runner(ServerOptions{.listen = "127.0.0.1:0"}, registry);
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  ServerRunner runner(options, registry);
   runner.AddService(&svc);
   runner.SetReadinessProbe(
       [&]() { return redis_up ? absl::OkStatus() : absl::UnavailableError("redis down"); }, 50ms);
@@ -87,7 +99,8 @@ TEST(ServerRunner, ReflectionListsServices) {
   grpc::ClientContext ctx;
   SetDeadline(ctx, 2s);
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   call->StartCall(reinterpret_cast<void*>(1));
   void* tag;
   bool ok;
@@ -126,6 +139,128 @@ TEST(ServerRunner, ShutdownDrainsInFlightCalls) {
   EXPECT_FALSE(Call(*ch, 500ms).ok()) << "a call after shutdown was served";
 }
 
+TEST(ServerRunner, ShutdownFromManyThreadsWhileWaiting) {
+  SlowRanking svc;
+  svc.delay_ms = 200;
+  auto registry = std::make_shared<prometheus::Registry>();
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  ServerRunner runner(options, registry);
+  runner.AddService(&svc);
+  ASSERT_TRUE(runner.Start().ok());
+  auto ch = MakeChannel(runner.address());
+  auto in_flight = std::async(std::launch::async, [&] { return Call(*ch, 5s); });
+  while (svc.started.load() == 0) std::this_thread::sleep_for(5ms);
+  auto waiter = std::async(std::launch::async, [&] { runner.Wait(); });
+  std::vector<std::thread> stoppers;
+  std::atomic<int> returned_while_running{0};
+  for (int i = 0; i < 3; ++i) {
+    stoppers.emplace_back([&] {
+      runner.Shutdown();
+      // Every caller returns only after the server stopped, so the slow
+      // handler has completed by now.
+      if (svc.finished.load() == 0) returned_while_running++;
+    });
+  }
+  for (auto& t : stoppers) t.join();
+  waiter.get();
+  EXPECT_EQ(returned_while_running.load(), 0);
+  EXPECT_TRUE(in_flight.get().ok());
+  EXPECT_FALSE(runner.serving());
+  runner.Shutdown();  // idempotent
+}
+
+TEST(ServerRunner, WaitReturnsWhenNeverStarted) {
+  ServerRunner runner(ServerOptions{}, std::make_shared<prometheus::Registry>());
+  runner.Wait();
+  runner.Shutdown();
+  SUCCEED();
+}
+
+TEST(ServerRunner, StartFailsOnPortInUse) {
+  SlowRanking svc;
+  testing::InProcessServer first({&svc});
+  SlowRanking svc2;
+  ServerOptions options;
+  options.listen = first.address();
+  ServerRunner second(options, std::make_shared<prometheus::Registry>());
+  second.AddService(&svc2);
+  absl::Status st = second.Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(st.message()).find("--listen"), std::string::npos) << st.message();
+}
+
+// A child process that blocked SIGTERM in main: the signal starts the drain,
+// the in-flight call completes, the process exits 0.
+class ChildProcess {
+ public:
+  explicit ChildProcess(std::vector<std::string> args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~ChildProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ != nullptr) fclose(out_);
+  }
+  bool running() const { return pid_ > 0 && out_ != nullptr; }
+  pid_t pid() const { return pid_; }
+  // The next stdout line without its newline; "" at end of output.
+  std::string ReadLine() {
+    char buf[256];
+    if (fgets(buf, sizeof(buf), out_) == nullptr) return "";
+    std::string line(buf);
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    return line;
+  }
+  // The exit status as waitpid reports it.
+  int Join() {
+    int status = -1;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+};
+
+TEST(ServerRunner, SigtermDrainsAndExitsCleanly) {
+  ChildProcess child({RECSTACK_SIGTERM_SERVER, "400"});
+  ASSERT_TRUE(child.running());
+  std::string first = child.ReadLine();
+  int port = 0;
+  ASSERT_EQ(std::sscanf(first.c_str(), "port %d", &port), 1) << first;
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(WaitForServing(address, 5s).ok());
+  auto ch = MakeChannel(address);
+  auto in_flight = std::async(std::launch::async, [&] { return Call(*ch, 10s); });
+  ASSERT_EQ(child.ReadLine(), "started");
+  ASSERT_EQ(kill(child.pid(), SIGTERM), 0);
+  grpc::Status st = in_flight.get();
+  EXPECT_TRUE(st.ok()) << "in-flight call cut off by SIGTERM: " << st.error_message();
+  EXPECT_EQ(child.ReadLine(), "stopped");
+  int status = child.Join();
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal "
+                                 << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(Call(*ch, 500ms).ok()) << "the stopped process still answers";
+}
+
 TEST(Metrics, RpcMetricsAreScraped) {
   SlowRanking svc;
   testing::InProcessServer server({&svc}, /*with_metrics=*/true);
@@ -138,13 +273,15 @@ TEST(Metrics, RpcMetricsAreScraped) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200);
   const std::string& body = res->body;
-  EXPECT_NE(body.find("recstack_rpc_requests_total{code=\"OK\",method=\"Rank\",service=\"ranking\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      body.find("recstack_rpc_requests_total{code=\"OK\",method=\"Rank\",service=\"ranking\"} 1"),
+      std::string::npos)
       << body.substr(0, 2000);
   EXPECT_NE(body.find("code=\"INVALID_ARGUMENT\",method=\"Rank\",service=\"ranking\"} 1"),
             std::string::npos);
-  EXPECT_NE(body.find("recstack_rpc_latency_seconds_count{method=\"ListRankers\",service=\"ranking\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      body.find("recstack_rpc_latency_seconds_count{method=\"ListRankers\",service=\"ranking\"} 1"),
+      std::string::npos);
 }
 
 TEST(Channel, DeadlineNeverExceedsIncoming) {

@@ -3,11 +3,11 @@
 // A real gRPC server on 127.0.0.1:0 for tests (no metrics endpoint unless
 // asked), stopped on destruction.
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/grpc/server.h"
 

@@ -67,15 +67,24 @@ redis::Options RedisServer::options() const {
 absl::Status RedisServer::Start() {
   if (pid_ > 0) return absl::OkStatus();
   std::vector<std::string> args = {opts_.binary,
-                                   "--bind", "127.0.0.1",
-                                   "--port", std::to_string(port_),
-                                   "--dir", dir_,
-                                   "--save", "",
-                                   "--appendonly", opts_.persistent ? "yes" : "no",
-                                   "--appendfsync", "always",
-                                   "--daemonize", "no",
-                                   "--logfile", dir_ + "/redis.log",
-                                   "--protected-mode", "no"};
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--dir",
+                                   dir_,
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   opts_.persistent ? "yes" : "no",
+                                   "--appendfsync",
+                                   "always",
+                                   "--daemonize",
+                                   "no",
+                                   "--logfile",
+                                   dir_ + "/redis.log",
+                                   "--protected-mode",
+                                   "no"};
   if (opts_.unix_socket) {
     args.insert(args.end(), {"--unixsocket", dir_ + "/redis.sock", "--unixsocketperm", "700"});
   }
@@ -95,7 +104,8 @@ absl::Status RedisServer::Start() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(absl::StrCat("redis-server exited at start; see ", dir_, "/redis.log"));
+      return absl::InternalError(
+          absl::StrCat("redis-server exited at start; see ", dir_, "/redis.log"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

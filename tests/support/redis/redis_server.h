@@ -4,12 +4,11 @@
 // port (or a unix socket) in a fresh temp dir, stopped and cleaned up in the
 // destructor. No persistence unless asked for.
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/status/status.h"
 #include "common/redis/client.h"
@@ -17,9 +16,9 @@
 namespace recstack::testing {
 
 struct RedisServerOptions {
-  std::string password;      // requirepass when set
-  bool unix_socket = false;  // listen on a socket in the temp dir (port 0)
-  bool persistent = false;   // AOF with fsync always: data survives Restart()
+  std::string password = {};  // requirepass when set ({} so designated initializers may omit it)
+  bool unix_socket = false;   // listen on a socket in the temp dir (port 0)
+  bool persistent = false;    // AOF with fsync always: data survives Restart()
   std::string binary = "/usr/bin/redis-server";
 };
 

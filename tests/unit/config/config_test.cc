@@ -1,8 +1,8 @@
 #include "common/config/config.h"
 
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "common/status/status.h"
 
@@ -21,7 +21,8 @@ int Parse(CLI::App& app, std::vector<std::string> args) {
 }
 
 TEST(ServiceConfig, DefaultsPerService) {
-  ServiceConfig c{.service = "retrieval"};
+  ServiceConfig c;
+  c.service = "retrieval";
   CLI::App app;
   AddServiceFlags(app, &c);
   ASSERT_EQ(Parse(app, {}), 0);
@@ -33,7 +34,8 @@ TEST(ServiceConfig, DefaultsPerService) {
 TEST(ServiceConfig, FlagBeatsEnvBeatsDefault) {
   setenv("RECSTACK_REDIS_URL", "redis://10.0.0.9:7000", 1);
   setenv("RECSTACK_LISTEN", "0.0.0.0:6000", 1);
-  ServiceConfig c{.service = "ingestion"};
+  ServiceConfig c;
+  c.service = "ingestion";
   CLI::App app;
   AddServiceFlags(app, &c);
   ASSERT_EQ(Parse(app, {"--listen", "127.0.0.1:7001"}), 0);
@@ -56,7 +58,8 @@ TEST(ServiceConfig, AddressFlagReadsEnv) {
 }
 
 TEST(ServiceConfig, ValidationNamesTheFlag) {
-  ServiceConfig c{.service = "gateway"};
+  ServiceConfig c;
+  c.service = "gateway";
   CLI::App app;
   AddServiceFlags(app, &c);
   ASSERT_EQ(Parse(app, {}), 0);
@@ -78,7 +81,8 @@ TEST(ServiceConfig, ValidationNamesTheFlag) {
 }
 
 TEST(ServiceConfig, NumericFlagRejectsText) {
-  ServiceConfig c{.service = "gateway"};
+  ServiceConfig c;
+  c.service = "gateway";
   CLI::App app;
   AddServiceFlags(app, &c);
   EXPECT_NE(Parse(app, {"--drain-seconds", "soon"}), 0);

@@ -1,10 +1,12 @@
 #include "common/data/loaders.h"
 
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "common/data/npy.h"
 
@@ -13,21 +15,23 @@ namespace {
 
 class LoaderTest : public ::testing::Test {
  protected:
+  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Write(const std::string& name, const std::string& content) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("recstack-loader-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    auto path = (dir / name).string();
+    std::filesystem::create_directories(dir_);
+    auto path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << content;
     return path;
   }
   const std::string data_ = RECSTACK_DATA_DIR;
+  const std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() / ("recstack-loader-" + std::to_string(::getpid()));
 };
 
 TEST_F(LoaderTest, MovieLens100k) {
   const std::string path = data_ + "/ml-100k/u.data";
   std::set<std::string> users, items;
   int64_t rows = 0, min_ts = INT64_MAX;
+  const auto start = std::chrono::steady_clock::now();
   double sum = 0;
   ASSERT_TRUE(ForEachInteraction(path, Format::kMovieLens, [&](const InteractionView& v) {
                 rows++;
@@ -37,6 +41,10 @@ TEST_F(LoaderTest, MovieLens100k) {
                 min_ts = std::min(min_ts, v.timestamp_ms);
                 return absl::OkStatus();
               }).ok());
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("u.data: %lld rows in %.3f s (%.2f M rows/s, incl. the test's id sets)\n",
+              static_cast<long long>(rows), secs, rows / secs / 1e6);
   EXPECT_EQ(rows, 100000);
   EXPECT_EQ(users.size(), 943u);
   EXPECT_EQ(items.size(), 1682u);
@@ -54,7 +62,8 @@ TEST_F(LoaderTest, MovieLensItemsLatin1) {
   ASSERT_EQ(items->size(), 1682u);
   EXPECT_EQ((*items)[0].item, "1");
   EXPECT_EQ((*items)[0].title, "Toy Story (1995)");
-  EXPECT_EQ((*items)[0].categories, (std::vector<std::string>{"Animation", "Children's", "Comedy"}));
+  EXPECT_EQ((*items)[0].categories,
+            (std::vector<std::string>{"Animation", "Children's", "Comedy"}));
   bool found = false;
   for (const auto& m : *items) {
     // Latin-1 0xE9 decoded as UTF-8 "é".
@@ -70,7 +79,9 @@ TEST_F(LoaderTest, RatingsDatAndCsvWithCrlf) {
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ((*rows)[1].item, "661");
   EXPECT_EQ((*rows)[1].timestamp_ms, 978302109000);
-  auto csv = Write("ratings.csv", "userId,movieId,rating,timestamp\r\n1,31,2.5,1260759144\r\n1,1029,3.0,1260759179\r\n");
+  auto csv =
+      Write("ratings.csv",
+            "userId,movieId,rating,timestamp\r\n1,31,2.5,1260759144\r\n1,1029,3.0,1260759179\r\n");
   rows = LoadInteractions(csv, Format::kAuto);
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2u);
@@ -79,7 +90,8 @@ TEST_F(LoaderTest, RatingsDatAndCsvWithCrlf) {
 }
 
 TEST_F(LoaderTest, PlainCsvWithAndWithoutHeader) {
-  auto with = Write("a.csv", "user,item,value,timestamp\nu1,i1,3,1764679469226\nu2,i2,1,1700000000\n");
+  auto with =
+      Write("a.csv", "user,item,value,timestamp\nu1,i1,3,1764679469226\nu2,i2,1,1700000000\n");
   auto rows = LoadInteractions(with, Format::kCsv);
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2u);
@@ -95,7 +107,8 @@ TEST_F(LoaderTest, PlainCsvWithAndWithoutHeader) {
 
 TEST_F(LoaderTest, MalformedInputNamesTheLine) {
   auto bad = Write("u.bad", "1\t2\t3\t4\n5\t6\t7\n");
-  auto st = ForEachInteraction(bad, Format::kMovieLens, [](const InteractionView&) { return absl::OkStatus(); });
+  auto st = ForEachInteraction(bad, Format::kMovieLens,
+                               [](const InteractionView&) { return absl::OkStatus(); });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(std::string(st.message()), "u.bad:2: expected 4 tab-separated fields, got 3");
   auto bad_value = Write("v.csv", "u1,i1,2\nu1,i2,lots\n");
@@ -111,7 +124,8 @@ TEST_F(LoaderTest, MalformedInputNamesTheLine) {
 
 TEST_F(LoaderTest, LongFileAcrossReadBlocks) {
   std::string content;
-  for (int i = 0; i < 200000; ++i) content += "user" + std::to_string(i) + ",item" + std::to_string(i % 97) + ",1\n";
+  for (int i = 0; i < 200000; ++i)
+    content += "user" + std::to_string(i) + ",item" + std::to_string(i % 97) + ",1\n";
   auto path = Write("long.csv", content);
   int64_t n = 0;
   std::string last;
@@ -134,6 +148,27 @@ TEST_F(LoaderTest, NpyRoundTrip) {
   EXPECT_EQ(back->data, m);
   // The header is padded so the data starts on a 64-byte boundary.
   EXPECT_EQ((std::filesystem::file_size(path) - m.size() * 4) % 64, 0u);
+}
+
+TEST_F(LoaderTest, NpyOneDimensionalAndBadFiles) {
+  std::vector<float> v = {0.5f, -1.25f, 3.0f};
+  auto path = Write("v.npy", "");
+  ASSERT_TRUE(WriteNpy(path, v.data(), 3, 0).ok());
+  auto back = ReadNpyFloat(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(back->data, v);
+  auto ints = Write("i.npy", "");
+  ASSERT_TRUE(WriteNpy(ints, std::vector<int64_t>{1, 2}).ok());
+  // Only '<f4' reads back as float; an '<i8' file is refused, not misread.
+  EXPECT_EQ(ReadNpyFloat(ints).status().code(), absl::StatusCode::kInvalidArgument);
+  std::string header(128, '\0');
+  std::ifstream(ints, std::ios::binary).read(header.data(), 128);
+  EXPECT_NE(header.find("'descr': '<i8'"), std::string::npos);
+  EXPECT_NE(header.find("'shape': (2,)"), std::string::npos);
+  EXPECT_EQ(ReadNpyFloat(Write("junk.npy", "not numpy")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadNpyFloat("/nonexistent/x.npy").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(SplitCsvLine, Quotes) {

@@ -35,10 +35,35 @@ TEST(ParseUrl, Ipv6AndUnix) {
   EXPECT_EQ(unix_url->db, 3);
 }
 
+TEST(ParseUrl, UserIsIgnoredAndDbZeroIsDefault) {
+  auto o = ParseUrl("redis://default:pw@127.0.0.1:6390/");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->password, "pw");
+  EXPECT_EQ(o->port, 6390);
+  EXPECT_EQ(o->db, 0);
+  EXPECT_TRUE(o->unix_socket.empty());
+}
+
+TEST(ToUrl, RoundTripsAndRedacts) {
+  for (const char* url : {"redis://127.0.0.1:6379", "redis://h:1/5", "unix:///tmp/x.sock",
+                          "unix:///tmp/x.sock?db=2"}) {
+    auto o = ParseUrl(url);
+    ASSERT_TRUE(o.ok()) << url << ": " << o.status();
+    EXPECT_EQ(ToUrl(*o), url);
+  }
+  Options o;
+  o.password = "hunter2";
+  o.db = 1;
+  const std::string url = ToUrl(o);
+  EXPECT_EQ(url, "redis://:***@127.0.0.1:6379/1");
+  EXPECT_EQ(url.find("hunter2"), std::string::npos);
+}
+
 TEST(ParseUrl, RejectsBadInput) {
-  for (const char* bad : {"http://x:1", "redis://", "redis://host:0", "redis://host:99999",
-                          "redis://host:12x", "redis://host/abc", "unix://relative.sock",
-                          "unix:///s.sock?foo=1"}) {
+  for (const char* bad :
+       {"http://x:1", "redis://", "redis://host:0", "redis://host:99999", "redis://host:12x",
+        "redis://host/abc", "unix://relative.sock", "unix:///s.sock?foo=1", "unix://",
+        "redis://:pw@", "redis://h:6379/-1", "redis://::1:6379", "redis://host:"}) {
     auto o = ParseUrl(bad);
     EXPECT_FALSE(o.ok()) << bad;
     EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument) << bad;
@@ -58,7 +83,14 @@ TEST(Keyspace, MatchesDesign) {
   EXPECT_EQ(k.ModelItems("v3", 7), "rs:model:v3:items:7");
   EXPECT_EQ(k.ModelUser("v3", "u1"), "rs:model:v3:user:u1");
   EXPECT_EQ(k.ModelUpdates(), "rs:model:updates");
-  EXPECT_EQ(Keyspace("t:").History("a"), "t:hist:a");
+  EXPECT_EQ(k.ModelVersions(), "rs:model:versions");
+  EXPECT_EQ(k.prefix(), "rs:");
+  // Ids are copied byte for byte (binary-safe keys).
+  EXPECT_EQ(k.History(std::string_view("a\0b", 3)), std::string("rs:hist:a\0b", 11));
+  Keyspace t("t:");
+  EXPECT_EQ(t.History("a"), "t:hist:a");
+  EXPECT_EQ(t.ModelUser("v1", "u"), "t:model:v1:user:u");
+  EXPECT_EQ(t.Popularity(-1), "t:pop:-1");
 }
 
 }  // namespace
