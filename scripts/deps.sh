@@ -13,8 +13,8 @@ PACKAGES=(
   libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark)
   libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev
-  # deploy checks (docker-compose config) and load-test plots
-  docker-compose gnuplot-nox
+  # deploy checks (docker-compose config, YAML manifests) and load-test plots
+  docker-compose python3-yaml gnuplot-nox
   # used by scripts: health probes, JSON in shell
   curl jq
 )

@@ -139,7 +139,8 @@ int ParseOrExit(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message; usage errors exit 2 (help and version 0).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return -1;
 }

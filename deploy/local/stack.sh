@@ -5,6 +5,9 @@
 #   deploy/local/stack.sh up       start what is not running, wait for health
 #   deploy/local/stack.sh down     stop everything (SIGTERM, then SIGKILL)
 #   deploy/local/stack.sh status   what runs where
+#   deploy/local/stack.sh describe one JSON object: ports, binaries and the flags
+#                                  (and their RECSTACK_* variables) each process
+#                                  gets; the Docker and Kubernetes tests read it
 #
 # Environment:
 #   RECSTACK_STACK_DIR    state folder (default: .stack in the repo)
@@ -25,7 +28,10 @@ declare -A metrics_port=([gateway]=$((9100 + off)) [ingestion]=$((9101 + off)) [
 http_port=$((8080 + off))
 services=(ingestion training retrieval ranking gateway)
 
-mkdir -p "$state/logs" "$state/pids" "$state/redis" "$state/training"
+# describe only prints: it creates nothing.
+if [ "${1:-status}" != describe ]; then
+  mkdir -p "$state/logs" "$state/pids" "$state/redis" "$state/training"
+fi
 
 alive() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
 
@@ -42,16 +48,23 @@ start_redis() {
   exit 1
 }
 
-start_service() {
+# The flags of service $1, into the array `args` (flag, value, flag, value, ...).
+service_args() {
   local name=$1
-  if alive "$name"; then return; fi
-  local args=(--listen "$host:${grpc_port[$name]}" --metrics-listen "$host:${metrics_port[$name]}"
-              --redis-url "redis://$host:$redis_port")
+  args=(--listen "$host:${grpc_port[$name]}" --metrics-listen "$host:${metrics_port[$name]}"
+        --redis-url "redis://$host:$redis_port")
   case $name in
     training) args+=(--state-dir "$state/training") ;;
     gateway) args+=(--http-listen "$host:$http_port" --retrieval-addr "$host:${grpc_port[retrieval]}"
                     --ranking-addr "$host:${grpc_port[ranking]}" --ingestion-addr "$host:${grpc_port[ingestion]}") ;;
   esac
+}
+
+start_service() {
+  local name=$1
+  if alive "$name"; then return; fi
+  local args
+  service_args "$name"
   "$bin/recstack-$name" "${args[@]}" >>"$state/logs/$name.log" 2>&1 &
   echo $! > "$state/pids/$name.pid"
 }
@@ -70,7 +83,43 @@ stop() {
   rm -f "$state/pids/$name.pid"
 }
 
+json_str() {  # a JSON string literal
+  local v=${1//\\/\\\\}
+  v=${v//\"/\\\"}
+  printf '"%s"' "$v"
+}
+
+# --flag-name -> RECSTACK_FLAG_NAME, as common/config/config.cc EnvName does.
+env_name() {
+  local f=${1#--}
+  f=${f//-/_}
+  printf 'RECSTACK_%s' "${f^^}"
+}
+
+describe() {
+  local s i j args flags envs sep
+  printf '{\n  "host": %s,\n  "redis": {"port": %d},\n  "services": {\n' "$(json_str "$host")" "$redis_port"
+  for i in "${!services[@]}"; do
+    s=${services[$i]}
+    service_args "$s"
+    flags="" envs="" sep=""
+    for ((j = 0; j < ${#args[@]}; j += 2)); do
+      flags+="$sep$(json_str "${args[j]}"): $(json_str "${args[j+1]}")"
+      envs+="$sep$(json_str "$(env_name "${args[j]}")"): $(json_str "${args[j+1]}")"
+      sep=", "
+    done
+    printf '    %s: {"binary": %s, "grpc_port": %d, "metrics_port": %d' \
+      "$(json_str "$s")" "$(json_str "recstack-$s")" "${grpc_port[$s]}" "${metrics_port[$s]}"
+    [ "$s" = gateway ] && printf ', "http_port": %d' "$http_port"
+    printf ',\n      "flags": {%s},\n      "env": {%s}}' "$flags" "$envs"
+    [ "$i" -lt $((${#services[@]} - 1)) ] && printf ','
+    printf '\n'
+  done
+  printf '  }\n}\n'
+}
+
 case "${1:-status}" in
+  describe) describe ;;
   up)
     for b in "${services[@]}"; do
       [ -x "$bin/recstack-$b" ] || { echo "stack: $bin/recstack-$b is missing: build first" >&2; exit 1; }
@@ -95,5 +144,5 @@ case "${1:-status}" in
       if alive "$s"; then echo "$s running (pid $(cat "$state/pids/$s.pid"))"; else echo "$s stopped"; fi
     done
     ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|describe" >&2; exit 2 ;;
 esac

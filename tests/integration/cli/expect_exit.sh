@@ -12,8 +12,9 @@ if [ -z "$err" ]; then
   echo "no error message on stderr" >&2
   exit 1
 fi
-# A command's own failure reads "recstack <cmd>: <message>".
-if [ "$want" = 1 ] && [[ "$err" != "recstack "*": "* ]]; then
+# A command's own failure reads "recstack <cmd>: <message>" (or, for the
+# other binaries, "recstack-<name>: <message>").
+if [ "$want" = 1 ] && [[ "$err" != "recstack "*": "* && "$err" != "recstack-"*": "* ]]; then
   echo "error message not of the form 'recstack <cmd>: <message>': $err" >&2
   exit 1
 fi

@@ -1,0 +1,289 @@
+// recstack-loadtest: an open-loop load generator for the stack (DESIGN §8).
+//
+//   recstack-loadtest --addr 127.0.0.1:50050 --rate 500 --duration 10s
+//   recstack-loadtest --rate 200 --duration 5s --floor --json
+//   recstack-loadtest --sweep 100:3000:100 --slo 50ms --floor --plot sweep.svg
+//   recstack-loadtest --simulate-clicks .stack/data/synth --rate 100 --duration 30s
+//
+// Requests leave on a schedule and latency counts from the scheduled send
+// time (see runner.h). `--floor` drives an in-process echo service with the
+// same schedule, so every figure comes with its ratio to a bare RPC.
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/config/config.h"
+#include "common/log/log.h"
+#include "loadtest/echo.h"
+#include "loadtest/report.h"
+#include "loadtest/runner.h"
+
+namespace rl = recstack::loadtest;
+
+namespace {
+
+int Fail(const absl::Status& st) {
+  std::fprintf(stderr, "recstack-loadtest: %s\n", std::string(st.message()).c_str());
+  return 1;
+}
+
+double Ratio(int64_t a, int64_t b) {
+  return b > 0 ? std::round(static_cast<double>(a) / static_cast<double>(b) * 100) / 100 : 0;
+}
+
+void AddRatios(nlohmann::json& j, const rl::RunResult& stack, const rl::RunResult& floor) {
+  j["p50_over_floor"] = Ratio(stack.latency.Percentile(0.5), floor.latency.Percentile(0.5));
+  j["p99_over_floor"] = Ratio(stack.latency.Percentile(0.99), floor.latency.Percentile(0.99));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"recstack-loadtest: open-loop load against the recstack gateway or one service"};
+  rl::RunOptions o;
+  std::string target = "gateway", arrivals = "constant", duration = "10s", warmup = "2s",
+              timeout = "10s", mix = "recommend=100", dataset, clicks_dir, csv, sweep, slo = "100ms",
+              plot;
+  int64_t users = 5000, items = 2000;
+  bool json = false, with_floor = false;
+  double max_error_ratio = 0.001;
+  app.add_option("--addr", o.addr, "HOST:PORT of the target")->capture_default_str();
+  app.add_option("--target", target, "gateway, retrieval, ranking, ingestion, or floor (echo only)")
+      ->capture_default_str();
+  app.add_option("--rate", o.rate, "requests per second")->capture_default_str();
+  app.add_option("--arrivals", arrivals, "constant or poisson")->capture_default_str();
+  app.add_option("--duration", duration, "measured time per run (e.g. 10s)")->capture_default_str();
+  app.add_option("--warmup", warmup, "unmeasured time before it")->capture_default_str();
+  app.add_option("--connections", o.connections, "HTTP/2 connections (1-64)")->capture_default_str();
+  app.add_option("--threads", o.threads, "completion-queue threads (1-64)")->capture_default_str();
+  app.add_option("--k", o.k, "items per Recommend / SimilarItems")->capture_default_str();
+  app.add_option("--timeout", timeout, "per-request deadline")->capture_default_str();
+  app.add_option("--mix", mix, "operation weights, e.g. recommend=90,ingest=5,similar=5")
+      ->capture_default_str();
+  app.add_option("--zipf", o.zipf, "skew of users and items (most active first); 0 = uniform")
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of arrivals, users, items and clicks")->capture_default_str();
+  app.add_option("--dataset", dataset,
+                 "users and items from a data set: a `recstack datagen` dir or user,item CSV");
+  app.add_option("--users", users, "without --dataset: ids u0..u{N-1}")->capture_default_str();
+  app.add_option("--items", items, "without --dataset: ids i0..i{N-1}")->capture_default_str();
+  app.add_option("--ingest-batch", o.ingest_batch, "events per IngestEvents")->capture_default_str();
+  app.add_option("--rank-candidates", o.rank_candidates, "candidates per Rank (--target ranking)")
+      ->capture_default_str();
+  app.add_option("--max-inflight", o.max_inflight, "requests in flight before refusing locally")
+      ->capture_default_str();
+  app.add_flag("--json", json, "print one JSON object");
+  app.add_option("--csv", csv, "also write one CSV row per run to this file");
+  app.add_option("--sweep", sweep, "FROM:TO:STEP: step the rate and report the knee");
+  app.add_option("--slo", slo, "p99 bound of the knee")->capture_default_str();
+  app.add_option("--max-error-ratio", max_error_ratio, "errors/requests allowed at the knee")
+      ->capture_default_str();
+  app.add_option("--plot", plot, "with --sweep: write this .svg or .png (gnuplot)");
+  app.add_flag("--floor", with_floor, "also run the same load against an in-process echo service");
+  app.add_option("--floor-response-bytes", o.echo_response_bytes, "padding of each echo answer")
+      ->capture_default_str();
+  app.add_option("--simulate-clicks", clicks_dir,
+                 "a `recstack datagen` dir: click recommended items with the true probability");
+  if (int rc = recstack::config::ParseOrExit(app, argc, argv); rc >= 0) return rc;
+  // The in-process echo server logs like a service; only its problems matter here.
+  recstack::log::Init("recstack-loadtest", "warn");
+
+  auto parse_ms = [](const std::string& flag, const std::string& v)
+      -> absl::StatusOr<std::chrono::milliseconds> {
+    auto d = recstack::config::ParseDuration(v);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
+    return *d;
+  };
+  auto t = rl::ParseTarget(target);
+  if (!t.ok()) return Fail(t.status());
+  o.target = *t;
+  if (arrivals != "constant" && arrivals != "poisson") {
+    return Fail(absl::InvalidArgumentError("--arrivals must be constant or poisson"));
+  }
+  o.poisson = arrivals == "poisson";
+  for (auto [flag, text, out] : {std::tuple{"duration", &duration, &o.duration},
+                                 std::tuple{"warmup", &warmup, &o.warmup},
+                                 std::tuple{"timeout", &timeout, &o.timeout}}) {
+    auto d = parse_ms(flag, *text);
+    if (!d.ok()) return Fail(d.status());
+    *out = *d;
+  }
+  rl::KneeRule rule;
+  {
+    auto d = parse_ms("slo", slo);
+    if (!d.ok()) return Fail(d.status());
+    rule.slo = std::chrono::duration_cast<std::chrono::microseconds>(*d);
+    rule.max_error_ratio = max_error_ratio;
+  }
+  if (o.target == rl::Target::kFloor) mix = "recommend=100";
+  auto m = rl::Mix::Parse(mix);
+  if (!m.ok()) return Fail(m.status());
+  o.mix = *m;
+
+  std::optional<recstack::data::GroundTruth> truth;
+  if (!clicks_dir.empty()) {
+    auto gt = recstack::data::GroundTruth::Load(clicks_dir);
+    if (!gt.ok()) return Fail(gt.status());
+    truth = std::move(*gt);
+    o.truth = &*truth;
+    if (dataset.empty()) dataset = clicks_dir;
+  }
+  absl::StatusOr<rl::Catalog> catalog =
+      dataset.empty() ? absl::StatusOr<rl::Catalog>(rl::Catalog::Synthetic(users, items))
+                      : rl::Catalog::FromDataset(dataset);
+  if (!catalog.ok()) return Fail(catalog.status());
+  if (users < 1 || items < 1) return Fail(absl::InvalidArgumentError("--users and --items must be >= 1"));
+  if (auto st = o.Validate(); !st.ok()) return Fail(st);
+
+  // The floor (and --target floor) run against an in-process echo service.
+  std::unique_ptr<rl::EchoServer> echo;
+  rl::RunOptions floor_o = o;
+  if (with_floor || o.target == rl::Target::kFloor) {
+    auto s = rl::EchoServer::Start();
+    if (!s.ok()) return Fail(s.status());
+    echo = std::move(*s);
+    floor_o.target = rl::Target::kFloor;
+    floor_o.addr = echo->address();
+    floor_o.truth = nullptr;
+    floor_o.mix = rl::Mix{};
+    if (o.target == rl::Target::kFloor) {
+      o = floor_o;
+      with_floor = false;
+    }
+  }
+
+  std::string csv_text = rl::CsvHeader();
+  auto say = [&](const std::string& line) {
+    if (!json) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  auto run = [&](const rl::RunOptions& ro, double rate, std::string_view kind)
+      -> absl::StatusOr<rl::RunResult> {
+    rl::RunOptions r = ro;
+    r.rate = rate;
+    auto res = rl::Run(r, *catalog);
+    if (res.ok()) {
+      csv_text += rl::CsvRow(kind, *res);
+      say(res->Summary());
+    }
+    return res;
+  };
+
+  nlohmann::json out;
+  out["config"] = {{"addr", o.addr},
+                   {"target", rl::TargetName(o.target)},
+                   {"arrivals", arrivals},
+                   {"duration_s", o.duration.count() / 1000.0},
+                   {"warmup_s", o.warmup.count() / 1000.0},
+                   {"connections", o.connections},
+                   {"threads", o.threads},
+                   {"mix", o.mix.ToString()},
+                   {"users", catalog->users.size()},
+                   {"items", catalog->items.size()},
+                   {"zipf", o.zipf},
+                   {"k", o.k}};
+
+  if (sweep.empty()) {
+    auto r = run(o, o.rate, o.target == rl::Target::kFloor ? "floor" : "stack");
+    if (!r.ok()) return Fail(r.status());
+    out.update(r->ToJson());
+    if (with_floor) {
+      auto f = run(floor_o, o.rate, "floor");
+      if (!f.ok()) return Fail(f.status());
+      out["floor"] = f->ToJson();
+      AddRatios(out, *r, *f);
+      say(absl::StrFormat("stack/floor: p50 x%.2f, p99 x%.2f", out["p50_over_floor"].get<double>(),
+                          out["p99_over_floor"].get<double>()));
+    }
+  } else {
+    auto rates = rl::ParseSweep(sweep);
+    if (!rates.ok()) return Fail(rates.status());
+    // Steps until two in a row miss the SLO: past the knee the queue only grows.
+    auto do_sweep = [&](const rl::RunOptions& ro, std::string_view kind)
+        -> absl::StatusOr<std::vector<rl::RunResult>> {
+      std::vector<rl::RunResult> steps;
+      int misses = 0;
+      for (double rate : *rates) {
+        auto r = run(ro, rate, kind);
+        if (!r.ok()) return r.status();
+        misses = rl::WithinSlo(*r, rule) ? 0 : misses + 1;
+        steps.push_back(std::move(*r));
+        if (misses >= 2) break;
+      }
+      return steps;
+    };
+    say(absl::StrFormat("sweep of %s: %s, p99 SLO %dus", rl::TargetName(o.target), sweep,
+                        rule.slo.count()));
+    auto steps = do_sweep(o, "stack");
+    if (!steps.ok()) return Fail(steps.status());
+    std::vector<rl::RunResult> floor_steps;
+    if (with_floor) {
+      say("sweep of the floor (echo):");
+      auto f = do_sweep(floor_o, "floor");
+      if (!f.ok()) return Fail(f.status());
+      floor_steps = std::move(*f);
+    }
+    const std::optional<double> knee = rl::FindKnee(*steps, rule);
+    nlohmann::json js = nlohmann::json::array(), jf = nlohmann::json::array();
+    for (const auto& s : *steps) js.push_back(s.ToJson());
+    for (const auto& s : floor_steps) jf.push_back(s.ToJson());
+    out["sweep"] = std::move(js);
+    out["slo_us"] = rule.slo.count();
+    out["knee_rate"] = knee ? nlohmann::json(*knee) : nlohmann::json(nullptr);
+    if (with_floor) {
+      out["floor_sweep"] = std::move(jf);
+      const auto fk = rl::FindKnee(floor_steps, rule);
+      // A floor that never missed the SLO has its knee above the range.
+      out["floor_knee_rate"] = fk ? nlohmann::json(*fk) : nlohmann::json(nullptr);
+      out["floor_knee_above_range"] =
+          !floor_steps.empty() && fk && *fk == floor_steps.back().target_rate &&
+          floor_steps.size() == rates->size();
+    }
+    say(knee ? absl::StrFormat("knee: %.1f requests/s (p99 <= %dus)", *knee, rule.slo.count())
+             : std::string("knee: none (the first step already misses the SLO)"));
+    if (knee) {
+      // The operating point a capacity plan would pick: half the knee.
+      say(absl::StrFormat("at half the knee (%.1f/s):", *knee / 2));
+      auto h = run(o, *knee / 2, "stack-half-knee");
+      if (!h.ok()) return Fail(h.status());
+      nlohmann::json half = h->ToJson();
+      out.update(half);
+      if (with_floor) {
+        auto f = run(floor_o, *knee / 2, "floor-half-knee");
+        if (!f.ok()) return Fail(f.status());
+        half["floor"] = f->ToJson();
+        AddRatios(half, *h, *f);
+        AddRatios(out, *h, *f);
+        out["floor"] = half["floor"];
+        say(absl::StrFormat("stack/floor at half the knee: p50 x%.2f, p99 x%.2f",
+                            half["p50_over_floor"].get<double>(), half["p99_over_floor"].get<double>()));
+      }
+      out["half_knee"] = std::move(half);
+    }
+    if (!plot.empty()) {
+      if (auto st = rl::WritePlot(plot, *steps, floor_steps, rule, knee); !st.ok()) return Fail(st);
+      say(absl::StrCat("plot: ", plot));
+    }
+  }
+  if (o.truth != nullptr) {
+    const auto b = rl::ComputeClickBaselines(*o.truth, *catalog, o.zipf, o.k, 300, o.seed);
+    out["click_baselines"] = {{"oracle_ctr", b.oracle_ctr}, {"random_ctr", b.random_ctr}};
+    if (out.contains("clicks")) {
+      say(absl::StrFormat("clicks: ctr %.4f (expected %.4f); an oracle's top-%d gets %.4f, random items %.4f",
+                          out["clicks"]["ctr"].get<double>(), out["clicks"]["expected_ctr"].get<double>(),
+                          o.k, b.oracle_ctr, b.random_ctr));
+    }
+  }
+  if (!csv.empty()) {
+    std::ofstream f(csv, std::ios::trunc);
+    if (!(f << csv_text)) return Fail(absl::UnavailableError(absl::StrCat("cannot write ", csv)));
+  }
+  if (json) std::printf("%s\n", out.dump().c_str());
+  return 0;
+}

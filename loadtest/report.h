@@ -1,0 +1,46 @@
+#pragma once
+
+// Rate sweeps and their reports: the knee (the highest offered rate whose
+// p99 stays within the SLO with no more than a sliver of errors), CSV rows
+// and a gnuplot chart.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "loadtest/runner.h"
+
+namespace recstack::loadtest {
+
+// "100:3000:100": from, to (inclusive), step; all positive, from <= to, at
+// most 200 steps.
+absl::StatusOr<std::vector<double>> ParseSweep(std::string_view text);
+
+struct KneeRule {
+  std::chrono::microseconds slo{100000};  // p99 must stay at or under it
+  double max_error_ratio = 0.001;         // errors / scheduled
+};
+
+// A step passes when p99 <= slo and errors / scheduled <= max_error_ratio.
+bool WithinSlo(const RunResult& r, const KneeRule& rule);
+
+// The highest rate of a passing step that no failing step precedes; nullopt
+// when the first step already fails.
+std::optional<double> FindKnee(const std::vector<RunResult>& steps, const KneeRule& rule);
+
+// CSV: a header and one row per run, `kind` naming the series ("stack",
+// "floor").
+std::string CsvHeader();
+std::string CsvRow(std::string_view kind, const RunResult& r);
+
+// Writes `path` (.svg, or .png) with gnuplot: p50 and p99 against the
+// offered rate for the stack and, when given, the floor; the SLO and the
+// knee. Also leaves `path`.dat and `path`.gp beside it.
+absl::Status WritePlot(const std::string& path, const std::vector<RunResult>& stack,
+                       const std::vector<RunResult>& floor, const KneeRule& rule,
+                       std::optional<double> knee);
+
+}  // namespace recstack::loadtest

@@ -1,0 +1,527 @@
+#include "loadtest/runner.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "recstack/v1/gateway.grpc.pb.h"
+#include "recstack/v1/ingestion.grpc.pb.h"
+#include "recstack/v1/loadtest.grpc.pb.h"
+#include "recstack/v1/ranking.grpc.pb.h"
+#include "recstack/v1/retrieval.grpc.pb.h"
+
+namespace recstack::loadtest {
+namespace {
+
+namespace pb = ::recstack::v1;
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void SleepUntilNs(int64_t t) {
+  timespec ts{static_cast<time_t>(t / 1'000'000'000), static_cast<long>(t % 1'000'000'000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+std::string CodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+bool Serves(Target t, Op op) {
+  switch (t) {
+    case Target::kGateway:
+    case Target::kFloor: return true;
+    case Target::kRetrieval: return op != Op::kIngest;
+    case Target::kRanking: return op == Op::kRecommend;
+    case Target::kIngestion: return op == Op::kIngest;
+  }
+  return false;
+}
+
+// Debian's Abseil has its own string_view.
+absl::string_view A(std::string_view v) { return {v.data(), v.size()}; }
+
+double Us(int64_t ns) { return std::round(static_cast<double>(ns) / 100.0) / 10.0; }
+
+// One connection's stubs (only those of the target are used).
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::GatewayService::Stub> gateway;
+  std::unique_ptr<pb::RetrievalService::Stub> retrieval;
+  std::unique_ptr<pb::RankingService::Stub> ranking;
+  std::unique_ptr<pb::IngestionService::Stub> ingestion;
+  std::unique_ptr<pb::EchoService::Stub> echo;
+};
+
+struct Worker;
+
+struct Call {
+  virtual ~Call() = default;
+  // Runs on the worker thread that completed the call.
+  virtual void Done(Worker& /*w*/) {}
+  Op op = Op::kRecommend;
+  int64_t sched_ns = 0;
+  bool measured = false;
+  bool is_click = false;  // a CLICK event sent by the click simulation
+  grpc::ClientContext ctx;
+  grpc::Status status;
+};
+
+template <class Req, class Resp>
+struct TypedCall : Call {
+  Req req;
+  Resp resp;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader;
+};
+
+struct Worker {
+  grpc::CompletionQueue cq;
+  std::thread thread;
+  std::array<OpResult, kNumOps> ops;
+  ClickStats clicks;
+  int64_t last_measured_done_ns = 0;
+  math::Rng rng{1};
+  class Runner* runner = nullptr;
+};
+
+class Runner {
+ public:
+  Runner(const RunOptions& o, const Catalog& c)
+      : o_(o), catalog_(c), users_(static_cast<int64_t>(c.users.size()), o.zipf),
+        items_(static_cast<int64_t>(c.items.size()), o.zipf), rng_(o.seed) {}
+
+  absl::StatusOr<RunResult> Go();
+
+  // Called by the click simulation on a worker thread.
+  void SendClicks(Worker& w, const std::string& user, const pb::RecommendResponse& resp);
+  void Finished() { inflight_.fetch_sub(1, std::memory_order_relaxed); }
+  const RunOptions& options() const { return o_; }
+
+ private:
+  absl::Status Connect();
+  void Send(Op op, int64_t sched_ns, bool measured);
+  template <class Req, class Resp, class PrepareFn>
+  void Start(TypedCall<Req, Resp>* call, Worker& w, PrepareFn prepare);
+
+  const RunOptions& o_;
+  const Catalog& catalog_;
+  ZipfSampler users_, items_;
+  math::Rng rng_;
+  std::vector<Connection> conns_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<int64_t> inflight_{0};
+  std::atomic<uint64_t> next_conn_{0};
+  uint64_t next_worker_ = 0;
+  int64_t refused_ = 0;
+};
+
+struct RecommendCall : TypedCall<pb::RecommendRequest, pb::RecommendResponse> {
+  void Done(Worker& w) override {
+    if (!status.ok() || !measured || w.runner->options().truth == nullptr) return;
+    w.runner->SendClicks(w, req.user_id(), resp);
+  }
+};
+
+absl::Status Runner::Connect() {
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  for (int i = 0; i < o_.connections; ++i) {
+    grpc::ChannelArguments args;
+    // A channel of its own per connection: no subchannel sharing.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("recstack.loadtest.connection", i);
+    args.SetMaxReceiveMessageSize(16 << 20);
+    Connection c;
+    c.channel = grpc::CreateCustomChannel(o_.addr, grpc::InsecureChannelCredentials(), args);
+    if (!c.channel->WaitForConnected(deadline)) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", o_.addr, " within 5s"));
+    }
+    c.gateway = pb::GatewayService::NewStub(c.channel);
+    c.retrieval = pb::RetrievalService::NewStub(c.channel);
+    c.ranking = pb::RankingService::NewStub(c.channel);
+    c.ingestion = pb::IngestionService::NewStub(c.channel);
+    c.echo = pb::EchoService::NewStub(c.channel);
+    conns_.push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+template <class Req, class Resp, class PrepareFn>
+void Runner::Start(TypedCall<Req, Resp>* call, Worker& w, PrepareFn prepare) {
+  call->ctx.set_deadline(std::chrono::system_clock::now() + o_.timeout);
+  inflight_.fetch_add(1, std::memory_order_relaxed);
+  call->reader = prepare(&call->ctx, call->req, &w.cq);
+  call->reader->StartCall();
+  call->reader->Finish(&call->resp, &call->status, call);
+}
+
+void Runner::Send(Op op, int64_t sched_ns, bool measured) {
+  Worker& w = *workers_[next_worker_++ % workers_.size()];
+  Connection& c = conns_[next_conn_.fetch_add(1, std::memory_order_relaxed) % conns_.size()];
+  const std::string& user = catalog_.users[users_.Sample(rng_)];
+  auto fill = [&](Call* call) {
+    call->op = op;
+    call->sched_ns = sched_ns;
+    call->measured = measured;
+  };
+
+  if (o_.target == Target::kFloor) {
+    auto* call = new TypedCall<pb::EchoRequest, pb::EchoResponse>;
+    fill(call);
+    call->req.set_payload(user);
+    call->req.set_response_bytes(o_.echo_response_bytes);
+    Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.echo->PrepareAsyncEcho(ctx, req, cq); });
+    return;
+  }
+  switch (op) {
+    case Op::kRecommend: {
+      if (o_.target == Target::kGateway) {
+        auto* call = new RecommendCall;
+        fill(call);
+        call->req.set_user_id(user);
+        call->req.set_k(o_.k);
+        (*call->req.mutable_context())["source"] = "loadtest";
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncRecommend(ctx, req, cq); });
+      } else if (o_.target == Target::kRetrieval) {
+        auto* call = new TypedCall<pb::RetrieveRequest, pb::RetrieveResponse>;
+        fill(call);
+        call->req.set_user_id(user);
+        call->req.set_k(o_.k);
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.retrieval->PrepareAsyncRetrieve(ctx, req, cq); });
+      } else {  // ranking
+        auto* call = new TypedCall<pb::RankRequest, pb::RankResponse>;
+        fill(call);
+        call->req.set_user_id(user);
+        call->req.set_k(o_.k);
+        for (int i = 0; i < o_.rank_candidates; ++i) {
+          pb::ScoredItem* s = call->req.add_candidates();
+          s->set_item_id(catalog_.items[items_.Sample(rng_)]);
+          s->set_score(1.0 - i * 1e-3);
+          s->set_source("mf");
+          s->set_retrieval_score(s->score());
+          s->set_retrieval_rank(i);
+        }
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.ranking->PrepareAsyncRank(ctx, req, cq); });
+      }
+      return;
+    }
+    case Op::kIngest: {
+      auto* call = new TypedCall<pb::IngestEventsRequest, pb::IngestEventsResponse>;
+      fill(call);
+      for (int i = 0; i < o_.ingest_batch; ++i) {
+        pb::Event* e = call->req.add_events();
+        e->set_user_id(i == 0 ? user : catalog_.users[users_.Sample(rng_)]);
+        e->set_item_id(catalog_.items[items_.Sample(rng_)]);
+        e->set_type(pb::VIEW);
+        (*e->mutable_context())["source"] = "loadtest";
+      }
+      if (o_.target == Target::kGateway) {
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncIngestEvents(ctx, req, cq); });
+      } else {
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.ingestion->PrepareAsyncIngestEvents(ctx, req, cq); });
+      }
+      return;
+    }
+    case Op::kSimilar: {
+      auto* call = new TypedCall<pb::SimilarItemsRequest, pb::SimilarItemsResponse>;
+      fill(call);
+      call->req.set_item_id(catalog_.items[items_.Sample(rng_)]);
+      call->req.set_k(o_.k);
+      if (o_.target == Target::kGateway) {
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncSimilarItems(ctx, req, cq); });
+      } else {
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.retrieval->PrepareAsyncSimilarItems(ctx, req, cq); });
+      }
+      return;
+    }
+  }
+}
+
+void Runner::SendClicks(Worker& w, const std::string& user, const pb::RecommendResponse& resp) {
+  auto* call = new TypedCall<pb::IngestEventsRequest, pb::IngestEventsResponse>;
+  call->is_click = true;
+  for (int pos = 0; pos < resp.items_size(); ++pos) {
+    const std::string& item = resp.items(pos).item_id();
+    auto p = o_.truth->ClickProbability(user, item);
+    const double prob = p.ok() ? *p : 0.0;  // items outside the data set never get clicked
+    ++w.clicks.impressions;
+    w.clicks.expected_clicks += prob;
+    if (w.rng.Uniform() >= prob) continue;
+    ++w.clicks.clicks;
+    pb::Event* e = call->req.add_events();
+    e->set_user_id(user);
+    e->set_item_id(item);
+    e->set_type(pb::CLICK);
+    auto& ctx = *e->mutable_context();
+    ctx["source"] = "loadtest";
+    ctx["request_id"] = resp.request_id();
+    ctx["position"] = absl::StrCat(pos);
+  }
+  if (call->req.events_size() == 0) {
+    delete call;
+    return;
+  }
+  ++w.clicks.events_sent;
+  Connection& c = conns_[next_conn_.fetch_add(1, std::memory_order_relaxed) % conns_.size()];
+  Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncIngestEvents(ctx, req, cq); });
+}
+
+void WorkerLoop(Worker& w) {
+  void* tag;
+  bool ok;
+  while (w.cq.Next(&tag, &ok)) {
+    std::unique_ptr<Call> call(static_cast<Call*>(tag));
+    const int64_t now = NowNs();
+    if (call->is_click) {
+      if (!call->status.ok()) ++w.clicks.events_failed;
+    } else if (call->measured) {
+      OpResult& r = w.ops[static_cast<int>(call->op)];
+      r.latency.Record(now - call->sched_ns);
+      if (call->status.ok()) {
+        ++r.ok;
+      } else {
+        ++r.errors[CodeName(call->status.error_code())];
+      }
+      w.last_measured_done_ns = std::max(w.last_measured_done_ns, now);
+    }
+    call->Done(w);
+    w.runner->Finished();
+  }
+}
+
+absl::StatusOr<RunResult> Runner::Go() {
+  if (auto st = Connect(); !st.ok()) return st;
+  // Wake-ups within a microsecond of the schedule instead of the default
+  // 50 us timer slack.
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  for (int i = 0; i < o_.threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->rng = math::Rng(o_.seed * 7919 + i + 1);
+    w->runner = this;
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) w->thread = std::thread([wp = w.get()] { WorkerLoop(*wp); });
+
+  RunResult result;
+  result.target = o_.target;
+  result.target_rate = o_.rate;
+  Arrivals arrivals(o_.rate, o_.poisson, o_.seed ^ 0x5eed);
+  const int64_t start = NowNs() + 10'000'000;
+  const int64_t window = start + std::chrono::nanoseconds(o_.warmup).count();
+  const int64_t end = window + std::chrono::nanoseconds(o_.duration).count();
+  for (int64_t t = start; t < end; t += arrivals.NextGapNs()) {
+    int64_t now = NowNs();
+    if (now < t) {
+      SleepUntilNs(t);
+      now = NowNs();
+    }
+    const bool measured = t >= window;
+    const Op op = o_.mix.Sample(rng_);
+    if (measured) {
+      ++result.scheduled;
+      result.send_lag.Record(now - t);
+    }
+    if (inflight_.load(std::memory_order_relaxed) >= o_.max_inflight) {
+      if (measured) {
+        ++refused_;
+        ++result.ops[static_cast<int>(op)].errors["CLIENT_INFLIGHT_CAP"];
+      }
+      continue;
+    }
+    Send(op, t, measured);
+  }
+  // Every call has a deadline, so this ends; the margin covers a server
+  // that ignores deadlines (then the calls are cancelled by Shutdown).
+  const int64_t give_up = NowNs() + std::chrono::nanoseconds(o_.timeout).count() + 5'000'000'000;
+  while (inflight_.load() > 0 && NowNs() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  conns_.clear();
+  for (auto& w : workers_) w->cq.Shutdown();
+  for (auto& w : workers_) w->thread.join();
+
+  int64_t last_done = window;
+  for (auto& w : workers_) {
+    for (int i = 0; i < kNumOps; ++i) {
+      OpResult& dst = result.ops[i];
+      dst.latency.Merge(w->ops[i].latency);
+      dst.ok += w->ops[i].ok;
+      for (auto& [code, n] : w->ops[i].errors) dst.errors[code] += n;
+    }
+    result.clicks.impressions += w->clicks.impressions;
+    result.clicks.clicks += w->clicks.clicks;
+    result.clicks.expected_clicks += w->clicks.expected_clicks;
+    result.clicks.events_sent += w->clicks.events_sent;
+    result.clicks.events_failed += w->clicks.events_failed;
+    last_done = std::max(last_done, w->last_measured_done_ns);
+  }
+  for (const OpResult& r : result.ops) {
+    result.latency.Merge(r.latency);
+    result.ok += r.ok;
+    for (auto& [code, n] : r.errors) {
+      result.errors_by_code[code] += n;
+      result.errors += n;
+    }
+  }
+  result.completed = result.latency.count();
+  result.seconds = static_cast<double>(end - window) / 1e9;
+  const double span = static_cast<double>(std::max(last_done, end) - window) / 1e9;
+  result.achieved_rate = span > 0 ? static_cast<double>(result.completed) / span : 0;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<Target> ParseTarget(std::string_view name) {
+  for (Target t : {Target::kGateway, Target::kRetrieval, Target::kRanking, Target::kIngestion,
+                   Target::kFloor}) {
+    if (TargetName(t) == name) return t;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--target: unknown '", A(name), "' (gateway, retrieval, ranking, ingestion, floor)"));
+}
+
+std::string_view TargetName(Target t) {
+  switch (t) {
+    case Target::kGateway: return "gateway";
+    case Target::kRetrieval: return "retrieval";
+    case Target::kRanking: return "ranking";
+    case Target::kIngestion: return "ingestion";
+    case Target::kFloor: return "floor";
+  }
+  return "?";
+}
+
+absl::Status RunOptions::Validate() const {
+  auto bad = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
+  if (!(rate >= 0.1 && rate <= 1e6)) return bad("--rate must be in [0.1, 1000000], got ", rate);
+  if (duration.count() <= 0) return bad("--duration must be positive");
+  if (warmup.count() < 0) return bad("--warmup must not be negative");
+  if (connections < 1 || connections > 64) return bad("--connections must be in [1, 64], got ", connections);
+  if (threads < 1 || threads > 64) return bad("--threads must be in [1, 64], got ", threads);
+  if (k < 1 || k > 1000) return bad("--k must be in [1, 1000], got ", k);
+  if (timeout.count() <= 0) return bad("--timeout must be positive");
+  if (!(zipf >= 0 && zipf <= 5)) return bad("--zipf must be in [0, 5], got ", zipf);
+  if (max_inflight < 1) return bad("--max-inflight must be at least 1");
+  if (ingest_batch < 1 || ingest_batch > 10000) return bad("--ingest-batch must be in [1, 10000]");
+  if (rank_candidates < 1 || rank_candidates > 10000) return bad("--rank-candidates must be in [1, 10000]");
+  if (echo_response_bytes < 0 || echo_response_bytes > (4 << 20)) return bad("--floor-response-bytes must be in [0, 4 MiB]");
+  for (int i = 0; i < kNumOps; ++i) {
+    if (mix.share[i] > 0 && !Serves(target, static_cast<Op>(i))) {
+      return bad("--target ", A(TargetName(target)), " does not serve '", A(OpName(static_cast<Op>(i))),
+                 "'; change --mix");
+    }
+  }
+  if (truth != nullptr && target != Target::kGateway) {
+    return bad("--simulate-clicks needs --target gateway (clicks go back through it)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RunResult> Run(const RunOptions& options, const Catalog& catalog) {
+  if (auto st = options.Validate(); !st.ok()) return st;
+  if (catalog.users.empty() || catalog.items.empty()) {
+    return absl::InvalidArgumentError("the catalogue has no users or no items");
+  }
+  Runner runner(options, catalog);
+  return runner.Go();
+}
+
+namespace {
+nlohmann::json LatencyJson(const LatencyHistogram& h) {
+  return {{"count", h.count()},
+          {"p50_us", Us(h.Percentile(0.50))},
+          {"p90_us", Us(h.Percentile(0.90))},
+          {"p99_us", Us(h.Percentile(0.99))},
+          {"p999_us", Us(h.Percentile(0.999))},
+          {"max_us", Us(h.max_ns())},
+          {"mean_us", Us(static_cast<int64_t>(h.mean_ns()))}};
+}
+}  // namespace
+
+nlohmann::json RunResult::ToJson() const {
+  nlohmann::json j = LatencyJson(latency);
+  j["target"] = TargetName(target);
+  j["rate"] = target_rate;
+  j["seconds"] = seconds;
+  j["scheduled"] = scheduled;
+  j["completed"] = completed;
+  j["ok"] = ok;
+  j["errors"] = errors;
+  j["errors_by_code"] = errors_by_code;
+  j["achieved_rate"] = std::round(achieved_rate * 10) / 10;
+  j["send_lag_p99_us"] = Us(send_lag.Percentile(0.99));
+  nlohmann::json ops_json = nlohmann::json::object();
+  for (int i = 0; i < kNumOps; ++i) {
+    if (ops[i].latency.count() == 0 && ops[i].errors.empty()) continue;
+    nlohmann::json o = LatencyJson(ops[i].latency);
+    o["ok"] = ops[i].ok;
+    o["errors_by_code"] = ops[i].errors;
+    ops_json[std::string(OpName(static_cast<Op>(i)))] = std::move(o);
+  }
+  j["ops"] = std::move(ops_json);
+  if (clicks.impressions > 0) {
+    j["clicks"] = {{"impressions", clicks.impressions},
+                   {"clicks", clicks.clicks},
+                   {"ctr", static_cast<double>(clicks.clicks) / clicks.impressions},
+                   {"expected_ctr", clicks.expected_clicks / clicks.impressions},
+                   {"click_requests", clicks.events_sent},
+                   {"click_requests_failed", clicks.events_failed}};
+  }
+  return j;
+}
+
+std::string RunResult::Summary() const {
+  std::string out = absl::StrFormat(
+      "%-9s rate %8.1f/s achieved %8.1f/s  %7d ok %5d errors  p50 %8.1fus p90 %8.1fus p99 "
+      "%8.1fus p99.9 %8.1fus max %8.1fus",
+      TargetName(target), target_rate, achieved_rate, ok, errors, Us(latency.Percentile(0.5)),
+      Us(latency.Percentile(0.9)), Us(latency.Percentile(0.99)), Us(latency.Percentile(0.999)),
+      Us(latency.max_ns()));
+  for (auto& [code, n] : errors_by_code) absl::StrAppend(&out, "\n          ", code, ": ", n);
+  return out;
+}
+
+ClickBaselines ComputeClickBaselines(const data::GroundTruth& truth, const Catalog& catalog,
+                                     double zipf, int k, int samples, uint64_t seed) {
+  ZipfSampler users(static_cast<int64_t>(catalog.users.size()), zipf);
+  math::Rng rng(seed);
+  ClickBaselines b;
+  int n_oracle = 0, n_random = 0;
+  for (int s = 0; s < samples; ++s) {
+    const std::string& user = catalog.users[users.Sample(rng)];
+    auto top = truth.TrueTopK(user, k);
+    if (!top.ok()) continue;
+    for (const std::string& item : *top) {
+      if (auto p = truth.ClickProbability(user, item); p.ok()) {
+        b.oracle_ctr += *p;
+        ++n_oracle;
+      }
+    }
+    for (int i = 0; i < k; ++i) {
+      const std::string& item = truth.item_ids()[rng.Below(truth.item_ids().size())];
+      if (auto p = truth.ClickProbability(user, item); p.ok()) {
+        b.random_ctr += *p;
+        ++n_random;
+      }
+    }
+  }
+  if (n_oracle > 0) b.oracle_ctr /= n_oracle;
+  if (n_random > 0) b.random_ctr /= n_random;
+  return b;
+}
+
+}  // namespace recstack::loadtest

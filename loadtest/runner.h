@@ -1,0 +1,102 @@
+#pragma once
+
+// One open-loop run: requests leave on a schedule (constant or Poisson
+// arrivals at `rate`) whatever the server does, over `connections` HTTP/2
+// connections, on async gRPC completion queues; each request's latency is
+// measured from its *scheduled* send time, so when the server (or this
+// client) falls behind, the queueing shows up in the percentiles instead of
+// silently lowering the rate (coordinated omission).
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/data/synthetic.h"
+#include "loadtest/histogram.h"
+#include "loadtest/workload.h"
+#include "nlohmann/json.hpp"
+
+namespace recstack::loadtest {
+
+// What the requests go to. kGateway serves every operation; kRetrieval
+// recommend (Retrieve) and similar; kRanking recommend (Rank over random
+// candidates); kIngestion ingest; kFloor answers everything with Echo.
+enum class Target { kGateway, kRetrieval, kRanking, kIngestion, kFloor };
+absl::StatusOr<Target> ParseTarget(std::string_view name);
+std::string_view TargetName(Target t);
+
+struct RunOptions {
+  Target target = Target::kGateway;
+  std::string addr = "127.0.0.1:50050";
+  double rate = 100;  // requests per second, 0.1 - 1,000,000
+  bool poisson = false;
+  std::chrono::milliseconds warmup{2000};
+  std::chrono::milliseconds duration{10000};
+  int connections = 4;  // 1-64 channels, one TCP connection each
+  int threads = 2;      // completion-queue threads, 1-64
+  int k = 10;           // items per Recommend / SimilarItems
+  std::chrono::milliseconds timeout{10000};  // per-request deadline
+  Mix mix;
+  double zipf = 0.8;  // user/item skew; 0 = uniform
+  uint64_t seed = 1;
+  int64_t max_inflight = 50000;  // beyond it a request is refused locally
+  int ingest_batch = 1;          // events per IngestEvents
+  int rank_candidates = 100;     // candidates per Rank (--target ranking)
+  int echo_response_bytes = 0;   // padding of each Echo answer (floor)
+  // With a synthetic data set's ground truth: every item a Recommend
+  // returns is clicked with its true probability and sent as a CLICK event.
+  const data::GroundTruth* truth = nullptr;
+
+  absl::Status Validate() const;
+};
+
+struct OpResult {
+  LatencyHistogram latency;  // every measured completion, errors included
+  int64_t ok = 0;
+  std::map<std::string, int64_t> errors;  // by gRPC code name
+};
+
+struct ClickStats {
+  int64_t impressions = 0;       // items returned by measured Recommends
+  int64_t clicks = 0;            // of those, clicked
+  double expected_clicks = 0;    // sum of their true click probabilities
+  int64_t events_sent = 0;       // IngestEvents calls carrying clicks
+  int64_t events_failed = 0;
+};
+
+struct RunResult {
+  Target target = Target::kGateway;
+  double target_rate = 0;
+  double seconds = 0;      // the measured window (after warm-up)
+  int64_t scheduled = 0;   // requests scheduled in the window
+  int64_t completed = 0;   // of those, answered (OK or not)
+  int64_t ok = 0;
+  int64_t errors = 0;      // failed, timed out or refused locally
+  double achieved_rate = 0;  // completed / time from window start to the last answer
+  std::map<std::string, int64_t> errors_by_code;
+  LatencyHistogram latency;   // all operations
+  std::array<OpResult, kNumOps> ops;
+  LatencyHistogram send_lag;  // how late this client sent (its own health)
+  ClickStats clicks;
+
+  nlohmann::json ToJson() const;
+  // One line for humans: rate, achieved, errors, percentiles.
+  std::string Summary() const;
+};
+
+absl::StatusOr<RunResult> Run(const RunOptions& options, const Catalog& catalog);
+
+// Click-through baselines for --simulate-clicks: the mean true click
+// probability of a user's true top-k items (an oracle recommender) and of
+// random items, over `samples` users drawn like the load test draws them.
+struct ClickBaselines {
+  double oracle_ctr = 0;
+  double random_ctr = 0;
+};
+ClickBaselines ComputeClickBaselines(const data::GroundTruth& truth, const Catalog& catalog,
+                                     double zipf, int k, int samples, uint64_t seed);
+
+}  // namespace recstack::loadtest

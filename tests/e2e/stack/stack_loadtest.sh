@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Starts the local stack on free ports in a temporary state folder, loads a
+# small synthetic data set through the API, trains through the API, then runs
+# the load generator for a few seconds and checks its numbers are sane:
+# achieved rate within 5% of the target, no errors, percentiles ordered,
+# every scheduled request answered; then simulated clicks flow back through
+# the gateway. Stops the stack and checks nothing is left running.
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+stack=$root/deploy/local/stack.sh
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_offset() {
+  for _ in $(seq 50); do
+    local off=$((1000 + RANDOM % 14000)) p ok=1
+    for p in 6379 50050 50051 50052 50053 50054 8080 9100 9101 9102 9103 9104; do
+      port_free $((p + off)) || { ok=0; break; }
+    done
+    [ $ok = 1 ] && { echo $off; return; }
+  done
+  echo "no free port offset found" >&2
+  exit 1
+}
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/recstack-e2e-stack.XXXXXX")
+export RECSTACK_STACK_DIR=$state RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=$(pick_offset)
+off=$RECSTACK_PORT_OFFSET
+cleanup() {
+  "$stack" down >/dev/null 2>&1 || true
+  rm -rf "$state"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$state"/logs/*.log; do echo "--- $f" >&2; tail -5 "$f" >&2; done
+  exit 1
+}
+
+"$stack" up || fail "stack did not come up"
+rs=$bin/recstack
+data=$state/data
+"$rs" datagen --users 400 --items 300 --interactions 12000 --seed 3 --out "$data" >/dev/null
+"$rs" ingest --addr "127.0.0.1:$((50051 + off))" --items "$data/items.csv" "$data/interactions.csv" >/dev/null
+"$rs" train --addr "127.0.0.1:$((50052 + off))" --algo als-implicit --iterations 5 --wait --quiet --json \
+  > "$state/train.json" || fail "training job failed"
+jq -e '.model_version | length > 0' "$state/train.json" >/dev/null || fail "no model_version: $(cat "$state/train.json")"
+gw=127.0.0.1:$((50050 + off))
+# Retrieval picks the new version up from rs:model:updates.
+for _ in $(seq 50); do
+  v=$("$rs" recommend --addr "$gw" --user u1 --k 5 --json | jq -r '.model_version // ""')
+  [ -n "$v" ] && break
+  sleep 0.2
+done
+[ -n "$v" ] || fail "the gateway never answered from a model"
+
+echo "== load: 100 requests/s for 4 s (recommend 80%, ingest 10%, similar 10%)"
+"$bin/recstack-loadtest" --addr "$gw" --rate 100 --duration 4s --warmup 1s --dataset "$data" \
+  --mix recommend=80,ingest=10,similar=10 --connections 2 --json > "$state/load.json" || fail "loadtest failed"
+jq -c '{achieved_rate, errors, completed, scheduled, p50_us, p90_us, p99_us, p999_us, max_us}' "$state/load.json"
+jq -e '
+  (.achieved_rate >= 95 and .achieved_rate <= 105) and .errors == 0 and
+  .completed == .scheduled and .scheduled == 400 and
+  .p50_us > 0 and .p50_us <= .p90_us and .p90_us <= .p99_us and .p99_us <= .p999_us and
+  .p999_us <= .max_us and (.ops | has("recommend") and has("ingest") and has("similar"))
+' "$state/load.json" >/dev/null || fail "load-test figures out of bounds: $(cat "$state/load.json")"
+
+echo "== simulated clicks: 50 requests/s for 2 s"
+"$bin/recstack-loadtest" --addr "$gw" --rate 50 --duration 2s --warmup 0s --simulate-clicks "$data" \
+  --json > "$state/clicks.json" || fail "loadtest --simulate-clicks failed"
+jq -c '.clicks' "$state/clicks.json"
+jq -e '.errors == 0 and .clicks.impressions >= 500 and .clicks.click_requests_failed == 0 and
+       .click_baselines.oracle_ctr > .click_baselines.random_ctr' "$state/clicks.json" >/dev/null \
+  || fail "click simulation figures out of bounds: $(cat "$state/clicks.json")"
+
+"$stack" down
+for f in "$state"/pids/*.pid; do
+  [ -e "$f" ] && fail "pid file left behind: $f"
+done
+if pgrep -f "recstack-.*:$((50050 + off))" >/dev/null; then fail "a service still runs"; fi
+echo "PASS"
