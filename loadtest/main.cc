@@ -205,27 +205,32 @@ int main(int argc, char** argv) {
     auto rates = rl::ParseSweep(sweep);
     if (!rates.ok()) return Fail(rates.status());
     // Steps until two in a row miss the SLO: past the knee the queue only grows.
-    auto do_sweep = [&](const rl::RunOptions& ro, std::string_view kind)
+    // `extend`: when every step met the SLO, go on in steps of x1.5 (at
+    // most 12 more) so the floor's knee is found even above the range.
+    auto do_sweep = [&](const rl::RunOptions& ro, std::string_view kind, bool extend)
         -> absl::StatusOr<std::vector<rl::RunResult>> {
       std::vector<rl::RunResult> steps;
       int misses = 0;
-      for (double rate : *rates) {
-        auto r = run(ro, rate, kind);
+      std::vector<double> plan = *rates;
+      for (size_t i = 0; i < plan.size() && misses < 2; ++i) {
+        auto r = run(ro, plan[i], kind);
         if (!r.ok()) return r.status();
         misses = rl::WithinSlo(*r, rule) ? 0 : misses + 1;
         steps.push_back(std::move(*r));
-        if (misses >= 2) break;
+        if (extend && misses == 0 && i + 1 == plan.size() && plan.size() < rates->size() + 12) {
+          plan.push_back(std::round(plan.back() * 1.5));
+        }
       }
       return steps;
     };
     say(absl::StrFormat("sweep of %s: %s, p99 SLO %dus", rl::TargetName(o.target), sweep,
                         rule.slo.count()));
-    auto steps = do_sweep(o, "stack");
+    auto steps = do_sweep(o, "stack", false);
     if (!steps.ok()) return Fail(steps.status());
     std::vector<rl::RunResult> floor_steps;
     if (with_floor) {
       say("sweep of the floor (echo):");
-      auto f = do_sweep(floor_o, "floor");
+      auto f = do_sweep(floor_o, "floor", true);
       if (!f.ok()) return Fail(f.status());
       floor_steps = std::move(*f);
     }
@@ -241,9 +246,9 @@ int main(int argc, char** argv) {
       const auto fk = rl::FindKnee(floor_steps, rule);
       // A floor that never missed the SLO has its knee above the range.
       out["floor_knee_rate"] = fk ? nlohmann::json(*fk) : nlohmann::json(nullptr);
-      out["floor_knee_above_range"] =
-          !floor_steps.empty() && fk && *fk == floor_steps.back().target_rate &&
-          floor_steps.size() == rates->size();
+      out["floor_knee_above_range"] = !floor_steps.empty() && fk && *fk == floor_steps.back().target_rate;
+      if (knee && fk) out["knee_over_floor"] = std::round(*knee / *fk * 1000) / 1000;
+      if (fk) say(absl::StrFormat("floor knee: %.1f requests/s", *fk));
     }
     say(knee ? absl::StrFormat("knee: %.1f requests/s (p99 <= %dus)", *knee, rule.slo.count())
              : std::string("knee: none (the first step already misses the SLO)"));

@@ -45,7 +45,9 @@ absl::StatusOr<Catalog> Catalog::FromDataset(const std::string& path) {
     ++line_no;
     absl::string_view l = absl::StripTrailingAsciiWhitespace(line);
     if (l.empty()) continue;
-    std::vector<absl::string_view> f = absl::StrSplit(l, absl::MaxSplits(',', 2));
+    // CSV, or MovieLens' tab-separated u.data.
+    const char sep = l.find('\t') != absl::string_view::npos ? '\t' : ',';
+    std::vector<absl::string_view> f = absl::StrSplit(l, absl::MaxSplits(sep, 2));
     if (f.size() < 2 || f[0].empty() || f[1].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ":", line_no, ": expected user,item[,...]"));

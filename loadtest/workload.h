@@ -21,7 +21,8 @@ struct Catalog {
   std::vector<std::string> items;
 
   // From a data set: DIR/interactions.csv (a `recstack datagen` directory)
-  // or a CSV file `user,item[,...]` (a header line is skipped).
+  // or a CSV file `user,item[,...]` (a header line is skipped), or a
+  // tab-separated one such as MovieLens' u.data.
   static absl::StatusOr<Catalog> FromDataset(const std::string& path);
   // Ids "u0".."u{users-1}" and "i0".."i{items-1}", the ones `recstack
   // datagen` writes, in id order.

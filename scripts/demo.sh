@@ -2,7 +2,9 @@
 # The main demo, unattended: installs what is missing, builds, starts the
 # stack as local processes (reusing a running one), generates a synthetic
 # data set (or loads MovieLens), ingests it through the API, trains through
-# the API, and prints recommendations with their explanations.
+# the API, prints recommendations with their explanations, and runs a
+# 10-second open-loop load test against the gateway (with the same load on a
+# bare echo RPC as the floor).
 #
 #   ./scripts/demo.sh                      synthetic data (5,000 users, 2,000 items)
 #   ./scripts/demo.sh --movielens DIR      MovieLens 100K from DIR (u.data, u.item)
@@ -25,7 +27,7 @@ if [ ! -f build/build.ninja ]; then
 fi
 echo "== Building (first time: a few minutes on 2 cores)"
 cmake --build build -j "$(nproc)" --target recstack recstack-ingestion recstack-training recstack-retrieval \
-  recstack-ranking recstack-gateway | tail -1
+  recstack-ranking recstack-gateway recstack-loadtest | tail -1
 
 echo "== Starting the stack (redis + 5 services)"
 deploy/local/stack.sh up
@@ -38,6 +40,7 @@ if [ -n "$movielens" ]; then
   echo "== Ingesting MovieLens 100K through the ingestion service"
   $rs ingest --addr "$ing" --format movielens --items "$movielens/u.item" "$movielens/u.data"
   users=(1 2 3)
+  dataset=$movielens/u.data
 else
   data=.stack/data/synth
   if [ ! -f "$data/interactions.csv" ]; then
@@ -48,6 +51,7 @@ else
   echo "== Ingesting it through the ingestion service (a second run finds only duplicates)"
   $rs ingest --addr "$ing" --items "$data/items.csv" "$data/interactions.csv"
   users=(u1 u2 u3)
+  dataset=$data
 fi
 
 echo "== Training implicit ALS as a job on the training service"
@@ -65,6 +69,11 @@ curl -s -X POST "$http/v1/events" -d "{\"events\":[
   {\"user_id\":\"newcomer\",\"item_id\":\"i7\",\"type\":\"PLAY\"}]}" >/dev/null || true
 $rs recommend --addr "$gw" --user newcomer --k 5
 
+echo
+echo "== A 10-second load test: 200 Recommend/s on a schedule (open loop), users drawn Zipf-like,"
+echo "   then the same schedule against a bare echo RPC (the floor)"
+build/bin/recstack-loadtest --addr "$gw" --rate 200 --duration 10s --warmup 2s --dataset "$dataset" --floor
+
 cat <<TXT
 
 The stack is running:
@@ -74,5 +83,6 @@ The stack is running:
   metrics                               http://127.0.0.1:$((9100 + off))/metrics (9101-9104: the other services)
   logs                                  .stack/logs/
   CLI                                   build/bin/recstack --help
+  load test                             build/bin/recstack-loadtest --addr $gw --sweep 100:2000:100 --slo 50ms --floor --plot sweep.svg
 Stop it with: ./scripts/demo.sh --down
 TXT

@@ -86,6 +86,14 @@ TEST(Catalog, FromDatasetOrdersByActivity) {
   EXPECT_EQ(c->users, (std::vector<std::string>{"u2", "u1"}));
   EXPECT_EQ(c->items, (std::vector<std::string>{"i1", "i3"}));
   {
+    std::ofstream f(dir / "u.data");  // MovieLens: tab-separated, no header
+    f << "196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t302\t1\t878887116\n";
+  }
+  auto ml = Catalog::FromDataset((dir / "u.data").string());
+  ASSERT_TRUE(ml.ok()) << ml.status();
+  EXPECT_EQ(ml->users, (std::vector<std::string>{"196", "186"}));
+  EXPECT_EQ(ml->items, (std::vector<std::string>{"302", "242"}));
+  {
     std::ofstream f(dir / "interactions.csv");
     f << "user,item\nonly-one-field\n";
   }
