@@ -77,6 +77,10 @@ absl::Status SyntheticParams::Validate() const {
   }
   if (rank < 1 || rank > 256) return absl::InvalidArgumentError("--rank must be 1-256");
   if (days < 1 || days > 3650) return absl::InvalidArgumentError("--days must be 1-3650");
+  if (!(zipf_exponent >= 0 && zipf_exponent <= 5)) {
+    return absl::InvalidArgumentError("--zipf-exponent must be 0-5");
+  }
+  if (!(beta >= 0 && beta <= 20)) return absl::InvalidArgumentError("--beta must be 0-20");
   if (end_time_ms < 946684800000LL + days * 86'400'000LL) {
     return absl::InvalidArgumentError("--end-time-ms must leave the whole window after 2000-01-01");
   }
