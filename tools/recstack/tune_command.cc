@@ -28,6 +28,10 @@ struct TuneOptions {
   std::vector<int> factors;
   std::vector<double> regularization, alpha;
   std::vector<int> iterations;
+  // Explicit with the Gibbs solver: its knobs (regularization and alpha do
+  // not apply to it).
+  std::vector<double> noise_precision;
+  std::vector<int> burn_in;
 };
 
 struct Trial {
@@ -73,19 +77,42 @@ absl::Status RunTune(const TuneOptions& o) {
   auto r_list = o.regularization.empty() ? std::vector<double>{base.als.regularization} : o.regularization;
   auto a_list = o.alpha.empty() ? std::vector<double>{base.als.alpha} : o.alpha;
   auto i_list = o.iterations.empty() ? std::vector<int>{base.als.iterations} : o.iterations;
+  auto n_list =
+      o.noise_precision.empty() ? std::vector<double>{base.als.noise_precision} : o.noise_precision;
+  auto b_list = o.burn_in.empty() ? std::vector<int>{base.als.burn_in} : o.burn_in;
+  const bool gibbs = base.algorithm == training::Algorithm::kExplicitAls &&
+                     base.als.explicit_solver == training::ExplicitSolver::kGibbs;
   if (base.algorithm == training::Algorithm::kExplicitAls) a_list = {base.als.alpha};
+  if (gibbs) {
+    if (!o.regularization.empty() && base.als.warm_start == 0) {
+      return absl::InvalidArgumentError(
+          "--regularization does not apply to --solver gibbs without a warm start: search "
+          "--noise-precision, --burn-in, --factors or --iterations");
+    }
+  } else if (!o.noise_precision.empty() || !o.burn_in.empty()) {
+    return absl::InvalidArgumentError(
+        "--noise-precision and --burn-in need --algo als-explicit --solver gibbs");
+  }
+  for (double n : n_list) {
+    if (!(n >= 0))
+      return absl::InvalidArgumentError(absl::StrCat("--noise-precision must be >= 0, got ", n));
+  }
   if (o.search == "grid") {
     for (int f : f_list)
       for (double r : r_list)
         for (double a : a_list)
-          for (int it : i_list) {
-            training::AlsParams p = base.als;
-            p.factors = f;
-            p.regularization = static_cast<float>(r);
-            p.alpha = static_cast<float>(a);
-            p.iterations = it;
-            candidates.push_back(p);
-          }
+          for (int it : i_list)
+            for (double np : n_list)
+              for (int b : b_list) {
+                training::AlsParams p = base.als;
+                p.factors = f;
+                p.regularization = static_cast<float>(r);
+                p.alpha = static_cast<float>(a);
+                p.iterations = it;
+                p.noise_precision = static_cast<float>(np);
+                p.burn_in = b;
+                candidates.push_back(p);
+              }
   } else if (o.search == "random") {
     // Log-uniform between the smallest and largest value given per knob.
     math::Rng rng(o.base.seed);
@@ -96,18 +123,32 @@ absl::Status RunTune(const TuneOptions& o) {
     auto [rmin, rmax] = std::minmax_element(r_list.begin(), r_list.end());
     auto [amin, amax] = std::minmax_element(a_list.begin(), a_list.end());
     auto [imin, imax] = std::minmax_element(i_list.begin(), i_list.end());
+    auto [nmin, nmax] = std::minmax_element(n_list.begin(), n_list.end());
+    auto [bmin, bmax] = std::minmax_element(b_list.begin(), b_list.end());
     for (int t = 0; t < o.trials; ++t) {
       training::AlsParams p = base.als;
       p.factors = static_cast<int>(std::lround(log_uniform(*fmin, *fmax)));
       p.regularization = static_cast<float>(log_uniform(*rmin, *rmax));
       p.alpha = static_cast<float>(log_uniform(*amin, *amax));
       p.iterations = static_cast<int>(std::lround(*imin + (*imax - *imin) * rng.Uniform()));
+      // 0 (sampled noise) is kept as a value of its own, not a range end.
+      p.noise_precision = static_cast<float>(*nmin == 0 ? n_list[rng.Below(n_list.size())]
+                                                        : log_uniform(*nmin, *nmax));
+      p.burn_in =
+          *bmin < 0 ? -1 : static_cast<int>(std::lround(*bmin + (*bmax - *bmin) * rng.Uniform()));
       candidates.push_back(p);
     }
   } else {
     return absl::InvalidArgumentError(absl::StrCat("--search '", o.search, "': grid or random"));
   }
   if (candidates.size() > 500) return absl::InvalidArgumentError("more than 500 trials: narrow the grid");
+  for (const training::AlsParams& p : candidates) {
+    if (gibbs && p.burn_in >= p.iterations) {
+      return absl::InvalidArgumentError(absl::StrCat("--burn-in ", p.burn_in,
+                                                     " is not below --iterations ", p.iterations,
+                                                     ": no sample would be averaged"));
+    }
+  }
 
   nlohmann::json trials = nlohmann::json::array();
   int best = -1;
@@ -127,13 +168,24 @@ absl::Status RunTune(const TuneOptions& o) {
                         {"alpha", cfg.als.alpha},
                         {"iterations", cfg.als.iterations},
                         {"validation", res.metrics}};
+    if (gibbs) {
+      j["noise_precision"] = cfg.als.noise_precision;
+      j["burn_in"] = cfg.als.BurnIn();
+    }
     trials.push_back(j);
     if (!o.base.json) {
-      std::cerr << "trial " << std::setw(3) << t + 1 << "  factors " << std::setw(4) << cfg.als.factors
-                << "  reg " << std::setw(9) << cfg.als.regularization << "  alpha " << std::setw(7)
-                << cfg.als.alpha << "  iterations " << std::setw(3) << cfg.als.iterations << "  "
-                << (cfg.algorithm == training::Algorithm::kExplicitAls ? "rmse " : absl::StrCat("ndcg@", cfg.k, " "))
-                << std::fixed << std::setprecision(4) << std::abs(score) << std::defaultfloat << "\n";
+      std::cerr << "trial " << std::setw(3) << t + 1 << "  factors " << std::setw(4)
+                << cfg.als.factors << "  reg " << std::setw(9) << cfg.als.regularization
+                << "  alpha " << std::setw(7) << cfg.als.alpha << "  iterations " << std::setw(3)
+                << cfg.als.iterations << "  "
+                << (gibbs ? absl::StrCat("noise ", cfg.als.noise_precision, "  burn-in ",
+                                         cfg.als.BurnIn(), "  ")
+                          : std::string())
+                << (cfg.algorithm == training::Algorithm::kExplicitAls
+                        ? "rmse "
+                        : absl::StrCat("ndcg@", cfg.k, " "))
+                << std::fixed << std::setprecision(4) << std::abs(score) << std::defaultfloat
+                << "\n";
     }
     if (score > best_score) {
       best_score = score;
@@ -156,8 +208,13 @@ absl::Status RunTune(const TuneOptions& o) {
   if (o.base.json) {
     std::cout << out.dump() << "\n";
   } else {
-    std::cout << "best: factors " << cfg.als.factors << ", regularization " << cfg.als.regularization
-              << ", alpha " << cfg.als.alpha << ", iterations " << cfg.als.iterations << "\n"
+    std::cout << "best: factors " << cfg.als.factors << ", regularization "
+              << cfg.als.regularization << ", alpha " << cfg.als.alpha << ", iterations "
+              << cfg.als.iterations
+              << (gibbs ? absl::StrCat(", noise precision ", cfg.als.noise_precision, ", burn-in ",
+                                       cfg.als.BurnIn())
+                        : std::string())
+              << "\n"
               << "test:";
     for (const auto& [k, v] : final_res.metrics) std::cout << " " << k << " " << v;
     std::cout << "\n";
@@ -180,6 +237,10 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--k", o->base.k, "ranking metrics at k")->capture_default_str();
   cmd->add_option("--threads", o->base.threads, "training threads")->capture_default_str();
   cmd->add_option("--confidence", o->base.confidence, "one-plus-alpha or value")->capture_default_str();
+  cmd->add_option("--solver", o->base.solver,
+                  "implicit: cg (default) or cholesky; explicit: gibbs (default) or als");
+  cmd->add_option("--warm-start", o->base.warm_start,
+                  "gibbs: deterministic ALS sweeps before sampling");
   cmd->add_option("--search", o->search, "grid or random")->capture_default_str();
   cmd->add_option("--trials", o->trials, "random search: number of trials")->capture_default_str();
   cmd->add_option("--validation", o->validation, "train share of the validation carve-out")
@@ -188,6 +249,9 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--regularization", o->regularization, "values to try (random: the range)");
   cmd->add_option("--alpha", o->alpha, "values to try (random: the range)");
   cmd->add_option("--iterations", o->iterations, "values to try (random: the range)");
+  cmd->add_option("--noise-precision", o->noise_precision,
+                  "gibbs: values to try, 0 = sampled (random: the range)");
+  cmd->add_option("--burn-in", o->burn_in, "gibbs: values to try (random: the range)");
   cmd->add_flag("--json", o->base.json, "print one JSON object");
   cmd->callback([o] { RunCommand("tune", [&] { return RunTune(*o); }); });
 }

@@ -10,6 +10,7 @@
 #include "common/math/blas.h"
 #include "common/math/kernels.h"
 #include "common/math/rng.h"
+#include "services/training/core/sampling.h"
 
 namespace recstack::training {
 namespace {
@@ -131,6 +132,21 @@ absl::Status AlsParams::Validate() const {
   }
   if (threads <= 0 || threads > 256) {
     return absl::InvalidArgumentError(absl::StrCat("threads must be 1-256, got ", threads));
+  }
+  if (explicit_solver == ExplicitSolver::kGibbs) {
+    if (burn_in < -1 || burn_in >= iterations) {
+      return absl::InvalidArgumentError(absl::StrCat("burn-in must be 0 to iterations - 1 (",
+                                                     iterations - 1,
+                                                     ") or -1 for iterations / 4, got ", burn_in));
+    }
+    if (!(noise_precision >= 0) || !std::isfinite(noise_precision)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("noise-precision must be > 0 (or 0: sampled), got ", noise_precision));
+    }
+    if (warm_start < 0 || warm_start > 1000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("warm-start must be 0-1000, got ", warm_start));
+    }
   }
   return absl::OkStatus();
 }
@@ -276,11 +292,60 @@ double ImplicitAls::Loss(const math::CsrMatrix& by_user) const {
   return loss / denom;
 }
 
+namespace {
+
+// A seed for one stream of draws (sweep, side, row): splitmix64 steps, so
+// each row's draws depend on the seed and its position only, not on which
+// thread solved it.
+uint64_t StreamSeed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t x = seed;
+  for (uint64_t v : {a, b, c}) {
+    x += 0x9e3779b97f4a7c15ULL + v;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+  }
+  return x;
+}
+
+// Per-thread scratch of the explicit half-steps; k = factors + 1.
+struct ExplicitScratch {
+  std::vector<float> x, t, xtx, xtt;  // max_n x k, max_n, k x k, k
+  std::vector<double> a, b;           // k x k, k
+};
+
+// The normal equations of one row against the other side's theta
+// (n_other x k, bias last): xtx = X^T X and xtt = X^T t over its n ratings,
+// X's rows [y_j, 1], t_j = r_j - mu - b_j. sgemm-class work through the BLAS
+// facade (single-threaded inside the row loop).
+void RowNormalEquations(const math::CsrMatrix& m, int64_t row, const math::Matrix& fixed, float mu,
+                        ExplicitScratch& s) {
+  const int k = static_cast<int>(fixed.cols()), d = k - 1;
+  const int64_t begin = m.indptr[row], n = m.indptr[row + 1] - begin;
+  for (int64_t p = 0; p < n; ++p) {
+    const float* y = fixed.row(m.indices[begin + p]);
+    float* xp = s.x.data() + p * k;
+    std::copy(y, y + d, xp);
+    xp[d] = 1.0f;
+    s.t[p] = m.values[begin + p] - mu - y[d];
+  }
+  if (n == 0) {
+    std::fill(s.xtx.begin(), s.xtx.end(), 0.0f);
+    std::fill(s.xtt.begin(), s.xtt.end(), 0.0f);
+    return;
+  }
+  math::SyrkAtA(k, n, 1.0f, s.x.data(), k, 0.0f, s.xtx.data());
+  math::Gemv(true, n, k, 1.0f, s.x.data(), k, s.t.data(), 0.0f, s.xtt.data());
+}
+
+}  // namespace
+
 absl::Status ExplicitAls::Fit(const math::CsrMatrix& by_user, const math::CsrMatrix& by_item,
                               const IterationCallback& callback) {
   if (absl::Status st = params_.Validate(); !st.ok()) return st;
   if (by_user.nnz() == 0) return absl::InvalidArgumentError("no ratings to train on");
-  const int d = params_.factors;
+  const int d = params_.factors, k = d + 1;
+  const bool gibbs = sampling();
   double sum = 0;
   min_rating_ = by_user.values[0];
   max_rating_ = by_user.values[0];
@@ -290,52 +355,184 @@ absl::Status ExplicitAls::Fit(const math::CsrMatrix& by_user, const math::CsrMat
     max_rating_ = std::max(max_rating_, v);
   }
   mu_ = static_cast<float>(sum / by_user.nnz());
-  RandomInit(users_, by_user.rows, d, params_.seed, 0.1f);
-  RandomInit(items_, by_user.cols, d, params_.seed + 1, 0.1f);
-  user_bias_.assign(by_user.rows, 0.0f);
-  item_bias_.assign(by_user.cols, 0.0f);
-  const int k = d + 1;
-  // One side: rows of `m` against the fixed factors/biases of the other.
-  auto half = [&](const math::CsrMatrix& m, const math::Matrix& fixed, const std::vector<float>& fixed_bias,
-                  math::Matrix& solve, std::vector<float>& bias) {
-    std::vector<std::vector<float>> bufs(params_.threads, std::vector<float>(k * k + k));
-    ParallelFor(m.rows, params_.threads, 32, [&](int64_t b, int64_t e, int t) {
-      float* a = bufs[t].data();
-      float* rhs = a + k * k;
+  // Factors ~ N(0, 0.1^2), biases 0.
+  math::Matrix init;
+  theta_users_.Resize(by_user.rows, k);
+  theta_items_.Resize(by_user.cols, k);
+  for (auto [theta, seed] :
+       {std::pair{&theta_users_, params_.seed}, std::pair{&theta_items_, params_.seed + 1}}) {
+    RandomInit(init, theta->rows(), d, seed, 0.1f);
+    for (int64_t r = 0; r < theta->rows(); ++r)
+      std::copy(init.row(r), init.row(r) + d, theta->row(r));
+  }
+  samples_ = 0;
+  sum_users_.assign(gibbs ? theta_users_.size() : 0, 0.0);
+  sum_items_.assign(gibbs ? theta_items_.size() : 0, 0.0);
+  sum_tracked_.assign(tracked_.size(), 0.0);
+  math::SetBlasThreads(1);
+
+  const int threads = params_.threads;
+  std::vector<ExplicitScratch> scratch(threads);
+  int64_t max_n = 1;
+  for (const math::CsrMatrix* m : {&by_user, &by_item}) {
+    for (int64_t r = 0; r < m->rows; ++r) max_n = std::max(max_n, m->indptr[r + 1] - m->indptr[r]);
+  }
+  for (ExplicitScratch& s : scratch) {
+    s.x.resize(max_n * k);
+    s.t.resize(max_n);
+    s.xtx.resize(k * k);
+    s.xtt.resize(k);
+    s.a.resize(k * k);
+    s.b.resize(k);
+  }
+  // Deterministic ALS: theta = (X^T X + lambda n^e I)^-1 X^T t.
+  auto als_half = [&](const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve) {
+    ParallelFor(m.rows, threads, 32, [&](int64_t b, int64_t e, int t) {
+      ExplicitScratch& s = scratch[t];
       for (int64_t row = b; row < e; ++row) {
-        const int64_t s = m.indptr[row], n = m.indptr[row + 1] - s;
+        const int64_t n = m.indptr[row + 1] - m.indptr[row];
         if (n == 0) continue;
-        std::fill(a, a + k * k + k, 0.0f);
-        for (int64_t p = s; p < s + n; ++p) {
-          const int32_t j = m.indices[p];
-          const float* y = fixed.row(j);
-          const float target = m.values[p] - mu_ - fixed_bias[j];
-          // Augmented feature [y, 1] for the factors and this row's bias.
-          for (int a1 = 0; a1 < k; ++a1) {
-            const float ya = a1 < d ? y[a1] : 1.0f;
-            rhs[a1] += ya * target;
-            for (int a2 = 0; a2 <= a1; ++a2) a[a1 * k + a2] += ya * (a2 < d ? y[a2] : 1.0f);
-          }
+        RowNormalEquations(m, row, fixed, mu_, s);
+        const double scale = std::pow(static_cast<double>(n), params_.reg_exponent);
+        for (int a = 0; a < k * k; ++a) s.a[a] = s.xtx[a];
+        for (int a = 0; a < k; ++a) {
+          const float reg = a < d || params_.bias_regularization < 0 ? params_.regularization
+                                                                     : params_.bias_regularization;
+          s.a[a * k + a] += reg * scale;
+          s.b[a] = s.xtt[a];
         }
-        for (int a1 = 0; a1 < k; ++a1) {
-          for (int a2 = 0; a2 < a1; ++a2) a[a2 * k + a1] = a[a1 * k + a2];
-          const float reg = a1 < d || params_.bias_regularization < 0 ? params_.regularization
-                                                                      : params_.bias_regularization;
-          a[a1 * k + a1] += reg * std::pow(static_cast<float>(n), params_.reg_exponent);
-        }
-        if (CholeskySolve(a, rhs, k)) {
-          std::copy(rhs, rhs + d, solve.row(row));
-          bias[row] = rhs[d];
-        }
+        if (!CholeskyLower(s.a.data(), k)) continue;  // singular (lambda 0): keep the iterate
+        SolveLower(s.a.data(), k, s.b.data());
+        SolveLowerTransposed(s.a.data(), k, s.b.data());
+        float* out = solve.row(row);
+        for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
       }
     });
   };
+  // One Gibbs half-sweep: the side's prior from its Normal-Wishart
+  // posterior, then every row from N(A^-1 b, A^-1), A = a X^T X + P,
+  // b = a X^T t + P m: theta = L^-T (L^-1 b + z) for A = L L^T, z ~ N(0, I).
+  // Noise precision: fixed, or (0) drawn each sweep from its Gamma posterior
+  // under a Gamma(1, 1) prior given the current sample's training residuals.
+  double noise = params_.noise_precision;
+  auto sample_noise = [&](int sweep) {
+    double sse = 0;
+    for (int64_t u = 0; u < by_user.rows; ++u) {
+      const float* x = theta_users_.row(u);
+      for (int64_t p = by_user.indptr[u]; p < by_user.indptr[u + 1]; ++p) {
+        const float* y = theta_items_.row(by_user.indices[p]);
+        const double e = by_user.values[p] - mu_ - x[d] - y[d] - math::Dot(x, y, d);
+        sse += e * e;
+      }
+    }
+    math::Rng rng(StreamSeed(params_.seed, sweep, 2, ~0ULL));
+    noise = SampleGamma(rng, 1.0 + 0.5 * static_cast<double>(by_user.nnz())) / (1.0 + 0.5 * sse);
+  };
+  auto gibbs_half = [&](const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve,
+                        int sweep, int side) -> absl::Status {
+    math::Rng hyper_rng(StreamSeed(params_.seed, sweep, side, ~0ULL));
+    absl::StatusOr<GaussianPrior> prior =
+        SampleNormalWishart(solve.data(), solve.rows(), k, 2.0, hyper_rng);
+    if (!prior.ok()) return prior.status();
+    std::vector<double> pm(k, 0.0);  // P m
+    for (int a = 0; a < k; ++a) {
+      for (int c = 0; c < k; ++c) pm[a] += prior->precision[a * k + c] * prior->mean[c];
+    }
+    std::atomic<bool> failed{false};
+    ParallelFor(m.rows, threads, 32, [&](int64_t b, int64_t e, int t) {
+      ExplicitScratch& s = scratch[t];
+      for (int64_t row = b; row < e; ++row) {
+        RowNormalEquations(m, row, fixed, mu_, s);
+        for (int a = 0; a < k * k; ++a) s.a[a] = noise * s.xtx[a] + prior->precision[a];
+        for (int a = 0; a < k; ++a) s.b[a] = noise * s.xtt[a] + pm[a];
+        if (!CholeskyLower(s.a.data(), k)) {
+          failed = true;
+          continue;
+        }
+        SolveLower(s.a.data(), k, s.b.data());
+        math::Rng rng(StreamSeed(params_.seed, sweep, side, static_cast<uint64_t>(row)));
+        for (int a = 0; a < k; ++a) s.b[a] += rng.Normal();
+        SolveLowerTransposed(s.a.data(), k, s.b.data());
+        float* out = solve.row(row);
+        for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
+      }
+    });
+    if (failed)
+      return absl::InternalError(
+          "Gibbs sampler diverged: a row's precision is not positive definite");
+    return absl::OkStatus();
+  };
+  if (gibbs) {
+    for (int w = 0; w < params_.warm_start; ++w) {
+      als_half(by_user, theta_items_, theta_users_);
+      als_half(by_item, theta_users_, theta_items_);
+    }
+  }
+  const int burn_in = params_.BurnIn();
   for (int it = 1; it <= params_.iterations; ++it) {
-    half(by_user, items_, item_bias_, users_, user_bias_);
-    half(by_item, users_, user_bias_, items_, item_bias_);
+    if (gibbs) {
+      if (params_.noise_precision == 0) sample_noise(it);
+      if (absl::Status st = gibbs_half(by_user, theta_items_, theta_users_, it, 0); !st.ok())
+        return st;
+      if (absl::Status st = gibbs_half(by_item, theta_users_, theta_items_, it, 1); !st.ok())
+        return st;
+      if (it > burn_in) {
+        ++samples_;
+        for (size_t i = 0; i < sum_users_.size(); ++i) sum_users_[i] += theta_users_.data()[i];
+        for (size_t i = 0; i < sum_items_.size(); ++i) sum_items_[i] += theta_items_.data()[i];
+        for (size_t j = 0; j < tracked_.size(); ++j) {
+          const auto [u, i] = tracked_[j];
+          sum_tracked_[j] += PredictTheta(u >= 0 ? theta_users_.row(u) : nullptr,
+                                          i >= 0 ? theta_items_.row(i) : nullptr);
+        }
+      }
+    } else {
+      als_half(by_user, theta_items_, theta_users_);
+      als_half(by_item, theta_users_, theta_items_);
+    }
+    Publish();
     if (callback && !callback(it)) break;
   }
   return absl::OkStatus();
+}
+
+void ExplicitAls::Publish() {
+  const int64_t d = params_.factors, k = d + 1;
+  users_.Resize(theta_users_.rows(), d);
+  items_.Resize(theta_items_.rows(), d);
+  user_bias_.resize(theta_users_.rows());
+  item_bias_.resize(theta_items_.rows());
+  auto copy = [&](const math::Matrix& theta, const std::vector<double>& sums, math::Matrix& f,
+                  std::vector<float>& bias) {
+    const bool mean = samples_ > 0;
+    for (int64_t r = 0; r < theta.rows(); ++r) {
+      float* out = f.row(r);
+      for (int64_t a = 0; a < k; ++a) {
+        const float v = mean ? static_cast<float>(sums[r * k + a] / samples_) : theta.row(r)[a];
+        if (a < d) {
+          out[a] = v;
+        } else {
+          bias[r] = v;
+        }
+      }
+    }
+  };
+  copy(theta_users_, sum_users_, users_, user_bias_);
+  copy(theta_items_, sum_items_, items_, item_bias_);
+}
+
+float ExplicitAls::PredictTheta(const float* user, const float* item) const {
+  const int d = params_.factors;
+  float r = mu_;
+  if (user != nullptr) r += user[d];
+  if (item != nullptr) r += item[d];
+  if (user != nullptr && item != nullptr) r += math::Dot(user, item, d);
+  return std::clamp(r, min_rating_, max_rating_);
+}
+
+float ExplicitAls::TrackedPrediction(size_t j) const {
+  if (samples_ > 0) return static_cast<float>(sum_tracked_[j] / samples_);
+  return Predict(tracked_[j].first, tracked_[j].second);
 }
 
 float ExplicitAls::Predict(int32_t user, int32_t item) const {

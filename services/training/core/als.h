@@ -10,14 +10,24 @@
 // with a few conjugate-gradient steps warm-started from the previous x_u,
 // touching only the row's nonzeros; or exactly (Cholesky), the test oracle.
 //
-// Explicit ratings: biased ALS, r_ui ~ mu + b_u + b_i + x_u . y_i, each row a
-// ridge regression on [x_u, b_u] with regularization lambda * n_u (weighted-
-// lambda regularization, Zhou et al. 2008).
+// Explicit ratings: r_ui ~ mu + b_u + b_i + x_u . y_i. Each row's unknowns
+// theta_u = [x_u, b_u] are a linear regression on the other side's [y_i, 1]
+// with the normal equations (X^T X + P) theta = X^T t + P m, t = r - mu - b_i.
+//  - kAls: deterministic; P = lambda * n_u I, m = 0 (weighted-lambda
+//    regularization, Zhou et al. 2008), theta the solution.
+//  - kGibbs: Bayesian PMF (Salakhutdinov and Mnih 2008) with the biases as
+//    one more dimension; noise precision a scales X^T X and X^T t, P and m
+//    are the side's prior, itself drawn each sweep from its Normal-Wishart
+//    posterior, and theta is drawn from N(solution, (a X^T X + P)^-1) with the
+//    same Cholesky factor. Predictions are averaged over the sweeps after
+//    burn-in; the published factors and biases are their posterior means.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/math/csr.h"
@@ -27,6 +37,7 @@ namespace recstack::training {
 
 enum class Solver { kConjugateGradient, kCholesky };
 enum class Confidence { kOnePlusAlpha, kValue };
+enum class ExplicitSolver { kAls, kGibbs };
 
 struct AlsParams {
   int32_t factors = 64;
@@ -46,7 +57,20 @@ struct AlsParams {
   // Explicit: a row's regularization is lambda * n^reg_exponent for its n
   // ratings (1 = weighted-lambda regularization, 0 = plain ridge).
   float reg_exponent = 1.0f;
+  // Explicit: deterministic ALS or the Gibbs sampler (one sweep = one
+  // iteration).
+  ExplicitSolver explicit_solver = ExplicitSolver::kAls;
+  // Gibbs: sweeps whose samples are not averaged; -1 = iterations / 4.
+  int32_t burn_in = -1;
+  // Gibbs: precision of the rating noise (1 / sigma^2; BPMF fixes 2); 0 =
+  // drawn each sweep from its Gamma posterior (Gamma(1, 1) prior).
+  float noise_precision = 0.0f;
+  // Gibbs: deterministic ALS sweeps (with `regularization`) that start the
+  // chain near the posterior mode, as BPMF starts from a PMF fit.
+  int32_t warm_start = 0;
 
+  // Burn-in with -1 resolved.
+  int32_t BurnIn() const { return burn_in >= 0 ? burn_in : iterations / 4; }
   absl::Status Validate() const;
 };
 
@@ -94,11 +118,24 @@ class ExplicitAls {
  public:
   explicit ExplicitAls(AlsParams params) : params_(params) {}
 
+  // (user, item) pairs, -1 for unknown, whose predictions Fit averages over
+  // the Gibbs samples (the held-out rows); call before Fit.
+  void TrackPairs(std::vector<std::pair<int32_t, int32_t>> pairs) { tracked_ = std::move(pairs); }
+
   absl::Status Fit(const math::CsrMatrix& by_user, const math::CsrMatrix& by_item,
                    const IterationCallback& callback = nullptr);
-  // Prediction for known user and item indices; -1 means unknown (falls
-  // back to the mean plus the known bias). Clipped to the training range.
+  // Prediction of the model (for Gibbs the posterior-mean factors and
+  // biases: what is published) for known user and item indices; -1 means
+  // unknown (falls back to the mean plus the known bias). Clipped to the
+  // training range.
   float Predict(int32_t user, int32_t item) const;
+  // The j-th tracked pair's prediction: for Gibbs the average over the
+  // samples so far (after burn-in) of each sample's clipped prediction, the
+  // posterior predictive mean; for ALS the same as Predict.
+  float TrackedPrediction(size_t j) const;
+  bool sampling() const { return params_.explicit_solver == ExplicitSolver::kGibbs; }
+  // Samples averaged so far (0 during burn-in and for ALS).
+  int samples() const { return samples_; }
   // Training RMSE + regularization, the objective ALS lowers.
   double Loss(const math::CsrMatrix& by_user) const;
 
@@ -109,10 +146,21 @@ class ExplicitAls {
   float global_mean() const { return mu_; }
 
  private:
+  float PredictTheta(const float* user, const float* item) const;
+  // The model (factors, biases) from theta, or from the running means.
+  void Publish();
+
   AlsParams params_;
+  // The model: factors and biases, the posterior means for Gibbs.
   math::Matrix users_, items_;
   std::vector<float> user_bias_, item_bias_;
   float mu_ = 0, min_rating_ = 0, max_rating_ = 0;
+  // Working rows [factors, bias], n x (d + 1): ALS's iterate, Gibbs's sample.
+  math::Matrix theta_users_, theta_items_;
+  // Gibbs: sums over the averaged samples.
+  std::vector<double> sum_users_, sum_items_, sum_tracked_;
+  int samples_ = 0;
+  std::vector<std::pair<int32_t, int32_t>> tracked_;
 };
 
 // Solves A x = b for symmetric positive definite A (n x n, row-major) in

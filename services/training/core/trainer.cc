@@ -14,22 +14,39 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 bool LowerIsBetter(const std::string& metric) { return metric == "rmse" || metric == "mae" || metric == "loss"; }
 
-RatingMetrics EvaluateRatings(const ExplicitAls& als, const std::vector<Row>& test) {
+// The held-out rows were tracked in this order (Train calls TrackPairs), so
+// row j's prediction is the model's tracked prediction j: for Gibbs the
+// posterior predictive mean ("rmse"), while "rmse_mean_factors" scores the
+// posterior-mean factors and biases that get published.
+std::map<std::string, double> EvaluateRatings(const ExplicitAls& als,
+                                              const std::vector<Row>& test) {
   RatingMetrics m;
-  double se = 0, ae = 0;
-  for (const Row& r : test) {
-    const bool unknown = r.user < 0 || r.item < 0;
-    if (unknown) m.fallback_rows++;
-    const double e = r.value - als.Predict(r.user < 0 ? -1 : r.user, r.item);
+  double se = 0, ae = 0, se_pub = 0, ae_pub = 0;
+  for (size_t j = 0; j < test.size(); ++j) {
+    const Row& r = test[j];
+    if (r.user < 0 || r.item < 0) m.fallback_rows++;
+    const double e = r.value - als.TrackedPrediction(j);
     se += e * e;
     ae += std::abs(e);
+    if (als.sampling()) {
+      const double e_pub =
+          r.value - als.Predict(r.user < 0 ? -1 : r.user, r.item < 0 ? -1 : r.item);
+      se_pub += e_pub * e_pub;
+      ae_pub += std::abs(e_pub);
+    }
   }
   m.rows = static_cast<int64_t>(test.size());
   if (m.rows > 0) {
     m.rmse = std::sqrt(se / m.rows);
     m.mae = ae / m.rows;
   }
-  return m;
+  std::map<std::string, double> out = ToMap(m);
+  if (als.sampling() && m.rows > 0) {
+    out["rmse_mean_factors"] = std::sqrt(se_pub / m.rows);
+    out["mae_mean_factors"] = ae_pub / m.rows;
+    out["samples"] = als.samples();
+  }
+  return out;
 }
 
 }  // namespace
@@ -67,6 +84,13 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
 
   ImplicitAls ials(config.als);
   ExplicitAls eals(config.als);
+  if (!implicit) {
+    std::vector<std::pair<int32_t, int32_t>> pairs;
+    pairs.reserve(test.size());
+    for (const Row& r : test)
+      pairs.emplace_back(r.user < 0 ? -1 : r.user, r.item < 0 ? -1 : r.item);
+    eals.TrackPairs(std::move(pairs));
+  }
   const std::string& stop_metric = config.early_stopping_metric;
   double best = 0;
   int since_best = 0;
@@ -91,7 +115,7 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
         implicit ? ToMap(EvaluateRanking(ials.user_factors(), ials.item_factors(), m.by_user, test,
                                          config.k, config.als.threads),
                          config.k)
-                 : ToMap(EvaluateRatings(eals, test));
+                 : EvaluateRatings(eals, test);
     result.eval_seconds += Since(t);
     return out;
   };

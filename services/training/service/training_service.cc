@@ -141,8 +141,12 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
   switch (req.algorithm()) {
     case v1::ALS_EXPLICIT:
       spec.config.algorithm = Algorithm::kExplicitAls;
+      // The same defaults as `recstack train`: Gibbs sampling (BPMF), 60
+      // sweeps (docs/training.md).
       spec.config.als.factors = 64;
       spec.config.als.regularization = 0.1f;
+      spec.config.als.explicit_solver = ExplicitSolver::kGibbs;
+      spec.config.als.iterations = 60;
       break;
     case v1::ALS_IMPLICIT:
     case v1::ALGORITHM_UNSPECIFIED:
