@@ -4,8 +4,14 @@
 //   ExactIndex: one pass of row dot products (multiversioned kernel, the
 //     same cost as sgemv) and a k-heap; ties by item index. It borrows the
 //     factor matrix, so it costs nothing beyond the factors themselves.
+//   Int8ExactIndex: the same answers as ExactIndex (ids and ties), from an
+//     int8 copy of the factors (per-row scale) scored first; only rows whose
+//     score upper bound reaches the k-th best lower bound are re-scored in
+//     fp32. Costs n * (d + 8) bytes beyond the factors.
 //   HnswIndex: hnswlib in inner-product space, for large catalogues; ef is
-//     raised at build until recall@10 against exact reaches a target.
+//     raised at build until recall@10 against exact reaches a target. Level 0
+//     links each new element to up to 2 * M neighbours, as FAISS does (stock
+//     hnswlib stops at M), see candidate_index.cc.
 
 #include <cstdint>
 #include <functional>
@@ -49,6 +55,30 @@ class ExactIndex final : public CandidateIndex {
   const math::Matrix& factors_;
 };
 
+// Exact top-k through an int8 filter. The error bound (per row i, query q,
+// row scale s_i, query scale s_q, codes c_i):
+//   |<q, y_i> - s_q s_i <p, c_i>| <= s_i (s_q / 2 * |c_i|_1 + |q|_1 / 2) + fp
+// makes the filter lossless: a row whose upper bound is below the k-th
+// largest lower bound has k rows strictly better, so the fp32 re-score of the
+// survivors (with ExactIndex's kernel) returns exactly ExactIndex's top-k.
+class Int8ExactIndex final : public CandidateIndex {
+ public:
+  // `factors` (n x d, finite) must outlive the index.
+  explicit Int8ExactIndex(const math::Matrix& factors);
+  std::vector<math::ScoredId> Search(const float* query, int k, const Skip& skip) const override;
+  int64_t size() const override { return factors_.rows(); }
+  const char* name() const override { return "exact_int8"; }
+  size_t memory_bytes() const override;
+  // Rows re-scored in fp32 by the last Search on this thread (benchmarks).
+  static int64_t last_rescored();
+
+ private:
+  const math::Matrix& factors_;
+  std::vector<int8_t> codes_;   // n * d
+  std::vector<float> scale_;    // n: y_ij ~ scale_i * code_ij
+  std::vector<float> l1_;       // n: sum_j |code_ij|
+};
+
 struct HnswParams {
   int m = 32;
   int ef_construction = 100;
@@ -71,6 +101,8 @@ class HnswIndex final : public CandidateIndex {
   double TuneEf(const CandidateIndex& exact, const math::Matrix& queries, double target, int max_ef = 1024);
   void set_ef(int ef);
   int ef() const { return ef_; }
+  // Mean number of level-0 links per element (graph quality diagnostics).
+  double level0_mean_degree() const;
 
  private:
   int64_t n_;

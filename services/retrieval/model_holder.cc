@@ -52,7 +52,11 @@ std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const 
   m->gram_plus_reg.assign(d * d, 0.0f);
   math::SyrkAtA(d, n, 1.0f, m->factors.data(), d, 0.0f, m->gram_plus_reg.data());
   for (int64_t a = 0; a < d; ++a) m->gram_plus_reg[a * d + a] += m->meta.regularization;
-  m->exact = std::make_unique<ExactIndex>(m->factors);
+  if (o.exact_int8) {
+    m->exact = std::make_unique<Int8ExactIndex>(m->factors);
+  } else {
+    m->exact = std::make_unique<ExactIndex>(m->factors);
+  }
   m->index_build_seconds = Since(t0);
   if (build_hnsw_now && n >= o.hnsw_min_items) BuildHnsw(*m, o);
   return m;

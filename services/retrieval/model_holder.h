@@ -30,7 +30,7 @@ struct ServingModel {
   math::Matrix factors;            // n_items x d
   std::vector<float> norms;        // |y_i|, for item-to-item cosine
   std::vector<float> gram_plus_reg;  // Y^T Y + lambda I (d x d), for fold-in
-  std::unique_ptr<ExactIndex> exact;
+  std::unique_ptr<CandidateIndex> exact;  // ExactIndex, or Int8ExactIndex (same answers)
   // Set once the background build finishes (large catalogues only).
   std::atomic<const HnswIndex*> hnsw{nullptr};
   std::unique_ptr<HnswIndex> hnsw_owner;
@@ -49,6 +49,9 @@ struct HolderOptions {
   HnswParams hnsw;
   double hnsw_target_recall = 0.95;
   int recall_queries = 200;
+  // Exact search through an int8 filter (Int8ExactIndex: the same results,
+  // n * (d + 8) more bytes); off by default.
+  bool exact_int8 = false;
   std::chrono::milliseconds poll_interval{5000};
 };
 

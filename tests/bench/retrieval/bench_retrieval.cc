@@ -1,8 +1,13 @@
 // recstack-bench-retrieval: single-query top-10 by inner product, ours vs
 // FAISS on the same seeded random data in the same run, one thread.
-//   exact: 20k, 100k, 1M x 64 (ExactIndex vs IndexFlatIP)
-//   HNSW:  20k, 100k x 64, M = 32, the same efConstruction, ef 64 and 128
-// plus recall@10 against exact and a read-bandwidth floor.
+//   exact: 20k, 100k, 1M x 64 (ExactIndex and Int8ExactIndex vs IndexFlatIP),
+//          with the time of one plain streaming read of the same matrix
+//          (the bandwidth floor of a single query)
+//   HNSW:  100k x 64 (20k with --quick), M = 32, the same efConstruction,
+//          both built on 2 threads, ef 64 and 128, recall@10 against exact
+// --service-rss: resident memory of the service's model (BuildServingModel:
+// item ids, factors, norms, exact index, HNSW when asked) for 100k and 1M
+// items, each configuration in a fresh child process.
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <omp.h>
@@ -10,9 +15,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <sstream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -20,6 +28,7 @@
 #include "common/math/blas.h"
 #include "common/math/rng.h"
 #include "services/retrieval/candidate_index.h"
+#include "services/retrieval/model_holder.h"
 
 namespace {
 
@@ -71,6 +80,111 @@ double Recall(const std::vector<std::vector<int64_t>>& got, const std::vector<st
   return hits / total;
 }
 
+// VmRSS and VmHWM (peak) of this process, MiB.
+std::pair<double, double> RssAndPeakMb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  double rss = 0, hwm = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::stod(line.substr(6)) / 1024.0;
+  }
+  return {rss, hwm};
+}
+
+// One plain streaming read (a sum) of `bytes` bytes at `p`.
+__attribute__((noinline)) float SumFloats(const float* p, size_t n) {
+  float acc[16] = {};
+  for (size_t i = 0; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += p[i + j];
+  float sum = 0;
+  for (float x : acc) sum += x;
+  return sum;
+}
+
+// Median microseconds of one streaming read of the whole matrix, measured
+// like a query (the matrix is as warm as it is for the queries).
+double StreamReadUs(const Matrix& m, int reps) {
+  std::vector<double> t;
+  volatile float sink = 0;
+  for (int r = 0; r < reps; ++r) {
+    const double s = Now();
+    sink = sink + SumFloats(m.data(), m.size());
+    t.push_back((Now() - s) * 1e6);
+  }
+  return Median(t);
+}
+
+// The service's memory for one configuration, in this (fresh) process:
+// the loaded ItemFactors (ids "item:<i>", n x d floats) handed to
+// BuildServingModel as ModelHolder::Load does, HNSW built inline.
+nlohmann::json ServiceRssOne(int64_t n, const std::string& kind, int ef_construction) {
+  const int d = 64;
+  const auto [rss0, hwm0] = RssAndPeakMb();
+  recstack::model::ItemFactors items;
+  items.meta.factors = d;
+  items.meta.version = "bench";
+  items.meta.regularization = 0.1f;
+  items.item_ids.reserve(n);
+  for (int64_t i = 0; i < n; ++i) items.item_ids.push_back("item:" + std::to_string(i));
+  items.factors.resize(static_cast<size_t>(n * d));
+  recstack::math::Rng rng(static_cast<uint64_t>(n));
+  for (float& x : items.factors) x = static_cast<float>(rng.Normal());
+  const double loaded = RssAndPeakMb().first - rss0;
+  HolderOptions o;
+  o.hnsw_min_items = kind == "hnsw" ? 1 : n + 1;
+  o.exact_int8 = kind == "exact_int8";
+  o.hnsw = {.m = 32, .ef_construction = ef_construction, .ef_search = 64, .threads = 2};
+  const double t0 = Now();
+  auto model = BuildServingModel(std::move(items), o, /*build_hnsw_now=*/kind == "hnsw");
+  const double build_s = Now() - t0;
+  const auto [rss1, hwm1] = RssAndPeakMb();
+  const double factor_mb = model->factors.bytes() / 1048576.0;
+  nlohmann::json j = {{"items", n},
+                      {"index", kind},
+                      {"factor_mb", factor_mb},
+                      {"loaded_items_mb", loaded},
+                      {"process_rss_mb", rss1},
+                      {"process_peak_rss_mb", hwm1},
+                      {"model_rss_mb", rss1 - rss0},
+                      {"model_over_factors", (rss1 - rss0) / factor_mb},
+                      {"exact_index_bytes", model->exact->memory_bytes()},
+                      {"build_s", build_s}};
+  if (const HnswIndex* h = model->hnsw.load(); h != nullptr) {
+    j["hnsw_ef_construction"] = ef_construction;
+    j["hnsw_index_mb"] = h->memory_bytes() / 1048576.0;
+    j["hnsw_ef"] = h->ef();
+    j["hnsw_recall_at_10"] = model->hnsw_recall;
+  }
+  return j;
+}
+
+// Runs each configuration in a child (this binary with --service-rss-one),
+// so that one configuration's freed memory does not hide in the next one's.
+int ServiceRss(const std::string& self, int ef_construction, int ef_construction_1m) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t n : {100000, 1000000}) {
+    for (const char* kind : {"exact", "exact_int8", "hnsw"}) {
+      const int efc = n >= 1000000 ? ef_construction_1m : ef_construction;
+      const std::string cmd = self + " --service-rss-one " + std::to_string(n) + " --service-rss-index " + kind +
+                              " --ef-construction " + std::to_string(efc);
+      FILE* p = popen(cmd.c_str(), "r");
+      if (p == nullptr) return 1;
+      std::string text;
+      char buf[4096];
+      while (size_t got = fread(buf, 1, sizeof(buf), p)) text.append(buf, got);
+      if (pclose(p) != 0) {
+        std::cerr << "failed: " << cmd << "\n";
+        return 1;
+      }
+      out.push_back(nlohmann::json::parse(text));
+      std::cerr << out.back().dump() << "\n";
+    }
+  }
+  std::cout << nlohmann::json{{"service_rss", out}}.dump() << "\n";
+  return 0;
+}
+
 // Read bandwidth of one thread: sum a 256 MiB array.
 double ReadGBps() {
   const size_t n = (256u << 20) / sizeof(float);
@@ -94,13 +208,33 @@ double ReadGBps() {
 
 int main(int argc, char** argv) {
   CLI::App app{"Top-10 retrieval latency vs FAISS (prints one JSON object)"};
-  bool quick = false, json = true;
-  int queries_n = 200, ef_construction = 100;
+  bool quick = false, json = true, service_rss = false;
+  int queries_n = 200, ef_construction = 100, ef_construction_1m = 16;
+  int64_t rss_one = 0;
+  std::string rss_index = "exact";
   app.add_flag("--quick", quick, "smaller sizes (20k, 100k exact; 20k HNSW)");
   app.add_flag("--json,!--no-json", json, "JSON output (default)");
   app.add_option("--queries", queries_n, "queries per measurement")->capture_default_str();
   app.add_option("--ef-construction", ef_construction, "efConstruction for both libraries")->capture_default_str();
+  app.add_flag("--service-rss", service_rss,
+               "only the service's resident memory, 100k and 1M items, exact / exact_int8 / HNSW");
+  app.add_option("--service-rss-ef-construction-1m", ef_construction_1m,
+                 "efConstruction of the 1M HNSW in --service-rss (memory does not depend on it; time does)")
+      ->capture_default_str();
+  app.add_option("--service-rss-one", rss_one, "internal: one --service-rss configuration, this many items");
+  app.add_option("--service-rss-index", rss_index, "internal: exact, exact_int8 or hnsw");
   CLI11_PARSE(app, argc, argv);
+  if (rss_one > 0) {
+    std::cout << ServiceRssOne(rss_one, rss_index, ef_construction).dump() << "\n";
+    return 0;
+  }
+  if (service_rss) {
+    char self[4096];
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0) return 1;
+    return ServiceRss(std::string(self, static_cast<size_t>(len)), ef_construction, ef_construction_1m);
+  }
+  const double start = Now();
   omp_set_num_threads(1);
   recstack::math::SetBlasThreads(1);
   const int d = 64, k = 10;
@@ -111,7 +245,7 @@ int main(int argc, char** argv) {
   Matrix queries = Random(queries_n, d, 12345);
 
   std::vector<int64_t> exact_sizes = quick ? std::vector<int64_t>{20000, 100000} : std::vector<int64_t>{20000, 100000, 1000000};
-  std::vector<int64_t> hnsw_sizes = quick ? std::vector<int64_t>{20000} : std::vector<int64_t>{20000, 100000};
+  std::vector<int64_t> hnsw_sizes = quick ? std::vector<int64_t>{20000} : std::vector<int64_t>{100000};
   for (int64_t n : exact_sizes) {
     const double rss0 = RssMb();
     Matrix items = Random(n, d, static_cast<uint64_t>(n));
@@ -137,20 +271,53 @@ int main(int argc, char** argv) {
       agree += same;
     }
     const std::string key = std::to_string(n / 1000) + "k";
+    // The bandwidth floor: one plain read of the same matrix, as warm.
+    const double floor_us = StreamReadUs(items, 50);
+    // The int8 filter + exact re-score: the same ids and scores on every query?
+    const double rss_q0 = RssMb();
+    Int8ExactIndex int8(items);
+    const double rss_int8 = RssMb() - rss_q0;
+    int8.Search(queries.row(0), k, nullptr);
+    const double int8_us = TimeUs(queries, [&](const float* q) { int8.Search(q, k, nullptr); });
+    int64_t int8_same = 0;
+    double rescored = 0;
+    for (int64_t q = 0; q < queries.rows(); ++q) {
+      auto got = int8.Search(queries.row(q), k, nullptr);
+      rescored += static_cast<double>(Int8ExactIndex::last_rescored());
+      int8_same += got == exact.Search(queries.row(q), k, nullptr);
+    }
     out["exact"][key] = {{"exact_us", ours},
                          {"faiss_flat_us", theirs},
                          {"exact_over_faiss", ours / theirs},
                          {"gb_per_s", items.bytes() / (ours * 1e-6) / 1e9},
+                         {"bandwidth_floor_us", floor_us},
+                         {"exact_over_floor", ours / floor_us},
                          {"factor_mb", factor_mb},
                          {"exact_index_rss_mb", rss_exact},
                          {"exact_index_over_factors", rss_exact / factor_mb},
+                         {"exact_index_bytes_over_factors",
+                          (items.bytes() + exact.memory_bytes()) / static_cast<double>(items.bytes())},
+                         {"exact_int8_us", int8_us},
+                         {"exact_int8_over_exact", int8_us / ours},
+                         {"exact_int8_same_top10_all_queries", int8_same == queries.rows()},
+                         {"exact_int8_same_top10_fraction", static_cast<double>(int8_same) / queries.rows()},
+                         {"exact_int8_rescored_mean", rescored / queries.rows()},
+                         {"exact_int8_index_bytes_over_factors",
+                          (items.bytes() + int8.memory_bytes()) / static_cast<double>(items.bytes())},
+                         {"exact_int8_rss_mb", rss_int8},
                          {"same_top10_as_faiss", agree / 20.0}};
     if (n == 100000) {
       out["exact_us"] = ours;
       out["faiss_flat_us"] = theirs;
       out["exact_over_faiss"] = ours / theirs;
+      out["bandwidth_floor_us"] = floor_us;
+      out["exact_over_floor"] = ours / floor_us;
       out["bandwidth_fraction"] = (items.bytes() / (ours * 1e-6) / 1e9) / out["read_gb_per_s"].get<double>();
+      out["exact_index_over_factors"] = rss_exact / factor_mb;
+      out["exact_int8_us"] = int8_us;
+      out["exact_int8_same_top10_all_queries"] = int8_same == queries.rows();
     }
+    out["elapsed_after_exact_" + key + "_s"] = Now() - start;
     if (std::find(hnsw_sizes.begin(), hnsw_sizes.end(), n) == hnsw_sizes.end()) continue;
     // Ground truth for recall.
     std::vector<std::vector<int64_t>> truth(queries.rows());
@@ -193,7 +360,17 @@ int main(int argc, char** argv) {
     out["hnsw"][key]["build_s"] = ours_build;
     out["hnsw"][key]["faiss_build_s"] = faiss_build;
     out["hnsw"][key]["index_rss_mb"] = rss_hnsw;
+    out["hnsw"][key]["level0_mean_degree"] = hnsw.level0_mean_degree();
+    size_t b = 0, e = 0;
+    double faiss_links = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      fh.hnsw.neighbor_range(i, 0, &b, &e);
+      for (size_t j = b; j < e; ++j) faiss_links += fh.hnsw.neighbors[j] >= 0;
+    }
+    out["hnsw"][key]["faiss_level0_mean_degree"] = faiss_links / static_cast<double>(n);
+    out["elapsed_after_hnsw_" + key + "_s"] = Now() - start;
   }
+  out["elapsed_s"] = Now() - start;
   std::cout << out.dump(json ? -1 : 2) << "\n";
   return 0;
 }

@@ -54,6 +54,96 @@ TEST(ExactIndex, SkipsExcludedItems) {
   for (const auto& s : skipped) EXPECT_NE(s.id, all[0].id);
 }
 
+TEST(Int8ExactIndex, SameResultsAsExact) {
+  // Rows of very different norms (per-row scales), exact duplicates (ties
+  // broken by id) and near-duplicates one quantisation step apart: the int8
+  // filter must not change a single id or score.
+  for (int64_t d : {8, 16, 64, 100}) {
+    const int64_t n = 6000;
+    math::Matrix items = RandomMatrix(n, d, 40 + d);
+    math::Rng rng(d);
+    for (int64_t i = 0; i < n; ++i) {
+      const float scale = static_cast<float>(std::exp(rng.Normal()));
+      for (int64_t j = 0; j < d; ++j) items.row(i)[j] *= scale;
+    }
+    for (int64_t i = 0; i < 50; ++i) {
+      std::copy(items.row(i), items.row(i) + d, items.row(n - 1 - i));
+      std::copy(items.row(i), items.row(i) + d, items.row(n - 101 - i));
+      items.row(n - 101 - i)[0] += 1e-6f;
+    }
+    ExactIndex exact(items);
+    Int8ExactIndex int8(items);
+    EXPECT_EQ(int8.memory_bytes(), static_cast<size_t>(n * (d + 8)));
+    math::Matrix queries = RandomMatrix(60, d, 7 + d);
+    // Queries equal to items (the holder's recall check) and a zero query.
+    for (int64_t q = 0; q < 10; ++q) std::copy(items.row(q * 37), items.row(q * 37) + d, queries.row(q));
+    std::fill(queries.row(10), queries.row(10) + d, 0.0f);
+    const Skip odd = [](int32_t id) { return id % 2 == 1; };
+    for (int64_t q = 0; q < queries.rows(); ++q) {
+      for (int k : {1, 10, 200}) {
+        for (const Skip& skip : {Skip(), odd}) {
+          auto want = exact.Search(queries.row(q), k, skip);
+          auto got = int8.Search(queries.row(q), k, skip);
+          ASSERT_EQ(got, want) << "d=" << d << " q=" << q << " k=" << k;
+        }
+      }
+    }
+    // The filter does filter.
+    int8.Search(queries.row(20), 10, nullptr);
+    EXPECT_LT(Int8ExactIndex::last_rescored(), n / 10);
+  }
+}
+
+TEST(HnswIndex, LinksUpToTwoMAtLevelZero) {
+  // 2M + 1 orthonormal vectors: every pair is equally far (1 - 0), so the
+  // neighbour heuristic keeps every candidate. New elements link to up to 2M
+  // others at level 0 (as FAISS does; stock hnswlib stops at M), which makes
+  // the level-0 graph complete: 2M links each.
+  const int m = 8, n = 2 * m + 1;
+  math::Matrix items(n, n);
+  std::fill(items.data(), items.data() + items.size(), 0.0f);
+  for (int i = 0; i < n; ++i) items.row(i)[i] = 1.0f;
+  HnswIndex hnsw(items, {.m = m, .ef_construction = 64, .threads = 1});
+  EXPECT_DOUBLE_EQ(hnsw.level0_mean_degree(), 2.0 * m);
+}
+
+TEST(ModelHolder, TunesEfToTargetRecallOnOwnFactors) {
+  // BuildServingModel (the holder's build) gets HNSW for catalogues above
+  // hnsw_min_items and raises ef until recall@10 against exact, with item
+  // vectors as queries, reaches the target.
+  const int64_t n = 5000, d = 16;
+  math::Matrix y = RandomMatrix(n, d, 11);
+  model::ItemFactors items;
+  items.meta.factors = d;
+  items.meta.version = "v1";
+  for (int64_t i = 0; i < n; ++i) items.item_ids.push_back("i" + std::to_string(i));
+  items.factors.assign(y.data(), y.data() + y.size());
+  HolderOptions o;
+  o.hnsw_min_items = 1000;
+  o.hnsw = {.m = 8, .ef_construction = 16, .ef_search = 4, .threads = 1};
+  o.hnsw_target_recall = 0.95;
+  auto m = BuildServingModel(items, o, /*build_hnsw_now=*/true);
+  const HnswIndex* h = m->hnsw.load();
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(&m->index(), static_cast<const CandidateIndex*>(h));
+  EXPECT_GE(m->hnsw_recall, 0.95);
+  EXPECT_GT(h->ef(), 4) << "ef 4 already reached the target: the test does not exercise tuning";
+  // The recall holds on other item vectors too (not only the tuning sample).
+  math::Matrix queries(300, d);
+  for (int64_t q = 0; q < 300; ++q) std::copy(y.row(n - 1 - q * 3), y.row(n - 1 - q * 3) + d, queries.row(q));
+  EXPECT_GE(RecallAtK(*h, *m->exact, queries, 10), 0.93);
+  // Below the threshold: exact only.
+  o.hnsw_min_items = n + 1;
+  auto small = BuildServingModel(items, o, true);
+  EXPECT_EQ(small->hnsw.load(), nullptr);
+  EXPECT_STREQ(small->index().name(), "exact");
+  // The int8 exact option is a drop-in exact index.
+  o.exact_int8 = true;
+  auto q8 = BuildServingModel(items, o, false);
+  EXPECT_STREQ(q8->index().name(), "exact_int8");
+  EXPECT_EQ(q8->index().Search(y.row(3), 10, nullptr), small->index().Search(y.row(3), 10, nullptr));
+}
+
 TEST(HnswIndex, ReachesTargetRecallAgainstExact) {
   math::Matrix items = RandomMatrix(3000, 16, 5);
   ExactIndex exact(items);
