@@ -32,9 +32,13 @@ void RowDots(const float* m, int64_t rows, int64_t d, const float* x, float* out
     for (; i + 16 <= d; i += 16) {
       for (int j = 0; j < 16; ++j) acc[j] += row[i + j] * x[i + j];
     }
-    float s = 0;
+    // Pairwise reduction: vector adds instead of a 16-long serial chain,
+    // which at d = 64 would cost more than the products themselves.
+    for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
+    for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
+    for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
+    float s = acc[0] + acc[1];
     for (; i < d; ++i) s += row[i] * x[i];
-    for (int j = 0; j < 16; ++j) s += acc[j];
     out[r] = s;
   }
 }

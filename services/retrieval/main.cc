@@ -5,11 +5,15 @@
 #include "common/config/config.h"
 #include "common/grpc/server.h"
 #include "common/log/log.h"
+#include "common/math/blas.h"
 #include "services/retrieval/retrieval_service.h"
 
 int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
+  // Each request is one thread's work; a BLAS thread pool per call would
+  // only fight the gRPC threads for the cores.
+  math::SetBlasThreads(1);
   CLI::App app{"recstack-retrieval: candidate generation from factors, neighbours and trends"};
   config::ServiceConfig cfg{.service = "retrieval"};
   config::AddServiceFlags(app, &cfg);

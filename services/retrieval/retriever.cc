@@ -111,17 +111,39 @@ absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
 
 std::vector<Candidate> Retriever::Neighbours(const ServingModel& m, int32_t item, int k,
                                              const std::function<bool(int32_t)>& skip) const {
-  // Cosine: dot products against the item's unit vector, divided by norms.
-  const int64_t n = m.factors.rows(), d = m.factors.cols();
-  std::vector<float> q(m.factors.row(item), m.factors.row(item) + d);
-  const float qn = m.norms[item] > 0 ? m.norms[item] : 1.0f;
-  for (auto& v : q) v /= qn;
-  std::vector<float> scores(n);
-  math::RowDots(m.factors.data(), n, d, q.data(), scores.data());
-  for (int64_t i = 0; i < n; ++i) scores[i] = m.norms[i] > 0 ? scores[i] / m.norms[i] : 0.0f;
-  auto top = math::TopK(scores.data(), n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
-  std::vector<Candidate> out;
-  for (const auto& t : top) out.push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[item]});
+  return std::move(NeighboursOfEach(m, {item}, k, skip)[0]);
+}
+
+std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
+    const ServingModel& m, const std::vector<int32_t>& items, int k,
+    const std::function<bool(int32_t)>& skip) const {
+  // Cosine: dot products against each seed's unit vector, divided by the
+  // candidates' norms, all seeds in one pass over the factor matrix.
+  const int64_t n = m.factors.rows(), d = m.factors.cols(), s = static_cast<int64_t>(items.size());
+  std::vector<float> q(s * d);
+  for (int64_t j = 0; j < s; ++j) {
+    const float qn = m.norms[items[j]] > 0 ? m.norms[items[j]] : 1.0f;
+    const float* row = m.factors.row(items[j]);
+    for (int64_t c = 0; c < d; ++c) q[j * d + c] = row[c] / qn;
+  }
+  std::vector<float> scores(s * n);
+  // A cache-sized block of rows at a time, every seed over it: the matrix
+  // is read from memory once per request, not once per seed.
+  constexpr int64_t kBlockRows = 512;  // 128 KiB of 64-factor rows: stays in L2
+  for (int64_t b = 0; b < n; b += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, n - b);
+    for (int64_t j = 0; j < s; ++j) {
+      math::RowDots(m.factors.row(b), rows, d, q.data() + j * d, scores.data() + j * n + b);
+    }
+  }
+  std::vector<std::vector<Candidate>> out(s);
+  for (int64_t j = 0; j < s; ++j) {
+    float* sc = scores.data() + j * n;
+    for (int64_t i = 0; i < n; ++i) sc[i] = m.norms[i] > 0 ? sc[i] / m.norms[i] : 0.0f;
+    const int32_t item = items[j];
+    auto top = math::TopK(sc, n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
+    for (const auto& t : top) out[j].push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[item]});
+  }
   return out;
 }
 
@@ -173,7 +195,8 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   // mf
   if (want[0] && m != nullptr) {
     auto t = std::chrono::steady_clock::now();
-    SourceReport rep{.source = "mf"};
+    SourceReport rep;
+    rep.source = "mf";
     const std::string cache_key = absl::StrCat(m->meta.version, "\x1f", q.user_id);
     std::optional<std::vector<float>> vec = cache_.Get(cache_key);
     if (!vec.has_value()) {
@@ -211,16 +234,16 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   // item2item
   if (want[1] && m != nullptr) {
     auto t = std::chrono::steady_clock::now();
-    SourceReport rep{.source = "item2item"};
-    int seeds = 0;
-    std::vector<std::vector<Candidate>> lists;
+    SourceReport rep;
+    rep.source = "item2item";
+    std::vector<int32_t> seeds;
     for (const auto& id : recent) {
-      if (seeds >= options_.item2item_seeds) break;
+      if (static_cast<int>(seeds.size()) >= options_.item2item_seeds) break;
       auto it = m->item_index.find(id);
-      if (it == m->item_index.end()) continue;
-      ++seeds;
-      lists.push_back(Neighbours(*m, it->second, q.k, skip));
+      if (it != m->item_index.end()) seeds.push_back(it->second);
     }
+    std::vector<std::vector<Candidate>> lists;
+    if (!seeds.empty()) lists = NeighboursOfEach(*m, seeds, q.k, skip);
     // Round-robin over the seeds so the newest item leads but all show.
     std::unordered_set<std::string> seen;
     for (size_t r = 0; r < static_cast<size_t>(q.k); ++r) {
@@ -235,7 +258,8 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   // trending
   if (want[2]) {
     auto t = std::chrono::steady_clock::now();
-    SourceReport rep{.source = "trending"};
+    SourceReport rep;
+    rep.source = "trending";
     auto tr = Trending(q.k + static_cast<int>(blocked.size()));
     if (!tr.ok()) {
       rep.error = std::string(tr.status().message());

@@ -104,6 +104,10 @@ class Retriever {
   absl::StatusOr<std::vector<Candidate>> Trending(int k);
   std::vector<Candidate> Neighbours(const ServingModel& m, int32_t item, int k,
                                     const std::function<bool(int32_t)>& skip) const;
+  // Neighbours of several seeds at once (one pass over the factors).
+  std::vector<std::vector<Candidate>> NeighboursOfEach(const ServingModel& m,
+                                                       const std::vector<int32_t>& items, int k,
+                                                       const std::function<bool(int32_t)>& skip) const;
 
   ModelHolder& holder_;
   model::ModelStore& store_;
