@@ -36,34 +36,6 @@ absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id) {
   return absl::OkStatus();
 }
 
-std::optional<std::vector<float>> UserVectorCache::Get(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(key);
-  if (it == map_.end()) {
-    misses_++;
-    return std::nullopt;
-  }
-  hits_++;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
-}
-
-void UserVectorCache::Put(const std::string& key, std::vector<float> value) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(key);
-  if (it != map_.end()) {
-    it->second->second = std::move(value);
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return;
-  }
-  lru_.emplace_front(key, std::move(value));
-  map_[key] = lru_.begin();
-  while (lru_.size() > capacity_) {
-    map_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-}
-
 std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& items) {
   const int d = m.meta.factors;
   std::vector<float> x(d, 0.0f);
@@ -82,7 +54,7 @@ std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& ite
 Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
                      const Clock& clock, RetrieverOptions options)
     : holder_(holder), store_(store), pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
-      cache_(options.user_cache_size) {}
+      cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size) {}
 
 absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
   const int64_t now = clock_.NowMs();
@@ -117,32 +89,61 @@ std::vector<Candidate> Retriever::Neighbours(const ServingModel& m, int32_t item
 std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
     const ServingModel& m, const std::vector<int32_t>& items, int k,
     const std::function<bool(int32_t)>& skip) const {
-  // Cosine: dot products against each seed's unit vector, divided by the
-  // candidates' norms, all seeds in one pass over the factor matrix.
   const int64_t n = m.factors.rows(), d = m.factors.cols(), s = static_cast<int64_t>(items.size());
-  std::vector<float> q(s * d);
+  std::vector<std::vector<Candidate>> out(s);
+  // The first k entries of `list` that the request's filter keeps. Exact
+  // when k of them survive, or when the list holds every other item.
+  auto emit = [&](int64_t j, const std::vector<math::ScoredId>& list) {
+    out[j].clear();
+    for (const auto& t : list) {
+      if (static_cast<int>(out[j].size()) >= k) break;
+      if (skip && skip(t.id)) continue;
+      out[j].push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[items[j]]});
+    }
+    return static_cast<int>(out[j].size()) >= k || static_cast<int64_t>(list.size()) >= n - 1;
+  };
+  auto key = [&](int32_t item) { return absl::StrCat(m.meta.version, "\x1f", item); };
+
+  // Popular seeds repeat (most users' recent items are popular items): their
+  // unfiltered lists come from the cache.
+  std::vector<int64_t> todo;
   for (int64_t j = 0; j < s; ++j) {
-    const float qn = m.norms[items[j]] > 0 ? m.norms[items[j]] : 1.0f;
-    const float* row = m.factors.row(items[j]);
+    auto hit = neighbours_.Get(key(items[j]));
+    if (!hit.has_value() || !emit(j, **hit)) todo.push_back(j);
+  }
+  if (todo.empty()) return out;
+
+  // Cosine: dot products against each seed's unit vector, divided by the
+  // candidates' norms. A cache-sized block of rows at a time, every seed
+  // over it: the matrix is read from memory once, not once per seed.
+  const int64_t t = static_cast<int64_t>(todo.size());
+  std::vector<float> q(t * d);
+  for (int64_t j = 0; j < t; ++j) {
+    const int32_t item = items[todo[j]];
+    const float qn = m.norms[item] > 0 ? m.norms[item] : 1.0f;
+    const float* row = m.factors.row(item);
     for (int64_t c = 0; c < d; ++c) q[j * d + c] = row[c] / qn;
   }
-  std::vector<float> scores(s * n);
-  // A cache-sized block of rows at a time, every seed over it: the matrix
-  // is read from memory once per request, not once per seed.
+  std::vector<float> scores(t * n);
   constexpr int64_t kBlockRows = 512;  // 128 KiB of 64-factor rows: stays in L2
   for (int64_t b = 0; b < n; b += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, n - b);
-    for (int64_t j = 0; j < s; ++j) {
+    for (int64_t j = 0; j < t; ++j) {
       math::RowDots(m.factors.row(b), rows, d, q.data() + j * d, scores.data() + j * n + b);
     }
   }
-  std::vector<std::vector<Candidate>> out(s);
-  for (int64_t j = 0; j < s; ++j) {
+  for (int64_t j = 0; j < t; ++j) {
     float* sc = scores.data() + j * n;
     for (int64_t i = 0; i < n; ++i) sc[i] = m.norms[i] > 0 ? sc[i] / m.norms[i] : 0.0f;
-    const int32_t item = items[j];
+    const int32_t item = items[todo[j]];
+    auto list = std::make_shared<const std::vector<math::ScoredId>>(
+        math::TopK(sc, n, std::max(k, kCachedNeighbours), [&](int32_t id) { return id == item; }));
+    neighbours_.Put(key(item), list);
+    if (emit(todo[j], *list)) continue;
+    // The filter removed too many of the cached length: rank everything.
     auto top = math::TopK(sc, n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
-    for (const auto& t : top) out[j].push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[item]});
+    out[todo[j]].clear();
+    for (const auto& e : top) out[todo[j]].push_back({m.item_ids[e.id], e.score, "item2item", m.item_ids[item]});
   }
   return out;
 }

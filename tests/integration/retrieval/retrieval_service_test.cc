@@ -192,5 +192,47 @@ TEST_F(RetrievalTest, ModelSwapUnderConcurrentRequestsHasNoErrors) {
   EXPECT_TRUE(versions_seen.count("v6"));
 }
 
+TEST_F(RetrievalTest, CachedNeighboursEqualAFullScan) {
+  const int n = 300, d = 8;
+  const model::ModelData data = RandomModel(5, n, d, 3);
+  ASSERT_TRUE(store_->Publish(data, {}).ok());
+  holder_->Start();
+  WaitForVersion("v1");
+  auto m = holder_->Current();
+  // The oracle: every cosine, sorted, ties by index.
+  auto oracle = [&](int32_t item, int k, const std::function<bool(int32_t)>& skip) {
+    std::vector<std::pair<float, int32_t>> all;
+    for (int32_t j = 0; j < n; ++j) {
+      if (j == item || (skip && skip(j))) continue;
+      float dot = 0;
+      for (int c = 0; c < d; ++c) dot += m->factors.row(item)[c] * m->factors.row(j)[c];
+      all.push_back({dot / (m->norms[item] * m->norms[j]), j});
+    }
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    std::vector<std::string> ids;
+    for (int i = 0; i < std::min<int>(k, all.size()); ++i) ids.push_back(m->item_ids[all[i].second]);
+    return ids;
+  };
+  auto ids = [](const std::vector<Candidate>& c) {
+    std::vector<std::string> out;
+    for (auto& x : c) out.push_back(x.item_id);
+    return out;
+  };
+  const std::function<bool(int32_t)> none, odd = [](int32_t id) { return id % 2 == 1; },
+                                        most = [](int32_t id) { return id % 10 != 0; };
+  for (int round = 0; round < 2; ++round) {  // the first round fills the cache, the second reads it
+    for (int k : {5, 100, 250}) {
+      for (const auto* skip : {&none, &odd, &most}) {
+        auto got = retriever_->NeighboursOfEach(*m, {7, 42, 299}, k, *skip);
+        ASSERT_EQ(got.size(), 3u);
+        EXPECT_EQ(ids(got[0]), oracle(7, k, *skip)) << "k " << k << " round " << round;
+        EXPECT_EQ(ids(got[1]), oracle(42, k, *skip)) << "k " << k << " round " << round;
+        EXPECT_EQ(ids(got[2]), oracle(299, k, *skip)) << "k " << k << " round " << round;
+      }
+    }
+  }
+  EXPECT_GT(retriever_->neighbour_cache().hits(), 0u);
+}
+
 }  // namespace
 }  // namespace recstack::retrieval
