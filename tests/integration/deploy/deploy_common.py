@@ -181,3 +181,18 @@ def check_service_env(errs, where, service, desc, env, root, redis_host="redis",
         elif key == "RECSTACK_STATE_DIR":
             errs.check(got.startswith("/"), where, f"{key}={got}: should be an absolute path")
             errs.check(got in mounts, where, f"{key}={got}: no volume is mounted there (the snapshot would be lost)")
+
+
+def run_self_test(cases, errors_after, baseline):
+    """Each case breaks the files one way (errors_after(mutate) checks a
+    broken copy); a case passes when it yields an error the intact files do
+    not. Returns the number of breaks that went unnoticed."""
+    failed = 0
+    for name, mutate in cases.items():
+        new = [e for e in errors_after(mutate) if e not in baseline]
+        if new:
+            print(f"self-test: caught {name}: {new[0]}")
+        else:
+            print(f"self-test: FAIL {name} was not caught", file=sys.stderr)
+            failed += 1
+    return failed
