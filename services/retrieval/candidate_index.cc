@@ -105,7 +105,7 @@ __attribute__((target("avx2"))) inline __m256i Int8RowSumsAvx2(const int8_t* row
   __m256i acc = _mm256_setzero_si256();
   for (int64_t j = 0; j < d; j += 16) {
     const __m256i c = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + j)));
-    const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(q16 + j));
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q16 + j));
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(c, w));
   }
   return acc;
@@ -117,14 +117,13 @@ __attribute__((target("avx2"))) void Int8RowDotsAvx2(const int8_t* codes, int64_
                                                      const int8_t* q, int32_t* out) {
   alignas(32) int16_t q16[kMaxInt8Dim];
   for (int64_t j = 0; j < d; ++j) q16[j] = q[j];
-  auto row_sums = [&](const int8_t* row) { return Int8RowSumsAvx2(row, q16, d); };
   int64_t r = 0;
   for (; r + 8 <= rows; r += 8) {
     const int8_t* base = codes + r * d;
-    const __m256i h01 = _mm256_hadd_epi32(row_sums(base), row_sums(base + d));
-    const __m256i h23 = _mm256_hadd_epi32(row_sums(base + 2 * d), row_sums(base + 3 * d));
-    const __m256i h45 = _mm256_hadd_epi32(row_sums(base + 4 * d), row_sums(base + 5 * d));
-    const __m256i h67 = _mm256_hadd_epi32(row_sums(base + 6 * d), row_sums(base + 7 * d));
+    const __m256i h01 = _mm256_hadd_epi32(Int8RowSumsAvx2(base, q16, d), Int8RowSumsAvx2(base + d, q16, d));
+    const __m256i h23 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 2 * d, q16, d), Int8RowSumsAvx2(base + 3 * d, q16, d));
+    const __m256i h45 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 4 * d, q16, d), Int8RowSumsAvx2(base + 5 * d, q16, d));
+    const __m256i h67 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 6 * d, q16, d), Int8RowSumsAvx2(base + 7 * d, q16, d));
     const __m256i h0123 = _mm256_hadd_epi32(h01, h23);  // lanes: r0 r1 r2 r3 | r0 r1 r2 r3 (halves)
     const __m256i h4567 = _mm256_hadd_epi32(h45, h67);
     const __m256i lo = _mm256_permute2x128_si256(h0123, h4567, 0x20);
