@@ -86,6 +86,8 @@ void ServerRunner::SetServing(bool serving) {
     if (stopping_ && serving) return;
     was = serving_.exchange(serving);
     server_->GetHealthCheckService()->SetServingStatus(serving);
+    // SetServingStatus(bool) sets every known name: liveness stays up.
+    server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   }
   if (was != serving) log::Info(serving ? "serving" : "not serving");
 }

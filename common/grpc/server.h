@@ -24,6 +24,13 @@
 
 namespace recstack::grpcutil {
 
+// The health-check service name that stays SERVING while the process runs,
+// whatever the readiness probe says (NOT_SERVING only once draining starts):
+// what a liveness probe should ask, so that an outage of a dependency (Redis)
+// takes pods out of load balancing without restarting them. "" and every
+// registered service follow the readiness probe.
+inline constexpr char kLivenessService[] = "liveness";
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // port 0 picks a free port
   std::string metrics_listen;          // "" or "off": no metrics endpoint

@@ -173,17 +173,18 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
         kind, port = probe_port(c, c.get("readinessProbe"))
         errs.check(kind == "grpc" and port == s["grpc_port"], w,
                    f"readinessProbe should be grpc on {s['grpc_port']} (is {kind} on {port})")
-        follows_redis = dc.health_follows_redis(root, name)
-        want_live = "tcpSocket" if follows_redis else "grpc"
-        kind, port = probe_port(c, c.get("livenessProbe"))
-        errs.check(kind == want_live and port == s["grpc_port"], w,
-                   f"livenessProbe should be {want_live} on {s['grpc_port']} (is {kind} on {port})"
-                   + ("; its gRPC health follows Redis" if follows_redis else ""))
-        if c.get("startupProbe"):
-            kind, port = probe_port(c, c.get("startupProbe"))
-            errs.check(kind in ("grpc", "tcpSocket") and port == s["grpc_port"] and
-                       (kind == "tcpSocket" or not follows_redis), w,
-                       f"startupProbe should be {want_live} on {s['grpc_port']} (is {kind} on {port})")
+        # Startup and liveness: gRPC health of the `liveness` name, which
+        # stays SERVING while the process runs (readiness follows Redis).
+        live = dc.liveness_name(root)
+        errs.check(live is not None, w, "common/grpc/server.h should define kLivenessService")
+        for probe in ("livenessProbe", "startupProbe"):
+            if probe == "startupProbe" and not c.get(probe):
+                continue
+            kind, port = probe_port(c, c.get(probe))
+            service = ((c.get(probe) or {}).get("grpc") or {}).get("service")
+            errs.check(kind == "grpc" and port == s["grpc_port"] and service == live, w,
+                       f"{probe} should be grpc on {s['grpc_port']} asking for '{live}' "
+                       f"(is {kind} on {port}, service {service!r})")
         # Resources.
         res = c.get("resources") or {}
         for part in ("requests", "limits"):
@@ -322,7 +323,7 @@ def self_test(files, desc, root):
         "gateway container metrics port 9101": lambda f: set_port(f, "gateway", "metrics", 9101),
         "ranking readiness probe on 50053": lambda f: container(f, "ranking")["readinessProbe"].update(grpc={"port": 50053}),
         "gateway liveness probe on 8080": lambda f: container(f, "gateway")["livenessProbe"].update(grpc={"port": 8080}),
-        "ingestion liveness on gRPC health (follows Redis)": lambda f: container(f, "ingestion").update(
+        "ingestion liveness on gRPC health of '' (follows Redis)": lambda f: container(f, "ingestion").update(
             livenessProbe={"grpc": {"port": 50051}}),
         "training without readiness probe": lambda f: container(f, "training").pop("readinessProbe"),
         "ingestion Service port 50052": lambda f: find(f, "ingestion.yaml", "Service", "ingestion")["spec"]["ports"][0].update(port=50052),

@@ -98,10 +98,11 @@ def service_env_names(root, service):
     return names
 
 
-def health_follows_redis(root, service):
-    """True when the service's gRPC health follows a readiness probe (a Redis
-    ping): then it must not be a liveness check."""
-    return "SetReadinessProbe(" in _read(root, MAIN_CC[service])
+def liveness_name(root):
+    """The gRPC health name that stays SERVING while a process runs
+    (grpcutil::kLivenessService in common/grpc/server.h)."""
+    m = re.search(r'kLivenessService\[\]\s*=\s*"([^"]+)"', _read(root, "common/grpc/server.h"))
+    return m.group(1) if m else None
 
 
 def _sources(root):

@@ -78,6 +78,8 @@ TEST(ServerRunner, ReadinessProbeDrivesHealth) {
   // Starts even though the dependency is down, and says so.
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(CheckHealth(*ch, 1s).ok());
+  // Alive all the same: a liveness probe must not restart it.
+  EXPECT_TRUE(CheckHealth(*ch, 1s, kLivenessService).ok());
   redis_up = true;
   EXPECT_TRUE(WaitForServing(runner.address(), 3s).ok());
   redis_up = false;
@@ -87,6 +89,7 @@ TEST(ServerRunner, ReadinessProbeDrivesHealth) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_TRUE(went_down);
+  EXPECT_TRUE(CheckHealth(*ch, 1s, kLivenessService).ok());
   runner.Shutdown();
 }
 
