@@ -134,11 +134,13 @@ int main(int argc, char** argv) {
     o.truth = &*truth;
     if (dataset.empty()) dataset = clicks_dir;
   }
+  if (users < 1 || users > 100'000'000 || items < 1 || items > 100'000'000) {
+    return Fail(absl::InvalidArgumentError("--users and --items must be in [1, 100000000]"));
+  }
   absl::StatusOr<rl::Catalog> catalog =
       dataset.empty() ? absl::StatusOr<rl::Catalog>(rl::Catalog::Synthetic(users, items))
                       : rl::Catalog::FromDataset(dataset);
   if (!catalog.ok()) return Fail(catalog.status());
-  if (users < 1 || items < 1) return Fail(absl::InvalidArgumentError("--users and --items must be >= 1"));
   if (auto st = o.Validate(); !st.ok()) return Fail(st);
 
   // The floor (and --target floor) run against an in-process echo service.

@@ -106,20 +106,20 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
 
   // Popular seeds repeat (most users' recent items are popular items): their
   // unfiltered lists come from the cache.
-  std::vector<int64_t> todo;
+  std::vector<int64_t> misses;
   for (int64_t j = 0; j < s; ++j) {
     auto hit = neighbours_.Get(key(items[j]));
-    if (!hit.has_value() || !emit(j, **hit)) todo.push_back(j);
+    if (!hit.has_value() || !emit(j, **hit)) misses.push_back(j);
   }
-  if (todo.empty()) return out;
+  if (misses.empty()) return out;
 
   // Cosine: dot products against each seed's unit vector, divided by the
   // candidates' norms. A cache-sized block of rows at a time, every seed
   // over it: the matrix is read from memory once, not once per seed.
-  const int64_t t = static_cast<int64_t>(todo.size());
+  const int64_t t = static_cast<int64_t>(misses.size());
   std::vector<float> q(t * d);
   for (int64_t j = 0; j < t; ++j) {
-    const int32_t item = items[todo[j]];
+    const int32_t item = items[misses[j]];
     const float qn = m.norms[item] > 0 ? m.norms[item] : 1.0f;
     const float* row = m.factors.row(item);
     for (int64_t c = 0; c < d; ++c) q[j * d + c] = row[c] / qn;
@@ -135,15 +135,15 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
   for (int64_t j = 0; j < t; ++j) {
     float* sc = scores.data() + j * n;
     for (int64_t i = 0; i < n; ++i) sc[i] = m.norms[i] > 0 ? sc[i] / m.norms[i] : 0.0f;
-    const int32_t item = items[todo[j]];
+    const int32_t item = items[misses[j]];
     auto list = std::make_shared<const std::vector<math::ScoredId>>(
         math::TopK(sc, n, std::max(k, kCachedNeighbours), [&](int32_t id) { return id == item; }));
     neighbours_.Put(key(item), list);
-    if (emit(todo[j], *list)) continue;
+    if (emit(misses[j], *list)) continue;
     // The filter removed too many of the cached length: rank everything.
     auto top = math::TopK(sc, n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
-    out[todo[j]].clear();
-    for (const auto& e : top) out[todo[j]].push_back({m.item_ids[e.id], e.score, "item2item", m.item_ids[item]});
+    out[misses[j]].clear();
+    for (const auto& e : top) out[misses[j]].push_back({m.item_ids[e.id], e.score, "item2item", m.item_ids[item]});
   }
   return out;
 }
