@@ -17,12 +17,15 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "loadtest/echo.h"
 #include "loadtest/report.h"
 #include "loadtest/runner.h"
+#include "loadtest/server_stats.h"
 
 namespace rl = recstack::loadtest;
 
@@ -88,6 +91,20 @@ int main(int argc, char** argv) {
   app.add_flag("--floor", with_floor, "also run the same load against an in-process echo service");
   app.add_option("--floor-response-bytes", o.echo_response_bytes, "padding of each echo answer")
       ->capture_default_str();
+  std::string then, redis_url, metrics_spec;
+  double max_degraded_ratio = 0.01;
+  app.add_option("--then", then,
+                 "more phases after --duration, measured too: RATE:DURATION[,RATE:DURATION...], "
+                 "e.g. 2000:20s,500:5s (an overload, then the recovery)");
+  app.add_flag("--timeline", o.timeline, "per-second figures of the measured window (JSON key timeline)");
+  app.add_option("--max-degraded-ratio", max_degraded_ratio,
+                 "degraded answers/requests allowed at the knee (a fallback is not the full answer)")
+      ->capture_default_str();
+  app.add_option("--redis-url", redis_url,
+                 "also report the Redis commands per request (INFO commandstats before and after)");
+  app.add_option("--metrics", metrics_spec,
+                 "also report CPU microseconds per request of each service: "
+                 "NAME=HOST:PORT,... of their /metrics (process_cpu_seconds_total)");
   app.add_option("--simulate-clicks", clicks_dir,
                  "a `recstack datagen` dir: click recommended items with the true probability");
   if (int rc = recstack::config::ParseOrExit(app, argc, argv); rc >= 0) return rc;
@@ -120,7 +137,31 @@ int main(int argc, char** argv) {
     if (!d.ok()) return Fail(d.status());
     rule.slo = std::chrono::duration_cast<std::chrono::microseconds>(*d);
     rule.max_error_ratio = max_error_ratio;
+    rule.max_degraded_ratio = max_degraded_ratio;
   }
+  for (absl::string_view piece : absl::StrSplit(then, ',', absl::SkipEmpty())) {
+    const std::string phase(piece.data(), piece.size());
+    const size_t colon = phase.find(':');
+    double rate = 0;
+    if (colon == std::string::npos || !absl::SimpleAtod(phase.substr(0, colon), &rate)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--then: '", phase, "' is not RATE:DURATION")));
+    }
+    if (!(rate >= 0.1 && rate <= 1e6)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--then: rate must be in [0.1, 1000000], got ", rate)));
+    }
+    auto d = parse_ms("then", phase.substr(colon + 1));
+    if (!d.ok()) return Fail(d.status());
+    if (d->count() <= 0) return Fail(absl::InvalidArgumentError("--then: a phase must last more than 0"));
+    o.then.push_back({rate, *d});
+  }
+  if (o.then.size() > 20) return Fail(absl::InvalidArgumentError("--then: at most 20 phases"));
+  std::map<std::string, std::string> metrics_targets;
+  if (!metrics_spec.empty()) {
+    auto mt = rl::ParseMetricsTargets(metrics_spec);
+    if (!mt.ok()) return Fail(mt.status());
+    metrics_targets = std::move(*mt);
+  }
+  const bool server_stats = !redis_url.empty() || !metrics_targets.empty();
   if (o.target == rl::Target::kFloor) mix = "recommend=100";
   auto m = rl::Mix::Parse(mix);
   if (!m.ok()) return Fail(m.status());
@@ -191,10 +232,35 @@ int main(int argc, char** argv) {
                    {"zipf", o.zipf},
                    {"k", o.k}};
 
+  // Server-side cost of one run, when asked for.
+  auto measure = [&](const rl::RunOptions& ro, double rate, std::string_view kind,
+                     nlohmann::json* into) -> absl::StatusOr<rl::RunResult> {
+    if (!server_stats) return run(ro, rate, kind);
+    auto before = rl::TakeSnapshot(redis_url, metrics_targets);
+    if (!before.ok()) return before.status();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = run(ro, rate, kind);
+    if (!r.ok()) return r;
+    auto after = rl::TakeSnapshot(redis_url, metrics_targets);
+    if (!after.ok()) return after.status();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    nlohmann::json per = rl::PerRequest(*before, *after, r->sent, secs);
+    if (per.contains("redis_commands_per_request")) {
+      say(absl::StrFormat("redis: %.2f commands per request; catalogue-sized commands %.3f/s",
+                          per["redis_commands_per_request"].get<double>(),
+                          per["redis_catalogue_sized_per_second"].get<double>()));
+    }
+    if (per.contains("cpu_us_per_request")) say(absl::StrCat("cpu us per request: ", per["cpu_us_per_request"].dump()));
+    into->update(per);
+    return r;
+  };
+
   if (sweep.empty()) {
-    auto r = run(o, o.rate, o.target == rl::Target::kFloor ? "floor" : "stack");
+    nlohmann::json stats = nlohmann::json::object();
+    auto r = measure(o, o.rate, o.target == rl::Target::kFloor ? "floor" : "stack", &stats);
     if (!r.ok()) return Fail(r.status());
     out.update(r->ToJson());
+    out.update(stats);
     if (with_floor) {
       auto f = run(floor_o, o.rate, "floor");
       if (!f.ok()) return Fail(f.status());
@@ -257,9 +323,11 @@ int main(int argc, char** argv) {
     if (knee) {
       // The operating point a capacity plan would pick: half the knee.
       say(absl::StrFormat("at half the knee (%.1f/s):", *knee / 2));
-      auto h = run(o, *knee / 2, "stack-half-knee");
+      nlohmann::json stats = nlohmann::json::object();
+      auto h = measure(o, *knee / 2, "stack-half-knee", &stats);
       if (!h.ok()) return Fail(h.status());
       nlohmann::json half = h->ToJson();
+      half.update(stats);
       out.update(half);
       if (with_floor) {
         auto f = run(floor_o, *knee / 2, "floor-half-knee");

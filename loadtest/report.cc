@@ -51,8 +51,9 @@ absl::StatusOr<std::vector<double>> ParseSweep(std::string_view text) {
 bool WithinSlo(const RunResult& r, const KneeRule& rule) {
   const double slo_ns = static_cast<double>(rule.slo.count()) * 1000.0;
   const double error_ratio = r.scheduled > 0 ? static_cast<double>(r.errors) / r.scheduled : 1.0;
+  const double degraded_ratio = r.scheduled > 0 ? static_cast<double>(r.degraded) / r.scheduled : 1.0;
   return r.completed > 0 && static_cast<double>(r.latency.Percentile(0.99)) <= slo_ns &&
-         error_ratio <= rule.max_error_ratio;
+         error_ratio <= rule.max_error_ratio && degraded_ratio <= rule.max_degraded_ratio;
 }
 
 std::optional<double> FindKnee(const std::vector<RunResult>& steps, const KneeRule& rule) {

@@ -92,6 +92,7 @@ struct Worker {
   grpc::CompletionQueue cq;
   std::thread thread;
   std::array<OpResult, kNumOps> ops;
+  std::vector<SecondStats> seconds;  // the timeline, when asked for
   ClickStats clicks;
   int64_t last_measured_done_ns = 0;
   math::Rng rng{1};
@@ -110,6 +111,7 @@ class Runner {
   void SendClicks(Worker& w, const std::string& user, const pb::RecommendResponse& resp);
   void Finished() { inflight_.fetch_sub(1, std::memory_order_relaxed); }
   const RunOptions& options() const { return o_; }
+  int64_t window_ns() const { return window_ns_; }
 
  private:
   absl::Status Connect();
@@ -127,10 +129,26 @@ class Runner {
   std::atomic<uint64_t> next_conn_{0};
   uint64_t next_worker_ = 0;
   int64_t refused_ = 0;
+  int64_t window_ns_ = 0;
 };
+
+// "retrieval failed (...): trending items" -> "retrieval failed".
+std::string ReasonHead(const std::string& reason) {
+  size_t cut = reason.find_first_of("(:");
+  std::string head = reason.substr(0, cut);
+  while (!head.empty() && head.back() == ' ') head.pop_back();
+  return head.empty() ? "unspecified" : head;
+}
 
 struct RecommendCall : TypedCall<pb::RecommendRequest, pb::RecommendResponse> {
   void Done(Worker& w) override {
+    if (status.ok() && measured && resp.degraded()) {
+      w.ops[static_cast<int>(op)].degraded[ReasonHead(resp.degraded_reason())]++;
+      if (!w.seconds.empty()) {
+        const int64_t sec = (sched_ns - w.runner->window_ns()) / 1'000'000'000;
+        if (sec >= 0 && sec < static_cast<int64_t>(w.seconds.size())) w.seconds[sec].degraded++;
+      }
+    }
     if (!status.ok() || !measured || w.runner->options().truth == nullptr) return;
     w.runner->SendClicks(w, req.user_id(), resp);
   }
@@ -295,6 +313,14 @@ void WorkerLoop(Worker& w) {
       } else {
         ++r.errors[CodeName(call->status.error_code())];
       }
+      if (!w.seconds.empty()) {
+        const int64_t sec = (call->sched_ns - w.runner->window_ns()) / 1'000'000'000;
+        if (sec >= 0 && sec < static_cast<int64_t>(w.seconds.size())) {
+          SecondStats& ss = w.seconds[sec];
+          ss.latency.Record(now - call->sched_ns);
+          (call->status.ok() ? ss.ok : ss.errors)++;
+        }
+      }
       w.last_measured_done_ns = std::max(w.last_measured_done_ns, now);
     }
     call->Done(w);
@@ -318,11 +344,38 @@ absl::StatusOr<RunResult> Runner::Go() {
   RunResult result;
   result.target = o_.target;
   result.target_rate = o_.rate;
-  Arrivals arrivals(o_.rate, o_.poisson, o_.seed ^ 0x5eed);
+  // Phases: the main one (warm-up included), then `then`.
+  std::vector<std::pair<double, int64_t>> phases;  // rate, end ns
   const int64_t start = NowNs() + 10'000'000;
   const int64_t window = start + std::chrono::nanoseconds(o_.warmup).count();
-  const int64_t end = window + std::chrono::nanoseconds(o_.duration).count();
-  for (int64_t t = start; t < end; t += arrivals.NextGapNs()) {
+  window_ns_ = window;
+  int64_t end = window + std::chrono::nanoseconds(o_.duration).count();
+  phases.push_back({o_.rate, end});
+  for (const auto& [rate, len] : o_.then) {
+    end += std::chrono::nanoseconds(len).count();
+    phases.push_back({rate, end});
+  }
+  const int64_t n_seconds = (end - window + 999'999'999) / 1'000'000'000;
+  if (o_.timeline) {
+    for (auto& w : workers_) w->seconds.resize(n_seconds);
+    result.timeline.resize(n_seconds);
+    for (int64_t sec = 0; sec < n_seconds; ++sec) {
+      const int64_t t = window + sec * 1'000'000'000;
+      for (const auto& [rate, phase_end] : phases) {
+        if (t < phase_end) {
+          result.timeline[sec].rate = rate;
+          break;
+        }
+      }
+    }
+  }
+  size_t phase = 0;
+  auto arrivals = std::make_unique<Arrivals>(o_.rate, o_.poisson, o_.seed ^ 0x5eed);
+  for (int64_t t = start; t < end; t += arrivals->NextGapNs()) {
+    while (phase + 1 < phases.size() && t >= phases[phase].second) {
+      ++phase;
+      arrivals = std::make_unique<Arrivals>(phases[phase].first, o_.poisson, o_.seed ^ (0x5eed + phase));
+    }
     int64_t now = NowNs();
     if (now < t) {
       SleepUntilNs(t);
@@ -342,6 +395,7 @@ absl::StatusOr<RunResult> Runner::Go() {
       continue;
     }
     Send(op, t, measured);
+    ++result.sent;
   }
   // Every call has a deadline, so this ends; the margin covers a server
   // that ignores deadlines (then the calls are cancelled by Shutdown).
@@ -360,6 +414,14 @@ absl::StatusOr<RunResult> Runner::Go() {
       dst.latency.Merge(w->ops[i].latency);
       dst.ok += w->ops[i].ok;
       for (auto& [code, n] : w->ops[i].errors) dst.errors[code] += n;
+      for (auto& [why, n] : w->ops[i].degraded) dst.degraded[why] += n;
+    }
+    for (size_t sec = 0; sec < w->seconds.size(); ++sec) {
+      SecondStats& d = result.timeline[sec];
+      d.latency.Merge(w->seconds[sec].latency);
+      d.ok += w->seconds[sec].ok;
+      d.errors += w->seconds[sec].errors;
+      d.degraded += w->seconds[sec].degraded;
     }
     result.clicks.impressions += w->clicks.impressions;
     result.clicks.clicks += w->clicks.clicks;
@@ -374,6 +436,10 @@ absl::StatusOr<RunResult> Runner::Go() {
     for (auto& [code, n] : r.errors) {
       result.errors_by_code[code] += n;
       result.errors += n;
+    }
+    for (auto& [why, n] : r.degraded) {
+      result.degraded_by_reason[why] += n;
+      result.degraded += n;
     }
   }
   result.completed = result.latency.count();
@@ -462,6 +528,9 @@ nlohmann::json RunResult::ToJson() const {
   j["ok"] = ok;
   j["errors"] = errors;
   j["errors_by_code"] = errors_by_code;
+  j["degraded"] = degraded;
+  j["degraded_by_reason"] = degraded_by_reason;
+  j["ok_not_degraded"] = ok - degraded;
   j["achieved_rate"] = std::round(achieved_rate * 10) / 10;
   j["send_lag_p99_us"] = Us(send_lag.Percentile(0.99));
   nlohmann::json ops_json = nlohmann::json::object();
@@ -470,9 +539,25 @@ nlohmann::json RunResult::ToJson() const {
     nlohmann::json o = LatencyJson(ops[i].latency);
     o["ok"] = ops[i].ok;
     o["errors_by_code"] = ops[i].errors;
+    if (!ops[i].degraded.empty()) o["degraded_by_reason"] = ops[i].degraded;
     ops_json[std::string(OpName(static_cast<Op>(i)))] = std::move(o);
   }
   j["ops"] = std::move(ops_json);
+  if (!timeline.empty()) {
+    nlohmann::json tl = nlohmann::json::array();
+    for (size_t sec = 0; sec < timeline.size(); ++sec) {
+      const SecondStats& t = timeline[sec];
+      tl.push_back({{"second", sec},
+                    {"rate", t.rate},
+                    {"ok", t.ok},
+                    {"errors", t.errors},
+                    {"degraded", t.degraded},
+                    {"p50_us", Us(t.latency.Percentile(0.5))},
+                    {"p99_us", Us(t.latency.Percentile(0.99))},
+                    {"max_us", Us(t.latency.max_ns())}});
+    }
+    j["timeline"] = std::move(tl);
+  }
   if (clicks.impressions > 0) {
     j["clicks"] = {{"impressions", clicks.impressions},
                    {"clicks", clicks.clicks},
@@ -492,6 +577,7 @@ std::string RunResult::Summary() const {
       Us(latency.Percentile(0.9)), Us(latency.Percentile(0.99)), Us(latency.Percentile(0.999)),
       Us(latency.max_ns()));
   for (auto& [code, n] : errors_by_code) absl::StrAppend(&out, "\n          ", code, ": ", n);
+  for (auto& [why, n] : degraded_by_reason) absl::StrAppend(&out, "\n          degraded (", why, "): ", n);
   return out;
 }
 

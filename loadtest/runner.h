@@ -32,6 +32,11 @@ struct RunOptions {
   Target target = Target::kGateway;
   std::string addr = "127.0.0.1:50050";
   double rate = 100;  // requests per second, 0.1 - 1,000,000
+  // After `duration` at `rate`, further phases (rate, length), measured too:
+  // e.g. an overload at 2x the knee, then the recovery at half of it.
+  std::vector<std::pair<double, std::chrono::milliseconds>> then;
+  // Per-second figures of the measured window (by scheduled send time).
+  bool timeline = false;
   bool poisson = false;
   std::chrono::milliseconds warmup{2000};
   std::chrono::milliseconds duration{10000};
@@ -57,6 +62,16 @@ struct OpResult {
   LatencyHistogram latency;  // every measured completion, errors included
   int64_t ok = 0;
   std::map<std::string, int64_t> errors;  // by gRPC code name
+  // OK answers the gateway marked degraded, by the reason's head
+  // ("retrieval failed", "ranking failed", "gateway overloaded", ...).
+  std::map<std::string, int64_t> degraded;
+};
+
+// One second of the measured window.
+struct SecondStats {
+  LatencyHistogram latency;
+  int64_t ok = 0, errors = 0, degraded = 0;
+  double rate = 0;  // the scheduled rate of that second
 };
 
 struct ClickStats {
@@ -72,9 +87,13 @@ struct RunResult {
   double target_rate = 0;
   double seconds = 0;      // the measured window (after warm-up)
   int64_t scheduled = 0;   // requests scheduled in the window
+  int64_t sent = 0;        // every request sent, the warm-up's included
   int64_t completed = 0;   // of those, answered (OK or not)
   int64_t ok = 0;
   int64_t errors = 0;      // failed, timed out or refused locally
+  int64_t degraded = 0;    // OK but degraded (a fallback answered)
+  std::map<std::string, int64_t> degraded_by_reason;
+  std::vector<SecondStats> timeline;  // with RunOptions::timeline
   double achieved_rate = 0;  // completed / time from window start to the last answer
   std::map<std::string, int64_t> errors_by_code;
   LatencyHistogram latency;   // all operations

@@ -54,6 +54,15 @@ void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
   app.add_option("--redis-pool-size", c->redis_pool_size, "Redis connections (1-256)")
       ->envname(EnvName("redis-pool-size"))
       ->capture_default_str();
+  app.add_option("--max-inflight", c->max_inflight,
+                 "upper bound of the adaptive limit on requests in flight (2-10000); past it "
+                 "requests are shed with RESOURCE_EXHAUSTED")
+      ->envname(EnvName("max-inflight"))
+      ->capture_default_str();
+  app.add_option("--latency-target-ms", c->latency_target_ms,
+                 "requests slower than this lower the in-flight limit (0.1-60000)")
+      ->envname(EnvName("latency-target-ms"))
+      ->capture_default_str();
 }
 
 void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
@@ -102,6 +111,12 @@ absl::Status Validate(const ServiceConfig& c) {
   }
   if (c.redis_pool_size < 1 || c.redis_pool_size > 256) {
     return absl::InvalidArgumentError("--redis-pool-size: must be 1-256");
+  }
+  if (c.max_inflight < 2 || c.max_inflight > 10000) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-inflight: must be 2-10000, got ", c.max_inflight));
+  }
+  if (!(c.latency_target_ms >= 0.1 && c.latency_target_ms <= 60000)) {
+    return absl::InvalidArgumentError("--latency-target-ms: must be 0.1-60000");
   }
   return absl::OkStatus();
 }

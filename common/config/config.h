@@ -23,6 +23,11 @@ struct ServiceConfig {
   std::string log_level = "info";
   double drain_seconds = 5;  // graceful-shutdown deadline after SIGTERM
   int redis_pool_size = 8;
+  // Admission control (common/overload/limiter.h): the adaptive in-flight
+  // limit starts at min(16, max_inflight) and stays within [2, max_inflight];
+  // requests slower than latency_target_ms lower it.
+  int max_inflight = 64;
+  double latency_target_ms = 25;
 };
 
 // The default ports of DESIGN §1, by service name.
@@ -35,7 +40,8 @@ DefaultPorts DefaultPortsFor(std::string_view service);
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
 // --drain-seconds and --redis-pool-size with env fallbacks RECSTACK_LISTEN,
 // RECSTACK_METRICS_LISTEN, RECSTACK_REDIS_URL, RECSTACK_KEY_PREFIX,
-// RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE.
+// RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE; and
+// --max-inflight, --latency-target-ms (RECSTACK_MAX_INFLIGHT, ...).
 // Fills defaults for `config->service` first.
 void AddServiceFlags(CLI::App& app, ServiceConfig* config);
 

@@ -2,7 +2,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <exception>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,6 +26,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
         absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
   }
   server->exposer_->RegisterCollectable(registry);
+  server->process_ = std::make_shared<ProcessCollector>();
+  server->exposer_->RegisterCollectable(server->process_);
   auto ports = server->exposer_->GetListeningPorts();
   server->port_ = ports.empty() ? 0 : ports.front();
   return server;
@@ -107,6 +116,39 @@ void RpcMetrics::Record(std::string_view method, absl::StatusCode code, double s
   if (c < 0 || c >= kCodes) c = static_cast<int>(absl::StatusCode::kUnknown);
   it->second.requests[c]->Increment();
   it->second.latency->Observe(seconds);
+}
+
+}  // namespace recstack::metrics
+
+namespace recstack::metrics {
+
+std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  long pages = 0, resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  auto family = [](const char* name, const char* help, prometheus::MetricType type, double v) {
+    prometheus::MetricFamily fam;
+    fam.name = name;
+    fam.help = help;
+    fam.type = type;
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Counter) {
+      m.counter.value = v;
+    } else {
+      m.gauge.value = v;
+    }
+    fam.metric.push_back(m);
+    return fam;
+  };
+  return {family("process_cpu_seconds_total", "User and system CPU time of this process", prometheus::MetricType::Counter,
+                 cpu),
+          family("process_resident_memory_bytes", "Resident set size of this process", prometheus::MetricType::Gauge,
+                 static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)))};
 }
 
 }  // namespace recstack::metrics

@@ -4,6 +4,7 @@
 // (STYLE rule 8): families and children are created once at start-up, so the
 // request path only increments.
 
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
@@ -24,7 +25,15 @@
 
 namespace recstack::metrics {
 
-// Serves /metrics of `registry` on HOST:PORT (port 0 picks a free one).
+// process_cpu_seconds_total and process_resident_memory_bytes, read at each
+// scrape (getrusage, /proc/self/statm): what per-request CPU budgets divide.
+class ProcessCollector : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override;
+};
+
+// Serves /metrics of `registry` on HOST:PORT (port 0 picks a free one),
+// with the process metrics above.
 class MetricsServer {
  public:
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
@@ -34,6 +43,7 @@ class MetricsServer {
  private:
   MetricsServer() = default;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<ProcessCollector> process_;
   int port_ = 0;
 };
 

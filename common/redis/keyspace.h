@@ -19,6 +19,11 @@ class Keyspace {
   // Popularity of one hour; hour = epoch ms / 3,600,000.
   std::string Popularity(int64_t hour) const { return Join("pop:", std::to_string(hour)); }
   std::string Item(std::string_view item) const { return Join("item:", item); }  // hash
+  // Trending as one maintained aggregate (see popularity.h): zset item ->
+  // weighted count x 2^((ts - epoch) / half_life), and its hash of
+  // epoch_ms and half_life_ms.
+  std::string Trend() const { return Join("trend"); }
+  std::string TrendMeta() const { return Join("trend:meta"); }
   std::string ModelCurrent() const { return Join("model:current"); }
   std::string ModelSeq() const { return Join("model:seq"); }
   std::string ModelVersions() const { return Join("model:versions"); }

@@ -1,8 +1,23 @@
 #pragma once
 
-// Reads ingestion's hourly popularity sets (rs:pop:{hour}) summed over a
-// window: trending in ingestion, the trending source of retrieval and the
-// popularity feature of ranking all use this one read.
+// Popularity and trending, read from what ingestion maintains in Redis.
+//
+// The request path reads one maintained aggregate, `rs:trend`: a zset whose
+// score for an item is the sum over its events of
+//   weight(event) x 2^((ts - epoch) / half_life)
+// with `epoch_ms` and `half_life_ms` in the hash `rs:trend:meta` (written by
+// the first event; later writers use the stored values). The decayed count
+// of an item as of `now` is score x 2^((epoch - now) / half_life): an
+// exponentially decayed weighted count, independent of the order events
+// arrive in. Reading the top k is ZREVRANGE (O(log n + k)); reading the
+// counts of m candidates is ZMSCORE (O(m)): nothing on the request path
+// grows with the catalogue or the window. The ingestion script rescales the
+// set (moves the epoch forward) once scores pass 2^64, an O(n) step every 64
+// half-lives. docs/loadtest.md says why this beat a background ZUNIONSTORE.
+//
+// The hourly sets `rs:pop:{hour}` are still written: SumPopularity sums an
+// exact window of them for the admin path (GetTrending with window_hours,
+// `recstack trending --window`), never per recommendation.
 
 #include <string>
 #include <utility>
@@ -13,11 +28,32 @@
 
 namespace recstack::redis {
 
+using ItemCounts = std::vector<std::pair<std::string, double>>;
+
 // (item, weighted count) over the `window_hours` hours ending at `now_ms`,
-// best first, ties by item id.
-absl::StatusOr<std::vector<std::pair<std::string, double>>> SumPopularity(Pool& pool,
-                                                                          const Keyspace& keys,
-                                                                          int64_t now_ms,
-                                                                          int window_hours);
+// best first, ties by item id. A ZUNION over the window: O(catalogue).
+absl::StatusOr<ItemCounts> SumPopularity(Pool& pool, const Keyspace& keys, int64_t now_ms,
+                                         int window_hours);
+
+// The decay of rs:trend as stored in rs:trend:meta; `known` is false until
+// the first event was written.
+struct TrendClock {
+  bool known = false;
+  double epoch_ms = 0, half_life_ms = 1;
+  // Multiplies a stored score into a decayed count as of `now_ms`.
+  double Factor(int64_t now_ms) const;
+};
+
+// The k items with the highest decayed counts as of `now_ms`, best first,
+// ties by item id (k <= 100,000).
+absl::StatusOr<ItemCounts> TopTrending(Pool& pool, const Keyspace& keys, int64_t now_ms, int k);
+
+// For callers that fold the read into their own pipeline: the two commands
+// (HMGET of the meta, ZMSCORE of `items`), and the decayed counts (0 for an
+// item with no events) from their replies, in the order of `items`.
+std::vector<std::vector<std::string>> TrendingCountsCommands(const Keyspace& keys,
+                                                             const std::vector<std::string>& items);
+absl::StatusOr<std::vector<double>> ParseTrendingCounts(const Reply& meta, const Reply& scores,
+                                                        size_t n_items, int64_t now_ms);
 
 }  // namespace recstack::redis

@@ -1,6 +1,7 @@
 #include "services/gateway/gateway.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
@@ -39,6 +40,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                        .Register(registry);
   degraded_retrieval = &degraded.Add({{"reason", "retrieval"}});
   degraded_ranking = &degraded.Add({{"reason", "ranking"}});
+  degraded_overload = &degraded.Add({{"reason", "overload"}});
+  fallback_refresh_failed = &prometheus::BuildCounter()
+                                 .Name("recstack_gateway_fallback_refresh_failures_total")
+                                 .Help("Background refreshes of the in-memory trending fallback that failed")
+                                 .Register(registry)
+                                 .Add({});
   auto& stage = prometheus::BuildHistogram()
                     .Name("recstack_gateway_stage_latency_seconds")
                     .Help("Time of each Recommend stage")
@@ -62,13 +69,80 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
 Gateway::Gateway(std::unique_ptr<v1::RetrievalService::StubInterface> retrieval,
                  std::unique_ptr<v1::RankingService::StubInterface> ranking,
                  std::unique_ptr<v1::IngestionService::StubInterface> ingestion, GatewayOptions options,
-                 GatewayMetrics& metrics)
+                 GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter)
     : retrieval_(std::move(retrieval)), ranking_(std::move(ranking)), ingestion_(std::move(ingestion)),
-      options_(options), metrics_(metrics), rng_(std::random_device{}()) {
+      options_(options), metrics_(metrics), limiter_(limiter),
+      trending_(
+          [this]() -> absl::StatusOr<std::vector<v1::ScoredItem>> {
+            grpc::ClientContext ctx;
+            ctx.set_deadline(Clock::now() + std::chrono::seconds(2));
+            v1::GetTrendingRequest req;
+            req.set_k(options_.fallback_items);
+            v1::GetTrendingResponse resp;
+            absl::Status st = FromGrpc(ingestion_->GetTrending(&ctx, req, &resp));
+            if (!st.ok()) {
+              metrics_.fallback_refresh_failed->Increment();
+              return st;
+            }
+            if (resp.items_size() == 0) return absl::UnavailableError("ingestion has no trending items yet");
+            return std::vector<v1::ScoredItem>(resp.items().begin(), resp.items().end());
+          },
+          options.fallback_refresh),
+      items_(options.item_cache_size, options.item_cache_ttl),
+      rng_(std::random_device{}()) {
   if (options_.log_impressions) sender_ = std::thread([this] { SendImpressions(); });
 }
 
+absl::Status Gateway::StartFallbackRefresh() { return trending_.Start(); }
+
+bool Gateway::ServeFallback(int k, v1::RecommendResponse& resp) const {
+  auto list = trending_.Get();
+  if (list == nullptr || list->empty()) return false;
+  int rank = 0;
+  for (const auto& s : *list) {
+    if (rank >= k) break;
+    v1::ScoredItem* item = resp.add_items();
+    *item = s;
+    item->set_source("fallback");
+    item->set_retrieval_rank(rank++);
+    item->mutable_explanation()->set_reason("popular right now (fallback)");
+  }
+  resp.set_ranker("fallback");
+  return true;
+}
+
+void Gateway::AddItemMetadata(v1::RecommendResponse& resp, Clock::time_point deadline) {
+  std::vector<std::string> missing;
+  for (auto& it : *resp.mutable_items()) {
+    auto hit = items_.Get(it.item_id());
+    if (!hit.has_value()) {
+      missing.push_back(it.item_id());
+    } else if (!hit->item_id().empty()) {
+      *it.mutable_item() = *hit;
+    }
+  }
+  if (missing.empty()) return;
+  grpc::ClientContext ctx;
+  StageDeadline(ctx, options_.metadata_budget, deadline);
+  v1::GetItemsRequest ireq;
+  for (const auto& id : missing) ireq.add_item_ids(id);
+  v1::GetItemsResponse iresp;
+  if (!ingestion_->GetItems(&ctx, ireq, &iresp).ok()) return;  // best effort
+  std::map<std::string, const v1::Item*> meta;
+  for (const auto& m : iresp.items()) meta[m.item_id()] = &m;
+  // Unknown ids are cached as empty items so they are not asked again.
+  for (const auto& id : missing) {
+    auto m = meta.find(id);
+    items_.Put(id, m != meta.end() ? *m->second : v1::Item());
+  }
+  for (auto& it : *resp.mutable_items()) {
+    auto m = meta.find(it.item_id());
+    if (m != meta.end()) *it.mutable_item() = *m->second;
+  }
+}
+
 Gateway::~Gateway() {
+  trending_.Stop();
   {
     std::lock_guard<std::mutex> lock(q_mu_);
     stopping_ = true;
@@ -93,6 +167,23 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
   }
   resp.set_user_id(req.user_id());
 
+  // Past the gateway's own limit the cheapest honest answer is the
+  // in-memory fallback: no remote call, degraded, said so.
+  std::optional<overload::ConcurrencyLimiter::Permit> permit;
+  if (limiter_ != nullptr) {
+    permit = limiter_->TryAcquire(deadline);
+    if (!permit.has_value()) {
+      metrics_.degraded_overload->Increment();
+      resp.set_degraded(true);
+      resp.set_degraded_reason("gateway overloaded: trending items (fallback)");
+      if (!ServeFallback(k, resp)) {
+        return absl::ResourceExhaustedError("gateway overloaded and no fallback list yet");
+      }
+      resp.set_total_us(Micros(start));
+      return resp;
+    }
+  }
+
   // Retrieval.
   v1::RetrieveResponse cands;
   grpc::Status rst;
@@ -116,35 +207,24 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     }
   }
   if (!rst.ok()) {
-    // Fallback: trending, straight from ingestion.
     if (rst.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return FromGrpc(rst);
+    if (permit.has_value() && (rst.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                               rst.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+      permit->set_dropped();  // downstream is saturated: admit less
+    }
+    // Fallback: the trending list in memory (no remote call).
     metrics_.degraded_retrieval->Increment();
     resp.set_degraded(true);
     resp.set_degraded_reason(absl::StrCat("retrieval failed (", rst.error_message(), "): trending items"));
-    auto t = std::chrono::steady_clock::now();
-    grpc::ClientContext ctx;
-    StageDeadline(ctx, options_.retrieval_budget, deadline + std::chrono::milliseconds(50));
-    v1::GetTrendingRequest treq;
-    treq.set_k(k);
-    v1::GetTrendingResponse tresp;
-    grpc::Status tst = ingestion_->GetTrending(&ctx, treq, &tresp);
+    if (!ServeFallback(k, resp)) {
+      return absl::UnavailableError(absl::StrCat("retrieval failed (", rst.error_message(),
+                                                 ") and there is no trending list to fall back on yet"));
+    }
     if (req.debug()) {
       auto* st = resp.add_stages();
-      st->set_stage("trending");
-      st->set_duration_us(Micros(t));
-      st->set_status(tst.ok() ? "OK" : tst.error_message());
-    }
-    if (!tst.ok()) {
-      return absl::UnavailableError(absl::StrCat("retrieval failed (", rst.error_message(),
-                                                 ") and so did the trending fallback (", tst.error_message(), ")"));
-    }
-    int rank = 0;
-    for (const auto& s : tresp.items()) {
-      v1::ScoredItem* item = resp.add_items();
-      *item = s;
-      item->set_source("fallback");
-      item->set_retrieval_rank(rank++);
-      item->mutable_explanation()->set_reason("popular right now (fallback)");
+      st->set_stage("fallback");
+      st->set_duration_us(0);
+      st->set_status("OK: in-memory trending list");
     }
   } else {
     resp.set_model_version(cands.model_version());
@@ -186,6 +266,10 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     } else if (kst.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       return FromGrpc(kst);  // e.g. an unknown ranker: the caller's mistake
     } else {
+      if (permit.has_value() && (kst.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                                 kst.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+        permit->set_dropped();
+      }
       metrics_.degraded_ranking->Increment();
       resp.set_degraded(true);
       resp.set_degraded_reason(absl::StrCat("ranking failed (", kst.error_message(), "): retrieval order"));
@@ -193,22 +277,10 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       resp.set_ranker("retrieval-order");
     }
   }
-  // Titles, best effort within a small budget.
+  // Titles, best effort: the cache, then one small call for its misses.
   if (resp.items_size() > 0) {
     auto t = std::chrono::steady_clock::now();
-    grpc::ClientContext ctx;
-    StageDeadline(ctx, options_.metadata_budget, deadline + options_.metadata_budget);
-    v1::GetItemsRequest ireq;
-    for (const auto& it : resp.items()) ireq.add_item_ids(it.item_id());
-    v1::GetItemsResponse iresp;
-    if (ingestion_->GetItems(&ctx, ireq, &iresp).ok()) {
-      std::map<std::string, const v1::Item*> meta;
-      for (const auto& m : iresp.items()) meta[m.item_id()] = &m;
-      for (auto& it : *resp.mutable_items()) {
-        auto m = meta.find(it.item_id());
-        if (m != meta.end()) *it.mutable_item() = *m->second;
-      }
-    }
+    AddItemMetadata(resp, deadline);
     metrics_.stage_latency[2]->Observe(Micros(t) / 1e6);
   }
   resp.set_total_us(Micros(start));

@@ -1,9 +1,14 @@
 #pragma once
 
 // The Recommend orchestration (DESIGN §7): retrieval, then ranking, under a
-// deadline budget per stage and in total. If ranking fails or is late the
-// answer is retrieval's order; if retrieval fails it is trending items; the
-// response then says `degraded` and why. Impressions go to ingestion on a
+// deadline budget per stage and in total, never past the caller's deadline.
+// If ranking fails, is shed or is late the answer is retrieval's order; if
+// retrieval fails (or the gateway itself is at its concurrency limit) it is
+// the trending list the gateway keeps in memory, refreshed in the
+// background, so a fallback costs no remote call; the response then says
+// `degraded` and why. UNAVAILABLE only when there is nothing at all to
+// serve. Item metadata (titles) comes from an in-memory cache with a TTL;
+// only its misses are asked of ingestion. Impressions go to ingestion on a
 // background thread through a bounded queue: logging never delays or fails
 // a response, and what does not fit is dropped and counted.
 
@@ -20,7 +25,10 @@
 #include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
+#include "common/cache/lru.h"
+#include "common/cache/refreshed.h"
 #include "common/metrics/metrics.h"
+#include "common/overload/limiter.h"
 #include "recstack/v1/gateway.grpc.pb.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "recstack/v1/ranking.grpc.pb.h"
@@ -37,12 +45,19 @@ struct GatewayOptions {
   size_t impression_queue = 10000;  // events waiting to be sent
   int impression_batch = 500;
   bool log_impressions = true;
+  // The in-memory fallback: this many trending items, refreshed this often.
+  int fallback_items = 500;
+  std::chrono::milliseconds fallback_refresh{2000};
+  size_t item_cache_size = 100'000;
+  std::chrono::milliseconds item_cache_ttl{60'000};
 };
 
 struct GatewayMetrics {
   explicit GatewayMetrics(prometheus::Registry& registry);
   prometheus::Counter* degraded_retrieval;
   prometheus::Counter* degraded_ranking;
+  prometheus::Counter* degraded_overload;  // the gateway's own limit: fallback at once
+  prometheus::Counter* fallback_refresh_failed;
   prometheus::Histogram* stage_latency[3];  // retrieval, ranking, metadata
   prometheus::Counter* impressions_sent;
   prometheus::Counter* impressions_dropped;
@@ -57,8 +72,14 @@ class Gateway {
   Gateway(std::unique_ptr<v1::RetrievalService::StubInterface> retrieval,
           std::unique_ptr<v1::RankingService::StubInterface> ranking,
           std::unique_ptr<v1::IngestionService::StubInterface> ingestion, GatewayOptions options,
-          GatewayMetrics& metrics);
+          GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter = nullptr);
   ~Gateway();
+
+  // Fetches the fallback list once (and then every fallback_refresh). A
+  // failure is not fatal: the list fills on a later refresh.
+  absl::Status StartFallbackRefresh();
+  // The fallback list as it is now (tests).
+  std::shared_ptr<const std::vector<v1::ScoredItem>> fallback() const { return trending_.Get(); }
 
   // `deadline` is the caller's (gRPC incoming or HTTP arrival + total budget).
   absl::StatusOr<v1::RecommendResponse> Recommend(const v1::RecommendRequest& req,
@@ -73,6 +94,9 @@ class Gateway {
 
  private:
   void EnqueueImpressions(const v1::RecommendResponse& resp);
+  // Fills `resp` from the in-memory trending list; false if it is empty.
+  bool ServeFallback(int k, v1::RecommendResponse& resp) const;
+  void AddItemMetadata(v1::RecommendResponse& resp, std::chrono::system_clock::time_point deadline);
   void SendImpressions();
 
   std::unique_ptr<v1::RetrievalService::StubInterface> retrieval_;
@@ -80,6 +104,9 @@ class Gateway {
   std::unique_ptr<v1::IngestionService::StubInterface> ingestion_;
   GatewayOptions options_;
   GatewayMetrics& metrics_;
+  overload::ConcurrencyLimiter* limiter_;
+  cache::Refreshed<std::vector<v1::ScoredItem>> trending_;
+  cache::LruCache<v1::Item> items_;  // an empty item_id: not known to ingestion
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
 

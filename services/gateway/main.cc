@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
   CLI::App app{"recstack-gateway: Recommend (retrieval then ranking, with fallbacks), events, similar items"};
-  config::ServiceConfig cfg{.service = "gateway"};
+  // A Recommend spans retrieval and ranking: its latency target is the SLO's.
+  config::ServiceConfig cfg{.service = "gateway", .latency_target_ms = 50};
   config::AddServiceFlags(app, &cfg);
   std::string http_listen = "127.0.0.1:8080", retrieval_addr = "127.0.0.1:50053",
               ranking_addr = "127.0.0.1:50054", ingestion_addr = "127.0.0.1:50051";
@@ -45,9 +46,14 @@ int main(int argc, char** argv) {
   log::Init("gateway", cfg.log_level);
   auto registry = std::make_shared<prometheus::Registry>();
   gateway::GatewayMetrics metrics(*registry);
+  overload::ConcurrencyLimiter limiter("gateway", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
+                                       registry.get());
   gateway::Gateway gw(v1::RetrievalService::NewStub(grpcutil::MakeChannel(retrieval_addr)),
                       v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_addr)),
-                      v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_addr)), g, metrics);
+                      v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_addr)), g, metrics, &limiter);
+  if (absl::Status s = gw.StartFallbackRefresh(); !s.ok()) {
+    log::Warn("no fallback list yet (filled by a later refresh)", {{"error", s.message()}});
+  }
   gateway::GatewayServiceImpl service(gw);
   grpcutil::ServerRunner server(
       {.listen = cfg.listen,

@@ -12,21 +12,45 @@
 namespace recstack::ingestion {
 namespace {
 
-// KEYS: marker, stream, history, popularity
+// KEYS: marker, stream, history, popularity (hour), trend, trend meta
 // ARGV: dedup_ttl, maxlen, history_cap, item, ts, pop_weight, pop_ttl,
-//       is_interaction, then the stream entry's field/value pairs.
+//       is_interaction, trend half-life ms, then the stream entry's
+//       field/value pairs.
+// The trend zset (common/redis/popularity.h) holds weight x 2^((ts - epoch)
+// / half_life); once a new event's exponent passes 64 the whole set is
+// scaled down and the epoch moved forward (O(n), every 64 half-lives).
+// Events more than 60 half-lives older than the epoch add nothing.
 constexpr char kWriteEventLua[] = R"lua(
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 9))
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 10))
 if ARGV[8] == '1' then
   redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[4])
   local n = redis.call('ZCARD', KEYS[3])
   local cap = tonumber(ARGV[3])
   if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - cap - 1) end
 end
-if tonumber(ARGV[6]) > 0 then
+local w = tonumber(ARGV[6])
+if w > 0 then
   redis.call('ZINCRBY', KEYS[4], ARGV[6], ARGV[4])
   redis.call('EXPIRE', KEYS[4], ARGV[7])
+  local ts = tonumber(ARGV[5])
+  local m = redis.call('HMGET', KEYS[6], 'epoch_ms', 'half_life_ms')
+  local epoch, hl = tonumber(m[1]), tonumber(m[2])
+  if not epoch or not hl then
+    epoch, hl = ts, tonumber(ARGV[9])
+    redis.call('HSET', KEYS[6], 'epoch_ms', epoch, 'half_life_ms', hl)
+  end
+  local e = (ts - epoch) / hl
+  if e > 64 then
+    local shift = math.floor(e)
+    local f = 2 ^ (-shift)
+    local all = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+    for i = 1, #all, 2 do redis.call('ZADD', KEYS[5], tonumber(all[i + 1]) * f, all[i]) end
+    epoch = epoch + shift * hl
+    redis.call('HSET', KEYS[6], 'epoch_ms', epoch)
+    e = e - shift
+  end
+  if e > -60 then redis.call('ZINCRBY', KEYS[5], w * 2 ^ e, ARGV[4]) end
 end
 return 1
 )lua";
@@ -40,7 +64,8 @@ std::string Fmt(double v) {
 }  // namespace
 
 EventStore::EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options, const Clock& clock)
-    : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock), script_(kWriteEventLua) {}
+    : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock), script_(kWriteEventLua),
+      window_sums_(options.window_cache_ttl) {}
 
 absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>& events) {
   if (events.empty()) return std::vector<Outcome>{};
@@ -51,12 +76,14 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>&
   const std::string cap = std::to_string(options_.history_cap);
   const std::string pop_ttl = std::to_string(options_.popularity_ttl_s);
   const std::string stream = keys_.Events();
+  const std::string trend = keys_.Trend(), trend_meta = keys_.TrendMeta();
+  const std::string half_life = std::to_string(options_.trending_half_life_ms);
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(events.size());
   for (const Event& e : events) {
     const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
     std::vector<std::string> keys = {keys_.EventMarker(e.event_id), stream, keys_.History(e.user_id),
-                                     keys_.Popularity(hour)};
+                                     keys_.Popularity(hour), trend, trend_meta};
     std::vector<std::string> args = {dedup_ttl,
                                      maxlen,
                                      cap,
@@ -65,6 +92,7 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>&
                                      Fmt(PopularityWeight(e.type)),
                                      pop_ttl,
                                      IsInteraction(e.type) ? "1" : "0",
+                                     half_life,
                                      "id", e.event_id,
                                      "user", e.user_id,
                                      "item", e.item_id,
@@ -106,7 +134,20 @@ absl::StatusOr<std::vector<HistoryEntry>> EventStore::History(std::string_view u
 }
 
 absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_hours) {
-  RECSTACK_ASSIGN_OR_RETURN(auto sums, redis::SumPopularity(pool_, keys_, clock_.NowMs(), window_hours));
+  redis::ItemCounts sums;
+  if (window_hours == 0) {
+    RECSTACK_ASSIGN_OR_RETURN(sums, redis::TopTrending(pool_, keys_, clock_.NowMs(), k));
+  } else {
+    // An exact window is a ZUNION over it: computed once per window and
+    // shared by every caller for a few seconds (single flight).
+    auto sums_or = window_sums_.Get(window_hours, [&]() -> absl::StatusOr<redis::ItemCounts> {
+      RECSTACK_ASSIGN_OR_RETURN(auto all, redis::SumPopularity(pool_, keys_, clock_.NowMs(), window_hours));
+      if (all.size() > kMaxTrending) all.resize(kMaxTrending);
+      return all;
+    });
+    if (!sums_or.ok()) return sums_or.status();
+    sums = *std::move(sums_or);
+  }
   std::vector<ScoredItem> out;
   for (size_t i = 0; i < sums.size() && static_cast<int>(i) < k; ++i) out.push_back({sums[i].first, sums[i].second});
   return out;

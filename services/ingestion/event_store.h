@@ -7,19 +7,25 @@
 //   rs:evt:{id}        idempotency marker, TTL `dedup_ttl_s` (24 h)
 //   rs:hist:{user}     zset item -> last interaction ms, newest `history_cap` kept
 //   rs:pop:{hour}      zset item -> weighted count in that hour, TTL `popularity_ttl_s`
+//   rs:trend           zset item -> decayed weighted count (common/redis/popularity.h)
+//   rs:trend:meta      hash epoch_ms, half_life_ms of rs:trend
 //   rs:item:{item}     hash title, categories ("|"-joined), created_at_ms, attr.<name>
 // Each event is written by one Lua script (atomic: marker and writes
 // together, or nothing), pipelined per batch. A Redis failure fails the
 // whole batch with UNAVAILABLE and acknowledges nothing; a retry is safe
 // because markers make the events that did land duplicates.
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cache/single_flight.h"
 #include "common/clock/clock.h"
 #include "common/redis/client.h"
+#include "common/redis/popularity.h"
 #include "services/ingestion/event.h"
 
 namespace recstack::ingestion {
@@ -29,6 +35,11 @@ struct StoreOptions {
   int64_t dedup_ttl_s = 24 * 3600;
   int64_t history_cap = 500;
   int64_t popularity_ttl_s = 8 * 24 * 3600;
+  // Half-life of the trending counts (used by the first event written to an
+  // empty Redis; later events follow what rs:trend:meta says).
+  int64_t trending_half_life_ms = 24 * 3'600'000;
+  // How long an exact-window trending sum is shared between callers.
+  std::chrono::milliseconds window_cache_ttl{5000};
 };
 
 enum class Outcome { kAccepted, kDuplicate };
@@ -59,8 +70,11 @@ class EventStore {
 
   // Most recent first; limit 1-1000.
   absl::StatusOr<std::vector<HistoryEntry>> History(std::string_view user, int limit);
-  // Sum of the last `window_hours` hourly popularity sets, best first.
+  // Best first. window_hours 0: the decayed counts of rs:trend (O(k));
+  // otherwise the exact sum of that many hourly sets, shared by callers for
+  // `window_cache_ttl` (single flight), k at most kMaxTrending.
   absl::StatusOr<std::vector<ScoredItem>> Trending(int k, int window_hours);
+  static constexpr size_t kMaxTrending = 10'000;
 
   absl::Status UpsertItems(const std::vector<ItemRecord>& items);
   // Known items only, in request order.
@@ -75,6 +89,7 @@ class EventStore {
   StoreOptions options_;
   const Clock& clock_;
   redis::Script script_;
+  cache::SingleFlightCache<int, redis::ItemCounts> window_sums_;
 };
 
 }  // namespace recstack::ingestion

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/admission.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
@@ -59,8 +60,9 @@ IngestionMetrics::IngestionMetrics(prometheus::Registry& registry)
 }
 
 IngestionServiceImpl::IngestionServiceImpl(EventStore& store, const Clock& clock, ValidationLimits limits,
-                                           prometheus::Registry& registry)
-    : store_(store), clock_(clock), limits_(limits), metrics_(registry), rng_(std::random_device{}()) {}
+                                           prometheus::Registry& registry, overload::ConcurrencyLimiter* limiter)
+    : store_(store), clock_(clock), limits_(limits), metrics_(registry), limiter_(limiter),
+      rng_(std::random_device{}()) {}
 
 absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, int64_t index_base,
                                           int* accepted, int* duplicates,
@@ -111,9 +113,14 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
   return absl::OkStatus();
 }
 
-grpc::Status IngestionServiceImpl::IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest* req,
+grpc::Status IngestionServiceImpl::IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
                                                 v1::IngestEventsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "IngestEvents");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   int accepted = 0, duplicates = 0;
   std::vector<v1::RejectedEvent> rejected;
   absl::Status st = Ingest(*req, 0, &accepted, &duplicates, &rejected);
@@ -189,9 +196,14 @@ grpc::Status IngestionServiceImpl::UpsertItems(grpc::ServerContext*, const v1::U
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext*, const v1::GetItemsRequest* req,
+grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext* ctx, const v1::GetItemsRequest* req,
                                             v1::GetItemsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetItems");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   if (req->item_ids_size() > 1000) {
     timer.set_code(absl::StatusCode::kInvalidArgument);
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "GetItems takes at most 1000 ids");
@@ -210,9 +222,14 @@ grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext*, const v1::GetI
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext*, const v1::GetUserHistoryRequest* req,
+grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext* ctx, const v1::GetUserHistoryRequest* req,
                                                   v1::GetUserHistoryResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetUserHistory");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   absl::Status st = ValidateId("user_id", req->user_id());
   if (st.ok() && (req->limit() < 0 || req->limit() > 1000)) {
     st = absl::InvalidArgumentError(absl::StrCat("limit must be 0-1000, got ", req->limit()));
@@ -232,14 +249,20 @@ grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext*, const v1
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::GetTrending(grpc::ServerContext*, const v1::GetTrendingRequest* req,
+grpc::Status IngestionServiceImpl::GetTrending(grpc::ServerContext* ctx, const v1::GetTrendingRequest* req,
                                                v1::GetTrendingResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetTrending");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   if (req->k() < 0 || req->k() > 1000 || req->window_hours() < 0 || req->window_hours() > 720) {
     timer.set_code(absl::StatusCode::kInvalidArgument);
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "k must be 0-1000 and window_hours 0-720");
   }
-  auto t = store_.Trending(req->k() == 0 ? 20 : req->k(), req->window_hours() == 0 ? 24 : req->window_hours());
+  // window_hours 0: the decayed counts (O(k)); otherwise an exact window.
+  auto t = store_.Trending(req->k() == 0 ? 20 : req->k(), req->window_hours());
   timer.set_code(t.status().code());
   if (!t.ok()) return ToGrpc(t.status());
   for (const auto& s : *t) {

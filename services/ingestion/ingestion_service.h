@@ -10,6 +10,7 @@
 
 #include "common/clock/clock.h"
 #include "common/metrics/metrics.h"
+#include "common/overload/limiter.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/event_store.h"
 
@@ -31,8 +32,9 @@ struct IngestionMetrics {
 
 class IngestionServiceImpl final : public v1::IngestionService::Service {
  public:
+  // `limiter` (may be null) bounds the requests in flight.
   IngestionServiceImpl(EventStore& store, const Clock& clock, ValidationLimits limits,
-                       prometheus::Registry& registry);
+                       prometheus::Registry& registry, overload::ConcurrencyLimiter* limiter = nullptr);
 
   grpc::Status IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
                             v1::IngestEventsResponse* resp) override;
@@ -56,6 +58,7 @@ class IngestionServiceImpl final : public v1::IngestionService::Service {
   const Clock& clock_;
   ValidationLimits limits_;
   IngestionMetrics metrics_;
+  overload::ConcurrencyLimiter* limiter_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
 };

@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
   CLI::App app{"recstack-ingestion: validates events, deduplicates them and appends them to Redis"};
-  config::ServiceConfig cfg{.service = "ingestion"};
+  // Event batches (up to 10,000 events) take longer than reads: a latency
+  // target of reads would shed them.
+  config::ServiceConfig cfg{.service = "ingestion", .latency_target_ms = 250};
   config::AddServiceFlags(app, &cfg);
   ingestion::StoreOptions store_opts;
   ingestion::ValidationLimits limits;
@@ -21,6 +23,10 @@ int main(int argc, char** argv) {
       ->envname(config::EnvName("history-cap"))->capture_default_str();
   app.add_option("--dedup-ttl-seconds", store_opts.dedup_ttl_s, "idempotency window")
       ->envname(config::EnvName("dedup-ttl-seconds"))->capture_default_str();
+  double half_life_hours = store_opts.trending_half_life_ms / 3.6e6;
+  app.add_option("--trending-half-life-hours", half_life_hours,
+                 "half-life of the decayed trending counts (fixed by the first event in an empty Redis)")
+      ->envname(config::EnvName("trending-half-life-hours"))->capture_default_str();
   app.add_option("--min-rating", limits.min_rating, "lowest valid RATING")->capture_default_str();
   app.add_option("--max-rating", limits.max_rating, "highest valid RATING")->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
@@ -29,25 +35,31 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (store_opts.stream_maxlen < 1000 || store_opts.history_cap < 1 || store_opts.dedup_ttl_s < 60 ||
-      !(limits.min_rating < limits.max_rating)) {
-    std::cerr << "recstack-ingestion: --stream-maxlen >= 1000, --history-cap >= 1, --dedup-ttl-seconds >= 60 "
-                 "and --min-rating < --max-rating\n";
+      !(limits.min_rating < limits.max_rating) || !(half_life_hours >= 0.01 && half_life_hours <= 24 * 365)) {
+    std::cerr << "recstack-ingestion: --stream-maxlen >= 1000, --history-cap >= 1, --dedup-ttl-seconds >= 60, "
+                 "--min-rating < --max-rating and --trending-half-life-hours 0.01-8760\n";
     return 2;
   }
+  store_opts.trending_half_life_ms = static_cast<int64_t>(half_life_hours * 3.6e6);
   log::Init("ingestion", cfg.log_level);
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
   redis::Pool pool(*redis_opts, cfg.redis_pool_size);
   SystemClock clock;
   ingestion::EventStore store(pool, redis::Keyspace(cfg.key_prefix), store_opts, clock);
   auto registry = std::make_shared<prometheus::Registry>();
-  ingestion::IngestionServiceImpl service(store, clock, limits, *registry);
+  overload::ConcurrencyLimiter limiter("ingestion", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
+                                       registry.get());
+  ingestion::IngestionServiceImpl service(store, clock, limits, *registry, &limiter);
   grpcutil::ServerRunner runner(
       {.listen = cfg.listen,
        .metrics_listen = cfg.metrics_listen,
        .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
       registry);
   runner.AddService(&service);
-  runner.SetReadinessProbe([&pool] { return pool.Ping(); }, std::chrono::milliseconds(1000));
+  // Readiness asks Redis on a connection of its own: a pool that is busy
+  // with requests is load, not an outage.
+  redis::Pool probe_pool(*redis_opts, 1);
+  runner.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
   if (absl::Status st = runner.Start(); !st.ok()) {
     std::cerr << "recstack-ingestion: " << st.message() << "\n";
     return 1;

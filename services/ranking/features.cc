@@ -2,7 +2,10 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <set>
+
+#include "absl/strings/str_cat.h"
 
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
@@ -26,8 +29,22 @@ std::vector<std::string> SplitCats(const std::string& s) {
   return out;
 }
 
-// Popularity is refreshed at most this often (ms): it changes by the hour.
-constexpr int64_t kPopularityTtlMs = 5000;
+thread_local int tls_round_trips = 0;
+
+ItemMeta ParseMeta(const redis::Reply& r) {
+  ItemMeta m;
+  if (r.elements.size() != 2) return m;
+  if (r.elements[0].is_string()) {
+    m.known = true;
+    m.categories = SplitCats(r.elements[0].str);
+  }
+  if (r.elements[1].is_string()) {
+    m.known = true;
+    const std::string& v = r.elements[1].str;
+    std::from_chars(v.data(), v.data() + v.size(), m.created_at_ms);
+  }
+  return m;
+}
 
 }  // namespace
 
@@ -41,52 +58,78 @@ int FeatureIndex(std::string_view name) {
 }
 
 FeatureAssembler::FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock,
-                                   int trending_window_hours, int recent_items)
-    : pool_(pool), keys_(std::move(keys)), clock_(clock), window_hours_(trending_window_hours),
-      recent_items_(recent_items) {}
+                                   FeatureOptions options)
+    : pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
+      items_(options.item_cache_size, options.item_cache_ttl) {}
 
-absl::StatusOr<std::shared_ptr<const std::unordered_map<std::string, double>>> FeatureAssembler::Popularity() {
-  const int64_t now = clock_.NowMs();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (popularity_ && now - popularity_at_ms_ < kPopularityTtlMs) return popularity_;
-  }
-  RECSTACK_ASSIGN_OR_RETURN(auto sums, redis::SumPopularity(pool_, keys_, now, window_hours_));
-  auto map = std::make_shared<std::unordered_map<std::string, double>>(sums.begin(), sums.end());
-  std::lock_guard<std::mutex> lock(mu_);
-  popularity_ = map;
-  popularity_at_ms_ = now;
-  return popularity_;
-}
+int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
 absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(std::string_view user,
                                                                    const std::vector<CandidateIn>& cands) {
-  RECSTACK_ASSIGN_OR_RETURN(auto pop, Popularity());
-  // One round trip: the user's history size and recent items, then every
-  // candidate's metadata.
+  tls_round_trips = 0;
+  // Candidates' metadata: the cache first, the misses in the pipeline.
+  std::vector<std::optional<ItemMeta>> meta(cands.size());
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    meta[i] = items_.Get(cands[i].item_id);
+    if (!meta[i].has_value()) missing.push_back(i);
+  }
+  // One round trip: the user's history size and recent items, the trending
+  // counts of every candidate, the metadata the cache lacks.
+  std::vector<std::string> ids;
+  ids.reserve(cands.size());
+  for (const auto& c : cands) ids.push_back(c.item_id);
   std::vector<std::vector<std::string>> cmds;
   const std::string hist = keys_.History(user);
   cmds.push_back({"ZCARD", hist});
-  cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(recent_items_ - 1)});
-  for (const auto& c : cands) cmds.push_back({"HMGET", keys_.Item(c.item_id), "categories", "created_at_ms"});
+  cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(options_.recent_items - 1)});
+  for (auto& c : redis::TrendingCountsCommands(keys_, ids)) cmds.push_back(std::move(c));
+  for (size_t i : missing) cmds.push_back({"HMGET", keys_.Item(cands[i].item_id), "categories", "created_at_ms"});
   RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
-  const double history_len = static_cast<double>(replies[0].integer);
-  // Categories of the recent items: a second, smaller pipeline.
-  std::vector<std::vector<std::string>> cat_cmds;
-  for (const auto& e : replies[1].elements) cat_cmds.push_back({"HGET", keys_.Item(e.str), "categories"});
-  std::unordered_map<std::string, double> user_cats;
-  double user_cat_total = 0;
-  if (!cat_cmds.empty()) {
-    RECSTACK_ASSIGN_OR_RETURN(auto cat_replies, pool_.Pipeline(cat_cmds));
-    for (const auto& r : cat_replies) {
-      if (r.type != redis::Reply::Type::kString) continue;
-      for (const auto& c : SplitCats(r.str)) {
-        user_cats[c] += 1;
-        user_cat_total += 1;
-      }
-    }
+  tls_round_trips++;
+  for (const auto& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
   }
   const int64_t now = clock_.NowMs();
+  const double history_len = static_cast<double>(replies[0].integer);
+  RECSTACK_ASSIGN_OR_RETURN(std::vector<double> pop,
+                            redis::ParseTrendingCounts(replies[2], replies[3], ids.size(), now));
+  for (size_t j = 0; j < missing.size(); ++j) {
+    ItemMeta m = ParseMeta(replies[4 + j]);
+    items_.Put(cands[missing[j]].item_id, m);
+    meta[missing[j]] = std::move(m);
+  }
+  // Categories of the recent items: cached, or one more (smaller) trip.
+  std::vector<std::string> recent;
+  for (const auto& e : replies[1].elements) recent.push_back(e.str);
+  std::vector<std::optional<ItemMeta>> recent_meta(recent.size());
+  std::vector<std::vector<std::string>> recent_cmds;
+  std::vector<size_t> recent_missing;
+  for (size_t i = 0; i < recent.size(); ++i) {
+    recent_meta[i] = items_.Get(recent[i]);
+    if (!recent_meta[i].has_value()) {
+      recent_missing.push_back(i);
+      recent_cmds.push_back({"HMGET", keys_.Item(recent[i]), "categories", "created_at_ms"});
+    }
+  }
+  if (!recent_cmds.empty()) {
+    RECSTACK_ASSIGN_OR_RETURN(auto more, pool_.Pipeline(recent_cmds));
+    tls_round_trips++;
+    for (size_t j = 0; j < recent_missing.size(); ++j) {
+      if (more[j].is_error()) return absl::UnavailableError(absl::StrCat("redis: ", more[j].str));
+      ItemMeta m = ParseMeta(more[j]);
+      items_.Put(recent[recent_missing[j]], m);
+      recent_meta[recent_missing[j]] = std::move(m);
+    }
+  }
+  std::unordered_map<std::string, double> user_cats;
+  double user_cat_total = 0;
+  for (const auto& m : recent_meta) {
+    for (const auto& c : m->categories) {
+      user_cats[c] += 1;
+      user_cat_total += 1;
+    }
+  }
   // Scores of different sources are on different scales (dot products,
   // cosines, counts): each source's best candidate scores 1.
   std::unordered_map<std::string, double> source_max;
@@ -102,27 +145,18 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(std::string_v
     row.f[kSourceItem2Item] = c.source == "item2item";
     row.f[kSourceTrending] = c.source == "trending";
     row.f[kRetrievalPosition] = c.position;
-    auto p = pop->find(c.item_id);
-    row.f[kPopularity] = std::log1p(p == pop->end() ? 0.0 : p->second);
+    row.f[kPopularity] = std::log1p(pop[i]);
     row.f[kUserActivity] = std::log1p(history_len);
-    const redis::Reply& meta = replies[2 + i];
-    if (meta.elements.size() == 2) {
-      if (meta.elements[0].type == redis::Reply::Type::kString && user_cat_total > 0) {
-        auto cats = SplitCats(meta.elements[0].str);
-        double overlap = 0;
-        for (const auto& cat : cats) {
-          auto it = user_cats.find(cat);
-          if (it != user_cats.end()) overlap += it->second / user_cat_total;
-        }
-        row.f[kCategoryOverlap] = std::min(1.0, overlap);
+    const ItemMeta& m = *meta[i];
+    if (user_cat_total > 0 && !m.categories.empty()) {
+      double overlap = 0;
+      for (const auto& cat : m.categories) {
+        auto it = user_cats.find(cat);
+        if (it != user_cats.end()) overlap += it->second / user_cat_total;
       }
-      if (meta.elements[1].type == redis::Reply::Type::kString) {
-        int64_t created = 0;
-        const std::string& v = meta.elements[1].str;
-        std::from_chars(v.data(), v.data() + v.size(), created);
-        if (created > 0) row.f[kItemAgeDays] = std::max(0.0, (now - created) / 86'400'000.0);
-      }
+      row.f[kCategoryOverlap] = std::min(1.0, overlap);
     }
+    if (m.created_at_ms > 0) row.f[kItemAgeDays] = std::max(0.0, (now - m.created_at_ms) / 86'400'000.0);
   }
   return rows;
 }

@@ -1,18 +1,23 @@
 #pragma once
 
 // Features of (user, candidate) pairs, assembled in one place (DESIGN §6)
-// from the request and Redis, with one pipelined round trip per request:
+// from the request and Redis, with one pipelined round trip per request
+// (item metadata comes from an in-process cache with a TTL; only its misses
+// are read, in the same pipeline, and the user's recent items' categories
+// need a second trip only when they are not cached):
 //   retrieval_score     the candidate's score from retrieval, divided by the
 //                       best score of its source in this request (0-1)
 //   source_mf, source_item2item, source_trending   one-hot retrieval source
 //   retrieval_position  0-based position in retrieval's answer
-//   popularity          log(1 + weighted count over the trending window)
+//   popularity          log(1 + decayed weighted count of rs:trend), see
+//                       common/redis/popularity.h
 //   item_age_days       days since the item's created_at (0 when unknown)
 //   user_activity       log(1 + length of the user's history)
 //   category_overlap    share of the item's categories among the user's
 //                       recent items' categories (0-1)
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cache/lru.h"
 #include "common/clock/clock.h"
 #include "common/redis/client.h"
 
@@ -46,22 +52,34 @@ struct FeatureRow {
   std::array<double, kNumFeatures> f{};
 };
 
+// What ranking needs of an item's metadata (rs:item:{item}).
+struct ItemMeta {
+  bool known = false;  // false: no rs:item hash (cached too, for the TTL)
+  std::vector<std::string> categories;
+  int64_t created_at_ms = 0;
+};
+
+struct FeatureOptions {
+  int recent_items = 20;             // the user's items whose categories count
+  size_t item_cache_size = 200'000;  // items whose metadata is cached
+  std::chrono::milliseconds item_cache_ttl{60'000};
+};
+
 class FeatureAssembler {
  public:
-  FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock, int trending_window_hours = 24,
-                   int recent_items = 20);
+  FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock, FeatureOptions options = {});
   absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user, const std::vector<CandidateIn>& cands);
 
- private:
-  absl::StatusOr<std::shared_ptr<const std::unordered_map<std::string, double>>> Popularity();
+  const cache::LruCache<ItemMeta>& item_cache() const { return items_; }
+  // Redis round trips of the last Assemble on this thread (tests).
+  static int last_round_trips();
 
+ private:
   redis::Pool& pool_;
   redis::Keyspace keys_;
   const Clock& clock_;
-  int window_hours_, recent_items_;
-  std::mutex mu_;
-  std::shared_ptr<const std::unordered_map<std::string, double>> popularity_;
-  int64_t popularity_at_ms_ = -1;
+  FeatureOptions options_;
+  cache::LruCache<ItemMeta> items_;
 };
 
 }  // namespace recstack::ranking

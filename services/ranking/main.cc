@@ -55,20 +55,26 @@ int main(int argc, char** argv) {
   // Item factors for MMR; no HNSW needed here.
   retrieval::HolderOptions hold;
   hold.hnsw_min_items = INT64_MAX;
+  hold.neighbours_per_item = 0;
   retrieval::ModelHolder holder(load_store, *redis_opts, keys, hold);
   SystemClock clock;
   ranking::FeatureAssembler features(pool, keys, clock);
   ranking::RankingEngine engine(features, registry_r, experiments, &holder, mmr_lambda);
   auto registry = std::make_shared<prometheus::Registry>();
   ranking::RankingMetrics metrics(*registry, experiments);
-  ranking::RankingServiceImpl service(engine, metrics);
+  overload::ConcurrencyLimiter limiter("ranking", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
+                                       registry.get());
+  ranking::RankingServiceImpl service(engine, metrics, &limiter);
   grpcutil::ServerRunner server(
       {.listen = cfg.listen,
        .metrics_listen = cfg.metrics_listen,
        .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
       registry);
   server.AddService(&service);
-  server.SetReadinessProbe([&pool] { return pool.Ping(); }, std::chrono::milliseconds(1000));
+  // Readiness asks Redis on a connection of its own: a pool that is busy
+  // with requests is load, not an outage.
+  redis::Pool probe_pool(*redis_opts, 1);
+  server.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
   holder.Start();
   if (absl::Status s = server.Start(); !s.ok()) {
     std::cerr << "recstack-ranking: " << s.message() << "\n";

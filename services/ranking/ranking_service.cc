@@ -1,6 +1,7 @@
 #include "services/ranking/ranking_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/admission.h"
 #include "common/status/status.h"
 
 namespace recstack::ranking {
@@ -25,11 +26,17 @@ RankingMetrics::RankingMetrics(prometheus::Registry& registry, const std::vector
                     .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 50, 100, 200, 500, 1000, 5000});
 }
 
-RankingServiceImpl::RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics)
-    : engine_(engine), metrics_(metrics) {}
+RankingServiceImpl::RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics,
+                                       overload::ConcurrencyLimiter* limiter)
+    : engine_(engine), metrics_(metrics), limiter_(limiter) {}
 
-grpc::Status RankingServiceImpl::Rank(grpc::ServerContext*, const v1::RankRequest* req, v1::RankResponse* resp) {
+grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRequest* req, v1::RankResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "Rank");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   RankQuery q;
   q.user_id = req->user_id();
   q.k = req->k() == 0 ? 10 : req->k();

@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 
 #include "common/metrics/metrics.h"
+#include "common/overload/limiter.h"
 #include "recstack/v1/ranking.grpc.pb.h"
 #include "services/ranking/engine.h"
 
@@ -21,13 +22,15 @@ struct RankingMetrics {
 
 class RankingServiceImpl final : public v1::RankingService::Service {
  public:
-  RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics);
+  // `limiter` (may be null) bounds the requests in flight.
+  RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics, overload::ConcurrencyLimiter* limiter = nullptr);
   grpc::Status Rank(grpc::ServerContext*, const v1::RankRequest*, v1::RankResponse*) override;
   grpc::Status ListRankers(grpc::ServerContext*, const v1::ListRankersRequest*, v1::ListRankersResponse*) override;
 
  private:
   RankingEngine& engine_;
   RankingMetrics& metrics_;
+  overload::ConcurrencyLimiter* limiter_;
 };
 
 }  // namespace recstack::ranking

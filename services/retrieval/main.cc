@@ -60,20 +60,27 @@ int main(int argc, char** argv) {
   retrieval::ModelHolder holder(load_store, *redis_opts, keys, hold);
   holder.set_listener([&metrics](const retrieval::ServingModel& m) { metrics.OnModel(m); });
   retrieval::Retriever retriever(holder, store, pool, keys, clock, ropts);
-  retrieval::RetrievalServiceImpl service(retriever, metrics);
+  overload::ConcurrencyLimiter limiter("retrieval", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
+                                       registry.get());
+  retrieval::RetrievalServiceImpl service(retriever, metrics, &limiter);
   grpcutil::ServerRunner server(
       {.listen = cfg.listen,
        .metrics_listen = cfg.metrics_listen,
        .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
       registry);
   server.AddService(&service);
-  server.SetReadinessProbe([&pool] { return pool.Ping(); }, std::chrono::milliseconds(1000));
+  // Readiness asks Redis on a connection of its own: a pool that is busy
+  // with requests is load, not an outage.
+  redis::Pool probe_pool(*redis_opts, 1);
+  server.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
   holder.Start();
+  retriever.Start();
   if (absl::Status s = server.Start(); !s.ok()) {
     std::cerr << "recstack-retrieval: " << s.message() << "\n";
     return 1;
   }
   server.Wait();
+  retriever.Stop();
   holder.Stop();
   return 0;
 }

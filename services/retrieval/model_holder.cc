@@ -35,6 +35,38 @@ void BuildHnsw(ServingModel& m, const HolderOptions& o) {
 
 }  // namespace
 
+std::unique_ptr<NeighbourTable> BuildNeighbourTable(const math::Matrix& factors, const std::vector<float>& norms,
+                                                    int per_item, const std::function<bool()>& cancelled) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t n = factors.rows(), d = factors.cols();
+  auto table = std::make_unique<NeighbourTable>();
+  table->per_item = per_item;
+  table->entries.assign(n * per_item, math::ScoredId{-1, 0.0f});
+  if (n == 0 || per_item <= 0) return table;
+  // Unit rows: a zero row stays zero (cosine 0 with everything).
+  math::Matrix unit(n, d);
+  for (int64_t i = 0; i < n; ++i) {
+    const float inv = norms[i] > 0 ? 1.0f / norms[i] : 0.0f;
+    for (int64_t c = 0; c < d; ++c) unit.row(i)[c] = factors.row(i)[c] * inv;
+  }
+  // 64 query rows at a time: a 64 x n block of scores (25 MB at n = 100k).
+  constexpr int64_t kBlock = 64;
+  std::vector<float> scores(kBlock * n);
+  for (int64_t b = 0; b < n; b += kBlock) {
+    if (cancelled && cancelled()) return nullptr;
+    const int64_t rows = std::min(kBlock, n - b);
+    math::Gemm(false, true, rows, n, d, 1.0f, unit.row(b), d, unit.data(), d, 0.0f, scores.data(), n);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* sc = scores.data() + r * n;
+      sc[b + r] = std::nanf("");  // never its own neighbour (TopK skips NaN)
+      auto top = math::TopK(sc, n, per_item);
+      std::copy(top.begin(), top.end(), table->entries.begin() + (b + r) * per_item);
+    }
+  }
+  table->build_seconds = Since(t0);
+  return table;
+}
+
 std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const HolderOptions& o,
                                                 bool build_hnsw_now) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -126,17 +158,38 @@ absl::Status ModelHolder::Load(const std::string& version) {
   }
   log::Info("model loaded", {{"version", version}, {"items", m->item_ids.size()}, {"factors", m->meta.factors}});
   if (listener_) listener_(*m);
-  if (static_cast<int64_t>(m->item_ids.size()) >= options_.hnsw_min_items) BuildHnswLater(m);
+  BuildIndexesLater(m);
   return absl::OkStatus();
 }
 
-void ModelHolder::BuildHnswLater(std::shared_ptr<ServingModel> m) {
+void ModelHolder::BuildIndexesLater(std::shared_ptr<ServingModel> m) {
+  const bool hnsw = static_cast<int64_t>(m->item_ids.size()) >= options_.hnsw_min_items;
+  if (!hnsw && options_.neighbours_per_item <= 0) return;
   if (builder_.joinable()) builder_.join();
-  builder_ = std::thread([this, m] {
-    BuildHnsw(*m, options_);
-    log::Info("hnsw built", {{"version", m->meta.version}, {"recall_at_10", m->hnsw_recall},
-                             {"ef", m->hnsw_owner->ef()}, {"seconds", m->index_build_seconds}});
-    if (listener_) listener_(*m);
+  builder_ = std::thread([this, m, hnsw] {
+    if (hnsw) {
+      BuildHnsw(*m, options_);
+      log::Info("hnsw built", {{"version", m->meta.version}, {"recall_at_10", m->hnsw_recall},
+                               {"ef", m->hnsw_owner->ef()}, {"seconds", m->index_build_seconds}});
+      if (listener_) listener_(*m);
+    }
+    if (options_.neighbours_per_item > 0) {
+      {
+        // A newer version made this one obsolete: don't spend the CPU.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_ || current_ != m) return;
+      }
+      auto table = BuildNeighbourTable(m->factors, m->norms, options_.neighbours_per_item, [this, &m] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return stopping_ || current_ != m;
+      });
+      if (table == nullptr) return;
+      m->neighbours_owner = std::move(table);
+      m->neighbours.store(m->neighbours_owner.get());
+      log::Info("neighbours built", {{"version", m->meta.version}, {"per_item", options_.neighbours_per_item},
+                                     {"seconds", m->neighbours_owner->build_seconds}});
+      if (listener_) listener_(*m);
+    }
   });
 }
 

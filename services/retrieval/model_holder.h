@@ -23,6 +23,21 @@
 
 namespace recstack::retrieval {
 
+// Every item's best cosine neighbours (itself excluded), best first, ties by
+// index: row i is entries[i * per_item, (i + 1) * per_item), padded with
+// id -1 when the catalogue has fewer than per_item + 1 items.
+struct NeighbourTable {
+  int per_item = 0;
+  std::vector<math::ScoredId> entries;
+  double build_seconds = 0;
+};
+// The table of `factors` (n x d) with `norms` (|row|): blocked GEMM of unit
+// rows against all rows, then a k-heap per row.
+// Returns nullptr when `cancelled` (checked between blocks) says so.
+std::unique_ptr<NeighbourTable> BuildNeighbourTable(const math::Matrix& factors, const std::vector<float>& norms,
+                                                    int per_item,
+                                                    const std::function<bool()>& cancelled = nullptr);
+
 struct ServingModel {
   model::ModelMeta meta;
   std::vector<std::string> item_ids;
@@ -36,6 +51,9 @@ struct ServingModel {
   std::unique_ptr<HnswIndex> hnsw_owner;
   double hnsw_recall = 0;
   double index_build_seconds = 0;
+  // Set once the background build finishes; until then item-to-item scans.
+  std::atomic<const NeighbourTable*> neighbours{nullptr};
+  std::unique_ptr<NeighbourTable> neighbours_owner;
 
   // HNSW when built, else exact.
   const CandidateIndex& index() const {
@@ -53,6 +71,9 @@ struct HolderOptions {
   // n * (d + 8) more bytes); off by default.
   bool exact_int8 = false;
   std::chrono::milliseconds poll_interval{5000};
+  // Neighbours per item precomputed in the background at each load (0: none,
+  // e.g. ranking, which only needs the factors).
+  int neighbours_per_item = 200;
 };
 
 // Builds a serving model from loaded item factors (exposed for tests and
@@ -80,7 +101,8 @@ class ModelHolder {
 
  private:
   void Refresh();
-  void BuildHnswLater(std::shared_ptr<ServingModel> m);
+  // HNSW (large catalogues) and the neighbour table, off the request path.
+  void BuildIndexesLater(std::shared_ptr<ServingModel> m);
 
   model::ModelStore& store_;
   redis::Options redis_options_;

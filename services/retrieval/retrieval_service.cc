@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/admission.h"
 #include "common/status/status.h"
 
 namespace recstack::retrieval {
@@ -69,12 +70,18 @@ void RetrievalMetrics::OnModel(const ServingModel& m) {
   hnsw_recall->Set(m.hnsw_recall);
 }
 
-RetrievalServiceImpl::RetrievalServiceImpl(Retriever& retriever, RetrievalMetrics& metrics)
-    : retriever_(retriever), metrics_(metrics) {}
+RetrievalServiceImpl::RetrievalServiceImpl(Retriever& retriever, RetrievalMetrics& metrics,
+                                           overload::ConcurrencyLimiter* limiter)
+    : retriever_(retriever), metrics_(metrics), limiter_(limiter) {}
 
-grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext*, const v1::RetrieveRequest* req,
+grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx, const v1::RetrieveRequest* req,
                                             v1::RetrieveResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "Retrieve");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   RetrieveQuery q;
   q.user_id = req->user_id();
   q.k = req->k();
@@ -107,9 +114,14 @@ grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext*, const v1::Retr
   return grpc::Status::OK;
 }
 
-grpc::Status RetrievalServiceImpl::SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest* req,
+grpc::Status RetrievalServiceImpl::SimilarItems(grpc::ServerContext* ctx, const v1::SimilarItemsRequest* req,
                                                 v1::SimilarItemsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "SimilarItems");
+  auto admission = grpcutil::Admit(limiter_, *ctx);
+  if (!grpcutil::Admitted(admission)) {
+    timer.set_code(FromGrpc(admission.status).code());
+    return admission.status;
+  }
   auto res = retriever_.Similar(req->item_id(), req->k() == 0 ? 10 : req->k());
   timer.set_code(res.status().code());
   if (!res.ok()) return ToGrpc(res.status());

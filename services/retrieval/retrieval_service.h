@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include "common/metrics/metrics.h"
+#include "common/overload/limiter.h"
 #include "recstack/v1/retrieval.grpc.pb.h"
 #include "services/retrieval/retriever.h"
 
@@ -30,7 +31,9 @@ struct RetrievalMetrics {
 
 class RetrievalServiceImpl final : public v1::RetrievalService::Service {
  public:
-  RetrievalServiceImpl(Retriever& retriever, RetrievalMetrics& metrics);
+  // `limiter` (may be null) bounds the requests in flight.
+  RetrievalServiceImpl(Retriever& retriever, RetrievalMetrics& metrics,
+                       overload::ConcurrencyLimiter* limiter = nullptr);
   grpc::Status Retrieve(grpc::ServerContext*, const v1::RetrieveRequest*, v1::RetrieveResponse*) override;
   grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*,
                             v1::SimilarItemsResponse*) override;
@@ -38,6 +41,7 @@ class RetrievalServiceImpl final : public v1::RetrievalService::Service {
  private:
   Retriever& retriever_;
   RetrievalMetrics& metrics_;
+  overload::ConcurrencyLimiter* limiter_;
 };
 
 }  // namespace recstack::retrieval

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/math/kernels.h"
+#include "common/log/log.h"
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
 #include "services/training/core/als.h"
@@ -54,31 +55,27 @@ std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& ite
 Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
                      const Clock& clock, RetrieverOptions options)
     : holder_(holder), store_(store), pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
-      cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size) {}
+      cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size),
+      trending_([this] { return redis::TopTrending(pool_, keys_, clock_.NowMs(), options_.trending_keep); },
+                options.trending_refresh) {}
+
+void Retriever::Start() {
+  absl::Status st = trending_.Start();
+  if (!st.ok()) log::Warn("trending not loaded yet", {{"error", st.message()}});
+}
 
 absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
-  const int64_t now = clock_.NowMs();
-  {
-    std::lock_guard<std::mutex> lock(trending_mu_);
-    if (trending_at_ms_ >= 0 && now - trending_at_ms_ < options_.trending_cache_ttl.count() &&
-        static_cast<int>(trending_cache_.size()) >= std::min(k, static_cast<int>(trending_cache_.size()))) {
-      std::vector<Candidate> out(trending_cache_.begin(),
-                                 trending_cache_.begin() + std::min<size_t>(k, trending_cache_.size()));
-      return out;
-    }
+  auto list = trending_.Get();
+  if (list == nullptr) {
+    return absl::UnavailableError(absl::StrCat("trending not loaded yet: ", trending_.last_status().message()));
   }
-  RECSTACK_ASSIGN_OR_RETURN(auto sums,
-                            redis::SumPopularity(pool_, keys_, now, options_.trending_window_hours));
-  std::vector<Candidate> all;
-  all.reserve(sums.size());
-  for (auto& [item, score] : sums) all.push_back({std::move(item), score, "trending", ""});
-  // Keep enough for any request (k <= 1000) plus filtered history.
-  if (all.size() > 2000) all.resize(2000);
-  std::lock_guard<std::mutex> lock(trending_mu_);
-  trending_cache_ = all;
-  trending_at_ms_ = now;
-  if (static_cast<int>(all.size()) > k) all.resize(k);
-  return all;
+  std::vector<Candidate> out;
+  out.reserve(std::min<size_t>(k, list->size()));
+  for (const auto& [item, score] : *list) {
+    if (static_cast<int>(out.size()) >= k) break;
+    out.push_back({item, score, "trending", ""});
+  }
+  return out;
 }
 
 std::vector<Candidate> Retriever::Neighbours(const ServingModel& m, int32_t item, int k,
@@ -104,10 +101,20 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
   };
   auto key = [&](int32_t item) { return absl::StrCat(m.meta.version, "\x1f", item); };
 
-  // Popular seeds repeat (most users' recent items are popular items): their
-  // unfiltered lists come from the cache.
+  // Once the model's neighbour table is built, a seed is a lookup; until
+  // then popular seeds repeat (most users' recent items are popular items)
+  // and their unfiltered lists come from the cache.
+  const NeighbourTable* table = m.neighbours.load();
   std::vector<int64_t> misses;
   for (int64_t j = 0; j < s; ++j) {
+    if (table != nullptr && k <= table->per_item) {
+      auto first = table->entries.begin() + static_cast<int64_t>(items[j]) * table->per_item;
+      std::vector<math::ScoredId> row(first, first + table->per_item);
+      while (!row.empty() && row.back().id < 0) row.pop_back();
+      if (emit(j, row)) continue;
+      misses.push_back(j);
+      continue;
+    }
     auto hit = neighbours_.Get(key(items[j]));
     if (!hit.has_value() || !emit(j, **hit)) misses.push_back(j);
   }

@@ -5,8 +5,11 @@
 //              keyed by (version, user); a user the model does not know but
 //              with history is folded in: one ALS user step against the
 //              item factors of that history);
-//   item2item  cosine neighbours of the user's most recent items;
-//   trending   the weighted counts of the last hours (ingestion's rs:pop).
+//   item2item  cosine neighbours of the user's most recent items (a lookup
+//              in the model's neighbour table once it is built, a scan of
+//              the factors until then);
+//   trending   the decayed counts of ingestion's rs:trend, read from memory
+//              (a background refresh every `trending_refresh`).
 // Seen items (the user's history) and the request's exclude list never
 // come back. Each candidate keeps its source and score.
 
@@ -22,8 +25,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cache/lru.h"
+#include "common/cache/refreshed.h"
 #include "common/clock/clock.h"
 #include "common/redis/client.h"
+#include "common/redis/popularity.h"
 #include "services/retrieval/model_holder.h"
 
 namespace recstack::retrieval {
@@ -38,8 +44,9 @@ struct RetrieverOptions {
   size_t user_cache_size = 100'000;
   // Items whose neighbour lists are kept (each kCachedNeighbours long).
   size_t neighbour_cache_size = 20'000;
-  int trending_window_hours = 24;
-  std::chrono::milliseconds trending_cache_ttl{5000};
+  // The trending list kept in memory: this many items, refreshed this often.
+  int trending_keep = 2000;
+  std::chrono::milliseconds trending_refresh{2000};
 };
 
 struct Candidate {
@@ -71,55 +78,11 @@ struct RetrieveResult {
   std::string user_vector = "none";  // "model", "folded_in", "none"
 };
 
-// A bounded LRU map from (version, user) to a user vector (empty vector =
-// the model does not know the user). Thread-safe.
-// A bounded LRU map, safe to share between request threads.
-template <typename V>
-class LruCache {
- public:
-  explicit LruCache(size_t capacity) : capacity_(capacity) {}
-  std::optional<V> Get(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) {
-      misses_++;
-      return std::nullopt;
-    }
-    hits_++;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-  void Put(const std::string& key, V value) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it != map_.end()) {
-      it->second->second = std::move(value);
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return;
-    }
-    lru_.emplace_front(key, std::move(value));
-    map_[key] = lru_.begin();
-    while (lru_.size() > capacity_) {
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-  uint64_t hits() const { return hits_; }
-  uint64_t misses() const { return misses_; }
-
- private:
-  size_t capacity_;
-  std::mutex mu_;
-  std::list<std::pair<std::string, V>> lru_;
-  std::unordered_map<std::string, typename decltype(lru_)::iterator> map_;
-  std::atomic<uint64_t> hits_{0}, misses_{0};
-};
-
 // User vectors by (model version, user).
-using UserVectorCache = LruCache<std::vector<float>>;
+using UserVectorCache = cache::LruCache<std::vector<float>>;
 // An item's best cosine neighbours by (model version, item), unfiltered
 // and longer than any one request needs (see Retriever::NeighboursOfEach).
-using NeighbourCache = LruCache<std::shared_ptr<const std::vector<math::ScoredId>>>;
+using NeighbourCache = cache::LruCache<std::shared_ptr<const std::vector<math::ScoredId>>>;
 
 // The ALS user step for a user whose items are `items` (indices into the
 // model), each with preference 1 and confidence 1 + alpha.
@@ -129,6 +92,11 @@ class Retriever {
  public:
   Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
             const Clock& clock, RetrieverOptions options);
+  ~Retriever() { Stop(); }
+
+  // Starts (and Stop ends) the background trending refresh.
+  void Start();
+  void Stop() { trending_.Stop(); }
 
   absl::StatusOr<RetrieveResult> Retrieve(const RetrieveQuery& query);
   // Cosine neighbours of one item; NOT_FOUND when the model lacks it.
@@ -162,9 +130,7 @@ class Retriever {
   RetrieverOptions options_;
   UserVectorCache cache_;
   mutable NeighbourCache neighbours_;
-  std::mutex trending_mu_;
-  std::vector<Candidate> trending_cache_;
-  int64_t trending_at_ms_ = -1;
+  cache::Refreshed<redis::ItemCounts> trending_;
 };
 
 absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id);

@@ -212,13 +212,15 @@ void RegisterIngestCommands(CLI::App& app) {
 
   struct TrendOpts {
     std::string addr = kDefaultAddr;
-    int k = 10, window_hours = 24;
+    int k = 10, window_hours = 0;
     bool json = false;
   };
   auto t = std::make_shared<TrendOpts>();
-  CLI::App* trend = app.add_subcommand("trending", "The most popular items of the last hours");
+  CLI::App* trend = app.add_subcommand("trending", "The most popular items right now (decayed counts)");
   trend->add_option("--k", t->k, "items")->capture_default_str();
-  trend->add_option("--window-hours", t->window_hours, "hours to sum")->capture_default_str();
+  trend->add_option("--window-hours", t->window_hours,
+                    "0: the decayed counts the stack serves; 1-720: an exact sum of that many hours")
+      ->capture_default_str();
   trend->add_option("--addr", t->addr, "ingestion service HOST:PORT")->capture_default_str();
   trend->add_flag("--json", t->json, "print JSON");
   trend->callback([t] {

@@ -142,7 +142,9 @@ void RegisterTrainCommand(CLI::App& app) {
   cmd->add_option("--test", opts->test, "held-out test file in the same format");
   cmd->add_option("--export", opts->export_dir, "write factors as .npy plus users.txt/items.txt here");
   cmd->add_option("--addr", opts->addr, "training service HOST:PORT: run as a job there");
-  cmd->add_flag("--wait", opts->wait, "with --addr: wait for the job and print its result");
+  cmd->add_flag("--wait", opts->wait, "with --addr: follow the job to its end and print its result");
+  cmd->add_option("--timeout", opts->timeout, "with --wait: stop waiting after this long, e.g. 30m (0: no limit)")
+      ->capture_default_str();
   cmd->add_flag("--json", opts->json, "print one JSON object");
   cmd->add_flag("--quiet", opts->quiet, "no per-iteration progress");
   cmd->callback([opts] {

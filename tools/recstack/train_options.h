@@ -25,6 +25,8 @@ struct TrainOptions {
   double regularization = -1, alpha = -1, bias_regularization = -1, reg_exponent = -1,
          noise_precision = -1;
   bool json = false, wait = false, quiet = false;
+  // With --wait: give up after this long ("0": follow the job however long).
+  std::string timeout = "0";
 
   void AddFlags(CLI::App& cmd);
   absl::StatusOr<training::TrainConfig> ToConfig() const;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/config/config.h"
 #include "common/grpc/channel.h"
 #include "common/status/status.h"
 #include "recstack/v1/training.grpc.pb.h"
@@ -43,6 +44,10 @@ nlohmann::json JobJson(const v1::Job& job) {
 
 absl::Status RunRemoteTraining(const TrainOptions& o) {
   RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig cfg, o.ToConfig());
+  auto timeout = config::ParseDuration(o.timeout);
+  if (!timeout.ok()) return absl::InvalidArgumentError(absl::StrCat("--timeout: ", timeout.status().message()));
+  const auto give_up = timeout->count() > 0 ? std::chrono::steady_clock::now() + *timeout
+                                             : std::chrono::steady_clock::time_point::max();
   auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o.addr));
   v1::StartTrainingRequest req;
   req.set_algorithm(cfg.algorithm == training::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT : v1::ALS_IMPLICIT);
@@ -66,13 +71,30 @@ absl::Status RunRemoteTraining(const TrainOptions& o) {
   }
   if (!o.json) std::cerr << "job " << job.job_id() << " started\n";
   int last_iteration = -1;
+  // Each poll has its own deadline; the wait has none unless --timeout. A
+  // few failed polls in a row (the service restarting, a busy machine) are
+  // retried before giving up.
+  int failed_polls = 0;
   while (o.wait && !Terminal(job.state())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return absl::DeadlineExceededError(absl::StrCat("job ", job.job_id(), " still ", v1::JobState_Name(job.state()),
+                                                      " after --timeout ", o.timeout, " (it goes on on the service)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(failed_polls > 0 ? 1000 : 200));
     grpc::ClientContext ctx;
     grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
     v1::GetJobRequest get;
     get.set_job_id(job.job_id());
-    RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->GetJob(&ctx, get, &job)));
+    v1::Job polled;
+    grpc::Status st = stub->GetJob(&ctx, get, &polled);
+    if (!st.ok()) {
+      const bool transient = st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+      if (transient && ++failed_polls < 30) continue;
+      return FromGrpc(st);
+    }
+    failed_polls = 0;
+    job = std::move(polled);
     if (!o.json && !o.quiet && job.iteration() != last_iteration && job.state() == v1::RUNNING) {
       last_iteration = job.iteration();
       std::cerr << "iteration " << job.iteration() << "/" << job.total_iterations() << "  loss "

@@ -122,6 +122,12 @@ absl::Status EventLog::Append(const std::vector<LoggedEvent>& events, const std:
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> EventLog::StreamLength() {
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"XLEN", keys_.Events()}));
+  if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+  return static_cast<int64_t>(r.integer);
+}
+
 absl::StatusOr<int64_t> EventLog::Sync() {
   std::lock_guard<std::mutex> lock(mu_);
   if (file_ == nullptr) return absl::FailedPreconditionError("the event log is not open");

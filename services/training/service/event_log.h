@@ -43,6 +43,8 @@ class EventLog {
   absl::StatusOr<int64_t> Sync();
 
   int64_t size() const;
+  // XLEN of the stream: O(1), what a caller checks before waiting for a Sync.
+  absl::StatusOr<int64_t> StreamLength();
   // Rows for training: implicit sums weight(type) * value (value 0 counts
   // as 1) over the event types with weight > 0; explicit takes RATING
   // events, the latest per (user, item).

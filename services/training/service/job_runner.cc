@@ -62,6 +62,30 @@ JobRunner::JobRunner(EventLog& log, model::ModelStore& store, const Clock& clock
                      JobObserver observer)
     : log_(log), store_(store), clock_(clock), options_(std::move(options)), observer_(std::move(observer)) {
   if (options_.retrain_interval.count() > 0) scheduler_ = std::thread([this] { Schedule(); });
+  if (options_.consume_interval.count() > 0) consumer_ = std::thread([this] { Consume(); });
+}
+
+absl::StatusOr<int64_t> JobRunner::SyncLog() {
+  auto added = log_.Sync();
+  if (added.ok() && *added > 0 && observer_.on_events_consumed) observer_.on_events_consumed(*added);
+  return added;
+}
+
+void JobRunner::Consume() {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::string last_error;
+  while (!stopping_) {
+    lock.unlock();
+    auto added = SyncLog();
+    if (!added.ok() && std::string(added.status().message()) != last_error) {
+      last_error = std::string(added.status().message());
+      log::Warn("consuming the event stream failed", {{"error", last_error}});
+    } else if (added.ok()) {
+      last_error.clear();
+    }
+    lock.lock();
+    cv_.wait_for(lock, options_.consume_interval, [this] { return stopping_; });
+  }
 }
 
 JobRunner::~JobRunner() {
@@ -72,6 +96,7 @@ JobRunner::~JobRunner() {
   cancel_ = true;
   cv_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
+  if (consumer_.joinable()) consumer_.join();
   if (worker_.joinable()) worker_.join();
 }
 
@@ -86,12 +111,13 @@ absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
                      "; one training runs at a time"));
   }
   lock.unlock();
-  // Fail fast, on the caller's request, when there is nothing to train on.
-  auto added = log_.Sync();
-  if (!added.ok()) return absl::UnavailableError(absl::StrCat("reading events: ", added.status().message()));
-  if (observer_.on_events_consumed && *added > 0) observer_.on_events_consumed(*added);
+  // Fail fast, on the caller's request, when there is nothing to train on;
+  // O(1): the snapshot's size, else the stream's length. Catching up with
+  // the stream is the job's work, not the RPC's.
   if (log_.size() == 0) {
-    return absl::FailedPreconditionError("no events to train on yet: ingest some first");
+    auto pending = log_.StreamLength();
+    if (!pending.ok()) return absl::UnavailableError(absl::StrCat("reading events: ", pending.status().message()));
+    if (*pending == 0) return absl::FailedPreconditionError("no events to train on yet: ingest some first");
   }
   lock.lock();
   if (active_ != nullptr) return absl::ResourceExhaustedError("another job started meanwhile");
@@ -127,9 +153,14 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
   };
   Update([](JobInfo& j) { j.state = JobState::kLoading; }, job);
   auto t0 = std::chrono::steady_clock::now();
+  // Everything in the stream up to now (the consumer keeps this short).
+  auto synced = SyncLog();
   const bool explicit_ratings = spec.config.algorithm == Algorithm::kExplicitAls;
-  Dataset data = log_.BuildDataset(explicit_ratings, spec.event_weights);
-  if (data.rows.empty()) {
+  Dataset data;
+  if (synced.ok()) data = log_.BuildDataset(explicit_ratings, spec.event_weights);
+  if (!synced.ok()) {
+    fail(JobState::kFailed, absl::StrCat("reading events: ", synced.status().message()));
+  } else if (data.rows.empty()) {
     fail(JobState::kFailed, explicit_ratings ? "no RATING events to train on" : "no weighted events to train on");
   } else {
     std::vector<Row> train, test;
@@ -263,8 +294,7 @@ void JobRunner::Schedule() {
     cv_.wait_for(lock, options_.retrain_interval, [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    auto added = log_.Sync();
-    if (added.ok() && *added > 0 && observer_.on_events_consumed) observer_.on_events_consumed(*added);
+    auto added = SyncLog();
     const bool fresh = log_.size() > 0 && log_.size() != events_at_last_job_;
     if (fresh) {
       auto job = Start(options_.scheduled_spec);

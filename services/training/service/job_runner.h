@@ -2,7 +2,9 @@
 
 // Training jobs (DESIGN §4): one runs at a time on the runner's own thread;
 // a second StartTraining while one is active is refused with
-// RESOURCE_EXHAUSTED. A job syncs the event log, trains (evaluating on the
+// RESOURCE_EXHAUSTED. A consumer thread keeps the event log's snapshot
+// within `consume_interval` of the stream, so StartTraining returns a job id
+// at once; the job itself catches up with the stream, trains (evaluating on the
 // params' split, default a stratified 80/20 holdout), refits on all data
 // when a split was used, and publishes the model through ModelStore. The
 // optional scheduler starts a job every `retrain_interval` when new events
@@ -64,6 +66,9 @@ struct RunnerOptions {
   std::chrono::milliseconds retrain_interval{0};  // 0 = no schedule
   JobSpec scheduled_spec;                         // what scheduled jobs run
   size_t keep_jobs = 50;                          // finished jobs remembered
+  // The background consumer's pause between syncs of the stream (0: no
+  // consumer; jobs still sync before they train).
+  std::chrono::milliseconds consume_interval{1000};
 };
 
 class JobRunner {
@@ -84,6 +89,9 @@ class JobRunner {
  private:
   void Run(std::shared_ptr<JobInfo> job);
   void Schedule();
+  void Consume();
+  // One sync of the event log, counted for the observer.
+  absl::StatusOr<int64_t> SyncLog();
   void Update(const std::function<void(JobInfo&)>& fn, const std::shared_ptr<JobInfo>& job);
 
   EventLog& log_;
@@ -100,7 +108,7 @@ class JobRunner {
   bool stopping_ = false;
   int64_t next_id_ = 1;
   std::atomic<int64_t> events_at_last_job_{-1};
-  std::thread worker_, scheduler_;
+  std::thread worker_, scheduler_, consumer_;
 };
 
 }  // namespace recstack::training

@@ -58,6 +58,7 @@ class RecommendE2E : public ::testing::Test {
     ASSERT_NE(holder_->Current(), nullptr);
     retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *models_, *pool_, redis::Keyspace(), clock_,
                                                         retrieval::RetrieverOptions{});
+    retriever_->Start();  // the trending list, read from Redis in the background
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
     retrieval_ = std::make_unique<retrieval::RetrievalServiceImpl>(*retriever_, *retrieval_metrics_);
     retrieval_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
@@ -79,6 +80,7 @@ class RecommendE2E : public ::testing::Test {
         v1::RetrievalService::NewStub(grpcutil::MakeChannel(retrieval_server_->address())),
         v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_server_->address())),
         v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_server_->address())), go, *gateway_metrics_);
+    ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());  // the in-memory trending list
     gateway_service_ = std::make_unique<gateway::GatewayServiceImpl>(*gateway_);
     gateway_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{gateway_service_.get()});
     http_ = std::make_unique<gateway::HttpServer>(*gateway_, [] { return true; });
@@ -286,6 +288,26 @@ TEST_F(RecommendE2E, RetrievalDownMeansTrending) {
   EXPECT_NE(r->degraded_reason().find("retrieval"), std::string::npos);
   ASSERT_GT(r->items_size(), 0);
   for (const auto& it : r->items()) EXPECT_EQ(it.source(), "fallback");
+  EXPECT_EQ(gateway_metrics_->degraded_retrieval->Value(), 1);
+}
+
+// The fallback costs no remote call: with retrieval and ingestion both
+// gone, the gateway still answers from the trending list in its memory.
+TEST_F(RecommendE2E, RetrievalAndIngestionDownMeansTheInMemoryFallback) {
+  auto list = gateway_->fallback();
+  ASSERT_NE(list, nullptr);
+  ASSERT_GE(list->size(), 10u);
+  retrieval_server_->Stop();
+  ingestion_server_->Stop();
+  auto r = Recommend("1", 10);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_NE(r->degraded_reason().find("retrieval failed"), std::string::npos) << r->degraded_reason();
+  ASSERT_EQ(r->items_size(), 10);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(r->items(i).source(), "fallback");
+    EXPECT_EQ(r->items(i).item_id(), (*list)[i].item_id());  // the list, in its order
+  }
   EXPECT_EQ(gateway_metrics_->degraded_retrieval->Value(), 1);
 }
 

@@ -3,8 +3,9 @@
 # small synthetic data set through the API, trains through the API, then runs
 # the load generator for a few seconds and checks its numbers are sane:
 # achieved rate within 5% of the target, no errors, percentiles ordered,
-# every scheduled request answered; then simulated clicks flow back through
-# the gateway. Stops the stack and checks nothing is left running.
+# every scheduled request answered; then a short overload, which must be
+# answered (degraded allowed) without UNAVAILABLE; then simulated clicks
+# flow back through the gateway. Stops the stack and checks nothing is left running.
 set -euo pipefail
 bin=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -64,6 +65,18 @@ jq -e '
   .p50_us > 0 and .p50_us <= .p90_us and .p90_us <= .p99_us and .p99_us <= .p999_us and
   .p999_us <= .max_us and (.ops | has("recommend") and has("ingest") and has("similar"))
 ' "$state/load.json" >/dev/null || fail "load-test figures out of bounds: $(cat "$state/load.json")"
+
+echo "== overload: 1500 requests/s for 3 s, then 50/s for 2 s (degraded answers allowed, no UNAVAILABLE)"
+"$bin/recstack-loadtest" --addr "$gw" --rate 1500 --duration 3s --warmup 0s --then 50:2s --timeline \
+  --dataset "$data" --timeout 2s --connections 4 --json > "$state/overload.json" || fail "overload loadtest failed"
+jq -c '{achieved_rate, ok, errors, errors_by_code, degraded, degraded_by_reason, p99_us, max_us}' "$state/overload.json"
+jq -e '
+  (.errors_by_code | has("UNAVAILABLE") | not) and (.errors_by_code | has("INTERNAL") | not) and
+  (.ok / .scheduled) >= 0.9 and .completed == .scheduled and (.timeline | length) == 5
+' "$state/overload.json" >/dev/null || fail "overload figures out of bounds: $(cat "$state/overload.json")"
+# After the overload the stack serves full answers again.
+"$rs" recommend --addr "$gw" --user u1 --k 5 --json > "$state/after.json" || fail "recommend after the overload failed"
+jq -e '.items | length == 5' "$state/after.json" >/dev/null || fail "no answer after the overload: $(cat "$state/after.json")"
 
 echo "== simulated clicks: 50 requests/s for 2 s"
 "$bin/recstack-loadtest" --addr "$gw" --rate 50 --duration 2s --warmup 0s --simulate-clicks "$data" \

@@ -1,11 +1,16 @@
 // The ingestion service over real gRPC on loopback, against a real redis-server.
 #include <chrono>
+#include <cmath>
 #include <thread>
+#include <vector>
+#include <atomic>
 
 #include <gtest/gtest.h>
 
 #include "common/data/loaders.h"
 #include "common/grpc/channel.h"
+#include "common/overload/limiter.h"
+#include "common/redis/popularity.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/ingestion_service.h"
 #include "tests/support/grpc/in_process_server.h"
@@ -199,8 +204,23 @@ TEST_F(IngestionTest, HistoryTrendingAndItems) {
     ASSERT_TRUE(stub_->GetTrending(&ctx, t, &tr).ok());
     ASSERT_EQ(tr.items_size(), 2);
     EXPECT_EQ(tr.items(0).item_id(), "new");
-    EXPECT_EQ(tr.items(0).score(), 6);  // VIEW 1 + PURCHASE 5
+    // Decayed counts (half-life 24 h) as of the clock: VIEW 1 + PURCHASE 5.
+    const double hl = 24 * 3'600'000.0;
+    EXPECT_NEAR(tr.items(0).score(), 1 * std::exp2(-1000 / hl) + 5 * std::exp2(-500 / hl), 1e-9);
     EXPECT_EQ(tr.items(1).item_id(), "old");
+    EXPECT_NEAR(tr.items(1).score(), std::exp2(-3'600'000 / hl), 1e-9);
+  }
+  {
+    // An exact window of hourly counts (the admin path).
+    grpc::ClientContext ctx;
+    v1::GetTrendingRequest t;
+    t.set_k(5);
+    t.set_window_hours(24);
+    v1::GetTrendingResponse tr;
+    ASSERT_TRUE(stub_->GetTrending(&ctx, t, &tr).ok());
+    ASSERT_EQ(tr.items_size(), 2);
+    EXPECT_EQ(tr.items(0).item_id(), "new");
+    EXPECT_EQ(tr.items(0).score(), 6);
   }
   {
     grpc::ClientContext ctx;
@@ -225,6 +245,113 @@ TEST_F(IngestionTest, HistoryTrendingAndItems) {
     EXPECT_EQ(gr.items(0).title(), "New Thing");
     EXPECT_EQ(gr.items(0).categories_size(), 2);
   }
+}
+
+// The decayed trending counts against their closed form: an event of
+// weight w at time ts counts w * 2^((ts - now) / half_life) at `now`,
+// whatever order the events arrive in, and across the rescale that moves
+// the epoch once scores pass 2^64.
+TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
+  const int64_t hl = 3'600'000;  // one hour
+  StoreOptions o;
+  o.trending_half_life_ms = hl;
+  EventStore store(*pool_, redis::Keyspace("d:"), o, clock_);
+  const int64_t t0 = 1767225600000;
+  auto event = [](std::string id, std::string item, int64_t ts, EventType type) {
+    Event e;
+    e.event_id = std::move(id);
+    e.user_id = "u";
+    e.item_id = std::move(item);
+    e.type = type;
+    e.value = 1;
+    e.timestamp_ms = ts;
+    return e;
+  };
+  // Out of order on purpose: the newest first.
+  ASSERT_TRUE(store.Write({event("1", "a", t0, EventType::kView), event("2", "b", t0 - hl, EventType::kPurchase),
+                           event("3", "a", t0 - 2 * hl, EventType::kLike), event("4", "c", t0 - hl / 2, EventType::kView)})
+                  .ok());
+  auto top = redis::TopTrending(*pool_, redis::Keyspace("d:"), t0, 10);
+  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_EQ(top->size(), 3u);
+  // b: 5 * 2^-1 = 2.5; a: 1 + 3 * 2^-2 = 1.75; c: 2^-0.5.
+  EXPECT_EQ((*top)[0].first, "b");
+  EXPECT_NEAR((*top)[0].second, 2.5, 1e-9);
+  EXPECT_EQ((*top)[1].first, "a");
+  EXPECT_NEAR((*top)[1].second, 1.75, 1e-9);
+  EXPECT_EQ((*top)[2].first, "c");
+  EXPECT_NEAR((*top)[2].second, std::sqrt(0.5), 1e-9);
+  // Counts of chosen items, as ranking reads them (unknown items count 0).
+  auto cmds = redis::TrendingCountsCommands(redis::Keyspace("d:"), {"c", "zzz", "a"});
+  auto replies = pool_->Pipeline(cmds);
+  ASSERT_TRUE(replies.ok());
+  auto counts = redis::ParseTrendingCounts((*replies)[0], (*replies)[1], 3, t0 + hl);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_NEAR((*counts)[0], std::sqrt(0.5) / 2, 1e-9);
+  EXPECT_EQ((*counts)[1], 0);
+  EXPECT_NEAR((*counts)[2], 1.75 / 2, 1e-9);
+  // 70 half-lives later: the exponent passes 64, the set is rescaled.
+  const int64_t t1 = t0 + 70 * hl;
+  ASSERT_TRUE(store.Write({event("5", "d", t1, EventType::kPurchase)}).ok());
+  auto meta = pool_->Command({"HGET", "d:trend:meta", "epoch_ms"});
+  ASSERT_TRUE(meta.ok());
+  EXPECT_GT(std::stoll(meta->str), t0 + 60 * hl);  // the epoch moved forward
+  top = redis::TopTrending(*pool_, redis::Keyspace("d:"), t1, 10);
+  ASSERT_TRUE(top.ok());
+  ASSERT_GE(top->size(), 1u);
+  EXPECT_EQ((*top)[0].first, "d");
+  EXPECT_NEAR((*top)[0].second, 5, 1e-9);
+  for (size_t i = 1; i < top->size(); ++i) EXPECT_NEAR((*top)[i].second, 0, 1e-15);
+  // An old event after the rescale still lands where the closed form says.
+  ASSERT_TRUE(store.Write({event("6", "e", t1 - 3 * hl, EventType::kPurchase)}).ok());
+  top = redis::TopTrending(*pool_, redis::Keyspace("d:"), t1, 2);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 2u);
+  EXPECT_EQ((*top)[1].first, "e");
+  EXPECT_NEAR((*top)[1].second, 5.0 / 8, 1e-9);
+}
+
+// At its limit the service answers RESOURCE_EXHAUSTED at once instead of
+// queueing, and serves again when the requests in flight finish. Redis is
+// paused (CLIENT PAUSE) so that two requests stay in flight.
+TEST_F(IngestionTest, AtItsLimitTheServiceShedsAndRecovers) {
+  overload::LimiterOptions lo;
+  lo.initial_limit = 2;
+  lo.adaptive = false;
+  auto registry = std::make_shared<prometheus::Registry>();
+  overload::ConcurrencyLimiter limiter("ingestion", lo, registry.get());
+  IngestionServiceImpl service(*store_, clock_, ValidationLimits{}, *registry, &limiter);
+  testing::InProcessServer server(std::vector<grpc::Service*>{&service});
+  auto stub = v1::IngestionService::NewStub(server.channel());
+  auto trending = [&]() {
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, 10s);
+    v1::GetTrendingRequest t;
+    t.set_k(5);
+    v1::GetTrendingResponse tr;
+    return stub->GetTrending(&ctx, t, &tr);
+  };
+  ASSERT_TRUE(trending().ok());
+  ASSERT_TRUE(pool_->Command({"CLIENT", "PAUSE", "1500", "ALL"}).ok());
+  std::atomic<int> done{0};
+  std::vector<std::thread> slow;
+  std::vector<grpc::Status> slow_status(2);
+  for (int i = 0; i < 2; ++i) {
+    slow.emplace_back([&, i] {
+      slow_status[i] = trending();
+      done++;
+    });
+  }
+  while (limiter.inflight() < 2) std::this_thread::sleep_for(1ms);
+  grpc::Status shed = trending();
+  EXPECT_EQ(shed.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << shed.error_message();
+  EXPECT_NE(shed.error_message().find("overloaded"), std::string::npos) << shed.error_message();
+  EXPECT_EQ(done.load(), 0);  // answered while the two were still waiting on Redis
+  for (auto& t : slow) t.join();
+  for (const auto& st : slow_status) EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(limiter.inflight(), 0);
+  EXPECT_TRUE(trending().ok());  // recovered
+  EXPECT_EQ(limiter.shed(), 1u);
 }
 
 TEST_F(IngestionTest, MovieLensTwiceIsIdempotent) {

@@ -39,7 +39,10 @@ class RetrievalTest : public ::testing::Test {
     HolderOptions ho;
     ho.poll_interval = 200ms;
     holder_ = std::make_unique<ModelHolder>(*store_, redis_.options(), redis::Keyspace(), ho);
-    retriever_ = std::make_unique<Retriever>(*holder_, *store_, *pool_, redis::Keyspace(), clock_, RetrieverOptions{});
+    RetrieverOptions ro;
+    ro.trending_refresh = 50ms;
+    retriever_ = std::make_unique<Retriever>(*holder_, *store_, *pool_, redis::Keyspace(), clock_, ro);
+    retriever_->Start();
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<RetrievalMetrics>(*registry_);
     service_ = std::make_unique<RetrievalServiceImpl>(*retriever_, *metrics_);
@@ -86,8 +89,16 @@ TEST_F(RetrievalTest, BeforeAnyModel) {
   holder_->Start();
   v1::RetrieveResponse resp;
   EXPECT_EQ(Retrieve("u1", 10, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  ASSERT_TRUE(pool_->Command({"ZADD", "rs:pop:" + std::to_string(1767225600000 / 3600000), "3", "hot"}).ok());
-  ASSERT_TRUE(Retrieve("u1", 10, &resp, {"trending"}).ok());
+  // The decayed trending counts (as ingestion writes them), picked up by
+  // the background refresh.
+  ASSERT_TRUE(pool_->Pipeline({{"HSET", "rs:trend:meta", "epoch_ms", "1767225600000", "half_life_ms", "86400000"},
+                               {"ZADD", "rs:trend", "3", "hot"}})
+                  .ok());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(Retrieve("u1", 10, &resp, {"trending"}).ok());
+    if (resp.candidates_size() > 0) break;
+    std::this_thread::sleep_for(25ms);
+  }
   ASSERT_EQ(resp.candidates_size(), 1);
   EXPECT_EQ(resp.candidates(0).item_id(), "hot");
 }

@@ -47,13 +47,17 @@ class TrainingServiceTest : public ::testing::Test {
     Shutdown();
     std::filesystem::remove_all(dir_);
   }
-  void Boot() {
+  // consume_interval 0: no background consumer, so that the tests' own
+  // Syncs count exactly; TheConsumerKeepsTheSnapshotCurrent turns it on.
+  void Boot(std::chrono::milliseconds consume_interval = std::chrono::milliseconds(0)) {
     log_ = std::make_unique<EventLog>(*pool_, redis::Keyspace(), dir_);
     ASSERT_TRUE(log_->Open().ok());
     store_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<TrainingMetrics>(*registry_);
-    runner_ = std::make_unique<JobRunner>(*log_, *store_, clock_, RunnerOptions{}, MetricsObserver(*metrics_));
+    RunnerOptions ro;
+    ro.consume_interval = consume_interval;
+    runner_ = std::make_unique<JobRunner>(*log_, *store_, clock_, ro, MetricsObserver(*metrics_));
     service_ = std::make_unique<TrainingServiceImpl>(*runner_, *store_, *metrics_);
     server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
     stub_ = v1::TrainingService::NewStub(server_->channel());
@@ -193,6 +197,20 @@ TEST_F(TrainingServiceTest, RestartResumesWithoutDoubleCounting) {
   auto pending = pool_->Command({"XPENDING", "rs:events", "training"});
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(pending->elements[0].integer, 0);
+}
+
+// The service consumes the stream in the background: the snapshot follows
+// the stream without anyone asking, and StartTraining does not sync.
+TEST_F(TrainingServiceTest, TheConsumerKeepsTheSnapshotCurrent) {
+  Shutdown();
+  Boot(std::chrono::milliseconds(20));
+  AddEvents(*pool_, 20, 10, 5, 9);  // 100 events
+  for (int i = 0; i < 250 && log_->size() < 100; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(log_->size(), 100);
+  AddEvents(*pool_, 20, 10, 1, 10);  // 20 more
+  for (int i = 0; i < 250 && log_->size() < 120; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(log_->size(), 120);
+  EXPECT_EQ(*log_->Sync(), 0);  // nothing left to read
 }
 
 TEST_F(TrainingServiceTest, DeliveredButUnacknowledgedEntriesAreNotLost) {

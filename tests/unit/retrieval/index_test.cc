@@ -212,5 +212,55 @@ TEST(UserVectorCache, EvictsLeastRecentlyUsed) {
   EXPECT_EQ(cache.misses(), 1u);
 }
 
+// The neighbour table against a brute-force oracle: every item's best
+// cosines (itself excluded), best first; padding when the catalogue is small.
+TEST(NeighbourTable, EqualsBruteForceCosines) {
+  for (auto [n, per_item] : {std::pair<int64_t, int>{300, 50}, {130, 200}, {1, 3}}) {
+    const int64_t d = 8;
+    math::Matrix f = RandomMatrix(n, d, 17 + n);
+    if (n > 10) std::fill(f.row(5), f.row(5) + d, 0.0f);  // a zero row: cosine 0 with all
+    std::vector<float> norms(n);
+    for (int64_t i = 0; i < n; ++i) norms[i] = std::sqrt(math::Dot(f.row(i), f.row(i), d));
+    auto table = BuildNeighbourTable(f, norms, per_item);
+    ASSERT_NE(table, nullptr);
+    ASSERT_EQ(table->entries.size(), static_cast<size_t>(n * per_item));
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<std::pair<double, int32_t>> all;
+      for (int64_t j = 0; j < n; ++j) {
+        if (j == i) continue;
+        double dot = 0;
+        for (int64_t c = 0; c < d; ++c) dot += static_cast<double>(f.row(i)[c]) * f.row(j)[c];
+        const double denom = static_cast<double>(norms[i]) * norms[j];
+        all.push_back({denom > 0 ? dot / denom : 0.0, static_cast<int32_t>(j)});
+      }
+      std::sort(all.begin(), all.end(),
+                [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      const int want = std::min<int>(per_item, static_cast<int>(all.size()));
+      for (int r = 0; r < per_item; ++r) {
+        const math::ScoredId& got = table->entries[i * per_item + r];
+        if (r >= want) {
+          EXPECT_EQ(got.id, -1) << "padding of row " << i;
+          continue;
+        }
+        // Near-ties may swap under float rounding: compare scores, and ids
+        // where the gap is clear.
+        EXPECT_NEAR(got.score, all[r].first, 1e-5) << "row " << i << " rank " << r;
+        const bool clear = (r == 0 || all[r - 1].first - all[r].first > 1e-5) &&
+                           (r + 1 >= static_cast<int>(all.size()) || all[r].first - all[r + 1].first > 1e-5);
+        if (clear && i != 5) EXPECT_EQ(got.id, all[r].second) << "row " << i << " rank " << r;
+      }
+    }
+  }
+}
+
+TEST(NeighbourTable, StopsWhenCancelled) {
+  math::Matrix f = RandomMatrix(1000, 8, 3);
+  std::vector<float> norms(1000, 1.0f);
+  int calls = 0;
+  auto table = BuildNeighbourTable(f, norms, 10, [&] { return ++calls > 2; });
+  EXPECT_EQ(table, nullptr);
+  EXPECT_EQ(calls, 3);
+}
+
 }  // namespace
 }  // namespace recstack::retrieval

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The serving-capacity measurement of docs/loadtest.md, unattended: a local
+# stack on its own ports, a 100k-item synthetic catalogue whose events end
+# now (so the trending window is full), ingested and trained through the API;
+# then
+#   1. a sweep against the stack and the floor (echo) in the same run, with
+#      the per-request Redis commands and CPU microseconds per service at
+#      half the knee                         -> docs/bench/loadtest_knee.json
+#   2. 2x the knee for 20 s, then half the knee for 5 s, per second
+#                                            -> docs/bench/loadtest_overload.json
+# Everything on this machine's cores; ratios to the floor are what compare
+# across machines. Takes 10-15 minutes on 2 cores.
+#
+#   scripts/capacity.sh [--items N] [--sweep FROM:TO:STEP] [--out DIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${RECSTACK_BIN:-$root/build/bin}
+items=100000
+users=20000
+interactions=1000000
+sweep=200:2400:200
+out=$root/docs/bench
+while [ $# -gt 0 ]; do
+  case $1 in
+    --items) items=$2; shift 2 ;;
+    --users) users=$2; shift 2 ;;
+    --interactions) interactions=$2; shift 2 ;;
+    --sweep) sweep=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "capacity.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+
+export RECSTACK_STACK_DIR=${RECSTACK_STACK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/recstack-capacity.XXXXXX")}
+export RECSTACK_PORT_OFFSET=${RECSTACK_PORT_OFFSET:-3000} RECSTACK_BIN=$bin
+off=$RECSTACK_PORT_OFFSET
+state=$RECSTACK_STACK_DIR
+stack=$root/deploy/local/stack.sh
+trap '"$stack" down >/dev/null 2>&1 || true' EXIT
+
+"$stack" up
+rs=$bin/recstack
+data=$state/data
+if [ ! -f "$data/interactions.csv" ]; then
+  "$rs" datagen --users "$users" --items "$items" --interactions "$interactions" --zipf-exponent 0.5 \
+    --seed 11 --out "$data" >/dev/null
+fi
+echo "== ingest $(($(wc -l < "$data/interactions.csv") - 1)) events"
+t0=$(date +%s.%N)
+"$rs" ingest --addr "127.0.0.1:$((50051 + off))" --items "$data/items.csv" "$data/interactions.csv" >/dev/null
+echo "ingest took $(echo "$(date +%s.%N) - $t0" | bc) s"
+echo "== train (implicit ALS through the service)"
+"$rs" train --addr "127.0.0.1:$((50052 + off))" --algo als-implicit --wait --quiet --json > "$state/train.json"
+jq -c '{model_version, state, users, items, interactions, seconds}' "$state/train.json"
+version=$(jq -r .model_version "$state/train.json")
+# Retrieval loads the version, builds HNSW and the neighbour table in the
+# background; measure once both are there.
+echo "== wait for retrieval's indexes of $version"
+for _ in $(seq 600); do
+  if grep -q "neighbours built.*$version" "$state/logs/retrieval.log" 2>/dev/null; then break; fi
+  sleep 1
+done
+grep "hnsw built\|neighbours built" "$state/logs/retrieval.log" | tail -2
+
+gw=127.0.0.1:$((50050 + off))
+redis_url=redis://127.0.0.1:$((6379 + off))
+metrics=gateway=127.0.0.1:$((9100 + off)),ingestion=127.0.0.1:$((9101 + off)),retrieval=127.0.0.1:$((9103 + off)),ranking=127.0.0.1:$((9104 + off))
+lt=$bin/recstack-loadtest
+"$rs" recommend --addr "$gw" --user u1 --k 10 --debug --json > "$state/one.json" || true
+
+echo "== sweep $sweep (p99 SLO 50 ms) with the floor; Redis and CPU per request at half the knee"
+"$lt" --addr "$gw" --dataset "$data" --sweep "$sweep" --duration 5s --warmup 2s --slo 50ms --floor \
+  --redis-url "$redis_url" --metrics "$metrics" --json > "$out/loadtest_knee.json"
+jq -c '{knee_rate, floor_knee_rate, knee_over_floor, p99_over_floor, redis_commands_per_request,
+        redis_catalogue_sized_per_second, cpu_us_per_request}' "$out/loadtest_knee.json"
+knee=$(jq -r '.knee_rate // empty' "$out/loadtest_knee.json")
+if [ -z "$knee" ]; then
+  echo "capacity.sh: no knee found" >&2
+  exit 1
+fi
+over=$(echo "$knee * 2" | bc)
+half=$(echo "$knee / 2" | bc)
+echo "== overload: $over/s (2x the knee) for 20 s, then $half/s for 5 s"
+"$lt" --addr "$gw" --dataset "$data" --rate "$over" --duration 20s --warmup 1s --then "$half:5s" --timeline \
+  --timeout 1s --redis-url "$redis_url" --metrics "$metrics" --json > "$out/loadtest_overload.json"
+jq -c '{rate, achieved_rate, scheduled, ok, errors_by_code, degraded, degraded_by_reason, p99_us, max_us}' \
+  "$out/loadtest_overload.json"
+jq -c '.timeline[] | {second, rate, ok, errors, degraded, p99_us}' "$out/loadtest_overload.json"
+cp "$state/one.json" "$out/loadtest_one_recommend.json"
+echo "capacity.sh: wrote $out/loadtest_knee.json, $out/loadtest_overload.json"

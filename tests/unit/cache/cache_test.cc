@@ -1,0 +1,145 @@
+// The caches of the request path: LRU with TTL, single flight (one recompute
+// however many wait), and a value refreshed in the background.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "common/cache/lru.h"
+#include "common/cache/refreshed.h"
+#include "common/cache/single_flight.h"
+
+namespace recstack::cache {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(LruCache, EvictsTheLeastRecentlyUsed) {
+  LruCache<int> c(2);
+  c.Put("a", 1);
+  c.Put("b", 2);
+  ASSERT_EQ(c.Get("a"), 1);  // a is now the most recent
+  c.Put("c", 3);             // evicts b
+  EXPECT_FALSE(c.Get("b").has_value());
+  EXPECT_EQ(c.Get("a"), 1);
+  EXPECT_EQ(c.Get("c"), 3);
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.hits(), 3u);
+  EXPECT_EQ(c.misses(), 1u);
+}
+
+TEST(LruCache, EntriesExpireAfterTheirTtl) {
+  LruCache<int> c(10, 30ms);
+  c.Put("a", 1);
+  EXPECT_EQ(c.Get("a"), 1);
+  std::this_thread::sleep_for(60ms);
+  EXPECT_FALSE(c.Get("a").has_value());
+  c.Put("a", 2);  // a fresh Put restarts the clock
+  EXPECT_EQ(c.Get("a"), 2);
+}
+
+TEST(SingleFlight, HundredConcurrentColdReadsComputeOnce) {
+  SingleFlightCache<int, int> c(10s);
+  std::atomic<int> computes{0};
+  constexpr int kReaders = 100;
+  std::barrier start(kReaders);
+  std::vector<std::thread> readers;
+  std::atomic<int> right{0};
+  for (int i = 0; i < kReaders; ++i) {
+    readers.emplace_back([&] {
+      start.arrive_and_wait();
+      auto v = c.Get(7, [&]() -> absl::StatusOr<int> {
+        computes++;
+        std::this_thread::sleep_for(100ms);  // long enough for all to pile up
+        return 42;
+      });
+      if (v.ok() && *v == 42) right++;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(computes.load(), 1);
+  EXPECT_EQ(c.computes(), 1u);
+  EXPECT_EQ(right.load(), kReaders);
+}
+
+TEST(SingleFlight, StaleValueServedWhileOneRefreshes) {
+  SingleFlightCache<int, int> c(20ms);
+  ASSERT_EQ(*c.Get(1, [] { return absl::StatusOr<int>(1); }), 1);
+  std::this_thread::sleep_for(40ms);  // stale now
+  std::atomic<bool> in_compute{false}, release{false};
+  std::thread refresher([&] {
+    auto v = c.Get(1, [&]() -> absl::StatusOr<int> {
+      in_compute = true;
+      while (!release) std::this_thread::sleep_for(1ms);
+      return 2;
+    });
+    EXPECT_EQ(*v, 2);
+  });
+  while (!in_compute) std::this_thread::sleep_for(1ms);
+  // Another reader gets the stale value at once and computes nothing.
+  int other_computes = 0;
+  auto v = c.Get(1, [&]() -> absl::StatusOr<int> {
+    other_computes++;
+    return 3;
+  });
+  EXPECT_EQ(*v, 1);
+  EXPECT_EQ(other_computes, 0);
+  release = true;
+  refresher.join();
+  EXPECT_EQ(*c.Get(1, [] { return absl::StatusOr<int>(9); }), 2);  // fresh again
+}
+
+TEST(SingleFlight, AFailureReachesTheWaitersAndIsNotCached) {
+  SingleFlightCache<int, int> c(10s);
+  std::atomic<int> computes{0};
+  std::barrier start(8);
+  std::vector<std::thread> readers;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      start.arrive_and_wait();
+      auto v = c.Get(1, [&]() -> absl::StatusOr<int> {
+        computes++;
+        std::this_thread::sleep_for(50ms);
+        return absl::UnavailableError("redis down");
+      });
+      if (!v.ok() && absl::IsUnavailable(v.status())) failed++;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(computes.load(), 1);
+  EXPECT_EQ(failed.load(), 8);
+  // Not cached: the next read computes again, and succeeds.
+  EXPECT_EQ(*c.Get(1, [] { return absl::StatusOr<int>(5); }), 5);
+}
+
+TEST(Refreshed, KeepsTheLastGoodValueAndRefreshesInTheBackground) {
+  std::atomic<int> n{0};
+  std::atomic<bool> fail{false};
+  Refreshed<int> r(
+      [&]() -> absl::StatusOr<int> {
+        if (fail) return absl::UnavailableError("down");
+        return ++n;
+      },
+      10ms);
+  EXPECT_EQ(r.Get(), nullptr);
+  ASSERT_TRUE(r.Start().ok());
+  ASSERT_NE(r.Get(), nullptr);
+  const int first = *r.Get();
+  EXPECT_GE(first, 1);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_GT(*r.Get(), first);  // refreshed meanwhile
+  fail = true;
+  std::this_thread::sleep_for(50ms);
+  const int last_good = *r.Get();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(*r.Get(), last_good);  // failures keep the last good value
+  EXPECT_FALSE(r.last_status().ok());
+  r.Stop();
+}
+
+}  // namespace
+}  // namespace recstack::cache
