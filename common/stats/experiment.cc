@@ -1,5 +1,6 @@
 #include "common/stats/experiment.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -149,7 +150,9 @@ absl::StatusOr<Readout> ComputeReadout(const std::string& experiment,
     s.ctr = est->ratio;
     s.ctr_variance = est->variance;
     s.user_variance = est->unit_variance;
+    // A CTR lies in [0, 1]; the normal interval can cross 0 with few clicks.
     s.ctr_ci = NormalCi(s.ctr, s.ctr_variance, confidence);
+    s.ctr_ci = {std::max(0.0, s.ctr_ci.lo), std::min(1.0, s.ctr_ci.hi)};
     s.expected_share = v.expected_share;
     if (v.name == out.control) control_index = i;
     out.variants.push_back(std::move(s));
@@ -174,7 +177,8 @@ absl::StatusOr<Readout> ComputeReadout(const std::string& experiment,
     cmp.mde_rel =
         c.ctr > 0 ? MinimumDetectableEffect(cmp.abs_lift_se, options.alpha, options.power) / c.ctr
                   : kNan;
-    if (std::isnan(cmp.mde_rel) || !(cmp.mde_rel <= out.mde_rel)) out.mde_rel = cmp.mde_rel;
+    // Every comparison shares the control, so all are NaN or none is.
+    out.mde_rel = out.comparisons.empty() ? cmp.mde_rel : std::max(out.mde_rel, cmp.mde_rel);
     out.comparisons.push_back(std::move(cmp));
   }
   absl::StatusOr<ChiSquareTest> srm = SampleRatioMismatch(user_counts, shares);

@@ -38,7 +38,7 @@ struct VariantSummary {
   int64_t impressions = 0;
   int64_t clicks = 0;
   double ctr = 0;
-  Interval ctr_ci;
+  Interval ctr_ci;           // delta method, clipped to [0, 1]
   double ctr_variance = 0;   // delta method
   double user_variance = 0;  // per-user variance of the linearized CTR
   double expected_share = 0;

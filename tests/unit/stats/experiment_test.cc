@@ -104,6 +104,12 @@ TEST(Readout, ControlWithoutClicksHasNoRelativeLift) {
   EXPECT_TRUE(std::isnan(r->comparisons[0].rel_lift));
   EXPECT_TRUE(std::isinf(r->comparisons[0].rel_lift_ci.lo));
   EXPECT_TRUE(std::isnan(r->mde_rel));
+  // A CTR interval that would cross 0 (1 click in 100: 0.01 - 0.0195) is
+  // clipped at 0.
+  r = ComputeReadout("z", {Bernoulli("a", 0.5, 100, 1), Bernoulli("b", 0.5, 100, 5)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->variants[0].ctr_ci.lo, 0);
+  EXPECT_NEAR(r->variants[0].ctr_ci.hi, 0.01 + kZ95 * std::sqrt(0.01 * 0.99 / 99), 1e-12);
 }
 
 TEST(Readout, BadInputNamesTheProblem) {
