@@ -1,0 +1,20 @@
+#pragma once
+
+// The experiment readout as JSON, the shape `recstack experiment report
+// --json` and the gateway's /experiments page share (issue 13):
+//   {"experiment", "variants": [{"name", "ranker", "users", "impressions",
+//    "clicks", "ctr", "ctr_ci": [lo, hi]}], "comparisons": [{"variant",
+//    "control", "abs_lift", "abs_lift_ci", "rel_lift", "rel_lift_ci",
+//    "p_value"}], "srm_p_value", "mde_rel"}
+// JSON has no NaN or infinity: an undefined value (rel_lift with a control
+// without clicks) and an unbounded interval end (Fieller) are null.
+
+#include <nlohmann/json.hpp>
+
+#include "common/stats/experiment.h"
+
+namespace recstack::stats {
+
+nlohmann::json ReadoutToJson(const Readout& readout);
+
+}  // namespace recstack::stats
