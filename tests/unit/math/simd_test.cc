@@ -41,7 +41,9 @@ TEST(Simd, ActiveLevelIsTheDetectedOneLoweredByTheEnvironment) {
   if (env != nullptr && std::string(env) == "default") {
     EXPECT_EQ(ActiveSimdLevel(), SimdLevel::kDefault);
   }
-  if (env == nullptr) EXPECT_EQ(ActiveSimdLevel(), DetectSimdLevel());
+  if (env == nullptr) {
+    EXPECT_EQ(ActiveSimdLevel(), DetectSimdLevel());
+  }
 }
 
 TEST(Simd, OverrideOnlyLowers) {
