@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/math/kernels.h"
+#include "common/math/simd.h"
 
 // hnswlib links a new element to at most M_ neighbours on every level, level
 // 0 included, although level-0 lists hold maxM0_ = 2 * M_ (the HNSW paper's
@@ -101,7 +102,7 @@ void Int8RowDotsPlain(const int8_t* codes, int64_t rows, int64_t d, const int8_t
 }
 
 // Eight partial sums of <row, q16> (d % 16 == 0).
-__attribute__((target("avx2"))) inline __m256i Int8RowSumsAvx2(const int8_t* row, const int16_t* q16, int64_t d) {
+RECSTACK_TARGET_AVX2 inline __m256i Int8RowSumsAvx2(const int8_t* row, const int16_t* q16, int64_t d) {
   __m256i acc = _mm256_setzero_si256();
   for (int64_t j = 0; j < d; j += 16) {
     const __m256i c = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + j)));
@@ -113,7 +114,7 @@ __attribute__((target("avx2"))) inline __m256i Int8RowSumsAvx2(const int8_t* row
 
 // AVX2, d % 16 == 0: codes widened to int16, vpmaddwd against the widened
 // query, eight rows reduced together (horizontal adds amortised).
-__attribute__((target("avx2"))) void Int8RowDotsAvx2(const int8_t* codes, int64_t rows, int64_t d,
+RECSTACK_TARGET_AVX2 void Int8RowDotsAvx2(const int8_t* codes, int64_t rows, int64_t d,
                                                      const int8_t* q, int32_t* out) {
   alignas(32) int16_t q16[kMaxInt8Dim];
   for (int64_t j = 0; j < d; ++j) q16[j] = q[j];
@@ -134,7 +135,7 @@ __attribute__((target("avx2"))) void Int8RowDotsAvx2(const int8_t* codes, int64_
 }
 
 void Int8RowDots(const int8_t* codes, int64_t rows, int64_t d, const int8_t* q, int32_t* out) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  static const bool avx2 = math::ActiveSimdLevel() >= math::SimdLevel::kAvx2;
   if (avx2 && d % 16 == 0 && d <= kMaxInt8Dim) {
     Int8RowDotsAvx2(codes, rows, d, q, out);
   } else {
@@ -144,8 +145,7 @@ void Int8RowDots(const int8_t* codes, int64_t rows, int64_t d, const int8_t* q, 
 
 // upper[r] = an upper bound of the fp32 score of row r (see the header);
 // lower[r] = the matching lower bound.
-__attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-void Int8Bounds(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale, float half_qscale,
+inline __attribute__((always_inline)) void Int8BoundsBody(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale, float half_qscale,
                 float half_q1, float fp_slack, float* lower, float* upper) {
   for (int64_t r = 0; r < rows; ++r) {
     const float approx = qscale * scale[r] * static_cast<float>(dots[r]);
@@ -158,6 +158,29 @@ void Int8Bounds(const int32_t* dots, const float* scale, const float* l1, int64_
     lower[r] = approx - err;
     upper[r] = approx + err;
   }
+}
+
+// The variants, chosen once by CPU features (common/math/simd.h).
+void Int8BoundsDefault(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
+    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+  Int8BoundsBody(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
+}
+RECSTACK_TARGET_AVX2 void Int8BoundsAvx2(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
+    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+  Int8BoundsBody(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
+}
+RECSTACK_TARGET_AVX512 void Int8BoundsAvx512(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
+    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+  Int8BoundsBody(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
+}
+using Int8BoundsFn = void(const int32_t*, const float*, const float*, int64_t, float, float, float,
+                          float, float*, float*);
+constexpr math::SimdVariants<Int8BoundsFn> kInt8Bounds{Int8BoundsDefault, Int8BoundsAvx2,
+                                                       Int8BoundsAvx512};
+void Int8Bounds(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
+    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+  static Int8BoundsFn* const fn = kInt8Bounds.For(math::ActiveSimdLevel());
+  fn(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
 }
 
 thread_local int64_t tl_rescored = 0;

@@ -30,11 +30,13 @@ training::AlsParams DefaultParams(training::Algorithm algorithm) {
 }
 
 void TrainOptions::AddFlags(CLI::App& cmd) {
-  cmd.add_option("--format", format, "auto, movielens, ml-dat, ml-csv or csv")->capture_default_str();
+  cmd.add_option("--format", format, "auto, movielens, ml-dat, ml-csv or csv")
+      ->capture_default_str();
   cmd.add_option("--algo", algo, "als-implicit or als-explicit")->capture_default_str();
   cmd.add_option("--split", split, "held-out split: none, stratified:F (F = train share), last:N")
       ->capture_default_str();
-  cmd.add_option("--seed", seed, "seed of the split and the initial factors")->capture_default_str();
+  cmd.add_option("--seed", seed, "seed of the split and the initial factors")
+      ->capture_default_str();
   cmd.add_option("--k", k, "ranking metrics at k")->capture_default_str();
   cmd.add_option("--factors", factors, "latent factors (default 64)");
   cmd.add_option("--iterations", iterations,
@@ -50,15 +52,18 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
   cmd.add_option("--cg-steps", cg_steps, "conjugate-gradient steps per row")->capture_default_str();
   cmd.add_option(
       "--solver", solver,
-      "implicit: cg (default) or cholesky (exact); explicit: gibbs (default, Bayesian PMF) "
-      "or als (deterministic)");
+      "implicit: cg (default), ials++ (subspace block coordinate descent) or cholesky (exact); "
+      "explicit: gibbs (default, Bayesian PMF) or als (deterministic)");
+  cmd.add_option("--block-size", block_size,
+                 "ials++: dimensions per subspace block, 1 to --factors (default 8)");
   cmd.add_option("--burn-in", burn_in, "gibbs: sweeps not averaged (default: iterations / 4)");
   cmd.add_option("--noise-precision", noise_precision,
                  "gibbs: 1 / variance of the rating noise; 0 = sampled (default)");
   cmd.add_option("--warm-start", warm_start,
                  "gibbs: deterministic ALS sweeps before sampling (default 0)");
   cmd.add_option("--threads", threads, "training threads")->capture_default_str();
-  cmd.add_option("--early-stopping", early_stopping, "validation metric to stop on, e.g. ndcg@10 or rmse");
+  cmd.add_option("--early-stopping", early_stopping,
+                 "validation metric to stop on, e.g. ndcg@10 or rmse");
   cmd.add_option("--patience", patience, "iterations without improvement before stopping")
       ->capture_default_str();
 }
@@ -80,7 +85,8 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
     return absl::InvalidArgumentError(absl::StrCat("--factors must be > 0, got ", factors));
   }
   if ((regularization < 0 && regularization != -1)) {
-    return absl::InvalidArgumentError(absl::StrCat("--regularization must be >= 0, got ", regularization));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--regularization must be >= 0, got ", regularization));
   }
   if ((alpha < 0 && alpha != -1)) {
     return absl::InvalidArgumentError(absl::StrCat("--alpha must be >= 0, got ", alpha));
@@ -94,7 +100,8 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
   if (confidence == "value") {
     c.als.confidence = training::Confidence::kValue;
   } else if (confidence != "one-plus-alpha") {
-    return absl::InvalidArgumentError(absl::StrCat("--confidence '", confidence, "': one-plus-alpha or value"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--confidence '", confidence, "': one-plus-alpha or value"));
   }
   if (c.algorithm == training::Algorithm::kExplicitAls) {
     if (solver == "als") {
@@ -109,9 +116,18 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
     }
   } else if (solver == "cholesky") {
     c.als.solver = training::Solver::kCholesky;
+  } else if (solver == "ials++") {
+    c.als.solver = training::Solver::kSubspace;
   } else if (!solver.empty() && solver != "cg") {
     return absl::InvalidArgumentError(
-        absl::StrCat("--solver '", solver, "': cg or cholesky for als-implicit"));
+        absl::StrCat("--solver '", solver, "': cg, ials++ or cholesky for als-implicit"));
+  }
+  if (block_size != -1) {
+    if (c.als.solver != training::Solver::kSubspace ||
+        c.algorithm != training::Algorithm::kImplicitAls) {
+      return absl::InvalidArgumentError("--block-size needs --algo als-implicit --solver ials++");
+    }
+    c.als.block_size = block_size;  // range checked by Validate (1 to factors)
   }
   if (burn_in < -1)
     return absl::InvalidArgumentError(absl::StrCat("--burn-in must be >= 0, got ", burn_in));
@@ -144,7 +160,14 @@ std::string TrainOptions::SolverName(const training::TrainConfig& c) {
   if (c.algorithm == training::Algorithm::kExplicitAls) {
     return c.als.explicit_solver == training::ExplicitSolver::kGibbs ? "gibbs" : "als";
   }
-  return c.als.solver == training::Solver::kCholesky ? "cholesky" : "cg";
+  switch (c.als.solver) {
+    case training::Solver::kCholesky:
+      return "cholesky";
+    case training::Solver::kSubspace:
+      return "ials++";
+    default:
+      return "cg";
+  }
 }
 
 nlohmann::json TrainOptions::ParamsJson(const training::TrainConfig& c) const {
@@ -157,6 +180,7 @@ nlohmann::json TrainOptions::ParamsJson(const training::TrainConfig& c) const {
                       {"confidence", confidence},
                       {"cg_steps", c.als.cg_steps},
                       {"solver", SolverName(c)},
+                      {"block_size", c.als.block_size},
                       {"threads", c.als.threads},
                       {"seed", c.als.seed},
                       {"split", split},

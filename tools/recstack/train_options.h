@@ -2,10 +2,9 @@
 
 // Flags shared by `recstack train`, `recstack tune` and the remote mode.
 
-#include <string>
-
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "services/training/core/trainer.h"
@@ -15,13 +14,13 @@ namespace recstack::cli {
 struct TrainOptions {
   std::string input, test, format = "auto", algo = "als-implicit", split = "none";
   std::string export_dir, addr, confidence = "one-plus-alpha", early_stopping;
-  // Empty = the algorithm's: cg (implicit; or cholesky), gibbs (explicit; or als).
+  // Empty = the algorithm's: cg (implicit; or ials++, cholesky), gibbs (explicit; or als).
   std::string solver;
   uint64_t seed = 42;
   int k = 10;
   // Negative = the algorithm's default (see ToConfig).
   int factors = -1, iterations = -1, cg_steps = 3, threads = 2, patience = 2, burn_in = -1,
-      warm_start = -1;
+      warm_start = -1, block_size = -1;
   double regularization = -1, alpha = -1, bias_regularization = -1, reg_exponent = -1,
          noise_precision = -1;
   bool json = false, wait = false, quiet = false;
@@ -30,7 +29,7 @@ struct TrainOptions {
 
   void AddFlags(CLI::App& cmd);
   absl::StatusOr<training::TrainConfig> ToConfig() const;
-  // The solver ToConfig picked: cg, cholesky, gibbs or als.
+  // The solver ToConfig picked: cg, ials++, cholesky, gibbs or als.
   static std::string SolverName(const training::TrainConfig& cfg);
   nlohmann::json ParamsJson(const training::TrainConfig& cfg) const;
 };

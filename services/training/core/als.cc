@@ -1,8 +1,11 @@
 #include "services/training/core/als.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <numeric>
 #include <thread>
 #include <vector>
 
@@ -10,77 +13,334 @@
 #include "common/math/blas.h"
 #include "common/math/kernels.h"
 #include "common/math/rng.h"
+#include "common/math/simd.h"
+#include "common/math/vec.h"
 #include "services/training/core/sampling.h"
 
 namespace recstack::training {
 namespace {
 
-#define RECSTACK_MULTIVERSION __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// Conjugate-gradient steps for one row, as benfred/implicit's _als.pyx
-// does: all loops over d are written out so each ISA clone vectorises them.
-// scratch holds 3 * d floats.
-RECSTACK_MULTIVERSION
-void CgRow(const float* __restrict y, const float* __restrict gram, const int32_t* items,
-           const float* values, int64_t n, int d, int steps, float alpha, bool value_confidence,
-           float* __restrict x, float* __restrict scratch) {
+using math::SimdLevel;
+using math::vec::HSum;
+using math::vec::Load;
+using math::vec::Splat;
+using math::vec::Store;
+using math::vec::VecF;
+
+// Rows longer than this are read in place (through their indices) instead of
+// being gathered into the per-thread block, which bounds the scratch.
+constexpr int64_t kMaxGather = 4096;
+
+// One row's system in the gathered form the kernels below share: its n
+// nonzeros' factor rows (contiguous when gathered, else read through the
+// indices) and confidences.
+struct RowBlock {
+  const float* y;         // the fixed side's factors, rows x d
+  const int32_t* items;   // nullptr when gathered
+  const float* gathered;  // n x d when gathered
+  const float* conf;      // n confidences c_j
+  int64_t n;
+  RECSTACK_INLINE const float* Row(int64_t j, int d) const {
+    return items == nullptr ? gathered + j * d : y + static_cast<int64_t>(items[j]) * d;
+  }
+};
+
+// Lane-parallel dot product (fixed order per variant).
+template <int W>
+RECSTACK_INLINE float DotW(const float* a, const float* b, int d) {
+  VecF<W> acc0{}, acc1{};
+  int i = 0;
+  for (; i + 2 * W <= d; i += 2 * W) {
+    acc0 += Load<W>(a + i) * Load<W>(b + i);
+    acc1 += Load<W>(a + i + W) * Load<W>(b + i + W);
+  }
+  for (; i + W <= d; i += W) acc0 += Load<W>(a + i) * Load<W>(b + i);
+  float s = HSum<W>(acc0 + acc1);
+  for (; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// out = G v for the symmetric d x d G, as sum_b v[b] G[b, :] (no horizontal
+// sums). kD > 0: d known at compile time, the accumulators live in registers.
+template <int W, int kD>
+RECSTACK_INLINE void GramTimes(const float* __restrict g, const float* __restrict v,
+                               float* __restrict out, int d_rt) {
+  if constexpr (kD > 0 && kD % W == 0) {
+    constexpr int C = kD / W;
+    VecF<W> acc[C] = {};
+    for (int b = 0; b < kD; ++b) {
+      const VecF<W> vb = Splat<W>(v[b]);
+      const float* gb = g + b * kD;
+      for (int c = 0; c < C; ++c) acc[c] += vb * Load<W>(gb + c * W);
+    }
+    for (int c = 0; c < C; ++c) Store<W>(out + c * W, acc[c]);
+  } else {
+    const int d = d_rt;
+    for (int a = 0; a < d; ++a) out[a] = 0;
+    for (int b = 0; b < d; ++b) {
+      const float vb = v[b];
+      const float* gb = g + b * d;
+      for (int a = 0; a < d; ++a) out[a] += vb * gb[a];
+    }
+  }
+}
+
+// q[j] = <row j, v> for the block's rows, four rows at a time.
+template <int W, int kD>
+RECSTACK_INLINE void BlockDots(const RowBlock& blk, const float* __restrict v, float* __restrict q,
+                               int d_rt) {
+  const int d = kD > 0 ? kD : d_rt;
+  int64_t j = 0;
+  if constexpr (kD > 0 && kD % W == 0) {
+    for (; j + 4 <= blk.n; j += 4) {
+      const float* r0 = blk.Row(j, d);
+      const float* r1 = blk.Row(j + 1, d);
+      const float* r2 = blk.Row(j + 2, d);
+      const float* r3 = blk.Row(j + 3, d);
+      VecF<W> a0{}, a1{}, a2{}, a3{};
+      for (int c = 0; c < kD; c += W) {
+        const VecF<W> vc = Load<W>(v + c);
+        a0 += Load<W>(r0 + c) * vc;
+        a1 += Load<W>(r1 + c) * vc;
+        a2 += Load<W>(r2 + c) * vc;
+        a3 += Load<W>(r3 + c) * vc;
+      }
+      q[j] = HSum<W>(a0);
+      q[j + 1] = HSum<W>(a1);
+      q[j + 2] = HSum<W>(a2);
+      q[j + 3] = HSum<W>(a3);
+    }
+  }
+  for (; j < blk.n; ++j) q[j] = DotW<W>(blk.Row(j, d), v, d);
+}
+
+// out += sum_j w[j] row j.
+template <int W, int kD>
+RECSTACK_INLINE void BlockAccumulate(const RowBlock& blk, const float* __restrict w,
+                                     float* __restrict out, int d_rt) {
+  if constexpr (kD > 0 && kD % W == 0) {
+    constexpr int C = kD / W;
+    VecF<W> acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = Load<W>(out + c * W);
+    for (int64_t j = 0; j < blk.n; ++j) {
+      const VecF<W> wj = Splat<W>(w[j]);
+      const float* r = blk.Row(j, kD);
+      for (int c = 0; c < C; ++c) acc[c] += wj * Load<W>(r + c * W);
+    }
+    for (int c = 0; c < C; ++c) Store<W>(out + c * W, acc[c]);
+  } else {
+    const int d = d_rt;
+    for (int64_t j = 0; j < blk.n; ++j) {
+      const float wj = w[j];
+      const float* __restrict r = blk.Row(j, d);
+      for (int a = 0; a < d; ++a) out[a] += wj * r[a];
+    }
+  }
+}
+
+// Conjugate-gradient steps for one row, warm-started from x, as
+// benfred/implicit's _als.pyx: A = G + Y_u^T (C_u - I) Y_u, b = Y_u^T C_u 1.
+// Each step streams the row's block twice (dots, then the weighted sum), so
+// no per-nonzero horizontal reduction feeds a dependent axpy. scratch: 3 d
+// + 2 n floats.
+template <int W, int kD>
+RECSTACK_INLINE void CgBody(const RowBlock& blk, const float* __restrict gram, int d_rt, int steps,
+                            float* __restrict x, float* __restrict scratch) {
+  const int d = kD > 0 ? kD : d_rt;
+  const int64_t n = blk.n;
   float* __restrict r = scratch;
   float* __restrict p = scratch + d;
   float* __restrict ap = scratch + 2 * d;
-  // r = b - A x, with A = G + sum (c-1) y y^T and b = sum c y.
-  for (int a = 0; a < d; ++a) {
-    const float* g = gram + a * d;
-    float s = 0;
-    for (int b = 0; b < d; ++b) s += g[b] * x[b];
-    r[a] = -s;
-  }
-  for (int64_t j = 0; j < n; ++j) {
-    const float* yi = y + static_cast<int64_t>(items[j]) * d;
-    const float c = value_confidence ? values[j] : 1.0f + alpha * values[j];
-    float dot = 0;
-    for (int a = 0; a < d; ++a) dot += yi[a] * x[a];
-    const float w = c - (c - 1.0f) * dot;
-    for (int a = 0; a < d; ++a) r[a] += w * yi[a];
-  }
-  float rs_old = 0;
-  for (int a = 0; a < d; ++a) {
-    p[a] = r[a];
-    rs_old += r[a] * r[a];
-  }
+  float* __restrict q = scratch + 3 * d;
+  float* __restrict w = q + n;
+  // r = b - A x = sum_j (c_j - (c_j - 1) <y_j, x>) y_j - G x.
+  GramTimes<W, kD>(gram, x, ap, d);
+  for (int a = 0; a < d; ++a) r[a] = -ap[a];
+  BlockDots<W, kD>(blk, x, q, d);
+  for (int64_t j = 0; j < n; ++j) w[j] = blk.conf[j] - (blk.conf[j] - 1.0f) * q[j];
+  BlockAccumulate<W, kD>(blk, w, r, d);
+  for (int a = 0; a < d; ++a) p[a] = r[a];
+  float rs_old = DotW<W>(r, r, d);
   for (int step = 0; step < steps; ++step) {
     if (rs_old < 1e-20f) break;
-    for (int a = 0; a < d; ++a) {
-      const float* g = gram + a * d;
-      float s = 0;
-      for (int b = 0; b < d; ++b) s += g[b] * p[b];
-      ap[a] = s;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      const float* yi = y + static_cast<int64_t>(items[j]) * d;
-      const float c = value_confidence ? values[j] : 1.0f + alpha * values[j];
-      float dot = 0;
-      for (int a = 0; a < d; ++a) dot += yi[a] * p[a];
-      const float w = (c - 1.0f) * dot;
-      for (int a = 0; a < d; ++a) ap[a] += w * yi[a];
-    }
-    float pap = 0;
-    for (int a = 0; a < d; ++a) pap += p[a] * ap[a];
+    GramTimes<W, kD>(gram, p, ap, d);
+    BlockDots<W, kD>(blk, p, q, d);
+    for (int64_t j = 0; j < n; ++j) w[j] = (blk.conf[j] - 1.0f) * q[j];
+    BlockAccumulate<W, kD>(blk, w, ap, d);
+    const float pap = DotW<W>(p, ap, d);
     if (pap <= 0) break;
     const float step_len = rs_old / pap;
-    float rs_new = 0;
     for (int a = 0; a < d; ++a) {
       x[a] += step_len * p[a];
       r[a] -= step_len * ap[a];
-      rs_new += r[a] * r[a];
     }
+    const float rs_new = DotW<W>(r, r, d);
     const float beta = rs_new / rs_old;
     for (int a = 0; a < d; ++a) p[a] = r[a] + beta * p[a];
     rs_old = rs_new;
   }
+}
+
+// iALS++ (Rendle, Krichene, Zhang and Koren 2021): block coordinate descent
+// over subspaces of `block` dimensions. For each block S in turn, the loss
+// restricted to x_S is a quadratic solved exactly:
+//   (G_SS + sum_j (c_j - 1) y_jS y_jS^T) delta = r_S,  x_S += delta,
+// with r = b - A x kept current through the cached predictions s_j =
+// <y_j, x> and v = G x (G includes lambda I). One pass over the blocks per
+// row and half-sweep. scratch: d + 2 n + block * (block + 2) floats and
+// block * (block + 1) doubles.
+template <int W, int kD>
+RECSTACK_INLINE void SubspaceBody(const RowBlock& blk, const float* __restrict gram, int d_rt,
+                                  int block, float* __restrict x, float* __restrict scratch,
+                                  double* __restrict dscratch) {
+  const int d = kD > 0 ? kD : d_rt;
+  const int64_t n = blk.n;
+  float* __restrict v = scratch;
+  float* __restrict s = scratch + d;
+  float* __restrict e = s + n;
+  float* __restrict h = e + n;            // block x block
+  float* __restrict delta = h + block * block;
+  double* __restrict hd = dscratch;       // block x block
+  double* __restrict rd = dscratch + block * block;
+  GramTimes<W, kD>(gram, x, v, d);
+  BlockDots<W, kD>(blk, x, s, d);
+  for (int k0 = 0; k0 < d; k0 += block) {
+    const int bs = std::min(block, d - k0);
+    for (int a = 0; a < bs; ++a) {
+      for (int b = 0; b < bs; ++b) h[a * bs + b] = gram[(k0 + a) * d + k0 + b];
+      delta[a] = -v[k0 + a];
+    }
+    for (int64_t j = 0; j < n; ++j) e[j] = blk.conf[j] - (blk.conf[j] - 1.0f) * s[j];
+    for (int64_t j = 0; j < n; ++j) {
+      const float* __restrict y = blk.Row(j, d) + k0;
+      const float cm1 = blk.conf[j] - 1.0f, ej = e[j];
+      for (int a = 0; a < bs; ++a) {
+        const float wa = cm1 * y[a];
+        float* __restrict ha = h + a * bs;
+        for (int b = 0; b < bs; ++b) ha[b] += wa * y[b];
+        delta[a] += ej * y[a];
+      }
+    }
+    for (int a = 0; a < bs * bs; ++a) hd[a] = h[a];
+    for (int a = 0; a < bs; ++a) rd[a] = delta[a];
+    if (!CholeskyLower(hd, bs)) continue;  // lambda 0 and a degenerate block: keep x_S
+    SolveLower(hd, bs, rd);
+    SolveLowerTransposed(hd, bs, rd);
+    for (int a = 0; a < bs; ++a) {
+      delta[a] = static_cast<float>(rd[a]);
+      x[k0 + a] += delta[a];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const float* __restrict y = blk.Row(j, d) + k0;
+      float t = 0;
+      for (int a = 0; a < bs; ++a) t += y[a] * delta[a];
+      s[j] += t;
+    }
+    for (int a = 0; a < bs; ++a) {
+      const float da = delta[a];
+      const float* __restrict ga = gram + (k0 + a) * d;
+      for (int b = 0; b < d; ++b) v[b] += da * ga[b];
+    }
+  }
+}
+
+// d = 32, 64 and 128 get register-resident accumulators; other sizes the
+// generic loops.
+template <int W>
+RECSTACK_INLINE void CgDispatchD(const RowBlock& blk, const float* gram, int d, int steps, float* x,
+                                 float* scratch) {
+  switch (d) {
+    case 32:
+      return CgBody<W, 32>(blk, gram, d, steps, x, scratch);
+    case 64:
+      return CgBody<W, 64>(blk, gram, d, steps, x, scratch);
+    case 128:
+      return CgBody<W, 128>(blk, gram, d, steps, x, scratch);
+    default:
+      return CgBody<W, 0>(blk, gram, d, steps, x, scratch);
+  }
+}
+
+template <int W>
+RECSTACK_INLINE void SubspaceDispatchD(const RowBlock& blk, const float* gram, int d, int block,
+                                       float* x, float* scratch, double* dscratch) {
+  switch (d) {
+    case 32:
+      return SubspaceBody<W, 32>(blk, gram, d, block, x, scratch, dscratch);
+    case 64:
+      return SubspaceBody<W, 64>(blk, gram, d, block, x, scratch, dscratch);
+    case 128:
+      return SubspaceBody<W, 128>(blk, gram, d, block, x, scratch, dscratch);
+    default:
+      return SubspaceBody<W, 0>(blk, gram, d, block, x, scratch, dscratch);
+  }
+}
+
+using CgFn = void(const RowBlock&, const float*, int, int, float*, float*);
+using SubspaceFn = void(const RowBlock&, const float*, int, int, float*, float*, double*);
+
+void CgDefault(const RowBlock& blk, const float* gram, int d, int steps, float* x, float* scratch) {
+  CgDispatchD<4>(blk, gram, d, steps, x, scratch);
+}
+RECSTACK_TARGET_AVX2 void CgAvx2(const RowBlock& blk, const float* gram, int d, int steps,
+                                 float* x, float* scratch) {
+  CgDispatchD<8>(blk, gram, d, steps, x, scratch);
+}
+RECSTACK_TARGET_AVX512 void CgAvx512(const RowBlock& blk, const float* gram, int d, int steps,
+                                     float* x, float* scratch) {
+  CgDispatchD<16>(blk, gram, d, steps, x, scratch);
+}
+void SubspaceDefault(const RowBlock& blk, const float* gram, int d, int block, float* x,
+                     float* scratch, double* dscratch) {
+  SubspaceDispatchD<4>(blk, gram, d, block, x, scratch, dscratch);
+}
+RECSTACK_TARGET_AVX2 void SubspaceAvx2(const RowBlock& blk, const float* gram, int d, int block,
+                                       float* x, float* scratch, double* dscratch) {
+  SubspaceDispatchD<8>(blk, gram, d, block, x, scratch, dscratch);
+}
+RECSTACK_TARGET_AVX512 void SubspaceAvx512(const RowBlock& blk, const float* gram, int d,
+                                           int block, float* x, float* scratch, double* dscratch) {
+  SubspaceDispatchD<16>(blk, gram, d, block, x, scratch, dscratch);
+}
+
+constexpr math::SimdVariants<CgFn> kCg{CgDefault, CgAvx2, CgAvx512};
+constexpr math::SimdVariants<SubspaceFn> kSubspace{SubspaceDefault, SubspaceAvx2, SubspaceAvx512};
+
+// Per-thread scratch of the implicit row solves.
+struct ImplicitScratch {
+  std::vector<float> block;  // kMaxGather x d, the gathered rows
+  std::vector<float> conf;   // max n
+  std::vector<float> work;   // the kernels' scratch
+  std::vector<double> dwork;
+  void Reserve(int64_t max_n, int d, int block_size) {
+    const int64_t g = std::min(max_n, kMaxGather);
+    block.resize(static_cast<size_t>(g) * d);
+    conf.resize(std::max<int64_t>(max_n, 1));
+    work.resize(3 * d + 2 * std::max<int64_t>(max_n, 1) + block_size * (block_size + 2) + 16);
+    dwork.resize(static_cast<size_t>(block_size) * (block_size + 1) + 16);
+  }
+};
+
+// Gathers a row's factor rows (when short enough) and confidences.
+RowBlock GatherRow(const float* y, int d, const int32_t* items, const float* values, int64_t n,
+                   float alpha, bool value_confidence, ImplicitScratch& s) {
+  RowBlock blk{y, items, nullptr, s.conf.data(), n};
+  for (int64_t j = 0; j < n; ++j) {
+    s.conf[j] = value_confidence ? values[j] : 1.0f + alpha * values[j];
+  }
+  if (n <= kMaxGather) {
+    float* out = s.block.data();
+    for (int64_t j = 0; j < n; ++j) {
+      std::memcpy(out + j * d, y + static_cast<int64_t>(items[j]) * d, d * sizeof(float));
+    }
+    blk.items = nullptr;
+    blk.gathered = out;
+  }
+  return blk;
 }
 
 // Exact solve of the same system (the oracle): builds A and b densely.
@@ -129,6 +389,10 @@ absl::Status AlsParams::Validate() const {
   }
   if (cg_steps <= 0 || cg_steps > 100) {
     return absl::InvalidArgumentError(absl::StrCat("cg-steps must be 1-100, got ", cg_steps));
+  }
+  if (solver == Solver::kSubspace && (block_size <= 0 || block_size > factors)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block-size must be 1 to factors (", factors, "), got ", block_size));
   }
   if (threads <= 0 || threads > 256) {
     return absl::InvalidArgumentError(absl::StrCat("threads must be 1-256, got ", threads));
@@ -203,46 +467,115 @@ bool CholeskySolve(float* a, float* b, int n) {
 void ImplicitAls::SolveUser(const math::Matrix& item_factors, const float* gram_plus_reg,
                             const int32_t* items, const float* values, int64_t n, const AlsParams& p,
                             float* x) {
+  SolveUserAt(math::ActiveSimdLevel(), item_factors, gram_plus_reg, items, values, n, p, x);
+}
+
+void ImplicitAls::SolveUserAt(math::SimdLevel level, const math::Matrix& item_factors,
+                              const float* gram_plus_reg, const int32_t* items,
+                              const float* values, int64_t n, const AlsParams& p, float* x) {
   const int d = static_cast<int>(item_factors.cols());
   const bool value_conf = p.confidence == Confidence::kValue;
   if (p.solver == Solver::kCholesky) {
     std::vector<float> a(static_cast<size_t>(d) * d);
-    CholeskyRow(item_factors.data(), gram_plus_reg, items, values, n, d, p.alpha, value_conf, x, a.data());
+    CholeskyRow(item_factors.data(), gram_plus_reg, items, values, n, d, p.alpha, value_conf, x,
+                a.data());
+    return;
+  }
+  ImplicitScratch s;
+  s.Reserve(n, d, p.block_size);
+  const RowBlock blk =
+      GatherRow(item_factors.data(), d, items, values, n, p.alpha, value_conf, s);
+  if (p.solver == Solver::kSubspace) {
+    kSubspace.For(level)(blk, gram_plus_reg, d, std::min(p.block_size, d), x, s.work.data(),
+                         s.dwork.data());
   } else {
-    std::vector<float> scratch(3 * d);
-    CgRow(item_factors.data(), gram_plus_reg, items, values, n, d, p.cg_steps, p.alpha, value_conf, x,
-          scratch.data());
+    kCg.For(level)(blk, gram_plus_reg, d, p.cg_steps, x, s.work.data());
   }
 }
 
-void ImplicitAls::HalfStep(const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve) {
+static std::vector<int64_t> RowsByNnzDescending(const math::CsrMatrix& m) {
+  std::vector<int64_t> order(m.rows);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return m.RowLength(a) > m.RowLength(b);
+  });
+  return order;
+}
+
+void ImplicitAls::HalfStep(const math::CsrMatrix& m, const std::vector<int64_t>& order,
+                           const math::Matrix& fixed, math::Matrix& solve) {
+  using Clock = std::chrono::steady_clock;
   const int d = params_.factors;
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = Clock::now();
   std::vector<float> gram;
   math::SetBlasThreads(params_.threads);
   GramPlusReg(fixed, params_.regularization, &gram);
   // OpenBLAS stays single-threaded inside the row loop (our threads own it).
   math::SetBlasThreads(1);
-  gram_seconds_ += Seconds(t0);
-  auto t1 = std::chrono::steady_clock::now();
+  const double gram_s = Seconds(t0);
+  gram_seconds_ += gram_s;
+  profile_.gram_seconds += gram_s;
+  auto t1 = Clock::now();
   const bool value_conf = params_.confidence == Confidence::kValue;
   const int threads = params_.threads;
-  std::vector<std::vector<float>> scratch(threads, std::vector<float>(static_cast<size_t>(d) * d + 3 * d));
-  ParallelFor(m.rows, threads, 64, [&](int64_t b, int64_t e, int t) {
-    float* buf = scratch[t].data();
-    for (int64_t row = b; row < e; ++row) {
-      const int64_t s = m.indptr[row], n = m.indptr[row + 1] - s;
+  const SimdLevel level = math::ActiveSimdLevel();
+  CgFn* const cg = kCg.For(level);
+  SubspaceFn* const subspace = kSubspace.For(level);
+  const int block_size = std::min(params_.block_size, d);
+  int64_t max_n = 1;
+  for (int64_t r = 0; r < m.rows; ++r) max_n = std::max(max_n, m.RowLength(r));
+  std::vector<ImplicitScratch> scratch(threads);
+  for (ImplicitScratch& s : scratch) s.Reserve(max_n, d, block_size);
+  std::vector<float> dense(params_.solver == Solver::kCholesky ? threads * d * d : 0);
+  // Per thread: [busy, gather, kernel] seconds (profiling only).
+  std::vector<std::array<double, 3>> busy(threads, {0, 0, 0});
+  const bool profiling = profiling_;
+  const bool ordered = !order.empty();
+  // Small chunks at the end of a longest-first order even out the threads.
+  ParallelFor(m.rows, threads, ordered ? 16 : 64, [&](int64_t b, int64_t e, int t) {
+    ImplicitScratch& s = scratch[t];
+    const Clock::time_point chunk_start = profiling ? Clock::now() : Clock::time_point{};
+    for (int64_t pos = b; pos < e; ++pos) {
+      const int64_t row = ordered ? order[pos] : pos;
+      const int64_t begin = m.indptr[row], n = m.indptr[row + 1] - begin;
       float* x = solve.row(row);
       if (params_.solver == Solver::kCholesky) {
-        CholeskyRow(fixed.data(), gram.data(), m.indices.data() + s, m.values.data() + s, n, d,
-                    params_.alpha, value_conf, x, buf);
+        CholeskyRow(fixed.data(), gram.data(), m.indices.data() + begin, m.values.data() + begin,
+                    n, d, params_.alpha, value_conf, x, dense.data() + t * d * d);
+        continue;
+      }
+      const Clock::time_point g0 = profiling ? Clock::now() : Clock::time_point{};
+      const RowBlock blk = GatherRow(fixed.data(), d, m.indices.data() + begin,
+                                     m.values.data() + begin, n, params_.alpha, value_conf, s);
+      const Clock::time_point g1 = profiling ? Clock::now() : Clock::time_point{};
+      if (params_.solver == Solver::kSubspace) {
+        subspace(blk, gram.data(), d, block_size, x, s.work.data(), s.dwork.data());
       } else {
-        CgRow(fixed.data(), gram.data(), m.indices.data() + s, m.values.data() + s, n, d,
-              params_.cg_steps, params_.alpha, value_conf, x, buf);
+        cg(blk, gram.data(), d, params_.cg_steps, x, s.work.data());
+      }
+      if (profiling) {
+        busy[t][1] += std::chrono::duration<double>(g1 - g0).count();
+        busy[t][2] += std::chrono::duration<double>(Clock::now() - g1).count();
       }
     }
+    if (profiling) busy[t][0] += std::chrono::duration<double>(Clock::now() - chunk_start).count();
   });
-  solve_seconds_ += Seconds(t1);
+  const double wall = Seconds(t1);
+  solve_seconds_ += wall;
+  if (profiling) {
+    double total = 0, gather = 0, kernel = 0;
+    for (const auto& b : busy) {
+      total += b[0];
+      gather += b[1];
+      kernel += b[2];
+    }
+    // Thread-seconds over the thread count, so the phases add up to wall time.
+    profile_.gather_seconds += gather / threads;
+    profile_.kernel_seconds += kernel / threads;
+    profile_.row_overhead_seconds += (total - gather - kernel) / threads;
+    profile_.imbalance_seconds += std::max(0.0, wall - total / threads);
+  }
+  profile_.rows += m.rows;
 }
 
 absl::Status ImplicitAls::Fit(const math::CsrMatrix& by_user, const math::CsrMatrix& by_item,
@@ -257,9 +590,15 @@ absl::Status ImplicitAls::Fit(const math::CsrMatrix& by_user, const math::CsrMat
     RandomInit(items_, by_user.cols, d, params_.seed + 1, params_.init_scale);
   }
   gram_seconds_ = solve_seconds_ = 0;
+  profile_ = {};
+  std::vector<int64_t> user_order, item_order;
+  if (params_.order_rows_by_nnz) {
+    user_order = RowsByNnzDescending(by_user);
+    item_order = RowsByNnzDescending(by_item);
+  }
   for (int it = 1; it <= params_.iterations; ++it) {
-    HalfStep(by_user, items_, users_);
-    HalfStep(by_item, users_, items_);
+    HalfStep(by_user, user_order, items_, users_);
+    HalfStep(by_item, item_order, users_, items_);
     if (callback && !callback(it)) break;
   }
   return absl::OkStatus();

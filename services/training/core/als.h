@@ -32,10 +32,13 @@
 #include "absl/status/status.h"
 #include "common/math/csr.h"
 #include "common/math/dense.h"
+#include "common/math/simd.h"
 
 namespace recstack::training {
 
-enum class Solver { kConjugateGradient, kCholesky };
+// kSubspace: iALS++ (Rendle, Krichene, Zhang and Koren 2021), block
+// coordinate descent over `block_size`-dimensional subspaces of each row.
+enum class Solver { kConjugateGradient, kCholesky, kSubspace };
 enum class Confidence { kOnePlusAlpha, kValue };
 enum class ExplicitSolver { kAls, kGibbs };
 
@@ -47,6 +50,12 @@ struct AlsParams {
   Confidence confidence = Confidence::kOnePlusAlpha;
   int32_t cg_steps = 3;
   Solver solver = Solver::kConjugateGradient;
+  // iALS++: dimensions per subspace block (1 to factors; = factors is the
+  // exact solve).
+  int32_t block_size = 8;
+  // Implicit: solve rows longest first, so the short rows at the end even
+  // out the threads (dynamic scheduling alone leaves a long row last).
+  bool order_rows_by_nnz = true;
   int32_t threads = 2;
   uint64_t seed = 42;
   // Initial factors ~ N(0, init_scale^2) (implicit) / N(0, 0.1^2) (explicit).
@@ -95,6 +104,11 @@ class ImplicitAls {
   static void SolveUser(const math::Matrix& item_factors, const float* gram_plus_reg,
                         const int32_t* items, const float* values, int64_t n, const AlsParams& p,
                         float* x);
+  // The same with the kernels of an explicit SIMD level (at most
+  // math::DetectSimdLevel(); tests compare the variants).
+  static void SolveUserAt(math::SimdLevel level, const math::Matrix& item_factors,
+                          const float* gram_plus_reg, const int32_t* items, const float* values,
+                          int64_t n, const AlsParams& p, float* x);
 
   math::Matrix& user_factors() { return users_; }
   math::Matrix& item_factors() { return items_; }
@@ -106,12 +120,31 @@ class ImplicitAls {
   double gram_seconds() const { return gram_seconds_; }
   double solve_seconds() const { return solve_seconds_; }
 
+  // Where the last Fit's time went, with profiling on (timers around each
+  // row's gather and solve, about 50 ns a row). Seconds of wall time: the
+  // per-thread phases summed and divided by the thread count; imbalance is
+  // the wall time of the row loops minus the mean thread's busy time.
+  struct Profile {
+    double gram_seconds = 0;          // Y^T Y + lambda I (ssyrk)
+    double gather_seconds = 0;        // copying each row's factor rows and confidences
+    double kernel_seconds = 0;        // CG steps / subspace solves
+    double row_overhead_seconds = 0;  // the row loop around them (scheduling, timers)
+    double imbalance_seconds = 0;     // threads idle at the end of a half-step
+    int64_t rows = 0;                 // rows solved
+  };
+  void set_profiling(bool on) { profiling_ = on; }
+  const Profile& profile() const { return profile_; }
+
  private:
-  void HalfStep(const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve);
+  // order: the rows in solve order (empty = 0..rows-1).
+  void HalfStep(const math::CsrMatrix& m, const std::vector<int64_t>& order,
+                const math::Matrix& fixed, math::Matrix& solve);
 
   AlsParams params_;
   math::Matrix users_, items_;
   double gram_seconds_ = 0, solve_seconds_ = 0;
+  bool profiling_ = false;
+  Profile profile_;
 };
 
 class ExplicitAls {

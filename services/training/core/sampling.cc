@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "common/math/simd.h"
 
 namespace recstack::training {
 
@@ -24,13 +27,17 @@ double SampleGamma(math::Rng& rng, double shape) {
   }
 }
 
+namespace {
+
 // Right-looking (outer-product) form: after column j is scaled, its rank-1
-// update of the trailing rows is a contiguous axpy per row, which each ISA
-// clone vectorises (the dot-product form's reduction would not be without
+// update of the trailing rows is a contiguous axpy per row, which each SIMD
+// variant vectorises (the dot-product form's reduction would not be without
 // reassociation). Only the lower triangle is read and written.
-__attribute__((target_clones("avx512f", "arch=haswell", "default"))) bool CholeskyLower(
-    double* __restrict a, int n) {
-  std::vector<double> col(n);
+inline __attribute__((always_inline)) bool CholeskyLowerBody(double* __restrict a, int n) {
+  constexpr int kStack = 160;
+  double stack_col[kStack];
+  std::vector<double> heap_col(n > kStack ? n : 0);
+  double* __restrict col = n > kStack ? heap_col.data() : stack_col;
   for (int j = 0; j < n; ++j) {
     const double s = a[static_cast<int64_t>(j) * n + j];
     if (!(s > 0)) return false;
@@ -41,14 +48,34 @@ __attribute__((target_clones("avx512f", "arch=haswell", "default"))) bool Choles
       aij *= inv;
       col[i] = aij;
     }
-    const double* __restrict c = col.data();
     for (int i = j + 1; i < n; ++i) {
       double* __restrict ai = a + static_cast<int64_t>(i) * n;
-      const double lij = c[i];
-      for (int p = j + 1; p <= i; ++p) ai[p] -= lij * c[p];
+      const double lij = col[i];
+      for (int p = j + 1; p <= i; ++p) ai[p] -= lij * col[p];
     }
   }
   return true;
+}
+
+bool CholeskyLowerDefault(double* a, int n) { return CholeskyLowerBody(a, n); }
+RECSTACK_TARGET_AVX2 bool CholeskyLowerAvx2(double* a, int n) { return CholeskyLowerBody(a, n); }
+RECSTACK_TARGET_AVX512 bool CholeskyLowerAvx512(double* a, int n) {
+  return CholeskyLowerBody(a, n);
+}
+
+using CholeskyFn = bool(double*, int);
+constexpr math::SimdVariants<CholeskyFn> kCholesky{CholeskyLowerDefault, CholeskyLowerAvx2,
+                                                   CholeskyLowerAvx512};
+
+}  // namespace
+
+bool CholeskyLower(double* a, int n) {
+  static CholeskyFn* const fn = kCholesky.For(math::ActiveSimdLevel());
+  return fn(a, n);
+}
+
+bool CholeskyLowerAt(math::SimdLevel level, double* a, int n) {
+  return kCholesky.For(level)(a, n);
 }
 
 void SolveLower(const double* l, int n, double* b) {

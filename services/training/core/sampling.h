@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/math/rng.h"
+#include "common/math/simd.h"
 
 namespace recstack::training {
 
@@ -20,6 +21,8 @@ double SampleGamma(math::Rng& rng, double shape);
 // Lower Cholesky factor of the SPD matrix a (n x n) in place (the upper
 // triangle is left as is). False if a is not positive definite.
 bool CholeskyLower(double* a, int n);
+// The same at an explicit SIMD level (tests compare the variants).
+bool CholeskyLowerAt(math::SimdLevel level, double* a, int n);
 // Solves L y = b (forward) and L^T x = b (backward) in place, L from
 // CholeskyLower.
 void SolveLower(const double* l, int n, double* b);

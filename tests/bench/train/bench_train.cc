@@ -1,20 +1,22 @@
 // recstack-bench-train: implicit ALS on synth5m with the peer's settings
 // (implicit 0.7.3: 64 factors, regularization 0.01, confidence = value,
 // conjugate gradient, 2 threads), against the BLAS peak measured in the same
-// run: the median time of a 2048^3 sgemm on 2 threads.
+// run: the median time of a 2048^3 sgemm on 2 threads. Reports the SIMD path
+// the kernels took (`kernel`; RECSTACK_SIMD=avx2 forces the AVX2 path on an
+// AVX-512 machine), the CPU, and where an iteration's time went.
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <vector>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/math/blas.h"
 #include "common/math/dense.h"
 #include "common/math/rng.h"
+#include "common/math/simd.h"
 #include "common/model/model_store.h"
 #include "services/training/core/als.h"
 #include "services/training/core/dataset.h"
@@ -42,7 +44,8 @@ double SgemmSeconds(int threads, int reps) {
   }
   recstack::math::SetBlasThreads(threads);
   std::vector<double> t;
-  recstack::math::Gemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);  // warm-up
+  recstack::math::Gemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(),
+                       n);  // warm-up
   for (int r = 0; r < reps; ++r) {
     const double s = Now();
     recstack::math::Gemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
@@ -71,12 +74,30 @@ int main(int argc, char** argv) {
   app.add_option("--factors", p.factors, "factors")->capture_default_str();
   app.add_option("--threads", p.threads, "threads")->capture_default_str();
   app.add_option("--cg-steps", p.cg_steps, "CG steps")->capture_default_str();
+  std::string solver = "cg";
+  app.add_option("--solver", solver, "cg or ials++")->capture_default_str();
+  app.add_option("--block-size", p.block_size, "ials++: subspace dimensions")
+      ->capture_default_str();
+  bool no_order = false;
+  app.add_flag("--no-order", no_order, "solve rows in index order, not longest first");
+  bool profile = true;
+  app.add_flag("--profile,!--no-profile", profile, "time each row's gather and solve (default)");
+  int eval_every = 0;
+  app.add_option("--eval-every", eval_every,
+                 "also evaluate NDCG@10 every N iterations (not timed; 0 = only at the end)");
   std::string redis_url;
   app.add_option("--publish-redis-url", redis_url,
                  "also publish the model to this Redis and report the memory it takes");
   bool json = true;
   app.add_flag("--json,!--no-json", json, "JSON output (default)");
   CLI11_PARSE(app, argc, argv);
+  if (solver == "ials++") {
+    p.solver = Solver::kSubspace;
+  } else if (solver != "cg") {
+    std::cerr << "recstack-bench-train: --solver '" << solver << "': cg or ials++\n";
+    return 2;
+  }
+  p.order_rows_by_nnz = !no_order;
 
   const double sgemm = SgemmSeconds(p.threads, 5);
   const double t0 = Now();
@@ -99,10 +120,18 @@ int main(int argc, char** argv) {
   const double csr_bytes = static_cast<double>(m.by_user.bytes() + m.by_item.bytes());
 
   ImplicitAls als(p);
+  als.set_profiling(profile);
   std::vector<double> iter_seconds;
-  double it_start = Now();
-  auto st = als.Fit(m.by_user, m.by_item, [&](int) {
+  nlohmann::json convergence = nlohmann::json::array();
+  double it_start = Now(), fit_elapsed = 0;
+  auto st = als.Fit(m.by_user, m.by_item, [&](int it) {
     iter_seconds.push_back(Now() - it_start);
+    fit_elapsed += iter_seconds.back();
+    if (eval_every > 0 && it % eval_every == 0 && it < p.iterations) {
+      RankingMetrics r =
+          EvaluateRanking(als.user_factors(), als.item_factors(), m.by_user, test, k, p.threads);
+      convergence.push_back({{"iteration", it}, {"fit_seconds", fit_elapsed}, {"ndcg@10", r.ndcg}});
+    }
     it_start = Now();
     return true;
   });
@@ -111,16 +140,38 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double e0 = Now();
-  RankingMetrics rm = EvaluateRanking(als.user_factors(), als.item_factors(), m.by_user, test, k, p.threads);
+  RankingMetrics rm =
+      EvaluateRanking(als.user_factors(), als.item_factors(), m.by_user, test, k, p.threads);
   const double eval_seconds = Now() - e0;
-  const double factor_bytes = static_cast<double>(als.user_factors().bytes() + als.item_factors().bytes());
+  const double factor_bytes =
+      static_cast<double>(als.user_factors().bytes() + als.item_factors().bytes());
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const double peak_rss_mb = ru.ru_maxrss / 1024.0;
   const double per_iter = Median(iter_seconds);
   double total_fit = 0;
   for (double s : iter_seconds) total_fit += s;
+  convergence.push_back({{"iteration", static_cast<int>(iter_seconds.size())},
+                         {"fit_seconds", total_fit},
+                         {"ndcg@10", rm.ndcg}});
+  const ImplicitAls::Profile& prof = als.profile();
+  const double iters = std::max<double>(1, iter_seconds.size());
+  nlohmann::json phases = {
+      {"gram", prof.gram_seconds / iters},
+      {"gather", prof.gather_seconds / iters},
+      {"solve_kernel", prof.kernel_seconds / iters},
+      {"row_overhead", prof.row_overhead_seconds / iters},
+      {"thread_imbalance", prof.imbalance_seconds / iters},
+      {"unaccounted", (total_fit - prof.gram_seconds - prof.gather_seconds - prof.kernel_seconds -
+                       prof.row_overhead_seconds - prof.imbalance_seconds) /
+                          iters}};
   nlohmann::json j = {
+      {"kernel", std::string(recstack::math::SimdLevelName(recstack::math::ActiveSimdLevel()))},
+      {"kernel_detected",
+       std::string(recstack::math::SimdLevelName(recstack::math::DetectSimdLevel()))},
+      {"cpu_model", recstack::math::CpuModelName()},
+      {"cpu_flags", recstack::math::CpuSimdFlags()},
+      {"solver", solver},
       {"seconds_per_iteration", per_iter},
       {"sgemm_seconds", sgemm},
       {"iteration_over_sgemm", per_iter / sgemm},
@@ -140,8 +191,17 @@ int main(int argc, char** argv) {
       {"items", ni},
       {"train_interactions", n_train},
       {"test_interactions", test.size()},
-      {"params", {{"factors", p.factors}, {"iterations", p.iterations}, {"regularization", p.regularization},
-                  {"confidence", "value"}, {"cg_steps", p.cg_steps}, {"threads", p.threads}}}};
+      {"convergence", convergence},
+      {"params",
+       {{"factors", p.factors},
+        {"iterations", p.iterations},
+        {"regularization", p.regularization},
+        {"confidence", "value"},
+        {"cg_steps", p.cg_steps},
+        {"threads", p.threads},
+        {"block_size", p.block_size},
+        {"order_rows_by_nnz", p.order_rows_by_nnz}}}};
+  if (profile) j["seconds_per_iteration_by_phase"] = phases;
   if (!redis_url.empty()) {
     // The Redis memory of one published model: INFO used_memory around Publish.
     auto opts = recstack::redis::ParseUrl(redis_url);
@@ -162,8 +222,10 @@ int main(int argc, char** argv) {
     md.meta.regularization = p.regularization;
     md.user_ids = data->users.names();
     md.item_ids = data->items.names();
-    md.user_factors.assign(als.user_factors().data(), als.user_factors().data() + als.user_factors().size());
-    md.item_factors.assign(als.item_factors().data(), als.item_factors().data() + als.item_factors().size());
+    md.user_factors.assign(als.user_factors().data(),
+                           als.user_factors().data() + als.user_factors().size());
+    md.item_factors.assign(als.item_factors().data(),
+                           als.item_factors().data() + als.item_factors().size());
     recstack::model::ModelStore store(pool, recstack::redis::Keyspace());
     const double before = used();
     const double t = Now();

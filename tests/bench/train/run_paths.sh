@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs recstack-bench-train on every SIMD path this machine has and writes
+# docs/bench/train_<path>[_<solver>].json (the figures docs/training.md quotes).
+# The AVX2 path on an AVX-512 machine is forced with RECSTACK_SIMD=avx2: it
+# is the path AMD EPYC (Zen 2/3) takes.
+#   tests/bench/train/run_paths.sh [build dir] [extra bench flags...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+build=${1:-$root/build}
+shift || true
+bench=$build/bin/recstack-bench-train
+out=$root/docs/bench
+mkdir -p "$out"
+for path in avx512 avx2 default; do
+  for solver in cg ials++; do
+    suffix=$([ "$solver" = cg ] && echo "" || echo "_ialspp")
+    json=$(RECSTACK_SIMD=$path "$bench" --json --solver "$solver" "$@")
+    # Skip a path the CPU does not have (the override only lowers).
+    got=$(jq -r .kernel <<<"$json")
+    if [ "$got" != "$path" ]; then
+      echo "skip $path: the CPU runs $got" >&2
+      continue 2
+    fi
+    jq . <<<"$json" >"$out/train_${path}${suffix}.json"
+    echo "$path $solver: $(jq -c '{kernel, seconds_per_iteration, iteration_over_sgemm, "ndcg@10"}' <<<"$json")" >&2
+  done
+done
