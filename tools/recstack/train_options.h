@@ -25,6 +25,10 @@ struct TrainOptions {
   double regularization = -1, alpha = -1, bias_regularization = -1, reg_exponent = -1,
          noise_precision = -1;
   bool json = false, wait = false, quiet = false;
+  // EASE (--algo ease): --regularization is its lambda.
+  int64_t ease_max_items = 30'000;
+  int ease_top_n = 200;
+  std::string ease_values = "binary", ease_gram = "auto";
 
   void AddFlags(CLI::App& cmd);
   absl::StatusOr<training::TrainConfig> ToConfig() const;
