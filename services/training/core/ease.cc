@@ -211,7 +211,8 @@ void EaseScores(const math::Matrix& b, const int32_t* items, const float* values
   }
 }
 
-EaseNeighbours TopNPerRow(const math::Matrix& b, int32_t top_n, int threads) {
+EaseNeighbours TopNPerRow(const math::Matrix& b, int32_t top_n, int threads,
+                          Truncation truncation) {
   const int64_t n = b.rows();
   const int32_t keep = static_cast<int32_t>(std::min<int64_t>(top_n, std::max<int64_t>(n - 1, 0)));
   EaseNeighbours out;
@@ -221,8 +222,19 @@ EaseNeighbours TopNPerRow(const math::Matrix& b, int32_t top_n, int threads) {
   out.ids.resize(static_cast<size_t>(n) * keep);
   out.weights.resize(static_cast<size_t>(n) * keep);
   ParallelFor(n, threads, 64, [&](int64_t rb, int64_t re, int) {
+    std::vector<float> magnitude(n);
     for (int64_t i = rb; i < re; ++i) {
-      auto top = math::TopK(b.row(i), n, keep, [i](int32_t id) { return id == i; });
+      const float* row = b.row(i);
+      auto not_self = [i](int32_t id) { return id == i; };
+      std::vector<math::ScoredId> top;
+      if (truncation == Truncation::kLargest) {
+        top = math::TopK(row, n, keep, not_self);
+      } else {
+        for (int64_t j = 0; j < n; ++j) magnitude[j] = std::abs(row[j]);
+        top = math::TopK(magnitude.data(), n, keep, not_self);
+        for (auto& t : top) t.score = row[t.id];
+        std::sort(top.begin(), top.end(), math::Better);
+      }
       for (size_t r = 0; r < top.size(); ++r) {
         out.ids[i * keep + r] = top[r].id;
         out.weights[i * keep + r] = top[r].score;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "absl/strings/str_cat.h"
 #include "common/math/topk.h"
 #include "services/training/core/dataset.h"
 #include "services/training/core/ease.h"
@@ -56,7 +57,7 @@ nlohmann::json Ml100k(const std::string& dir, int threads, const std::vector<int
   auto split = ParseSplit("stratified:0.75");
   nlohmann::json seeds = nlohmann::json::array();
   double ndcg_sum = 0, fit_sum = 0;
-  std::map<int, double> recall_sum;
+  std::map<std::string, double> recall_sum;
   for (uint64_t seed : {42, 43, 44}) {
     std::vector<Row> train, test;
     if (!Split(*data, *split, seed, &train, &test).ok()) std::exit(1);
@@ -88,33 +89,37 @@ nlohmann::json Ml100k(const std::string& dir, int threads, const std::vector<int
     users.erase(std::unique(users.begin(), users.end()), users.end());
     std::vector<float> full(n), cut(n);
     for (int top_n : top_ns) {
-      EaseNeighbours nb = TopNPerRow(res->model.ease_weights, top_n, threads);
-      double hits = 0;
-      int64_t total = 0;
-      for (int32_t u : users) {
-        const int64_t p0 = m.by_user.indptr[u], len = m.by_user.RowLength(u);
-        std::vector<float> ones(len, 1.0f);
-        const int32_t* items = m.by_user.indices.data() + p0;
-        EaseScores(res->model.ease_weights, items, ones.data(), len, full.data());
-        TruncatedScores(nb, n, items, ones.data(), len, cut.data());
-        std::vector<char> seen(n, 0), touched(n, 0);
-        for (int64_t q = 0; q < len; ++q) seen[items[q]] = 1;
-        for (int64_t q = 0; q < len; ++q) {
-          for (int64_t p = nb.indptr[items[q]]; p < nb.indptr[items[q] + 1]; ++p)
-            touched[nb.ids[p]] = 1;
+      for (Truncation how : {Truncation::kMagnitude, Truncation::kLargest}) {
+        const std::string key =
+            absl::StrCat(how == Truncation::kMagnitude ? "magnitude_" : "largest_", top_n);
+        EaseNeighbours nb = TopNPerRow(res->model.ease_weights, top_n, threads, how);
+        double hits = 0;
+        int64_t total = 0;
+        for (int32_t u : users) {
+          const int64_t p0 = m.by_user.indptr[u], len = m.by_user.RowLength(u);
+          std::vector<float> ones(len, 1.0f);
+          const int32_t* items = m.by_user.indices.data() + p0;
+          EaseScores(res->model.ease_weights, items, ones.data(), len, full.data());
+          TruncatedScores(nb, n, items, ones.data(), len, cut.data());
+          std::vector<char> seen(n, 0), touched(n, 0);
+          for (int64_t q = 0; q < len; ++q) seen[items[q]] = 1;
+          for (int64_t q = 0; q < len; ++q) {
+            for (int64_t p = nb.indptr[items[q]]; p < nb.indptr[items[q] + 1]; ++p)
+              touched[nb.ids[p]] = 1;
+          }
+          auto a = math::TopK(full.data(), n, 10, [&](int32_t id) { return seen[id] != 0; });
+          // Served: only items some history row has a weight for.
+          auto b =
+              math::TopK(cut.data(), n, 10, [&](int32_t id) { return seen[id] || !touched[id]; });
+          for (const auto& x : a) {
+            hits += std::any_of(b.begin(), b.end(), [&](const auto& y) { return y.id == x.id; });
+          }
+          total += static_cast<int64_t>(a.size());
         }
-        auto a = math::TopK(full.data(), n, 10, [&](int32_t id) { return seen[id] != 0; });
-        // Served: only items some history row has a weight for.
-        auto b =
-            math::TopK(cut.data(), n, 10, [&](int32_t id) { return seen[id] || !touched[id]; });
-        for (const auto& x : a) {
-          hits += std::any_of(b.begin(), b.end(), [&](const auto& y) { return y.id == x.id; });
-        }
-        total += static_cast<int64_t>(a.size());
+        const double recall = total > 0 ? hits / total : 0;
+        s["truncated_recall@10"][key] = recall;
+        recall_sum[key] += recall;
       }
-      const double recall = total > 0 ? hits / total : 0;
-      s["truncated_recall@10"][std::to_string(top_n)] = recall;
-      recall_sum[top_n] += recall;
     }
     if (seed == 42) {
       // Both Gram paths on the same matrix (best of 3 each).
@@ -143,6 +148,58 @@ nlohmann::json Ml100k(const std::string& dir, int threads, const std::vector<int
   for (auto& [top_n, sum] : recall_sum)
     out["mean_truncated_recall@10"][std::to_string(top_n)] = sum / 3;
   return out;
+}
+
+// ease and als-implicit (recstack's defaults) on one split, blended by
+// weight: the same scoring as `recstack blend`.
+nlohmann::json Blend(const std::string& dir, int threads, uint64_t seed) {
+  auto data = LoadDataset(dir + "/u.data", {.format = data::Format::kMovieLens});
+  if (!data.ok()) std::exit(1);
+  std::vector<Row> train, test;
+  if (!Split(*data, *ParseSplit("stratified:0.75"), seed, &train, &test).ok()) std::exit(1);
+  const int32_t nu = data->users.size(), ni = data->items.size();
+  TrainConfig e;
+  e.algorithm = Algorithm::kEase;
+  e.als.threads = threads;
+  e.compute_loss = false;
+  TrainConfig a;
+  a.algorithm = Algorithm::kImplicitAls;
+  // recstack train's als-implicit defaults (tools/recstack/train_options.cc).
+  a.als.factors = 64;
+  a.als.iterations = 15;
+  a.als.regularization = 20.0f;
+  a.als.alpha = 0.3f;
+  a.als.threads = threads;
+  a.als.seed = seed;
+  a.evaluate_each_iteration = false;
+  a.compute_loss = false;
+  auto ease = Train(nu, ni, train, test, e);
+  auto als = Train(nu, ni, train, test, a);
+  if (!ease.ok() || !als.ok()) std::exit(1);
+  InteractionMatrix m = BuildMatrix(nu, ni, train, true);
+  nlohmann::json rows = nlohmann::json::array();
+  double best = -1, best_w = 0;
+  for (int step = 0; step <= 10; ++step) {
+    const double w = step / 10.0;
+    auto blend = BlendScorer(ModelScorer(ease->model, m.by_user, threads),
+                             ModelScorer(als->model, m.by_user, threads), w, ni);
+    auto metrics = ToMap(EvaluateRankingWith(blend, ni, m.by_user, test, 10), 10);
+    rows.push_back(
+        {{"ease_weight", w}, {"ndcg@10", metrics["ndcg@10"]}, {"recall@10", metrics["recall@10"]}});
+    if (metrics["ndcg@10"] > best) {
+      best = metrics["ndcg@10"];
+      best_w = w;
+    }
+  }
+  const double en = ease->metrics.at("ndcg@10"), an = als->metrics.at("ndcg@10");
+  return {{"dataset", "ml-100k u.data, stratified:0.75"},
+          {"seed", seed},
+          {"ease_ndcg@10", en},
+          {"als_implicit_ndcg@10", an},
+          {"blend", rows},
+          {"best_ease_weight", best_w},
+          {"best_ndcg@10", best},
+          {"blend_beats_both", best > std::max(en, an)}};
 }
 
 nlohmann::json Synth(const std::string& path, int threads, const std::string& gram) {
@@ -203,7 +260,8 @@ int main(int argc, char** argv) {
   std::string dataset = "ml100k", dir = RECSTACK_DATA_DIR, gram = "auto";
   int threads = 2;
   std::vector<int> top_ns = {50, 100, 200, 400};
-  app.add_option("--dataset", dataset, "ml100k or synth5m")->capture_default_str();
+  app.add_option("--dataset", dataset, "ml100k, blend (ease + als-implicit on ml-100k) or synth5m")
+      ->capture_default_str();
   app.add_option("--data-dir", dir, "directory holding ml-100k/ and synth5m/")
       ->capture_default_str();
   app.add_option("--threads", threads, "threads (BLAS and ours)")->capture_default_str();
@@ -213,6 +271,10 @@ int main(int argc, char** argv) {
   nlohmann::json out;
   if (dataset == "ml100k") {
     out = Ml100k(dir + "/ml-100k", threads, top_ns);
+  } else if (dataset == "blend") {
+    nlohmann::json all = nlohmann::json::array();
+    for (uint64_t seed : {42, 43, 44}) all.push_back(Blend(dir + "/ml-100k", threads, seed));
+    out = {{"runs", all}};
   } else if (dataset == "synth5m") {
     out = Synth(dir + "/synth5m/interactions.csv", threads, gram);
   } else {
