@@ -145,8 +145,7 @@ nlohmann::json Ml100k(const std::string& dir, int threads, const std::vector<int
   out["seeds"] = seeds;
   out["mean_ndcg@10"] = ndcg_sum / 3;
   out["mean_fit_seconds"] = fit_sum / 3;
-  for (auto& [top_n, sum] : recall_sum)
-    out["mean_truncated_recall@10"][std::to_string(top_n)] = sum / 3;
+  for (auto& [key, sum] : recall_sum) out["mean_truncated_recall@10"][key] = sum / 3;
   return out;
 }
 
