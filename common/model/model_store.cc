@@ -13,6 +13,7 @@ namespace recstack::model {
 namespace {
 
 constexpr char kMagic[4] = {'R', 'S', 'I', '1'};
+constexpr char kNeighbourMagic[4] = {'R', 'S', 'E', '1'};
 constexpr uint32_t kFlagBiases = 1;
 constexpr size_t kHeaderBytes = 16;
 
@@ -58,6 +59,7 @@ std::vector<std::string> MetaToHashArgs(const std::string& key, const ModelMeta&
   add("version", m.version);
   add("algorithm", AlgorithmName(m.algorithm));
   add("factors", std::to_string(m.factors));
+  if (m.algorithm == Algorithm::kEase) add("neighbours", std::to_string(m.neighbours));
   add("n_users", std::to_string(m.n_users));
   add("n_items", std::to_string(m.n_items));
   add("n_chunks", std::to_string(m.n_chunks));
@@ -91,6 +93,8 @@ absl::StatusOr<ModelMeta> MetaFromHash(const redis::Reply& reply) {
       m.algorithm = *a;
     } else if (f == "factors") {
       ok = ParseNumber(v, &m.factors);
+    } else if (f == "neighbours") {
+      ok = ParseNumber(v, &m.neighbours);
     } else if (f == "n_users") {
       ok = ParseNumber(v, &m.n_users);
     } else if (f == "n_items") {
@@ -118,22 +122,103 @@ absl::StatusOr<ModelMeta> MetaFromHash(const redis::Reply& reply) {
     }
     if (!ok) return absl::DataLossError(absl::StrCat("model meta field ", f, " is garbled: ", v));
   }
-  if (!have_version || m.factors <= 0) return absl::DataLossError("model meta is incomplete");
+  const bool shaped = m.algorithm == Algorithm::kEase ? m.neighbours > 0 : m.factors > 0;
+  if (!have_version || !shaped) return absl::DataLossError("model meta is incomplete");
   return m;
 }
 
 }  // namespace
 
 std::string AlgorithmName(Algorithm algorithm) {
-  return algorithm == Algorithm::kExplicitAls ? "als-explicit" : "als-implicit";
+  switch (algorithm) {
+    case Algorithm::kExplicitAls: return "als-explicit";
+    case Algorithm::kEase: return "ease";
+    case Algorithm::kImplicitAls: break;
+  }
+  return "als-implicit";
 }
 
 absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
   if (name == "als-implicit") return Algorithm::kImplicitAls;
   if (name == "als-explicit") return Algorithm::kExplicitAls;
+  if (name == "ease") return Algorithm::kEase;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown algorithm '", Sv(absl::string_view(name.data(), name.size())),
-                   "' (known: als-implicit, als-explicit)"));
+                   "' (known: als-implicit, als-explicit, ease)"));
+}
+
+std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int64_t* indptr,
+                                 const int32_t* neighbour_ids, const float* weights) {
+  const size_t n = ids.size();
+  const size_t m = static_cast<size_t>(indptr[n] - indptr[0]);
+  uint32_t top_n = 0;
+  for (size_t j = 0; j < n; ++j) top_n = std::max(top_n, static_cast<uint32_t>(indptr[j + 1] - indptr[j]));
+  std::string out;
+  size_t id_bytes = 0;
+  for (const auto& id : ids) id_bytes += 1 + id.size();
+  out.reserve(kHeaderBytes + id_bytes + n * 4 + m * 8);
+  out.append(kNeighbourMagic, 4);
+  PutU32(&out, static_cast<uint32_t>(n));
+  PutU32(&out, top_n);
+  PutU32(&out, 0);
+  for (const auto& id : ids) {
+    out.push_back(static_cast<char>(static_cast<uint8_t>(std::min<size_t>(id.size(), 255))));
+    out.append(id.data(), std::min<size_t>(id.size(), 255));
+  }
+  for (size_t j = 0; j < n; ++j) PutU32(&out, static_cast<uint32_t>(indptr[j + 1] - indptr[j]));
+  out.append(reinterpret_cast<const char*>(neighbour_ids + indptr[0]), m * sizeof(int32_t));
+  out += FloatsToBytes(weights + indptr[0], m);
+  return out;
+}
+
+absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemNeighbours* out) {
+  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kNeighbourMagic, 4) != 0) {
+    return absl::DataLossError("ease chunk: bad magic or truncated header");
+  }
+  const uint32_t n = GetU32(bytes.data() + 4);
+  const uint32_t top_n = GetU32(bytes.data() + 8);
+  size_t pos = kHeaderBytes;
+  const size_t first_id = out->item_ids.size();
+  auto fail = [&](std::string what) {
+    out->item_ids.resize(first_id);
+    return absl::DataLossError(absl::StrCat("ease chunk: ", what));
+  };
+  for (uint32_t i = 0; i < n; ++i) {
+    if (pos >= bytes.size()) return fail("truncated ids");
+    const size_t len = static_cast<unsigned char>(bytes[pos++]);
+    if (pos + len > bytes.size()) return fail("truncated id");
+    out->item_ids.emplace_back(bytes.substr(pos, len));
+    pos += len;
+  }
+  if (bytes.size() - pos < static_cast<size_t>(n) * 4) return fail("truncated counts");
+  if (out->indptr.empty()) out->indptr.push_back(0);
+  const size_t first_ptr = out->indptr.size();
+  uint64_t m = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t c = GetU32(bytes.data() + pos + 4 * i);
+    if (c > top_n) return fail("an item has more weights than the header's top_n");
+    m += c;
+    out->indptr.push_back(out->indptr.back() + c);
+  }
+  pos += static_cast<size_t>(n) * 4;
+  if (bytes.size() - pos != m * 8) {
+    out->indptr.resize(first_ptr);
+    return fail(absl::StrCat(bytes.size() - pos, " bytes of weights, expected ", m * 8));
+  }
+  const size_t base = out->ids.size();
+  out->ids.resize(base + m);
+  out->weights.resize(base + m);
+  std::memcpy(out->ids.data() + base, bytes.data() + pos, m * sizeof(int32_t));
+  std::memcpy(out->weights.data() + base, bytes.data() + pos + m * sizeof(int32_t), m * sizeof(float));
+  for (size_t j = base; j < base + m; ++j) {
+    if (const int32_t bad = out->ids[j]; bad < 0 || bad >= n_items) {
+      out->indptr.resize(first_ptr);
+      out->ids.resize(base);
+      out->weights.resize(base);
+      return fail(absl::StrCat("neighbour index ", bad, " outside the model's ", n_items, " items"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string EncodeItemChunk(const std::vector<std::string>& ids, const float* factors,
@@ -202,15 +287,36 @@ ModelStore::ModelStore(redis::Pool& pool, redis::Keyspace keyspace)
 absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
                                               const PublishOptions& options) {
   const ModelMeta& in = model.meta;
-  const int32_t d = in.factors;
-  if (d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
+  const bool ease = in.algorithm == Algorithm::kEase;
+  const int32_t d = ease ? 0 : in.factors;
+  if (!ease && d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
   if (options.chunk_size <= 0 || options.keep_versions < 1 || options.pipeline_batch <= 0) {
     return absl::InvalidArgumentError("publish: chunk_size, keep_versions, pipeline_batch must be > 0");
   }
   const size_t nu = model.user_ids.size();
   const size_t ni = model.item_ids.size();
   if (ni == 0) return absl::InvalidArgumentError("publish: the model has no items");
-  if (model.user_factors.size() != nu * d || model.item_factors.size() != ni * d) {
+  if (ease) {
+    if (nu != 0 || model.neighbour_indptr.size() != ni + 1 || model.neighbour_indptr[0] != 0 ||
+        model.neighbour_ids.size() != static_cast<size_t>(model.neighbour_indptr[ni]) ||
+        model.neighbour_weights.size() != model.neighbour_ids.size() || in.neighbours <= 0) {
+      return absl::InvalidArgumentError(
+          "publish: an ease model needs no users, neighbours > 0 and indptr (items + 1) matching "
+          "its ids and weights");
+    }
+    for (size_t i = 0; i < ni; ++i) {
+      if (model.neighbour_indptr[i + 1] < model.neighbour_indptr[i] ||
+          model.neighbour_indptr[i + 1] - model.neighbour_indptr[i] > in.neighbours) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("publish: item ", i, " has more than neighbours = ", in.neighbours, " weights"));
+      }
+    }
+    for (int32_t id : model.neighbour_ids) {
+      if (id < 0 || static_cast<size_t>(id) >= ni) {
+        return absl::InvalidArgumentError(absl::StrCat("publish: neighbour index ", id, " out of range"));
+      }
+    }
+  } else if (model.user_factors.size() != nu * d || model.item_factors.size() != ni * d) {
     return absl::InvalidArgumentError("publish: factor arrays do not match ids * factors");
   }
   const bool biases = in.has_biases;
@@ -261,10 +367,12 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
     const size_t begin = static_cast<size_t>(c) * options.chunk_size;
     const size_t end = std::min(ni, begin + options.chunk_size);
     std::vector<std::string> ids(model.item_ids.begin() + begin, model.item_ids.begin() + end);
-    RECSTACK_RETURN_IF_ERROR(push({"SET", keys_.ModelItems(v, c),
-                                   EncodeItemChunk(ids, model.item_factors.data() + begin * d,
-                                                   biases ? model.item_biases.data() + begin : nullptr,
-                                                   d)}));
+    RECSTACK_RETURN_IF_ERROR(push(
+        {"SET", keys_.ModelItems(v, c),
+         ease ? EncodeNeighbourChunk(ids, model.neighbour_indptr.data() + begin,
+                                     model.neighbour_ids.data(), model.neighbour_weights.data())
+              : EncodeItemChunk(ids, model.item_factors.data() + begin * d,
+                                biases ? model.item_biases.data() + begin : nullptr, d)}));
   }
   const size_t user_floats = d + (biases ? 1 : 0);
   std::vector<float> row(user_floats);
@@ -279,37 +387,47 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
   RECSTACK_RETURN_IF_ERROR(push({"ZADD", keys_.ModelVersions(), std::to_string(meta.created_at_ms), v}));
   RECSTACK_RETURN_IF_ERROR(flush());
 
+  const std::string current_key = ease ? keys_.ModelCurrentEase() : keys_.ModelCurrent();
+  const std::string updates = ease ? keys_.ModelUpdatesEase() : keys_.ModelUpdates();
   if (options.make_current) {
-    RECSTACK_ASSIGN_OR_RETURN(auto replies,
-                              pool_.Pipeline({{"SET", keys_.ModelCurrent(), v},
-                                              {"PUBLISH", keys_.ModelUpdates(), v}}));
+    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline({{"SET", current_key, v},
+                                                            {"PUBLISH", updates, v}}));
     for (const auto& r : replies) {
       if (r.is_error()) return absl::InternalError(absl::StrCat("publish: redis said ", r.str));
     }
   }
 
-  // Retention: keep the newest `keep_versions`, never the current one.
+  // Retention: keep the newest `keep_versions` of this version's slot, never
+  // a current one.
   RECSTACK_ASSIGN_OR_RETURN(auto versions, ListVersions());
-  auto current = CurrentVersion();
-  for (size_t i = options.keep_versions; i < versions.size(); ++i) {
-    if (current.ok() && versions[i].version == *current) continue;
-    RECSTACK_RETURN_IF_ERROR(DeleteVersion(versions[i].version));
+  const Slot slot = SlotOf(in.algorithm);
+  auto current = CurrentVersion(slot);
+  int32_t kept = 0;
+  for (const ModelMeta& old : versions) {
+    if (SlotOf(old.algorithm) != slot) continue;
+    if (++kept <= options.keep_versions) continue;
+    if (current.ok() && old.version == *current) continue;
+    RECSTACK_RETURN_IF_ERROR(DeleteVersion(old.version));
   }
   return meta;
 }
 
 absl::Status ModelStore::Promote(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline({{"SET", keys_.ModelCurrent(), meta.version},
-                                                         {"PUBLISH", keys_.ModelUpdates(), meta.version}}));
+  const bool ease = meta.algorithm == Algorithm::kEase;
+  RECSTACK_ASSIGN_OR_RETURN(
+      auto replies,
+      pool_.Pipeline(
+          {{"SET", ease ? keys_.ModelCurrentEase() : keys_.ModelCurrent(), meta.version},
+           {"PUBLISH", ease ? keys_.ModelUpdatesEase() : keys_.ModelUpdates(), meta.version}}));
   for (const auto& r : replies) {
     if (r.is_error()) return absl::InternalError(absl::StrCat("promote: redis said ", r.str));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ModelStore::CurrentVersion() {
-  const std::string key = keys_.ModelCurrent();
+absl::StatusOr<std::string> ModelStore::CurrentVersion(Slot slot) {
+  const std::string key = slot == Slot::kEase ? keys_.ModelCurrentEase() : keys_.ModelCurrent();
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", key}));
   if (r.is_nil()) return absl::NotFoundError("no model has been published yet");
   return r.str;
@@ -342,6 +460,10 @@ absl::StatusOr<std::vector<ModelMeta>> ModelStore::ListVersions() {
 
 absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
+  if (meta.algorithm == Algorithm::kEase) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", meta.version, " is an ease model (item-item weights), not factors"));
+  }
   ItemFactors out;
   out.item_ids.reserve(meta.n_items);
   out.factors.reserve(static_cast<size_t>(meta.n_items) * meta.factors);
@@ -375,6 +497,43 @@ absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
   return out;
 }
 
+absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view version) {
+  RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
+  if (meta.algorithm != Algorithm::kEase) {
+    return absl::FailedPreconditionError(absl::StrCat("model ", meta.version, " is ",
+                                                      AlgorithmName(meta.algorithm), ", not ease"));
+  }
+  ItemNeighbours out;
+  out.item_ids.reserve(meta.n_items);
+  out.indptr.reserve(meta.n_items + 1);
+  out.ids.reserve(static_cast<size_t>(meta.n_items) * meta.neighbours);
+  out.weights.reserve(static_cast<size_t>(meta.n_items) * meta.neighbours);
+  std::vector<std::vector<std::string>> cmds;
+  constexpr int kChunksPerRoundTrip = 8;
+  for (int32_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
+    cmds.clear();
+    for (int32_t j = c; j < std::min(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
+      cmds.push_back({"GET", keys_.ModelItems(meta.version, j)});
+    }
+    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+    for (size_t j = 0; j < replies.size(); ++j) {
+      if (replies[j].type != redis::Reply::Type::kString) {
+        if (absl::IsNotFound(GetMeta(meta.version).status())) {
+          return absl::NotFoundError(absl::StrCat("model ", meta.version, " was deleted while loading"));
+        }
+        return absl::DataLossError(absl::StrCat("model ", meta.version, ": chunk ", c + j, " is missing"));
+      }
+      RECSTACK_RETURN_IF_ERROR(DecodeNeighbourChunk(replies[j].str, meta.n_items, &out));
+    }
+  }
+  if (static_cast<int64_t>(out.item_ids.size()) != meta.n_items) {
+    return absl::DataLossError(absl::StrCat("model ", meta.version, ": ", out.item_ids.size(),
+                                            " items in chunks, meta says ", meta.n_items));
+  }
+  out.meta = std::move(meta);
+  return out;
+}
+
 absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(std::string_view version,
                                                                            std::string_view user) {
   const std::string key = keys_.ModelUser(version, user);
@@ -389,9 +548,11 @@ absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(std:
 }
 
 absl::Status ModelStore::DeleteVersion(std::string_view version) {
-  auto current = CurrentVersion();
-  if (current.ok() && *current == version) {
-    return absl::FailedPreconditionError("refusing to delete the current model version");
+  for (Slot slot : {Slot::kFactors, Slot::kEase}) {
+    auto current = CurrentVersion(slot);
+    if (current.ok() && *current == version) {
+      return absl::FailedPreconditionError("refusing to delete the current model version");
+    }
   }
   const std::string v(version);
   // Meta first: once it is gone no reader starts on this version.

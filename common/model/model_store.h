@@ -12,6 +12,8 @@
 //   rs:model:versions               zset version -> created_at_ms (kept versions)
 //   rs:model:current                string, the served version (written last)
 //   rs:model:updates                pub/sub channel; payload = the new current version
+//   rs:model:current:ease           string, the served EASE version (its own slot)
+//   rs:model:updates:ease           pub/sub channel of the EASE slot
 //
 // Item chunk layout (little-endian), at most `chunk_size` items per chunk:
 //   char[4]   magic "RSI1"
@@ -21,6 +23,20 @@
 //   n x { uint8 id_len; id bytes }
 //   n x d float32     factors, row-major
 //   n float32         biases (only with flag bit 0)
+//
+// EASE models (algorithm "ease", factors 0, no user keys) store per item the
+// top `neighbours` weights of its row of B, in chunks of the same keys:
+//   char[4]   magic "RSE1"
+//   uint32    n       items in this chunk
+//   uint32    top_n   the most weights any item has
+//   uint32    flags   0
+//   n x { uint8 id_len; id bytes }
+//   n uint32          weights per item
+//   m int32           neighbour item indices (into the whole model's item order)
+//   m float32         the weights, best first per item (m = the counts' sum)
+// They are published, promoted and retained like factor models but in the
+// EASE slot (current:ease / updates:ease); retention counts each slot's
+// versions separately.
 //
 // Atomicity: every key of a version is written (pipelined) before
 // rs:model:current names it, and meta is written after all chunks and users,
@@ -40,16 +56,21 @@
 
 namespace recstack::model {
 
-enum class Algorithm { kImplicitAls, kExplicitAls };
+enum class Algorithm { kImplicitAls, kExplicitAls, kEase };
 
-// The "algorithm" field of the meta hash: "als-implicit" / "als-explicit".
+// The "algorithm" field of the meta hash: "als-implicit" / "als-explicit" / "ease".
 std::string AlgorithmName(Algorithm algorithm);
 absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name);
+
+// Which current key a version is served from.
+enum class Slot { kFactors, kEase };
+inline Slot SlotOf(Algorithm a) { return a == Algorithm::kEase ? Slot::kEase : Slot::kFactors; }
 
 struct ModelMeta {
   std::string version;
   Algorithm algorithm = Algorithm::kImplicitAls;
-  int32_t factors = 0;
+  int32_t factors = 0;     // 0 for ease
+  int32_t neighbours = 0;  // ease: top-N weights kept per item
   int64_t n_users = 0;
   int64_t n_items = 0;
   int32_t n_chunks = 0;
@@ -73,6 +94,10 @@ struct ModelData {
   std::vector<std::string> item_ids;
   std::vector<float> item_factors;  // n_items * factors
   std::vector<float> item_biases;   // n_items, explicit only
+  // ease: item i's weights are neighbour_ids/weights[indptr[i] .. indptr[i+1])
+  std::vector<int64_t> neighbour_indptr;  // n_items + 1
+  std::vector<int32_t> neighbour_ids;     // indices into item_ids
+  std::vector<float> neighbour_weights;
 };
 
 // The item side of a version, as retrieval serves it.
@@ -81,6 +106,15 @@ struct ItemFactors {
   std::vector<std::string> item_ids;  // row order
   std::vector<float> factors;         // n_items * factors, row-major
   std::vector<float> biases;          // empty unless meta.has_biases
+};
+
+// An EASE version, as retrieval serves it (CSR by item).
+struct ItemNeighbours {
+  ModelMeta meta;
+  std::vector<std::string> item_ids;
+  std::vector<int64_t> indptr;  // n_items + 1
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
 };
 
 struct PublishOptions {
@@ -102,15 +136,18 @@ class ModelStore {
   // that is not kept (or incomplete).
   absl::Status Promote(std::string_view version);
 
-  // The current version name; NotFound (FailedPrecondition would also be
-  // fair) when no model was ever published.
-  absl::StatusOr<std::string> CurrentVersion();
+  // The current version name of a slot; NotFound (FailedPrecondition would
+  // also be fair) when no model was ever published there.
+  absl::StatusOr<std::string> CurrentVersion(Slot slot = Slot::kFactors);
   absl::StatusOr<ModelMeta> GetMeta(std::string_view version);
   // Kept versions, newest first.
   absl::StatusOr<std::vector<ModelMeta>> ListVersions();
 
-  // All item factors of a version (reads every chunk, pipelined).
+  // All item factors of a version (reads every chunk, pipelined);
+  // FailedPrecondition for an ease version.
   absl::StatusOr<ItemFactors> LoadItems(std::string_view version);
+  // All item-item weights of an ease version; FailedPrecondition otherwise.
+  absl::StatusOr<ItemNeighbours> LoadNeighbours(std::string_view version);
   // One user's factors (and bias, as the last float, for explicit models);
   // std::nullopt when the model does not know the user.
   absl::StatusOr<std::optional<std::vector<float>>> GetUserVector(std::string_view version,
@@ -129,5 +166,12 @@ std::string EncodeItemChunk(const std::vector<std::string>& ids, const float* fa
                             const float* biases, int32_t d);
 absl::Status DecodeItemChunk(std::string_view bytes, int32_t d, std::vector<std::string>* ids,
                              std::vector<float>* factors, std::vector<float>* biases);
+
+// Binary codec of one EASE chunk: item j of `ids` has the weights at
+// positions indptr[j] .. indptr[j+1] of neighbour_ids/weights. Decoding
+// appends to `out` and checks every neighbour index is below n_items.
+std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int64_t* indptr,
+                                 const int32_t* neighbour_ids, const float* weights);
+absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemNeighbours* out);
 
 }  // namespace recstack::model

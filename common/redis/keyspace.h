@@ -35,6 +35,10 @@ class Keyspace {
     return Join("model:", v, ":user:", user);
   }
   std::string ModelUpdates() const { return Join("model:updates"); }  // pub/sub channel
+  // The served EASE (item-item) version and its announcements: a second
+  // slot, so a factor model and an item-item model are served side by side.
+  std::string ModelCurrentEase() const { return Join("model:current:ease"); }
+  std::string ModelUpdatesEase() const { return Join("model:updates:ease"); }
 
   const std::string& prefix() const { return prefix_; }
 

@@ -6,6 +6,7 @@
 #include "common/grpc/server.h"
 #include "common/log/log.h"
 #include "common/math/blas.h"
+#include "services/retrieval/ease_source.h"
 #include "services/retrieval/retrieval_service.h"
 
 int main(int argc, char** argv) {
@@ -33,12 +34,17 @@ int main(int argc, char** argv) {
   app.add_option("--mf-share", ropts.mf_share, "quota of mf candidates")->capture_default_str();
   app.add_option("--item2item-share", ropts.item2item_share, "quota of item2item candidates")->capture_default_str();
   app.add_option("--trending-share", ropts.trending_share, "quota of trending candidates")->capture_default_str();
+  app.add_option("--ease-share", ropts.ease_share, "quota of ease (item-item EASE) candidates")
+      ->envname(config::EnvName("ease-share"))->capture_default_str();
+  app.add_option("--ease-history", ropts.ease_history, "most recent history items the ease source sums")
+      ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
-  if (st.ok() && (hold.hnsw_min_items < 1 || hold.hnsw.m < 4 || hold.hnsw.ef_construction < 8 || cache_size < 1 ||
+  if (st.ok() && (hold.hnsw_min_items < 1 || hold.hnsw.m < 4 || hold.hnsw.ef_construction < 8 || cache_size < 1 || ropts.ease_history < 1 || ropts.ease_share < 0 ||
                   !(hold.hnsw_target_recall > 0 && hold.hnsw_target_recall <= 1))) {
     st = absl::InvalidArgumentError("--hnsw-min-items >= 1, --hnsw-m >= 4, --hnsw-ef-construction >= 8, "
-                                    "--user-cache-size >= 1, 0 < --hnsw-target-recall <= 1");
+                                    "--user-cache-size >= 1, 0 < --hnsw-target-recall <= 1, --ease-history >= 1, "
+                                    "--ease-share >= 0");
   }
   if (!st.ok()) {
     std::cerr << "recstack-retrieval: " << st.message() << "\n";
@@ -59,7 +65,9 @@ int main(int argc, char** argv) {
   retrieval::RetrievalMetrics metrics(*registry);
   retrieval::ModelHolder holder(load_store, *redis_opts, keys, hold);
   holder.set_listener([&metrics](const retrieval::ServingModel& m) { metrics.OnModel(m); });
+  retrieval::EaseModelHolder ease(load_store, *redis_opts, keys);
   retrieval::Retriever retriever(holder, store, pool, keys, clock, ropts);
+  retriever.set_ease(&ease);
   overload::ConcurrencyLimiter limiter("retrieval", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
                                        registry.get());
   retrieval::RetrievalServiceImpl service(retriever, metrics, &limiter);
@@ -75,12 +83,14 @@ int main(int argc, char** argv) {
   server.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
   holder.Start();
   retriever.Start();
+  ease.Start();
   if (absl::Status s = server.Start(); !s.ok()) {
     std::cerr << "recstack-retrieval: " << s.message() << "\n";
     return 1;
   }
   server.Wait();
   retriever.Stop();
+  ease.Stop();
   holder.Stop();
   return 0;
 }

@@ -9,7 +9,8 @@
 namespace recstack::retrieval {
 namespace {
 
-constexpr const char* kSourceNames[3] = {"mf", "item2item", "trending"};
+constexpr int kNumSources = 4;
+constexpr const char* kSourceNames[kNumSources] = {"mf", "item2item", "trending", "ease"};
 
 void ToProto(const Candidate& c, int rank, v1::ScoredItem* p) {
   p->set_item_id(c.item_id);
@@ -19,7 +20,10 @@ void ToProto(const Candidate& c, int rank, v1::ScoredItem* p) {
   p->set_retrieval_rank(rank);
   if (!c.because_item_id.empty()) {
     p->mutable_explanation()->set_because_item_id(c.because_item_id);
-    p->mutable_explanation()->set_reason(absl::StrCat("because you interacted with ", c.because_item_id));
+    p->mutable_explanation()->set_reason(
+        c.source == "ease"
+            ? absl::StrCat("because you interacted with ", c.because_item_id, " (EASE item-item)")
+            : absl::StrCat("because you interacted with ", c.because_item_id));
   } else if (c.source == "mf") {
     p->mutable_explanation()->set_reason("matches your taste (matrix factorization)");
   } else if (c.source == "trending") {
@@ -43,7 +47,7 @@ RetrievalMetrics::RetrievalMetrics(prometheus::Registry& registry)
                   .Name("recstack_retrieval_source_errors_total")
                   .Help("Sources skipped because they failed")
                   .Register(registry);
-  for (int s = 0; s < 3; ++s) {
+  for (int s = 0; s < kNumSources; ++s) {
     source_latency[s] = &lat.Add({{"source", kSourceNames[s]}}, metrics::LatencyBuckets());
     source_candidates[s] = &cand.Add({{"source", kSourceNames[s]}},
                                      prometheus::Histogram::BucketBoundaries{0, 1, 5, 10, 50, 100, 500, 1000});
@@ -104,7 +108,7 @@ grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx, const v1::
     p->set_kept(s.kept);
     p->set_latency_us(s.latency_us);
     p->set_error(s.error);
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < kNumSources; ++i) {
       if (s.source != kSourceNames[i]) continue;
       metrics_.source_latency[i]->Observe(s.latency_us / 1e6);
       metrics_.source_candidates[i]->Observe(s.candidates);
@@ -122,7 +126,7 @@ grpc::Status RetrievalServiceImpl::SimilarItems(grpc::ServerContext* ctx, const 
     timer.set_code(FromGrpc(admission.status).code());
     return admission.status;
   }
-  auto res = retriever_.Similar(req->item_id(), req->k() == 0 ? 10 : req->k());
+  auto res = retriever_.Similar(req->item_id(), req->k() == 0 ? 10 : req->k(), req->source());
   timer.set_code(res.status().code());
   if (!res.ok()) return ToGrpc(res.status());
   int rank = 0;

@@ -14,10 +14,10 @@ namespace recstack::retrieval {
 
 struct RetrievalMetrics {
   explicit RetrievalMetrics(prometheus::Registry& registry);
-  // Per source: mf, item2item, trending.
-  prometheus::Histogram* source_latency[3];
-  prometheus::Histogram* source_candidates[3];
-  prometheus::Counter* source_errors[3];
+  // Per source: mf, item2item, trending, ease.
+  prometheus::Histogram* source_latency[4];
+  prometheus::Histogram* source_candidates[4];
+  prometheus::Counter* source_errors[4];
   prometheus::Gauge* cache_hits;
   prometheus::Gauge* cache_misses;
   prometheus::Gauge* model_version;

@@ -11,6 +11,7 @@
 #include "common/log/log.h"
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
+#include "services/retrieval/ease_source.h"
 #include "services/training/core/als.h"
 
 namespace recstack::retrieval {
@@ -20,7 +21,8 @@ int64_t Micros(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
 }
 
-constexpr const char* kSources[] = {"mf", "item2item", "trending"};
+constexpr const char* kSources[] = {"mf", "item2item", "trending", "ease"};
+constexpr int kNumSources = 4;
 
 }  // namespace
 
@@ -160,19 +162,25 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   if (q.k <= 0 || q.k > kMaxK) {
     return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", q.k));
   }
-  bool want[3] = {q.sources.empty(), q.sources.empty(), q.sources.empty()};
+  // All sources by default; ease only once it has a model.
+  std::shared_ptr<const EaseServingModel> em = ease_ != nullptr ? ease_->Current() : nullptr;
+  bool want[kNumSources] = {q.sources.empty(), q.sources.empty(), q.sources.empty(),
+                            q.sources.empty() && em != nullptr};
   for (const auto& s : q.sources) {
     bool known = false;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < kNumSources; ++i) {
       if (s == kSources[i]) want[i] = known = true;
     }
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown source '", s, "' (known: mf, item2item, trending)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown source '", s, "' (known: mf, item2item, trending, ease)"));
     }
   }
   for (const auto& e : q.exclude) RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("exclude item", e));
   for (const auto& e : q.recent) RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("recent item", e));
   std::shared_ptr<const ServingModel> m = holder_.Current();
+  // An EASE-only stack answers a default request from ease (and trending).
+  if (m == nullptr && q.sources.empty() && em != nullptr) want[0] = want[1] = false;
   // Before the first model only trending can answer, and only when that is
   // all the request asked for.
   if (m == nullptr && (want[0] || want[1])) {
@@ -180,6 +188,7 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   }
   RetrieveResult res;
   if (m != nullptr) res.model_version = m->meta.version;
+  else if (em != nullptr) res.model_version = em->meta.version;
 
   // History: what to filter, what to fold in, where item2item starts.
   const std::string hist_key = keys_.History(q.user_id);
@@ -199,7 +208,7 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   }
   auto skip = [&](int32_t id) { return blocked_idx[id] != 0; };
 
-  std::vector<std::vector<Candidate>> per_source(3);
+  std::vector<std::vector<Candidate>> per_source(kNumSources);
   // mf
   if (want[0] && m != nullptr) {
     auto t = std::chrono::steady_clock::now();
@@ -281,11 +290,22 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
     rep.latency_us = Micros(t);
     res.sources.push_back(rep);
   }
+  // ease (ease_source.h)
+  if (want[3]) {
+    auto t = std::chrono::steady_clock::now();
+    SourceReport rep{.source = "ease"};
+    if (em == nullptr) rep.error = "no ease model has been published";
+    else per_source[3] = EaseRecommend(*em, recent, blocked, q.k, options_.ease_history);
+    rep.candidates = static_cast<int>(per_source[3].size());
+    rep.latency_us = Micros(t);
+    res.sources.push_back(rep);
+  }
   // Merge: each source's quota first, then whatever is left, in source order.
-  const double shares[3] = {options_.mf_share, options_.item2item_share, options_.trending_share};
+  const double shares[kNumSources] = {options_.mf_share, options_.item2item_share,
+                                      options_.trending_share, options_.ease_share};
   std::unordered_set<std::string> taken;
-  std::vector<size_t> pos(3, 0);
-  int kept[3] = {0, 0, 0};
+  std::vector<size_t> pos(kNumSources, 0);
+  int kept[kNumSources] = {0, 0, 0, 0};
   auto take_from = [&](int s, int limit) {
     while (kept[s] < limit && pos[s] < per_source[s].size() && static_cast<int>(res.candidates.size()) < q.k) {
       Candidate& c = per_source[s][pos[s]++];
@@ -295,19 +315,35 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
       }
     }
   };
-  for (int s = 0; s < 3; ++s) take_from(s, static_cast<int>(std::ceil(shares[s] * q.k)));
-  for (int s = 0; s < 3; ++s) take_from(s, q.k);
+  for (int s = 0; s < kNumSources; ++s) take_from(s, static_cast<int>(std::ceil(shares[s] * q.k)));
+  for (int s = 0; s < kNumSources; ++s) take_from(s, q.k);
   for (auto& rep : res.sources) {
-    for (int s = 0; s < 3; ++s) {
+    for (int s = 0; s < kNumSources; ++s) {
       if (rep.source == kSources[s]) rep.kept = kept[s];
     }
   }
   return res;
 }
 
-absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, int k) {
+absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, int k,
+                                                  const std::string& source) {
   RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("item_id", item_id));
   if (k <= 0 || k > kMaxK) return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", k));
+  if (source == "ease") {
+    auto em = ease_ != nullptr ? ease_->Current() : nullptr;
+    if (em == nullptr) return absl::FailedPreconditionError("no ease model has been published yet");
+    auto it = em->item_index.find(item_id);
+    if (it == em->item_index.end()) {
+      return absl::NotFoundError(absl::StrCat("item '", item_id, "' is not in ease model ", em->meta.version));
+    }
+    RetrieveResult res;
+    res.model_version = em->meta.version;
+    res.candidates = EaseSimilar(*em, it->second, k);
+    return res;
+  }
+  if (!source.empty() && source != "item2item") {
+    return absl::InvalidArgumentError(absl::StrCat("similar: unknown source '", source, "' (item2item or ease)"));
+  }
   auto m = holder_.Current();
   if (m == nullptr) return absl::FailedPreconditionError("no model has been published yet");
   auto it = m->item_index.find(item_id);

@@ -36,8 +36,14 @@ namespace recstack::retrieval {
 
 constexpr int kMaxK = 1000;
 
+class EaseModelHolder;  // ease_source.h
+
 struct RetrieverOptions {
   double mf_share = 0.6, item2item_share = 0.25, trending_share = 0.15;
+  // The ease source (item-item EASE, ease_source.h): its quota, and the most
+  // recent history items it sums rows of.
+  double ease_share = 0.0;
+  int ease_history = 100;
   int history_for_seen = 500;     // history entries filtered out
   int history_for_fold_in = 50;   // most recent items a fold-in uses
   int item2item_seeds = 5;        // most recent items whose neighbours are asked
@@ -53,7 +59,7 @@ struct Candidate {
   std::string item_id;
   double score = 0;
   std::string source;
-  std::string because_item_id;  // item2item only
+  std::string because_item_id;  // item2item and ease
 };
 
 struct SourceReport {
@@ -99,8 +105,12 @@ class Retriever {
   void Stop() { trending_.Stop(); }
 
   absl::StatusOr<RetrieveResult> Retrieve(const RetrieveQuery& query);
-  // Cosine neighbours of one item; NOT_FOUND when the model lacks it.
-  absl::StatusOr<RetrieveResult> Similar(const std::string& item_id, int k);
+  // Cosine neighbours of one item (source "ease": its heaviest EASE
+  // weights); NOT_FOUND when the model lacks it.
+  absl::StatusOr<RetrieveResult> Similar(const std::string& item_id, int k,
+                                         const std::string& source = "");
+  // Serves the `ease` source from this holder (optional; not owned).
+  void set_ease(EaseModelHolder* ease) { ease_ = ease; }
 
   const UserVectorCache& cache() const { return cache_; }
   const NeighbourCache& neighbour_cache() const { return neighbours_; }
@@ -131,6 +141,7 @@ class Retriever {
   UserVectorCache cache_;
   mutable NeighbourCache neighbours_;
   cache::Refreshed<redis::ItemCounts> trending_;
+  EaseModelHolder* ease_ = nullptr;
 };
 
 absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id);

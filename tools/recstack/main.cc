@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterDatagenCommand(app);
   recstack::cli::RegisterTrainCommand(app);
   recstack::cli::RegisterTuneCommand(app);
+  recstack::cli::RegisterBlendCommand(app);
   recstack::cli::RegisterIngestCommands(app);
   recstack::cli::RegisterModelsCommands(app);
   recstack::cli::RegisterRecommendCommands(app);

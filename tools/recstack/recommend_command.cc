@@ -59,7 +59,7 @@ void PrintTable(const google::protobuf::RepeatedPtrField<v1::ScoredItem>& items)
 
 void RegisterRecommendCommands(CLI::App& app) {
   struct Opts {
-    std::string user, addr, stage = "gateway", item;
+    std::string user, addr, stage = "gateway", item, similar_source;
     int k = 10;
     bool debug = false, json = false;
   };
@@ -131,6 +131,8 @@ void RegisterRecommendCommands(CLI::App& app) {
   sim->add_option("--item", so->item, "item id")->required();
   sim->add_option("--k", so->k, "how many")->capture_default_str();
   sim->add_option("--addr", so->addr, "retrieval HOST:PORT (default 127.0.0.1:50053)");
+  sim->add_option("--source", so->similar_source,
+                  "item2item (cosine of the factor model, default) or ease (EASE weights)");
   sim->add_flag("--json", so->json, "print JSON");
   sim->callback([so] {
     RunCommand("similar", [&]() -> absl::Status {
@@ -140,6 +142,7 @@ void RegisterRecommendCommands(CLI::App& app) {
       v1::SimilarItemsRequest req;
       req.set_item_id(so->item);
       req.set_k(so->k);
+      req.set_source(so->similar_source);
       v1::SimilarItemsResponse resp;
       RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->SimilarItems(&ctx, req, &resp)));
       if (so->json) {

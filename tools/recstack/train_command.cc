@@ -26,9 +26,16 @@ absl::Status ExportModel(const training::TrainedModel& m, const training::Datase
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(dir, ": ", ec.message()));
   auto p = [&](const char* name) { return (std::filesystem::path(dir) / name).string(); };
-  absl::Status st = data::WriteNpy(p("user_factors.npy"), m.user_factors.data(), m.user_factors.rows(),
-                                   m.user_factors.cols());
-  if (st.ok()) {
+  absl::Status st;
+  if (m.algorithm == training::Algorithm::kEase) {
+    // EASE: the dense item-item matrix B (items x items), diagonal zero.
+    st = data::WriteNpy(p("ease_weights.npy"), m.ease_weights.data(), m.ease_weights.rows(),
+                        m.ease_weights.cols());
+  } else {
+    st = data::WriteNpy(p("user_factors.npy"), m.user_factors.data(), m.user_factors.rows(),
+                        m.user_factors.cols());
+  }
+  if (st.ok() && m.algorithm != training::Algorithm::kEase) {
     st = data::WriteNpy(p("item_factors.npy"), m.item_factors.data(), m.item_factors.rows(),
                         m.item_factors.cols());
   }
@@ -95,6 +102,11 @@ absl::Status RunOffline(const TrainOptions& o) {
   j["load_seconds"] = load_seconds;
   j["fit_seconds"] = res.fit_seconds;
   j["eval_seconds"] = res.eval_seconds;
+  if (cfg.algorithm == training::Algorithm::kEase) {
+    j["gram_seconds"] = res.gram_seconds;
+    j["inverse_seconds"] = res.solve_seconds;
+    j["gram_method"] = res.gram_method;
+  }
   j["algorithm"] = training::AlgorithmName(cfg.algorithm);
   j["users"] = res.n_users;
   j["items"] = res.n_items;
@@ -140,7 +152,8 @@ void RegisterTrainCommand(CLI::App& app) {
   opts->AddFlags(*cmd);
   cmd->add_option("--input", opts->input, "interactions file (offline mode)");
   cmd->add_option("--test", opts->test, "held-out test file in the same format");
-  cmd->add_option("--export", opts->export_dir, "write factors as .npy plus users.txt/items.txt here");
+  cmd->add_option("--export", opts->export_dir,
+                  "write factors (ease: ease_weights.npy, B) as .npy plus users.txt/items.txt here");
   cmd->add_option("--addr", opts->addr, "training service HOST:PORT: run as a job there");
   cmd->add_flag("--wait", opts->wait, "with --addr: follow the job to its end and print its result");
   cmd->add_option("--timeout", opts->timeout, "with --wait: stop waiting after this long, e.g. 30m (0: no limit)")

@@ -30,9 +30,8 @@ training::AlsParams DefaultParams(training::Algorithm algorithm) {
 }
 
 void TrainOptions::AddFlags(CLI::App& cmd) {
-  cmd.add_option("--format", format, "auto, movielens, ml-dat, ml-csv or csv")
-      ->capture_default_str();
-  cmd.add_option("--algo", algo, "als-implicit or als-explicit")->capture_default_str();
+  cmd.add_option("--format", format, "auto, movielens, ml-dat, ml-csv or csv")->capture_default_str();
+  cmd.add_option("--algo", algo, "als-implicit, als-explicit or ease")->capture_default_str();
   cmd.add_option("--split", split, "held-out split: none, stratified:F (F = train share), last:N")
       ->capture_default_str();
   cmd.add_option("--seed", seed, "seed of the split and the initial factors")
@@ -41,7 +40,8 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
   cmd.add_option("--factors", factors, "latent factors (default 64)");
   cmd.add_option("--iterations", iterations,
                  "ALS iterations / Gibbs sweeps (default: 15 implicit, 60 explicit)");
-  cmd.add_option("--regularization", regularization, "lambda (default: 20 implicit, 0.1 explicit)");
+  cmd.add_option("--regularization", regularization,
+                 "lambda (default: 20 implicit, 0.1 explicit, 300 ease)");
   cmd.add_option("--bias-regularization", bias_regularization,
                  "explicit: lambda of the biases (default: as --regularization)");
   cmd.add_option("--reg-exponent", reg_exponent,
@@ -62,8 +62,16 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
   cmd.add_option("--warm-start", warm_start,
                  "gibbs: deterministic ALS sweeps before sampling (default 0)");
   cmd.add_option("--threads", threads, "training threads")->capture_default_str();
-  cmd.add_option("--early-stopping", early_stopping,
-                 "validation metric to stop on, e.g. ndcg@10 or rmse");
+  cmd.add_option("--ease-max-items", ease_max_items,
+                 "ease: refuse catalogues larger than this (n^2 * 4 bytes, O(n^3) time)")
+      ->capture_default_str();
+  cmd.add_option("--ease-top-n", ease_top_n, "ease: weights published per item")
+      ->capture_default_str();
+  cmd.add_option("--ease-values", ease_values, "ease: X as binary (0/1) or value (raw)")
+      ->capture_default_str();
+  cmd.add_option("--ease-gram", ease_gram, "ease: Gram by auto, sparse or syrk")
+      ->capture_default_str();
+  cmd.add_option("--early-stopping", early_stopping, "validation metric to stop on, e.g. ndcg@10 or rmse");
   cmd.add_option("--patience", patience, "iterations without improvement before stopping")
       ->capture_default_str();
 }
@@ -74,6 +82,30 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
   if (!algorithm.ok()) return algorithm.status();
   c.algorithm = *algorithm;
   c.als = DefaultParams(c.algorithm);
+  if (c.algorithm == training::Algorithm::kEase) {
+    if (regularization != -1) c.ease.lambda = static_cast<float>(regularization);
+    // tune searches als.regularization; for ease it is lambda.
+    c.als.regularization = c.ease.lambda;
+    c.ease.max_items = ease_max_items;
+    c.ease.top_n = ease_top_n;
+    if (ease_values == "binary" || ease_values == "value") {
+      c.ease.binarize = ease_values == "binary";
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ease-values '", ease_values, "': binary or value"));
+    }
+    if (ease_gram == "auto") {
+      c.ease.gram = training::GramMethod::kAuto;
+    } else if (ease_gram == "sparse") {
+      c.ease.gram = training::GramMethod::kSparse;
+    } else if (ease_gram == "syrk") {
+      c.ease.gram = training::GramMethod::kSyrk;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ease-gram '", ease_gram, "': auto, sparse or syrk"));
+    }
+    if (absl::Status st = c.ease.Validate(); !st.ok()) return st;
+  }
   if (factors >= 0) c.als.factors = factors;
   if (iterations >= 0) c.als.iterations = iterations;
   if (regularization >= 0) c.als.regularization = static_cast<float>(regularization);
@@ -157,6 +189,7 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
 }
 
 std::string TrainOptions::SolverName(const training::TrainConfig& c) {
+  if (c.algorithm == training::Algorithm::kEase) return "cholesky";
   if (c.algorithm == training::Algorithm::kExplicitAls) {
     return c.als.explicit_solver == training::ExplicitSolver::kGibbs ? "gibbs" : "als";
   }
@@ -171,6 +204,13 @@ std::string TrainOptions::SolverName(const training::TrainConfig& c) {
 }
 
 nlohmann::json TrainOptions::ParamsJson(const training::TrainConfig& c) const {
+  if (c.algorithm == training::Algorithm::kEase) {
+    return {{"regularization", c.ease.lambda},  {"values", c.ease.binarize ? "binary" : "value"},
+            {"max_items", c.ease.max_items},    {"top_n", c.ease.top_n},
+            {"gram", ease_gram},                {"threads", c.als.threads},
+            {"seed", c.als.seed},               {"split", split},
+            {"k", c.k}};
+  }
   nlohmann::json j = {{"factors", c.als.factors},
                       {"iterations", c.als.iterations},
                       {"regularization", c.als.regularization},

@@ -26,6 +26,10 @@ struct TrainOptions {
   bool json = false, wait = false, quiet = false;
   // With --wait: give up after this long ("0": follow the job however long).
   std::string timeout = "0";
+  // EASE (--algo ease): --regularization is its lambda.
+  int64_t ease_max_items = 30'000;
+  int ease_top_n = 200;
+  std::string ease_values = "binary", ease_gram = "auto";
 
   void AddFlags(CLI::App& cmd);
   absl::StatusOr<training::TrainConfig> ToConfig() const;

@@ -50,11 +50,14 @@ absl::Status RunRemoteTraining(const TrainOptions& o) {
                                              : std::chrono::steady_clock::time_point::max();
   auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o.addr));
   v1::StartTrainingRequest req;
-  req.set_algorithm(cfg.algorithm == training::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT : v1::ALS_IMPLICIT);
+  req.set_algorithm(cfg.algorithm == training::Algorithm::kEase          ? v1::EASE
+                    : cfg.algorithm == training::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
+                                                                          : v1::ALS_IMPLICIT);
   v1::TrainingParams* p = req.mutable_params();
   p->set_factors(cfg.als.factors);
   p->set_iterations(cfg.als.iterations);
-  p->set_regularization(cfg.als.regularization);
+  p->set_regularization(cfg.algorithm == training::Algorithm::kEase ? cfg.ease.lambda
+                                                                    : cfg.als.regularization);
   p->set_alpha(cfg.als.alpha);
   p->set_cg_steps(cfg.als.cg_steps);
   p->set_threads(cfg.als.threads);

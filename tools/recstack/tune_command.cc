@@ -156,6 +156,7 @@ absl::Status RunTune(const TuneOptions& o) {
   for (size_t t = 0; t < candidates.size(); ++t) {
     training::TrainConfig cfg = base;
     cfg.als = candidates[t];
+    cfg.ease.lambda = cfg.als.regularization;  // ease: --regularization is lambda
     cfg.evaluate_each_iteration = false;
     cfg.compute_loss = false;
     cfg.early_stopping_metric.clear();
@@ -195,6 +196,7 @@ absl::Status RunTune(const TuneOptions& o) {
   // The best parameters, refit on all training rows, scored once on test.
   training::TrainConfig cfg = base;
   cfg.als = candidates[best];
+  cfg.ease.lambda = cfg.als.regularization;
   cfg.evaluate_each_iteration = false;
   cfg.compute_loss = false;
   cfg.early_stopping_metric.clear();
@@ -231,7 +233,8 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--input", o->base.input, "interactions file")->required();
   cmd->add_option("--test", o->base.test, "held-out test file (else --split)");
   cmd->add_option("--format", o->base.format, "auto, movielens, ml-dat, ml-csv or csv")->capture_default_str();
-  cmd->add_option("--algo", o->base.algo, "als-implicit or als-explicit")->capture_default_str();
+  cmd->add_option("--algo", o->base.algo, "als-implicit, als-explicit or ease (searches --regularization = lambda)")
+      ->capture_default_str();
   cmd->add_option("--split", o->base.split, "test split when there is no --test")->capture_default_str();
   cmd->add_option("--seed", o->base.seed, "seed")->capture_default_str();
   cmd->add_option("--k", o->base.k, "ranking metrics at k")->capture_default_str();

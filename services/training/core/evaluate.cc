@@ -9,6 +9,12 @@
 #include "common/math/topk.h"
 
 namespace recstack::training {
+namespace {
+
+// Users scored per block (scores are kEvalBlock x items floats).
+constexpr int64_t kEvalBlock = 256;
+
+}  // namespace
 
 void AddUserMetrics(const std::vector<int32_t>& ranked, const std::vector<int32_t>& relevant,
                     int64_t n_relevant, int k, RankingMetrics* sum) {
@@ -34,6 +40,19 @@ void AddUserMetrics(const std::vector<int32_t>& ranked, const std::vector<int32_
 RankingMetrics EvaluateRanking(const math::Matrix& U, const math::Matrix& V,
                                const math::CsrMatrix& train, const std::vector<Row>& test, int k,
                                int threads) {
+  const int64_t n_items = V.rows(), d = V.cols();
+  math::Matrix ub(kEvalBlock, d);
+  math::SetBlasThreads(threads);
+  auto score = [&](const int32_t* users, int64_t nb, float* scores) {
+    for (int64_t j = 0; j < nb; ++j) std::copy(U.row(users[j]), U.row(users[j]) + d, ub.row(j));
+    math::Gemm(false, true, nb, n_items, d, 1.0f, ub.data(), d, V.data(), d, 0.0f, scores, n_items);
+  };
+  return EvaluateRankingWith(score, n_items, train, test, k);
+}
+
+RankingMetrics EvaluateRankingWith(const BlockScorer& score_block, int64_t n_items,
+                                   const math::CsrMatrix& train, const std::vector<Row>& test,
+                                   int k) {
   RankingMetrics sum;
   // Test rows grouped by user; unknown users are a group of their own each
   // (all misses), unknown items count in the user's relevant total.
@@ -56,17 +75,12 @@ RankingMetrics EvaluateRanking(const math::Matrix& U, const math::Matrix& V,
     std::sort(items.begin(), items.end());
     items.erase(std::unique(items.begin(), items.end()), items.end());
   }
-  const int64_t n_items = V.rows(), d = V.cols();
   std::vector<char> recommended(n_items, 0);
-  constexpr int64_t kBlock = 256;
-  std::vector<float> scores(kBlock * n_items);
-  math::Matrix ub(kBlock, d);
-  math::SetBlasThreads(threads);
+  std::vector<float> scores(kEvalBlock * n_items);
   std::vector<int32_t> ranked;
-  for (size_t b = 0; b < users.size(); b += kBlock) {
-    const int64_t nb = std::min<int64_t>(kBlock, users.size() - b);
-    for (int64_t j = 0; j < nb; ++j) std::copy(U.row(users[b + j]), U.row(users[b + j]) + d, ub.row(j));
-    math::Gemm(false, true, nb, n_items, d, 1.0f, ub.data(), d, V.data(), d, 0.0f, scores.data(), n_items);
+  for (size_t b = 0; b < users.size(); b += kEvalBlock) {
+    const int64_t nb = std::min<int64_t>(kEvalBlock, users.size() - b);
+    score_block(users.data() + b, nb, scores.data());
     for (int64_t j = 0; j < nb; ++j) {
       const int32_t u = users[b + j];
       float* s = scores.data() + j * n_items;

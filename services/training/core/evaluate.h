@@ -7,6 +7,7 @@
 // denominators) and are counted.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +37,13 @@ void AddUserMetrics(const std::vector<int32_t>& ranked, const std::vector<int32_
 RankingMetrics EvaluateRanking(const math::Matrix& user_factors, const math::Matrix& item_factors,
                                const math::CsrMatrix& train_by_user, const std::vector<Row>& test,
                                int k, int threads);
+
+// The same metrics for any model: `score` fills scores (count x n_items,
+// row-major) for `count` (<= 256) users at a time.
+using BlockScorer = std::function<void(const int32_t* users, int64_t count, float* scores)>;
+RankingMetrics EvaluateRankingWith(const BlockScorer& score, int64_t n_items,
+                                   const math::CsrMatrix& train_by_user,
+                                   const std::vector<Row>& test, int k);
 
 struct RatingMetrics {
   double rmse = 0, mae = 0;

@@ -19,6 +19,23 @@ bool Finished(JobState s) {
 model::ModelData ToModelData(const TrainResult& res, const Dataset& data, const JobSpec& spec) {
   model::ModelData m;
   const TrainedModel& t = res.model;
+  if (t.algorithm == Algorithm::kEase) {
+    // The top-N weights of each row of B, in the EASE slot.
+    const EaseParams& e = spec.config.ease;
+    EaseNeighbours nb = TopNPerRow(t.ease_weights, e.top_n, spec.config.als.threads);
+    m.meta.algorithm = model::Algorithm::kEase;
+    m.meta.neighbours = e.top_n;
+    m.meta.regularization = e.lambda;
+    m.meta.params = {{"regularization", absl::StrCat(e.lambda)},
+                     {"values", e.binarize ? "binary" : "value"},
+                     {"top_n", std::to_string(e.top_n)},
+                     {"split", spec.split}};
+    m.item_ids = data.items.names();
+    m.neighbour_indptr = std::move(nb.indptr);
+    m.neighbour_ids = std::move(nb.ids);
+    m.neighbour_weights = std::move(nb.weights);
+    return m;
+  }
   m.meta.algorithm = t.algorithm == Algorithm::kExplicitAls ? model::Algorithm::kExplicitAls
                                                              : model::Algorithm::kImplicitAls;
   m.meta.factors = static_cast<int32_t>(t.item_factors.cols());

@@ -21,16 +21,25 @@ v1::JobState StateToProto(JobState s) {
   return v1::JOB_STATE_UNSPECIFIED;
 }
 
+v1::Algorithm AlgorithmToProto(Algorithm a) {
+  switch (a) {
+    case Algorithm::kExplicitAls: return v1::ALS_EXPLICIT;
+    case Algorithm::kEase: return v1::EASE;
+    case Algorithm::kImplicitAls: break;
+  }
+  return v1::ALS_IMPLICIT;
+}
+
 void JobToProto(const JobInfo& j, v1::Job* p) {
   p->set_job_id(j.id);
   p->set_state(StateToProto(j.state));
-  const bool explicit_als = j.spec.config.algorithm == Algorithm::kExplicitAls;
-  p->set_algorithm(explicit_als ? v1::ALS_EXPLICIT : v1::ALS_IMPLICIT);
+  p->set_algorithm(AlgorithmToProto(j.spec.config.algorithm));
   const AlsParams& a = j.spec.config.als;
   v1::TrainingParams* tp = p->mutable_params();
   tp->set_factors(a.factors);
   tp->set_iterations(a.iterations);
-  tp->set_regularization(a.regularization);
+  tp->set_regularization(j.spec.config.algorithm == Algorithm::kEase ? j.spec.config.ease.lambda
+                                                                     : a.regularization);
   tp->set_alpha(a.alpha);
   tp->set_cg_steps(a.cg_steps);
   tp->set_threads(a.threads);
@@ -63,7 +72,9 @@ void JobToProto(const JobInfo& j, v1::Job* p) {
 
 void ModelToProto(const model::ModelMeta& m, const std::string& current, v1::ModelInfo* p) {
   p->set_version(m.version);
-  p->set_algorithm(m.algorithm == model::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT : v1::ALS_IMPLICIT);
+  p->set_algorithm(m.algorithm == model::Algorithm::kEase          ? v1::EASE
+                   : m.algorithm == model::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
+                                                                   : v1::ALS_IMPLICIT);
   p->mutable_params()->insert(m.params.begin(), m.params.end());
   p->mutable_metrics()->insert(m.metrics.begin(), m.metrics.end());
   p->set_n_users(m.n_users);
@@ -156,6 +167,11 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
       spec.config.als.regularization = 20.0f;
       spec.config.als.alpha = 0.3f;
       break;
+    case v1::EASE:
+      // One closed-form fit; regularization is lambda (EaseParams default).
+      spec.config.algorithm = Algorithm::kEase;
+      spec.config.als.iterations = 1;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown algorithm ", req.algorithm()));
   }
@@ -167,6 +183,7 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
   if (p.factors() > 0) spec.config.als.factors = p.factors();
   if (p.iterations() > 0) spec.config.als.iterations = p.iterations();
   if (p.regularization() > 0) spec.config.als.regularization = static_cast<float>(p.regularization());
+  if (p.regularization() > 0) spec.config.ease.lambda = static_cast<float>(p.regularization());
   if (p.alpha() > 0) spec.config.als.alpha = static_cast<float>(p.alpha());
   if (p.cg_steps() > 0) spec.config.als.cg_steps = p.cg_steps();
   if (p.threads() > 0) spec.config.als.threads = p.threads();
