@@ -59,6 +59,7 @@ fi
 work=$(mktemp -d /tmp/recstack-compose-test.XXXXXX)
 service_pid=""
 ticker_pid=""
+up_pid=""
 stack_up=0
 
 compose() { docker-compose -f "$compose_file" -p "$project" "$@"; }
@@ -84,6 +85,7 @@ show_failures() {
 cleanup() {
   local rc=$?
   set +e
+  if [ -n "$up_pid" ]; then kill "$up_pid" 2>/dev/null; wait "$up_pid" 2>/dev/null; fi
   if [ "$stack_up" -eq 1 ]; then
     if [ "$rc" -ne 0 ]; then show_failures; fi
     echo "compose-test: stopping the stack" >&2
@@ -257,31 +259,45 @@ done
 [ ${#busy[@]} -eq 0 ] || fail "ports ${busy[*]} are in use (a local stack? deploy/local/stack.sh down)"
 
 log "docker-compose up -d (project $project)"
+# The services a plain `up` starts: those in no profile.
+services=$(compose config | python3 -c '
+import sys, yaml
+for name, svc in yaml.safe_load(sys.stdin)["services"].items():
+    if not svc.get("profiles"):
+        print(name)')
 t_up=$(date +%s.%N)
 stack_up=1
-if ! timeout 600 docker-compose -f "$compose_file" -p "$project" up -d --no-build 2>&1 | sed 's/^/  /'; then
-  fail "docker-compose up failed"
-fi
-
-services=$(compose config --services)
+# In the background: `up` waits for dependencies to be healthy, and a
+# service that cannot start would keep it waiting; the loop below watches
+# every container and stops at the first that exits or is unhealthy.
+compose up -d --no-build >"$work/up.log" 2>&1 &
+up_pid=$!
 deadline=$(($(date +%s) + 300))
 while :; do
   pending=()
-  for s in $services; do
-    c=$(compose ps -q "$s")
-    if [ -z "$c" ]; then
-      pending+=("$s:absent")
-      continue
+  declare -A seen=()
+  for c in $(project_containers); do
+    read -r s st h restarts code < <(podman inspect --format \
+      '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Healthcheck}}{{.State.Healthcheck.Status}}{{else}}none{{end}} {{.RestartCount}} {{.State.ExitCode}}' "$c" 2>/dev/null) || continue # removed meanwhile
+    seen[$s]=1
+    if [ "$st" = exited ] || [ "$st" = dead ] || [ "$restarts" -gt 0 ]; then
+      fail "$s exited with code $code (restarted $restarts times)"
     fi
-    st=$(podman inspect --format '{{.State.Status}}' "$c")
-    h=$(podman inspect --format '{{if .State.Healthcheck}}{{.State.Healthcheck.Status}}{{end}}' "$c" 2>/dev/null || true)
-    [ "$st" = running ] && [ "$h" = healthy ] || pending+=("$s:$st${h:+/$h}")
+    [ "$h" != unhealthy ] || fail "$s is unhealthy"
+    [ "$st" = running ] && [ "$h" = healthy ] || pending+=("$s:$st/$h")
   done
-  [ ${#pending[@]} -gt 0 ] || break
+  for s in $services; do [ -n "${seen[$s]:-}" ] || pending+=("$s:absent"); done
+  unset seen
+  if [ -n "$up_pid" ] && ! kill -0 "$up_pid" 2>/dev/null; then
+    wait "$up_pid" || { sed 's/^/  /' "$work/up.log"; fail "docker-compose up failed"; }
+    up_pid=""
+  fi
+  [ ${#pending[@]} -gt 0 ] || [ -n "$up_pid" ] || break
   [ "$(date +%s)" -lt "$deadline" ] || fail "not healthy after 300 s: ${pending[*]}"
   sleep 1
 done
 t_healthy=$(date +%s.%N)
+sed 's/^/  /' "$work/up.log"
 up_seconds=$(awk -v a="$t_up" -v b="$t_healthy" 'BEGIN { printf "%.1f", b - a }')
 echo "all $(wc -w <<<"$services") services healthy ${up_seconds} s after up"
 podman ps --filter "label=com.docker.compose.project=$project" --format '  {{.Names}}  {{.Status}}'
