@@ -77,7 +77,7 @@ show_failures() {
     health=$(podman inspect --format '{{if .State.Healthcheck}}{{.State.Healthcheck.Status}}{{end}}' "$c" 2>/dev/null || true)
     if [ "$health" != healthy ]; then
       echo "--- $name: $state ${health:+health=$health}; last log lines:" >&2
-      podman logs --tail 15 "$c" 2>&1 | sed 's/^/    /' >&2 || true
+      podman logs --tail 50 "$c" 2>&1 | uniq | tail -8 | sed 's/^/    /' >&2 || true
     fi
   done
 }
