@@ -12,7 +12,10 @@ against the local stack and the code (no Docker engine needed):
   - Grafana mounts the provisioning and the dashboard; the dashboard JSON
     parses, uses the provisioned data source, and queries only metric names
     and labels that the services register, covering what the issue asks for;
-  - the load generator is an optional profile with the agreed flags;
+  - the load generator is an optional profile with the agreed flags, Grafana
+    (not packaged by Debian) the `grafana` profile;
+  - every other service is built here, from a Dockerfile under deploy/docker/
+    on Debian 12, and runs with a read-only root filesystem;
   - the Dockerfile builds with scripts/deps.sh and options the top-level
     CMakeLists.txt has, and every binary compose runs is a target.
 
@@ -341,10 +344,43 @@ def check_loadtest(errs, services, desc):
     errs.check(any(ds == t or ds.startswith(t.rstrip("/") + "/") for t in mounts(lt)), "compose loadtest",
                f"--dataset {ds} is on no volume")
     errs.check("gateway" in transitive_depends(services, "loadtest"), "compose loadtest", "should wait for the gateway")
-    # The stack itself starts with a plain `up`: profiles are the load generator's only.
-    for name in ("redis", "prometheus", "grafana") + dc.SERVICES:
+    # The stack itself starts with a plain `up`: profiles are the load
+    # generator's and Grafana's (a registry image) only.
+    for name in ("redis", "prometheus") + dc.SERVICES:
         if name in services:
             errs.check(not services[name].get("profiles"), f"compose {name}", "should not be in a profile")
+    if "grafana" in services:
+        errs.check((services["grafana"].get("profiles") or []) == ["grafana"], "compose grafana",
+                   "should be in the grafana profile (its image comes from a registry)")
+
+
+def dockerfile_froms(path):
+    """The base image of every stage, build arguments resolved to their defaults."""
+    with open(path, encoding="utf-8") as f:
+        joined = re.sub(r"\\\n", " ", f.read())
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", joined.split("\nFROM", 1)[0], re.M))
+    froms = re.findall(r"^FROM\s+(\S+)", joined, re.M)
+    return [re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), f) for f in froms]
+
+
+def check_images(errs, services, root):
+    """Every service but Grafana is built here on Debian 12, read-only."""
+    docker_dir = os.path.realpath(os.path.join(root, "deploy/docker"))
+    for name, svc in services.items():
+        if name == "grafana":
+            continue
+        where = f"compose {name}"
+        build = svc.get("build") or {}
+        if not errs.check(bool(build), where, "has no build section (every image but Grafana's is built here)"):
+            continue
+        df = os.path.realpath(os.path.join(build.get("context", ""), build.get("dockerfile", "Dockerfile")))
+        if not errs.check(df.startswith(docker_dir + os.sep) and os.path.isfile(df), where,
+                          f"should build a Dockerfile under deploy/docker/ (builds {df})"):
+            continue
+        froms = dockerfile_froms(df)
+        errs.check(bool(froms) and all(f.startswith("debian:bookworm") for f in froms), where,
+                   f"{os.path.basename(df)} stages should be Debian 12 ({froms})")
+        errs.check(svc.get("read_only") is True, where, "should run with a read-only root filesystem")
 
 
 def cmake_targets(root):
@@ -362,7 +398,7 @@ def check_dockerfile(errs, services, root):
     with open(path, encoding="utf-8") as f:
         text = f.read()
     joined = re.sub(r"\\\n", " ", text)
-    froms = re.findall(r"^FROM\s+(\S+)", joined, re.M)
+    froms = dockerfile_froms(path)
     errs.check(len(froms) >= 2, "Dockerfile", "should be multi-stage")
     errs.check(all(f.startswith("debian:bookworm") for f in froms), "Dockerfile", f"stages should be Debian 12 ({froms})")
     errs.check(re.search(r"^RUN\s+\./scripts/deps\.sh", joined, re.M), "Dockerfile", "should install with scripts/deps.sh")
@@ -391,6 +427,7 @@ def run_checks(cfg, desc, root, targets=None, dash=None):
     check_prometheus(errs, services, desc, root, targets)
     check_grafana(errs, services, root, dash)
     check_loadtest(errs, services, desc)
+    check_images(errs, services, root)
     check_dockerfile(errs, services, root)
     return errs
 
@@ -433,6 +470,10 @@ def self_test(cfg, desc, root):
         "load generator not in a profile": lambda c, d, t: c["services"]["loadtest"].pop("profiles"),
         "load generator aimed at ranking": lambda c, d, t: c["services"]["loadtest"]["command"].__setitem__(2, "ranking:50054"),
         "gateway only in a profile": lambda c, d, t: c["services"]["gateway"].update(profiles=["extra"]),
+        "grafana in the default stack": lambda c, d, t: c["services"]["grafana"].pop("profiles"),
+        "prometheus from a registry image": lambda c, d, t: c["services"]["prometheus"].pop("build"),
+        "redis built from another Dockerfile": lambda c, d, t: c["services"]["redis"]["build"].update(dockerfile="../../Dockerfile"),
+        "gateway with a writable root filesystem": lambda c, d, t: c["services"]["gateway"].pop("read_only"),
         "dashboard on another data source": lambda c, d, t: d["panels"][1].update(datasource={"type": "prometheus", "uid": "other"}),
     }
     def errors_after(mutate):
