@@ -11,7 +11,10 @@
 # Everything on this machine's cores; ratios to the floor are what compare
 # across machines. Takes 10-15 minutes on 2 cores.
 #
-#   scripts/capacity.sh [--items N] [--sweep FROM:TO:STEP] [--out DIR]
+#   scripts/capacity.sh [--items N] [--sweep FROM:TO:STEP] [--out DIR] [--reuse]
+#
+# --reuse: with RECSTACK_STACK_DIR from an earlier run, skip the ingest and
+# the training (Redis keeps them) and measure again.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RECSTACK_BIN:-$root/build/bin}
@@ -20,6 +23,7 @@ users=20000
 interactions=1000000
 sweep=200:2400:200
 out=$root/docs/bench
+reuse=0
 while [ $# -gt 0 ]; do
   case $1 in
     --items) items=$2; shift 2 ;;
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
     --interactions) interactions=$2; shift 2 ;;
     --sweep) sweep=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --reuse) reuse=1; shift ;;
     *) echo "capacity.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,19 +51,21 @@ if [ ! -f "$data/interactions.csv" ]; then
   "$rs" datagen --users "$users" --items "$items" --interactions "$interactions" --zipf-exponent 0.5 \
     --seed 11 --out "$data" >/dev/null
 fi
-echo "== ingest $(($(wc -l < "$data/interactions.csv") - 1)) events"
-t0=$(date +%s.%N)
-"$rs" ingest --addr "127.0.0.1:$((50051 + off))" --items "$data/items.csv" "$data/interactions.csv" >/dev/null
-echo "ingest took $(echo "$(date +%s.%N) - $t0" | bc) s"
-echo "== train (implicit ALS through the service)"
-"$rs" train --addr "127.0.0.1:$((50052 + off))" --algo als-implicit --wait --quiet --json > "$state/train.json"
+if [ "$reuse" = 0 ] || [ ! -f "$state/train.json" ]; then
+  echo "== ingest $(($(wc -l < "$data/interactions.csv") - 1)) events"
+  t0=$(date +%s.%N)
+  "$rs" ingest --addr "127.0.0.1:$((50051 + off))" --items "$data/items.csv" "$data/interactions.csv" >/dev/null
+  echo "ingest took $(echo "$(date +%s.%N) - $t0" | bc) s"
+  echo "== train (implicit ALS through the service)"
+  "$rs" train --addr "127.0.0.1:$((50052 + off))" --algo als-implicit --wait --quiet --json > "$state/train.json"
+fi
 jq -c '{model_version, state, users, items, interactions, seconds}' "$state/train.json"
 version=$(jq -r .model_version "$state/train.json")
 # Retrieval loads the version, builds HNSW and the neighbour table in the
 # background; measure once both are there.
 echo "== wait for retrieval's indexes of $version"
 for _ in $(seq 600); do
-  if grep -q "neighbours built.*$version" "$state/logs/retrieval.log" 2>/dev/null; then break; fi
+  if tail -n 50 "$state/logs/retrieval.log" 2>/dev/null | grep -q "neighbours built.*\"$version\""; then break; fi
   sleep 1
 done
 grep "hnsw built\|neighbours built" "$state/logs/retrieval.log" | tail -2
