@@ -13,6 +13,8 @@ PACKAGES=(
   libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark)
   libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev
+  # learned rankers: gradient-boosted trees (common/ml/gbdt.*)
+  libxgboost-dev
   # deploy checks (docker-compose config, YAML manifests) and load-test plots
   docker-compose python3-yaml gnuplot-nox
   # used by scripts: health probes, JSON in shell
