@@ -65,7 +65,11 @@ version=$(jq -r .model_version "$state/train.json")
 # background; measure once both are there.
 echo "== wait for retrieval's indexes of $version"
 for _ in $(seq 600); do
-  if tail -n 50 "$state/logs/retrieval.log" 2>/dev/null | grep -q "neighbours built.*\"$version\""; then break; fi
+  # Only what this retrieval process logged (the log is appended to).
+  if awk '/"msg":"listening"/ {n = NR} {line[NR] = $0} END {for (i = n; i <= NR; i++) print line[i]}' \
+       "$state/logs/retrieval.log" 2>/dev/null | grep -q "neighbours built.*\"$version\""; then
+    break
+  fi
   sleep 1
 done
 grep "hnsw built\|neighbours built" "$state/logs/retrieval.log" | tail -2
