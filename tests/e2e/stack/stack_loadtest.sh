@@ -8,6 +8,7 @@
 # flow back through the gateway. Stops the stack and checks nothing is left running.
 set -euo pipefail
 bin=$(cd "$1" && pwd)
+overload_rate=${2:-1500}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 stack=$root/deploy/local/stack.sh
 
@@ -66,8 +67,8 @@ jq -e '
   .p999_us <= .max_us and (.ops | has("recommend") and has("ingest") and has("similar"))
 ' "$state/load.json" >/dev/null || fail "load-test figures out of bounds: $(cat "$state/load.json")"
 
-echo "== overload: 1500 requests/s for 3 s, then 50/s for 2 s (degraded answers allowed, no UNAVAILABLE)"
-"$bin/recstack-loadtest" --addr "$gw" --rate 1500 --duration 3s --warmup 0s --then 50:2s --timeline \
+echo "== overload: $overload_rate requests/s for 3 s, then 50/s for 2 s (degraded answers allowed, no UNAVAILABLE)"
+"$bin/recstack-loadtest" --addr "$gw" --rate "$overload_rate" --duration 3s --warmup 0s --then 50:2s --timeline \
   --dataset "$data" --timeout 2s --connections 4 --json > "$state/overload.json" || fail "overload loadtest failed"
 jq -c '{achieved_rate, ok, errors, errors_by_code, degraded, degraded_by_reason, p99_us, max_us}' "$state/overload.json"
 jq -e '
