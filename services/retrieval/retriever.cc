@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <set>
+#include <span>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -92,7 +93,7 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
   std::vector<std::vector<Candidate>> out(s);
   // The first k entries of `list` that the request's filter keeps. Exact
   // when k of them survive, or when the list holds every other item.
-  auto emit = [&](int64_t j, const std::vector<math::ScoredId>& list) {
+  auto emit = [&](int64_t j, std::span<const math::ScoredId> list) {
     out[j].clear();
     for (const auto& t : list) {
       if (static_cast<int>(out[j].size()) >= k) break;
@@ -110,10 +111,11 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
   std::vector<int64_t> misses;
   for (int64_t j = 0; j < s; ++j) {
     if (table != nullptr && k <= table->per_item) {
-      auto first = table->entries.begin() + static_cast<int64_t>(items[j]) * table->per_item;
-      std::vector<math::ScoredId> row(first, first + table->per_item);
-      while (!row.empty() && row.back().id < 0) row.pop_back();
-      if (emit(j, row)) continue;
+      // The row in place (no copy); padding (id -1) only at its end.
+      const math::ScoredId* first = table->entries.data() + static_cast<int64_t>(items[j]) * table->per_item;
+      size_t len = table->per_item;
+      while (len > 0 && first[len - 1].id < 0) --len;
+      if (emit(j, std::span<const math::ScoredId>(first, len))) continue;
       misses.push_back(j);
       continue;
     }
