@@ -71,9 +71,12 @@ void ConcurrencyLimiter::Release(Clock::time_point start, bool dropped) {
   if (!options_.adaptive) return;
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   std::lock_guard<std::mutex> lock(mu_);
+  // Only a sample taken while the limit binds (half of it or more in use)
+  // tells whether more concurrency would help or hurt.
+  if (before * 2 < limit_) return;
   if (dropped || latency > options_.latency_target) {
     limit_ = std::max<double>(options_.min_limit, limit_ * options_.backoff);
-  } else if (before * 2 >= limit_) {
+  } else {
     limit_ = std::min<double>(options_.max_limit, limit_ + 1);
   }
   if (limit_gauge_ != nullptr) limit_gauge_->Set(std::floor(limit_));

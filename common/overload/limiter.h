@@ -8,8 +8,12 @@
 // The limit follows AIMD, as Netflix's concurrency-limits `AIMDLimit` does:
 // a request that finishes within `latency_target` while at least half the
 // limit is in use raises the limit by one; one that takes longer (or was
-// dropped by the caller's deadline) multiplies it by `backoff`. The limit
-// stays within [min_limit, max_limit]. A request that arrives when the
+// dropped by the caller's deadline) while at least half the limit is in use
+// multiplies it by `backoff`. A sample taken with the limit far from binding
+// says nothing about concurrency (a slow build, a cold cache or a slow
+// dependency at light load), so it leaves the limit alone: a service that is
+// slow but lightly loaded never sheds. The limit stays within
+// [min_limit, max_limit]. A request that arrives when the
 // in-flight count is at the limit is shed; so is one whose deadline has
 // already passed (its caller has given up).
 //
@@ -114,6 +118,7 @@ inline LimiterOptions LimiterOptionsFor(int max_inflight, double latency_target_
   LimiterOptions o;
   o.max_limit = max_inflight;
   o.initial_limit = std::min(16, max_inflight);
+  o.min_limit = std::max(1, std::min(4, max_inflight));
   o.latency_target = std::chrono::microseconds(static_cast<int64_t>(latency_target_ms * 1000));
   return o;
 }

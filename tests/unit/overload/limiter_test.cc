@@ -46,7 +46,21 @@ TEST(ConcurrencyLimiter, ShedsARequestWhoseDeadlinePassed) {
   EXPECT_EQ(why, ConcurrencyLimiter::Verdict::kAdmitted);
 }
 
-TEST(ConcurrencyLimiter, SlowRequestsLowerTheLimitFastOnesRaiseIt) {
+// Holds `n` permits at once and releases them after `hold`; returns false
+// if one was shed.
+bool Burst(ConcurrencyLimiter& l, int n, std::chrono::milliseconds hold, bool dropped = false) {
+  std::vector<ConcurrencyLimiter::Permit> held;
+  for (int i = 0; i < n; ++i) {
+    auto p = l.TryAcquire();
+    if (!p.has_value()) return false;
+    if (dropped) p->set_dropped();
+    held.push_back(std::move(*p));
+  }
+  std::this_thread::sleep_for(hold);
+  return true;
+}
+
+TEST(ConcurrencyLimiter, SlowRequestsWithTheLimitInUseLowerItFastOnesRaiseIt) {
   LimiterOptions o;
   o.initial_limit = 20;
   o.min_limit = 2;
@@ -54,27 +68,39 @@ TEST(ConcurrencyLimiter, SlowRequestsLowerTheLimitFastOnesRaiseIt) {
   o.latency_target = 5ms;
   o.backoff = 0.5;
   ConcurrencyLimiter l("test", o, nullptr);
-  // Each slow request halves the limit: 20 -> 10 -> 5 -> 2 (the floor).
-  for (int i = 0; i < 4; ++i) {
-    auto p = l.TryAcquire();
-    ASSERT_TRUE(p.has_value());
-    std::this_thread::sleep_for(8ms);
-  }
+  // 20 slow requests at once: the first to finish sees 20 in flight and
+  // halves the limit (20 -> 10), the next ones see 19, 18, ... in flight,
+  // and halve it while at least half of it is in use: 10 -> 5 -> 2.5 -> 2.
+  ASSERT_TRUE(Burst(l, 20, 8ms));
   EXPECT_EQ(l.limit(), 2);
   // A dropped request counts as slow however fast it was.
-  {
-    auto p = l.TryAcquire();
-    p->set_dropped();
-  }
+  ASSERT_TRUE(Burst(l, 2, 0ms, /*dropped=*/true));
   EXPECT_EQ(l.limit(), 2);
   // Fast requests with the limit in use raise it by one each.
   for (int i = 0; i < 10; ++i) {
-    auto a = l.TryAcquire();
-    auto b = l.TryAcquire();
-    ASSERT_TRUE(a.has_value() && b.has_value()) << i;
+    const int cap = l.limit();
+    ASSERT_TRUE(Burst(l, cap, 0ms)) << i;
   }
-  EXPECT_GT(l.limit(), 2);
+  EXPECT_GT(l.limit(), 10);
   EXPECT_LE(l.limit(), 40);
+}
+
+TEST(ConcurrencyLimiter, SlowRequestsAtLightLoadLeaveTheLimitAlone) {
+  // A slow but lightly loaded service (a sanitizer build, a cold cache) must
+  // not shed: samples taken with less than half the limit in use do not
+  // move it, however slow they are.
+  LimiterOptions o;
+  o.initial_limit = 16;
+  o.min_limit = 2;
+  o.latency_target = 1ms;
+  o.backoff = 0.5;
+  ConcurrencyLimiter l("test", o, nullptr);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Burst(l, 3, 3ms)) << i;
+  EXPECT_EQ(l.limit(), 16);
+  EXPECT_EQ(l.shed(), 0u);
+  // The same latency with the limit in use lowers it.
+  ASSERT_TRUE(Burst(l, 16, 3ms));
+  EXPECT_LT(l.limit(), 16);
 }
 
 }  // namespace
