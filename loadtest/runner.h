@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/config/ports.h"
 #include "common/data/synthetic.h"
 #include "loadtest/histogram.h"
 #include "loadtest/workload.h"
@@ -30,7 +31,7 @@ std::string_view TargetName(Target t);
 
 struct RunOptions {
   Target target = Target::kGateway;
-  std::string addr = "127.0.0.1:50050";
+  std::string addr = config::DefaultAddress("gateway");
   double rate = 100;  // requests per second, 0.1 - 1,000,000
   // After `duration` at `rate`, further phases (rate, length), measured too:
   // e.g. an overload at 2x the knee, then the recovery at half of it.

@@ -13,15 +13,6 @@ std::string S(std::string_view v) { return std::string(v); }
 
 }  // namespace
 
-DefaultPorts DefaultPortsFor(std::string_view service) {
-  if (service == "gateway") return {50050, 9100};
-  if (service == "ingestion") return {50051, 9101};
-  if (service == "training") return {50052, 9102};
-  if (service == "retrieval") return {50053, 9103};
-  if (service == "ranking") return {50054, 9104};
-  return {0, 0};
-}
-
 std::string EnvName(std::string_view flag) {
   std::string out = "RECSTACK_";
   for (char c : flag) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
@@ -29,7 +20,7 @@ std::string EnvName(std::string_view flag) {
 }
 
 void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
-  DefaultPorts p = DefaultPortsFor(c->service);
+  const ServicePorts p = DefaultPortsFor(c->service);
   if (c->listen.empty()) c->listen = absl::StrCat("127.0.0.1:", p.grpc);
   if (c->metrics_listen.empty()) c->metrics_listen = absl::StrCat("127.0.0.1:", p.metrics);
   app.add_option("--listen", c->listen, "gRPC address HOST:PORT")

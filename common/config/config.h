@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "common/config/ports.h"
 #include "absl/status/statusor.h"
 
 namespace recstack::config {
@@ -24,18 +25,12 @@ struct ServiceConfig {
   double drain_seconds = 5;  // graceful-shutdown deadline after SIGTERM
   int redis_pool_size = 8;
   // Admission control (common/overload/limiter.h): the adaptive in-flight
-  // limit starts at min(16, max_inflight) and stays within [2, max_inflight];
+  // limit starts at min(16, max_inflight) and stays within [min(4, max_inflight), max_inflight];
   // requests slower than latency_target_ms lower it.
   int max_inflight = 64;
   double latency_target_ms = 25;
 };
 
-// The default ports of DESIGN §1, by service name.
-struct DefaultPorts {
-  int grpc;
-  int metrics;
-};
-DefaultPorts DefaultPortsFor(std::string_view service);
 
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
 // --drain-seconds and --redis-pool-size with env fallbacks RECSTACK_LISTEN,

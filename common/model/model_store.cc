@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/ids.h"
 #include "common/status/status.h"
 
 namespace recstack::model {
@@ -324,9 +325,7 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
     return absl::InvalidArgumentError("publish: bias arrays do not match the ids");
   }
   for (const auto& id : model.item_ids) {
-    if (id.empty() || id.size() > 128) {
-      return absl::InvalidArgumentError(absl::StrCat("publish: item id of ", id.size(), " bytes"));
-    }
+    if (absl::Status st = ids::ValidateId("item_id", id); !st.ok()) return Annotate(st, "publish");
   }
 
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply seq, pool_.Command({"INCR", Sv(keys_.prefix()) + "model:seq"}));

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/ids.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
 
@@ -16,18 +17,19 @@ int64_t Micros(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
 }
 
-absl::Status ValidateUser(const std::string& user) {
-  if (user.empty()) return absl::InvalidArgumentError("user_id is empty");
-  if (user.size() > 128) return absl::InvalidArgumentError(absl::StrCat("user_id is ", user.size(), " bytes (at most 128)"));
-  for (unsigned char c : user) {
-    if (c < 0x20 || c == 0x7f) return absl::InvalidArgumentError("user_id has a control character");
-  }
-  return absl::OkStatus();
+// Stage deadline: now + budget, never past the request's deadline.
+Clock::time_point StageDeadline(std::chrono::milliseconds budget, Clock::time_point deadline) {
+  return std::min(Clock::now() + budget, deadline);
 }
 
-// Stage deadline: now + budget, never past the request's deadline.
-void StageDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds budget, Clock::time_point deadline) {
-  ctx.set_deadline(std::min(Clock::now() + budget, deadline));
+// A downstream answer that means "saturated": admit less.
+bool IsOverload(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kResourceExhausted || st.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+// How a stage ended, for the debug view: "OK" or "<code number>: <message>".
+std::string StageStatus(const absl::Status& st) {
+  return st.ok() ? "OK" : absl::StrCat(static_cast<int>(st.code()), ": ", st.message());
 }
 
 }  // namespace
@@ -66,26 +68,22 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
   for (const char* c : {"2xx", "4xx", "5xx"}) http[c] = &http_family->Add({{"status", c}});
 }
 
-Gateway::Gateway(std::unique_ptr<v1::RetrievalService::StubInterface> retrieval,
-                 std::unique_ptr<v1::RankingService::StubInterface> ranking,
-                 std::unique_ptr<v1::IngestionService::StubInterface> ingestion, GatewayOptions options,
-                 GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter)
+Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval, std::unique_ptr<RankingBackend> ranking,
+                 std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options, GatewayMetrics& metrics,
+                 overload::ConcurrencyLimiter* limiter)
     : retrieval_(std::move(retrieval)), ranking_(std::move(ranking)), ingestion_(std::move(ingestion)),
       options_(options), metrics_(metrics), limiter_(limiter),
       trending_(
           [this]() -> absl::StatusOr<std::vector<v1::ScoredItem>> {
-            grpc::ClientContext ctx;
-            ctx.set_deadline(Clock::now() + std::chrono::seconds(2));
             v1::GetTrendingRequest req;
             req.set_k(options_.fallback_items);
-            v1::GetTrendingResponse resp;
-            absl::Status st = FromGrpc(ingestion_->GetTrending(&ctx, req, &resp));
-            if (!st.ok()) {
+            auto resp = ingestion_->GetTrending(req, Clock::now() + std::chrono::seconds(2));
+            if (!resp.ok()) {
               metrics_.fallback_refresh_failed->Increment();
-              return st;
+              return resp.status();
             }
-            if (resp.items_size() == 0) return absl::UnavailableError("ingestion has no trending items yet");
-            return std::vector<v1::ScoredItem>(resp.items().begin(), resp.items().end());
+            if (resp->items_size() == 0) return absl::UnavailableError("ingestion has no trending items yet");
+            return std::vector<v1::ScoredItem>(resp->items().begin(), resp->items().end());
           },
           options.fallback_refresh),
       items_(options.item_cache_size, options.item_cache_ttl),
@@ -122,14 +120,12 @@ void Gateway::AddItemMetadata(v1::RecommendResponse& resp, Clock::time_point dea
     }
   }
   if (missing.empty()) return;
-  grpc::ClientContext ctx;
-  StageDeadline(ctx, options_.metadata_budget, deadline);
   v1::GetItemsRequest ireq;
   for (const auto& id : missing) ireq.add_item_ids(id);
-  v1::GetItemsResponse iresp;
-  if (!ingestion_->GetItems(&ctx, ireq, &iresp).ok()) return;  // best effort
+  auto iresp = ingestion_->GetItems(ireq, StageDeadline(options_.metadata_budget, deadline));
+  if (!iresp.ok()) return;  // best effort
   std::map<std::string, const v1::Item*> meta;
-  for (const auto& m : iresp.items()) meta[m.item_id()] = &m;
+  for (const auto& m : iresp->items()) meta[m.item_id()] = &m;
   // Unknown ids are cached as empty items so they are not asked again.
   for (const auto& id : missing) {
     auto m = meta.find(id);
@@ -154,7 +150,7 @@ Gateway::~Gateway() {
 absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequest& req,
                                                          Clock::time_point deadline) {
   const auto start = std::chrono::steady_clock::now();
-  RECSTACK_RETURN_IF_ERROR(ValidateUser(req.user_id()));
+  RECSTACK_RETURN_IF_ERROR(ids::ValidateId("user_id", req.user_id()));
   const int k = req.k() == 0 ? 10 : req.k();
   if (k < 1 || k > 1000) return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", req.k()));
   deadline = std::min(deadline, Clock::now() + options_.total_budget);
@@ -186,38 +182,35 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
 
   // Retrieval.
   v1::RetrieveResponse cands;
-  grpc::Status rst;
+  absl::Status rst;
   {
     auto t = std::chrono::steady_clock::now();
-    grpc::ClientContext ctx;
-    StageDeadline(ctx, options_.retrieval_budget, deadline);
     v1::RetrieveRequest rreq;
     rreq.set_user_id(req.user_id());
     rreq.set_k(std::min(options_.max_candidates, std::max(5 * k, 100)));
-    rst = retrieval_->Retrieve(&ctx, rreq, &cands);
+    auto r = retrieval_->Retrieve(rreq, StageDeadline(options_.retrieval_budget, deadline));
+    rst = r.status();
+    if (r.ok()) cands = *std::move(r);
     const int64_t us = Micros(t);
     metrics_.stage_latency[0]->Observe(us / 1e6);
     if (req.debug()) {
       auto* st = resp.add_stages();
       st->set_stage("retrieval");
       st->set_duration_us(us);
-      st->set_status(rst.ok() ? "OK" : absl::StrCat(rst.error_code(), ": ", rst.error_message()));
+      st->set_status(StageStatus(rst));
       *st->mutable_items() = cands.candidates();
       *st->mutable_sources() = cands.sources();
     }
   }
   if (!rst.ok()) {
-    if (rst.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return FromGrpc(rst);
-    if (permit.has_value() && (rst.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                               rst.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
-      permit->set_dropped();  // downstream is saturated: admit less
-    }
+    if (rst.code() == absl::StatusCode::kInvalidArgument) return rst;
+    if (permit.has_value() && IsOverload(rst)) permit->set_dropped();  // downstream is saturated: admit less
     // Fallback: the trending list in memory (no remote call).
     metrics_.degraded_retrieval->Increment();
     resp.set_degraded(true);
-    resp.set_degraded_reason(absl::StrCat("retrieval failed (", rst.error_message(), "): trending items"));
+    resp.set_degraded_reason(absl::StrCat("retrieval failed (", rst.message(), "): trending items"));
     if (!ServeFallback(k, resp)) {
-      return absl::UnavailableError(absl::StrCat("retrieval failed (", rst.error_message(),
+      return absl::UnavailableError(absl::StrCat("retrieval failed (", rst.message(),
                                                  ") and there is no trending list to fall back on yet"));
     }
     if (req.debug()) {
@@ -230,8 +223,6 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     resp.set_model_version(cands.model_version());
     // Ranking.
     auto t = std::chrono::steady_clock::now();
-    grpc::ClientContext ctx;
-    StageDeadline(ctx, options_.ranking_budget, deadline);
     v1::RankRequest rk;
     rk.set_user_id(req.user_id());
     rk.set_k(k);
@@ -240,14 +231,16 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     *rk.mutable_candidates() = cands.candidates();
     rk.mutable_context()->insert(req.context().begin(), req.context().end());
     v1::RankResponse ranked;
-    grpc::Status kst = ranking_->Rank(&ctx, rk, &ranked);
+    auto kr = ranking_->Rank(rk, StageDeadline(options_.ranking_budget, deadline));
+    absl::Status kst = kr.status();
+    if (kr.ok()) ranked = *std::move(kr);
     const int64_t us = Micros(t);
     metrics_.stage_latency[1]->Observe(us / 1e6);
     if (req.debug()) {
       auto* st = resp.add_stages();
       st->set_stage("ranking");
       st->set_duration_us(us);
-      st->set_status(kst.ok() ? "OK" : absl::StrCat(kst.error_code(), ": ", kst.error_message()));
+      st->set_status(StageStatus(kst));
       *st->mutable_items() = ranked.items();
       *st->mutable_features() = ranked.features();
     }
@@ -263,16 +256,13 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       resp.set_ranker(ranked.ranker());
       resp.set_experiment(ranked.experiment());
       resp.set_variant(ranked.variant());
-    } else if (kst.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      return FromGrpc(kst);  // e.g. an unknown ranker: the caller's mistake
+    } else if (kst.code() == absl::StatusCode::kInvalidArgument) {
+      return kst;  // e.g. an unknown ranker: the caller's mistake
     } else {
-      if (permit.has_value() && (kst.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                                 kst.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
-        permit->set_dropped();
-      }
+      if (permit.has_value() && IsOverload(kst)) permit->set_dropped();
       metrics_.degraded_ranking->Increment();
       resp.set_degraded(true);
-      resp.set_degraded_reason(absl::StrCat("ranking failed (", kst.error_message(), "): retrieval order"));
+      resp.set_degraded_reason(absl::StrCat("ranking failed (", kst.message(), "): retrieval order"));
       for (int i = 0; i < std::min(k, cands.candidates_size()); ++i) *resp.add_items() = cands.candidates(i);
       resp.set_ranker("retrieval-order");
     }
@@ -328,11 +318,8 @@ void Gateway::SendImpressions() {
       queue_.pop_front();
     }
     lock.unlock();
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Clock::now() + std::chrono::seconds(2));
-    v1::IngestEventsResponse r;
-    grpc::Status st = ingestion_->IngestEvents(&ctx, batch, &r);
-    if (st.ok()) {
+    auto r = ingestion_->IngestEvents(batch, Clock::now() + std::chrono::seconds(2));
+    if (r.ok()) {
       metrics_.impressions_sent->Increment(batch.events_size());
     } else {
       metrics_.impressions_failed->Increment(batch.events_size());
@@ -343,50 +330,12 @@ void Gateway::SendImpressions() {
 
 absl::StatusOr<v1::IngestEventsResponse> Gateway::IngestEvents(const v1::IngestEventsRequest& req,
                                                                Clock::time_point deadline) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::min(deadline, Clock::now() + std::chrono::seconds(10)));
-  v1::IngestEventsResponse resp;
-  RECSTACK_RETURN_IF_ERROR(FromGrpc(ingestion_->IngestEvents(&ctx, req, &resp)));
-  return resp;
+  return ingestion_->IngestEvents(req, std::min(deadline, Clock::now() + std::chrono::seconds(10)));
 }
 
 absl::StatusOr<v1::SimilarItemsResponse> Gateway::SimilarItems(const v1::SimilarItemsRequest& req,
                                                                Clock::time_point deadline) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::min(deadline, Clock::now() + options_.retrieval_budget));
-  v1::SimilarItemsResponse resp;
-  RECSTACK_RETURN_IF_ERROR(FromGrpc(retrieval_->SimilarItems(&ctx, req, &resp)));
-  return resp;
-}
-
-grpc::Status GatewayServiceImpl::Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* req,
-                                           v1::RecommendResponse* resp) {
-  metrics::RpcTimer timer(gateway_.metrics().rpc, "Recommend");
-  auto r = gateway_.Recommend(*req, ctx->deadline());
-  timer.set_code(r.status().code());
-  if (!r.ok()) return ToGrpc(r.status());
-  *resp = *std::move(r);
-  return grpc::Status::OK;
-}
-
-grpc::Status GatewayServiceImpl::IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
-                                              v1::IngestEventsResponse* resp) {
-  metrics::RpcTimer timer(gateway_.metrics().rpc, "IngestEvents");
-  auto r = gateway_.IngestEvents(*req, ctx->deadline());
-  timer.set_code(r.status().code());
-  if (!r.ok()) return ToGrpc(r.status());
-  *resp = *std::move(r);
-  return grpc::Status::OK;
-}
-
-grpc::Status GatewayServiceImpl::SimilarItems(grpc::ServerContext* ctx, const v1::SimilarItemsRequest* req,
-                                              v1::SimilarItemsResponse* resp) {
-  metrics::RpcTimer timer(gateway_.metrics().rpc, "SimilarItems");
-  auto r = gateway_.SimilarItems(*req, ctx->deadline());
-  timer.set_code(r.status().code());
-  if (!r.ok()) return ToGrpc(r.status());
-  *resp = *std::move(r);
-  return grpc::Status::OK;
+  return retrieval_->SimilarItems(req, std::min(deadline, Clock::now() + options_.retrieval_budget));
 }
 
 }  // namespace recstack::gateway

@@ -11,6 +11,11 @@
 // only its misses are asked of ingestion. Impressions go to ingestion on a
 // background thread through a bounded queue: logging never delays or fails
 // a response, and what does not fit is dropped and counted.
+//
+// The core sees no gRPC: it calls the other services through the small
+// interfaces of backends.h. gateway_service.h serves it over gRPC (and
+// implements those interfaces with gRPC stubs); http_server.h serves it
+// over HTTP/JSON.
 
 #include <chrono>
 #include <condition_variable>
@@ -21,7 +26,6 @@
 #include <string>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
@@ -29,10 +33,8 @@
 #include "common/cache/refreshed.h"
 #include "common/metrics/metrics.h"
 #include "common/overload/limiter.h"
-#include "recstack/v1/gateway.grpc.pb.h"
-#include "recstack/v1/ingestion.grpc.pb.h"
-#include "recstack/v1/ranking.grpc.pb.h"
-#include "recstack/v1/retrieval.grpc.pb.h"
+#include "recstack/v1/gateway.pb.h"
+#include "services/gateway/backends.h"
 
 namespace recstack::gateway {
 
@@ -69,10 +71,9 @@ struct GatewayMetrics {
 
 class Gateway {
  public:
-  Gateway(std::unique_ptr<v1::RetrievalService::StubInterface> retrieval,
-          std::unique_ptr<v1::RankingService::StubInterface> ranking,
-          std::unique_ptr<v1::IngestionService::StubInterface> ingestion, GatewayOptions options,
-          GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter = nullptr);
+  Gateway(std::unique_ptr<RetrievalBackend> retrieval, std::unique_ptr<RankingBackend> ranking,
+          std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options, GatewayMetrics& metrics,
+          overload::ConcurrencyLimiter* limiter = nullptr);
   ~Gateway();
 
   // Fetches the fallback list once (and then every fallback_refresh). A
@@ -99,9 +100,9 @@ class Gateway {
   void AddItemMetadata(v1::RecommendResponse& resp, std::chrono::system_clock::time_point deadline);
   void SendImpressions();
 
-  std::unique_ptr<v1::RetrievalService::StubInterface> retrieval_;
-  std::unique_ptr<v1::RankingService::StubInterface> ranking_;
-  std::unique_ptr<v1::IngestionService::StubInterface> ingestion_;
+  std::unique_ptr<RetrievalBackend> retrieval_;
+  std::unique_ptr<RankingBackend> ranking_;
+  std::unique_ptr<IngestionBackend> ingestion_;
   GatewayOptions options_;
   GatewayMetrics& metrics_;
   overload::ConcurrencyLimiter* limiter_;
@@ -115,17 +116,6 @@ class Gateway {
   std::deque<v1::Event> queue_;
   bool stopping_ = false;
   std::thread sender_;
-};
-
-class GatewayServiceImpl final : public v1::GatewayService::Service {
- public:
-  explicit GatewayServiceImpl(Gateway& gateway) : gateway_(gateway) {}
-  grpc::Status Recommend(grpc::ServerContext*, const v1::RecommendRequest*, v1::RecommendResponse*) override;
-  grpc::Status IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest*, v1::IngestEventsResponse*) override;
-  grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*, v1::SimilarItemsResponse*) override;
-
- private:
-  Gateway& gateway_;
 };
 
 }  // namespace recstack::gateway

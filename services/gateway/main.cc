@@ -3,9 +3,10 @@
 
 #include "common/config/config.h"
 #include "common/grpc/channel.h"
-#include "common/grpc/server.h"
+#include "common/grpc/service_main.h"
 #include "common/log/log.h"
 #include "services/gateway/gateway.h"
+#include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
 
 int main(int argc, char** argv) {
@@ -15,8 +16,9 @@ int main(int argc, char** argv) {
   // A Recommend spans retrieval and ranking: its latency target is the SLO's.
   config::ServiceConfig cfg{.service = "gateway", .latency_target_ms = 50};
   config::AddServiceFlags(app, &cfg);
-  std::string http_listen = "127.0.0.1:8080", retrieval_addr = "127.0.0.1:50053",
-              ranking_addr = "127.0.0.1:50054", ingestion_addr = "127.0.0.1:50051";
+  std::string http_listen = "127.0.0.1:" + std::to_string(config::kGatewayHttpPort),
+              retrieval_addr = config::DefaultAddress("retrieval"), ranking_addr = config::DefaultAddress("ranking"),
+              ingestion_addr = config::DefaultAddress("ingestion");
   gateway::GatewayOptions g;
   int64_t retrieval_ms = g.retrieval_budget.count(), ranking_ms = g.ranking_budget.count(),
           total_ms = g.total_budget.count();
@@ -36,44 +38,35 @@ int main(int argc, char** argv) {
     if (st.ok()) st = config::ValidateAddress(flag, *addr);
   }
   if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1)) st = absl::InvalidArgumentError("budgets must be >= 1 ms");
-  if (!st.ok()) {
-    std::cerr << "recstack-gateway: " << st.message() << "\n";
-    return 2;
-  }
+  if (!st.ok()) return grpcutil::Fail("gateway", st, 2);
   g.retrieval_budget = std::chrono::milliseconds(retrieval_ms);
   g.ranking_budget = std::chrono::milliseconds(ranking_ms);
   g.total_budget = std::chrono::milliseconds(total_ms);
   log::Init("gateway", cfg.log_level);
   auto registry = std::make_shared<prometheus::Registry>();
   gateway::GatewayMetrics metrics(*registry);
-  overload::ConcurrencyLimiter limiter("gateway", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
-                                       registry.get());
-  gateway::Gateway gw(v1::RetrievalService::NewStub(grpcutil::MakeChannel(retrieval_addr)),
-                      v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_addr)),
-                      v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_addr)), g, metrics, &limiter);
+  auto limiter = grpcutil::MakeLimiter(cfg, *registry);
+  gateway::Gateway gw(std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_addr)),
+                      std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_addr)),
+                      std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_addr)), g,
+                      metrics, limiter.get());
   if (absl::Status s = gw.StartFallbackRefresh(); !s.ok()) {
     log::Warn("no fallback list yet (filled by a later refresh)", {{"error", s.message()}});
   }
   gateway::GatewayServiceImpl service(gw);
-  grpcutil::ServerRunner server(
-      {.listen = cfg.listen,
-       .metrics_listen = cfg.metrics_listen,
-       .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
-      registry);
-  server.AddService(&service);
-  if (absl::Status s = server.Start(); !s.ok()) {
-    std::cerr << "recstack-gateway: " << s.message() << "\n";
-    return 1;
-  }
-  gateway::HttpServer http(gw, [&server] { return server.serving(); });
-  if (absl::Status s = http.Start(http_listen); !s.ok()) {
-    std::cerr << "recstack-gateway: " << s.message() << "\n";
-    server.Shutdown();
-    return 1;
-  }
-  log::Info("gateway started", {{"http", http_listen}, {"retrieval", retrieval_addr}, {"ranking", ranking_addr},
-                                {"ingestion", ingestion_addr}});
-  server.Wait();
-  http.Stop();
-  return 0;
+  std::unique_ptr<gateway::HttpServer> http;
+  const int code = grpcutil::Serve(
+      cfg, registry,
+      {.services = {&service},
+       .on_started =
+           [&](grpcutil::ServerRunner& server) {
+             http = std::make_unique<gateway::HttpServer>(gw, [&server] { return server.serving(); });
+             return http->Start(http_listen);
+           },
+       .on_stopped = [&] { if (http) http->Stop(); },
+       .started_fields = {{"http", http_listen},
+                          {"retrieval", retrieval_addr},
+                          {"ranking", ranking_addr},
+                          {"ingestion", ingestion_addr}}});
+  return code;
 }

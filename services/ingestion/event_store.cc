@@ -67,7 +67,7 @@ EventStore::EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions opt
     : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock), script_(kWriteEventLua),
       window_sums_(options.window_cache_ttl) {}
 
-absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>& events) {
+absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events::Event>& events) {
   if (events.empty()) return std::vector<Outcome>{};
   RECSTACK_ASSIGN_OR_RETURN(redis::Lease lease, pool_.Acquire());
   RECSTACK_ASSIGN_OR_RETURN(std::string sha, script_.Load(*lease));
@@ -80,7 +80,7 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>&
   const std::string half_life = std::to_string(options_.trending_half_life_ms);
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(events.size());
-  for (const Event& e : events) {
+  for (const events::Event& e : events) {
     const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
     std::vector<std::string> keys = {keys_.EventMarker(e.event_id), stream, keys_.History(e.user_id),
                                      keys_.Popularity(hour), trend, trend_meta};
@@ -89,14 +89,14 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<Event>&
                                      cap,
                                      e.item_id,
                                      std::to_string(e.timestamp_ms),
-                                     Fmt(PopularityWeight(e.type)),
+                                     Fmt(events::PopularityWeight(e.type)),
                                      pop_ttl,
-                                     IsInteraction(e.type) ? "1" : "0",
+                                     events::IsInteraction(e.type) ? "1" : "0",
                                      half_life,
                                      "id", e.event_id,
                                      "user", e.user_id,
                                      "item", e.item_id,
-                                     "type", std::string(EventTypeName(e.type)),
+                                     "type", std::string(events::EventTypeName(e.type)),
                                      "value", Fmt(e.value),
                                      "ts", std::to_string(e.timestamp_ms)};
     if (!e.context.empty()) {

@@ -26,7 +26,7 @@
 #include "common/clock/clock.h"
 #include "common/redis/client.h"
 #include "common/redis/popularity.h"
-#include "services/ingestion/event.h"
+#include "common/events/event.h"
 
 namespace recstack::ingestion {
 
@@ -66,7 +66,7 @@ class EventStore {
   EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options, const Clock& clock);
 
   // Writes normalized, valid events; one outcome per event, in order.
-  absl::StatusOr<std::vector<Outcome>> Write(const std::vector<Event>& events);
+  absl::StatusOr<std::vector<Outcome>> Write(const std::vector<events::Event>& events);
 
   // Most recent first; limit 1-1000.
   absl::StatusOr<std::vector<HistoryEntry>> History(std::string_view user, int limit);

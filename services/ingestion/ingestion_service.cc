@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/admission.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
@@ -15,16 +16,22 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-Event FromProto(const v1::Event& p) {
-  Event e;
+events::Event FromProto(const v1::Event& p) {
+  events::Event e;
   e.event_id = p.event_id();
   e.user_id = p.user_id();
   e.item_id = p.item_id();
-  e.type = static_cast<EventType>(p.type());
+  e.type = static_cast<events::EventType>(p.type());
   e.value = p.value();
   e.timestamp_ms = p.timestamp_ms();
   e.context.insert(p.context().begin(), p.context().end());
   return e;
+}
+
+// Records `status` on the call's timer and answers it.
+grpc::Status Reject(metrics::RpcTimer& timer, const absl::Status& status) {
+  timer.set_code(status.code());
+  return ToGrpc(status);
 }
 
 }  // namespace
@@ -36,9 +43,9 @@ IngestionMetrics::IngestionMetrics(prometheus::Registry& registry)
                  .Name("recstack_ingestion_events_total")
                  .Help("Events by type and outcome (accepted, duplicate, rejected)")
                  .Register(registry);
-  for (int t = 0; t < kNumEventTypes; ++t) {
+  for (int t = 0; t < events::kNumEventTypes; ++t) {
     for (int o = 0; o < 3; ++o) {
-      events[t][o] = &ev.Add({{"type", std::string(EventTypeName(static_cast<EventType>(t)))},
+      events[t][o] = &ev.Add({{"type", std::string(events::EventTypeName(static_cast<events::EventType>(t)))},
                               {"outcome", kOutcomes[o]}});
     }
   }
@@ -59,7 +66,7 @@ IngestionMetrics::IngestionMetrics(prometheus::Registry& registry)
                       .Add({});
 }
 
-IngestionServiceImpl::IngestionServiceImpl(EventStore& store, const Clock& clock, ValidationLimits limits,
+IngestionServiceImpl::IngestionServiceImpl(EventStore& store, const Clock& clock, events::ValidationLimits limits,
                                            prometheus::Registry& registry, overload::ConcurrencyLimiter* limiter)
     : store_(store), clock_(clock), limits_(limits), metrics_(registry), limiter_(limiter),
       rng_(std::random_device{}()) {}
@@ -74,11 +81,11 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
   }
   metrics_.batch_size->Observe(n);
   const int64_t now = clock_.NowMs();
-  std::vector<Event> valid;
+  std::vector<events::Event> valid;
   valid.reserve(n);
   for (int i = 0; i < n; ++i) {
-    Event e = FromProto(req.events(i));
-    absl::Status st = ValidateEvent(e, now, limits_);
+    events::Event e = FromProto(req.events(i));
+    absl::Status st = events::ValidateEvent(e, now, limits_);
     if (!st.ok()) {
       v1::RejectedEvent r;
       r.set_index(static_cast<int32_t>(index_base + i));
@@ -86,7 +93,7 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
       r.set_reason(std::string(st.message()));
       rejected->push_back(std::move(r));
       const int t = static_cast<int>(e.type);
-      metrics_.events[t > 0 && t < kNumEventTypes ? t : 0][2]->Increment();
+      metrics_.events[t > 0 && t < events::kNumEventTypes ? t : 0][2]->Increment();
       continue;
     }
     uint64_t bits;
@@ -94,7 +101,7 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
       std::lock_guard<std::mutex> lock(rng_mu_);
       bits = rng_();
     }
-    Normalize(e, now, bits);
+    events::Normalize(e, now, bits);
     valid.push_back(std::move(e));
   }
   if (valid.empty()) return absl::OkStatus();
@@ -168,14 +175,12 @@ grpc::Status IngestionServiceImpl::UpsertItems(grpc::ServerContext*, const v1::U
                                                v1::UpsertItemsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "UpsertItems");
   if (req->items_size() == 0 || req->items_size() > kMaxItemsPerUpsert) {
-    timer.set_code(absl::StatusCode::kInvalidArgument);
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("UpsertItems takes 1-", kMaxItemsPerUpsert, " items, got ", req->items_size()));
+    return Reject(timer, absl::InvalidArgumentError(absl::StrCat("UpsertItems takes 1-", kMaxItemsPerUpsert, " items, got ", req->items_size())));
   }
   std::vector<ItemRecord> items;
   for (int i = 0; i < req->items_size(); ++i) {
     const v1::Item& p = req->items(i);
-    absl::Status st = ValidateId("item_id", p.item_id());
+    absl::Status st = ids::ValidateId("item_id", p.item_id());
     if (st.ok() && p.title().size() > 1024) st = absl::InvalidArgumentError("title is over 1024 bytes");
     if (st.ok() && p.categories_size() > 32) st = absl::InvalidArgumentError("more than 32 categories");
     if (st.ok() && p.attributes_size() > 32) st = absl::InvalidArgumentError("more than 32 attributes");
@@ -205,8 +210,7 @@ grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext* ctx, const v1::
     return admission.status;
   }
   if (req->item_ids_size() > 1000) {
-    timer.set_code(absl::StatusCode::kInvalidArgument);
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "GetItems takes at most 1000 ids");
+    return Reject(timer, absl::InvalidArgumentError("GetItems takes at most 1000 ids"));
   }
   auto items = store_.GetItems({req->item_ids().begin(), req->item_ids().end()});
   timer.set_code(items.status().code());
@@ -230,7 +234,7 @@ grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext* ctx, cons
     timer.set_code(FromGrpc(admission.status).code());
     return admission.status;
   }
-  absl::Status st = ValidateId("user_id", req->user_id());
+  absl::Status st = ids::ValidateId("user_id", req->user_id());
   if (st.ok() && (req->limit() < 0 || req->limit() > 1000)) {
     st = absl::InvalidArgumentError(absl::StrCat("limit must be 0-1000, got ", req->limit()));
   }
@@ -258,8 +262,7 @@ grpc::Status IngestionServiceImpl::GetTrending(grpc::ServerContext* ctx, const v
     return admission.status;
   }
   if (req->k() < 0 || req->k() > 1000 || req->window_hours() < 0 || req->window_hours() > 720) {
-    timer.set_code(absl::StatusCode::kInvalidArgument);
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "k must be 0-1000 and window_hours 0-720");
+    return Reject(timer, absl::InvalidArgumentError("k must be 0-1000 and window_hours 0-720"));
   }
   // window_hours 0: the decayed counts (O(k)); otherwise an exact window.
   auto t = store_.Trending(req->k() == 0 ? 20 : req->k(), req->window_hours());

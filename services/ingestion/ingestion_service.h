@@ -23,7 +23,7 @@ constexpr int kMaxItemsPerUpsert = 10'000;
 struct IngestionMetrics {
   explicit IngestionMetrics(prometheus::Registry& registry);
   // [type][outcome]: outcome 0 accepted, 1 duplicate, 2 rejected.
-  prometheus::Counter* events[kNumEventTypes][3];
+  prometheus::Counter* events[events::kNumEventTypes][3];
   prometheus::Histogram* batch_size;
   prometheus::Histogram* redis_latency;
   prometheus::Counter* redis_errors;
@@ -33,7 +33,7 @@ struct IngestionMetrics {
 class IngestionServiceImpl final : public v1::IngestionService::Service {
  public:
   // `limiter` (may be null) bounds the requests in flight.
-  IngestionServiceImpl(EventStore& store, const Clock& clock, ValidationLimits limits,
+  IngestionServiceImpl(EventStore& store, const Clock& clock, events::ValidationLimits limits,
                        prometheus::Registry& registry, overload::ConcurrencyLimiter* limiter = nullptr);
 
   grpc::Status IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
@@ -56,7 +56,7 @@ class IngestionServiceImpl final : public v1::IngestionService::Service {
 
   EventStore& store_;
   const Clock& clock_;
-  ValidationLimits limits_;
+  events::ValidationLimits limits_;
   IngestionMetrics metrics_;
   overload::ConcurrencyLimiter* limiter_;
   std::mutex rng_mu_;

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "common/config/config.h"
-#include "common/grpc/server.h"
+#include "common/grpc/service_main.h"
 #include "common/log/log.h"
 #include "common/redis/client.h"
 #include "services/ingestion/ingestion_service.h"
@@ -11,12 +11,12 @@ int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
   CLI::App app{"recstack-ingestion: validates events, deduplicates them and appends them to Redis"};
-  // Event batches (up to 10,000 events) take longer than reads: a latency
+  // events::Event batches (up to 10,000 events) take longer than reads: a latency
   // target of reads would shed them.
   config::ServiceConfig cfg{.service = "ingestion", .latency_target_ms = 250};
   config::AddServiceFlags(app, &cfg);
   ingestion::StoreOptions store_opts;
-  ingestion::ValidationLimits limits;
+  events::ValidationLimits limits;
   app.add_option("--stream-maxlen", store_opts.stream_maxlen, "approximate cap of rs:events")
       ->envname(config::EnvName("stream-maxlen"))->capture_default_str();
   app.add_option("--history-cap", store_opts.history_cap, "items kept per user history")
@@ -30,10 +30,7 @@ int main(int argc, char** argv) {
   app.add_option("--min-rating", limits.min_rating, "lowest valid RATING")->capture_default_str();
   app.add_option("--max-rating", limits.max_rating, "highest valid RATING")->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
-  if (absl::Status st = config::Validate(cfg); !st.ok()) {
-    std::cerr << "recstack-ingestion: " << st.message() << "\n";
-    return 2;
-  }
+  if (absl::Status st = config::Validate(cfg); !st.ok()) return grpcutil::Fail("ingestion", st, 2);
   if (store_opts.stream_maxlen < 1000 || store_opts.history_cap < 1 || store_opts.dedup_ttl_s < 60 ||
       !(limits.min_rating < limits.max_rating) || !(half_life_hours >= 0.01 && half_life_hours <= 24 * 365)) {
     std::cerr << "recstack-ingestion: --stream-maxlen >= 1000, --history-cap >= 1, --dedup-ttl-seconds >= 60, "
@@ -47,24 +44,7 @@ int main(int argc, char** argv) {
   SystemClock clock;
   ingestion::EventStore store(pool, redis::Keyspace(cfg.key_prefix), store_opts, clock);
   auto registry = std::make_shared<prometheus::Registry>();
-  overload::ConcurrencyLimiter limiter("ingestion", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
-                                       registry.get());
-  ingestion::IngestionServiceImpl service(store, clock, limits, *registry, &limiter);
-  grpcutil::ServerRunner runner(
-      {.listen = cfg.listen,
-       .metrics_listen = cfg.metrics_listen,
-       .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
-      registry);
-  runner.AddService(&service);
-  // Readiness asks Redis on a connection of its own: a pool that is busy
-  // with requests is load, not an outage.
-  redis::Pool probe_pool(*redis_opts, 1);
-  runner.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
-  if (absl::Status st = runner.Start(); !st.ok()) {
-    std::cerr << "recstack-ingestion: " << st.message() << "\n";
-    return 1;
-  }
-  log::Info("ingestion started", {{"redis", redis::ToUrl(*redis_opts)}});
-  runner.Wait();
-  return 0;
+  auto limiter = grpcutil::MakeLimiter(cfg, *registry);
+  ingestion::IngestionServiceImpl service(store, clock, limits, *registry, limiter.get());
+  return grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
 }

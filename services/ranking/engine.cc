@@ -5,19 +5,19 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/ids.h"
+#include "common/status/status.h"
 
 namespace recstack::ranking {
 
 RankingEngine::RankingEngine(FeatureAssembler& features, RankerRegistry registry,
-                             std::vector<Experiment> experiments, const retrieval::ModelHolder* holder,
+                             std::vector<Experiment> experiments, const model::ItemVectorsHolder* holder,
                              double mmr_lambda)
     : features_(features), registry_(std::move(registry)), experiments_(std::move(experiments)),
       holder_(holder), mmr_lambda_(mmr_lambda) {}
 
 absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
-  if (q.user_id.empty() || q.user_id.size() > 128) {
-    return absl::InvalidArgumentError("user_id must be 1-128 bytes");
-  }
+  RECSTACK_RETURN_IF_ERROR(ids::ValidateId("user_id", q.user_id));
   if (q.k <= 0 || q.k > 1000) return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", q.k));
   if (static_cast<int>(q.candidates.size()) > kMaxCandidates) {
     return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxCandidates, " candidates, got ", q.candidates.size()));
@@ -53,15 +53,12 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   if (mmr) {
     // MMR over the best few hundred, against the served item factors.
     const int pool = std::min<int>(static_cast<int>(order.size()), std::max(q.k * 5, 100));
-    std::shared_ptr<const retrieval::ServingModel> m = holder_ ? holder_->Current() : nullptr;
+    std::shared_ptr<const model::ItemVectors> m = holder_ ? holder_->Current() : nullptr;
     std::vector<double> s(pool);
     std::vector<const float*> vecs(pool, nullptr);
     for (int i = 0; i < pool; ++i) {
       s[i] = scored[order[i]].score;
-      if (m) {
-        auto it = m->item_index.find((*rows)[order[i]].item_id);
-        if (it != m->item_index.end()) vecs[i] = m->factors.row(it->second);
-      }
+      if (m) vecs[i] = m->Find((*rows)[order[i]].item_id);
     }
     auto picked = MmrRerank(s, vecs, m ? m->meta.factors : 0, lambda, std::min(q.k, pool));
     std::vector<int> reordered;

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/model/item_vectors.h"
 #include "services/ranking/experiments.h"
 #include "services/ranking/features.h"
 #include "services/ranking/rankers.h"
-#include "services/retrieval/model_holder.h"
 
 namespace recstack::ranking {
 
@@ -45,7 +45,7 @@ class RankingEngine {
  public:
   // `holder` (item factors for MMR) may be null: MMR then sees no similarity.
   RankingEngine(FeatureAssembler& features, RankerRegistry registry, std::vector<Experiment> experiments,
-                const retrieval::ModelHolder* holder, double mmr_lambda = 0.7);
+                const model::ItemVectorsHolder* holder, double mmr_lambda = 0.7);
 
   absl::StatusOr<RankResult> Rank(const RankQuery& query);
   const RankerRegistry& registry() const { return registry_; }
@@ -55,7 +55,7 @@ class RankingEngine {
   FeatureAssembler& features_;
   RankerRegistry registry_;
   std::vector<Experiment> experiments_;
-  const retrieval::ModelHolder* holder_;
+  const model::ItemVectorsHolder* holder_;
   double mmr_lambda_;
 };
 

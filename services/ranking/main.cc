@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "common/config/config.h"
-#include "common/grpc/server.h"
+#include "common/grpc/service_main.h"
 #include "common/log/log.h"
 #include "services/ranking/ranking_service.h"
 
@@ -40,10 +40,7 @@ int main(int argc, char** argv) {
     experiments = ranking::DefaultExperiments(default_ranker);
   }
   if (st.ok() && !(mmr_lambda >= 0 && mmr_lambda <= 1)) st = absl::InvalidArgumentError("--mmr-lambda: must be 0-1");
-  if (!st.ok()) {
-    std::cerr << "recstack-ranking: " << st.message() << "\n";
-    return 2;
-  }
+  if (!st.ok()) return grpcutil::Fail("ranking", st, 2);
   log::Init("ranking", cfg.log_level);
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
   redis::Options load_opts = *redis_opts;
@@ -52,35 +49,17 @@ int main(int argc, char** argv) {
   redis::Pool load_pool(load_opts, 2);
   redis::Keyspace keys(cfg.key_prefix);
   model::ModelStore load_store(load_pool, keys);
-  // Item factors for MMR; no HNSW needed here.
-  retrieval::HolderOptions hold;
-  hold.hnsw_min_items = INT64_MAX;
-  hold.neighbours_per_item = 0;
-  retrieval::ModelHolder holder(load_store, *redis_opts, keys, hold);
+  // Item vectors for MMR.
+  auto holder = model::MakeItemVectorsHolder(load_store, *redis_opts, keys);
   SystemClock clock;
   ranking::FeatureAssembler features(pool, keys, clock);
-  ranking::RankingEngine engine(features, registry_r, experiments, &holder, mmr_lambda);
+  ranking::RankingEngine engine(features, registry_r, experiments, holder.get(), mmr_lambda);
   auto registry = std::make_shared<prometheus::Registry>();
   ranking::RankingMetrics metrics(*registry, experiments);
-  overload::ConcurrencyLimiter limiter("ranking", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
-                                       registry.get());
-  ranking::RankingServiceImpl service(engine, metrics, &limiter);
-  grpcutil::ServerRunner server(
-      {.listen = cfg.listen,
-       .metrics_listen = cfg.metrics_listen,
-       .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
-      registry);
-  server.AddService(&service);
-  // Readiness asks Redis on a connection of its own: a pool that is busy
-  // with requests is load, not an outage.
-  redis::Pool probe_pool(*redis_opts, 1);
-  server.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
-  holder.Start();
-  if (absl::Status s = server.Start(); !s.ok()) {
-    std::cerr << "recstack-ranking: " << s.message() << "\n";
-    return 1;
-  }
-  server.Wait();
-  holder.Stop();
-  return 0;
+  auto limiter = grpcutil::MakeLimiter(cfg, *registry);
+  ranking::RankingServiceImpl service(engine, metrics, limiter.get());
+  holder->Start();
+  const int code = grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
+  holder->Stop();
+  return code;
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/admission.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 
 namespace recstack::ranking {

@@ -100,79 +100,16 @@ std::vector<Candidate> EaseSimilar(const EaseServingModel& m, int32_t item, int 
 
 EaseModelHolder::EaseModelHolder(model::ModelStore& store, redis::Options redis_options,
                                  redis::Keyspace keys, std::chrono::milliseconds poll_interval)
-    : store_(store),
-      redis_options_(std::move(redis_options)),
-      keys_(std::move(keys)),
-      poll_interval_(poll_interval) {}
-
-EaseModelHolder::~EaseModelHolder() { Stop(); }
-
-void EaseModelHolder::Start() {
-  Refresh();
-  subscriber_ = std::make_unique<redis::Subscriber>(
-      redis_options_, std::vector<std::string>{keys_.ModelUpdatesEase()},
-      [this](std::string_view, std::string_view version) {
-        absl::Status st = Load(std::string(version));
-        if (!st.ok()) {
-          log::Warn("ease model update not loaded",
-                    {{"version", version}, {"error", st.message()}});
-        }
-      });
-  subscriber_->set_on_subscribed([this] { Refresh(); });
-  subscriber_->Start();
-  poller_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping_) {
-      cv_.wait_for(lock, poll_interval_, [this] { return stopping_; });
-      if (stopping_) break;
-      lock.unlock();
-      Refresh();
-      lock.lock();
-    }
-  });
-}
-
-void EaseModelHolder::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (subscriber_) subscriber_->Stop();
-  if (poller_.joinable()) poller_.join();
-}
-
-void EaseModelHolder::Refresh() {
-  auto v = store_.CurrentVersion(model::Slot::kEase);
-  if (!v.ok()) return;  // none yet, or Redis down: keep what we have
-  auto cur = Current();
-  if (cur != nullptr && cur->meta.version == *v) return;
-  absl::Status st = Load(*v);
-  if (!st.ok()) log::Warn("ease model not loaded", {{"version", *v}, {"error", st.message()}});
-}
-
-absl::Status EaseModelHolder::Load(const std::string& version) {
-  std::lock_guard<std::mutex> load_lock(load_mu_);
-  {
-    auto cur = Current();
-    if (cur != nullptr && cur->meta.version == version) return absl::OkStatus();
-  }
-  auto n = store_.LoadNeighbours(version);
-  if (!n.ok()) return n.status();
-  auto m = BuildEaseServingModel(*std::move(n));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    current_ = m;
-  }
-  log::Info(
-      "ease model loaded",
-      {{"version", version}, {"items", m->item_ids.size()}, {"neighbours", m->meta.neighbours}});
-  return absl::OkStatus();
-}
-
-std::shared_ptr<const EaseServingModel> EaseModelHolder::Current() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return current_;
-}
+    : holder_(store, std::move(redis_options), std::move(keys),
+              {.slot = model::Slot::kEase, .poll_interval = poll_interval, .name = "ease model"},
+              [](model::ModelStore& st, const std::string& version)
+                  -> absl::StatusOr<std::shared_ptr<EaseServingModel>> {
+                auto n = st.LoadNeighbours(version);
+                if (!n.ok()) return n.status();
+                auto m = std::const_pointer_cast<EaseServingModel>(BuildEaseServingModel(*std::move(n)));
+                log::Info("ease model loaded", {{"version", version}, {"items", m->item_ids.size()},
+                                                {"neighbours", m->meta.neighbours}});
+                return m;
+              }) {}
 
 }  // namespace recstack::retrieval

@@ -1,7 +1,7 @@
 #pragma once
 
 // The `ease` candidate source (EASE, Steck 2019; trained by
-// services/training/core/ease.*): a user's score for item j is
+// common/mf/ease.*): a user's score for item j is
 //   s_j = sum over the user's history items i of w_i * B_ij,
 // with B truncated to each row's top-N weights as published (x_u B on the
 // kept weights; w_i = 1 as in binary training), history and excluded items
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/model/holder.h"
 #include "common/model/model_store.h"
 #include "common/redis/subscriber.h"
 #include "services/retrieval/retriever.h"
@@ -53,33 +54,21 @@ std::vector<Candidate> EaseRecommend(const EaseServingModel& m,
 // Item `item`'s k heaviest weights (its row of B): SimilarItems from EASE.
 std::vector<Candidate> EaseSimilar(const EaseServingModel& m, int32_t item, int k);
 
+// The EASE slot of the model store, served (hot-swapped like factors).
 class EaseModelHolder {
  public:
   EaseModelHolder(model::ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
                   std::chrono::milliseconds poll_interval = std::chrono::milliseconds(5000));
-  ~EaseModelHolder();
 
   // Loads the current EASE version if there is one and follows the slot.
-  void Start();
-  void Stop();
-  absl::Status Load(const std::string& version);
+  void Start() { holder_.Start(); }
+  void Stop() { holder_.Stop(); }
+  absl::Status Load(const std::string& version) { return holder_.Load(version); }
   // nullptr until an EASE model was loaded.
-  std::shared_ptr<const EaseServingModel> Current() const;
+  std::shared_ptr<const EaseServingModel> Current() const { return holder_.Current(); }
 
  private:
-  void Refresh();
-
-  model::ModelStore& store_;
-  redis::Options redis_options_;
-  redis::Keyspace keys_;
-  std::chrono::milliseconds poll_interval_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const EaseServingModel> current_;
-  std::mutex load_mu_;
-  std::unique_ptr<redis::Subscriber> subscriber_;
-  std::thread poller_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  model::VersionedHolder<EaseServingModel> holder_;
 };
 
 }  // namespace recstack::retrieval

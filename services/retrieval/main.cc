@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "common/config/config.h"
-#include "common/grpc/server.h"
+#include "common/grpc/service_main.h"
 #include "common/log/log.h"
 #include "common/math/blas.h"
 #include "services/retrieval/ease_source.h"
@@ -46,10 +46,7 @@ int main(int argc, char** argv) {
                                     "--user-cache-size >= 1, 0 < --hnsw-target-recall <= 1, --ease-history >= 1, "
                                     "--ease-share >= 0");
   }
-  if (!st.ok()) {
-    std::cerr << "recstack-retrieval: " << st.message() << "\n";
-    return 2;
-  }
+  if (!st.ok()) return grpcutil::Fail("retrieval", st, 2);
   ropts.user_cache_size = static_cast<size_t>(cache_size);
   log::Init("retrieval", cfg.log_level);
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
@@ -68,29 +65,14 @@ int main(int argc, char** argv) {
   retrieval::EaseModelHolder ease(load_store, *redis_opts, keys);
   retrieval::Retriever retriever(holder, store, pool, keys, clock, ropts);
   retriever.set_ease(&ease);
-  overload::ConcurrencyLimiter limiter("retrieval", overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms),
-                                       registry.get());
-  retrieval::RetrievalServiceImpl service(retriever, metrics, &limiter);
-  grpcutil::ServerRunner server(
-      {.listen = cfg.listen,
-       .metrics_listen = cfg.metrics_listen,
-       .drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000))},
-      registry);
-  server.AddService(&service);
-  // Readiness asks Redis on a connection of its own: a pool that is busy
-  // with requests is load, not an outage.
-  redis::Pool probe_pool(*redis_opts, 1);
-  server.SetReadinessProbe([&probe_pool] { return probe_pool.Ping(); }, std::chrono::milliseconds(1000));
+  auto limiter = grpcutil::MakeLimiter(cfg, *registry);
+  retrieval::RetrievalServiceImpl service(retriever, metrics, limiter.get());
   holder.Start();
   retriever.Start();
   ease.Start();
-  if (absl::Status s = server.Start(); !s.ok()) {
-    std::cerr << "recstack-retrieval: " << s.message() << "\n";
-    return 1;
-  }
-  server.Wait();
+  const int code = grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
   retriever.Stop();
   ease.Stop();
   holder.Stop();
-  return 0;
+  return code;
 }

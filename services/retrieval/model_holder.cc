@@ -96,75 +96,41 @@ std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const 
 
 ModelHolder::ModelHolder(model::ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
                          HolderOptions options)
-    : store_(store), redis_options_(std::move(redis_options)), keys_(std::move(keys)), options_(options) {}
-
-ModelHolder::~ModelHolder() { Stop(); }
-
-void ModelHolder::Start() {
-  Refresh();
-  subscriber_ = std::make_unique<redis::Subscriber>(
-      redis_options_, std::vector<std::string>{keys_.ModelUpdates()},
-      [this](std::string_view, std::string_view version) {
-        absl::Status st = Load(std::string(version));
-        if (!st.ok()) log::Warn("model update not loaded", {{"version", version}, {"error", st.message()}});
-      });
-  // After a reconnect, what was announced meanwhile is picked up by a poll.
-  subscriber_->set_on_subscribed([this] { Refresh(); });
-  subscriber_->Start();
-  poller_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping_) {
-      cv_.wait_for(lock, options_.poll_interval, [this] { return stopping_; });
-      if (stopping_) break;
-      lock.unlock();
-      Refresh();
-      lock.lock();
-    }
+    : options_(options),
+      holder_(store, std::move(redis_options), std::move(keys),
+              {.slot = model::Slot::kFactors, .poll_interval = options.poll_interval, .name = "model"},
+              [this](model::ModelStore& st, const std::string& version)
+                  -> absl::StatusOr<std::shared_ptr<ServingModel>> {
+                auto items = st.LoadItems(version);
+                if (!items.ok()) return items.status();
+                return BuildServingModel(*std::move(items), options_, /*build_hnsw_now=*/false);
+              }) {
+  holder_.set_listener([this](const std::shared_ptr<ServingModel>& m) {
+    log::Info("model loaded", {{"version", m->meta.version}, {"items", m->item_ids.size()},
+                               {"factors", m->meta.factors}});
+    if (listener_) listener_(*m);
+    BuildIndexesLater(m);
   });
 }
 
+ModelHolder::~ModelHolder() { Stop(); }
+
+void ModelHolder::Start() { holder_.Start(); }
+
 void ModelHolder::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (subscriber_) subscriber_->Stop();
-  if (poller_.joinable()) poller_.join();
+  holder_.Stop();
+  std::lock_guard<std::mutex> lock(builder_mu_);
   if (builder_.joinable()) builder_.join();
 }
 
-void ModelHolder::Refresh() {
-  auto v = store_.CurrentVersion();
-  if (!v.ok()) return;  // no model yet, or Redis down: keep serving what we have
-  auto cur = Current();
-  if (cur != nullptr && cur->meta.version == *v) return;
-  absl::Status st = Load(*v);
-  if (!st.ok()) log::Warn("model not loaded", {{"version", *v}, {"error", st.message()}});
-}
+absl::Status ModelHolder::Load(const std::string& version) { return holder_.Load(version); }
 
-absl::Status ModelHolder::Load(const std::string& version) {
-  std::lock_guard<std::mutex> load_lock(load_mu_);
-  {
-    auto cur = Current();
-    if (cur != nullptr && cur->meta.version == version) return absl::OkStatus();
-  }
-  auto items = store_.LoadItems(version);
-  if (!items.ok()) return items.status();
-  auto m = BuildServingModel(*std::move(items), options_, /*build_hnsw_now=*/false);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    current_ = m;
-  }
-  log::Info("model loaded", {{"version", version}, {"items", m->item_ids.size()}, {"factors", m->meta.factors}});
-  if (listener_) listener_(*m);
-  BuildIndexesLater(m);
-  return absl::OkStatus();
-}
+std::shared_ptr<const ServingModel> ModelHolder::Current() const { return holder_.Current(); }
 
 void ModelHolder::BuildIndexesLater(std::shared_ptr<ServingModel> m) {
   const bool hnsw = static_cast<int64_t>(m->item_ids.size()) >= options_.hnsw_min_items;
   if (!hnsw && options_.neighbours_per_item <= 0) return;
+  std::lock_guard<std::mutex> lock(builder_mu_);
   if (builder_.joinable()) builder_.join();
   builder_ = std::thread([this, m, hnsw] {
     if (hnsw) {
@@ -174,15 +140,10 @@ void ModelHolder::BuildIndexesLater(std::shared_ptr<ServingModel> m) {
       if (listener_) listener_(*m);
     }
     if (options_.neighbours_per_item > 0) {
-      {
-        // A newer version made this one obsolete: don't spend the CPU.
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stopping_ || current_ != m) return;
-      }
-      auto table = BuildNeighbourTable(m->factors, m->norms, options_.neighbours_per_item, [this, &m] {
-        std::lock_guard<std::mutex> lock(mu_);
-        return stopping_ || current_ != m;
-      });
+      // A newer version made this one obsolete: don't spend the CPU.
+      if (!holder_.IsCurrent(m.get())) return;
+      auto table = BuildNeighbourTable(m->factors, m->norms, options_.neighbours_per_item,
+                                       [this, &m] { return !holder_.IsCurrent(m.get()); });
       if (table == nullptr) return;
       m->neighbours_owner = std::move(table);
       m->neighbours.store(m->neighbours_owner.get());
@@ -191,11 +152,6 @@ void ModelHolder::BuildIndexesLater(std::shared_ptr<ServingModel> m) {
       if (listener_) listener_(*m);
     }
   });
-}
-
-std::shared_ptr<const ServingModel> ModelHolder::Current() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return current_;
 }
 
 }  // namespace recstack::retrieval

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/math/dense.h"
+#include "common/model/holder.h"
 #include "common/model/model_store.h"
 #include "common/redis/subscriber.h"
 #include "services/retrieval/candidate_index.h"
@@ -81,6 +82,9 @@ struct HolderOptions {
 std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const HolderOptions& options,
                                                 bool build_hnsw_now);
 
+// The factors slot of the model store, served: each version becomes a
+// ServingModel (exact index at once; HNSW for large catalogues and the
+// neighbour table built in the background, off the request path).
 class ModelHolder {
  public:
   using Listener = std::function<void(const ServingModel&)>;
@@ -97,25 +101,19 @@ class ModelHolder {
 
   // nullptr until a model was loaded.
   std::shared_ptr<const ServingModel> Current() const;
+  // Called after a load and after each background build finishes. Set
+  // before Start.
   void set_listener(Listener l) { listener_ = std::move(l); }
 
  private:
-  void Refresh();
   // HNSW (large catalogues) and the neighbour table, off the request path.
   void BuildIndexesLater(std::shared_ptr<ServingModel> m);
 
-  model::ModelStore& store_;
-  redis::Options redis_options_;
-  redis::Keyspace keys_;
   HolderOptions options_;
   Listener listener_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const ServingModel> current_;
-  std::mutex load_mu_;  // one load at a time
-  std::unique_ptr<redis::Subscriber> subscriber_;
-  std::thread poller_, builder_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  std::mutex builder_mu_;
+  std::thread builder_;
+  model::VersionedHolder<ServingModel> holder_;  // last: stops before the rest goes
 };
 
 }  // namespace recstack::retrieval

@@ -4,13 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/admission.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 
 namespace recstack::retrieval {
 namespace {
-
-constexpr int kNumSources = 4;
-constexpr const char* kSourceNames[kNumSources] = {"mf", "item2item", "trending", "ease"};
 
 void ToProto(const Candidate& c, int rank, v1::ScoredItem* p) {
   p->set_item_id(c.item_id);
@@ -48,10 +46,11 @@ RetrievalMetrics::RetrievalMetrics(prometheus::Registry& registry)
                   .Help("Sources skipped because they failed")
                   .Register(registry);
   for (int s = 0; s < kNumSources; ++s) {
-    source_latency[s] = &lat.Add({{"source", kSourceNames[s]}}, metrics::LatencyBuckets());
-    source_candidates[s] = &cand.Add({{"source", kSourceNames[s]}},
+    const std::string name(SourceName(static_cast<Source>(s)));
+    source_latency[s] = &lat.Add({{"source", name}}, metrics::LatencyBuckets());
+    source_candidates[s] = &cand.Add({{"source", name}},
                                      prometheus::Histogram::BucketBoundaries{0, 1, 5, 10, 50, 100, 500, 1000});
-    source_errors[s] = &err.Add({{"source", kSourceNames[s]}});
+    source_errors[s] = &err.Add({{"source", name}});
   }
   auto& cache = prometheus::BuildGauge()
                     .Name("recstack_retrieval_user_cache")
@@ -108,8 +107,8 @@ grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx, const v1::
     p->set_kept(s.kept);
     p->set_latency_us(s.latency_us);
     p->set_error(s.error);
-    for (int i = 0; i < kNumSources; ++i) {
-      if (s.source != kSourceNames[i]) continue;
+    if (auto src = ParseSource(s.source); src.ok()) {
+      const int i = static_cast<int>(*src);
       metrics_.source_latency[i]->Observe(s.latency_us / 1e6);
       metrics_.source_candidates[i]->Observe(s.candidates);
       if (!s.error.empty()) metrics_.source_errors[i]->Increment();

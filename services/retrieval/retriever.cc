@@ -13,7 +13,8 @@
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
 #include "services/retrieval/ease_source.h"
-#include "services/training/core/als.h"
+#include "common/events/ids.h"
+#include "common/mf/als.h"
 
 namespace recstack::retrieval {
 namespace {
@@ -22,35 +23,22 @@ int64_t Micros(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
 }
 
-constexpr const char* kSources[] = {"mf", "item2item", "trending", "ease"};
-constexpr int kNumSources = 4;
+constexpr std::string_view kSourceNames[kNumSources] = {"mf", "item2item", "trending", "ease"};
+constexpr int Idx(Source s) { return static_cast<int>(s); }
 
 }  // namespace
-
-absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is empty"));
-  if (id.size() > 128) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is ", id.size(), " bytes (at most 128)"));
-  }
-  for (unsigned char c : id) {
-    if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(std::string(field), " has a control character"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& items) {
   const int d = m.meta.factors;
   std::vector<float> x(d, 0.0f);
   if (items.empty()) return x;
-  training::AlsParams p;
+  mf::AlsParams p;
   p.factors = d;
   p.regularization = m.meta.regularization;
   p.alpha = m.meta.alpha > 0 ? m.meta.alpha : 1.0f;
-  p.solver = training::Solver::kCholesky;
+  p.solver = mf::Solver::kCholesky;
   std::vector<float> values(items.size(), 1.0f);
-  training::ImplicitAls::SolveUser(m.factors, m.gram_plus_reg.data(), items.data(), values.data(),
+  mf::ImplicitAls::SolveUser(m.factors, m.gram_plus_reg.data(), items.data(), values.data(),
                                    static_cast<int64_t>(items.size()), p, x.data());
   return x;
 }
@@ -159,157 +147,157 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
   return out;
 }
 
-absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
-  RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("user_id", q.user_id));
-  if (q.k <= 0 || q.k > kMaxK) {
-    return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", q.k));
+std::string_view SourceName(Source source) { return kSourceNames[Idx(source)]; }
+
+absl::StatusOr<Source> ParseSource(std::string_view name) {
+  for (int i = 0; i < kNumSources; ++i) {
+    if (name == kSourceNames[i]) return static_cast<Source>(i);
   }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown source '", std::string(name), "' (known: mf, item2item, trending, ease)"));
+}
+
+struct Retriever::Context {
+  std::shared_ptr<const ServingModel> m;       // null before the first model
+  std::shared_ptr<const EaseServingModel> em;  // null without an EASE model
+  std::vector<std::string> recent;             // the request's, then history, newest first
+  std::unordered_set<std::string> blocked;     // recent + the request's exclude list
+  std::vector<char> blocked_idx;               // the same, by model index (when m)
+  bool Skip(int32_t id) const { return blocked_idx[id] != 0; }
+};
+
+absl::StatusOr<std::array<bool, kNumSources>> Retriever::ChooseSources(const RetrieveQuery& q,
+                                                                       const Context& c) const {
   // All sources by default; ease only once it has a model.
-  std::shared_ptr<const EaseServingModel> em = ease_ != nullptr ? ease_->Current() : nullptr;
-  bool want[kNumSources] = {q.sources.empty(), q.sources.empty(), q.sources.empty(),
-                            q.sources.empty() && em != nullptr};
+  const bool all = q.sources.empty();
+  std::array<bool, kNumSources> want = {all, all, all, all && c.em != nullptr};
   for (const auto& s : q.sources) {
-    bool known = false;
-    for (int i = 0; i < kNumSources; ++i) {
-      if (s == kSources[i]) want[i] = known = true;
-    }
-    if (!known) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown source '", s, "' (known: mf, item2item, trending, ease)"));
-    }
+    RECSTACK_ASSIGN_OR_RETURN(Source src, ParseSource(s));
+    want[Idx(src)] = true;
   }
-  for (const auto& e : q.exclude) RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("exclude item", e));
-  for (const auto& e : q.recent) RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("recent item", e));
-  std::shared_ptr<const ServingModel> m = holder_.Current();
   // An EASE-only stack answers a default request from ease (and trending).
-  if (m == nullptr && q.sources.empty() && em != nullptr) want[0] = want[1] = false;
+  if (c.m == nullptr && all && c.em != nullptr) want[Idx(Source::kMf)] = want[Idx(Source::kItem2Item)] = false;
   // Before the first model only trending can answer, and only when that is
   // all the request asked for.
-  if (m == nullptr && (want[0] || want[1])) {
+  if (c.m == nullptr && (want[Idx(Source::kMf)] || want[Idx(Source::kItem2Item)])) {
     return absl::FailedPreconditionError("no model has been published yet (sources=trending still works)");
   }
-  RetrieveResult res;
-  if (m != nullptr) res.model_version = m->meta.version;
-  else if (em != nullptr) res.model_version = em->meta.version;
+  return want;
+}
 
-  // History: what to filter, what to fold in, where item2item starts.
-  const std::string hist_key = keys_.History(q.user_id);
+// History: what to filter, what to fold in, where item2item starts.
+absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
   const std::string stop = std::to_string(options_.history_for_seen - 1);
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply hist, pool_.Command({"ZREVRANGE", hist_key, "0", stop}));
-  std::vector<std::string> recent = q.recent;
-  for (const auto& e : hist.elements) recent.push_back(e.str);
-  std::unordered_set<std::string> blocked(recent.begin(), recent.end());
-  blocked.insert(q.exclude.begin(), q.exclude.end());
-  std::vector<char> blocked_idx;
-  if (m != nullptr) {
-    blocked_idx.assign(m->item_ids.size(), 0);
-    for (const auto& id : blocked) {
-      auto it = m->item_index.find(id);
-      if (it != m->item_index.end()) blocked_idx[it->second] = 1;
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply hist, pool_.Command({"ZREVRANGE", keys_.History(q.user_id), "0", stop}));
+  c.recent = q.recent;
+  for (const auto& e : hist.elements) c.recent.push_back(e.str);
+  c.blocked.insert(c.recent.begin(), c.recent.end());
+  c.blocked.insert(q.exclude.begin(), q.exclude.end());
+  if (c.m != nullptr) {
+    c.blocked_idx.assign(c.m->item_ids.size(), 0);
+    for (const auto& id : c.blocked) {
+      auto it = c.m->item_index.find(id);
+      if (it != c.m->item_index.end()) c.blocked_idx[it->second] = 1;
     }
   }
-  auto skip = [&](int32_t id) { return blocked_idx[id] != 0; };
+  return absl::OkStatus();
+}
 
-  std::vector<std::vector<Candidate>> per_source(kNumSources);
-  // mf
-  if (want[0] && m != nullptr) {
-    auto t = std::chrono::steady_clock::now();
-    SourceReport rep;
-    rep.source = "mf";
-    const std::string cache_key = absl::StrCat(m->meta.version, "\x1f", q.user_id);
-    std::optional<std::vector<float>> vec = cache_.Get(cache_key);
-    if (!vec.has_value()) {
-      auto stored = store_.GetUserVector(m->meta.version, q.user_id);
-      if (!stored.ok()) {
-        rep.error = std::string(stored.status().message());
-      } else {
-        vec = stored->value_or(std::vector<float>{});
-        cache_.Put(cache_key, *vec);
-      }
-    }
-    if (vec.has_value() && !vec->empty()) {
-      res.user_vector = "model";
-    } else if (rep.error.empty()) {
-      // Unknown to the model: fold in from history, newest first.
-      std::vector<int32_t> items;
-      for (const auto& id : recent) {
-        if (static_cast<int>(items.size()) >= options_.history_for_fold_in) break;
-        auto it = m->item_index.find(id);
-        if (it != m->item_index.end()) items.push_back(it->second);
-      }
-      if (!items.empty()) {
-        vec = FoldIn(*m, items);
-        res.user_vector = "folded_in";
-      }
-    }
-    if (vec.has_value() && static_cast<int>(vec->size()) >= m->meta.factors && res.user_vector != "none") {
-      auto top = m->index().Search(vec->data(), q.k, skip);
-      for (const auto& s : top) per_source[0].push_back({m->item_ids[s.id], s.score, "mf", ""});
-    }
-    rep.candidates = static_cast<int>(per_source[0].size());
-    rep.latency_us = Micros(t);
-    res.sources.push_back(rep);
-  }
-  // item2item
-  if (want[1] && m != nullptr) {
-    auto t = std::chrono::steady_clock::now();
-    SourceReport rep;
-    rep.source = "item2item";
-    std::vector<int32_t> seeds;
-    for (const auto& id : recent) {
-      if (static_cast<int>(seeds.size()) >= options_.item2item_seeds) break;
-      auto it = m->item_index.find(id);
-      if (it != m->item_index.end()) seeds.push_back(it->second);
-    }
-    std::vector<std::vector<Candidate>> lists;
-    if (!seeds.empty()) lists = NeighboursOfEach(*m, seeds, q.k, skip);
-    // Round-robin over the seeds so the newest item leads but all show.
-    std::unordered_set<std::string> seen;
-    for (size_t r = 0; r < static_cast<size_t>(q.k); ++r) {
-      for (auto& l : lists) {
-        if (r < l.size() && seen.insert(l[r].item_id).second) per_source[1].push_back(l[r]);
-      }
-    }
-    rep.candidates = static_cast<int>(per_source[1].size());
-    rep.latency_us = Micros(t);
-    res.sources.push_back(rep);
-  }
-  // trending
-  if (want[2]) {
-    auto t = std::chrono::steady_clock::now();
-    SourceReport rep;
-    rep.source = "trending";
-    auto tr = Trending(q.k + static_cast<int>(blocked.size()));
-    if (!tr.ok()) {
-      rep.error = std::string(tr.status().message());
+// The user's vector (stored, cached, or folded in from history) against
+// the item index.
+Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context& c, RetrieveResult& res) {
+  SourceOutput out;
+  const ServingModel& m = *c.m;
+  const std::string cache_key = absl::StrCat(m.meta.version, "\x1f", q.user_id);
+  std::optional<std::vector<float>> vec = cache_.Get(cache_key);
+  if (!vec.has_value()) {
+    auto stored = store_.GetUserVector(m.meta.version, q.user_id);
+    if (!stored.ok()) {
+      out.report.error = std::string(stored.status().message());
     } else {
-      for (auto& c : *tr) {
-        if (!blocked.count(c.item_id)) per_source[2].push_back(std::move(c));
-        if (static_cast<int>(per_source[2].size()) >= q.k) break;
-      }
+      vec = stored->value_or(std::vector<float>{});
+      cache_.Put(cache_key, *vec);
     }
-    rep.candidates = static_cast<int>(per_source[2].size());
-    rep.latency_us = Micros(t);
-    res.sources.push_back(rep);
   }
-  // ease (ease_source.h)
-  if (want[3]) {
-    auto t = std::chrono::steady_clock::now();
-    SourceReport rep{.source = "ease"};
-    if (em == nullptr) rep.error = "no ease model has been published";
-    else per_source[3] = EaseRecommend(*em, recent, blocked, q.k, options_.ease_history);
-    rep.candidates = static_cast<int>(per_source[3].size());
-    rep.latency_us = Micros(t);
-    res.sources.push_back(rep);
+  if (vec.has_value() && !vec->empty()) {
+    res.user_vector = "model";
+  } else if (out.report.error.empty()) {
+    // Unknown to the model: fold in from history, newest first.
+    std::vector<int32_t> items;
+    for (const auto& id : c.recent) {
+      if (static_cast<int>(items.size()) >= options_.history_for_fold_in) break;
+      auto it = m.item_index.find(id);
+      if (it != m.item_index.end()) items.push_back(it->second);
+    }
+    if (!items.empty()) {
+      vec = FoldIn(m, items);
+      res.user_vector = "folded_in";
+    }
   }
-  // Merge: each source's quota first, then whatever is left, in source order.
-  const double shares[kNumSources] = {options_.mf_share, options_.item2item_share,
-                                      options_.trending_share, options_.ease_share};
+  if (vec.has_value() && static_cast<int>(vec->size()) >= m.meta.factors && res.user_vector != "none") {
+    auto top = m.index().Search(vec->data(), q.k, [&c](int32_t id) { return c.Skip(id); });
+    for (const auto& s : top) out.candidates.push_back({m.item_ids[s.id], s.score, "mf", ""});
+  }
+  return out;
+}
+
+// Neighbours of the most recent items, round-robin over the seeds so the
+// newest item leads but all show.
+Retriever::SourceOutput Retriever::FromItem2Item(const RetrieveQuery& q, const Context& c) const {
+  SourceOutput out;
+  const ServingModel& m = *c.m;
+  std::vector<int32_t> seeds;
+  for (const auto& id : c.recent) {
+    if (static_cast<int>(seeds.size()) >= options_.item2item_seeds) break;
+    auto it = m.item_index.find(id);
+    if (it != m.item_index.end()) seeds.push_back(it->second);
+  }
+  std::vector<std::vector<Candidate>> lists;
+  if (!seeds.empty()) lists = NeighboursOfEach(m, seeds, q.k, [&c](int32_t id) { return c.Skip(id); });
+  std::unordered_set<std::string> seen;
+  for (size_t r = 0; r < static_cast<size_t>(q.k); ++r) {
+    for (auto& l : lists) {
+      if (r < l.size() && seen.insert(l[r].item_id).second) out.candidates.push_back(l[r]);
+    }
+  }
+  return out;
+}
+
+// The in-memory trending list, without blocked items.
+Retriever::SourceOutput Retriever::FromTrending(const RetrieveQuery& q, const Context& c) {
+  SourceOutput out;
+  auto tr = Trending(q.k + static_cast<int>(c.blocked.size()));
+  if (!tr.ok()) {
+    out.report.error = std::string(tr.status().message());
+    return out;
+  }
+  for (auto& cand : *tr) {
+    if (!c.blocked.count(cand.item_id)) out.candidates.push_back(std::move(cand));
+    if (static_cast<int>(out.candidates.size()) >= q.k) break;
+  }
+  return out;
+}
+
+// EASE rows of the history (ease_source.h).
+Retriever::SourceOutput Retriever::FromEase(const RetrieveQuery& q, const Context& c) const {
+  SourceOutput out;
+  if (c.em == nullptr) {
+    out.report.error = "no ease model has been published";
+  } else {
+    out.candidates = EaseRecommend(*c.em, c.recent, c.blocked, q.k, options_.ease_history);
+  }
+  return out;
+}
+
+void Retriever::Merge(std::array<std::vector<Candidate>, kNumSources>& per_source, int k,
+                      RetrieveResult& res) const {
+  const double shares[kNumSources] = {options_.mf_share, options_.item2item_share, options_.trending_share,
+                                      options_.ease_share};
   std::unordered_set<std::string> taken;
-  std::vector<size_t> pos(kNumSources, 0);
-  int kept[kNumSources] = {0, 0, 0, 0};
+  std::array<size_t, kNumSources> pos{};
+  std::array<int, kNumSources> kept{};
   auto take_from = [&](int s, int limit) {
-    while (kept[s] < limit && pos[s] < per_source[s].size() && static_cast<int>(res.candidates.size()) < q.k) {
+    while (kept[s] < limit && pos[s] < per_source[s].size() && static_cast<int>(res.candidates.size()) < k) {
       Candidate& c = per_source[s][pos[s]++];
       if (taken.insert(c.item_id).second) {
         res.candidates.push_back(c);
@@ -317,19 +305,58 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
       }
     }
   };
-  for (int s = 0; s < kNumSources; ++s) take_from(s, static_cast<int>(std::ceil(shares[s] * q.k)));
-  for (int s = 0; s < kNumSources; ++s) take_from(s, q.k);
+  for (int s = 0; s < kNumSources; ++s) take_from(s, static_cast<int>(std::ceil(shares[s] * k)));
+  for (int s = 0; s < kNumSources; ++s) take_from(s, k);
   for (auto& rep : res.sources) {
-    for (int s = 0; s < kNumSources; ++s) {
-      if (rep.source == kSources[s]) rep.kept = kept[s];
-    }
+    if (auto src = ParseSource(rep.source); src.ok()) rep.kept = kept[Idx(*src)];
   }
+}
+
+absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
+  RECSTACK_RETURN_IF_ERROR(ids::ValidateId("user_id", q.user_id));
+  if (q.k <= 0 || q.k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", q.k));
+  }
+  Context c;
+  c.em = ease_ != nullptr ? ease_->Current() : nullptr;
+  c.m = holder_.Current();
+  for (const auto& s : q.sources) RECSTACK_RETURN_IF_ERROR(ParseSource(s).status());
+  for (const auto& e : q.exclude) RECSTACK_RETURN_IF_ERROR(ids::ValidateId("exclude item", e));
+  for (const auto& e : q.recent) RECSTACK_RETURN_IF_ERROR(ids::ValidateId("recent item", e));
+  RECSTACK_ASSIGN_OR_RETURN(const auto want, ChooseSources(q, c));
+  RetrieveResult res;
+  if (c.m != nullptr) {
+    res.model_version = c.m->meta.version;
+  } else if (c.em != nullptr) {
+    res.model_version = c.em->meta.version;
+  }
+  RECSTACK_RETURN_IF_ERROR(LoadHistory(q, c));
+
+  std::array<std::vector<Candidate>, kNumSources> per_source;
+  for (int s = 0; s < kNumSources; ++s) {
+    if (!want[s]) continue;
+    const Source src = static_cast<Source>(s);
+    const auto t = std::chrono::steady_clock::now();
+    SourceOutput out;
+    switch (src) {
+      case Source::kMf: out = FromMf(q, c, res); break;
+      case Source::kItem2Item: out = FromItem2Item(q, c); break;
+      case Source::kTrending: out = FromTrending(q, c); break;
+      case Source::kEase: out = FromEase(q, c); break;
+    }
+    out.report.source = std::string(SourceName(src));
+    out.report.candidates = static_cast<int>(out.candidates.size());
+    out.report.latency_us = Micros(t);
+    res.sources.push_back(std::move(out.report));
+    per_source[s] = std::move(out.candidates);
+  }
+  Merge(per_source, q.k, res);
   return res;
 }
 
 absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, int k,
                                                   const std::string& source) {
-  RECSTACK_RETURN_IF_ERROR(ValidateItemOrUserId("item_id", item_id));
+  RECSTACK_RETURN_IF_ERROR(ids::ValidateId("item_id", item_id));
   if (k <= 0 || k > kMaxK) return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", k));
   if (source == "ease") {
     auto em = ease_ != nullptr ? ease_->Current() : nullptr;

@@ -13,6 +13,7 @@
 // Seen items (the user's history) and the request's exclude list never
 // come back. Each candidate keeps its source and score.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +39,15 @@ namespace recstack::retrieval {
 constexpr int kMaxK = 1000;
 
 class EaseModelHolder;  // ease_source.h
+
+// The candidate sources, in merge order (each fills its quota in this order,
+// then the rest is taken in this order too).
+enum class Source { kMf = 0, kItem2Item = 1, kTrending = 2, kEase = 3 };
+inline constexpr int kNumSources = 4;
+// "mf", "item2item", "trending", "ease".
+std::string_view SourceName(Source source);
+// InvalidArgument naming the known sources for anything else.
+absl::StatusOr<Source> ParseSource(std::string_view name);
 
 struct RetrieverOptions {
   double mf_share = 0.6, item2item_share = 0.25, trending_share = 0.15;
@@ -129,6 +140,24 @@ class Retriever {
                                                        const std::function<bool(int32_t)>& skip) const;
 
  private:
+  // What one request knows before any source runs.
+  struct Context;
+  // One source's output: its candidates and its report.
+  struct SourceOutput {
+    std::vector<Candidate> candidates;
+    SourceReport report;
+  };
+
+  // The steps of Retrieve, in order.
+  absl::StatusOr<std::array<bool, kNumSources>> ChooseSources(const RetrieveQuery& q, const Context& c) const;
+  absl::Status LoadHistory(const RetrieveQuery& q, Context& c);
+  SourceOutput FromMf(const RetrieveQuery& q, const Context& c, RetrieveResult& res);
+  SourceOutput FromItem2Item(const RetrieveQuery& q, const Context& c) const;
+  SourceOutput FromTrending(const RetrieveQuery& q, const Context& c);
+  SourceOutput FromEase(const RetrieveQuery& q, const Context& c) const;
+  // Each source's quota first, then whatever is left, in source order.
+  void Merge(std::array<std::vector<Candidate>, kNumSources>& per_source, int k, RetrieveResult& res) const;
+
   absl::StatusOr<std::vector<Candidate>> Trending(int k);
 
 
@@ -144,6 +173,5 @@ class Retriever {
   EaseModelHolder* ease_ = nullptr;
 };
 
-absl::Status ValidateItemOrUserId(std::string_view field, std::string_view id);
 
 }  // namespace recstack::retrieval

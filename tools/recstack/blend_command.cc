@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
-#include "services/training/core/trainer.h"
+#include "common/mf/trainer.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 #include "tools/recstack/train_options.h"
@@ -28,7 +28,7 @@ struct BlendOptions {
   bool json = false;
 };
 
-absl::StatusOr<training::TrainConfig> Config(const BlendOptions& o, const std::string& algo) {
+absl::StatusOr<mf::TrainConfig> Config(const BlendOptions& o, const std::string& algo) {
   TrainOptions t;
   t.algo = algo;
   t.seed = o.seed;
@@ -43,7 +43,7 @@ absl::StatusOr<training::TrainConfig> Config(const BlendOptions& o, const std::s
     t.factors = o.als_factors;
     t.iterations = o.als_iterations;
   }
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig c, t.ToConfig());
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig c, t.ToConfig());
   c.evaluate_each_iteration = false;
   c.compute_loss = false;
   return c;
@@ -56,39 +56,39 @@ absl::Status RunBlend(const BlendOptions& o) {
     }
   }
   if (o.weights.empty()) return absl::InvalidArgumentError("--weights: give at least one");
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig ease_cfg, Config(o, "ease"));
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig als_cfg, Config(o, "als-implicit"));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig ease_cfg, Config(o, "ease"));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig als_cfg, Config(o, "als-implicit"));
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.format));
-  RECSTACK_ASSIGN_OR_RETURN(training::SplitSpec split, training::ParseSplit(o.split));
-  RECSTACK_ASSIGN_OR_RETURN(training::Dataset data,
-                            training::LoadDataset(o.input, {.format = format}));
-  std::vector<training::Row> train, test;
+  RECSTACK_ASSIGN_OR_RETURN(mf::SplitSpec split, mf::ParseSplit(o.split));
+  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data,
+                            mf::LoadDataset(o.input, {.format = format}));
+  std::vector<mf::Row> train, test;
   if (!o.test.empty()) {
-    RECSTACK_ASSIGN_OR_RETURN(training::TestSet ts, training::LoadTestSet(o.test, format, data));
+    RECSTACK_ASSIGN_OR_RETURN(mf::TestSet ts, mf::LoadTestSet(o.test, format, data));
     test = std::move(ts.rows);
     train = data.rows;
   } else {
-    if (split.kind == training::SplitSpec::Kind::kNone) {
+    if (split.kind == mf::SplitSpec::Kind::kNone) {
       return absl::InvalidArgumentError("blend needs held-out rows: --split or --test");
     }
-    RECSTACK_RETURN_IF_ERROR(training::Split(data, split, o.seed, &train, &test));
+    RECSTACK_RETURN_IF_ERROR(mf::Split(data, split, o.seed, &train, &test));
   }
   const int32_t nu = data.users.size(), ni = data.items.size();
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainResult ease,
-                            training::Train(nu, ni, train, test, ease_cfg));
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainResult als,
-                            training::Train(nu, ni, train, test, als_cfg));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult ease,
+                            mf::Train(nu, ni, train, test, ease_cfg));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult als,
+                            mf::Train(nu, ni, train, test, als_cfg));
   // The training matrix both models exclude from their rankings.
-  training::InteractionMatrix m = training::BuildMatrix(nu, ni, train, /*sum_duplicates=*/true);
+  mf::InteractionMatrix m = mf::BuildMatrix(nu, ni, train, /*sum_duplicates=*/true);
   const std::string ndcg = absl::StrCat("ndcg@", o.k), recall = absl::StrCat("recall@", o.k);
   nlohmann::json rows = nlohmann::json::array();
   double best_w = 0, best = -1;
   for (double w : o.weights) {
-    training::BlockScorer blend =
-        training::BlendScorer(training::ModelScorer(ease.model, m.by_user, o.threads),
-                              training::ModelScorer(als.model, m.by_user, o.threads), w, ni);
+    mf::BlockScorer blend =
+        mf::BlendScorer(mf::ModelScorer(ease.model, m.by_user, o.threads),
+                              mf::ModelScorer(als.model, m.by_user, o.threads), w, ni);
     auto metrics =
-        training::ToMap(training::EvaluateRankingWith(blend, ni, m.by_user, test, o.k), o.k);
+        mf::ToMap(mf::EvaluateRankingWith(blend, ni, m.by_user, test, o.k), o.k);
     rows.push_back({{"ease_weight", w}, {"metrics", metrics}});
     if (metrics[ndcg] > best) {
       best = metrics[ndcg];

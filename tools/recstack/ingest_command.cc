@@ -10,18 +10,19 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/config/ports.h"
 #include "common/data/loaders.h"
 #include "common/grpc/channel.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
-#include "services/ingestion/event.h"
+#include "common/events/event.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 
 namespace recstack::cli {
 namespace {
 
-constexpr char kDefaultAddr[] = "127.0.0.1:50051";
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -34,7 +35,7 @@ int64_t WallMs() {
 }
 
 struct IngestOptions {
-  std::string addr = kDefaultAddr, file, format = "auto", type, items_file, time_shift = "auto";
+  std::string addr = config::DefaultAddress("ingestion"), file, format = "auto", type, items_file, time_shift = "auto";
   int batch = 1000;
   bool json = false;
 };
@@ -62,16 +63,16 @@ absl::Status UpsertItemsFile(v1::IngestionService::Stub& stub, const std::string
 absl::Status RunIngest(const IngestOptions& o) {
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.format));
   if (o.batch < 1 || o.batch > 10000) return absl::InvalidArgumentError("--batch must be 1-10000");
-  ingestion::EventType type = ingestion::EventType::kPlay;
+  events::EventType type = events::EventType::kPlay;
   const bool movielens = format == data::Format::kMovieLens || format == data::Format::kMovieLensDat ||
                          format == data::Format::kMovieLensCsv ||
                          (format == data::Format::kAuto && o.file.find(".csv") == std::string::npos);
   if (!o.type.empty()) {
-    if (!ingestion::ParseEventType(o.type, &type)) {
+    if (!events::ParseEventType(o.type, &type)) {
       return absl::InvalidArgumentError(absl::StrCat("--type '", o.type, "' is not an event type"));
     }
   } else if (movielens) {
-    type = ingestion::EventType::kRating;
+    type = events::EventType::kRating;
   }
   // First pass: count rows and find the time span, so old data sets
   // (MovieLens is 1997-98; events before 2000 are invalid) can be moved to
@@ -87,7 +88,7 @@ absl::Status RunIngest(const IngestOptions& o) {
   }));
   int64_t shift = 0;
   if (o.time_shift == "auto") {
-    if (max_ts > 0 && min_ts < ingestion::kYear2000Ms) shift = WallMs() - max_ts;
+    if (max_ts > 0 && min_ts < events::kYear2000Ms) shift = WallMs() - max_ts;
   } else if (o.time_shift != "none") {
     return absl::InvalidArgumentError("--time-shift: auto or none");
   }
@@ -124,7 +125,7 @@ absl::Status RunIngest(const IngestOptions& o) {
     e->set_value(v.value);
     // The id is of the row as written in the file, so loading it again is
     // idempotent whatever the time shift.
-    e->set_event_id(ingestion::DeriveEventId(e->user_id(), e->item_id(), type, v.timestamp_ms));
+    e->set_event_id(events::DeriveEventId(e->user_id(), e->item_id(), type, v.timestamp_ms));
     if (v.timestamp_ms > 0) e->set_timestamp_ms(v.timestamp_ms + shift);
     if (req.events_size() >= o.batch) return flush();
     return absl::OkStatus();
@@ -178,7 +179,7 @@ void RegisterIngestCommands(CLI::App& app) {
   ingest->callback([o] { RunCommand("ingest", [&] { return RunIngest(*o); }); });
 
   struct HistOpts {
-    std::string addr = kDefaultAddr, user;
+    std::string addr = config::DefaultAddress("ingestion"), user;
     int limit = 20;
     bool json = false;
   };
@@ -211,7 +212,7 @@ void RegisterIngestCommands(CLI::App& app) {
   });
 
   struct TrendOpts {
-    std::string addr = kDefaultAddr;
+    std::string addr = config::DefaultAddress("ingestion");
     int k = 10, window_hours = 0;
     bool json = false;
   };

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config/ports.h"
 #include "common/grpc/channel.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 #include "recstack/v1/training.grpc.pb.h"
 #include "tools/recstack/cli_util.h"
@@ -15,7 +17,7 @@ namespace recstack::cli {
 
 void RegisterModelsCommands(CLI::App& app) {
   struct Opts {
-    std::string addr = "127.0.0.1:50052", version;
+    std::string addr = config::DefaultAddress("training"), version;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();

@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/config/ports.h"
 #include "common/grpc/channel.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 #include "recstack/v1/gateway.grpc.pb.h"
 #include "recstack/v1/retrieval.grpc.pb.h"
@@ -75,7 +77,7 @@ void RegisterRecommendCommands(CLI::App& app) {
   rec->callback([o] {
     RunCommand("recommend", [&]() -> absl::Status {
       if (o->stage == "retrieval") {
-        auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(o->addr.empty() ? "127.0.0.1:50053" : o->addr));
+        auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
         grpc::ClientContext ctx;
         grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
         v1::RetrieveRequest req;
@@ -95,7 +97,7 @@ void RegisterRecommendCommands(CLI::App& app) {
         return absl::OkStatus();
       }
       if (o->stage != "gateway") return absl::InvalidArgumentError("--stage: gateway or retrieval");
-      auto stub = v1::GatewayService::NewStub(grpcutil::MakeChannel(o->addr.empty() ? "127.0.0.1:50050" : o->addr));
+      auto stub = v1::GatewayService::NewStub(grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::RecommendRequest req;
@@ -136,7 +138,7 @@ void RegisterRecommendCommands(CLI::App& app) {
   sim->add_flag("--json", so->json, "print JSON");
   sim->callback([so] {
     RunCommand("similar", [&]() -> absl::Status {
-      auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(so->addr.empty() ? "127.0.0.1:50053" : so->addr));
+      auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::SimilarItemsRequest req;

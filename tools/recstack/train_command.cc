@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/data/npy.h"
 #include "common/status/status.h"
-#include "services/training/core/trainer.h"
+#include "common/mf/trainer.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 #include "tools/recstack/train_options.h"
@@ -20,14 +20,14 @@
 namespace recstack::cli {
 namespace {
 
-absl::Status ExportModel(const training::TrainedModel& m, const training::Dataset& data,
+absl::Status ExportModel(const mf::TrainedModel& m, const mf::Dataset& data,
                          const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(dir, ": ", ec.message()));
   auto p = [&](const char* name) { return (std::filesystem::path(dir) / name).string(); };
   absl::Status st;
-  if (m.algorithm == training::Algorithm::kEase) {
+  if (m.algorithm == mf::Algorithm::kEase) {
     // EASE: the dense item-item matrix B (items x items), diagonal zero.
     st = data::WriteNpy(p("ease_weights.npy"), m.ease_weights.data(), m.ease_weights.rows(),
                         m.ease_weights.cols());
@@ -35,7 +35,7 @@ absl::Status ExportModel(const training::TrainedModel& m, const training::Datase
     st = data::WriteNpy(p("user_factors.npy"), m.user_factors.data(), m.user_factors.rows(),
                         m.user_factors.cols());
   }
-  if (st.ok() && m.algorithm != training::Algorithm::kEase) {
+  if (st.ok() && m.algorithm != mf::Algorithm::kEase) {
     st = data::WriteNpy(p("item_factors.npy"), m.item_factors.data(), m.item_factors.rows(),
                         m.item_factors.cols());
   }
@@ -56,29 +56,29 @@ absl::Status ExportModel(const training::TrainedModel& m, const training::Datase
 
 absl::Status RunOffline(const TrainOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig cfg, o.ToConfig());
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig cfg, o.ToConfig());
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.format));
-  RECSTACK_ASSIGN_OR_RETURN(training::SplitSpec split, training::ParseSplit(o.split));
-  if (!o.test.empty() && split.kind != training::SplitSpec::Kind::kNone) {
+  RECSTACK_ASSIGN_OR_RETURN(mf::SplitSpec split, mf::ParseSplit(o.split));
+  if (!o.test.empty() && split.kind != mf::SplitSpec::Kind::kNone) {
     return absl::InvalidArgumentError("give either --test FILE or --split, not both");
   }
-  training::LoadOptions lo{.format = format, .keep_timestamps = split.kind == training::SplitSpec::Kind::kLeaveLast};
-  RECSTACK_ASSIGN_OR_RETURN(training::Dataset data, training::LoadDataset(o.input, lo));
+  mf::LoadOptions lo{.format = format, .keep_timestamps = split.kind == mf::SplitSpec::Kind::kLeaveLast};
+  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data, mf::LoadDataset(o.input, lo));
   const double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::vector<training::Row> train, test;
+  std::vector<mf::Row> train, test;
   int64_t unknown_users = 0, unknown_items = 0;
   if (!o.test.empty()) {
-    RECSTACK_ASSIGN_OR_RETURN(training::TestSet ts, training::LoadTestSet(o.test, format, data));
+    RECSTACK_ASSIGN_OR_RETURN(mf::TestSet ts, mf::LoadTestSet(o.test, format, data));
     test = std::move(ts.rows);
     unknown_users = ts.unknown_user_rows;
     unknown_items = ts.unknown_item_rows;
     train = std::move(data.rows);
   } else {
-    RECSTACK_RETURN_IF_ERROR(training::Split(data, split, o.seed, &train, &test));
-    std::vector<training::Row>().swap(data.rows);
+    RECSTACK_RETURN_IF_ERROR(mf::Split(data, split, o.seed, &train, &test));
+    std::vector<mf::Row>().swap(data.rows);
   }
-  auto progress = [&](const training::IterationReport& r) {
+  auto progress = [&](const mf::IterationReport& r) {
     if (!o.json && !o.quiet) {
       std::cerr << "iteration " << std::setw(3) << r.iteration << "  " << std::fixed << std::setprecision(3)
                 << r.seconds << " s  loss " << std::setprecision(6) << r.loss;
@@ -91,8 +91,8 @@ absl::Status RunOffline(const TrainOptions& o) {
     }
     return true;
   };
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainResult res,
-                            training::Train(data.users.size(), data.items.size(), std::move(train), test,
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult res,
+                            mf::Train(data.users.size(), data.items.size(), std::move(train), test,
                                             cfg, progress));
   if (!o.export_dir.empty()) RECSTACK_RETURN_IF_ERROR(ExportModel(res.model, data, o.export_dir));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -102,12 +102,12 @@ absl::Status RunOffline(const TrainOptions& o) {
   j["load_seconds"] = load_seconds;
   j["fit_seconds"] = res.fit_seconds;
   j["eval_seconds"] = res.eval_seconds;
-  if (cfg.algorithm == training::Algorithm::kEase) {
+  if (cfg.algorithm == mf::Algorithm::kEase) {
     j["gram_seconds"] = res.gram_seconds;
     j["inverse_seconds"] = res.solve_seconds;
     j["gram_method"] = res.gram_method;
   }
-  j["algorithm"] = training::AlgorithmName(cfg.algorithm);
+  j["algorithm"] = mf::AlgorithmName(cfg.algorithm);
   j["users"] = res.n_users;
   j["items"] = res.n_items;
   j["train_rows"] = res.n_train;

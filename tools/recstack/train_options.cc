@@ -5,13 +5,13 @@
 
 namespace recstack::cli {
 
-training::AlsParams DefaultParams(training::Algorithm algorithm) {
-  training::AlsParams p;
-  if (algorithm == training::Algorithm::kExplicitAls) {
+mf::AlsParams DefaultParams(mf::Algorithm algorithm) {
+  mf::AlsParams p;
+  if (algorithm == mf::Algorithm::kExplicitAls) {
     // Gibbs sampling (BPMF): measured on MovieLens 100K u1-u5, see
     // docs/training.md. `regularization` only shapes the ALS warm start
     // (and the --solver als fit).
-    p.explicit_solver = training::ExplicitSolver::kGibbs;
+    p.explicit_solver = mf::ExplicitSolver::kGibbs;
     p.factors = 64;
     p.iterations = 60;
     p.burn_in = -1;  // iterations / 4
@@ -76,13 +76,13 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
       ->capture_default_str();
 }
 
-absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
-  training::TrainConfig c;
-  auto algorithm = training::ParseAlgorithmName(algo);
+absl::StatusOr<mf::TrainConfig> TrainOptions::ToConfig() const {
+  mf::TrainConfig c;
+  auto algorithm = mf::ParseAlgorithmName(algo);
   if (!algorithm.ok()) return algorithm.status();
   c.algorithm = *algorithm;
   c.als = DefaultParams(c.algorithm);
-  if (c.algorithm == training::Algorithm::kEase) {
+  if (c.algorithm == mf::Algorithm::kEase) {
     if (regularization != -1) c.ease.lambda = static_cast<float>(regularization);
     // tune searches als.regularization; for ease it is lambda.
     c.als.regularization = c.ease.lambda;
@@ -95,11 +95,11 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
           absl::StrCat("--ease-values '", ease_values, "': binary or value"));
     }
     if (ease_gram == "auto") {
-      c.ease.gram = training::GramMethod::kAuto;
+      c.ease.gram = mf::GramMethod::kAuto;
     } else if (ease_gram == "sparse") {
-      c.ease.gram = training::GramMethod::kSparse;
+      c.ease.gram = mf::GramMethod::kSparse;
     } else if (ease_gram == "syrk") {
-      c.ease.gram = training::GramMethod::kSyrk;
+      c.ease.gram = mf::GramMethod::kSyrk;
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("--ease-gram '", ease_gram, "': auto, sparse or syrk"));
@@ -130,33 +130,33 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
   c.als.threads = threads;
   c.als.seed = seed;
   if (confidence == "value") {
-    c.als.confidence = training::Confidence::kValue;
+    c.als.confidence = mf::Confidence::kValue;
   } else if (confidence != "one-plus-alpha") {
     return absl::InvalidArgumentError(
         absl::StrCat("--confidence '", confidence, "': one-plus-alpha or value"));
   }
-  if (c.algorithm == training::Algorithm::kExplicitAls) {
+  if (c.algorithm == mf::Algorithm::kExplicitAls) {
     if (solver == "als") {
-      c.als.explicit_solver = training::ExplicitSolver::kAls;
+      c.als.explicit_solver = mf::ExplicitSolver::kAls;
       // Deterministic ALS has converged by 15 (RMSE 0.926 on u1).
       if (iterations < 0) c.als.iterations = 15;
     } else if (solver == "gibbs") {
-      c.als.explicit_solver = training::ExplicitSolver::kGibbs;
+      c.als.explicit_solver = mf::ExplicitSolver::kGibbs;
     } else if (!solver.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--solver '", solver, "': gibbs or als for als-explicit"));
     }
   } else if (solver == "cholesky") {
-    c.als.solver = training::Solver::kCholesky;
+    c.als.solver = mf::Solver::kCholesky;
   } else if (solver == "ials++") {
-    c.als.solver = training::Solver::kSubspace;
+    c.als.solver = mf::Solver::kSubspace;
   } else if (!solver.empty() && solver != "cg") {
     return absl::InvalidArgumentError(
         absl::StrCat("--solver '", solver, "': cg, ials++ or cholesky for als-implicit"));
   }
   if (block_size != -1) {
-    if (c.als.solver != training::Solver::kSubspace ||
-        c.algorithm != training::Algorithm::kImplicitAls) {
+    if (c.als.solver != mf::Solver::kSubspace ||
+        c.algorithm != mf::Algorithm::kImplicitAls) {
       return absl::InvalidArgumentError("--block-size needs --algo als-implicit --solver ials++");
     }
     c.als.block_size = block_size;  // range checked by Validate (1 to factors)
@@ -174,8 +174,8 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
   }
   if (noise_precision >= 0) c.als.noise_precision = static_cast<float>(noise_precision);
   // A burn-in that the (default or given) sweep count cannot pass.
-  if (c.algorithm == training::Algorithm::kExplicitAls &&
-      c.als.explicit_solver == training::ExplicitSolver::kGibbs &&
+  if (c.algorithm == mf::Algorithm::kExplicitAls &&
+      c.als.explicit_solver == mf::ExplicitSolver::kGibbs &&
       c.als.burn_in >= c.als.iterations) {
     return absl::InvalidArgumentError(
         absl::StrCat("--burn-in (", c.als.burn_in, ") must be below --iterations (",
@@ -188,23 +188,23 @@ absl::StatusOr<training::TrainConfig> TrainOptions::ToConfig() const {
   return c;
 }
 
-std::string TrainOptions::SolverName(const training::TrainConfig& c) {
-  if (c.algorithm == training::Algorithm::kEase) return "cholesky";
-  if (c.algorithm == training::Algorithm::kExplicitAls) {
-    return c.als.explicit_solver == training::ExplicitSolver::kGibbs ? "gibbs" : "als";
+std::string TrainOptions::SolverName(const mf::TrainConfig& c) {
+  if (c.algorithm == mf::Algorithm::kEase) return "cholesky";
+  if (c.algorithm == mf::Algorithm::kExplicitAls) {
+    return c.als.explicit_solver == mf::ExplicitSolver::kGibbs ? "gibbs" : "als";
   }
   switch (c.als.solver) {
-    case training::Solver::kCholesky:
+    case mf::Solver::kCholesky:
       return "cholesky";
-    case training::Solver::kSubspace:
+    case mf::Solver::kSubspace:
       return "ials++";
     default:
       return "cg";
   }
 }
 
-nlohmann::json TrainOptions::ParamsJson(const training::TrainConfig& c) const {
-  if (c.algorithm == training::Algorithm::kEase) {
+nlohmann::json TrainOptions::ParamsJson(const mf::TrainConfig& c) const {
+  if (c.algorithm == mf::Algorithm::kEase) {
     return {{"regularization", c.ease.lambda},  {"values", c.ease.binarize ? "binary" : "value"},
             {"max_items", c.ease.max_items},    {"top_n", c.ease.top_n},
             {"gram", ease_gram},                {"threads", c.als.threads},

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/training/core/trainer.h"
+#include "common/mf/trainer.h"
 
 namespace recstack::cli {
 
@@ -32,14 +32,14 @@ struct TrainOptions {
   std::string ease_values = "binary", ease_gram = "auto";
 
   void AddFlags(CLI::App& cmd);
-  absl::StatusOr<training::TrainConfig> ToConfig() const;
+  absl::StatusOr<mf::TrainConfig> ToConfig() const;
   // The solver ToConfig picked: cg, ials++, cholesky, gibbs or als.
-  static std::string SolverName(const training::TrainConfig& cfg);
-  nlohmann::json ParamsJson(const training::TrainConfig& cfg) const;
+  static std::string SolverName(const mf::TrainConfig& cfg);
+  nlohmann::json ParamsJson(const mf::TrainConfig& cfg) const;
 };
 
 // Defaults tuned on MovieLens 100K (see docs/training.md).
-training::AlsParams DefaultParams(training::Algorithm algorithm);
+mf::AlsParams DefaultParams(mf::Algorithm algorithm);
 
 // `recstack train --addr`: runs the training as a job on the service.
 absl::Status RunRemoteTraining(const TrainOptions& options);

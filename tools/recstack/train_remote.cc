@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/grpc/channel.h"
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 #include "recstack/v1/training.grpc.pb.h"
 #include "tools/recstack/train_options.h"
@@ -43,20 +44,20 @@ nlohmann::json JobJson(const v1::Job& job) {
 }  // namespace
 
 absl::Status RunRemoteTraining(const TrainOptions& o) {
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig cfg, o.ToConfig());
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig cfg, o.ToConfig());
   auto timeout = config::ParseDuration(o.timeout);
   if (!timeout.ok()) return absl::InvalidArgumentError(absl::StrCat("--timeout: ", timeout.status().message()));
   const auto give_up = timeout->count() > 0 ? std::chrono::steady_clock::now() + *timeout
                                              : std::chrono::steady_clock::time_point::max();
   auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o.addr));
   v1::StartTrainingRequest req;
-  req.set_algorithm(cfg.algorithm == training::Algorithm::kEase          ? v1::EASE
-                    : cfg.algorithm == training::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
+  req.set_algorithm(cfg.algorithm == mf::Algorithm::kEase          ? v1::EASE
+                    : cfg.algorithm == mf::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
                                                                           : v1::ALS_IMPLICIT);
   v1::TrainingParams* p = req.mutable_params();
   p->set_factors(cfg.als.factors);
   p->set_iterations(cfg.als.iterations);
-  p->set_regularization(cfg.algorithm == training::Algorithm::kEase ? cfg.ease.lambda
+  p->set_regularization(cfg.algorithm == mf::Algorithm::kEase ? cfg.ease.lambda
                                                                     : cfg.als.regularization);
   p->set_alpha(cfg.als.alpha);
   p->set_cg_steps(cfg.als.cg_steps);

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/math/rng.h"
 #include "common/status/status.h"
-#include "services/training/core/trainer.h"
+#include "common/mf/trainer.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 #include "tools/recstack/train_options.h"
@@ -35,44 +35,44 @@ struct TuneOptions {
 };
 
 struct Trial {
-  training::AlsParams params;
+  mf::AlsParams params;
   std::map<std::string, double> metrics;
 };
 
 // The metric the search maximises (rmse is negated).
-double Score(training::Algorithm a, int k, const std::map<std::string, double>& m) {
-  if (a == training::Algorithm::kExplicitAls) return -m.at("rmse");
+double Score(mf::Algorithm a, int k, const std::map<std::string, double>& m) {
+  if (a == mf::Algorithm::kExplicitAls) return -m.at("rmse");
   return m.at(absl::StrCat("ndcg@", k));
 }
 
 absl::Status RunTune(const TuneOptions& o) {
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainConfig base, o.base.ToConfig());
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig base, o.base.ToConfig());
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.base.format));
-  RECSTACK_ASSIGN_OR_RETURN(training::SplitSpec split, training::ParseSplit(o.base.split));
+  RECSTACK_ASSIGN_OR_RETURN(mf::SplitSpec split, mf::ParseSplit(o.base.split));
   if (!(o.validation > 0 && o.validation < 1)) {
     return absl::InvalidArgumentError("--validation must be in (0, 1)");
   }
-  RECSTACK_ASSIGN_OR_RETURN(training::Dataset data,
-                            training::LoadDataset(o.base.input, {.format = format}));
-  std::vector<training::Row> train, test;
+  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data,
+                            mf::LoadDataset(o.base.input, {.format = format}));
+  std::vector<mf::Row> train, test;
   if (!o.base.test.empty()) {
-    RECSTACK_ASSIGN_OR_RETURN(training::TestSet ts, training::LoadTestSet(o.base.test, format, data));
+    RECSTACK_ASSIGN_OR_RETURN(mf::TestSet ts, mf::LoadTestSet(o.base.test, format, data));
     test = std::move(ts.rows);
     train = data.rows;
   } else {
-    RECSTACK_RETURN_IF_ERROR(training::Split(data, split, o.base.seed, &train, &test));
+    RECSTACK_RETURN_IF_ERROR(mf::Split(data, split, o.base.seed, &train, &test));
   }
   // Validation carved out of the training rows only.
-  training::Dataset train_only;
+  mf::Dataset train_only;
   train_only.users = data.users;
   train_only.items = data.items;
   train_only.rows = train;
-  std::vector<training::Row> fit, validation;
-  training::SplitSpec vspec{.kind = training::SplitSpec::Kind::kStratified, .train_fraction = o.validation};
-  RECSTACK_RETURN_IF_ERROR(training::Split(train_only, vspec, o.base.seed + 1, &fit, &validation));
+  std::vector<mf::Row> fit, validation;
+  mf::SplitSpec vspec{.kind = mf::SplitSpec::Kind::kStratified, .train_fraction = o.validation};
+  RECSTACK_RETURN_IF_ERROR(mf::Split(train_only, vspec, o.base.seed + 1, &fit, &validation));
 
   // Candidate parameter sets.
-  std::vector<training::AlsParams> candidates;
+  std::vector<mf::AlsParams> candidates;
   auto f_list = o.factors.empty() ? std::vector<int>{base.als.factors} : o.factors;
   auto r_list = o.regularization.empty() ? std::vector<double>{base.als.regularization} : o.regularization;
   auto a_list = o.alpha.empty() ? std::vector<double>{base.als.alpha} : o.alpha;
@@ -80,9 +80,9 @@ absl::Status RunTune(const TuneOptions& o) {
   auto n_list =
       o.noise_precision.empty() ? std::vector<double>{base.als.noise_precision} : o.noise_precision;
   auto b_list = o.burn_in.empty() ? std::vector<int>{base.als.burn_in} : o.burn_in;
-  const bool gibbs = base.algorithm == training::Algorithm::kExplicitAls &&
-                     base.als.explicit_solver == training::ExplicitSolver::kGibbs;
-  if (base.algorithm == training::Algorithm::kExplicitAls) a_list = {base.als.alpha};
+  const bool gibbs = base.algorithm == mf::Algorithm::kExplicitAls &&
+                     base.als.explicit_solver == mf::ExplicitSolver::kGibbs;
+  if (base.algorithm == mf::Algorithm::kExplicitAls) a_list = {base.als.alpha};
   if (gibbs) {
     if (!o.regularization.empty() && base.als.warm_start == 0) {
       return absl::InvalidArgumentError(
@@ -104,7 +104,7 @@ absl::Status RunTune(const TuneOptions& o) {
           for (int it : i_list)
             for (double np : n_list)
               for (int b : b_list) {
-                training::AlsParams p = base.als;
+                mf::AlsParams p = base.als;
                 p.factors = f;
                 p.regularization = static_cast<float>(r);
                 p.alpha = static_cast<float>(a);
@@ -126,7 +126,7 @@ absl::Status RunTune(const TuneOptions& o) {
     auto [nmin, nmax] = std::minmax_element(n_list.begin(), n_list.end());
     auto [bmin, bmax] = std::minmax_element(b_list.begin(), b_list.end());
     for (int t = 0; t < o.trials; ++t) {
-      training::AlsParams p = base.als;
+      mf::AlsParams p = base.als;
       p.factors = static_cast<int>(std::lround(log_uniform(*fmin, *fmax)));
       p.regularization = static_cast<float>(log_uniform(*rmin, *rmax));
       p.alpha = static_cast<float>(log_uniform(*amin, *amax));
@@ -142,7 +142,7 @@ absl::Status RunTune(const TuneOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("--search '", o.search, "': grid or random"));
   }
   if (candidates.size() > 500) return absl::InvalidArgumentError("more than 500 trials: narrow the grid");
-  for (const training::AlsParams& p : candidates) {
+  for (const mf::AlsParams& p : candidates) {
     if (gibbs && p.burn_in >= p.iterations) {
       return absl::InvalidArgumentError(absl::StrCat("--burn-in ", p.burn_in,
                                                      " is not below --iterations ", p.iterations,
@@ -154,14 +154,14 @@ absl::Status RunTune(const TuneOptions& o) {
   int best = -1;
   double best_score = -1e300;
   for (size_t t = 0; t < candidates.size(); ++t) {
-    training::TrainConfig cfg = base;
+    mf::TrainConfig cfg = base;
     cfg.als = candidates[t];
     cfg.ease.lambda = cfg.als.regularization;  // ease: --regularization is lambda
     cfg.evaluate_each_iteration = false;
     cfg.compute_loss = false;
     cfg.early_stopping_metric.clear();
-    RECSTACK_ASSIGN_OR_RETURN(training::TrainResult res,
-                              training::Train(data.users.size(), data.items.size(), fit, validation, cfg));
+    RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult res,
+                              mf::Train(data.users.size(), data.items.size(), fit, validation, cfg));
     const double score = Score(cfg.algorithm, cfg.k, res.metrics);
     nlohmann::json j = {{"trial", t + 1},
                         {"factors", cfg.als.factors},
@@ -182,7 +182,7 @@ absl::Status RunTune(const TuneOptions& o) {
                 << (gibbs ? absl::StrCat("noise ", cfg.als.noise_precision, "  burn-in ",
                                          cfg.als.BurnIn(), "  ")
                           : std::string())
-                << (cfg.algorithm == training::Algorithm::kExplicitAls
+                << (cfg.algorithm == mf::Algorithm::kExplicitAls
                         ? "rmse "
                         : absl::StrCat("ndcg@", cfg.k, " "))
                 << std::fixed << std::setprecision(4) << std::abs(score) << std::defaultfloat
@@ -194,14 +194,14 @@ absl::Status RunTune(const TuneOptions& o) {
     }
   }
   // The best parameters, refit on all training rows, scored once on test.
-  training::TrainConfig cfg = base;
+  mf::TrainConfig cfg = base;
   cfg.als = candidates[best];
   cfg.ease.lambda = cfg.als.regularization;
   cfg.evaluate_each_iteration = false;
   cfg.compute_loss = false;
   cfg.early_stopping_metric.clear();
-  RECSTACK_ASSIGN_OR_RETURN(training::TrainResult final_res,
-                            training::Train(data.users.size(), data.items.size(), train, test, cfg));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult final_res,
+                            mf::Train(data.users.size(), data.items.size(), train, test, cfg));
   nlohmann::json out = {{"trials", trials},
                         {"best", trials[best]},
                         {"test", final_res.metrics},

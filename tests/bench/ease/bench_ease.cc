@@ -1,4 +1,4 @@
-// recstack-bench-ease: EASE (services/training/core/ease.*), one JSON object.
+// recstack-bench-ease: EASE (common/mf/ease.*), one JSON object.
 //   --dataset ml100k  MovieLens 100K, stratified 75/25 split, seeds 42-44:
 //                     NDCG@10 and fit time per seed and their mean; the two
 //                     Gram paths timed on the same matrix; recall@10 of the
@@ -19,14 +19,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/math/topk.h"
-#include "services/training/core/dataset.h"
-#include "services/training/core/ease.h"
-#include "services/training/core/trainer.h"
+#include "common/mf/dataset.h"
+#include "common/mf/ease.h"
+#include "common/mf/trainer.h"
 
 namespace {
 
 using namespace recstack;
-using namespace recstack::training;
+using namespace recstack::mf;
 
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

@@ -18,7 +18,7 @@
 #include "common/grpc/channel.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/ingestion_service.h"
-#include "services/training/service/event_log.h"
+#include "services/training/event_log.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -65,10 +65,10 @@ int main(int argc, char** argv) {
 
   // Requests are built before timing: the client's cost is not the service's.
   std::vector<v1::IngestEventsRequest> batches;
-  std::vector<std::vector<ingestion::Event>> domain_batches;
+  std::vector<std::vector<events::Event>> domain_batches;
   for (size_t b = 0; b < rows->size(); b += batch) {
     v1::IngestEventsRequest req;
-    std::vector<ingestion::Event>& events = domain_batches.emplace_back();
+    std::vector<events::Event>& events = domain_batches.emplace_back();
     for (size_t i = b; i < std::min(rows->size(), b + batch); ++i) {
       const auto& r = (*rows)[i];
       v1::Event* e = req.add_events();
@@ -76,10 +76,10 @@ int main(int argc, char** argv) {
       e->set_item_id(r.item);
       e->set_type(v1::RATING);
       e->set_value(r.value);
-      e->set_event_id(ingestion::DeriveEventId(r.user, r.item, ingestion::EventType::kRating, r.timestamp_ms));
+      e->set_event_id(events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms));
       e->set_timestamp_ms(r.timestamp_ms + shift);
       events.push_back({.event_id = e->event_id(), .user_id = r.user, .item_id = r.item,
-                        .type = ingestion::EventType::kRating, .value = r.value,
+                        .type = events::EventType::kRating, .value = r.value,
                         .timestamp_ms = r.timestamp_ms + shift});
     }
     batches.push_back(std::move(req));

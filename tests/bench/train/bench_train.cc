@@ -18,9 +18,9 @@
 #include "common/math/rng.h"
 #include "common/math/simd.h"
 #include "common/model/model_store.h"
-#include "services/training/core/als.h"
-#include "services/training/core/dataset.h"
-#include "services/training/core/evaluate.h"
+#include "common/mf/als.h"
+#include "common/mf/dataset.h"
+#include "common/mf/evaluate.h"
 
 namespace {
 
@@ -57,7 +57,7 @@ double SgemmSeconds(int threads, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace recstack::training;
+  using namespace recstack::mf;
   CLI::App app{"Implicit ALS on synth5m vs the OpenBLAS sgemm peak (prints one JSON object)"};
   std::string input = std::string(RECSTACK_DATA_DIR) + "/synth5m/interactions.csv";
   AlsParams p;

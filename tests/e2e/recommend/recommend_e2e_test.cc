@@ -13,11 +13,12 @@
 #include "common/data/loaders.h"
 #include "common/grpc/channel.h"
 #include "services/gateway/gateway.h"
+#include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ranking/ranking_service.h"
 #include "services/retrieval/retrieval_service.h"
-#include "services/training/service/job_runner.h"
+#include "services/training/job_runner.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -33,7 +34,7 @@ class RecommendE2E : public ::testing::Test {
     registry_ = std::make_shared<prometheus::Registry>();
     // Ingestion.
     store_ = std::make_unique<ingestion::EventStore>(*pool_, redis::Keyspace(), ingestion::StoreOptions{}, clock_);
-    ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(*store_, clock_, ingestion::ValidationLimits{},
+    ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{},
                                                                    *registry_);
     ingestion_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ingestion_.get()});
     LoadMovieLens();
@@ -65,8 +66,10 @@ class RecommendE2E : public ::testing::Test {
     // Ranking.
     features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis::Keyspace(), clock_);
     auto experiments = ranking::DefaultExperiments("linear");
+    item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis::Keyspace());
+    item_vectors_->Start();
     engine_ = std::make_unique<ranking::RankingEngine>(*features_, ranking::RankerRegistry::WithBuiltins(),
-                                                       experiments, holder_.get());
+                                                       experiments, item_vectors_.get());
     ranking_metrics_ = std::make_unique<ranking::RankingMetrics>(*registry_, experiments);
     ranking_ = std::make_unique<ranking::RankingServiceImpl>(*engine_, *ranking_metrics_);
     ranking_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ranking_.get()});
@@ -77,9 +80,10 @@ class RecommendE2E : public ::testing::Test {
     go.ranking_budget = 500ms;
     go.total_budget = 2000ms;
     gateway_ = std::make_unique<gateway::Gateway>(
-        v1::RetrievalService::NewStub(grpcutil::MakeChannel(retrieval_server_->address())),
-        v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_server_->address())),
-        v1::IngestionService::NewStub(grpcutil::MakeChannel(ingestion_server_->address())), go, *gateway_metrics_);
+        std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_server_->address())),
+        std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_server_->address())),
+        std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_server_->address())), go,
+        *gateway_metrics_);
     ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());  // the in-memory trending list
     gateway_service_ = std::make_unique<gateway::GatewayServiceImpl>(*gateway_);
     gateway_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{gateway_service_.get()});
@@ -103,10 +107,10 @@ class RecommendE2E : public ::testing::Test {
     auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data", data::Format::kMovieLens);
     ASSERT_TRUE(rows.ok());
     const int64_t shift = clock_.NowMs() - 893286638000;
-    std::vector<ingestion::Event> batch;
+    std::vector<events::Event> batch;
     for (const auto& r : *rows) {
-      ingestion::Event e{.event_id = ingestion::DeriveEventId(r.user, r.item, ingestion::EventType::kRating, r.timestamp_ms),
-                         .user_id = r.user, .item_id = r.item, .type = ingestion::EventType::kRating,
+      events::Event e{.event_id = events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms),
+                         .user_id = r.user, .item_id = r.item, .type = events::EventType::kRating,
                          .value = r.value, .timestamp_ms = r.timestamp_ms + shift};
       batch.push_back(std::move(e));
       if (batch.size() == 5000) {
@@ -155,6 +159,7 @@ class RecommendE2E : public ::testing::Test {
   std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;
   std::unique_ptr<testing::InProcessServer> retrieval_server_;
   std::unique_ptr<ranking::FeatureAssembler> features_;
+  std::unique_ptr<model::ItemVectorsHolder> item_vectors_;
   std::unique_ptr<ranking::RankingEngine> engine_;
   std::unique_ptr<ranking::RankingMetrics> ranking_metrics_;
   std::unique_ptr<ranking::RankingServiceImpl> ranking_;

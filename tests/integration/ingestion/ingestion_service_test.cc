@@ -27,7 +27,7 @@ class IngestionTest : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 4);
     store_ = std::make_unique<EventStore>(*pool_, redis::Keyspace(), StoreOptions{}, clock_);
     registry_ = std::make_shared<prometheus::Registry>();
-    service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, ValidationLimits{}, *registry_);
+    service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{}, *registry_);
     server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
     stub_ = v1::IngestionService::NewStub(server_->channel());
   }
@@ -257,8 +257,8 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
   o.trending_half_life_ms = hl;
   EventStore store(*pool_, redis::Keyspace("d:"), o, clock_);
   const int64_t t0 = 1767225600000;
-  auto event = [](std::string id, std::string item, int64_t ts, EventType type) {
-    Event e;
+  auto event = [](std::string id, std::string item, int64_t ts, events::EventType type) {
+    events::Event e;
     e.event_id = std::move(id);
     e.user_id = "u";
     e.item_id = std::move(item);
@@ -268,8 +268,8 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
     return e;
   };
   // Out of order on purpose: the newest first.
-  ASSERT_TRUE(store.Write({event("1", "a", t0, EventType::kView), event("2", "b", t0 - hl, EventType::kPurchase),
-                           event("3", "a", t0 - 2 * hl, EventType::kLike), event("4", "c", t0 - hl / 2, EventType::kView)})
+  ASSERT_TRUE(store.Write({event("1", "a", t0, events::EventType::kView), event("2", "b", t0 - hl, events::EventType::kPurchase),
+                           event("3", "a", t0 - 2 * hl, events::EventType::kLike), event("4", "c", t0 - hl / 2, events::EventType::kView)})
                   .ok());
   auto top = redis::TopTrending(*pool_, redis::Keyspace("d:"), t0, 10);
   ASSERT_TRUE(top.ok()) << top.status();
@@ -292,7 +292,7 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
   EXPECT_NEAR((*counts)[2], 1.75 / 2, 1e-9);
   // 70 half-lives later: the exponent passes 64, the set is rescaled.
   const int64_t t1 = t0 + 70 * hl;
-  ASSERT_TRUE(store.Write({event("5", "d", t1, EventType::kPurchase)}).ok());
+  ASSERT_TRUE(store.Write({event("5", "d", t1, events::EventType::kPurchase)}).ok());
   auto meta = pool_->Command({"HGET", "d:trend:meta", "epoch_ms"});
   ASSERT_TRUE(meta.ok());
   EXPECT_GT(std::stoll(meta->str), t0 + 60 * hl);  // the epoch moved forward
@@ -303,7 +303,7 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
   EXPECT_NEAR((*top)[0].second, 5, 1e-9);
   for (size_t i = 1; i < top->size(); ++i) EXPECT_NEAR((*top)[i].second, 0, 1e-15);
   // An old event after the rescale still lands where the closed form says.
-  ASSERT_TRUE(store.Write({event("6", "e", t1 - 3 * hl, EventType::kPurchase)}).ok());
+  ASSERT_TRUE(store.Write({event("6", "e", t1 - 3 * hl, events::EventType::kPurchase)}).ok());
   top = redis::TopTrending(*pool_, redis::Keyspace("d:"), t1, 2);
   ASSERT_TRUE(top.ok());
   ASSERT_EQ(top->size(), 2u);
@@ -320,7 +320,7 @@ TEST_F(IngestionTest, AtItsLimitTheServiceShedsAndRecovers) {
   lo.adaptive = false;
   auto registry = std::make_shared<prometheus::Registry>();
   overload::ConcurrencyLimiter limiter("ingestion", lo, registry.get());
-  IngestionServiceImpl service(*store_, clock_, ValidationLimits{}, *registry, &limiter);
+  IngestionServiceImpl service(*store_, clock_, events::ValidationLimits{}, *registry, &limiter);
   testing::InProcessServer server(std::vector<grpc::Service*>{&service});
   auto stub = v1::IngestionService::NewStub(server.channel());
   auto trending = [&]() {
@@ -371,7 +371,7 @@ TEST_F(IngestionTest, MovieLensTwiceIsIdempotent) {
       e->set_item_id(r.item);
       e->set_type(v1::RATING);
       e->set_value(r.value);
-      e->set_event_id(DeriveEventId(r.user, r.item, EventType::kRating, r.timestamp_ms));
+      e->set_event_id(events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms));
       e->set_timestamp_ms(r.timestamp_ms + shift);
       if (req.events_size() == 2000) {
         ASSERT_TRUE(writer->Write(req));

@@ -8,7 +8,7 @@
 #include "common/grpc/channel.h"
 #include "common/math/rng.h"
 #include "recstack/v1/training.grpc.pb.h"
-#include "services/training/service/training_service.h"
+#include "services/training/training_service.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 

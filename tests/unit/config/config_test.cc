@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "common/grpc/status.h"
 #include "common/status/status.h"
 
 namespace recstack::config {

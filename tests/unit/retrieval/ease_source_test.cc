@@ -9,13 +9,13 @@
 
 #include "common/math/rng.h"
 #include "common/math/topk.h"
-#include "services/training/core/ease.h"
+#include "common/mf/ease.h"
 
 namespace recstack::retrieval {
 namespace {
 
 struct Fixture {
-  training::EaseNeighbours nb;
+  mf::EaseNeighbours nb;
   std::shared_ptr<const EaseServingModel> model;
 };
 
@@ -27,7 +27,7 @@ Fixture Make(int n, int top_n, uint64_t seed) {
       b.at(i, j) = i == j ? 0.0f : static_cast<float>(rng.Uniform() - 0.3);
   }
   Fixture f;
-  f.nb = training::TopNPerRow(b, top_n, 1);
+  f.nb = mf::TopNPerRow(b, top_n, 1);
   model::ItemNeighbours in;
   in.meta.version = "v1";
   in.meta.algorithm = model::Algorithm::kEase;
@@ -58,7 +58,7 @@ TEST(EaseSource, MatchesTruncatedScoresAndFiltersSeen) {
     // Oracle: the training side's truncated score, blocked and untouched
     // items out.
     std::vector<float> ones(hist.size(), 1.0f), s(n);
-    training::TruncatedScores(f.nb, n, hist.data(), ones.data(), static_cast<int64_t>(hist.size()),
+    mf::TruncatedScores(f.nb, n, hist.data(), ones.data(), static_cast<int64_t>(hist.size()),
                               s.data());
     std::vector<char> touched(n, 0);
     for (int32_t i : hist) {

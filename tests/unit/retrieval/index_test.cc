@@ -8,8 +8,8 @@
 #include "services/retrieval/candidate_index.h"
 #include "services/retrieval/model_holder.h"
 #include "services/retrieval/retriever.h"
-#include "services/training/core/als.h"
-#include "services/training/core/dataset.h"
+#include "common/mf/als.h"
+#include "common/mf/dataset.h"
 
 namespace recstack::retrieval {
 namespace {
@@ -163,16 +163,16 @@ TEST(FoldIn, MatchesTheTrainedUserVector) {
   // Train a small implicit model; a user folded in from the same history
   // gets (nearly) the vector training gave it.
   math::Rng rng(3);
-  std::vector<training::Row> rows;
+  std::vector<mf::Row> rows;
   for (int u = 0; u < 300; ++u) {
     // 15 distinct items per user (3 is coprime with 40), in 3 taste groups.
     const int offset = static_cast<int>(rng.Below(40));
     for (int j = 0; j < 15; ++j) rows.push_back({u, static_cast<int32_t>((u % 3) * 40 + (offset + 3 * j) % 40), 1.0f});
   }
-  auto m = training::BuildMatrix(300, 120, rows, true);
-  training::AlsParams p{.factors = 8, .iterations = 10, .regularization = 2.0f, .alpha = 1.0f,
-                        .solver = training::Solver::kCholesky, .threads = 1};
-  training::ImplicitAls als(p);
+  auto m = mf::BuildMatrix(300, 120, rows, true);
+  mf::AlsParams p{.factors = 8, .iterations = 10, .regularization = 2.0f, .alpha = 1.0f,
+                        .solver = mf::Solver::kCholesky, .threads = 1};
+  mf::ImplicitAls als(p);
   ASSERT_TRUE(als.Fit(m.by_user, m.by_item).ok());
   model::ItemFactors items;
   items.meta.factors = 8;

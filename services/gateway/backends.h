@@ -1,0 +1,43 @@
+#pragma once
+
+// What the gateway core asks of the other services, as small interfaces
+// with no gRPC in them: the gRPC implementations are in gateway_service.h,
+// and the core's unit tests use fakes. Every call takes the caller's
+// absolute deadline and returns an absl status with gRPC's codes.
+
+#include <chrono>
+
+#include "absl/status/statusor.h"
+#include "recstack/v1/ingestion.pb.h"
+#include "recstack/v1/ranking.pb.h"
+#include "recstack/v1/retrieval.pb.h"
+
+namespace recstack::gateway {
+
+using Deadline = std::chrono::system_clock::time_point;
+
+class RetrievalBackend {
+ public:
+  virtual ~RetrievalBackend() = default;
+  virtual absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req, Deadline deadline) = 0;
+  virtual absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
+                                                                Deadline deadline) = 0;
+};
+
+class RankingBackend {
+ public:
+  virtual ~RankingBackend() = default;
+  virtual absl::StatusOr<v1::RankResponse> Rank(const v1::RankRequest& req, Deadline deadline) = 0;
+};
+
+class IngestionBackend {
+ public:
+  virtual ~IngestionBackend() = default;
+  virtual absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req,
+                                                                Deadline deadline) = 0;
+  virtual absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest& req, Deadline deadline) = 0;
+  virtual absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req,
+                                                              Deadline deadline) = 0;
+};
+
+}  // namespace recstack::gateway

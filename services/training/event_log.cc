@@ -1,0 +1,225 @@
+#include "services/training/event_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status.h"
+
+namespace recstack::training {
+namespace {
+
+constexpr const char* kTypeNames[9] = {"EVENT_TYPE_UNSPECIFIED", "VIEW", "CLICK", "PLAY", "PURCHASE",
+                                       "RATING", "LIKE", "DISLIKE", "IMPRESSION"};
+constexpr uint8_t kRating = 5;
+
+std::pair<uint64_t, uint64_t> ParseId(std::string_view id) {
+  uint64_t ms = 0, seq = 0;
+  size_t dash = id.find('-');
+  std::from_chars(id.data(), id.data() + std::min(dash, id.size()), ms);
+  if (dash != std::string_view::npos) std::from_chars(id.data() + dash + 1, id.data() + id.size(), seq);
+  return {ms, seq};
+}
+
+void PutBytes(std::string* out, const void* p, size_t n) { out->append(static_cast<const char*>(p), n); }
+
+}  // namespace
+
+bool StreamIdLess(std::string_view a, std::string_view b) { return ParseId(a) < ParseId(b); }
+
+EventLog::EventLog(redis::Pool& pool, redis::Keyspace keys, std::string state_dir, std::string group,
+                   std::string consumer)
+    : pool_(pool), keys_(std::move(keys)), dir_(std::move(state_dir)), group_(std::move(group)),
+      consumer_(std::move(consumer)) {}
+
+EventLog::~EventLog() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+absl::Status EventLog::Open() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("--state-dir ", dir_, ": ", ec.message()));
+  const std::string path = dir_ + "/events.log";
+  // Read complete records; cut a torn tail.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  size_t pos = 0, good = 0;
+  while (pos < bytes.size()) {
+    size_t p = pos;
+    auto need = [&](size_t n) { return p + n <= bytes.size(); };
+    if (!need(1)) break;
+    const size_t ul = static_cast<unsigned char>(bytes[p++]);
+    if (!need(ul + 1)) break;
+    std::string_view user(bytes.data() + p, ul);
+    p += ul;
+    const size_t il = static_cast<unsigned char>(bytes[p++]);
+    if (!need(il + 1 + 4 + 8)) break;
+    std::string_view item(bytes.data() + p, il);
+    p += il;
+    LoggedEvent e;
+    e.type = static_cast<uint8_t>(bytes[p++]);
+    std::memcpy(&e.value, bytes.data() + p, 4);
+    p += 4;
+    std::memcpy(&e.timestamp_ms, bytes.data() + p, 8);
+    p += 8;
+    e.user = users_.Intern(user);
+    e.item = items_.Intern(item);
+    events_.push_back(e);
+    pos = good = p;
+  }
+  if (good < bytes.size()) std::filesystem::resize_file(path, good, ec);
+  {
+    std::ifstream in(dir_ + "/last_id");
+    std::string id;
+    if (in >> id) last_id_ = id;
+  }
+  file_ = std::fopen(path.c_str(), "ab");
+  if (file_ == nullptr) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
+  return absl::OkStatus();
+}
+
+absl::Status EventLog::Append(const std::vector<LoggedEvent>& events, const std::string& last_id) {
+  std::string buf;
+  for (const LoggedEvent& e : events) {
+    const std::string& u = users_.Name(e.user);
+    const std::string& i = items_.Name(e.item);
+    buf.push_back(static_cast<char>(u.size()));
+    buf += u;
+    buf.push_back(static_cast<char>(i.size()));
+    buf += i;
+    buf.push_back(static_cast<char>(e.type));
+    PutBytes(&buf, &e.value, 4);
+    PutBytes(&buf, &e.timestamp_ms, 8);
+  }
+  if (std::fwrite(buf.data(), 1, buf.size(), file_) != buf.size() || std::fflush(file_) != 0 ||
+      fsync(fileno(file_)) != 0) {
+    return absl::DataLossError(absl::StrCat(dir_, "/events.log: write failed"));
+  }
+  // The last persisted id, replaced atomically.
+  const std::string tmp = dir_ + "/last_id.tmp";
+  {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return absl::DataLossError(absl::StrCat(tmp, ": cannot write"));
+    const bool ok = ::write(fd, last_id.data(), last_id.size()) == static_cast<ssize_t>(last_id.size()) &&
+                    fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
+  }
+  if (std::rename(tmp.c_str(), (dir_ + "/last_id").c_str()) != 0) {
+    return absl::DataLossError("cannot replace last_id");
+  }
+  last_id_ = last_id;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> EventLog::StreamLength() {
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"XLEN", keys_.Events()}));
+  if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+  return static_cast<int64_t>(r.integer);
+}
+
+absl::StatusOr<int64_t> EventLog::Sync() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (file_ == nullptr) return absl::FailedPreconditionError("the event log is not open");
+  const std::string stream = keys_.Events();
+  if (!group_ready_) {
+    auto r = pool_.Command({"XGROUP", "CREATE", stream, group_, "0", "MKSTREAM"});
+    if (!r.ok() && std::string(r.status().message()).find("BUSYGROUP") == std::string::npos) {
+      return r.status();
+    }
+    group_ready_ = true;
+  }
+  int64_t added = 0;
+  // First the entries delivered to us but never acknowledged, then new ones.
+  for (const char* start : {"0", ">"}) {
+    while (true) {
+      RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT",
+                                                               "10000", "STREAMS", stream, start}));
+      if (r.is_nil() || r.elements.empty() || r.elements[0].elements.size() < 2) break;
+      const auto& entries = r.elements[0].elements[1].elements;
+      if (entries.empty()) break;
+      std::vector<LoggedEvent> batch;
+      std::vector<std::string> ack = {"XACK", stream, group_};
+      std::string last;
+      for (const auto& entry : entries) {
+        if (entry.elements.size() < 2) continue;
+        const std::string& id = entry.elements[0].str;
+        ack.push_back(id);
+        last = id;
+        if (!StreamIdLess(last_id_, id)) continue;  // persisted before a crash
+        std::string_view user, item, type;
+        float value = 0;
+        int64_t ts = 0;
+        const auto& f = entry.elements[1].elements;
+        for (size_t k = 0; k + 1 < f.size(); k += 2) {
+          const std::string& name = f[k].str;
+          const std::string& v = f[k + 1].str;
+          if (name == "user") user = v;
+          else if (name == "item") item = v;
+          else if (name == "type") type = v;
+          else if (name == "value") std::from_chars(v.data(), v.data() + v.size(), value);
+          else if (name == "ts") std::from_chars(v.data(), v.data() + v.size(), ts);
+        }
+        uint8_t t = 0;
+        for (uint8_t n = 1; n < 9; ++n) {
+          if (type == kTypeNames[n]) t = n;
+        }
+        if (user.empty() || item.empty() || t == 0 || user.size() > 255 || item.size() > 255) continue;
+        batch.push_back({users_.Intern(user), items_.Intern(item), t, value, ts});
+      }
+      if (!batch.empty() || StreamIdLess(last_id_, last)) {
+        RECSTACK_RETURN_IF_ERROR(Append(batch, last));
+      }
+      events_.insert(events_.end(), batch.begin(), batch.end());
+      added += static_cast<int64_t>(batch.size());
+      std::vector<std::string_view> argv(ack.begin(), ack.end());
+      RECSTACK_RETURN_IF_ERROR(pool_.Command(argv).status());
+      // Pending entries come back until acknowledged: one pass of "0" is
+      // enough once they are.
+      if (std::string_view(start) == "0" && entries.size() < 10000) break;
+    }
+  }
+  return added;
+}
+
+int64_t EventLog::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(events_.size());
+}
+
+mf::Dataset EventLog::BuildDataset(bool explicit_ratings, const std::map<std::string, double>& weights) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  mf::Dataset d;
+  double w[9] = {};
+  for (int t = 1; t < 9; ++t) {
+    auto it = weights.find(kTypeNames[t]);
+    w[t] = it == weights.end() ? 0 : it->second;
+  }
+  // Ids are re-interned so that users/items with no usable event are left out.
+  for (const LoggedEvent& e : events_) {
+    if (explicit_ratings) {
+      if (e.type != kRating) continue;
+      d.rows.push_back({d.users.Intern(users_.Name(e.user)), d.items.Intern(items_.Name(e.item)), e.value});
+      d.timestamps.push_back(e.timestamp_ms);
+    } else {
+      if (e.type >= 9 || w[e.type] <= 0) continue;
+      const float base = e.type == kRating ? e.value : (e.value > 0 ? e.value : 1.0f);
+      d.rows.push_back({d.users.Intern(users_.Name(e.user)), d.items.Intern(items_.Name(e.item)),
+                        static_cast<float>(w[e.type] * base)});
+      d.timestamps.push_back(e.timestamp_ms);
+    }
+  }
+  return d;
+}
+
+}  // namespace recstack::training

@@ -1,0 +1,324 @@
+#include "services/training/job_runner.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+
+namespace recstack::training {
+namespace {
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+bool Finished(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+}
+
+model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data, const JobSpec& spec) {
+  model::ModelData m;
+  const mf::TrainedModel& t = res.model;
+  if (t.algorithm == mf::Algorithm::kEase) {
+    // The top-N weights of each row of B, in the EASE slot.
+    const mf::EaseParams& e = spec.config.ease;
+    mf::EaseNeighbours nb = mf::TopNPerRow(t.ease_weights, e.top_n, spec.config.als.threads);
+    m.meta.algorithm = model::Algorithm::kEase;
+    m.meta.neighbours = e.top_n;
+    m.meta.regularization = e.lambda;
+    m.meta.params = {{"regularization", absl::StrCat(e.lambda)},
+                     {"values", e.binarize ? "binary" : "value"},
+                     {"top_n", std::to_string(e.top_n)},
+                     {"split", spec.split}};
+    m.item_ids = data.items.names();
+    m.neighbour_indptr = std::move(nb.indptr);
+    m.neighbour_ids = std::move(nb.ids);
+    m.neighbour_weights = std::move(nb.weights);
+    return m;
+  }
+  m.meta.algorithm = t.algorithm == mf::Algorithm::kExplicitAls ? model::Algorithm::kExplicitAls
+                                                             : model::Algorithm::kImplicitAls;
+  m.meta.factors = static_cast<int32_t>(t.item_factors.cols());
+  m.meta.has_biases = t.algorithm == mf::Algorithm::kExplicitAls;
+  m.meta.global_mean = t.global_mean;
+  m.meta.regularization = spec.config.als.regularization;
+  m.meta.alpha = spec.config.als.alpha;
+  const mf::AlsParams& p = spec.config.als;
+  m.meta.params = {{"factors", std::to_string(p.factors)},
+                   {"iterations", std::to_string(p.iterations)},
+                   {"regularization", absl::StrCat(p.regularization)},
+                   {"alpha", absl::StrCat(p.alpha)},
+                   {"cg_steps", std::to_string(p.cg_steps)},
+                   {"confidence", p.confidence == mf::Confidence::kValue ? "value" : "one-plus-alpha"},
+                   {"split", spec.split}};
+  m.user_ids = data.users.names();
+  m.item_ids = data.items.names();
+  m.user_factors.assign(t.user_factors.data(), t.user_factors.data() + t.user_factors.size());
+  m.item_factors.assign(t.item_factors.data(), t.item_factors.data() + t.item_factors.size());
+  m.user_biases = t.user_bias;
+  m.item_biases = t.item_bias;
+  return m;
+}
+
+}  // namespace
+
+std::string JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kPending: return "PENDING";
+    case JobState::kLoading: return "LOADING";
+    case JobState::kRunning: return "RUNNING";
+    case JobState::kPublishing: return "PUBLISHING";
+    case JobState::kSucceeded: return "SUCCEEDED";
+    case JobState::kFailed: return "FAILED";
+    case JobState::kCancelled: return "CANCELLED";
+  }
+  return "PENDING";
+}
+
+JobRunner::JobRunner(EventLog& log, model::ModelStore& store, const Clock& clock, RunnerOptions options,
+                     JobObserver observer)
+    : log_(log), store_(store), clock_(clock), options_(std::move(options)), observer_(std::move(observer)) {
+  if (options_.retrain_interval.count() > 0) scheduler_ = std::thread([this] { Schedule(); });
+  if (options_.consume_interval.count() > 0) consumer_ = std::thread([this] { Consume(); });
+}
+
+absl::StatusOr<int64_t> JobRunner::SyncLog() {
+  auto added = log_.Sync();
+  if (added.ok() && *added > 0 && observer_.on_events_consumed) observer_.on_events_consumed(*added);
+  return added;
+}
+
+void JobRunner::Consume() {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::string last_error;
+  while (!stopping_) {
+    lock.unlock();
+    auto added = SyncLog();
+    if (!added.ok() && std::string(added.status().message()) != last_error) {
+      last_error = std::string(added.status().message());
+      log::Warn("consuming the event stream failed", {{"error", last_error}});
+    } else if (added.ok()) {
+      last_error.clear();
+    }
+    lock.lock();
+    cv_.wait_for(lock, options_.consume_interval, [this] { return stopping_; });
+  }
+}
+
+JobRunner::~JobRunner() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cancel_ = true;
+  cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  if (consumer_.joinable()) consumer_.join();
+  if (worker_.joinable()) worker_.join();
+}
+
+absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
+  if (absl::Status st = spec.config.Validate(); !st.ok()) return st;
+  auto split = mf::ParseSplit(spec.split);
+  if (!split.ok()) return split.status();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (active_ != nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("job ", active_->id, " is still ", JobStateName(active_->state),
+                     "; one training runs at a time"));
+  }
+  lock.unlock();
+  // Fail fast, on the caller's request, when there is nothing to train on;
+  // O(1): the snapshot's size, else the stream's length. Catching up with
+  // the stream is the job's work, not the RPC's.
+  if (log_.size() == 0) {
+    auto pending = log_.StreamLength();
+    if (!pending.ok()) return absl::UnavailableError(absl::StrCat("reading events: ", pending.status().message()));
+    if (*pending == 0) return absl::FailedPreconditionError("no events to train on yet: ingest some first");
+  }
+  lock.lock();
+  if (active_ != nullptr) return absl::ResourceExhaustedError("another job started meanwhile");
+  auto job = std::make_shared<JobInfo>();
+  job->id = absl::StrCat("job-", next_id_++);
+  job->spec = std::move(spec);
+  job->created_at_ms = clock_.NowMs();
+  jobs_.push_back(job);
+  while (jobs_.size() > options_.keep_jobs && Finished(jobs_.front()->state)) jobs_.erase(jobs_.begin());
+  active_ = job;
+  cancel_ = false;
+  events_at_last_job_ = log_.size();
+  if (worker_.joinable()) worker_.join();  // the previous job's thread has finished
+  worker_ = std::thread([this, job] { Run(job); });
+  return *job;
+}
+
+void JobRunner::Update(const std::function<void(JobInfo&)>& fn, const std::shared_ptr<JobInfo>& job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fn(*job);
+  cv_.notify_all();
+}
+
+void JobRunner::Run(std::shared_ptr<JobInfo> job) {
+  const JobSpec spec = job->spec;
+  auto fail = [&](JobState state, const std::string& error) {
+    Update([&](JobInfo& j) {
+      j.state = state;
+      j.error = error;
+      j.finished_at_ms = clock_.NowMs();
+    }, job);
+    log::Warn("training job ended", {{"job", job->id}, {"state", JobStateName(state)}, {"error", error}});
+  };
+  Update([](JobInfo& j) { j.state = JobState::kLoading; }, job);
+  auto t0 = std::chrono::steady_clock::now();
+  // Everything in the stream up to now (the consumer keeps this short).
+  auto synced = SyncLog();
+  const bool explicit_ratings = spec.config.algorithm == mf::Algorithm::kExplicitAls;
+  mf::Dataset data;
+  if (synced.ok()) data = log_.BuildDataset(explicit_ratings, spec.event_weights);
+  if (!synced.ok()) {
+    fail(JobState::kFailed, absl::StrCat("reading events: ", synced.status().message()));
+  } else if (data.rows.empty()) {
+    fail(JobState::kFailed, explicit_ratings ? "no RATING events to train on" : "no weighted events to train on");
+  } else {
+    std::vector<mf::Row> train, test;
+    absl::Status st = mf::Split(data, *mf::ParseSplit(spec.split), spec.config.als.seed, &train, &test);
+    const double load_s = Since(t0);
+    Update([&](JobInfo& j) {
+      j.state = JobState::kRunning;
+      j.timings["load"] = load_s;
+      j.n_users = data.users.size();
+      j.n_items = data.items.size();
+      j.n_interactions = static_cast<int64_t>(data.rows.size());
+    }, job);
+    auto progress = [&](const mf::IterationReport& r) {
+      Update([&](JobInfo& j) {
+        j.iteration = r.iteration;
+        j.loss = r.loss;
+        j.history.push_back(r);
+      }, job);
+      if (observer_.on_iteration) observer_.on_iteration(r);
+      return !cancel_.load();
+    };
+    auto t1 = std::chrono::steady_clock::now();
+    absl::StatusOr<mf::TrainResult> res =
+        st.ok() ? mf::Train(data.users.size(), data.items.size(), std::move(train), test, spec.config, progress)
+                : absl::StatusOr<mf::TrainResult>(st);
+    if (!res.ok()) {
+      fail(JobState::kFailed, std::string(res.status().message()));
+    } else if (res->cancelled || cancel_) {
+      fail(JobState::kCancelled, "cancelled");
+    } else {
+      std::map<std::string, double> metrics = res->metrics;
+      Update([&](JobInfo& j) {
+        j.metrics = metrics;
+        j.timings["train"] = Since(t1);
+      }, job);
+      // With a holdout, the served model is refit on every row.
+      if (!test.empty()) {
+        auto t2 = std::chrono::steady_clock::now();
+        mf::TrainConfig refit = spec.config;
+        refit.evaluate_each_iteration = false;
+        refit.early_stopping_metric.clear();
+        if (res->best_iteration > 0) refit.als.iterations = res->best_iteration;
+        res = mf::Train(data.users.size(), data.items.size(), data.rows, {}, refit,
+                    [&](const mf::IterationReport&) { return !cancel_.load(); });
+        Update([&](JobInfo& j) { j.timings["refit"] = Since(t2); }, job);
+      }
+      if (!res.ok()) {
+        fail(JobState::kFailed, std::string(res.status().message()));
+      } else if (cancel_ || res->cancelled) {
+        fail(JobState::kCancelled, "cancelled");
+      } else if (!spec.publish) {
+        Update([&](JobInfo& j) {
+          j.state = JobState::kSucceeded;
+          j.finished_at_ms = clock_.NowMs();
+        }, job);
+      } else {
+        Update([](JobInfo& j) { j.state = JobState::kPublishing; }, job);
+        auto t3 = std::chrono::steady_clock::now();
+        model::ModelData md = ToModelData(*res, data, spec);
+        md.meta.metrics = metrics;
+        auto meta = store_.Publish(md, options_.publish);
+        if (!meta.ok()) {
+          fail(JobState::kFailed, absl::StrCat("publishing: ", meta.status().message()));
+        } else {
+          Update([&](JobInfo& j) {
+            j.timings["publish"] = Since(t3);
+            j.model_version = meta->version;
+            j.state = JobState::kSucceeded;
+            j.finished_at_ms = clock_.NowMs();
+          }, job);
+          log::Info("model published", {{"job", job->id}, {"version", meta->version},
+                                        {"users", meta->n_users}, {"items", meta->n_items}});
+        }
+      }
+    }
+  }
+  JobInfo final_info;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    final_info = *job;
+    active_.reset();
+    cv_.notify_all();
+  }
+  if (observer_.on_finished) observer_.on_finished(final_info);
+}
+
+absl::StatusOr<JobInfo> JobRunner::Get(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& j : jobs_) {
+    if (j->id == id) return *j;
+  }
+  return absl::NotFoundError(absl::StrCat("no job ", id));
+}
+
+absl::StatusOr<JobInfo> JobRunner::Cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& j : jobs_) {
+    if (j->id != id) continue;
+    if (Finished(j->state)) {
+      return absl::FailedPreconditionError(absl::StrCat("job ", id, " already ", JobStateName(j->state)));
+    }
+    cancel_ = true;
+    return *j;
+  }
+  return absl::NotFoundError(absl::StrCat("no job ", id));
+}
+
+std::vector<JobInfo> JobRunner::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<JobInfo> out;
+  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) out.push_back(**it);
+  return out;
+}
+
+absl::StatusOr<JobInfo> JobRunner::Wait(const std::string& id, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::shared_ptr<JobInfo> job;
+  for (const auto& j : jobs_) {
+    if (j->id == id) job = j;
+  }
+  if (job == nullptr) return absl::NotFoundError(absl::StrCat("no job ", id));
+  if (!cv_.wait_for(lock, timeout, [&] { return Finished(job->state) && active_ != job; })) {
+    return absl::DeadlineExceededError(absl::StrCat("job ", id, " still ", JobStateName(job->state)));
+  }
+  return *job;
+}
+
+void JobRunner::Schedule() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, options_.retrain_interval, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    auto added = SyncLog();
+    const bool fresh = log_.size() > 0 && log_.size() != events_at_last_job_;
+    if (fresh) {
+      auto job = Start(options_.scheduled_spec);
+      if (job.ok()) log::Info("scheduled retraining", {{"job", job->id}});
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace recstack::training

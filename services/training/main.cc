@@ -1,0 +1,54 @@
+// recstack-training: ALS training jobs over the event stream, publishing
+// model versions to Redis (DESIGN §3-§4).
+#include <iostream>
+#include <unistd.h>
+
+#include "common/config/config.h"
+#include "common/grpc/service_main.h"
+#include "common/log/log.h"
+#include "services/training/training_service.h"
+
+int main(int argc, char** argv) {
+  using namespace recstack;
+  grpcutil::BlockShutdownSignals();
+  CLI::App app{"recstack-training: trains ALS models on the event stream and publishes them to Redis"};
+  config::ServiceConfig cfg{.service = "training"};
+  config::AddServiceFlags(app, &cfg);
+  std::string state_dir = ".stack/training", retrain = "0", consumer = "trainer-1";
+  int keep_versions = 3;
+  app.add_option("--state-dir", state_dir, "where the event snapshot lives")
+      ->envname(config::EnvName("state-dir"))->capture_default_str();
+  app.add_option("--retrain-interval", retrain, "retrain on new events every interval (e.g. 10m); 0 = never")
+      ->envname(config::EnvName("retrain-interval"))->capture_default_str();
+  app.add_option("--keep-versions", keep_versions, "model versions kept in Redis")
+      ->envname(config::EnvName("keep-versions"))->capture_default_str();
+  app.add_option("--consumer-name", consumer, "consumer name in the rs:events group")
+      ->envname(config::EnvName("consumer-name"))->capture_default_str();
+  if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
+  absl::Status st = config::Validate(cfg);
+  auto interval = config::ParseDuration(retrain);
+  if (st.ok() && !interval.ok()) st = absl::InvalidArgumentError(absl::StrCat("--retrain-interval: ", interval.status().message()));
+  if (st.ok() && (keep_versions < 1 || keep_versions > 100)) st = absl::InvalidArgumentError("--keep-versions: must be 1-100");
+  if (!st.ok()) return grpcutil::Fail("training", st, 2);
+  log::Init("training", cfg.log_level);
+  auto redis_opts = redis::ParseUrl(cfg.redis_url);
+  // Publishing pipelines large values: allow more time per command.
+  redis_opts->command_timeout = std::chrono::milliseconds(30000);
+  redis::Pool pool(*redis_opts, cfg.redis_pool_size);
+  redis::Keyspace keys(cfg.key_prefix);
+  SystemClock clock;
+  training::EventLog event_log(pool, keys, state_dir, "training", consumer);
+  if (absl::Status open = event_log.Open(); !open.ok()) return grpcutil::Fail("training", open, 1);
+  model::ModelStore store(pool, keys);
+  auto registry = std::make_shared<prometheus::Registry>();
+  training::TrainingMetrics metrics(*registry);
+  training::RunnerOptions ropts;
+  ropts.publish.keep_versions = keep_versions;
+  ropts.retrain_interval = *interval;
+  training::JobRunner runner(event_log, store, clock, ropts, training::MetricsObserver(metrics));
+  training::TrainingServiceImpl service(runner, store, metrics);
+  return grpcutil::Serve(cfg, registry,
+                         {.services = {&service},
+                          .readiness_redis = *redis_opts,
+                          .started_fields = {{"state_dir", state_dir}, {"snapshot_events", event_log.size()}}});
+}

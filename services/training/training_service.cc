@@ -1,0 +1,275 @@
+#include "services/training/training_service.h"
+
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
+#include "common/status/status.h"
+
+namespace recstack::training {
+namespace {
+
+v1::JobState StateToProto(JobState s) {
+  switch (s) {
+    case JobState::kPending: return v1::PENDING;
+    case JobState::kLoading: return v1::LOADING;
+    case JobState::kRunning: return v1::RUNNING;
+    case JobState::kPublishing: return v1::PUBLISHING;
+    case JobState::kSucceeded: return v1::SUCCEEDED;
+    case JobState::kFailed: return v1::FAILED;
+    case JobState::kCancelled: return v1::CANCELLED;
+  }
+  return v1::JOB_STATE_UNSPECIFIED;
+}
+
+v1::Algorithm AlgorithmToProto(mf::Algorithm a) {
+  switch (a) {
+    case mf::Algorithm::kExplicitAls: return v1::ALS_EXPLICIT;
+    case mf::Algorithm::kEase: return v1::EASE;
+    case mf::Algorithm::kImplicitAls: break;
+  }
+  return v1::ALS_IMPLICIT;
+}
+
+void JobToProto(const JobInfo& j, v1::Job* p) {
+  p->set_job_id(j.id);
+  p->set_state(StateToProto(j.state));
+  p->set_algorithm(AlgorithmToProto(j.spec.config.algorithm));
+  const mf::AlsParams& a = j.spec.config.als;
+  v1::TrainingParams* tp = p->mutable_params();
+  tp->set_factors(a.factors);
+  tp->set_iterations(a.iterations);
+  tp->set_regularization(j.spec.config.algorithm == mf::Algorithm::kEase ? j.spec.config.ease.lambda
+                                                                     : a.regularization);
+  tp->set_alpha(a.alpha);
+  tp->set_cg_steps(a.cg_steps);
+  tp->set_threads(a.threads);
+  tp->set_seed(a.seed);
+  tp->set_split(j.spec.split);
+  tp->set_eval_k(j.spec.config.k);
+  tp->set_early_stopping_metric(j.spec.config.early_stopping_metric);
+  tp->set_patience(j.spec.config.patience);
+  tp->mutable_event_weights()->insert(j.spec.event_weights.begin(), j.spec.event_weights.end());
+  p->set_iteration(j.iteration);
+  p->set_total_iterations(a.iterations);
+  p->set_loss(j.loss);
+  p->mutable_metrics()->insert(j.metrics.begin(), j.metrics.end());
+  for (const auto& r : j.history) {
+    auto* h = p->add_history();
+    h->set_iteration(r.iteration);
+    h->set_loss(r.loss);
+    h->set_seconds(r.seconds);
+    h->mutable_metrics()->insert(r.metrics.begin(), r.metrics.end());
+  }
+  p->mutable_timings_seconds()->insert(j.timings.begin(), j.timings.end());
+  p->set_model_version(j.model_version);
+  p->set_error(j.error);
+  p->set_created_at_ms(j.created_at_ms);
+  p->set_finished_at_ms(j.finished_at_ms);
+  p->set_n_users(j.n_users);
+  p->set_n_items(j.n_items);
+  p->set_n_interactions(j.n_interactions);
+}
+
+void ModelToProto(const model::ModelMeta& m, const std::string& current, v1::ModelInfo* p) {
+  p->set_version(m.version);
+  p->set_algorithm(m.algorithm == model::Algorithm::kEase          ? v1::EASE
+                   : m.algorithm == model::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
+                                                                   : v1::ALS_IMPLICIT);
+  p->mutable_params()->insert(m.params.begin(), m.params.end());
+  p->mutable_metrics()->insert(m.metrics.begin(), m.metrics.end());
+  p->set_n_users(m.n_users);
+  p->set_n_items(m.n_items);
+  p->set_factors(m.factors);
+  p->set_created_at_ms(m.created_at_ms);
+  p->set_current(m.version == current);
+}
+
+}  // namespace
+
+TrainingMetrics::TrainingMetrics(prometheus::Registry& registry)
+    : rpc(registry, "training",
+          {"StartTraining", "GetJob", "CancelJob", "ListJobs", "ListModels", "PromoteModel"}) {
+  duration = &prometheus::BuildHistogram()
+                  .Name("recstack_training_duration_seconds")
+                  .Help("Wall time of finished training jobs")
+                  .Register(registry)
+                  .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600});
+  iterations = &prometheus::BuildCounter()
+                    .Name("recstack_training_iterations_total")
+                    .Help("ALS iterations run")
+                    .Register(registry)
+                    .Add({});
+  loss = &prometheus::BuildGauge().Name("recstack_training_loss").Help("Loss of the latest iteration").Register(registry).Add({});
+  model_version = &prometheus::BuildGauge()
+                       .Name("recstack_training_model_version")
+                       .Help("Number of the last published model version (vN)")
+                       .Register(registry)
+                       .Add({});
+  events_consumed = &prometheus::BuildCounter()
+                         .Name("recstack_training_events_consumed_total")
+                         .Help("Events read from the stream into the snapshot")
+                         .Register(registry)
+                         .Add({});
+  auto& jobs_family = prometheus::BuildCounter()
+                          .Name("recstack_training_jobs_total")
+                          .Help("Finished jobs by outcome")
+                          .Register(registry);
+  jobs[0] = &jobs_family.Add({{"outcome", "succeeded"}});
+  jobs[1] = &jobs_family.Add({{"outcome", "failed"}});
+  jobs[2] = &jobs_family.Add({{"outcome", "cancelled"}});
+  validation = &prometheus::BuildGauge()
+                    .Name("recstack_training_validation")
+                    .Help("Held-out metrics of the last finished job")
+                    .Register(registry);
+}
+
+JobObserver MetricsObserver(TrainingMetrics& m) {
+  JobObserver o;
+  o.on_iteration = [&m](const mf::IterationReport& r) {
+    m.iterations->Increment();
+    m.loss->Set(r.loss);
+  };
+  o.on_events_consumed = [&m](int64_t n) { m.events_consumed->Increment(static_cast<double>(n)); };
+  o.on_finished = [&m](const JobInfo& j) {
+    double total = 0;
+    for (const auto& [k, v] : j.timings) total += v;
+    m.duration->Observe(total);
+    m.jobs[j.state == JobState::kSucceeded ? 0 : j.state == JobState::kFailed ? 1 : 2]->Increment();
+    // Metric names are a small fixed set (ndcg@k, rmse, ...); children are
+    // added off the request path, on the job thread.
+    for (const auto& [k, v] : j.metrics) m.validation->Add({{"metric", k}}).Set(v);
+    if (j.model_version.size() > 1) {
+      int64_t n = 0;
+      std::from_chars(j.model_version.data() + 1, j.model_version.data() + j.model_version.size(), n);
+      m.model_version->Set(static_cast<double>(n));
+    }
+  };
+  return o;
+}
+
+absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
+  JobSpec spec;
+  switch (req.algorithm()) {
+    case v1::ALS_EXPLICIT:
+      spec.config.algorithm = mf::Algorithm::kExplicitAls;
+      // The same defaults as `recstack train`: Gibbs sampling (BPMF), 60
+      // sweeps (docs/training.md).
+      spec.config.als.factors = 64;
+      spec.config.als.regularization = 0.1f;
+      spec.config.als.explicit_solver = mf::ExplicitSolver::kGibbs;
+      spec.config.als.iterations = 60;
+      break;
+    case v1::ALS_IMPLICIT:
+    case v1::ALGORITHM_UNSPECIFIED:
+      spec.config.algorithm = mf::Algorithm::kImplicitAls;
+      // The defaults `recstack tune` finds on MovieLens 100K.
+      spec.config.als.factors = 64;
+      spec.config.als.regularization = 20.0f;
+      spec.config.als.alpha = 0.3f;
+      break;
+    case v1::EASE:
+      // One closed-form fit; regularization is lambda (mf::EaseParams default).
+      spec.config.algorithm = mf::Algorithm::kEase;
+      spec.config.als.iterations = 1;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown algorithm ", req.algorithm()));
+  }
+  const v1::TrainingParams& p = req.params();
+  if (p.factors() < 0 || p.iterations() < 0 || p.regularization() < 0 || p.alpha() < 0 || p.cg_steps() < 0 ||
+      p.threads() < 0 || p.eval_k() < 0 || p.patience() < 0) {
+    return absl::InvalidArgumentError("training parameters must not be negative");
+  }
+  if (p.factors() > 0) spec.config.als.factors = p.factors();
+  if (p.iterations() > 0) spec.config.als.iterations = p.iterations();
+  if (p.regularization() > 0) spec.config.als.regularization = static_cast<float>(p.regularization());
+  if (p.regularization() > 0) spec.config.ease.lambda = static_cast<float>(p.regularization());
+  if (p.alpha() > 0) spec.config.als.alpha = static_cast<float>(p.alpha());
+  if (p.cg_steps() > 0) spec.config.als.cg_steps = p.cg_steps();
+  if (p.threads() > 0) spec.config.als.threads = p.threads();
+  if (p.seed() > 0) spec.config.als.seed = p.seed();
+  if (!p.split().empty()) spec.split = p.split();
+  if (p.eval_k() > 0) spec.config.k = p.eval_k();
+  spec.config.early_stopping_metric = p.early_stopping_metric();
+  if (p.patience() > 0) spec.config.patience = p.patience();
+  if (!p.event_weights().empty()) {
+    for (const auto& [k, v] : p.event_weights()) {
+      if (!spec.event_weights.count(k)) {
+        return absl::InvalidArgumentError(absl::StrCat("event_weights: '", k, "' is not an event type"));
+      }
+      spec.event_weights[k] = v;
+    }
+  }
+  spec.publish = !req.dry_run();
+  if (absl::Status st = spec.config.Validate(); !st.ok()) return st;
+  if (auto split = mf::ParseSplit(spec.split); !split.ok()) return split.status();
+  return spec;
+}
+
+TrainingServiceImpl::TrainingServiceImpl(JobRunner& runner, model::ModelStore& store, TrainingMetrics& metrics)
+    : runner_(runner), store_(store), metrics_(metrics) {}
+
+grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext*, const v1::StartTrainingRequest* req,
+                                                v1::Job* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "StartTraining");
+  auto spec = SpecFromProto(*req);
+  absl::StatusOr<JobInfo> job = spec.ok() ? runner_.Start(*std::move(spec)) : absl::StatusOr<JobInfo>(spec.status());
+  timer.set_code(job.status().code());
+  if (!job.ok()) return ToGrpc(job.status());
+  JobToProto(*job, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req, v1::Job* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "GetJob");
+  auto job = runner_.Get(req->job_id());
+  timer.set_code(job.status().code());
+  if (!job.ok()) return ToGrpc(job.status());
+  JobToProto(*job, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req, v1::Job* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "CancelJob");
+  auto job = runner_.Cancel(req->job_id());
+  timer.set_code(job.status().code());
+  if (!job.ok()) return ToGrpc(job.status());
+  JobToProto(*job, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,
+                                           v1::ListJobsResponse* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "ListJobs");
+  for (const auto& j : runner_.List()) JobToProto(j, resp->add_jobs());
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+                                             v1::ListModelsResponse* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "ListModels");
+  auto versions = store_.ListVersions();
+  timer.set_code(versions.status().code());
+  if (!versions.ok()) return ToGrpc(versions.status());
+  auto current = store_.CurrentVersion();
+  const std::string cur = current.ok() ? *current : "";
+  resp->set_current_version(cur);
+  for (const auto& m : *versions) ModelToProto(m, cur, resp->add_models());
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::PromoteModel(grpc::ServerContext*, const v1::PromoteModelRequest* req,
+                                               v1::ModelInfo* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "PromoteModel");
+  absl::Status st = req->version().empty() ? absl::InvalidArgumentError("version is empty")
+                                           : store_.Promote(req->version());
+  absl::StatusOr<model::ModelMeta> meta = st.ok() ? store_.GetMeta(req->version())
+                                                  : absl::StatusOr<model::ModelMeta>(st);
+  timer.set_code(meta.status().code());
+  if (!meta.ok()) return ToGrpc(meta.status());
+  ModelToProto(*meta, meta->version, resp);
+  return grpc::Status::OK;
+}
+
+}  // namespace recstack::training

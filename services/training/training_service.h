@@ -1,0 +1,53 @@
+#pragma once
+
+// recstack.v1.TrainingService over JobRunner and ModelStore: proto <->
+// domain, status mapping, metrics.
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "common/metrics/metrics.h"
+#include "recstack/v1/training.grpc.pb.h"
+#include "services/training/job_runner.h"
+
+namespace recstack::training {
+
+// Declared once at start-up (STYLE rule 8).
+struct TrainingMetrics {
+  explicit TrainingMetrics(prometheus::Registry& registry);
+  prometheus::Histogram* duration;
+  prometheus::Counter* iterations;
+  prometheus::Gauge* loss;
+  prometheus::Gauge* model_version;
+  prometheus::Counter* events_consumed;
+  prometheus::Counter* jobs[3];  // succeeded, failed, cancelled
+  prometheus::Family<prometheus::Gauge>* validation;
+  metrics::RpcMetrics rpc;
+};
+
+// The observer hooks that feed TrainingMetrics.
+JobObserver MetricsObserver(TrainingMetrics& metrics);
+
+class TrainingServiceImpl final : public v1::TrainingService::Service {
+ public:
+  TrainingServiceImpl(JobRunner& runner, model::ModelStore& store, TrainingMetrics& metrics);
+
+  grpc::Status StartTraining(grpc::ServerContext*, const v1::StartTrainingRequest*, v1::Job*) override;
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::Job*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*, v1::Job*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
+  grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*, v1::ListModelsResponse*) override;
+  grpc::Status PromoteModel(grpc::ServerContext*, const v1::PromoteModelRequest*, v1::ModelInfo*) override;
+
+ private:
+  JobRunner& runner_;
+  model::ModelStore& store_;
+  TrainingMetrics& metrics_;
+};
+
+// StartTrainingRequest -> JobSpec with the documented defaults filled in.
+absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req);
+
+}  // namespace recstack::training

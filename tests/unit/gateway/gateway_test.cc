@@ -1,0 +1,281 @@
+// The gateway core without sockets: fakes of the three backends (what each
+// returns, what each was asked and with which deadline), a real limiter and
+// real metrics. Each test checks one rule of services/gateway/gateway.h.
+#include "services/gateway/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace recstack::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::system_clock;
+
+v1::ScoredItem Item(const std::string& id, double score, const std::string& source = "mf") {
+  v1::ScoredItem s;
+  s.set_item_id(id);
+  s.set_score(score);
+  s.set_source(source);
+  s.mutable_explanation()->set_reason("because " + id);
+  return s;
+}
+
+struct FakeRetrieval : RetrievalBackend {
+  absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req, Deadline deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back(req);
+    deadlines.push_back(deadline);
+    if (!status.ok()) return status;
+    v1::RetrieveResponse r;
+    for (int i = 0; i < 30; ++i) *r.add_candidates() = Item("c" + std::to_string(i), 30 - i);
+    r.set_model_version("v7");
+    return r;
+  }
+  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest&, Deadline deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    deadlines.push_back(deadline);
+    return v1::SimilarItemsResponse();
+  }
+  std::mutex mu;
+  absl::Status status;
+  std::vector<v1::RetrieveRequest> calls;
+  std::vector<Deadline> deadlines;
+};
+
+struct FakeRanking : RankingBackend {
+  absl::StatusOr<v1::RankResponse> Rank(const v1::RankRequest& req, Deadline deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back(req);
+    deadlines.push_back(deadline);
+    if (!status.ok()) return status;
+    // Reverses the candidates and keeps k: an order retrieval did not give.
+    v1::RankResponse r;
+    for (int i = req.candidates_size() - 1; i >= 0 && r.items_size() < req.k(); --i) {
+      v1::ScoredItem s = Item(req.candidates(i).item_id(), 100 - r.items_size());
+      s.mutable_explanation()->clear_reason();
+      *r.add_items() = s;
+    }
+    r.set_ranker("linear");
+    r.set_experiment("exp");
+    r.set_variant("B");
+    return r;
+  }
+  std::mutex mu;
+  absl::Status status;
+  std::vector<v1::RankRequest> calls;
+  std::vector<Deadline> deadlines;
+};
+
+struct FakeIngestion : IngestionBackend {
+  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req, Deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& e : req.events()) events.push_back(e);
+    v1::IngestEventsResponse r;
+    r.set_accepted(req.events_size());
+    return r;
+  }
+  absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest& req, Deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++get_items_calls;
+    v1::GetItemsResponse r;
+    for (const auto& id : req.item_ids()) {
+      if (id == "unknown") continue;
+      v1::Item* it = r.add_items();
+      it->set_item_id(id);
+      it->set_title("Title of " + id);
+    }
+    return r;
+  }
+  absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req, Deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!trending_status.ok()) return trending_status;
+    v1::GetTrendingResponse r;
+    for (int i = 0; i < std::min(req.k(), 50); ++i) *r.add_items() = Item("t" + std::to_string(i), 50 - i, "trending");
+    return r;
+  }
+  std::mutex mu;
+  absl::Status trending_status;
+  std::vector<v1::Event> events;
+  int get_items_calls = 0;
+};
+
+class GatewayCore : public ::testing::Test {
+ protected:
+  void Make(GatewayOptions o = {}, overload::ConcurrencyLimiter* limiter = nullptr) {
+    auto r = std::make_unique<FakeRetrieval>();
+    auto k = std::make_unique<FakeRanking>();
+    auto i = std::make_unique<FakeIngestion>();
+    retrieval_ = r.get();
+    ranking_ = k.get();
+    ingestion_ = i.get();
+    gateway_ = std::make_unique<Gateway>(std::move(r), std::move(k), std::move(i), o, metrics_, limiter);
+  }
+  v1::RecommendRequest Req(const std::string& user, int k) {
+    v1::RecommendRequest req;
+    req.set_user_id(user);
+    req.set_k(k);
+    return req;
+  }
+  double Degraded(const char* reason) {
+    prometheus::Counter* c = std::string(reason) == "retrieval" ? metrics_.degraded_retrieval
+                             : std::string(reason) == "ranking" ? metrics_.degraded_ranking
+                                                                : metrics_.degraded_overload;
+    return c->Value();
+  }
+
+  prometheus::Registry registry_;
+  GatewayMetrics metrics_{registry_};
+  FakeRetrieval* retrieval_ = nullptr;
+  FakeRanking* ranking_ = nullptr;
+  FakeIngestion* ingestion_ = nullptr;
+  std::unique_ptr<Gateway> gateway_;
+};
+
+TEST_F(GatewayCore, RetrievalThenRankingKeepsRetrievalReasonsAndAddsTitles) {
+  Make();
+  auto r = gateway_->Recommend(Req("u1", 5), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->degraded());
+  ASSERT_EQ(r->items_size(), 5);
+  // Ranking's order (the fake reverses the 100 candidates asked for).
+  ASSERT_EQ(retrieval_->calls.size(), 1u);
+  EXPECT_EQ(retrieval_->calls[0].k(), 100);  // clamp(5k, 100, max_candidates)
+  EXPECT_EQ(r->items(0).item_id(), "c29");
+  EXPECT_EQ(r->items(0).explanation().reason(), "because c29");
+  EXPECT_EQ(r->items(0).item().title(), "Title of c29");
+  EXPECT_EQ(r->model_version(), "v7");
+  EXPECT_EQ(r->ranker(), "linear");
+  EXPECT_EQ(r->variant(), "B");
+  EXPECT_EQ(r->request_id().size(), 16u);
+}
+
+TEST_F(GatewayCore, RankingFailureServesRetrievalOrderDegraded) {
+  Make();
+  ranking_->status = absl::UnavailableError("ranking down");
+  auto r = gateway_->Recommend(Req("u1", 4), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_NE(r->degraded_reason().find("ranking failed (ranking down)"), std::string::npos) << r->degraded_reason();
+  EXPECT_EQ(r->ranker(), "retrieval-order");
+  ASSERT_EQ(r->items_size(), 4);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(r->items(i).item_id(), "c" + std::to_string(i));
+  EXPECT_EQ(Degraded("ranking"), 1);
+}
+
+TEST_F(GatewayCore, RetrievalFailureServesTheInMemoryTrendingList) {
+  Make();
+  ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());
+  retrieval_->status = absl::DeadlineExceededError("too slow");
+  auto r = gateway_->Recommend(Req("u1", 3), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_EQ(r->ranker(), "fallback");
+  ASSERT_EQ(r->items_size(), 3);
+  EXPECT_EQ(r->items(0).item_id(), "t0");
+  EXPECT_EQ(r->items(0).source(), "fallback");
+  EXPECT_TRUE(ranking_->calls.empty());  // no ranking without candidates
+  EXPECT_EQ(Degraded("retrieval"), 1);
+}
+
+TEST_F(GatewayCore, NothingToServeIsUnavailable) {
+  Make();
+  ingestion_->trending_status = absl::UnavailableError("ingestion down");
+  EXPECT_FALSE(gateway_->StartFallbackRefresh().ok());
+  retrieval_->status = absl::UnavailableError("retrieval down");
+  auto r = gateway_->Recommend(Req("u1", 3), Clock::now() + 1s);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(GatewayCore, CallersMistakesAreInvalidArgumentAndReachNoBackendWhenLocal) {
+  Make();
+  EXPECT_EQ(gateway_->Recommend(Req("", 3), Clock::now() + 1s).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gateway_->Recommend(Req(std::string("a\x01", 2), 3), Clock::now() + 1s).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gateway_->Recommend(Req("u1", 1001), Clock::now() + 1s).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(retrieval_->calls.empty());
+  // Retrieval's INVALID_ARGUMENT is the caller's too: passed on, not degraded.
+  retrieval_->status = absl::InvalidArgumentError("bad exclude");
+  EXPECT_EQ(gateway_->Recommend(Req("u1", 3), Clock::now() + 1s).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Degraded("retrieval"), 0);
+}
+
+TEST_F(GatewayCore, NoStageDeadlinePassesTheCallersDeadline) {
+  GatewayOptions o;
+  o.retrieval_budget = 80ms;
+  o.ranking_budget = 40ms;
+  o.total_budget = 150ms;
+  Make(o);
+  // A caller deadline shorter than every budget bounds every stage.
+  const auto tight = Clock::now() + 20ms;
+  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), tight).ok());
+  ASSERT_EQ(retrieval_->deadlines.size(), 1u);
+  ASSERT_EQ(ranking_->deadlines.size(), 1u);
+  EXPECT_LE(retrieval_->deadlines[0], tight);
+  EXPECT_LE(ranking_->deadlines[0], tight);
+  // A generous caller deadline: each stage gets at most its budget.
+  const auto before = Clock::now();
+  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), before + 10s).ok());
+  EXPECT_LE(retrieval_->deadlines[1], Clock::now() + 80ms);
+  EXPECT_LE(ranking_->deadlines[1], Clock::now() + 40ms);
+  EXPECT_LE(retrieval_->deadlines[1], before + 10s);
+}
+
+TEST_F(GatewayCore, AtItsOwnLimitTheGatewayAnswersTheFallbackWithoutRemoteCalls) {
+  overload::LimiterOptions lo;
+  lo.initial_limit = 1;
+  lo.min_limit = 1;
+  lo.adaptive = false;
+  overload::ConcurrencyLimiter limiter("gateway", lo, nullptr);
+  Make({}, &limiter);
+  ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());
+  auto held = limiter.TryAcquire();  // the one slot is busy
+  ASSERT_TRUE(held.has_value());
+  auto r = gateway_->Recommend(Req("u1", 3), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_NE(r->degraded_reason().find("gateway overloaded"), std::string::npos);
+  EXPECT_TRUE(retrieval_->calls.empty());
+  EXPECT_EQ(Degraded("overload"), 1);
+}
+
+TEST_F(GatewayCore, TitlesComeFromTheCacheAfterTheFirstAsk) {
+  Make();
+  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), Clock::now() + 1s).ok());
+  const int asked = ingestion_->get_items_calls;
+  EXPECT_EQ(asked, 1);
+  auto r = gateway_->Recommend(Req("u2", 5), Clock::now() + 1s);  // the same five items
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(ingestion_->get_items_calls, asked);
+  EXPECT_EQ(r->items(0).item().title(), "Title of c29");
+}
+
+TEST_F(GatewayCore, EveryServedItemIsLoggedAsAnImpressionWithItsPosition) {
+  Make();
+  auto r = gateway_->Recommend(Req("u1", 3), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok());
+  std::vector<v1::Event> got;
+  for (int i = 0; i < 200 && got.size() < 3; ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::lock_guard<std::mutex> lock(ingestion_->mu);
+    got = ingestion_->events;
+  }
+  ASSERT_EQ(got.size(), 3u);
+  for (int p = 0; p < 3; ++p) {
+    EXPECT_EQ(got[p].type(), v1::IMPRESSION);
+    EXPECT_EQ(got[p].user_id(), "u1");
+    EXPECT_EQ(got[p].item_id(), r->items(p).item_id());
+    EXPECT_EQ(got[p].context().at("request_id"), r->request_id());
+    EXPECT_EQ(got[p].context().at("position"), std::to_string(p));
+    EXPECT_EQ(got[p].context().at("variant"), "B");
+  }
+}
+
+}  // namespace
+}  // namespace recstack::gateway
