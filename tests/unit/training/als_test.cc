@@ -128,7 +128,10 @@ TEST(ExplicitAls, UnknownUserOrItemFallsBackToMeanAndBias) {
   }
   const double mu = total / (users * items);  // 37 / 12
   auto m = BuildMatrix(users, items, rows, false);
-  ExplicitAls als({.factors = 2, .iterations = 3, .regularization = 1e6f, .threads = 1,
+  ExplicitAls als({.factors = 2,
+                   .iterations = 3,
+                   .regularization = 1e6f,
+                   .threads = 1,
                    .bias_regularization = 0.0f});
   ASSERT_TRUE(als.Fit(m.by_user, m.by_item).ok());
 
