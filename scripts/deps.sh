@@ -17,8 +17,8 @@ PACKAGES=(
   libxgboost-dev
   # deploy checks (docker-compose config, YAML manifests) and load-test plots
   docker-compose python3-yaml gnuplot-nox
-  # used by scripts: health probes, JSON in shell
-  curl jq
+  # used by scripts: health probes, JSON in shell; the C++ format (scripts/check_format.sh)
+  curl jq clang-format
 )
 
 missing=()

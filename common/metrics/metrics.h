@@ -68,6 +68,7 @@ class RpcMetrics {
     std::array<prometheus::Counter*, kCodes> requests{};
     prometheus::Histogram* latency = nullptr;
   };
+  std::string service_;
   std::unordered_map<std::string, PerMethod> methods_;
 };
 

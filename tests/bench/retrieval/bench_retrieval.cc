@@ -8,6 +8,10 @@
 // --service-rss: resident memory of the service's model (BuildServingModel:
 // item ids, factors, norms, exact index, HNSW when asked) for 100k and 1M
 // items, each configuration in a fresh child process.
+// The result is one JSON object on stdout, or pretty-printed into --out FILE
+// (what scripts/bench.sh writes to docs/bench/retrieval*.json, the source of
+// docs/retrieval.md's tables). It records the machine and its load average,
+// since the figures depend on both.
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <omp.h>
@@ -115,6 +119,52 @@ double StreamReadUs(const Matrix& m, int reps) {
   return Median(t);
 }
 
+// The machine the figures were taken on: CPU model, hardware threads, L3
+// size (whether a matrix fits decides the bandwidth floor) and the 1-minute
+// load average (other work on the machine moves the times).
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+double LoadAverage1m() {
+  std::ifstream in("/proc/loadavg");
+  double one = -1;
+  in >> one;
+  return one;
+}
+
+nlohmann::json Machine() {
+  return {{"cpu_model", CpuModel()},
+          {"hardware_threads", static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))},
+          {"l3_cache_mib", sysconf(_SC_LEVEL3_CACHE_SIZE) / 1048576.0},
+          {"build_type", RECSTACK_BUILD_TYPE},
+          {"load_average_1m_start", LoadAverage1m()}};
+}
+
+// Writes `j` to `path` ("" = stdout, compact unless `pretty`).
+int Emit(const nlohmann::json& j, const std::string& path, bool pretty) {
+  if (path.empty()) {
+    std::cout << j.dump(pretty ? 2 : -1) << "\n";
+    return 0;
+  }
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  out.close();
+  if (!out) {
+    std::cerr << "--out: cannot write " << path << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 // The service's memory for one configuration, in this (fresh) process:
 // the loaded ItemFactors (ids "item:<i>", n x d floats) handed to
 // BuildServingModel as ModelHolder::Load does, HNSW built inline.
@@ -161,7 +211,9 @@ nlohmann::json ServiceRssOne(int64_t n, const std::string& kind, int ef_construc
 
 // Runs each configuration in a child (this binary with --service-rss-one),
 // so that one configuration's freed memory does not hide in the next one's.
-int ServiceRss(const std::string& self, int ef_construction, int ef_construction_1m) {
+int ServiceRss(const std::string& self, int ef_construction, int ef_construction_1m,
+               const nlohmann::json& machine, const std::string& out_path) {
+  const double start = Now();
   nlohmann::json out = nlohmann::json::array();
   for (int64_t n : {100000, 1000000}) {
     for (const char* kind : {"exact", "exact_int8", "hnsw"}) {
@@ -181,8 +233,9 @@ int ServiceRss(const std::string& self, int ef_construction, int ef_construction
       std::cerr << out.back().dump() << "\n";
     }
   }
-  std::cout << nlohmann::json{{"service_rss", out}}.dump() << "\n";
-  return 0;
+  nlohmann::json j = {{"service_rss", out}, {"machine", machine}, {"elapsed_s", Now() - start}};
+  j["machine"]["load_average_1m_end"] = LoadAverage1m();
+  return Emit(j, out_path, /*pretty=*/false);
 }
 
 // Read bandwidth of one thread: sum a 256 MiB array.
@@ -211,9 +264,11 @@ int main(int argc, char** argv) {
   bool quick = false, json = true, service_rss = false;
   int queries_n = 200, ef_construction = 100, ef_construction_1m = 16;
   int64_t rss_one = 0;
-  std::string rss_index = "exact";
+  std::string rss_index = "exact", out_path;
   app.add_flag("--quick", quick, "smaller sizes (20k, 100k exact; 20k HNSW)");
   app.add_flag("--json,!--no-json", json, "JSON output (default)");
+  app.add_option("--out", out_path,
+                 "write the JSON, pretty-printed, to this file instead of stdout");
   app.add_option("--queries", queries_n, "queries per measurement")->capture_default_str();
   app.add_option("--ef-construction", ef_construction, "efConstruction for both libraries")->capture_default_str();
   app.add_flag("--service-rss", service_rss,
@@ -232,15 +287,21 @@ int main(int argc, char** argv) {
     char self[4096];
     const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (len <= 0) return 1;
-    return ServiceRss(std::string(self, static_cast<size_t>(len)), ef_construction, ef_construction_1m);
+    return ServiceRss(std::string(self, static_cast<size_t>(len)), ef_construction,
+                      ef_construction_1m, Machine(), out_path);
   }
   const double start = Now();
   omp_set_num_threads(1);
   recstack::math::SetBlasThreads(1);
   const int d = 64, k = 10;
   nlohmann::json out;
+  out["machine"] = Machine();
   out["threads"] = 1;
   out["dim"] = d;
+  out["k"] = k;
+  out["queries"] = queries_n;
+  out["quick"] = quick;
+  out["ef_construction"] = ef_construction;
   out["read_gb_per_s"] = ReadGBps();
   Matrix queries = Random(queries_n, d, 12345);
 
@@ -371,6 +432,6 @@ int main(int argc, char** argv) {
     out["elapsed_after_hnsw_" + key + "_s"] = Now() - start;
   }
   out["elapsed_s"] = Now() - start;
-  std::cout << out.dump(json ? -1 : 2) << "\n";
-  return 0;
+  out["machine"]["load_average_1m_end"] = LoadAverage1m();
+  return Emit(out, out_path, !json);
 }

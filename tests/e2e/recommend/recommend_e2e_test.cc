@@ -269,8 +269,24 @@ TEST_F(RecommendE2E, BadInputIsRejectedAndServiceKeepsServing) {
 }
 
 TEST_F(RecommendE2E, RankingDownMeansRetrievalOrder) {
+  // The reference, with ranking up: ranked by the linear ranker, and (debug)
+  // retrieval's candidates in retrieval order as its "retrieval" stage.
   auto reference = Recommend("2", 10);
-  ASSERT_TRUE(reference.ok());
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  ASSERT_FALSE(reference->degraded()) << reference->degraded_reason();
+  EXPECT_EQ(reference->ranker(), "linear");
+  const v1::StageDebug* retrieved = nullptr;
+  for (const auto& st : reference->stages()) {
+    if (st.stage() == "retrieval") retrieved = &st;
+  }
+  ASSERT_NE(retrieved, nullptr) << "no retrieval stage in a debug response";
+  ASSERT_GE(retrieved->items_size(), 10);
+  std::vector<std::string> retrieval_order, ranked_order;
+  for (int i = 0; i < 10; ++i) retrieval_order.push_back(retrieved->items(i).item_id());
+  for (const auto& it : reference->items()) ranked_order.push_back(it.item_id());
+  // Otherwise the test could not tell ranked from retrieval order.
+  ASSERT_NE(ranked_order, retrieval_order) << "the ranker kept retrieval's order for user 2";
+
   ranking_server_->Stop();
   const auto t0 = std::chrono::steady_clock::now();
   auto r = Recommend("2", 10);
@@ -278,9 +294,15 @@ TEST_F(RecommendE2E, RankingDownMeansRetrievalOrder) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->degraded());
   EXPECT_NE(r->degraded_reason().find("ranking"), std::string::npos);
+  EXPECT_EQ(r->ranker(), "retrieval-order");
   ASSERT_EQ(r->items_size(), 10);
-  // Retrieval order: ranks 0..9 of retrieval's answer.
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(r->items(i).retrieval_rank(), i);
+  // Retrieval order: the first 10 of retrieval's answer, as the reference
+  // request saw it (same user, same model, no interaction in between), in
+  // that order, with their retrieval ranks.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(r->items(i).item_id(), retrieval_order[i]) << "position " << i;
+    EXPECT_EQ(r->items(i).retrieval_rank(), i);
+  }
   EXPECT_LT(took, 2000ms);  // within the total budget
   EXPECT_EQ(gateway_metrics_->degraded_ranking->Value(), 1);
 }

@@ -175,9 +175,18 @@ TEST(ServerRunner, ShutdownFromManyThreadsWhileWaiting) {
 
 TEST(ServerRunner, WaitReturnsWhenNeverStarted) {
   ServerRunner runner(ServerOptions{}, std::make_shared<prometheus::Registry>());
-  runner.Wait();
-  runner.Shutdown();
-  SUCCEED();
+  // Wait on another thread, so that a Wait that blocks (for a signal that
+  // never comes) fails the test instead of hanging it. Nothing calls
+  // Shutdown before the check: Wait must return on its own.
+  auto waited = std::async(std::launch::async, [&] { runner.Wait(); });
+  const bool returned = waited.wait_for(5s) == std::future_status::ready;
+  EXPECT_TRUE(returned) << "Wait() blocked on a runner that was never started";
+  if (!returned) runner.Shutdown();  // lets a blocked Wait return, so the future can be joined
+  waited.get();
+  // Nor did Wait start anything: no port, not serving.
+  EXPECT_EQ(runner.port(), 0);
+  EXPECT_EQ(runner.metrics_port(), 0);
+  EXPECT_FALSE(runner.serving());
 }
 
 TEST(ServerRunner, StartFailsOnPortInUse) {

@@ -101,12 +101,50 @@ TEST(ExplicitAls, ReconstructsALowRankMatrixAtLambdaZero) {
 }
 
 TEST(ExplicitAls, UnknownUserOrItemFallsBackToMeanAndBias) {
-  std::vector<Row> rows = {{0, 0, 5}, {0, 1, 4}, {1, 0, 4}, {1, 1, 1}};
-  auto m = BuildMatrix(2, 2, rows, false);
-  ExplicitAls als({.factors = 2, .iterations = 5, .regularization = 0.1f});
+  // A complete 3 x 4 rating matrix and a model that can only use biases
+  // (factor regularization 1e6 keeps the factors at ~1e-6; the biases are
+  // not regularized). Then ALS is alternating least squares of
+  // r_ui ~ mu + b_u + b_i, whose fixed point on a complete matrix is the
+  // two-way additive fit, reached in one sweep from b = 0:
+  //   users: b_u = mean_i(r_ui - mu) = rowmean_u - mu;
+  //   items: b_i = mean_u(r_ui - mu - b_u) = colmean_i - mu, since the b_u
+  //          average 0 over the users of a complete matrix (and the b_i over
+  //          the items, so the next user step changes nothing).
+  // So the fallbacks must be: nobody known -> mu, the global mean; only
+  // item i known -> mu + b_i = colmean_i; only user u known -> rowmean_u;
+  // all computed here from the ratings, not read from the model.
+  const std::vector<std::vector<float>> r = {{5, 4, 3, 1}, {4, 3, 1, 1}, {5, 5, 3, 2}};
+  const int users = 3, items = 4;
+  std::vector<Row> rows;
+  double total = 0;
+  std::vector<double> row_mean(users, 0), col_mean(items, 0);
+  for (int u = 0; u < users; ++u) {
+    for (int i = 0; i < items; ++i) {
+      rows.push_back({u, i, r[u][i]});
+      total += r[u][i];
+      row_mean[u] += r[u][i] / items;
+      col_mean[i] += r[u][i] / users;
+    }
+  }
+  const double mu = total / (users * items);  // 37 / 12
+  auto m = BuildMatrix(users, items, rows, false);
+  ExplicitAls als({.factors = 2,
+                   .iterations = 3,
+                   .regularization = 1e6f,
+                   .threads = 1,
+                   .bias_regularization = 0.0f});
   ASSERT_TRUE(als.Fit(m.by_user, m.by_item).ok());
-  EXPECT_FLOAT_EQ(als.Predict(-1, -1), als.global_mean());
-  EXPECT_FLOAT_EQ(als.Predict(-1, 0), std::clamp(als.global_mean() + als.item_bias()[0], 1.0f, 5.0f));
+
+  EXPECT_NEAR(als.Predict(-1, -1), mu, 1e-5);
+  for (int i = 0; i < items; ++i) {
+    // Each item's mean differs from mu: the item bias is really added.
+    ASSERT_GT(std::abs(col_mean[i] - mu), 0.2) << i;
+    EXPECT_NEAR(als.Predict(-1, i), col_mean[i], 1e-3) << "item " << i;
+  }
+  for (int u = 0; u < users; ++u) {
+    ASSERT_GT(std::abs(row_mean[u] - mu), 0.1) << u;
+    EXPECT_NEAR(als.Predict(u, -1), row_mean[u], 1e-3) << "user " << u;
+  }
 }
 
 TEST(AlsParams, BadValuesAreRejectedClearly) {

@@ -1,0 +1,54 @@
+# Helpers for the table programs next to this file (scripts/bench_tables.sh).
+
+# A number with exactly $n decimals ("0.20", "739"), half away from zero;
+# "n/a" for null (a figure the benchmark did not produce).
+def fixed($n):
+  if . == null then "n/a"
+  else
+    pow(10; $n) as $p
+    | (if . < 0 then "-" else "" end) as $sign
+    | (if . < 0 then -. else . end) * $p | round as $r
+    | ($r / $p | floor) as $int
+    | ($r - $int * $p) as $frac
+    | if $n == 0 then $sign + ($int | tostring)
+      else
+        ($frac | tostring) as $f
+        | $sign + ($int | tostring) + "." + ("0" * ($n - ($f | length)) // "") + $f
+      end
+  end;
+
+# A time, size or ratio at a readable precision: whole numbers from 100,
+# then 1, 2 or 3 decimals (11876, 739, 98.6, 2.71, 0.073).
+def sig:
+  if . == null then "n/a"
+  elif (if . < 0 then -. else . end) >= 100 then fixed(0)
+  elif (if . < 0 then -. else . end) >= 10 then fixed(1)
+  elif (if . < 0 then -. else . end) >= 1 then fixed(2)
+  else fixed(3)
+  end;
+
+# "100k", "1M" for an item count.
+def items_label:
+  if . >= 1000000 and . % 1000000 == 0 then "\(. / 1000000 | floor)M"
+  elif . >= 1000 and . % 1000 == 0 then "\(. / 1000 | floor)k"
+  else tostring
+  end;
+
+# A markdown table from an array of rows (arrays of strings), the first row
+# the header.
+def table:
+  def line: "| " + (map(tostring) | join(" | ")) + " |";
+  (.[0] | line),
+  (.[0] | map("---") | "|" + join("|") + "|"),
+  (.[1:][] | line);
+
+# The conditions of a run, from a benchmark's "machine" and "elapsed_s":
+# a one-row table.
+def run_table:
+  [["CPU", "hardware threads", "L3 MiB", "build", "load average (1 min) at start / end",
+    "run time"],
+   [.machine.cpu_model, (.machine.hardware_threads | tostring),
+    (.machine.l3_cache_mib | fixed(0)), .machine.build_type,
+    "\(.machine.load_average_1m_start | fixed(2)) / \(.machine.load_average_1m_end | fixed(2))",
+    "\(.elapsed_s | fixed(0)) s"]]
+  | table;
