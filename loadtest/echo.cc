@@ -20,7 +20,8 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start() {
   grpcutil::ServerOptions opts;
   opts.listen = "127.0.0.1:0";
   opts.drain_timeout = std::chrono::milliseconds(1000);
-  s->runner_ = std::make_unique<grpcutil::ServerRunner>(opts, std::make_shared<prometheus::Registry>());
+  s->runner_ =
+      std::make_unique<grpcutil::ServerRunner>(opts, std::make_shared<prometheus::Registry>());
   s->runner_->AddService(&s->service_);
   if (auto st = s->runner_->Start(); !st.ok()) return st;
   return s;

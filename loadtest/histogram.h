@@ -27,7 +27,7 @@ constexpr int LogLinearBucket(int64_t v, int sub_bits) {
 class LatencyHistogram {
  public:
   static constexpr int64_t kMaxNs = 60'000'000'000;  // 60 s
-  static constexpr int kSubBits = 7;                  // 128 buckets per octave
+  static constexpr int kSubBits = 7;                 // 128 buckets per octave
 
   void Record(int64_t ns);
   void Merge(const LatencyHistogram& other);

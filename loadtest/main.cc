@@ -16,8 +16,8 @@
 #include <iostream>
 #include <optional>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/config/config.h"
@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   CLI::App app{"recstack-loadtest: open-loop load against the recstack gateway or one service"};
   rl::RunOptions o;
   std::string target = "gateway", arrivals = "constant", duration = "10s", warmup = "2s",
-              timeout = "10s", mix = "recommend=100", dataset, clicks_dir, csv, sweep, slo = "100ms",
-              plot;
+              timeout = "10s", mix = "recommend=100", dataset, clicks_dir, csv, sweep,
+              slo = "100ms", plot;
   int64_t users = 5000, items = 2000;
   bool json = false, with_floor = false;
   double max_error_ratio = 0.001;
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   app.add_option("--arrivals", arrivals, "constant or poisson")->capture_default_str();
   app.add_option("--duration", duration, "measured time per run (e.g. 10s)")->capture_default_str();
   app.add_option("--warmup", warmup, "unmeasured time before it")->capture_default_str();
-  app.add_option("--connections", o.connections, "HTTP/2 connections (1-64)")->capture_default_str();
+  app.add_option("--connections", o.connections, "HTTP/2 connections (1-64)")
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "completion-queue threads (1-64)")->capture_default_str();
   app.add_option("--k", o.k, "items per Recommend / SimilarItems")->capture_default_str();
   app.add_option("--timeout", timeout, "per-request deadline")->capture_default_str();
@@ -71,12 +72,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--zipf", o.zipf, "skew of users and items (most active first); 0 = uniform")
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of arrivals, users, items and clicks")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of arrivals, users, items and clicks")
+      ->capture_default_str();
   app.add_option("--dataset", dataset,
                  "users and items from a data set: a `recstack datagen` dir or user,item CSV");
   app.add_option("--users", users, "without --dataset: ids u0..u{N-1}")->capture_default_str();
   app.add_option("--items", items, "without --dataset: ids i0..i{N-1}")->capture_default_str();
-  app.add_option("--ingest-batch", o.ingest_batch, "events per IngestEvents")->capture_default_str();
+  app.add_option("--ingest-batch", o.ingest_batch, "events per IngestEvents")
+      ->capture_default_str();
   app.add_option("--rank-candidates", o.rank_candidates, "candidates per Rank (--target ranking)")
       ->capture_default_str();
   app.add_option("--max-inflight", o.max_inflight, "requests in flight before refusing locally")
@@ -96,9 +99,11 @@ int main(int argc, char** argv) {
   app.add_option("--then", then,
                  "more phases after --duration, measured too: RATE:DURATION[,RATE:DURATION...], "
                  "e.g. 2000:20s,500:5s (an overload, then the recovery)");
-  app.add_flag("--timeline", o.timeline, "per-second figures of the measured window (JSON key timeline)");
-  app.add_option("--max-degraded-ratio", max_degraded_ratio,
-                 "degraded answers/requests allowed at the knee (a fallback is not the full answer)")
+  app.add_flag("--timeline", o.timeline,
+               "per-second figures of the measured window (JSON key timeline)");
+  app.add_option(
+         "--max-degraded-ratio", max_degraded_ratio,
+         "degraded answers/requests allowed at the knee (a fallback is not the full answer)")
       ->capture_default_str();
   app.add_option("--redis-url", redis_url,
                  "also report the Redis commands per request (INFO commandstats before and after)");
@@ -111,10 +116,11 @@ int main(int argc, char** argv) {
   // The in-process echo server logs like a service; only its problems matter here.
   recstack::log::Init("recstack-loadtest", "warn");
 
-  auto parse_ms = [](const std::string& flag, const std::string& v)
-      -> absl::StatusOr<std::chrono::milliseconds> {
+  auto parse_ms = [](const std::string& flag,
+                     const std::string& v) -> absl::StatusOr<std::chrono::milliseconds> {
     auto d = recstack::config::ParseDuration(v);
-    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
+    if (!d.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
     return *d;
   };
   auto t = rl::ParseTarget(target);
@@ -124,9 +130,9 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--arrivals must be constant or poisson"));
   }
   o.poisson = arrivals == "poisson";
-  for (auto [flag, text, out] : {std::tuple{"duration", &duration, &o.duration},
-                                 std::tuple{"warmup", &warmup, &o.warmup},
-                                 std::tuple{"timeout", &timeout, &o.timeout}}) {
+  for (auto [flag, text, out] :
+       {std::tuple{"duration", &duration, &o.duration}, std::tuple{"warmup", &warmup, &o.warmup},
+        std::tuple{"timeout", &timeout, &o.timeout}}) {
     auto d = parse_ms(flag, *text);
     if (!d.ok()) return Fail(d.status());
     *out = *d;
@@ -144,14 +150,17 @@ int main(int argc, char** argv) {
     const size_t colon = phase.find(':');
     double rate = 0;
     if (colon == std::string::npos || !absl::SimpleAtod(phase.substr(0, colon), &rate)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--then: '", phase, "' is not RATE:DURATION")));
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("--then: '", phase, "' is not RATE:DURATION")));
     }
     if (!(rate >= 0.1 && rate <= 1e6)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--then: rate must be in [0.1, 1000000], got ", rate)));
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--then: rate must be in [0.1, 1000000], got ", rate)));
     }
     auto d = parse_ms("then", phase.substr(colon + 1));
     if (!d.ok()) return Fail(d.status());
-    if (d->count() <= 0) return Fail(absl::InvalidArgumentError("--then: a phase must last more than 0"));
+    if (d->count() <= 0)
+      return Fail(absl::InvalidArgumentError("--then: a phase must last more than 0"));
     o.then.push_back({rate, *d});
   }
   if (o.then.size() > 20) return Fail(absl::InvalidArgumentError("--then: at most 20 phases"));
@@ -206,8 +215,8 @@ int main(int argc, char** argv) {
     if (!json) std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   };
-  auto run = [&](const rl::RunOptions& ro, double rate, std::string_view kind)
-      -> absl::StatusOr<rl::RunResult> {
+  auto run = [&](const rl::RunOptions& ro, double rate,
+                 std::string_view kind) -> absl::StatusOr<rl::RunResult> {
     rl::RunOptions r = ro;
     r.rate = rate;
     auto res = rl::Run(r, *catalog);
@@ -243,14 +252,16 @@ int main(int argc, char** argv) {
     if (!r.ok()) return r;
     auto after = rl::TakeSnapshot(redis_url, metrics_targets);
     if (!after.ok()) return after.status();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json per = rl::PerRequest(*before, *after, r->sent, secs);
     if (per.contains("redis_commands_per_request")) {
       say(absl::StrFormat("redis: %.2f commands per request; catalogue-sized commands %.3f/s",
                           per["redis_commands_per_request"].get<double>(),
                           per["redis_catalogue_sized_per_second"].get<double>()));
     }
-    if (per.contains("cpu_us_per_request")) say(absl::StrCat("cpu us per request: ", per["cpu_us_per_request"].dump()));
+    if (per.contains("cpu_us_per_request"))
+      say(absl::StrCat("cpu us per request: ", per["cpu_us_per_request"].dump()));
     into->update(per);
     return r;
   };
@@ -275,8 +286,8 @@ int main(int argc, char** argv) {
     // Steps until two in a row miss the SLO: past the knee the queue only grows.
     // `extend`: when every step met the SLO, go on in steps of x1.5 (at
     // most 12 more) so the floor's knee is found even above the range.
-    auto do_sweep = [&](const rl::RunOptions& ro, std::string_view kind, bool extend)
-        -> absl::StatusOr<std::vector<rl::RunResult>> {
+    auto do_sweep = [&](const rl::RunOptions& ro, std::string_view kind,
+                        bool extend) -> absl::StatusOr<std::vector<rl::RunResult>> {
       std::vector<rl::RunResult> steps;
       int misses = 0;
       std::vector<double> plan = *rates;
@@ -314,7 +325,8 @@ int main(int argc, char** argv) {
       const auto fk = rl::FindKnee(floor_steps, rule);
       // A floor that never missed the SLO has its knee above the range.
       out["floor_knee_rate"] = fk ? nlohmann::json(*fk) : nlohmann::json(nullptr);
-      out["floor_knee_above_range"] = !floor_steps.empty() && fk && *fk == floor_steps.back().target_rate;
+      out["floor_knee_above_range"] =
+          !floor_steps.empty() && fk && *fk == floor_steps.back().target_rate;
       if (knee && fk) out["knee_over_floor"] = std::round(*knee / *fk * 1000) / 1000;
       if (fk) say(absl::StrFormat("floor knee: %.1f requests/s", *fk));
     }
@@ -337,7 +349,8 @@ int main(int argc, char** argv) {
         AddRatios(out, *h, *f);
         out["floor"] = half["floor"];
         say(absl::StrFormat("stack/floor at half the knee: p50 x%.2f, p99 x%.2f",
-                            half["p50_over_floor"].get<double>(), half["p99_over_floor"].get<double>()));
+                            half["p50_over_floor"].get<double>(),
+                            half["p99_over_floor"].get<double>()));
       }
       out["half_knee"] = std::move(half);
     }
@@ -350,9 +363,10 @@ int main(int argc, char** argv) {
     const auto b = rl::ComputeClickBaselines(*o.truth, *catalog, o.zipf, o.k, 300, o.seed);
     out["click_baselines"] = {{"oracle_ctr", b.oracle_ctr}, {"random_ctr", b.random_ctr}};
     if (out.contains("clicks")) {
-      say(absl::StrFormat("clicks: ctr %.4f (expected %.4f); an oracle's top-%d gets %.4f, random items %.4f",
-                          out["clicks"]["ctr"].get<double>(), out["clicks"]["expected_ctr"].get<double>(),
-                          o.k, b.oracle_ctr, b.random_ctr));
+      say(absl::StrFormat(
+          "clicks: ctr %.4f (expected %.4f); an oracle's top-%d gets %.4f, random items %.4f",
+          out["clicks"]["ctr"].get<double>(), out["clicks"]["expected_ctr"].get<double>(), o.k,
+          b.oracle_ctr, b.random_ctr));
     }
   }
   if (!csv.empty()) {

@@ -38,7 +38,8 @@ absl::StatusOr<std::vector<double>> ParseSweep(std::string_view text) {
   if (!(from > 0) || !(step > 0) || !(to >= from)) {
     return absl::InvalidArgumentError("--sweep: need 0 < FROM <= TO and STEP > 0");
   }
-  if ((to - from) / step + 1 > 200) return absl::InvalidArgumentError("--sweep: more than 200 steps");
+  if ((to - from) / step + 1 > 200)
+    return absl::InvalidArgumentError("--sweep: more than 200 steps");
   std::vector<double> rates;
   for (int i = 0;; ++i) {
     const double r = from + i * step;
@@ -51,7 +52,8 @@ absl::StatusOr<std::vector<double>> ParseSweep(std::string_view text) {
 bool WithinSlo(const RunResult& r, const KneeRule& rule) {
   const double slo_ns = static_cast<double>(rule.slo.count()) * 1000.0;
   const double error_ratio = r.scheduled > 0 ? static_cast<double>(r.errors) / r.scheduled : 1.0;
-  const double degraded_ratio = r.scheduled > 0 ? static_cast<double>(r.degraded) / r.scheduled : 1.0;
+  const double degraded_ratio =
+      r.scheduled > 0 ? static_cast<double>(r.degraded) / r.scheduled : 1.0;
   return r.completed > 0 && static_cast<double>(r.latency.Percentile(0.99)) <= slo_ns &&
          error_ratio <= rule.max_error_ratio && degraded_ratio <= rule.max_degraded_ratio;
 }
@@ -112,7 +114,8 @@ absl::Status WritePlot(const std::string& path, const std::vector<RunResult>& st
   if (knee) {
     g << "set arrow from first " << *knee << ", graph 0 to first " << *knee
       << ", graph 1 nohead dashtype 3 lc rgb 'black'\n"
-      << "set label 'knee " << *knee << "/s' at first " << *knee << ", graph 0.95 right offset -1,0\n";
+      << "set label 'knee " << *knee << "/s' at first " << *knee
+      << ", graph 0.95 right offset -1,0\n";
   }
   g << "plot '" << dat << "' index 0 using 1:2 with linespoints title 'stack p50', \\\n"
     << "     '" << dat << "' index 0 using 1:3 with linespoints title 'stack p99'";
@@ -124,8 +127,8 @@ absl::Status WritePlot(const std::string& path, const std::vector<RunResult>& st
   g.close();
   const std::string cmd = absl::StrCat("gnuplot ", ShellQuote(gp), " 2>&1");
   if (std::system(cmd.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "gnuplot failed on ", gp, " (is it installed? apt-get install gnuplot-nox)"));
+    return absl::UnavailableError(
+        absl::StrCat("gnuplot failed on ", gp, " (is it installed? apt-get install gnuplot-nox)"));
   }
   return absl::OkStatus();
 }

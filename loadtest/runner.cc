@@ -44,10 +44,14 @@ std::string CodeName(grpc::StatusCode code) {
 bool Serves(Target t, Op op) {
   switch (t) {
     case Target::kGateway:
-    case Target::kFloor: return true;
-    case Target::kRetrieval: return op != Op::kIngest;
-    case Target::kRanking: return op == Op::kRecommend;
-    case Target::kIngestion: return op == Op::kIngest;
+    case Target::kFloor:
+      return true;
+    case Target::kRetrieval:
+      return op != Op::kIngest;
+    case Target::kRanking:
+      return op == Op::kRecommend;
+    case Target::kIngestion:
+      return op == Op::kIngest;
   }
   return false;
 }
@@ -201,7 +205,9 @@ void Runner::Send(Op op, int64_t sched_ns, bool measured) {
     fill(call);
     call->req.set_payload(user);
     call->req.set_response_bytes(o_.echo_response_bytes);
-    Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.echo->PrepareAsyncEcho(ctx, req, cq); });
+    Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+      return c.echo->PrepareAsyncEcho(ctx, req, cq);
+    });
     return;
   }
   switch (op) {
@@ -212,13 +218,17 @@ void Runner::Send(Op op, int64_t sched_ns, bool measured) {
         call->req.set_user_id(user);
         call->req.set_k(o_.k);
         (*call->req.mutable_context())["source"] = "loadtest";
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncRecommend(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.gateway->PrepareAsyncRecommend(ctx, req, cq);
+        });
       } else if (o_.target == Target::kRetrieval) {
         auto* call = new TypedCall<pb::RetrieveRequest, pb::RetrieveResponse>;
         fill(call);
         call->req.set_user_id(user);
         call->req.set_k(o_.k);
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.retrieval->PrepareAsyncRetrieve(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.retrieval->PrepareAsyncRetrieve(ctx, req, cq);
+        });
       } else {  // ranking
         auto* call = new TypedCall<pb::RankRequest, pb::RankResponse>;
         fill(call);
@@ -232,7 +242,9 @@ void Runner::Send(Op op, int64_t sched_ns, bool measured) {
           s->set_retrieval_score(s->score());
           s->set_retrieval_rank(i);
         }
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.ranking->PrepareAsyncRank(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.ranking->PrepareAsyncRank(ctx, req, cq);
+        });
       }
       return;
     }
@@ -247,9 +259,13 @@ void Runner::Send(Op op, int64_t sched_ns, bool measured) {
         (*e->mutable_context())["source"] = "loadtest";
       }
       if (o_.target == Target::kGateway) {
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncIngestEvents(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.gateway->PrepareAsyncIngestEvents(ctx, req, cq);
+        });
       } else {
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.ingestion->PrepareAsyncIngestEvents(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.ingestion->PrepareAsyncIngestEvents(ctx, req, cq);
+        });
       }
       return;
     }
@@ -259,9 +275,13 @@ void Runner::Send(Op op, int64_t sched_ns, bool measured) {
       call->req.set_item_id(catalog_.items[items_.Sample(rng_)]);
       call->req.set_k(o_.k);
       if (o_.target == Target::kGateway) {
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncSimilarItems(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.gateway->PrepareAsyncSimilarItems(ctx, req, cq);
+        });
       } else {
-        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.retrieval->PrepareAsyncSimilarItems(ctx, req, cq); });
+        Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+          return c.retrieval->PrepareAsyncSimilarItems(ctx, req, cq);
+        });
       }
       return;
     }
@@ -294,7 +314,9 @@ void Runner::SendClicks(Worker& w, const std::string& user, const pb::RecommendR
   }
   ++w.clicks.events_sent;
   Connection& c = conns_[next_conn_.fetch_add(1, std::memory_order_relaxed) % conns_.size()];
-  Start(call, w, [&](auto* ctx, const auto& req, auto* cq) { return c.gateway->PrepareAsyncIngestEvents(ctx, req, cq); });
+  Start(call, w, [&](auto* ctx, const auto& req, auto* cq) {
+    return c.gateway->PrepareAsyncIngestEvents(ctx, req, cq);
+  });
 }
 
 void WorkerLoop(Worker& w) {
@@ -374,7 +396,8 @@ absl::StatusOr<RunResult> Runner::Go() {
   for (int64_t t = start; t < end; t += arrivals->NextGapNs()) {
     while (phase + 1 < phases.size() && t >= phases[phase].second) {
       ++phase;
-      arrivals = std::make_unique<Arrivals>(phases[phase].first, o_.poisson, o_.seed ^ (0x5eed + phase));
+      arrivals =
+          std::make_unique<Arrivals>(phases[phase].first, o_.poisson, o_.seed ^ (0x5eed + phase));
     }
     int64_t now = NowNs();
     if (now < t) {
@@ -462,11 +485,16 @@ absl::StatusOr<Target> ParseTarget(std::string_view name) {
 
 std::string_view TargetName(Target t) {
   switch (t) {
-    case Target::kGateway: return "gateway";
-    case Target::kRetrieval: return "retrieval";
-    case Target::kRanking: return "ranking";
-    case Target::kIngestion: return "ingestion";
-    case Target::kFloor: return "floor";
+    case Target::kGateway:
+      return "gateway";
+    case Target::kRetrieval:
+      return "retrieval";
+    case Target::kRanking:
+      return "ranking";
+    case Target::kIngestion:
+      return "ingestion";
+    case Target::kFloor:
+      return "floor";
   }
   return "?";
 }
@@ -476,19 +504,22 @@ absl::Status RunOptions::Validate() const {
   if (!(rate >= 0.1 && rate <= 1e6)) return bad("--rate must be in [0.1, 1000000], got ", rate);
   if (duration.count() <= 0) return bad("--duration must be positive");
   if (warmup.count() < 0) return bad("--warmup must not be negative");
-  if (connections < 1 || connections > 64) return bad("--connections must be in [1, 64], got ", connections);
+  if (connections < 1 || connections > 64)
+    return bad("--connections must be in [1, 64], got ", connections);
   if (threads < 1 || threads > 64) return bad("--threads must be in [1, 64], got ", threads);
   if (k < 1 || k > 1000) return bad("--k must be in [1, 1000], got ", k);
   if (timeout.count() <= 0) return bad("--timeout must be positive");
   if (!(zipf >= 0 && zipf <= 5)) return bad("--zipf must be in [0, 5], got ", zipf);
   if (max_inflight < 1) return bad("--max-inflight must be at least 1");
   if (ingest_batch < 1 || ingest_batch > 10000) return bad("--ingest-batch must be in [1, 10000]");
-  if (rank_candidates < 1 || rank_candidates > 10000) return bad("--rank-candidates must be in [1, 10000]");
-  if (echo_response_bytes < 0 || echo_response_bytes > (4 << 20)) return bad("--floor-response-bytes must be in [0, 4 MiB]");
+  if (rank_candidates < 1 || rank_candidates > 10000)
+    return bad("--rank-candidates must be in [1, 10000]");
+  if (echo_response_bytes < 0 || echo_response_bytes > (4 << 20))
+    return bad("--floor-response-bytes must be in [0, 4 MiB]");
   for (int i = 0; i < kNumOps; ++i) {
     if (mix.share[i] > 0 && !Serves(target, static_cast<Op>(i))) {
-      return bad("--target ", A(TargetName(target)), " does not serve '", A(OpName(static_cast<Op>(i))),
-                 "'; change --mix");
+      return bad("--target ", A(TargetName(target)), " does not serve '",
+                 A(OpName(static_cast<Op>(i))), "'; change --mix");
     }
   }
   if (truth != nullptr && target != Target::kGateway) {
@@ -577,7 +608,8 @@ std::string RunResult::Summary() const {
       Us(latency.Percentile(0.9)), Us(latency.Percentile(0.99)), Us(latency.Percentile(0.999)),
       Us(latency.max_ns()));
   for (auto& [code, n] : errors_by_code) absl::StrAppend(&out, "\n          ", code, ": ", n);
-  for (auto& [why, n] : degraded_by_reason) absl::StrAppend(&out, "\n          degraded (", why, "): ", n);
+  for (auto& [why, n] : degraded_by_reason)
+    absl::StrAppend(&out, "\n          degraded (", why, "): ", n);
   return out;
 }
 

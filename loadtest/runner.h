@@ -41,9 +41,9 @@ struct RunOptions {
   bool poisson = false;
   std::chrono::milliseconds warmup{2000};
   std::chrono::milliseconds duration{10000};
-  int connections = 4;  // 1-64 channels, one TCP connection each
-  int threads = 2;      // completion-queue threads, 1-64
-  int k = 10;           // items per Recommend / SimilarItems
+  int connections = 4;                       // 1-64 channels, one TCP connection each
+  int threads = 2;                           // completion-queue threads, 1-64
+  int k = 10;                                // items per Recommend / SimilarItems
   std::chrono::milliseconds timeout{10000};  // per-request deadline
   Mix mix;
   double zipf = 0.8;  // user/item skew; 0 = uniform
@@ -76,28 +76,28 @@ struct SecondStats {
 };
 
 struct ClickStats {
-  int64_t impressions = 0;       // items returned by measured Recommends
-  int64_t clicks = 0;            // of those, clicked
-  double expected_clicks = 0;    // sum of their true click probabilities
-  int64_t events_sent = 0;       // IngestEvents calls carrying clicks
+  int64_t impressions = 0;     // items returned by measured Recommends
+  int64_t clicks = 0;          // of those, clicked
+  double expected_clicks = 0;  // sum of their true click probabilities
+  int64_t events_sent = 0;     // IngestEvents calls carrying clicks
   int64_t events_failed = 0;
 };
 
 struct RunResult {
   Target target = Target::kGateway;
   double target_rate = 0;
-  double seconds = 0;      // the measured window (after warm-up)
-  int64_t scheduled = 0;   // requests scheduled in the window
-  int64_t sent = 0;        // every request sent, the warm-up's included
-  int64_t completed = 0;   // of those, answered (OK or not)
+  double seconds = 0;     // the measured window (after warm-up)
+  int64_t scheduled = 0;  // requests scheduled in the window
+  int64_t sent = 0;       // every request sent, the warm-up's included
+  int64_t completed = 0;  // of those, answered (OK or not)
   int64_t ok = 0;
-  int64_t errors = 0;      // failed, timed out or refused locally
-  int64_t degraded = 0;    // OK but degraded (a fallback answered)
+  int64_t errors = 0;    // failed, timed out or refused locally
+  int64_t degraded = 0;  // OK but degraded (a fallback answered)
   std::map<std::string, int64_t> degraded_by_reason;
   std::vector<SecondStats> timeline;  // with RunOptions::timeline
-  double achieved_rate = 0;  // completed / time from window start to the last answer
+  double achieved_rate = 0;           // completed / time from window start to the last answer
   std::map<std::string, int64_t> errors_by_code;
-  LatencyHistogram latency;   // all operations
+  LatencyHistogram latency;  // all operations
   std::array<OpResult, kNumOps> ops;
   LatencyHistogram send_lag;  // how late this client sent (its own health)
   ClickStats clicks;

@@ -88,9 +88,12 @@ int64_t ZipfSampler::Sample(math::Rng& rng) const {
 
 std::string_view OpName(Op op) {
   switch (op) {
-    case Op::kRecommend: return "recommend";
-    case Op::kIngest: return "ingest";
-    case Op::kSimilar: return "similar";
+    case Op::kRecommend:
+      return "recommend";
+    case Op::kIngest:
+      return "ingest";
+    case Op::kSimilar:
+      return "similar";
   }
   return "?";
 }
@@ -103,8 +106,8 @@ absl::StatusOr<Mix> Mix::Parse(std::string_view text) {
     std::vector<absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
     double w = 0;
     if (kv.size() != 2 || !absl::SimpleAtod(kv[1], &w) || !(w >= 0) || std::isinf(w)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--mix: '", part, "' is not op=weight (e.g. recommend=90,ingest=5,similar=5)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--mix: '", part, "' is not op=weight (e.g. recommend=90,ingest=5,similar=5)"));
     }
     int op = -1;
     for (int i = 0; i < kNumOps; ++i) {

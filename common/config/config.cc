@@ -104,7 +104,8 @@ absl::Status Validate(const ServiceConfig& c) {
     return absl::InvalidArgumentError("--redis-pool-size: must be 1-256");
   }
   if (c.max_inflight < 2 || c.max_inflight > 10000) {
-    return absl::InvalidArgumentError(absl::StrCat("--max-inflight: must be 2-10000, got ", c.max_inflight));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-inflight: must be 2-10000, got ", c.max_inflight));
   }
   if (!(c.latency_target_ms >= 0.1 && c.latency_target_ms <= 60000)) {
     return absl::InvalidArgumentError("--latency-target-ms: must be 0.1-60000");

@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "common/config/ports.h"
 #include "absl/status/statusor.h"
+#include "common/config/ports.h"
 
 namespace recstack::config {
 
@@ -30,7 +30,6 @@ struct ServiceConfig {
   int max_inflight = 64;
   double latency_target_ms = 25;
 };
-
 
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
 // --drain-seconds and --redis-pool-size with env fallbacks RECSTACK_LISTEN,

@@ -16,7 +16,7 @@ struct ServicePorts {
 };
 
 inline constexpr ServicePorts kDefaultPorts[] = {
-    {"gateway", 50050, 9100},  {"ingestion", 50051, 9101}, {"training", 50052, 9102},
+    {"gateway", 50050, 9100},   {"ingestion", 50051, 9101}, {"training", 50052, 9102},
     {"retrieval", 50053, 9103}, {"ranking", 50054, 9104},
 };
 inline constexpr int kGatewayHttpPort = 8080;

@@ -28,8 +28,15 @@ namespace recstack::events {
 
 // Numbered as recstack.v1.EventType.
 enum class EventType {
-  kUnspecified = 0, kView = 1, kClick = 2, kPlay = 3, kPurchase = 4,
-  kRating = 5, kLike = 6, kDislike = 7, kImpression = 8,
+  kUnspecified = 0,
+  kView = 1,
+  kClick = 2,
+  kPlay = 3,
+  kPurchase = 4,
+  kRating = 5,
+  kLike = 6,
+  kDislike = 7,
+  kImpression = 8,
 };
 constexpr int kNumEventTypes = 9;
 
@@ -65,7 +72,8 @@ void Normalize(Event& event, int64_t now_ms, uint64_t random_bits);
 
 // The deterministic id of a row: 32 hex chars of two 64-bit FNV-1a hashes of
 // user, item, type name and timestamp (the CLI uses it for file rows).
-std::string DeriveEventId(std::string_view user, std::string_view item, EventType type, int64_t timestamp_ms);
+std::string DeriveEventId(std::string_view user, std::string_view item, EventType type,
+                          int64_t timestamp_ms);
 
 // Weight of an event in the popularity counts (trending): PURCHASE 5,
 // LIKE 3, CLICK and PLAY 2, VIEW and RATING 1, DISLIKE and IMPRESSION 0.

@@ -37,7 +37,8 @@ bool IsPrintableUtf8(std::string_view s) {
 absl::Status ValidateId(std::string_view field, std::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is empty"));
   if (id.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is ", id.size(), " bytes (at most 128)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), " is ", id.size(), " bytes (at most 128)"));
   }
   if (!IsPrintableUtf8(id)) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is not printable UTF-8"));

@@ -27,13 +27,15 @@ std::unique_ptr<overload::ConcurrencyLimiter> MakeLimiter(const config::ServiceC
       cfg.service, overload::LimiterOptionsFor(cfg.max_inflight, cfg.latency_target_ms), &registry);
 }
 
-int Serve(const config::ServiceConfig& cfg, std::shared_ptr<prometheus::Registry> registry, ServeSpec spec) {
+int Serve(const config::ServiceConfig& cfg, std::shared_ptr<prometheus::Registry> registry,
+          ServeSpec spec) {
   ServerRunner server(ServerOptionsFor(cfg), std::move(registry));
   for (grpc::Service* s : spec.services) server.AddService(s);
   std::unique_ptr<redis::Pool> probe_pool;
   if (spec.readiness_redis.has_value()) {
     probe_pool = std::make_unique<redis::Pool>(*spec.readiness_redis, 1);
-    server.SetReadinessProbe([p = probe_pool.get()] { return p->Ping(); }, std::chrono::milliseconds(1000));
+    server.SetReadinessProbe([p = probe_pool.get()] { return p->Ping(); },
+                             std::chrono::milliseconds(1000));
   }
   if (absl::Status st = server.Start(); !st.ok()) return Fail(cfg.service, st, 1);
   if (spec.on_started) {
@@ -43,7 +45,8 @@ int Serve(const config::ServiceConfig& cfg, std::shared_ptr<prometheus::Registry
       return Fail(cfg.service, st, 1);
     }
   }
-  if (spec.readiness_redis.has_value()) spec.started_fields["redis"] = redis::ToUrl(*spec.readiness_redis);
+  if (spec.readiness_redis.has_value())
+    spec.started_fields["redis"] = redis::ToUrl(*spec.readiness_redis);
   log::Info(cfg.service + " started", spec.started_fields);
   server.Wait();
   if (spec.on_stopped) spec.on_stopped();

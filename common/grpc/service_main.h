@@ -52,6 +52,7 @@ struct ServeSpec {
 
 // Serves until SIGTERM/SIGINT, then shuts down gracefully. Returns the
 // process exit code: 0, or 1 when the server could not start.
-int Serve(const config::ServiceConfig& cfg, std::shared_ptr<prometheus::Registry> registry, ServeSpec spec);
+int Serve(const config::ServiceConfig& cfg, std::shared_ptr<prometheus::Registry> registry,
+          ServeSpec spec);
 
 }  // namespace recstack::grpcutil

@@ -13,9 +13,8 @@ void SetBlasThreads(int threads);
 int BlasThreads();
 
 // C = alpha * op(A) * op(B) + beta * C, all row-major.
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc);
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // y = alpha * op(A) * x + beta * y; A is rows x cols row-major.
 void Gemv(bool trans, int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda,
           const float* x, float beta, float* y);

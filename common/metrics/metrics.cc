@@ -1,8 +1,8 @@
 #include "common/metrics/metrics.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <sys/resource.h>
@@ -131,7 +131,8 @@ namespace recstack::metrics {
 std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  const double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  const double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                     ru.ru_stime.tv_usec / 1e6;
   long pages = 0, resident = 0;
   if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
     if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
@@ -151,9 +152,10 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
     fam.metric.push_back(m);
     return fam;
   };
-  return {family("process_cpu_seconds_total", "User and system CPU time of this process", prometheus::MetricType::Counter,
-                 cpu),
-          family("process_resident_memory_bytes", "Resident set size of this process", prometheus::MetricType::Gauge,
+  return {family("process_cpu_seconds_total", "User and system CPU time of this process",
+                 prometheus::MetricType::Counter, cpu),
+          family("process_resident_memory_bytes", "Resident set size of this process",
+                 prometheus::MetricType::Gauge,
                  static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)))};
 }
 

@@ -203,9 +203,9 @@ RECSTACK_INLINE void SubspaceBody(const RowBlock& blk, const float* __restrict g
   float* __restrict v = scratch;
   float* __restrict s = scratch + d;
   float* __restrict e = s + n;
-  float* __restrict h = e + n;            // block x block
+  float* __restrict h = e + n;  // block x block
   float* __restrict delta = h + block * block;
-  double* __restrict hd = dscratch;       // block x block
+  double* __restrict hd = dscratch;  // block x block
   double* __restrict rd = dscratch + block * block;
   GramTimes<W, kD>(gram, x, v, d);
   BlockDots<W, kD>(blk, x, s, d);
@@ -287,8 +287,8 @@ using SubspaceFn = void(const RowBlock&, const float*, int, int, float*, float*,
 void CgDefault(const RowBlock& blk, const float* gram, int d, int steps, float* x, float* scratch) {
   CgDispatchD<4>(blk, gram, d, steps, x, scratch);
 }
-RECSTACK_TARGET_AVX2 void CgAvx2(const RowBlock& blk, const float* gram, int d, int steps,
-                                 float* x, float* scratch) {
+RECSTACK_TARGET_AVX2 void CgAvx2(const RowBlock& blk, const float* gram, int d, int steps, float* x,
+                                 float* scratch) {
   CgDispatchD<8>(blk, gram, d, steps, x, scratch);
 }
 RECSTACK_TARGET_AVX512 void CgAvx512(const RowBlock& blk, const float* gram, int d, int steps,
@@ -303,8 +303,8 @@ RECSTACK_TARGET_AVX2 void SubspaceAvx2(const RowBlock& blk, const float* gram, i
                                        float* x, float* scratch, double* dscratch) {
   SubspaceDispatchD<8>(blk, gram, d, block, x, scratch, dscratch);
 }
-RECSTACK_TARGET_AVX512 void SubspaceAvx512(const RowBlock& blk, const float* gram, int d,
-                                           int block, float* x, float* scratch, double* dscratch) {
+RECSTACK_TARGET_AVX512 void SubspaceAvx512(const RowBlock& blk, const float* gram, int d, int block,
+                                           float* x, float* scratch, double* dscratch) {
   SubspaceDispatchD<16>(blk, gram, d, block, x, scratch, dscratch);
 }
 
@@ -383,7 +383,8 @@ absl::Status AlsParams::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("iterations must be 1-1000, got ", iterations));
   }
   if (!(regularization >= 0) || !std::isfinite(regularization)) {
-    return absl::InvalidArgumentError(absl::StrCat("regularization must be >= 0, got ", regularization));
+    return absl::InvalidArgumentError(
+        absl::StrCat("regularization must be >= 0, got ", regularization));
   }
   if (!(alpha >= 0) || !std::isfinite(alpha)) {
     return absl::InvalidArgumentError(absl::StrCat("alpha must be >= 0, got ", alpha));
@@ -466,14 +467,14 @@ bool CholeskySolve(float* a, float* b, int n) {
 }
 
 void ImplicitAls::SolveUser(const math::Matrix& item_factors, const float* gram_plus_reg,
-                            const int32_t* items, const float* values, int64_t n, const AlsParams& p,
-                            float* x) {
+                            const int32_t* items, const float* values, int64_t n,
+                            const AlsParams& p, float* x) {
   SolveUserAt(math::ActiveSimdLevel(), item_factors, gram_plus_reg, items, values, n, p, x);
 }
 
 void ImplicitAls::SolveUserAt(math::SimdLevel level, const math::Matrix& item_factors,
-                              const float* gram_plus_reg, const int32_t* items,
-                              const float* values, int64_t n, const AlsParams& p, float* x) {
+                              const float* gram_plus_reg, const int32_t* items, const float* values,
+                              int64_t n, const AlsParams& p, float* x) {
   const int d = static_cast<int>(item_factors.cols());
   const bool value_conf = p.confidence == Confidence::kValue;
   if (p.solver == Solver::kCholesky) {
@@ -484,8 +485,7 @@ void ImplicitAls::SolveUserAt(math::SimdLevel level, const math::Matrix& item_fa
   }
   ImplicitScratch s;
   s.Reserve(n, d, p.block_size);
-  const RowBlock blk =
-      GatherRow(item_factors.data(), d, items, values, n, p.alpha, value_conf, s);
+  const RowBlock blk = GatherRow(item_factors.data(), d, items, values, n, p.alpha, value_conf, s);
   if (p.solver == Solver::kSubspace) {
     kSubspace.For(level)(blk, gram_plus_reg, d, std::min(p.block_size, d), x, s.work.data(),
                          s.dwork.data());
@@ -497,9 +497,8 @@ void ImplicitAls::SolveUserAt(math::SimdLevel level, const math::Matrix& item_fa
 static std::vector<int64_t> RowsByNnzDescending(const math::CsrMatrix& m) {
   std::vector<int64_t> order(m.rows);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return m.RowLength(a) > m.RowLength(b);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return m.RowLength(a) > m.RowLength(b); });
   return order;
 }
 
@@ -541,8 +540,8 @@ void ImplicitAls::HalfStep(const math::CsrMatrix& m, const std::vector<int64_t>&
       const int64_t begin = m.indptr[row], n = m.indptr[row + 1] - begin;
       float* x = solve.row(row);
       if (params_.solver == Solver::kCholesky) {
-        CholeskyRow(fixed.data(), gram.data(), m.indices.data() + begin, m.values.data() + begin,
-                    n, d, params_.alpha, value_conf, x, dense.data() + t * d * d);
+        CholeskyRow(fixed.data(), gram.data(), m.indices.data() + begin, m.values.data() + begin, n,
+                    d, params_.alpha, value_conf, x, dense.data() + t * d * d);
         continue;
       }
       const Clock::time_point g0 = profiling ? Clock::now() : Clock::time_point{};
@@ -626,9 +625,11 @@ double ImplicitAls::Loss(const math::CsrMatrix& by_user) const {
     }
     user_norm += math::Dot(x, x, d);
   }
-  for (int64_t i = 0; i < items_.rows(); ++i) item_norm += math::Dot(items_.row(i), items_.row(i), d);
+  for (int64_t i = 0; i < items_.rows(); ++i)
+    item_norm += math::Dot(items_.row(i), items_.row(i), d);
   loss += params_.regularization * (user_norm + item_norm);
-  const double denom = total_conf + static_cast<double>(by_user.rows) * by_user.cols - by_user.nnz();
+  const double denom =
+      total_conf + static_cast<double>(by_user.rows) * by_user.cols - by_user.nnz();
   return loss / denom;
 }
 
@@ -687,7 +688,8 @@ ExplicitModel::ExplicitModel(AlsParams params) : params_(params) {}
 ExplicitModel::~ExplicitModel() = default;
 
 std::unique_ptr<ExplicitModel> MakeExplicitModel(AlsParams params) {
-  if (params.explicit_solver == ExplicitSolver::kGibbs) return std::make_unique<GibbsSampler>(params);
+  if (params.explicit_solver == ExplicitSolver::kGibbs)
+    return std::make_unique<GibbsSampler>(params);
   return std::make_unique<ExplicitAls>(params);
 }
 
@@ -737,7 +739,8 @@ absl::Status ExplicitModel::Init(const math::CsrMatrix& by_user, const math::Csr
 }
 
 // Deterministic ALS: theta = (X^T X + lambda n^e I)^-1 X^T t.
-void ExplicitModel::AlsHalf(const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve) {
+void ExplicitModel::AlsHalf(const math::CsrMatrix& m, const math::Matrix& fixed,
+                            math::Matrix& solve) {
   const int d = params_.factors, k = d + 1;
   ParallelFor(m.rows, params_.threads, 32, [&](int64_t b, int64_t e, int t) {
     Scratch& s = scratch_[t];
@@ -794,11 +797,12 @@ void GibbsSampler::SampleNoise(const math::CsrMatrix& by_user, int sweep) {
 // The side's prior from its Normal-Wishart posterior, then every row from
 // N(A^-1 b, A^-1), A = a X^T X + P, b = a X^T t + P m:
 // theta = L^-T (L^-1 b + z) for A = L L^T, z ~ N(0, I).
-absl::Status GibbsSampler::HalfSweep(const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve,
-                                     int sweep, int side) {
+absl::Status GibbsSampler::HalfSweep(const math::CsrMatrix& m, const math::Matrix& fixed,
+                                     math::Matrix& solve, int sweep, int side) {
   const int k = params_.factors + 1;
   math::Rng hyper_rng(StreamSeed(params_.seed, sweep, side, ~0ULL));
-  absl::StatusOr<GaussianPrior> prior = SampleNormalWishart(solve.data(), solve.rows(), k, 2.0, hyper_rng);
+  absl::StatusOr<GaussianPrior> prior =
+      SampleNormalWishart(solve.data(), solve.rows(), k, 2.0, hyper_rng);
   if (!prior.ok()) return prior.status();
   std::vector<double> pm(k, 0.0);  // P m
   for (int a = 0; a < k; ++a) {
@@ -823,7 +827,9 @@ absl::Status GibbsSampler::HalfSweep(const math::CsrMatrix& m, const math::Matri
       for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
     }
   });
-  if (failed) return absl::InternalError("Gibbs sampler diverged: a row's precision is not positive definite");
+  if (failed)
+    return absl::InternalError(
+        "Gibbs sampler diverged: a row's precision is not positive definite");
   return absl::OkStatus();
 }
 
@@ -846,7 +852,8 @@ absl::Status GibbsSampler::Fit(const math::CsrMatrix& by_user, const math::CsrMa
       for (size_t i = 0; i < sum_items_.size(); ++i) sum_items_[i] += theta_items_.data()[i];
       for (size_t j = 0; j < tracked_.size(); ++j) {
         const auto [u, i] = tracked_[j];
-        sum_tracked_[j] += PredictTheta(u >= 0 ? theta_users_.row(u) : nullptr, i >= 0 ? theta_items_.row(i) : nullptr);
+        sum_tracked_[j] += PredictTheta(u >= 0 ? theta_users_.row(u) : nullptr,
+                                        i >= 0 ? theta_items_.row(i) : nullptr);
       }
     }
     Publish();

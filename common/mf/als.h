@@ -233,8 +233,8 @@ class GibbsSampler final : public ExplicitModel {
   // Draws the noise precision from its Gamma posterior given the residuals.
   void SampleNoise(const math::CsrMatrix& by_user, int sweep);
   // One half-sweep: the side's prior, then every row from its conditional.
-  absl::Status HalfSweep(const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve, int sweep,
-                         int side);
+  absl::Status HalfSweep(const math::CsrMatrix& m, const math::Matrix& fixed, math::Matrix& solve,
+                         int sweep, int side);
   double noise_ = 0;
 };
 

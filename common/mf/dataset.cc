@@ -27,17 +27,19 @@ std::optional<int32_t> IdMap::Find(std::string_view id) const {
 
 absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options) {
   Dataset d;
-  absl::Status st = data::ForEachInteraction(path, options.format, [&](const data::InteractionView& v) {
-    d.rows.push_back({d.users.Intern(v.user), d.items.Intern(v.item), v.value});
-    if (options.keep_timestamps) d.timestamps.push_back(v.timestamp_ms);
-    return absl::OkStatus();
-  });
+  absl::Status st =
+      data::ForEachInteraction(path, options.format, [&](const data::InteractionView& v) {
+        d.rows.push_back({d.users.Intern(v.user), d.items.Intern(v.item), v.value});
+        if (options.keep_timestamps) d.timestamps.push_back(v.timestamp_ms);
+        return absl::OkStatus();
+      });
   if (!st.ok()) return st;
   if (d.rows.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no interactions"));
   return d;
 }
 
-absl::StatusOr<TestSet> LoadTestSet(const std::string& path, data::Format format, const Dataset& train) {
+absl::StatusOr<TestSet> LoadTestSet(const std::string& path, data::Format format,
+                                    const Dataset& train) {
   TestSet t;
   IdMap unknown_users;
   absl::Status st = data::ForEachInteraction(path, format, [&](const data::InteractionView& v) {
@@ -58,8 +60,9 @@ absl::StatusOr<TestSet> LoadTestSet(const std::string& path, data::Format format
 absl::StatusOr<SplitSpec> ParseSplit(std::string_view text) {
   SplitSpec s;
   auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--split '", std::string(text), "': expected none, stratified:F (0 < F < 1, the train share) or last:N"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--split '", std::string(text),
+                     "': expected none, stratified:F (0 < F < 1, the train share) or last:N"));
   };
   if (text == "none" || text.empty()) return s;
   size_t colon = text.find(':');
@@ -84,8 +87,8 @@ absl::StatusOr<SplitSpec> ParseSplit(std::string_view text) {
   return bad();
 }
 
-absl::Status Split(const Dataset& data, const SplitSpec& spec, uint64_t seed, std::vector<Row>* train,
-                   std::vector<Row>* test) {
+absl::Status Split(const Dataset& data, const SplitSpec& spec, uint64_t seed,
+                   std::vector<Row>* train, std::vector<Row>* test) {
   train->clear();
   test->clear();
   if (spec.kind == SplitSpec::Kind::kNone) {
@@ -103,7 +106,8 @@ absl::Status Split(const Dataset& data, const SplitSpec& spec, uint64_t seed, st
   std::vector<int64_t> order(data.rows.size());
   {
     std::vector<int64_t> next(start.begin(), start.end() - 1);
-    for (int64_t i = 0; i < static_cast<int64_t>(data.rows.size()); ++i) order[next[data.rows[i].user]++] = i;
+    for (int64_t i = 0; i < static_cast<int64_t>(data.rows.size()); ++i)
+      order[next[data.rows[i].user]++] = i;
   }
   math::Rng rng(seed);
   train->reserve(data.rows.size());
@@ -116,7 +120,8 @@ absl::Status Split(const Dataset& data, const SplitSpec& spec, uint64_t seed, st
         for (int64_t j = n - 1; j > 0; --j) std::swap(b[j], b[rng.Below(j + 1)]);
         n_test = std::clamp<int64_t>(std::llround(n * (1.0 - spec.train_fraction)), 1, n - 1);
       } else {
-        std::stable_sort(b, e, [&](int64_t x, int64_t y) { return data.timestamps[x] < data.timestamps[y]; });
+        std::stable_sort(
+            b, e, [&](int64_t x, int64_t y) { return data.timestamps[x] < data.timestamps[y]; });
         n_test = std::min<int64_t>(spec.last_n, n - 1);
       }
     }
@@ -126,7 +131,8 @@ absl::Status Split(const Dataset& data, const SplitSpec& spec, uint64_t seed, st
   return absl::OkStatus();
 }
 
-InteractionMatrix BuildMatrix(int32_t n_users, int32_t n_items, std::vector<Row> rows, bool sum_duplicates) {
+InteractionMatrix BuildMatrix(int32_t n_users, int32_t n_items, std::vector<Row> rows,
+                              bool sum_duplicates) {
   std::vector<math::Triplet> t;
   t.reserve(rows.size());
   for (const Row& r : rows) {
@@ -140,8 +146,8 @@ InteractionMatrix BuildMatrix(int32_t n_users, int32_t n_items, std::vector<Row>
 }
 
 std::map<std::string, double> DefaultEventWeights() {
-  return {{"VIEW", 1}, {"CLICK", 1}, {"PLAY", 2}, {"PURCHASE", 4}, {"LIKE", 2},
-          {"RATING", 1}, {"DISLIKE", 0}, {"IMPRESSION", 0}};
+  return {{"VIEW", 1}, {"CLICK", 1},  {"PLAY", 2},    {"PURCHASE", 4},
+          {"LIKE", 2}, {"RATING", 1}, {"DISLIKE", 0}, {"IMPRESSION", 0}};
 }
 
 }  // namespace recstack::mf

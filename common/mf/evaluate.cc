@@ -110,8 +110,9 @@ RankingMetrics EvaluateRankingWith(const BlockScorer& score_block, int64_t n_ite
     sum.ndcg /= sum.users;
     sum.map /= sum.users;
   }
-  sum.coverage = static_cast<double>(std::accumulate(recommended.begin(), recommended.end(), int64_t{0})) /
-                 std::max<int64_t>(1, n_items);
+  sum.coverage =
+      static_cast<double>(std::accumulate(recommended.begin(), recommended.end(), int64_t{0})) /
+      std::max<int64_t>(1, n_items);
   return sum;
 }
 

@@ -74,9 +74,7 @@ bool CholeskyLower(double* a, int n) {
   return fn(a, n);
 }
 
-bool CholeskyLowerAt(math::SimdLevel level, double* a, int n) {
-  return kCholesky.For(level)(a, n);
-}
+bool CholeskyLowerAt(math::SimdLevel level, double* a, int n) { return kCholesky.For(level)(a, n); }
 
 void SolveLower(const double* l, int n, double* b) {
   for (int i = 0; i < n; ++i) {

@@ -13,7 +13,9 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-bool LowerIsBetter(const std::string& metric) { return metric == "rmse" || metric == "mae" || metric == "loss"; }
+bool LowerIsBetter(const std::string& metric) {
+  return metric == "rmse" || metric == "mae" || metric == "loss";
+}
 
 // The held-out rows were tracked in this order (Train calls TrackPairs), so
 // row j's prediction is the model's tracked prediction j: for Gibbs the
@@ -62,9 +64,12 @@ absl::StatusOr<Algorithm> ParseAlgorithmName(std::string_view name) {
 
 std::string AlgorithmName(Algorithm a) {
   switch (a) {
-    case Algorithm::kExplicitAls: return "als-explicit";
-    case Algorithm::kEase: return "ease";
-    case Algorithm::kImplicitAls: break;
+    case Algorithm::kExplicitAls:
+      return "als-explicit";
+    case Algorithm::kEase:
+      return "ease";
+    case Algorithm::kImplicitAls:
+      break;
   }
   return "als-implicit";
 }
@@ -94,7 +99,8 @@ BlockScorer ModelScorer(const TrainedModel& model, const math::CsrMatrix& train,
   return [U, V, threads](const int32_t* users, int64_t count, float* scores) {
     const int64_t n = V->rows(), d = V->cols();
     math::Matrix ub(count, d);
-    for (int64_t j = 0; j < count; ++j) std::copy(U->row(users[j]), U->row(users[j]) + d, ub.row(j));
+    for (int64_t j = 0; j < count; ++j)
+      std::copy(U->row(users[j]), U->row(users[j]) + d, ub.row(j));
     math::SetBlasThreads(threads);
     math::Gemm(false, true, count, n, d, 1.0f, ub.data(), d, V->data(), d, 0.0f, scores, n);
   };
@@ -173,7 +179,8 @@ absl::StatusOr<TrainResult> TrainEase(TrainResult result, std::vector<Row> train
         const int32_t u = users[b0 + j];
         float* row = s.data() + j * n;
         for (int64_t p = m.by_user.indptr[u]; p < m.by_user.indptr[u + 1]; ++p) {
-          const float x = params.binarize ? (m.by_user.values[p] != 0 ? 1.0f : 0.0f) : m.by_user.values[p];
+          const float x =
+              params.binarize ? (m.by_user.values[p] != 0 ? 1.0f : 0.0f) : m.by_user.values[p];
           row[m.by_user.indices[p]] -= x;
         }
         for (int64_t i = 0; i < n; ++i) loss += static_cast<double>(row[i]) * row[i];
@@ -182,11 +189,13 @@ absl::StatusOr<TrainResult> TrainEase(TrainResult result, std::vector<Row> train
     double reg = 0;
     const math::Matrix& bw = result.model.ease_weights;
     for (size_t i = 0; i < bw.size(); ++i) reg += static_cast<double>(bw.data()[i]) * bw.data()[i];
-    rep.loss = (loss + params.lambda * reg) / std::max<double>(1.0, static_cast<double>(result.n_users) * n);
+    rep.loss = (loss + params.lambda * reg) /
+               std::max<double>(1.0, static_cast<double>(result.n_users) * n);
   }
   if (!test.empty()) {
     auto te = std::chrono::steady_clock::now();
-    rep.metrics = ToMap(EvaluateRankingWith(score, result.n_items, m.by_user, test, config.k), config.k);
+    rep.metrics =
+        ToMap(EvaluateRankingWith(score, result.n_items, m.by_user, test, config.k), config.k);
     result.eval_seconds = Since(te);
   }
   result.history.push_back(rep);
@@ -204,7 +213,8 @@ absl::Status TrainConfig::Validate() const {
   } else if (absl::Status st = als.Validate(); !st.ok()) {
     return st;
   }
-  if (k < 1 || k > 1000) return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", k));
+  if (k < 1 || k > 1000)
+    return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", k));
   if (patience < 1) return absl::InvalidArgumentError("patience must be >= 1");
   return absl::OkStatus();
 }
@@ -223,7 +233,8 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
     return TrainEase(std::move(result), std::move(train), test, config, progress);
   }
   const bool implicit = config.algorithm == Algorithm::kImplicitAls;
-  InteractionMatrix m = BuildMatrix(n_users, n_items, std::move(train), /*sum_duplicates=*/implicit);
+  InteractionMatrix m =
+      BuildMatrix(n_users, n_items, std::move(train), /*sum_duplicates=*/implicit);
 
   ImplicitAls ials(config.als);
   std::unique_ptr<ExplicitModel> explicit_model = MakeExplicitModel(config.als);
@@ -277,7 +288,8 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
     bool go_on = true;
     if (!stop_metric.empty() && rep.metrics.count(stop_metric)) {
       const double v = rep.metrics[stop_metric];
-      const bool better = result.best_iteration == 0 || (LowerIsBetter(stop_metric) ? v < best : v > best);
+      const bool better =
+          result.best_iteration == 0 || (LowerIsBetter(stop_metric) ? v < best : v > best);
       if (better) {
         best = v;
         result.best_iteration = it;
@@ -307,7 +319,8 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
   } else {
     snapshot(&result.model);
     result.best_iteration = static_cast<int>(result.history.size());
-    result.metrics = result.history.empty() ? std::map<std::string, double>{} : result.history.back().metrics;
+    result.metrics =
+        result.history.empty() ? std::map<std::string, double>{} : result.history.back().metrics;
     if (result.metrics.empty() && !test.empty()) result.metrics = evaluate();
   }
   return result;

@@ -28,7 +28,7 @@ struct TrainConfig {
   Algorithm algorithm = Algorithm::kImplicitAls;
   AlsParams als;
   EaseParams ease;  // kEase only (its threads come from als.threads)
-  int k = 10;  // ranking metrics at k
+  int k = 10;       // ranking metrics at k
   // Metric to stop on ("ndcg@10", "rmse", ...; lower is better for rmse/mae);
   // empty = run every iteration. The best iteration's factors are kept.
   std::string early_stopping_metric;
@@ -73,9 +73,10 @@ struct TrainResult {
 
 // `progress` is called after each iteration; returning false cancels (the
 // result then has cancelled = true and the factors of the last iteration).
-absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<Row> train,
-                                  const std::vector<Row>& test, const TrainConfig& config,
-                                  const std::function<bool(const IterationReport&)>& progress = nullptr);
+absl::StatusOr<TrainResult> Train(
+    int32_t n_users, int32_t n_items, std::vector<Row> train, const std::vector<Row>& test,
+    const TrainConfig& config,
+    const std::function<bool(const IterationReport&)>& progress = nullptr);
 
 // Scores of a trained ranking model (implicit ALS: u . v; EASE: x_u B over
 // the user's rows of `train_by_user`) for EvaluateRankingWith; `threads`

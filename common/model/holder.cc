@@ -6,12 +6,8 @@ namespace recstack::model {
 
 ModelFollower::ModelFollower(ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
                              FollowOptions options, LoadFn load, VersionFn current)
-    : store_(store),
-      redis_options_(std::move(redis_options)),
-      keys_(std::move(keys)),
-      options_(std::move(options)),
-      load_(std::move(load)),
-      current_(std::move(current)) {}
+    : store_(store), redis_options_(std::move(redis_options)), keys_(std::move(keys)),
+      options_(std::move(options)), load_(std::move(load)), current_(std::move(current)) {}
 
 ModelFollower::~ModelFollower() { Stop(); }
 
@@ -24,7 +20,8 @@ void ModelFollower::Start() {
       [this](std::string_view, std::string_view version) {
         absl::Status st = Load(std::string(version));
         if (!st.ok()) {
-          log::Warn(options_.name + " update not loaded", {{"version", version}, {"error", st.message()}});
+          log::Warn(options_.name + " update not loaded",
+                    {{"version", version}, {"error", st.message()}});
         }
       });
   // After a reconnect, what was announced meanwhile is picked up by a poll.
@@ -62,7 +59,8 @@ void ModelFollower::Refresh() {
   if (!v.ok()) return;  // no model yet, or Redis down: keep serving what we have
   if (current_() == *v) return;
   absl::Status st = Load(*v);
-  if (!st.ok()) log::Warn(options_.name + " not loaded", {{"version", *v}, {"error", st.message()}});
+  if (!st.ok())
+    log::Warn(options_.name + " not loaded", {{"version", *v}, {"error", st.message()}});
 }
 
 absl::Status ModelFollower::Load(const std::string& version) {

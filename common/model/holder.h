@@ -77,16 +77,17 @@ template <typename T>
 class VersionedHolder {
  public:
   // Reads `version` from the store and builds its serving form.
-  using Build = std::function<absl::StatusOr<std::shared_ptr<T>>(ModelStore& store, const std::string& version)>;
+  using Build = std::function<absl::StatusOr<std::shared_ptr<T>>(ModelStore& store,
+                                                                 const std::string& version)>;
   // Called after each swap, on the loading thread, outside the holder's locks.
   using Listener = std::function<void(const std::shared_ptr<T>&)>;
 
   VersionedHolder(ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
                   FollowOptions options, Build build)
-      : store_(store),
-        build_(std::move(build)),
-        follower_(store, std::move(redis_options), std::move(keys), std::move(options),
-                  [this](const std::string& v) { return LoadNow(v); }, [this] { return version(); }) {}
+      : store_(store), build_(std::move(build)),
+        follower_(
+            store, std::move(redis_options), std::move(keys), std::move(options),
+            [this](const std::string& v) { return LoadNow(v); }, [this] { return version(); }) {}
   ~VersionedHolder() { Stop(); }
 
   void Start() { follower_.Start(); }

@@ -14,22 +14,25 @@ ItemVectors MakeItemVectors(ItemFactors items) {
   v.factors.Resize(n, d);
   std::copy(items.factors.begin(), items.factors.end(), v.factors.data());
   v.index.reserve(n);
-  for (int64_t i = 0; i < n; ++i) v.index.emplace(std::move(items.item_ids[i]), static_cast<int32_t>(i));
+  for (int64_t i = 0; i < n; ++i)
+    v.index.emplace(std::move(items.item_ids[i]), static_cast<int32_t>(i));
   return v;
 }
 
-std::unique_ptr<ItemVectorsHolder> MakeItemVectorsHolder(ModelStore& store, redis::Options redis_options,
+std::unique_ptr<ItemVectorsHolder> MakeItemVectorsHolder(ModelStore& store,
+                                                         redis::Options redis_options,
                                                          redis::Keyspace keys,
                                                          std::chrono::milliseconds poll_interval) {
   return std::make_unique<ItemVectorsHolder>(
       store, std::move(redis_options), std::move(keys),
       FollowOptions{.slot = Slot::kFactors, .poll_interval = poll_interval, .name = "item vectors"},
-      [](ModelStore& st, const std::string& version) -> absl::StatusOr<std::shared_ptr<ItemVectors>> {
+      [](ModelStore& st,
+         const std::string& version) -> absl::StatusOr<std::shared_ptr<ItemVectors>> {
         auto items = st.LoadItems(version);
         if (!items.ok()) return items.status();
         auto v = std::make_shared<ItemVectors>(MakeItemVectors(*std::move(items)));
-        log::Info("item vectors loaded", {{"version", version}, {"items", v->index.size()},
-                                          {"factors", v->meta.factors}});
+        log::Info("item vectors loaded",
+                  {{"version", version}, {"items", v->index.size()}, {"factors", v->meta.factors}});
         return v;
       });
 }

@@ -26,7 +26,8 @@ void PutU32(std::string* out, uint32_t v) {
 
 uint32_t GetU32(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -132,9 +133,12 @@ absl::StatusOr<ModelMeta> MetaFromHash(const redis::Reply& reply) {
 
 std::string AlgorithmName(Algorithm algorithm) {
   switch (algorithm) {
-    case Algorithm::kExplicitAls: return "als-explicit";
-    case Algorithm::kEase: return "ease";
-    case Algorithm::kImplicitAls: break;
+    case Algorithm::kExplicitAls:
+      return "als-explicit";
+    case Algorithm::kEase:
+      return "ease";
+    case Algorithm::kImplicitAls:
+      break;
   }
   return "als-implicit";
 }
@@ -143,9 +147,9 @@ absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
   if (name == "als-implicit") return Algorithm::kImplicitAls;
   if (name == "als-explicit") return Algorithm::kExplicitAls;
   if (name == "ease") return Algorithm::kEase;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown algorithm '", Sv(absl::string_view(name.data(), name.size())),
-                   "' (known: als-implicit, als-explicit, ease)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '",
+                                                 Sv(absl::string_view(name.data(), name.size())),
+                                                 "' (known: als-implicit, als-explicit, ease)"));
 }
 
 std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int64_t* indptr,
@@ -153,7 +157,8 @@ std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int6
   const size_t n = ids.size();
   const size_t m = static_cast<size_t>(indptr[n] - indptr[0]);
   uint32_t top_n = 0;
-  for (size_t j = 0; j < n; ++j) top_n = std::max(top_n, static_cast<uint32_t>(indptr[j + 1] - indptr[j]));
+  for (size_t j = 0; j < n; ++j)
+    top_n = std::max(top_n, static_cast<uint32_t>(indptr[j + 1] - indptr[j]));
   std::string out;
   size_t id_bytes = 0;
   for (const auto& id : ids) id_bytes += 1 + id.size();
@@ -210,13 +215,15 @@ absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemN
   out->ids.resize(base + m);
   out->weights.resize(base + m);
   std::memcpy(out->ids.data() + base, bytes.data() + pos, m * sizeof(int32_t));
-  std::memcpy(out->weights.data() + base, bytes.data() + pos + m * sizeof(int32_t), m * sizeof(float));
+  std::memcpy(out->weights.data() + base, bytes.data() + pos + m * sizeof(int32_t),
+              m * sizeof(float));
   for (size_t j = base; j < base + m; ++j) {
     if (const int32_t bad = out->ids[j]; bad < 0 || bad >= n_items) {
       out->indptr.resize(first_ptr);
       out->ids.resize(base);
       out->weights.resize(base);
-      return fail(absl::StrCat("neighbour index ", bad, " outside the model's ", n_items, " items"));
+      return fail(
+          absl::StrCat("neighbour index ", bad, " outside the model's ", n_items, " items"));
     }
   }
   return absl::OkStatus();
@@ -292,7 +299,8 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
   const int32_t d = ease ? 0 : in.factors;
   if (!ease && d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
   if (options.chunk_size <= 0 || options.keep_versions < 1 || options.pipeline_batch <= 0) {
-    return absl::InvalidArgumentError("publish: chunk_size, keep_versions, pipeline_batch must be > 0");
+    return absl::InvalidArgumentError(
+        "publish: chunk_size, keep_versions, pipeline_batch must be > 0");
   }
   const size_t nu = model.user_ids.size();
   const size_t ni = model.item_ids.size();
@@ -308,13 +316,14 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
     for (size_t i = 0; i < ni; ++i) {
       if (model.neighbour_indptr[i + 1] < model.neighbour_indptr[i] ||
           model.neighbour_indptr[i + 1] - model.neighbour_indptr[i] > in.neighbours) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("publish: item ", i, " has more than neighbours = ", in.neighbours, " weights"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "publish: item ", i, " has more than neighbours = ", in.neighbours, " weights"));
       }
     }
     for (int32_t id : model.neighbour_ids) {
       if (id < 0 || static_cast<size_t>(id) >= ni) {
-        return absl::InvalidArgumentError(absl::StrCat("publish: neighbour index ", id, " out of range"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("publish: neighbour index ", id, " out of range"));
       }
     }
   } else if (model.user_factors.size() != nu * d || model.item_factors.size() != ni * d) {
@@ -328,7 +337,8 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
     if (absl::Status st = ids::ValidateId("item_id", id); !st.ok()) return Annotate(st, "publish");
   }
 
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply seq, pool_.Command({"INCR", Sv(keys_.prefix()) + "model:seq"}));
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply seq,
+                            pool_.Command({"INCR", Sv(keys_.prefix()) + "model:seq"}));
   ModelMeta meta = in;
   meta.version = absl::StrCat("v", seq.integer);
   meta.n_users = static_cast<int64_t>(nu);
@@ -378,19 +388,20 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
   for (size_t u = 0; u < nu; ++u) {
     std::memcpy(row.data(), model.user_factors.data() + u * d, d * sizeof(float));
     if (biases) row[d] = model.user_biases[u];
-    RECSTACK_RETURN_IF_ERROR(
-        push({"SET", keys_.ModelUser(v, model.user_ids[u]), FloatsToBytes(row.data(), user_floats)}));
+    RECSTACK_RETURN_IF_ERROR(push(
+        {"SET", keys_.ModelUser(v, model.user_ids[u]), FloatsToBytes(row.data(), user_floats)}));
   }
   // Meta after every chunk and user: a reader that finds meta finds all of it.
   RECSTACK_RETURN_IF_ERROR(push(MetaToHashArgs(keys_.ModelMeta(v), meta)));
-  RECSTACK_RETURN_IF_ERROR(push({"ZADD", keys_.ModelVersions(), std::to_string(meta.created_at_ms), v}));
+  RECSTACK_RETURN_IF_ERROR(
+      push({"ZADD", keys_.ModelVersions(), std::to_string(meta.created_at_ms), v}));
   RECSTACK_RETURN_IF_ERROR(flush());
 
   const std::string current_key = ease ? keys_.ModelCurrentEase() : keys_.ModelCurrent();
   const std::string updates = ease ? keys_.ModelUpdatesEase() : keys_.ModelUpdates();
   if (options.make_current) {
-    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline({{"SET", current_key, v},
-                                                            {"PUBLISH", updates, v}}));
+    RECSTACK_ASSIGN_OR_RETURN(auto replies,
+                              pool_.Pipeline({{"SET", current_key, v}, {"PUBLISH", updates, v}}));
     for (const auto& r : replies) {
       if (r.is_error()) return absl::InternalError(absl::StrCat("publish: redis said ", r.str));
     }
@@ -436,8 +447,8 @@ absl::StatusOr<ModelMeta> ModelStore::GetMeta(std::string_view version) {
   const std::string key = keys_.ModelMeta(version);
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"HGETALL", key}));
   if (r.type == redis::Reply::Type::kArray && r.elements.empty()) {
-    return absl::NotFoundError(absl::StrCat("model version ", Sv(absl::string_view(version.data(), version.size())),
-                                            " is not kept"));
+    return absl::NotFoundError(absl::StrCat(
+        "model version ", Sv(absl::string_view(version.data(), version.size())), " is not kept"));
   }
   return MetaFromHash(r);
 }
@@ -480,9 +491,11 @@ absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
         // Retention deletes meta before chunks: a missing chunk of a version
         // whose meta is gone means it was deleted while we read it.
         if (absl::IsNotFound(GetMeta(meta.version).status())) {
-          return absl::NotFoundError(absl::StrCat("model ", meta.version, " was deleted while loading"));
+          return absl::NotFoundError(
+              absl::StrCat("model ", meta.version, " was deleted while loading"));
         }
-        return absl::DataLossError(absl::StrCat("model ", meta.version, ": item chunk ", c + j, " is missing"));
+        return absl::DataLossError(
+            absl::StrCat("model ", meta.version, ": item chunk ", c + j, " is missing"));
       }
       RECSTACK_RETURN_IF_ERROR(
           DecodeItemChunk(replies[j].str, meta.factors, &out.item_ids, &out.factors, &out.biases));
@@ -499,8 +512,8 @@ absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
 absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
   if (meta.algorithm != Algorithm::kEase) {
-    return absl::FailedPreconditionError(absl::StrCat("model ", meta.version, " is ",
-                                                      AlgorithmName(meta.algorithm), ", not ease"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not ease"));
   }
   ItemNeighbours out;
   out.item_ids.reserve(meta.n_items);
@@ -518,9 +531,11 @@ absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view versi
     for (size_t j = 0; j < replies.size(); ++j) {
       if (replies[j].type != redis::Reply::Type::kString) {
         if (absl::IsNotFound(GetMeta(meta.version).status())) {
-          return absl::NotFoundError(absl::StrCat("model ", meta.version, " was deleted while loading"));
+          return absl::NotFoundError(
+              absl::StrCat("model ", meta.version, " was deleted while loading"));
         }
-        return absl::DataLossError(absl::StrCat("model ", meta.version, ": chunk ", c + j, " is missing"));
+        return absl::DataLossError(
+            absl::StrCat("model ", meta.version, ": chunk ", c + j, " is missing"));
       }
       RECSTACK_RETURN_IF_ERROR(DecodeNeighbourChunk(replies[j].str, meta.n_items, &out));
     }
@@ -533,8 +548,8 @@ absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view versi
   return out;
 }
 
-absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(std::string_view version,
-                                                                           std::string_view user) {
+absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(
+    std::string_view version, std::string_view user) {
   const std::string key = keys_.ModelUser(version, user);
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", key}));
   if (r.is_nil()) return std::optional<std::vector<float>>();

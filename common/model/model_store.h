@@ -118,10 +118,10 @@ struct ItemNeighbours {
 };
 
 struct PublishOptions {
-  int32_t chunk_size = 4096;     // items per chunk key
-  int32_t keep_versions = 3;     // newest versions kept (>= 1)
-  int32_t pipeline_batch = 1000; // commands per pipeline round trip
-  bool make_current = true;      // false: write the version but do not serve it
+  int32_t chunk_size = 4096;      // items per chunk key
+  int32_t keep_versions = 3;      // newest versions kept (>= 1)
+  int32_t pipeline_batch = 1000;  // commands per pipeline round trip
+  bool make_current = true;       // false: write the version but do not serve it
 };
 
 class ModelStore {
@@ -151,7 +151,7 @@ class ModelStore {
   // One user's factors (and bias, as the last float, for explicit models);
   // std::nullopt when the model does not know the user.
   absl::StatusOr<std::optional<std::vector<float>>> GetUserVector(std::string_view version,
-                                                                 std::string_view user);
+                                                                  std::string_view user);
 
   // Deletes every key of a version (not allowed for the current one).
   absl::Status DeleteVersion(std::string_view version);

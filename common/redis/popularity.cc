@@ -61,8 +61,9 @@ absl::StatusOr<ItemCounts> TopTrending(Pool& pool, const Keyspace& keys, int64_t
   if (k <= 0 || k > 100'000) {
     return absl::InvalidArgumentError(absl::StrCat("trending k must be 1-100000, got ", k));
   }
-  auto replies = pool.Pipeline({{"HMGET", keys.TrendMeta(), "epoch_ms", "half_life_ms"},
-                                {"ZREVRANGE", keys.Trend(), "0", std::to_string(k - 1), "WITHSCORES"}});
+  auto replies =
+      pool.Pipeline({{"HMGET", keys.TrendMeta(), "epoch_ms", "half_life_ms"},
+                     {"ZREVRANGE", keys.Trend(), "0", std::to_string(k - 1), "WITHSCORES"}});
   if (!replies.ok()) return replies.status();
   for (const Reply& r : *replies) {
     if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
@@ -80,8 +81,8 @@ absl::StatusOr<ItemCounts> TopTrending(Pool& pool, const Keyspace& keys, int64_t
   return out;
 }
 
-std::vector<std::vector<std::string>> TrendingCountsCommands(const Keyspace& keys,
-                                                             const std::vector<std::string>& items) {
+std::vector<std::vector<std::string>> TrendingCountsCommands(
+    const Keyspace& keys, const std::vector<std::string>& items) {
   std::vector<std::string> zms = {"ZMSCORE", keys.Trend()};
   zms.insert(zms.end(), items.begin(), items.end());
   if (items.empty()) zms = {"ZCARD", keys.Trend()};  // ZMSCORE needs a member
@@ -96,8 +97,8 @@ absl::StatusOr<std::vector<double>> ParseTrendingCounts(const Reply& meta, const
   const double f = ParseMeta(meta).Factor(now_ms);
   if (f == 0 || n_items == 0) return out;
   if (scores.elements.size() != n_items) {
-    return absl::InternalError(absl::StrCat("ZMSCORE returned ", scores.elements.size(), " scores for ",
-                                            n_items, " items"));
+    return absl::InternalError(absl::StrCat("ZMSCORE returned ", scores.elements.size(),
+                                            " scores for ", n_items, " items"));
   }
   for (size_t i = 0; i < n_items; ++i) {
     if (scores.elements[i].is_string()) out[i] = ParseDouble(scores.elements[i].str) * f;

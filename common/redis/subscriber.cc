@@ -23,8 +23,7 @@ struct ReplyDeleter {
 }  // namespace
 
 Subscriber::Subscriber(Options options, std::vector<std::string> channels, Handler on_message)
-    : options_(std::move(options)),
-      channels_(std::move(channels)),
+    : options_(std::move(options)), channels_(std::move(channels)),
       on_message_(std::move(on_message)) {}
 
 Subscriber::~Subscriber() { Stop(); }

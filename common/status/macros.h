@@ -8,12 +8,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RECSTACK_RETURN_IF_ERROR(expr)          \
-  do {                                          \
-    ::absl::Status _rs_status = (expr);         \
-    if (!_rs_status.ok()) return _rs_status;    \
+#define RECSTACK_RETURN_IF_ERROR(expr)       \
+  do {                                       \
+    ::absl::Status _rs_status = (expr);      \
+    if (!_rs_status.ok()) return _rs_status; \
   } while (0)
 
 #define RECSTACK_CONCAT_INNER_(a, b) a##b

@@ -19,7 +19,8 @@ using Deadline = std::chrono::system_clock::time_point;
 class RetrievalBackend {
  public:
   virtual ~RetrievalBackend() = default;
-  virtual absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req, Deadline deadline) = 0;
+  virtual absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req,
+                                                        Deadline deadline) = 0;
   virtual absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
                                                                 Deadline deadline) = 0;
 };
@@ -35,7 +36,8 @@ class IngestionBackend {
   virtual ~IngestionBackend() = default;
   virtual absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req,
                                                                 Deadline deadline) = 0;
-  virtual absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest& req, Deadline deadline) = 0;
+  virtual absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest& req,
+                                                        Deadline deadline) = 0;
   virtual absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req,
                                                               Deadline deadline) = 0;
 };

@@ -14,7 +14,8 @@ namespace {
 using Clock = std::chrono::system_clock;
 
 int64_t Micros(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t)
+      .count();
 }
 
 // Stage deadline: now + budget, never past the request's deadline.
@@ -24,7 +25,8 @@ Clock::time_point StageDeadline(std::chrono::milliseconds budget, Clock::time_po
 
 // A downstream answer that means "saturated": admit less.
 bool IsOverload(const absl::Status& st) {
-  return st.code() == absl::StatusCode::kResourceExhausted || st.code() == absl::StatusCode::kDeadlineExceeded;
+  return st.code() == absl::StatusCode::kResourceExhausted ||
+         st.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
 // How a stage ended, for the debug view: "OK" or "<code number>: <message>".
@@ -43,17 +45,19 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
   degraded_retrieval = &degraded.Add({{"reason", "retrieval"}});
   degraded_ranking = &degraded.Add({{"reason", "ranking"}});
   degraded_overload = &degraded.Add({{"reason", "overload"}});
-  fallback_refresh_failed = &prometheus::BuildCounter()
-                                 .Name("recstack_gateway_fallback_refresh_failures_total")
-                                 .Help("Background refreshes of the in-memory trending fallback that failed")
-                                 .Register(registry)
-                                 .Add({});
+  fallback_refresh_failed =
+      &prometheus::BuildCounter()
+           .Name("recstack_gateway_fallback_refresh_failures_total")
+           .Help("Background refreshes of the in-memory trending fallback that failed")
+           .Register(registry)
+           .Add({});
   auto& stage = prometheus::BuildHistogram()
                     .Name("recstack_gateway_stage_latency_seconds")
                     .Help("Time of each Recommend stage")
                     .Register(registry);
   const char* stages[3] = {"retrieval", "ranking", "metadata"};
-  for (int s = 0; s < 3; ++s) stage_latency[s] = &stage.Add({{"stage", stages[s]}}, metrics::LatencyBuckets());
+  for (int s = 0; s < 3; ++s)
+    stage_latency[s] = &stage.Add({{"stage", stages[s]}}, metrics::LatencyBuckets());
   auto& imp = prometheus::BuildCounter()
                   .Name("recstack_gateway_impressions_total")
                   .Help("Impression events by outcome (sent, dropped, failed)")
@@ -68,11 +72,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
   for (const char* c : {"2xx", "4xx", "5xx"}) http[c] = &http_family->Add({{"status", c}});
 }
 
-Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval, std::unique_ptr<RankingBackend> ranking,
-                 std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options, GatewayMetrics& metrics,
-                 overload::ConcurrencyLimiter* limiter)
-    : retrieval_(std::move(retrieval)), ranking_(std::move(ranking)), ingestion_(std::move(ingestion)),
-      options_(options), metrics_(metrics), limiter_(limiter),
+Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval,
+                 std::unique_ptr<RankingBackend> ranking,
+                 std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options,
+                 GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter)
+    : retrieval_(std::move(retrieval)), ranking_(std::move(ranking)),
+      ingestion_(std::move(ingestion)), options_(options), metrics_(metrics), limiter_(limiter),
       trending_(
           [this]() -> absl::StatusOr<std::vector<v1::ScoredItem>> {
             v1::GetTrendingRequest req;
@@ -82,12 +87,12 @@ Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval, std::unique_ptr<Ra
               metrics_.fallback_refresh_failed->Increment();
               return resp.status();
             }
-            if (resp->items_size() == 0) return absl::UnavailableError("ingestion has no trending items yet");
+            if (resp->items_size() == 0)
+              return absl::UnavailableError("ingestion has no trending items yet");
             return std::vector<v1::ScoredItem>(resp->items().begin(), resp->items().end());
           },
           options.fallback_refresh),
-      items_(options.item_cache_size, options.item_cache_ttl),
-      rng_(std::random_device{}()) {
+      items_(options.item_cache_size, options.item_cache_ttl), rng_(std::random_device{}()) {
   if (options_.log_impressions) sender_ = std::thread([this] { SendImpressions(); });
 }
 
@@ -152,7 +157,8 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
   const auto start = std::chrono::steady_clock::now();
   RECSTACK_RETURN_IF_ERROR(ids::ValidateId("user_id", req.user_id()));
   const int k = req.k() == 0 ? 10 : req.k();
-  if (k < 1 || k > 1000) return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", req.k()));
+  if (k < 1 || k > 1000)
+    return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", req.k()));
   deadline = std::min(deadline, Clock::now() + options_.total_budget);
   v1::RecommendResponse resp;
   {
@@ -204,14 +210,17 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
   }
   if (!rst.ok()) {
     if (rst.code() == absl::StatusCode::kInvalidArgument) return rst;
-    if (permit.has_value() && IsOverload(rst)) permit->set_dropped();  // downstream is saturated: admit less
+    if (permit.has_value() && IsOverload(rst))
+      permit->set_dropped();  // downstream is saturated: admit less
     // Fallback: the trending list in memory (no remote call).
     metrics_.degraded_retrieval->Increment();
     resp.set_degraded(true);
-    resp.set_degraded_reason(absl::StrCat("retrieval failed (", rst.message(), "): trending items"));
+    resp.set_degraded_reason(
+        absl::StrCat("retrieval failed (", rst.message(), "): trending items"));
     if (!ServeFallback(k, resp)) {
-      return absl::UnavailableError(absl::StrCat("retrieval failed (", rst.message(),
-                                                 ") and there is no trending list to fall back on yet"));
+      return absl::UnavailableError(
+          absl::StrCat("retrieval failed (", rst.message(),
+                       ") and there is no trending list to fall back on yet"));
     }
     if (req.debug()) {
       auto* st = resp.add_stages();
@@ -251,7 +260,8 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       for (const auto& c : cands.candidates()) by_id[c.item_id()] = &c;
       for (auto& item : *resp.mutable_items()) {
         auto it = by_id.find(item.item_id());
-        if (it != by_id.end()) item.mutable_explanation()->set_reason(it->second->explanation().reason());
+        if (it != by_id.end())
+          item.mutable_explanation()->set_reason(it->second->explanation().reason());
       }
       resp.set_ranker(ranked.ranker());
       resp.set_experiment(ranked.experiment());
@@ -262,8 +272,10 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       if (permit.has_value() && IsOverload(kst)) permit->set_dropped();
       metrics_.degraded_ranking->Increment();
       resp.set_degraded(true);
-      resp.set_degraded_reason(absl::StrCat("ranking failed (", kst.message(), "): retrieval order"));
-      for (int i = 0; i < std::min(k, cands.candidates_size()); ++i) *resp.add_items() = cands.candidates(i);
+      resp.set_degraded_reason(
+          absl::StrCat("ranking failed (", kst.message(), "): retrieval order"));
+      for (int i = 0; i < std::min(k, cands.candidates_size()); ++i)
+        *resp.add_items() = cands.candidates(i);
       resp.set_ranker("retrieval-order");
     }
   }
@@ -279,7 +291,9 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
 }
 
 void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp) {
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+          .count();
   std::lock_guard<std::mutex> lock(q_mu_);
   int pos = 0;
   for (const auto& it : resp.items()) {
@@ -307,7 +321,8 @@ void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp) {
 void Gateway::SendImpressions() {
   std::unique_lock<std::mutex> lock(q_mu_);
   while (true) {
-    q_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_ || !queue_.empty(); });
+    q_cv_.wait_for(lock, std::chrono::milliseconds(200),
+                   [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) {
       if (stopping_) return;
       continue;
@@ -335,7 +350,8 @@ absl::StatusOr<v1::IngestEventsResponse> Gateway::IngestEvents(const v1::IngestE
 
 absl::StatusOr<v1::SimilarItemsResponse> Gateway::SimilarItems(const v1::SimilarItemsRequest& req,
                                                                Clock::time_point deadline) {
-  return retrieval_->SimilarItems(req, std::min(deadline, Clock::now() + options_.retrieval_budget));
+  return retrieval_->SimilarItems(req,
+                                  std::min(deadline, Clock::now() + options_.retrieval_budget));
 }
 
 }  // namespace recstack::gateway

@@ -43,7 +43,7 @@ struct GatewayOptions {
   std::chrono::milliseconds ranking_budget{40};
   std::chrono::milliseconds metadata_budget{20};
   std::chrono::milliseconds total_budget{150};
-  int max_candidates = 500;       // asked of retrieval: clamp(5k, 100, this)
+  int max_candidates = 500;         // asked of retrieval: clamp(5k, 100, this)
   size_t impression_queue = 10000;  // events waiting to be sent
   int impression_batch = 500;
   bool log_impressions = true;
@@ -72,8 +72,8 @@ struct GatewayMetrics {
 class Gateway {
  public:
   Gateway(std::unique_ptr<RetrievalBackend> retrieval, std::unique_ptr<RankingBackend> ranking,
-          std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options, GatewayMetrics& metrics,
-          overload::ConcurrencyLimiter* limiter = nullptr);
+          std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options,
+          GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter = nullptr);
   ~Gateway();
 
   // Fetches the fallback list once (and then every fallback_refresh). A
@@ -85,10 +85,10 @@ class Gateway {
   // `deadline` is the caller's (gRPC incoming or HTTP arrival + total budget).
   absl::StatusOr<v1::RecommendResponse> Recommend(const v1::RecommendRequest& req,
                                                   std::chrono::system_clock::time_point deadline);
-  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req,
-                                                        std::chrono::system_clock::time_point deadline);
-  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
-                                                        std::chrono::system_clock::time_point deadline);
+  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(
+      const v1::IngestEventsRequest& req, std::chrono::system_clock::time_point deadline);
+  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(
+      const v1::SimilarItemsRequest& req, std::chrono::system_clock::time_point deadline);
   // Both peers SERVING is not required: the gateway degrades instead.
   const GatewayOptions& options() const { return options_; }
   GatewayMetrics& metrics() { return metrics_; }

@@ -30,19 +30,22 @@ grpc::Status Serve(metrics::RpcMetrics& rpc, const char* method, Resp* out, Call
 
 }  // namespace
 
-grpc::Status GatewayServiceImpl::Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* req,
+grpc::Status GatewayServiceImpl::Recommend(grpc::ServerContext* ctx,
+                                           const v1::RecommendRequest* req,
                                            v1::RecommendResponse* resp) {
   return Serve(gateway_.metrics().rpc, "Recommend", resp,
                [&] { return gateway_.Recommend(*req, ctx->deadline()); });
 }
 
-grpc::Status GatewayServiceImpl::IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
+grpc::Status GatewayServiceImpl::IngestEvents(grpc::ServerContext* ctx,
+                                              const v1::IngestEventsRequest* req,
                                               v1::IngestEventsResponse* resp) {
   return Serve(gateway_.metrics().rpc, "IngestEvents", resp,
                [&] { return gateway_.IngestEvents(*req, ctx->deadline()); });
 }
 
-grpc::Status GatewayServiceImpl::SimilarItems(grpc::ServerContext* ctx, const v1::SimilarItemsRequest* req,
+grpc::Status GatewayServiceImpl::SimilarItems(grpc::ServerContext* ctx,
+                                              const v1::SimilarItemsRequest* req,
                                               v1::SimilarItemsResponse* resp) {
   return Serve(gateway_.metrics().rpc, "SimilarItems", resp,
                [&] { return gateway_.SimilarItems(*req, ctx->deadline()); });
@@ -50,43 +53,47 @@ grpc::Status GatewayServiceImpl::SimilarItems(grpc::ServerContext* ctx, const v1
 
 absl::StatusOr<v1::RetrieveResponse> GrpcRetrievalBackend::Retrieve(const v1::RetrieveRequest& req,
                                                                     Deadline deadline) {
-  return Unary<v1::RetrieveResponse>(deadline, [&](grpc::ClientContext* c, v1::RetrieveResponse* r) {
-    return stub_->Retrieve(c, req, r);
-  });
+  return Unary<v1::RetrieveResponse>(
+      deadline,
+      [&](grpc::ClientContext* c, v1::RetrieveResponse* r) { return stub_->Retrieve(c, req, r); });
 }
 
-absl::StatusOr<v1::SimilarItemsResponse> GrpcRetrievalBackend::SimilarItems(const v1::SimilarItemsRequest& req,
-                                                                            Deadline deadline) {
-  return Unary<v1::SimilarItemsResponse>(deadline, [&](grpc::ClientContext* c, v1::SimilarItemsResponse* r) {
-    return stub_->SimilarItems(c, req, r);
-  });
+absl::StatusOr<v1::SimilarItemsResponse> GrpcRetrievalBackend::SimilarItems(
+    const v1::SimilarItemsRequest& req, Deadline deadline) {
+  return Unary<v1::SimilarItemsResponse>(deadline,
+                                         [&](grpc::ClientContext* c, v1::SimilarItemsResponse* r) {
+                                           return stub_->SimilarItems(c, req, r);
+                                         });
 }
 
-absl::StatusOr<v1::RankResponse> GrpcRankingBackend::Rank(const v1::RankRequest& req, Deadline deadline) {
+absl::StatusOr<v1::RankResponse> GrpcRankingBackend::Rank(const v1::RankRequest& req,
+                                                          Deadline deadline) {
   return Unary<v1::RankResponse>(deadline, [&](grpc::ClientContext* c, v1::RankResponse* r) {
     return stub_->Rank(c, req, r);
   });
 }
 
-absl::StatusOr<v1::IngestEventsResponse> GrpcIngestionBackend::IngestEvents(const v1::IngestEventsRequest& req,
-                                                                            Deadline deadline) {
-  return Unary<v1::IngestEventsResponse>(deadline, [&](grpc::ClientContext* c, v1::IngestEventsResponse* r) {
-    return stub_->IngestEvents(c, req, r);
-  });
+absl::StatusOr<v1::IngestEventsResponse> GrpcIngestionBackend::IngestEvents(
+    const v1::IngestEventsRequest& req, Deadline deadline) {
+  return Unary<v1::IngestEventsResponse>(deadline,
+                                         [&](grpc::ClientContext* c, v1::IngestEventsResponse* r) {
+                                           return stub_->IngestEvents(c, req, r);
+                                         });
 }
 
 absl::StatusOr<v1::GetItemsResponse> GrpcIngestionBackend::GetItems(const v1::GetItemsRequest& req,
                                                                     Deadline deadline) {
-  return Unary<v1::GetItemsResponse>(deadline, [&](grpc::ClientContext* c, v1::GetItemsResponse* r) {
-    return stub_->GetItems(c, req, r);
-  });
+  return Unary<v1::GetItemsResponse>(
+      deadline,
+      [&](grpc::ClientContext* c, v1::GetItemsResponse* r) { return stub_->GetItems(c, req, r); });
 }
 
-absl::StatusOr<v1::GetTrendingResponse> GrpcIngestionBackend::GetTrending(const v1::GetTrendingRequest& req,
-                                                                          Deadline deadline) {
-  return Unary<v1::GetTrendingResponse>(deadline, [&](grpc::ClientContext* c, v1::GetTrendingResponse* r) {
-    return stub_->GetTrending(c, req, r);
-  });
+absl::StatusOr<v1::GetTrendingResponse> GrpcIngestionBackend::GetTrending(
+    const v1::GetTrendingRequest& req, Deadline deadline) {
+  return Unary<v1::GetTrendingResponse>(deadline,
+                                        [&](grpc::ClientContext* c, v1::GetTrendingResponse* r) {
+                                          return stub_->GetTrending(c, req, r);
+                                        });
 }
 
 }  // namespace recstack::gateway

@@ -21,9 +21,12 @@ namespace recstack::gateway {
 class GatewayServiceImpl final : public v1::GatewayService::Service {
  public:
   explicit GatewayServiceImpl(Gateway& gateway) : gateway_(gateway) {}
-  grpc::Status Recommend(grpc::ServerContext*, const v1::RecommendRequest*, v1::RecommendResponse*) override;
-  grpc::Status IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest*, v1::IngestEventsResponse*) override;
-  grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*, v1::SimilarItemsResponse*) override;
+  grpc::Status Recommend(grpc::ServerContext*, const v1::RecommendRequest*,
+                         v1::RecommendResponse*) override;
+  grpc::Status IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest*,
+                            v1::IngestEventsResponse*) override;
+  grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*,
+                            v1::SimilarItemsResponse*) override;
 
  private:
   Gateway& gateway_;
@@ -33,7 +36,8 @@ class GrpcRetrievalBackend final : public RetrievalBackend {
  public:
   explicit GrpcRetrievalBackend(std::shared_ptr<grpc::Channel> channel)
       : stub_(v1::RetrievalService::NewStub(std::move(channel))) {}
-  absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req, Deadline deadline) override;
+  absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req,
+                                                Deadline deadline) override;
   absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
                                                         Deadline deadline) override;
 
@@ -57,7 +61,8 @@ class GrpcIngestionBackend final : public IngestionBackend {
       : stub_(v1::IngestionService::NewStub(std::move(channel))) {}
   absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req,
                                                         Deadline deadline) override;
-  absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest& req, Deadline deadline) override;
+  absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest& req,
+                                                Deadline deadline) override;
   absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req,
                                                       Deadline deadline) override;
 

@@ -56,25 +56,35 @@ absl::StatusOr<int> IntParam(const httplib::Request& req, const char* name, int 
 
 int HttpStatus(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kOk:
+      return 200;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange: return 400;
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kFailedPrecondition: return 409;
-    case absl::StatusCode::kResourceExhausted: return 429;
-    case absl::StatusCode::kDeadlineExceeded: return 504;
-    case absl::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 std::string ErrorJson(const absl::Status& st) {
-  return nlohmann::json{{"error", {{"code", metrics::CodeName(st.code())}, {"message", std::string(st.message())}}}}
+  return nlohmann::json{
+      {"error", {{"code", metrics::CodeName(st.code())}, {"message", std::string(st.message())}}}}
       .dump();
 }
 
 HttpServer::HttpServer(Gateway& gateway, std::function<bool()> healthy)
-    : gateway_(gateway), healthy_(std::move(healthy)), server_(std::make_unique<httplib::Server>()) {}
+    : gateway_(gateway), healthy_(std::move(healthy)),
+      server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -83,23 +93,28 @@ absl::Status HttpServer::Start(const std::string& listen) {
   auto reply = [this](httplib::Response& res, const absl::Status& st, const std::string& body) {
     res.status = HttpStatus(st.code());
     res.set_content(st.ok() ? body : ErrorJson(st), "application/json");
-    gateway_.metrics().http[res.status < 400 ? "2xx" : res.status < 500 ? "4xx" : "5xx"]->Increment();
+    gateway_.metrics()
+        .http[res.status < 400   ? "2xx"
+              : res.status < 500 ? "4xx"
+                                 : "5xx"]
+        ->Increment();
   };
   auto deadline = [this] { return Clock::now() + gateway_.options().total_budget; };
 
-  s.Get(R"(/v1/users/([^/]+)/recommendations)", [=, this](const httplib::Request& req, httplib::Response& res) {
-    v1::RecommendRequest r;
-    r.set_user_id(UrlDecode(req.matches[1]));
-    auto k = IntParam(req, "k", 10);
-    if (!k.ok()) return reply(res, k.status(), "");
-    r.set_k(*k);
-    if (*k == 0) return reply(res, absl::InvalidArgumentError("k must be 1-1000, got 0"), "");
-    const std::string debug = req.get_param_value("debug");
-    r.set_debug(debug == "true" || debug == "1");
-    r.set_ranker(req.get_param_value("ranker"));
-    auto out = gateway_.Recommend(r, deadline() + std::chrono::milliseconds(50));
-    reply(res, out.status(), out.ok() ? ToJson(*out) : "");
-  });
+  s.Get(R"(/v1/users/([^/]+)/recommendations)",
+        [=, this](const httplib::Request& req, httplib::Response& res) {
+          v1::RecommendRequest r;
+          r.set_user_id(UrlDecode(req.matches[1]));
+          auto k = IntParam(req, "k", 10);
+          if (!k.ok()) return reply(res, k.status(), "");
+          r.set_k(*k);
+          if (*k == 0) return reply(res, absl::InvalidArgumentError("k must be 1-1000, got 0"), "");
+          const std::string debug = req.get_param_value("debug");
+          r.set_debug(debug == "true" || debug == "1");
+          r.set_ranker(req.get_param_value("ranker"));
+          auto out = gateway_.Recommend(r, deadline() + std::chrono::milliseconds(50));
+          reply(res, out.status(), out.ok() ? ToJson(*out) : "");
+        });
   s.Post("/v1/events", [=, this](const httplib::Request& req, httplib::Response& res) {
     v1::IngestEventsRequest batch;
     google::protobuf::util::JsonParseOptions o;
@@ -109,9 +124,10 @@ absl::Status HttpServer::Start(const std::string& listen) {
       v1::Event e;
       auto single = google::protobuf::util::JsonStringToMessage(req.body, &e, o);
       if (!single.ok() || e.user_id().empty() && e.item_id().empty()) {
-        return reply(res, absl::InvalidArgumentError(absl::StrCat(
-                              "body is not an IngestEventsRequest or an Event: ",
-                              std::string(parsed.message().data(), parsed.message().size()))),
+        return reply(res,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "body is not an IngestEventsRequest or an Event: ",
+                         std::string(parsed.message().data(), parsed.message().size()))),
                      "");
       }
       batch.Clear();
@@ -120,30 +136,36 @@ absl::Status HttpServer::Start(const std::string& listen) {
     auto out = gateway_.IngestEvents(batch, Clock::now() + std::chrono::seconds(10));
     reply(res, out.status(), out.ok() ? ToJson(*out) : "");
   });
-  s.Get(R"(/v1/items/([^/]+)/similar)", [=, this](const httplib::Request& req, httplib::Response& res) {
-    v1::SimilarItemsRequest r;
-    r.set_item_id(UrlDecode(req.matches[1]));
-    auto k = IntParam(req, "k", 10);
-    if (!k.ok()) return reply(res, k.status(), "");
-    r.set_k(*k);
-    auto out = gateway_.SimilarItems(r, deadline());
-    reply(res, out.status(), out.ok() ? ToJson(*out) : "");
-  });
+  s.Get(R"(/v1/items/([^/]+)/similar)",
+        [=, this](const httplib::Request& req, httplib::Response& res) {
+          v1::SimilarItemsRequest r;
+          r.set_item_id(UrlDecode(req.matches[1]));
+          auto k = IntParam(req, "k", 10);
+          if (!k.ok()) return reply(res, k.status(), "");
+          r.set_k(*k);
+          auto out = gateway_.SimilarItems(r, deadline());
+          reply(res, out.status(), out.ok() ? ToJson(*out) : "");
+        });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const bool ok = healthy_();
     res.status = ok ? 200 : 503;
-    res.set_content(nlohmann::json{{"status", ok ? "SERVING" : "NOT_SERVING"}}.dump(), "application/json");
+    res.set_content(nlohmann::json{{"status", ok ? "SERVING" : "NOT_SERVING"}}.dump(),
+                    "application/json");
   });
-  s.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kPageHtml, "text/html; charset=utf-8"); });
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kPageHtml, "text/html; charset=utf-8");
+  });
   // Known paths with the wrong method: 405 with the allowed one.
   auto wrong = [reply](const char* allow) {
     return [reply, allow](const httplib::Request&, httplib::Response& res) {
       res.set_header("Allow", allow);
-      reply(res, absl::InvalidArgumentError(absl::StrCat("method not allowed (use ", allow, ")")), "");
+      reply(res, absl::InvalidArgumentError(absl::StrCat("method not allowed (use ", allow, ")")),
+            "");
       res.status = 405;
     };
   };
-  for (const char* p : {R"(/v1/users/([^/]+)/recommendations)", R"(/v1/items/([^/]+)/similar)", "/healthz"}) {
+  for (const char* p :
+       {R"(/v1/users/([^/]+)/recommendations)", R"(/v1/items/([^/]+)/similar)", "/healthz"}) {
     s.Post(p, wrong("GET"));
     s.Put(p, wrong("GET"));
     s.Delete(p, wrong("GET"));
@@ -167,7 +189,8 @@ absl::Status HttpServer::Start(const std::string& listen) {
   } else {
     port_ = s.bind_to_port(host, port) ? port : -1;
   }
-  if (port_ <= 0) return absl::UnavailableError(absl::StrCat("--http-listen: cannot listen on ", listen));
+  if (port_ <= 0)
+    return absl::UnavailableError(absl::StrCat("--http-listen: cannot listen on ", listen));
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return absl::OkStatus();
 }

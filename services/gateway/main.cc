@@ -12,32 +12,42 @@
 int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
-  CLI::App app{"recstack-gateway: Recommend (retrieval then ranking, with fallbacks), events, similar items"};
+  CLI::App app{
+      "recstack-gateway: Recommend (retrieval then ranking, with fallbacks), events, similar "
+      "items"};
   // A Recommend spans retrieval and ranking: its latency target is the SLO's.
   config::ServiceConfig cfg{.service = "gateway", .latency_target_ms = 50};
   config::AddServiceFlags(app, &cfg);
   std::string http_listen = "127.0.0.1:" + std::to_string(config::kGatewayHttpPort),
-              retrieval_addr = config::DefaultAddress("retrieval"), ranking_addr = config::DefaultAddress("ranking"),
+              retrieval_addr = config::DefaultAddress("retrieval"),
+              ranking_addr = config::DefaultAddress("ranking"),
               ingestion_addr = config::DefaultAddress("ingestion");
   gateway::GatewayOptions g;
   int64_t retrieval_ms = g.retrieval_budget.count(), ranking_ms = g.ranking_budget.count(),
           total_ms = g.total_budget.count();
   app.add_option("--http-listen", http_listen, "HTTP/JSON address HOST:PORT")
-      ->envname(config::EnvName("http-listen"))->capture_default_str();
+      ->envname(config::EnvName("http-listen"))
+      ->capture_default_str();
   config::AddAddressFlag(app, "retrieval-addr", &retrieval_addr, "retrieval service HOST:PORT");
   config::AddAddressFlag(app, "ranking-addr", &ranking_addr, "ranking service HOST:PORT");
   config::AddAddressFlag(app, "ingestion-addr", &ingestion_addr, "ingestion service HOST:PORT");
-  app.add_option("--retrieval-budget-ms", retrieval_ms, "deadline of the retrieval stage")->capture_default_str();
-  app.add_option("--ranking-budget-ms", ranking_ms, "deadline of the ranking stage")->capture_default_str();
-  app.add_option("--total-budget-ms", total_ms, "deadline of the whole Recommend call")->capture_default_str();
-  app.add_flag("--log-impressions,!--no-log-impressions", g.log_impressions, "send IMPRESSION events to ingestion");
+  app.add_option("--retrieval-budget-ms", retrieval_ms, "deadline of the retrieval stage")
+      ->capture_default_str();
+  app.add_option("--ranking-budget-ms", ranking_ms, "deadline of the ranking stage")
+      ->capture_default_str();
+  app.add_option("--total-budget-ms", total_ms, "deadline of the whole Recommend call")
+      ->capture_default_str();
+  app.add_flag("--log-impressions,!--no-log-impressions", g.log_impressions,
+               "send IMPRESSION events to ingestion");
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
-  for (auto [flag, addr] : {std::pair{"http-listen", &http_listen}, std::pair{"retrieval-addr", &retrieval_addr},
-                            std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr}}) {
+  for (auto [flag, addr] :
+       {std::pair{"http-listen", &http_listen}, std::pair{"retrieval-addr", &retrieval_addr},
+        std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr}}) {
     if (st.ok()) st = config::ValidateAddress(flag, *addr);
   }
-  if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1)) st = absl::InvalidArgumentError("budgets must be >= 1 ms");
+  if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1))
+    st = absl::InvalidArgumentError("budgets must be >= 1 ms");
   if (!st.ok()) return grpcutil::Fail("gateway", st, 2);
   g.retrieval_budget = std::chrono::milliseconds(retrieval_ms);
   g.ranking_budget = std::chrono::milliseconds(ranking_ms);
@@ -46,27 +56,31 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   gateway::GatewayMetrics metrics(*registry);
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
-  gateway::Gateway gw(std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_addr)),
-                      std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_addr)),
-                      std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_addr)), g,
-                      metrics, limiter.get());
+  gateway::Gateway gw(
+      std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_addr)),
+      std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_addr)),
+      std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_addr)), g,
+      metrics, limiter.get());
   if (absl::Status s = gw.StartFallbackRefresh(); !s.ok()) {
     log::Warn("no fallback list yet (filled by a later refresh)", {{"error", s.message()}});
   }
   gateway::GatewayServiceImpl service(gw);
   std::unique_ptr<gateway::HttpServer> http;
-  const int code = grpcutil::Serve(
-      cfg, registry,
-      {.services = {&service},
-       .on_started =
-           [&](grpcutil::ServerRunner& server) {
-             http = std::make_unique<gateway::HttpServer>(gw, [&server] { return server.serving(); });
-             return http->Start(http_listen);
-           },
-       .on_stopped = [&] { if (http) http->Stop(); },
-       .started_fields = {{"http", http_listen},
-                          {"retrieval", retrieval_addr},
-                          {"ranking", ranking_addr},
-                          {"ingestion", ingestion_addr}}});
+  const int code = grpcutil::Serve(cfg, registry,
+                                   {.services = {&service},
+                                    .on_started =
+                                        [&](grpcutil::ServerRunner& server) {
+                                          http = std::make_unique<gateway::HttpServer>(
+                                              gw, [&server] { return server.serving(); });
+                                          return http->Start(http_listen);
+                                        },
+                                    .on_stopped =
+                                        [&] {
+                                          if (http) http->Stop();
+                                        },
+                                    .started_fields = {{"http", http_listen},
+                                                       {"retrieval", retrieval_addr},
+                                                       {"ranking", ranking_addr},
+                                                       {"ingestion", ingestion_addr}}});
   return code;
 }

@@ -63,9 +63,10 @@ std::string Fmt(double v) {
 
 }  // namespace
 
-EventStore::EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options, const Clock& clock)
-    : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock), script_(kWriteEventLua),
-      window_sums_(options.window_cache_ttl) {}
+EventStore::EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options,
+                       const Clock& clock)
+    : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock),
+      script_(kWriteEventLua), window_sums_(options.window_cache_ttl) {}
 
 absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events::Event>& events) {
   if (events.empty()) return std::vector<Outcome>{};
@@ -82,8 +83,9 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events:
   cmds.reserve(events.size());
   for (const events::Event& e : events) {
     const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
-    std::vector<std::string> keys = {keys_.EventMarker(e.event_id), stream, keys_.History(e.user_id),
-                                     keys_.Popularity(hour), trend, trend_meta};
+    std::vector<std::string> keys = {
+        keys_.EventMarker(e.event_id), stream, keys_.History(e.user_id),
+        keys_.Popularity(hour),        trend,  trend_meta};
     std::vector<std::string> args = {dedup_ttl,
                                      maxlen,
                                      cap,
@@ -93,12 +95,18 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events:
                                      pop_ttl,
                                      events::IsInteraction(e.type) ? "1" : "0",
                                      half_life,
-                                     "id", e.event_id,
-                                     "user", e.user_id,
-                                     "item", e.item_id,
-                                     "type", std::string(events::EventTypeName(e.type)),
-                                     "value", Fmt(e.value),
-                                     "ts", std::to_string(e.timestamp_ms)};
+                                     "id",
+                                     e.event_id,
+                                     "user",
+                                     e.user_id,
+                                     "item",
+                                     e.item_id,
+                                     "type",
+                                     std::string(events::EventTypeName(e.type)),
+                                     "value",
+                                     Fmt(e.value),
+                                     "ts",
+                                     std::to_string(e.timestamp_ms)};
     if (!e.context.empty()) {
       args.push_back("ctx");
       args.push_back(nlohmann::json(e.context).dump());
@@ -122,7 +130,8 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events:
 absl::StatusOr<std::vector<HistoryEntry>> EventStore::History(std::string_view user, int limit) {
   const std::string key = keys_.History(user);
   const std::string stop = std::to_string(std::clamp(limit, 1, 1000) - 1);
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"ZREVRANGE", key, "0", stop, "WITHSCORES"}));
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r,
+                            pool_.Command({"ZREVRANGE", key, "0", stop, "WITHSCORES"}));
   std::vector<HistoryEntry> out;
   for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
     int64_t ts = 0;
@@ -141,7 +150,8 @@ absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_h
     // An exact window is a ZUNION over it: computed once per window and
     // shared by every caller for a few seconds (single flight).
     auto sums_or = window_sums_.Get(window_hours, [&]() -> absl::StatusOr<redis::ItemCounts> {
-      RECSTACK_ASSIGN_OR_RETURN(auto all, redis::SumPopularity(pool_, keys_, clock_.NowMs(), window_hours));
+      RECSTACK_ASSIGN_OR_RETURN(auto all,
+                                redis::SumPopularity(pool_, keys_, clock_.NowMs(), window_hours));
       if (all.size() > kMaxTrending) all.resize(kMaxTrending);
       return all;
     });
@@ -149,7 +159,8 @@ absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_h
     sums = *std::move(sums_or);
   }
   std::vector<ScoredItem> out;
-  for (size_t i = 0; i < sums.size() && static_cast<int>(i) < k; ++i) out.push_back({sums[i].first, sums[i].second});
+  for (size_t i = 0; i < sums.size() && static_cast<int>(i) < k; ++i)
+    out.push_back({sums[i].first, sums[i].second});
   return out;
 }
 
@@ -157,9 +168,11 @@ absl::Status EventStore::UpsertItems(const std::vector<ItemRecord>& items) {
   std::vector<std::vector<std::string>> cmds;
   for (const ItemRecord& it : items) {
     std::string cats;
-    for (size_t c = 0; c < it.categories.size(); ++c) absl::StrAppend(&cats, c ? "|" : "", it.categories[c]);
-    std::vector<std::string> cmd = {"HSET", keys_.Item(it.item_id), "title", it.title, "categories", cats,
-                                    "created_at_ms", std::to_string(it.created_at_ms)};
+    for (size_t c = 0; c < it.categories.size(); ++c)
+      absl::StrAppend(&cats, c ? "|" : "", it.categories[c]);
+    std::vector<std::string> cmd = {
+        "HSET",          keys_.Item(it.item_id),          "title", it.title, "categories", cats,
+        "created_at_ms", std::to_string(it.created_at_ms)};
     for (const auto& [k, v] : it.attributes) {
       cmd.push_back(absl::StrCat("attr.", k));
       cmd.push_back(v);

@@ -24,9 +24,9 @@
 #include "absl/status/statusor.h"
 #include "common/cache/single_flight.h"
 #include "common/clock/clock.h"
+#include "common/events/event.h"
 #include "common/redis/client.h"
 #include "common/redis/popularity.h"
-#include "common/events/event.h"
 
 namespace recstack::ingestion {
 

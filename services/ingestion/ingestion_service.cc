@@ -38,22 +38,25 @@ grpc::Status Reject(metrics::RpcTimer& timer, const absl::Status& status) {
 
 IngestionMetrics::IngestionMetrics(prometheus::Registry& registry)
     : rpc(registry, "ingestion",
-          {"IngestEvents", "StreamEvents", "UpsertItems", "GetItems", "GetUserHistory", "GetTrending"}) {
+          {"IngestEvents", "StreamEvents", "UpsertItems", "GetItems", "GetUserHistory",
+           "GetTrending"}) {
   auto& ev = prometheus::BuildCounter()
                  .Name("recstack_ingestion_events_total")
                  .Help("Events by type and outcome (accepted, duplicate, rejected)")
                  .Register(registry);
   for (int t = 0; t < events::kNumEventTypes; ++t) {
     for (int o = 0; o < 3; ++o) {
-      events[t][o] = &ev.Add({{"type", std::string(events::EventTypeName(static_cast<events::EventType>(t)))},
-                              {"outcome", kOutcomes[o]}});
+      events[t][o] =
+          &ev.Add({{"type", std::string(events::EventTypeName(static_cast<events::EventType>(t)))},
+                   {"outcome", kOutcomes[o]}});
     }
   }
-  batch_size = &prometheus::BuildHistogram()
-                    .Name("recstack_ingestion_batch_size")
-                    .Help("Events per IngestEvents batch")
-                    .Register(registry)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000, 10000});
+  batch_size =
+      &prometheus::BuildHistogram()
+           .Name("recstack_ingestion_batch_size")
+           .Help("Events per IngestEvents batch")
+           .Register(registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000, 10000});
   redis_latency = &prometheus::BuildHistogram()
                        .Name("recstack_ingestion_redis_seconds")
                        .Help("Time to write one batch to Redis")
@@ -66,8 +69,10 @@ IngestionMetrics::IngestionMetrics(prometheus::Registry& registry)
                       .Add({});
 }
 
-IngestionServiceImpl::IngestionServiceImpl(EventStore& store, const Clock& clock, events::ValidationLimits limits,
-                                           prometheus::Registry& registry, overload::ConcurrencyLimiter* limiter)
+IngestionServiceImpl::IngestionServiceImpl(EventStore& store, const Clock& clock,
+                                           events::ValidationLimits limits,
+                                           prometheus::Registry& registry,
+                                           overload::ConcurrencyLimiter* limiter)
     : store_(store), clock_(clock), limits_(limits), metrics_(registry), limiter_(limiter),
       rng_(std::random_device{}()) {}
 
@@ -77,7 +82,8 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
   const int n = req.events_size();
   if (n == 0) return absl::InvalidArgumentError("the batch has no events");
   if (n > kMaxBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("the batch has ", n, " events (at most ", kMaxBatch, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the batch has ", n, " events (at most ", kMaxBatch, ")"));
   }
   metrics_.batch_size->Observe(n);
   const int64_t now = clock_.NowMs();
@@ -110,7 +116,8 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
   metrics_.redis_latency->Observe(Since(t));
   if (!outcomes.ok()) {
     metrics_.redis_errors->Increment();
-    return absl::UnavailableError(absl::StrCat("events not stored, retry the batch: ", outcomes.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("events not stored, retry the batch: ", outcomes.status().message()));
   }
   for (size_t i = 0; i < valid.size(); ++i) {
     const bool dup = (*outcomes)[i] == Outcome::kDuplicate;
@@ -120,7 +127,8 @@ absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, in
   return absl::OkStatus();
 }
 
-grpc::Status IngestionServiceImpl::IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
+grpc::Status IngestionServiceImpl::IngestEvents(grpc::ServerContext* ctx,
+                                                const v1::IngestEventsRequest* req,
                                                 v1::IngestEventsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "IngestEvents");
   auto admission = grpcutil::Admit(limiter_, *ctx);
@@ -132,8 +140,8 @@ grpc::Status IngestionServiceImpl::IngestEvents(grpc::ServerContext* ctx, const 
   std::vector<v1::RejectedEvent> rejected;
   absl::Status st = Ingest(*req, 0, &accepted, &duplicates, &rejected);
   if (st.ok() && accepted + duplicates == 0 && !rejected.empty()) {
-    st = absl::InvalidArgumentError(
-        absl::StrCat("every event was rejected; first: event ", rejected[0].index(), ": ", rejected[0].reason()));
+    st = absl::InvalidArgumentError(absl::StrCat("every event was rejected; first: event ",
+                                                 rejected[0].index(), ": ", rejected[0].reason()));
   }
   timer.set_code(st.code());
   if (!st.ok()) return ToGrpc(st);
@@ -164,33 +172,43 @@ grpc::Status IngestionServiceImpl::StreamEvents(grpc::ServerContext*,
     resp->set_duplicates(resp->duplicates() + duplicates);
     resp->set_rejected(resp->rejected() + static_cast<int64_t>(rejected.size()));
     for (auto& r : rejected) {
-      if (resp->first_rejections_size() < kFirstRejections) *resp->add_first_rejections() = std::move(r);
+      if (resp->first_rejections_size() < kFirstRejections)
+        *resp->add_first_rejections() = std::move(r);
     }
     index_base += req.events_size();
   }
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::UpsertItems(grpc::ServerContext*, const v1::UpsertItemsRequest* req,
+grpc::Status IngestionServiceImpl::UpsertItems(grpc::ServerContext*,
+                                               const v1::UpsertItemsRequest* req,
                                                v1::UpsertItemsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "UpsertItems");
   if (req->items_size() == 0 || req->items_size() > kMaxItemsPerUpsert) {
-    return Reject(timer, absl::InvalidArgumentError(absl::StrCat("UpsertItems takes 1-", kMaxItemsPerUpsert, " items, got ", req->items_size())));
+    return Reject(
+        timer, absl::InvalidArgumentError(absl::StrCat("UpsertItems takes 1-", kMaxItemsPerUpsert,
+                                                       " items, got ", req->items_size())));
   }
   std::vector<ItemRecord> items;
   for (int i = 0; i < req->items_size(); ++i) {
     const v1::Item& p = req->items(i);
     absl::Status st = ids::ValidateId("item_id", p.item_id());
-    if (st.ok() && p.title().size() > 1024) st = absl::InvalidArgumentError("title is over 1024 bytes");
-    if (st.ok() && p.categories_size() > 32) st = absl::InvalidArgumentError("more than 32 categories");
-    if (st.ok() && p.attributes_size() > 32) st = absl::InvalidArgumentError("more than 32 attributes");
+    if (st.ok() && p.title().size() > 1024)
+      st = absl::InvalidArgumentError("title is over 1024 bytes");
+    if (st.ok() && p.categories_size() > 32)
+      st = absl::InvalidArgumentError("more than 32 categories");
+    if (st.ok() && p.attributes_size() > 32)
+      st = absl::InvalidArgumentError("more than 32 attributes");
     if (!st.ok()) {
       auto* r = resp->add_rejected();
       r->set_index(i);
       r->set_reason(std::string(st.message()));
       continue;
     }
-    ItemRecord it{p.item_id(), p.title(), {p.categories().begin(), p.categories().end()}, p.created_at_ms(),
+    ItemRecord it{p.item_id(),
+                  p.title(),
+                  {p.categories().begin(), p.categories().end()},
+                  p.created_at_ms(),
                   {p.attributes().begin(), p.attributes().end()}};
     items.push_back(std::move(it));
   }
@@ -201,7 +219,8 @@ grpc::Status IngestionServiceImpl::UpsertItems(grpc::ServerContext*, const v1::U
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext* ctx, const v1::GetItemsRequest* req,
+grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext* ctx,
+                                            const v1::GetItemsRequest* req,
                                             v1::GetItemsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetItems");
   auto admission = grpcutil::Admit(limiter_, *ctx);
@@ -226,7 +245,8 @@ grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext* ctx, const v1::
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext* ctx, const v1::GetUserHistoryRequest* req,
+grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext* ctx,
+                                                  const v1::GetUserHistoryRequest* req,
                                                   v1::GetUserHistoryResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetUserHistory");
   auto admission = grpcutil::Admit(limiter_, *ctx);
@@ -253,7 +273,8 @@ grpc::Status IngestionServiceImpl::GetUserHistory(grpc::ServerContext* ctx, cons
   return grpc::Status::OK;
 }
 
-grpc::Status IngestionServiceImpl::GetTrending(grpc::ServerContext* ctx, const v1::GetTrendingRequest* req,
+grpc::Status IngestionServiceImpl::GetTrending(grpc::ServerContext* ctx,
+                                               const v1::GetTrendingRequest* req,
                                                v1::GetTrendingResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetTrending");
   auto admission = grpcutil::Admit(limiter_, *ctx);

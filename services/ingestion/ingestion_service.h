@@ -34,11 +34,13 @@ class IngestionServiceImpl final : public v1::IngestionService::Service {
  public:
   // `limiter` (may be null) bounds the requests in flight.
   IngestionServiceImpl(EventStore& store, const Clock& clock, events::ValidationLimits limits,
-                       prometheus::Registry& registry, overload::ConcurrencyLimiter* limiter = nullptr);
+                       prometheus::Registry& registry,
+                       overload::ConcurrencyLimiter* limiter = nullptr);
 
   grpc::Status IngestEvents(grpc::ServerContext* ctx, const v1::IngestEventsRequest* req,
                             v1::IngestEventsResponse* resp) override;
-  grpc::Status StreamEvents(grpc::ServerContext* ctx, grpc::ServerReader<v1::IngestEventsRequest>* reader,
+  grpc::Status StreamEvents(grpc::ServerContext* ctx,
+                            grpc::ServerReader<v1::IngestEventsRequest>* reader,
                             v1::StreamEventsResponse* resp) override;
   grpc::Status UpsertItems(grpc::ServerContext* ctx, const v1::UpsertItemsRequest* req,
                            v1::UpsertItemsResponse* resp) override;

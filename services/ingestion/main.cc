@@ -18,22 +18,29 @@ int main(int argc, char** argv) {
   ingestion::StoreOptions store_opts;
   events::ValidationLimits limits;
   app.add_option("--stream-maxlen", store_opts.stream_maxlen, "approximate cap of rs:events")
-      ->envname(config::EnvName("stream-maxlen"))->capture_default_str();
+      ->envname(config::EnvName("stream-maxlen"))
+      ->capture_default_str();
   app.add_option("--history-cap", store_opts.history_cap, "items kept per user history")
-      ->envname(config::EnvName("history-cap"))->capture_default_str();
+      ->envname(config::EnvName("history-cap"))
+      ->capture_default_str();
   app.add_option("--dedup-ttl-seconds", store_opts.dedup_ttl_s, "idempotency window")
-      ->envname(config::EnvName("dedup-ttl-seconds"))->capture_default_str();
+      ->envname(config::EnvName("dedup-ttl-seconds"))
+      ->capture_default_str();
   double half_life_hours = store_opts.trending_half_life_ms / 3.6e6;
-  app.add_option("--trending-half-life-hours", half_life_hours,
-                 "half-life of the decayed trending counts (fixed by the first event in an empty Redis)")
-      ->envname(config::EnvName("trending-half-life-hours"))->capture_default_str();
+  app.add_option(
+         "--trending-half-life-hours", half_life_hours,
+         "half-life of the decayed trending counts (fixed by the first event in an empty Redis)")
+      ->envname(config::EnvName("trending-half-life-hours"))
+      ->capture_default_str();
   app.add_option("--min-rating", limits.min_rating, "lowest valid RATING")->capture_default_str();
   app.add_option("--max-rating", limits.max_rating, "highest valid RATING")->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   if (absl::Status st = config::Validate(cfg); !st.ok()) return grpcutil::Fail("ingestion", st, 2);
-  if (store_opts.stream_maxlen < 1000 || store_opts.history_cap < 1 || store_opts.dedup_ttl_s < 60 ||
-      !(limits.min_rating < limits.max_rating) || !(half_life_hours >= 0.01 && half_life_hours <= 24 * 365)) {
-    std::cerr << "recstack-ingestion: --stream-maxlen >= 1000, --history-cap >= 1, --dedup-ttl-seconds >= 60, "
+  if (store_opts.stream_maxlen < 1000 || store_opts.history_cap < 1 ||
+      store_opts.dedup_ttl_s < 60 || !(limits.min_rating < limits.max_rating) ||
+      !(half_life_hours >= 0.01 && half_life_hours <= 24 * 365)) {
+    std::cerr << "recstack-ingestion: --stream-maxlen >= 1000, --history-cap >= 1, "
+                 "--dedup-ttl-seconds >= 60, "
                  "--min-rating < --max-rating and --trending-half-life-hours 0.01-8760\n";
     return 2;
   }

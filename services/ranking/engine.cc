@@ -11,16 +11,18 @@
 namespace recstack::ranking {
 
 RankingEngine::RankingEngine(FeatureAssembler& features, RankerRegistry registry,
-                             std::vector<Experiment> experiments, const model::ItemVectorsHolder* holder,
-                             double mmr_lambda)
+                             std::vector<Experiment> experiments,
+                             const model::ItemVectorsHolder* holder, double mmr_lambda)
     : features_(features), registry_(std::move(registry)), experiments_(std::move(experiments)),
       holder_(holder), mmr_lambda_(mmr_lambda) {}
 
 absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   RECSTACK_RETURN_IF_ERROR(ids::ValidateId("user_id", q.user_id));
-  if (q.k <= 0 || q.k > 1000) return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", q.k));
+  if (q.k <= 0 || q.k > 1000)
+    return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", q.k));
   if (static_cast<int>(q.candidates.size()) > kMaxCandidates) {
-    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxCandidates, " candidates, got ", q.candidates.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxCandidates, " candidates, got ", q.candidates.size()));
   }
   RankResult res;
   RankerParams params;
@@ -49,7 +51,8 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   for (const auto& row : *rows) scored.push_back((*ranker)->Score(row));
   std::vector<int> order(rows->size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scored[a].score > scored[b].score; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return scored[a].score > scored[b].score; });
   if (mmr) {
     // MMR over the best few hundred, against the served item factors.
     const int pool = std::min<int>(static_cast<int>(order.size()), std::max(q.k * 5, 100));

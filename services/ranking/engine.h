@@ -44,8 +44,9 @@ struct RankResult {
 class RankingEngine {
  public:
   // `holder` (item factors for MMR) may be null: MMR then sees no similarity.
-  RankingEngine(FeatureAssembler& features, RankerRegistry registry, std::vector<Experiment> experiments,
-                const model::ItemVectorsHolder* holder, double mmr_lambda = 0.7);
+  RankingEngine(FeatureAssembler& features, RankerRegistry registry,
+                std::vector<Experiment> experiments, const model::ItemVectorsHolder* holder,
+                double mmr_lambda = 0.7);
 
   absl::StatusOr<RankResult> Rank(const RankQuery& query);
   const RankerRegistry& registry() const { return registry_; }

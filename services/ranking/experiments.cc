@@ -42,9 +42,11 @@ std::vector<Experiment> DefaultExperiments(const std::string& ranker) {
   return {{"default", "default", {{"control", ranker, 1.0, {}}}}};
 }
 
-absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& text, const RankerRegistry& registry) {
+absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& text,
+                                                         const RankerRegistry& registry) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("experiments") || !j["experiments"].is_array()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("experiments") ||
+      !j["experiments"].is_array()) {
     return absl::InvalidArgumentError("experiments: expected {\"experiments\": [...]}");
   }
   std::vector<Experiment> out;
@@ -52,7 +54,8 @@ absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& text
     Experiment e;
     e.name = je.value("name", "");
     e.salt = je.value("salt", e.name);
-    if (e.name.empty()) return absl::InvalidArgumentError("experiments: every experiment needs a name");
+    if (e.name.empty())
+      return absl::InvalidArgumentError("experiments: every experiment needs a name");
     if (!je.contains("variants") || !je["variants"].is_array() || je["variants"].empty()) {
       return absl::InvalidArgumentError(absl::StrCat("experiment ", e.name, ": no variants"));
     }
@@ -64,22 +67,28 @@ absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& text
       v.traffic = jv.value("traffic", 0.0);
       if (jv.contains("params") && jv["params"].is_object()) {
         for (auto it = jv["params"].begin(); it != jv["params"].end(); ++it) {
-          v.params[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+          v.params[it.key()] =
+              it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
         }
       }
-      if (v.name.empty()) return absl::InvalidArgumentError(absl::StrCat("experiment ", e.name, ": a variant has no name"));
+      if (v.name.empty())
+        return absl::InvalidArgumentError(
+            absl::StrCat("experiment ", e.name, ": a variant has no name"));
       if (!(v.traffic >= 0 && v.traffic <= 1)) {
-        return absl::InvalidArgumentError(absl::StrCat("experiment ", e.name, "/", v.name, ": traffic must be 0-1"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("experiment ", e.name, "/", v.name, ": traffic must be 0-1"));
       }
       auto created = registry.Create(SplitMmr(v.ranker).first, v.params);
       if (!created.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("experiment ", e.name, "/", v.name, ": ", created.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("experiment ", e.name, "/", v.name, ": ", created.status().message()));
       }
       total += v.traffic;
       e.variants.push_back(std::move(v));
     }
     if (std::abs(total - 1.0) > 1e-6) {
-      return absl::InvalidArgumentError(absl::StrCat("experiment ", e.name, ": traffic shares sum to ", total, ", not 1"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("experiment ", e.name, ": traffic shares sum to ", total, ", not 1"));
     }
     out.push_back(std::move(e));
   }

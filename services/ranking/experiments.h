@@ -30,7 +30,8 @@ struct Experiment {
 };
 
 // Shares must be in [0, 1] and sum to 1 (within 1e-6); rankers must exist.
-absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& json, const RankerRegistry& registry);
+absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& json,
+                                                         const RankerRegistry& registry);
 // One experiment "default" with one variant "control" running `ranker`.
 std::vector<Experiment> DefaultExperiments(const std::string& ranker = "linear");
 

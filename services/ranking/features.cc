@@ -14,8 +14,8 @@ namespace recstack::ranking {
 namespace {
 
 constexpr std::string_view kNames[kNumFeatures] = {
-    "retrieval_score", "source_mf", "source_item2item", "source_trending", "retrieval_position",
-    "popularity", "item_age_days", "user_activity", "category_overlap"};
+    "retrieval_score", "source_mf",     "source_item2item", "source_trending", "retrieval_position",
+    "popularity",      "item_age_days", "user_activity",    "category_overlap"};
 
 std::vector<std::string> SplitCats(const std::string& s) {
   std::vector<std::string> out;
@@ -64,8 +64,8 @@ FeatureAssembler::FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, cons
 
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
-absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(std::string_view user,
-                                                                   const std::vector<CandidateIn>& cands) {
+absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
+    std::string_view user, const std::vector<CandidateIn>& cands) {
   tls_round_trips = 0;
   // Candidates' metadata: the cache first, the misses in the pipeline.
   std::vector<std::optional<ItemMeta>> meta(cands.size());
@@ -84,7 +84,8 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(std::string_v
   cmds.push_back({"ZCARD", hist});
   cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(options_.recent_items - 1)});
   for (auto& c : redis::TrendingCountsCommands(keys_, ids)) cmds.push_back(std::move(c));
-  for (size_t i : missing) cmds.push_back({"HMGET", keys_.Item(cands[i].item_id), "categories", "created_at_ms"});
+  for (size_t i : missing)
+    cmds.push_back({"HMGET", keys_.Item(cands[i].item_id), "categories", "created_at_ms"});
   RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
   tls_round_trips++;
   for (const auto& r : replies) {
@@ -133,7 +134,8 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(std::string_v
   // Scores of different sources are on different scales (dot products,
   // cosines, counts): each source's best candidate scores 1.
   std::unordered_map<std::string, double> source_max;
-  for (const auto& c : cands) source_max[c.source] = std::max(source_max[c.source], std::abs(c.retrieval_score));
+  for (const auto& c : cands)
+    source_max[c.source] = std::max(source_max[c.source], std::abs(c.retrieval_score));
   std::vector<FeatureRow> rows(cands.size());
   for (size_t i = 0; i < cands.size(); ++i) {
     const CandidateIn& c = cands[i];
@@ -156,7 +158,8 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(std::string_v
       }
       row.f[kCategoryOverlap] = std::min(1.0, overlap);
     }
-    if (m.created_at_ms > 0) row.f[kItemAgeDays] = std::max(0.0, (now - m.created_at_ms) / 86'400'000.0);
+    if (m.created_at_ms > 0)
+      row.f[kItemAgeDays] = std::max(0.0, (now - m.created_at_ms) / 86'400'000.0);
   }
   return rows;
 }

@@ -33,8 +33,16 @@
 namespace recstack::ranking {
 
 enum Feature : int {
-  kRetrievalScore, kSourceMf, kSourceItem2Item, kSourceTrending, kRetrievalPosition,
-  kPopularity, kItemAgeDays, kUserActivity, kCategoryOverlap, kNumFeatures,
+  kRetrievalScore,
+  kSourceMf,
+  kSourceItem2Item,
+  kSourceTrending,
+  kRetrievalPosition,
+  kPopularity,
+  kItemAgeDays,
+  kUserActivity,
+  kCategoryOverlap,
+  kNumFeatures,
 };
 std::string_view FeatureName(int f);
 // -1 for an unknown name.
@@ -67,8 +75,10 @@ struct FeatureOptions {
 
 class FeatureAssembler {
  public:
-  FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock, FeatureOptions options = {});
-  absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user, const std::vector<CandidateIn>& cands);
+  FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock,
+                   FeatureOptions options = {});
+  absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user,
+                                                   const std::vector<CandidateIn>& cands);
 
   const cache::LruCache<ItemMeta>& item_cache() const { return items_; }
   // Redis round trips of the last Assemble on this thread (tests).

@@ -11,16 +11,20 @@
 int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
-  CLI::App app{"recstack-ranking: scores retrieval's candidates with plug-in rankers and experiments"};
+  CLI::App app{
+      "recstack-ranking: scores retrieval's candidates with plug-in rankers and experiments"};
   config::ServiceConfig cfg{.service = "ranking"};
   config::AddServiceFlags(app, &cfg);
   std::string experiments_file, default_ranker = "linear";
   double mmr_lambda = 0.7;
-  app.add_option("--experiments", experiments_file, "experiments JSON (see services/ranking/experiments.h)")
+  app.add_option("--experiments", experiments_file,
+                 "experiments JSON (see services/ranking/experiments.h)")
       ->envname(config::EnvName("experiments"));
   app.add_option("--default-ranker", default_ranker, "ranker when no experiments file is given")
-      ->envname(config::EnvName("default-ranker"))->capture_default_str();
-  app.add_option("--mmr-lambda", mmr_lambda, "relevance weight of the MMR stage (0-1)")->capture_default_str();
+      ->envname(config::EnvName("default-ranker"))
+      ->capture_default_str();
+  app.add_option("--mmr-lambda", mmr_lambda, "relevance weight of the MMR stage (0-1)")
+      ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
   auto registry_r = ranking::RankerRegistry::WithBuiltins();
@@ -31,15 +35,18 @@ int main(int argc, char** argv) {
     ss << in.rdbuf();
     auto parsed = ranking::ParseExperiments(ss.str(), registry_r);
     if (!in) st = absl::InvalidArgumentError("--experiments: cannot read " + experiments_file);
-    else if (!parsed.ok()) st = absl::InvalidArgumentError("--experiments: " + std::string(parsed.status().message()));
+    else if (!parsed.ok())
+      st = absl::InvalidArgumentError("--experiments: " + std::string(parsed.status().message()));
     else experiments = *parsed;
   } else if (st.ok()) {
     if (!registry_r.Has(ranking::SplitMmr(default_ranker).first)) {
-      st = absl::InvalidArgumentError("--default-ranker: unknown ranker (known: " + registry_r.KnownNames() + ")");
+      st = absl::InvalidArgumentError(
+          "--default-ranker: unknown ranker (known: " + registry_r.KnownNames() + ")");
     }
     experiments = ranking::DefaultExperiments(default_ranker);
   }
-  if (st.ok() && !(mmr_lambda >= 0 && mmr_lambda <= 1)) st = absl::InvalidArgumentError("--mmr-lambda: must be 0-1");
+  if (st.ok() && !(mmr_lambda >= 0 && mmr_lambda <= 1))
+    st = absl::InvalidArgumentError("--mmr-lambda: must be 0-1");
   if (!st.ok()) return grpcutil::Fail("ranking", st, 2);
   log::Init("ranking", cfg.log_level);
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
@@ -59,7 +66,8 @@ int main(int argc, char** argv) {
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
   ranking::RankingServiceImpl service(engine, metrics, limiter.get());
   holder->Start();
-  const int code = grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
+  const int code =
+      grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
   holder->Stop();
   return code;
 }

@@ -18,7 +18,8 @@ absl::StatusOr<double> ParamDouble(const RankerParams& p, const std::string& key
   const std::string& s = it->second;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v)) {
-    return absl::InvalidArgumentError(absl::StrCat("ranker param ", key, "='", s, "' is not a number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ranker param ", key, "='", s, "' is not a number"));
   }
   return v;
 }
@@ -31,8 +32,10 @@ RankerRegistry RankerRegistry::WithBuiltins() {
              [](const RankerParams&) -> absl::StatusOr<std::unique_ptr<Ranker>> {
                return std::make_unique<PassthroughRanker>();
              });
-  r.Register("linear", "hand-set weights over the features (params weight.<feature>)", LinearRanker::Create);
-  r.Register("recency", "retrieval score decayed by item age (param half_life_days)", RecencyRanker::Create);
+  r.Register("linear", "hand-set weights over the features (params weight.<feature>)",
+             LinearRanker::Create);
+  r.Register("recency", "retrieval score decayed by item age (param half_life_days)",
+             RecencyRanker::Create);
   return r;
 }
 
@@ -50,8 +53,8 @@ absl::StatusOr<std::unique_ptr<Ranker>> RankerRegistry::Create(const std::string
                                                                const RankerParams& params) const {
   auto it = factories_.find(name);
   if (it == factories_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown ranker '", name, "' (known: ", KnownNames(),
-                                                   "; any of them may end in +mmr)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown ranker '", name, "' (known: ", KnownNames(), "; any of them may end in +mmr)"));
   }
   return it->second.second(params);
 }
@@ -64,14 +67,16 @@ std::vector<RankerInfo> RankerRegistry::List() const {
 
 std::pair<std::string, bool> SplitMmr(const std::string& spec) {
   constexpr std::string_view kSuffix = "+mmr";
-  if (spec.size() > kSuffix.size() && spec.compare(spec.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+  if (spec.size() > kSuffix.size() &&
+      spec.compare(spec.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
     return {spec.substr(0, spec.size() - kSuffix.size()), true};
   }
   return {spec, false};
 }
 
 Scored PassthroughRanker::Score(const FeatureRow& row) const {
-  return {-row.f[kRetrievalPosition], {{kRetrievalPosition, row.f[kRetrievalPosition], -row.f[kRetrievalPosition]}}};
+  return {-row.f[kRetrievalPosition],
+          {{kRetrievalPosition, row.f[kRetrievalPosition], -row.f[kRetrievalPosition]}}};
 }
 
 absl::StatusOr<std::unique_ptr<Ranker>> LinearRanker::Create(const RankerParams& params) {
@@ -84,7 +89,9 @@ absl::StatusOr<std::unique_ptr<Ranker>> LinearRanker::Create(const RankerParams&
   for (const auto& [key, value] : params) {
     if (key.rfind("weight.", 0) != 0) continue;
     const int f = FeatureIndex(std::string_view(key).substr(7));
-    if (f < 0) return absl::InvalidArgumentError(absl::StrCat("linear ranker: no feature named ", key.substr(7)));
+    if (f < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("linear ranker: no feature named ", key.substr(7)));
     auto v = ParamDouble(params, key, 0);
     if (!v.ok()) return v.status();
     w[f] = *v;
@@ -119,8 +126,9 @@ Scored RecencyRanker::Score(const FeatureRow& row) const {
            {kItemAgeDays, row.f[kItemAgeDays], score - row.f[kRetrievalScore]}}};
 }
 
-std::vector<int> MmrRerank(const std::vector<double>& scores, const std::vector<const float*>& vectors, int dim,
-                           double lambda, int k) {
+std::vector<int> MmrRerank(const std::vector<double>& scores,
+                           const std::vector<const float*>& vectors, int dim, double lambda,
+                           int k) {
   const int n = static_cast<int>(scores.size());
   k = std::min(k, n);
   if (n == 0 || k <= 0) return {};

@@ -54,7 +54,8 @@ class RankerRegistry {
 
   void Register(std::string name, std::string description, Factory factory);
   // INVALID_ARGUMENT naming the known rankers for an unknown name.
-  absl::StatusOr<std::unique_ptr<Ranker>> Create(const std::string& name, const RankerParams& params) const;
+  absl::StatusOr<std::unique_ptr<Ranker>> Create(const std::string& name,
+                                                 const RankerParams& params) const;
   bool Has(const std::string& name) const { return factories_.count(name) > 0; }
   std::vector<RankerInfo> List() const;
   std::string KnownNames() const;
@@ -104,7 +105,7 @@ class RecencyRanker final : public Ranker {
 // relevance being the ranker's score scaled to [0, 1]. `vectors[i]` is the
 // item's factor row (nullptr when unknown: no similarity). Returns the new
 // order as indices into `scores`, k long.
-std::vector<int> MmrRerank(const std::vector<double>& scores, const std::vector<const float*>& vectors, int dim,
-                           double lambda, int k);
+std::vector<int> MmrRerank(const std::vector<double>& scores,
+                           const std::vector<const float*>& vectors, int dim, double lambda, int k);
 
 }  // namespace recstack::ranking

@@ -7,7 +7,8 @@
 
 namespace recstack::ranking {
 
-RankingMetrics::RankingMetrics(prometheus::Registry& registry, const std::vector<Experiment>& experiments)
+RankingMetrics::RankingMetrics(prometheus::Registry& registry,
+                               const std::vector<Experiment>& experiments)
     : rpc(registry, "ranking", {"Rank", "ListRankers"}) {
   auto& fam = prometheus::BuildCounter()
                   .Name("recstack_ranking_requests_total")
@@ -19,19 +20,22 @@ RankingMetrics::RankingMetrics(prometheus::Registry& registry, const std::vector
           &fam.Add({{"experiment", e.name}, {"variant", v.name}, {"ranker", v.ranker}});
     }
   }
-  override_requests = &fam.Add({{"experiment", ""}, {"variant", "override"}, {"ranker", "request"}});
-  candidates = &prometheus::BuildHistogram()
-                    .Name("recstack_ranking_candidates")
-                    .Help("Candidates per Rank call")
-                    .Register(registry)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 50, 100, 200, 500, 1000, 5000});
+  override_requests =
+      &fam.Add({{"experiment", ""}, {"variant", "override"}, {"ranker", "request"}});
+  candidates =
+      &prometheus::BuildHistogram()
+           .Name("recstack_ranking_candidates")
+           .Help("Candidates per Rank call")
+           .Register(registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 50, 100, 200, 500, 1000, 5000});
 }
 
 RankingServiceImpl::RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics,
                                        overload::ConcurrencyLimiter* limiter)
     : engine_(engine), metrics_(metrics), limiter_(limiter) {}
 
-grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRequest* req, v1::RankResponse* resp) {
+grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRequest* req,
+                                      v1::RankResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "Rank");
   auto admission = grpcutil::Admit(limiter_, *ctx);
   if (!grpcutil::Admitted(admission)) {
@@ -46,8 +50,8 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
   for (int i = 0; i < req->candidates_size(); ++i) {
     const auto& c = req->candidates(i);
     // Retrieval's score and position when set, else this message's.
-    q.candidates.push_back({c.item_id(), c.retrieval_score() != 0 ? c.retrieval_score() : c.score(), c.source(),
-                            c.retrieval_rank() != 0 ? c.retrieval_rank() : i});
+    q.candidates.push_back({c.item_id(), c.retrieval_score() != 0 ? c.retrieval_score() : c.score(),
+                            c.source(), c.retrieval_rank() != 0 ? c.retrieval_rank() : i});
   }
   metrics_.candidates->Observe(q.candidates.size());
   auto res = engine_.Rank(q);
@@ -55,7 +59,8 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
   if (!res.ok()) return ToGrpc(res.status());
   if (res->variant.empty()) {
     metrics_.override_requests->Increment();
-  } else if (auto it = metrics_.variant_requests.find(absl::StrCat(res->experiment, "/", res->variant));
+  } else if (auto it =
+                 metrics_.variant_requests.find(absl::StrCat(res->experiment, "/", res->variant));
              it != metrics_.variant_requests.end()) {
     it->second->Increment();
   }
@@ -80,7 +85,8 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
     for (const auto& row : res->features) {
       v1::FeatureVector* fv = resp->add_features();
       fv->set_item_id(row.item_id);
-      for (int f = 0; f < kNumFeatures; ++f) (*fv->mutable_features())[std::string(FeatureName(f))] = row.f[f];
+      for (int f = 0; f < kNumFeatures; ++f)
+        (*fv->mutable_features())[std::string(FeatureName(f))] = row.f[f];
     }
   }
   return grpc::Status::OK;

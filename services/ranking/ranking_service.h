@@ -23,9 +23,11 @@ struct RankingMetrics {
 class RankingServiceImpl final : public v1::RankingService::Service {
  public:
   // `limiter` (may be null) bounds the requests in flight.
-  RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics, overload::ConcurrencyLimiter* limiter = nullptr);
+  RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics,
+                     overload::ConcurrencyLimiter* limiter = nullptr);
   grpc::Status Rank(grpc::ServerContext*, const v1::RankRequest*, v1::RankResponse*) override;
-  grpc::Status ListRankers(grpc::ServerContext*, const v1::ListRankersRequest*, v1::ListRankersResponse*) override;
+  grpc::Status ListRankers(grpc::ServerContext*, const v1::ListRankersRequest*,
+                           v1::ListRankersResponse*) override;
 
  private:
   RankingEngine& engine_;

@@ -27,13 +27,14 @@ namespace hnswlib {
 template <>
 tableint HierarchicalNSW<float>::mutuallyConnectNewElement(
     const void* data_point, tableint cur_c,
-    std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>, CompareByFirst>&
-        top_candidates,
+    std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
+                        CompareByFirst>& top_candidates,
     int level, bool isUpdate) {
   (void)data_point;
   const size_t Mcurmax = level ? maxM_ : maxM0_;
   getNeighborsByHeuristic2(top_candidates, Mcurmax);  // stock hnswlib: M_
-  if (top_candidates.size() > Mcurmax) throw std::runtime_error("heuristic returned more than Mcurmax");
+  if (top_candidates.size() > Mcurmax)
+    throw std::runtime_error("heuristic returned more than Mcurmax");
   std::vector<tableint> selected;
   selected.reserve(Mcurmax);
   while (!top_candidates.empty()) {
@@ -43,12 +44,14 @@ tableint HierarchicalNSW<float>::mutuallyConnectNewElement(
   const tableint next_closest_entry_point = selected.back();
   {
     linklistsizeint* ll_cur = level == 0 ? get_linklist0(cur_c) : get_linklist(cur_c, level);
-    if (*ll_cur && !isUpdate) throw std::runtime_error("The newly inserted element should have blank link list");
+    if (*ll_cur && !isUpdate)
+      throw std::runtime_error("The newly inserted element should have blank link list");
     setListCount(ll_cur, static_cast<unsigned short>(selected.size()));
     tableint* data = reinterpret_cast<tableint*>(ll_cur + 1);
     for (size_t idx = 0; idx < selected.size(); ++idx) {
       if (data[idx] && !isUpdate) throw std::runtime_error("Possible memory corruption");
-      if (level > element_levels_[selected[idx]]) throw std::runtime_error("Link on a non-existent level");
+      if (level > element_levels_[selected[idx]])
+        throw std::runtime_error("Link on a non-existent level");
       data[idx] = selected[idx];
     }
   }
@@ -67,10 +70,16 @@ tableint HierarchicalNSW<float>::mutuallyConnectNewElement(
       continue;
     }
     // Full: keep the heuristic's choice among the old links and cur_c.
-    std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>, CompareByFirst> cand;
-    cand.emplace(fstdistfunc_(getDataByInternalId(cur_c), getDataByInternalId(other), dist_func_param_), cur_c);
+    std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
+                        CompareByFirst>
+        cand;
+    cand.emplace(
+        fstdistfunc_(getDataByInternalId(cur_c), getDataByInternalId(other), dist_func_param_),
+        cur_c);
     for (size_t j = 0; j < sz; ++j)
-      cand.emplace(fstdistfunc_(getDataByInternalId(data[j]), getDataByInternalId(other), dist_func_param_), data[j]);
+      cand.emplace(
+          fstdistfunc_(getDataByInternalId(data[j]), getDataByInternalId(other), dist_func_param_),
+          data[j]);
     getNeighborsByHeuristic2(cand, Mcurmax);
     size_t indx = 0;
     while (!cand.empty()) {
@@ -96,16 +105,19 @@ void Int8RowDotsPlain(const int8_t* codes, int64_t rows, int64_t d, const int8_t
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t* row = codes + r * d;
     int32_t acc = 0;
-    for (int64_t j = 0; j < d; ++j) acc += static_cast<int32_t>(row[j]) * static_cast<int32_t>(q[j]);
+    for (int64_t j = 0; j < d; ++j)
+      acc += static_cast<int32_t>(row[j]) * static_cast<int32_t>(q[j]);
     out[r] = acc;
   }
 }
 
 // Eight partial sums of <row, q16> (d % 16 == 0).
-RECSTACK_TARGET_AVX2 inline __m256i Int8RowSumsAvx2(const int8_t* row, const int16_t* q16, int64_t d) {
+RECSTACK_TARGET_AVX2 inline __m256i Int8RowSumsAvx2(const int8_t* row, const int16_t* q16,
+                                                    int64_t d) {
   __m256i acc = _mm256_setzero_si256();
   for (int64_t j = 0; j < d; j += 16) {
-    const __m256i c = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + j)));
+    const __m256i c =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + j)));
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q16 + j));
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(c, w));
   }
@@ -115,16 +127,20 @@ RECSTACK_TARGET_AVX2 inline __m256i Int8RowSumsAvx2(const int8_t* row, const int
 // AVX2, d % 16 == 0: codes widened to int16, vpmaddwd against the widened
 // query, eight rows reduced together (horizontal adds amortised).
 RECSTACK_TARGET_AVX2 void Int8RowDotsAvx2(const int8_t* codes, int64_t rows, int64_t d,
-                                                     const int8_t* q, int32_t* out) {
+                                          const int8_t* q, int32_t* out) {
   alignas(32) int16_t q16[kMaxInt8Dim];
   for (int64_t j = 0; j < d; ++j) q16[j] = q[j];
   int64_t r = 0;
   for (; r + 8 <= rows; r += 8) {
     const int8_t* base = codes + r * d;
-    const __m256i h01 = _mm256_hadd_epi32(Int8RowSumsAvx2(base, q16, d), Int8RowSumsAvx2(base + d, q16, d));
-    const __m256i h23 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 2 * d, q16, d), Int8RowSumsAvx2(base + 3 * d, q16, d));
-    const __m256i h45 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 4 * d, q16, d), Int8RowSumsAvx2(base + 5 * d, q16, d));
-    const __m256i h67 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 6 * d, q16, d), Int8RowSumsAvx2(base + 7 * d, q16, d));
+    const __m256i h01 =
+        _mm256_hadd_epi32(Int8RowSumsAvx2(base, q16, d), Int8RowSumsAvx2(base + d, q16, d));
+    const __m256i h23 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 2 * d, q16, d),
+                                          Int8RowSumsAvx2(base + 3 * d, q16, d));
+    const __m256i h45 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 4 * d, q16, d),
+                                          Int8RowSumsAvx2(base + 5 * d, q16, d));
+    const __m256i h67 = _mm256_hadd_epi32(Int8RowSumsAvx2(base + 6 * d, q16, d),
+                                          Int8RowSumsAvx2(base + 7 * d, q16, d));
     const __m256i h0123 = _mm256_hadd_epi32(h01, h23);  // lanes: r0 r1 r2 r3 | r0 r1 r2 r3 (halves)
     const __m256i h4567 = _mm256_hadd_epi32(h45, h67);
     const __m256i lo = _mm256_permute2x128_si256(h0123, h4567, 0x20);
@@ -145,40 +161,49 @@ void Int8RowDots(const int8_t* codes, int64_t rows, int64_t d, const int8_t* q, 
 
 // upper[r] = an upper bound of the fp32 score of row r (see the header);
 // lower[r] = the matching lower bound.
-inline __attribute__((always_inline)) void Int8BoundsBody(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale, float half_qscale,
-                float half_q1, float fp_slack, float* lower, float* upper) {
+inline __attribute__((always_inline)) void Int8BoundsBody(const int32_t* dots, const float* scale,
+                                                          const float* l1, int64_t rows,
+                                                          float qscale, float half_qscale,
+                                                          float half_q1, float fp_slack,
+                                                          float* lower, float* upper) {
   for (int64_t r = 0; r < rows; ++r) {
     const float approx = qscale * scale[r] * static_cast<float>(dots[r]);
     // Quantisation error of both sides; fp_slack * scale is the fp32
     // kernel's own error (gamma_d |q|_1 max_j |y_ij|). The relative 1e-4
     // covers rounding: y / s before lrint (|y - s c| <= s/2 (1 + 254 u)),
     // and the few ulps of the float arithmetic here.
-    const float err = scale[r] * (half_qscale * l1[r] + half_q1 + fp_slack) * 1.0001f +
-                      1e-5f * std::fabs(approx);
+    const float err =
+        scale[r] * (half_qscale * l1[r] + half_q1 + fp_slack) * 1.0001f + 1e-5f * std::fabs(approx);
     lower[r] = approx - err;
     upper[r] = approx + err;
   }
 }
 
 // The variants, chosen once by CPU features (common/math/simd.h).
-void Int8BoundsDefault(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
-    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+void Int8BoundsDefault(const int32_t* dots, const float* scale, const float* l1, int64_t rows,
+                       float qscale, float half_qscale, float half_q1, float fp_slack, float* lower,
+                       float* upper) {
   Int8BoundsBody(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
 }
-RECSTACK_TARGET_AVX2 void Int8BoundsAvx2(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
-    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+RECSTACK_TARGET_AVX2 void Int8BoundsAvx2(const int32_t* dots, const float* scale, const float* l1,
+                                         int64_t rows, float qscale, float half_qscale,
+                                         float half_q1, float fp_slack, float* lower,
+                                         float* upper) {
   Int8BoundsBody(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
 }
-RECSTACK_TARGET_AVX512 void Int8BoundsAvx512(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
-    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+RECSTACK_TARGET_AVX512 void Int8BoundsAvx512(const int32_t* dots, const float* scale,
+                                             const float* l1, int64_t rows, float qscale,
+                                             float half_qscale, float half_q1, float fp_slack,
+                                             float* lower, float* upper) {
   Int8BoundsBody(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
 }
 using Int8BoundsFn = void(const int32_t*, const float*, const float*, int64_t, float, float, float,
                           float, float*, float*);
 constexpr math::SimdVariants<Int8BoundsFn> kInt8Bounds{Int8BoundsDefault, Int8BoundsAvx2,
                                                        Int8BoundsAvx512};
-void Int8Bounds(const int32_t* dots, const float* scale, const float* l1, int64_t rows, float qscale,
-    float half_qscale, float half_q1, float fp_slack, float* lower, float* upper) {
+void Int8Bounds(const int32_t* dots, const float* scale, const float* l1, int64_t rows,
+                float qscale, float half_qscale, float half_q1, float fp_slack, float* lower,
+                float* upper) {
   static Int8BoundsFn* const fn = kInt8Bounds.For(math::ActiveSimdLevel());
   fn(dots, scale, l1, rows, qscale, half_qscale, half_q1, fp_slack, lower, upper);
 }
@@ -234,7 +259,8 @@ size_t Int8ExactIndex::memory_bytes() const {
 
 int64_t Int8ExactIndex::last_rescored() { return tl_rescored; }
 
-std::vector<math::ScoredId> Int8ExactIndex::Search(const float* query, int k, const Skip& skip) const {
+std::vector<math::ScoredId> Int8ExactIndex::Search(const float* query, int k,
+                                                   const Skip& skip) const {
   if (k <= 0) return {};
   const int64_t n = factors_.rows(), d = factors_.cols();
   double qmax_sum = 0, q1_sum = 0;
@@ -247,7 +273,8 @@ std::vector<math::ScoredId> Int8ExactIndex::Search(const float* query, int k, co
   const float qscale = qmax / 127.0f;
   std::vector<int8_t> qcodes(d);
   for (int64_t j = 0; j < d; ++j)
-    qcodes[j] = static_cast<int8_t>(std::clamp(static_cast<int32_t>(std::lrint(query[j] / qscale)), -127, 127));
+    qcodes[j] = static_cast<int8_t>(
+        std::clamp(static_cast<int32_t>(std::lrint(query[j] / qscale)), -127, 127));
   // The fp32 kernel's error: gamma_d sum_j |q_j y_ij| <= gamma_d |q|_1 127 s_i,
   // with gamma_d = d u / (1 - d u) < 2 d 2^-24; doubled for safety.
   const float fp_slack = 4.0f * static_cast<float>(d) * 0x1p-24f * q1 * 127.0f;
@@ -261,7 +288,8 @@ std::vector<math::ScoredId> Int8ExactIndex::Search(const float* query, int k, co
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t len = std::min(kBlock, n - b);
     Int8RowDots(codes_.data() + b * d, len, d, qcodes.data(), dots);
-    Int8Bounds(dots, scale_.data() + b, l1_.data() + b, len, qscale, 0.5f * qscale, 0.5f * q1, fp_slack, lower, upper);
+    Int8Bounds(dots, scale_.data() + b, l1_.data() + b, len, qscale, 0.5f * qscale, 0.5f * q1,
+               fp_slack, lower, upper);
     for (int64_t j = 0; j < len; ++j) {
       if (!(upper[j] >= threshold)) continue;  // NaN rows never survive
       const int32_t id = static_cast<int32_t>(b + j);
@@ -295,14 +323,15 @@ std::vector<math::ScoredId> Int8ExactIndex::Search(const float* query, int k, co
 HnswIndex::HnswIndex(const math::Matrix& factors, HnswParams p)
     : n_(factors.rows()), ef_(p.ef_search) {
   space_ = std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(factors.cols()));
-  index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), static_cast<size_t>(n_),
-                                                            static_cast<size_t>(p.m),
-                                                            static_cast<size_t>(p.ef_construction), p.seed);
+  index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+      space_.get(), static_cast<size_t>(n_), static_cast<size_t>(p.m),
+      static_cast<size_t>(p.ef_construction), p.seed);
   // hnswlib's addPoint is thread-safe; the first point goes in alone.
   if (n_ > 0) index_->addPoint(factors.row(0), 0);
   std::atomic<int64_t> next{1};
   auto work = [&] {
-    for (int64_t i = next++; i < n_; i = next++) index_->addPoint(factors.row(i), static_cast<size_t>(i));
+    for (int64_t i = next++; i < n_; i = next++)
+      index_->addPoint(factors.row(i), static_cast<size_t>(i));
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < std::max(1, p.threads); ++t) pool.emplace_back(work);
@@ -321,7 +350,8 @@ void HnswIndex::set_ef(int ef) {
 double HnswIndex::level0_mean_degree() const {
   if (n_ == 0) return 0;
   double links = 0;
-  for (int64_t i = 0; i < n_; ++i) links += index_->getListCount(index_->get_linklist0(static_cast<hnswlib::tableint>(i)));
+  for (int64_t i = 0; i < n_; ++i)
+    links += index_->getListCount(index_->get_linklist0(static_cast<hnswlib::tableint>(i)));
   return links / static_cast<double>(n_);
 }
 
@@ -356,7 +386,8 @@ std::vector<math::ScoredId> HnswIndex::Search(const float* query, int k, const S
   }
 }
 
-double RecallAtK(const CandidateIndex& approx, const CandidateIndex& exact, const math::Matrix& queries, int k) {
+double RecallAtK(const CandidateIndex& approx, const CandidateIndex& exact,
+                 const math::Matrix& queries, int k) {
   if (queries.rows() == 0) return 1.0;
   double hits = 0, total = 0;
   for (int64_t q = 0; q < queries.rows(); ++q) {
@@ -370,7 +401,8 @@ double RecallAtK(const CandidateIndex& approx, const CandidateIndex& exact, cons
   return total > 0 ? hits / total : 1.0;
 }
 
-double HnswIndex::TuneEf(const CandidateIndex& exact, const math::Matrix& queries, double target, int max_ef) {
+double HnswIndex::TuneEf(const CandidateIndex& exact, const math::Matrix& queries, double target,
+                         int max_ef) {
   double recall = RecallAtK(*this, exact, queries, 10);
   while (recall < target && ef_ < max_ef) {
     set_ef(std::min(max_ef, ef_ * 2));

@@ -74,17 +74,17 @@ class Int8ExactIndex final : public CandidateIndex {
 
  private:
   const math::Matrix& factors_;
-  std::vector<int8_t> codes_;   // n * d
-  std::vector<float> scale_;    // n: y_ij ~ scale_i * code_ij
-  std::vector<float> l1_;       // n: sum_j |code_ij|
+  std::vector<int8_t> codes_;  // n * d
+  std::vector<float> scale_;   // n: y_ij ~ scale_i * code_ij
+  std::vector<float> l1_;      // n: sum_j |code_ij|
 };
 
 struct HnswParams {
   int m = 32;
   int ef_construction = 100;
-  int ef_search = 64;       // starting ef; raised by TuneEf
+  int ef_search = 64;  // starting ef; raised by TuneEf
   uint64_t seed = 100;
-  int threads = 2;          // build threads
+  int threads = 2;  // build threads
 };
 
 class HnswIndex final : public CandidateIndex {
@@ -98,7 +98,8 @@ class HnswIndex final : public CandidateIndex {
 
   // Doubles ef (up to max_ef) until recall@10 against `exact` over `queries`
   // (rows of a q x d matrix) reaches `target`; returns the recall reached.
-  double TuneEf(const CandidateIndex& exact, const math::Matrix& queries, double target, int max_ef = 1024);
+  double TuneEf(const CandidateIndex& exact, const math::Matrix& queries, double target,
+                int max_ef = 1024);
   void set_ef(int ef);
   int ef() const { return ef_; }
   // Mean number of level-0 links per element (graph quality diagnostics).
@@ -112,6 +113,7 @@ class HnswIndex final : public CandidateIndex {
 };
 
 // recall@k of `approx` against `exact` over the rows of `queries`.
-double RecallAtK(const CandidateIndex& approx, const CandidateIndex& exact, const math::Matrix& queries, int k);
+double RecallAtK(const CandidateIndex& approx, const CandidateIndex& exact,
+                 const math::Matrix& queries, int k);
 
 }  // namespace recstack::retrieval

@@ -102,12 +102,14 @@ EaseModelHolder::EaseModelHolder(model::ModelStore& store, redis::Options redis_
                                  redis::Keyspace keys, std::chrono::milliseconds poll_interval)
     : holder_(store, std::move(redis_options), std::move(keys),
               {.slot = model::Slot::kEase, .poll_interval = poll_interval, .name = "ease model"},
-              [](model::ModelStore& st, const std::string& version)
-                  -> absl::StatusOr<std::shared_ptr<EaseServingModel>> {
+              [](model::ModelStore& st,
+                 const std::string& version) -> absl::StatusOr<std::shared_ptr<EaseServingModel>> {
                 auto n = st.LoadNeighbours(version);
                 if (!n.ok()) return n.status();
-                auto m = std::const_pointer_cast<EaseServingModel>(BuildEaseServingModel(*std::move(n)));
-                log::Info("ease model loaded", {{"version", version}, {"items", m->item_ids.size()},
+                auto m =
+                    std::const_pointer_cast<EaseServingModel>(BuildEaseServingModel(*std::move(n)));
+                log::Info("ease model loaded", {{"version", version},
+                                                {"items", m->item_ids.size()},
                                                 {"neighbours", m->meta.neighbours}});
                 return m;
               }) {}

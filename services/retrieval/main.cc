@@ -22,29 +22,39 @@ int main(int argc, char** argv) {
   retrieval::RetrieverOptions ropts;
   int64_t cache_size = static_cast<int64_t>(ropts.user_cache_size);
   app.add_option("--hnsw-min-items", hold.hnsw_min_items, "catalogues this large get an HNSW index")
-      ->envname(config::EnvName("hnsw-min-items"))->capture_default_str();
+      ->envname(config::EnvName("hnsw-min-items"))
+      ->capture_default_str();
   app.add_option("--hnsw-m", hold.hnsw.m, "HNSW M")->capture_default_str();
-  app.add_option("--hnsw-ef-construction", hold.hnsw.ef_construction, "HNSW efConstruction")->capture_default_str();
-  app.add_option("--hnsw-target-recall", hold.hnsw_target_recall, "ef is raised until recall@10 reaches this")
+  app.add_option("--hnsw-ef-construction", hold.hnsw.ef_construction, "HNSW efConstruction")
+      ->capture_default_str();
+  app.add_option("--hnsw-target-recall", hold.hnsw_target_recall,
+                 "ef is raised until recall@10 reaches this")
       ->capture_default_str();
   app.add_flag("--exact-int8", hold.exact_int8,
-               "exact search through an int8 copy of the factors (same results, 0.28x more memory at d=64)")
+               "exact search through an int8 copy of the factors (same results, 0.28x more memory "
+               "at d=64)")
       ->envname(config::EnvName("exact-int8"));
   app.add_option("--user-cache-size", cache_size, "user vectors cached")->capture_default_str();
   app.add_option("--mf-share", ropts.mf_share, "quota of mf candidates")->capture_default_str();
-  app.add_option("--item2item-share", ropts.item2item_share, "quota of item2item candidates")->capture_default_str();
-  app.add_option("--trending-share", ropts.trending_share, "quota of trending candidates")->capture_default_str();
+  app.add_option("--item2item-share", ropts.item2item_share, "quota of item2item candidates")
+      ->capture_default_str();
+  app.add_option("--trending-share", ropts.trending_share, "quota of trending candidates")
+      ->capture_default_str();
   app.add_option("--ease-share", ropts.ease_share, "quota of ease (item-item EASE) candidates")
-      ->envname(config::EnvName("ease-share"))->capture_default_str();
-  app.add_option("--ease-history", ropts.ease_history, "most recent history items the ease source sums")
+      ->envname(config::EnvName("ease-share"))
+      ->capture_default_str();
+  app.add_option("--ease-history", ropts.ease_history,
+                 "most recent history items the ease source sums")
       ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
-  if (st.ok() && (hold.hnsw_min_items < 1 || hold.hnsw.m < 4 || hold.hnsw.ef_construction < 8 || cache_size < 1 || ropts.ease_history < 1 || ropts.ease_share < 0 ||
+  if (st.ok() && (hold.hnsw_min_items < 1 || hold.hnsw.m < 4 || hold.hnsw.ef_construction < 8 ||
+                  cache_size < 1 || ropts.ease_history < 1 || ropts.ease_share < 0 ||
                   !(hold.hnsw_target_recall > 0 && hold.hnsw_target_recall <= 1))) {
-    st = absl::InvalidArgumentError("--hnsw-min-items >= 1, --hnsw-m >= 4, --hnsw-ef-construction >= 8, "
-                                    "--user-cache-size >= 1, 0 < --hnsw-target-recall <= 1, --ease-history >= 1, "
-                                    "--ease-share >= 0");
+    st = absl::InvalidArgumentError(
+        "--hnsw-min-items >= 1, --hnsw-m >= 4, --hnsw-ef-construction >= 8, "
+        "--user-cache-size >= 1, 0 < --hnsw-target-recall <= 1, --ease-history >= 1, "
+        "--ease-share >= 0");
   }
   if (!st.ok()) return grpcutil::Fail("retrieval", st, 2);
   ropts.user_cache_size = static_cast<size_t>(cache_size);
@@ -70,7 +80,8 @@ int main(int argc, char** argv) {
   holder.Start();
   retriever.Start();
   ease.Start();
-  const int code = grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
+  const int code =
+      grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
   retriever.Stop();
   ease.Stop();
   holder.Stop();

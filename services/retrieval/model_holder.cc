@@ -35,8 +35,9 @@ void BuildHnsw(ServingModel& m, const HolderOptions& o) {
 
 }  // namespace
 
-std::unique_ptr<NeighbourTable> BuildNeighbourTable(const math::Matrix& factors, const std::vector<float>& norms,
-                                                    int per_item, const std::function<bool()>& cancelled) {
+std::unique_ptr<NeighbourTable> BuildNeighbourTable(const math::Matrix& factors,
+                                                    const std::vector<float>& norms, int per_item,
+                                                    const std::function<bool()>& cancelled) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t n = factors.rows(), d = factors.cols();
   auto table = std::make_unique<NeighbourTable>();
@@ -55,7 +56,8 @@ std::unique_ptr<NeighbourTable> BuildNeighbourTable(const math::Matrix& factors,
   for (int64_t b = 0; b < n; b += kBlock) {
     if (cancelled && cancelled()) return nullptr;
     const int64_t rows = std::min(kBlock, n - b);
-    math::Gemm(false, true, rows, n, d, 1.0f, unit.row(b), d, unit.data(), d, 0.0f, scores.data(), n);
+    math::Gemm(false, true, rows, n, d, 1.0f, unit.row(b), d, unit.data(), d, 0.0f, scores.data(),
+               n);
     for (int64_t r = 0; r < rows; ++r) {
       float* sc = scores.data() + r * n;
       sc[b + r] = std::nanf("");  // never its own neighbour (TopK skips NaN)
@@ -80,7 +82,8 @@ std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const 
   m->item_index.reserve(n);
   for (int64_t i = 0; i < n; ++i) m->item_index.emplace(m->item_ids[i], static_cast<int32_t>(i));
   m->norms.resize(n);
-  for (int64_t i = 0; i < n; ++i) m->norms[i] = std::sqrt(math::Dot(m->factors.row(i), m->factors.row(i), d));
+  for (int64_t i = 0; i < n; ++i)
+    m->norms[i] = std::sqrt(math::Dot(m->factors.row(i), m->factors.row(i), d));
   m->gram_plus_reg.assign(d * d, 0.0f);
   math::SyrkAtA(d, n, 1.0f, m->factors.data(), d, 0.0f, m->gram_plus_reg.data());
   for (int64_t a = 0; a < d; ++a) m->gram_plus_reg[a * d + a] += m->meta.regularization;
@@ -94,19 +97,21 @@ std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const 
   return m;
 }
 
-ModelHolder::ModelHolder(model::ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
-                         HolderOptions options)
+ModelHolder::ModelHolder(model::ModelStore& store, redis::Options redis_options,
+                         redis::Keyspace keys, HolderOptions options)
     : options_(options),
-      holder_(store, std::move(redis_options), std::move(keys),
-              {.slot = model::Slot::kFactors, .poll_interval = options.poll_interval, .name = "model"},
-              [this](model::ModelStore& st, const std::string& version)
-                  -> absl::StatusOr<std::shared_ptr<ServingModel>> {
-                auto items = st.LoadItems(version);
-                if (!items.ok()) return items.status();
-                return BuildServingModel(*std::move(items), options_, /*build_hnsw_now=*/false);
-              }) {
+      holder_(
+          store, std::move(redis_options), std::move(keys),
+          {.slot = model::Slot::kFactors, .poll_interval = options.poll_interval, .name = "model"},
+          [this](model::ModelStore& st,
+                 const std::string& version) -> absl::StatusOr<std::shared_ptr<ServingModel>> {
+            auto items = st.LoadItems(version);
+            if (!items.ok()) return items.status();
+            return BuildServingModel(*std::move(items), options_, /*build_hnsw_now=*/false);
+          }) {
   holder_.set_listener([this](const std::shared_ptr<ServingModel>& m) {
-    log::Info("model loaded", {{"version", m->meta.version}, {"items", m->item_ids.size()},
+    log::Info("model loaded", {{"version", m->meta.version},
+                               {"items", m->item_ids.size()},
                                {"factors", m->meta.factors}});
     if (listener_) listener_(*m);
     BuildIndexesLater(m);
@@ -135,8 +140,10 @@ void ModelHolder::BuildIndexesLater(std::shared_ptr<ServingModel> m) {
   builder_ = std::thread([this, m, hnsw] {
     if (hnsw) {
       BuildHnsw(*m, options_);
-      log::Info("hnsw built", {{"version", m->meta.version}, {"recall_at_10", m->hnsw_recall},
-                               {"ef", m->hnsw_owner->ef()}, {"seconds", m->index_build_seconds}});
+      log::Info("hnsw built", {{"version", m->meta.version},
+                               {"recall_at_10", m->hnsw_recall},
+                               {"ef", m->hnsw_owner->ef()},
+                               {"seconds", m->index_build_seconds}});
       if (listener_) listener_(*m);
     }
     if (options_.neighbours_per_item > 0) {
@@ -147,7 +154,8 @@ void ModelHolder::BuildIndexesLater(std::shared_ptr<ServingModel> m) {
       if (table == nullptr) return;
       m->neighbours_owner = std::move(table);
       m->neighbours.store(m->neighbours_owner.get());
-      log::Info("neighbours built", {{"version", m->meta.version}, {"per_item", options_.neighbours_per_item},
+      log::Info("neighbours built", {{"version", m->meta.version},
+                                     {"per_item", options_.neighbours_per_item},
                                      {"seconds", m->neighbours_owner->build_seconds}});
       if (listener_) listener_(*m);
     }

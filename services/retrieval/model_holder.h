@@ -35,17 +35,17 @@ struct NeighbourTable {
 // The table of `factors` (n x d) with `norms` (|row|): blocked GEMM of unit
 // rows against all rows, then a k-heap per row.
 // Returns nullptr when `cancelled` (checked between blocks) says so.
-std::unique_ptr<NeighbourTable> BuildNeighbourTable(const math::Matrix& factors, const std::vector<float>& norms,
-                                                    int per_item,
-                                                    const std::function<bool()>& cancelled = nullptr);
+std::unique_ptr<NeighbourTable> BuildNeighbourTable(
+    const math::Matrix& factors, const std::vector<float>& norms, int per_item,
+    const std::function<bool()>& cancelled = nullptr);
 
 struct ServingModel {
   model::ModelMeta meta;
   std::vector<std::string> item_ids;
   std::unordered_map<std::string, int32_t> item_index;
-  math::Matrix factors;            // n_items x d
-  std::vector<float> norms;        // |y_i|, for item-to-item cosine
-  std::vector<float> gram_plus_reg;  // Y^T Y + lambda I (d x d), for fold-in
+  math::Matrix factors;                   // n_items x d
+  std::vector<float> norms;               // |y_i|, for item-to-item cosine
+  std::vector<float> gram_plus_reg;       // Y^T Y + lambda I (d x d), for fold-in
   std::unique_ptr<CandidateIndex> exact;  // ExactIndex, or Int8ExactIndex (same answers)
   // Set once the background build finishes (large catalogues only).
   std::atomic<const HnswIndex*> hnsw{nullptr};
@@ -79,8 +79,8 @@ struct HolderOptions {
 
 // Builds a serving model from loaded item factors (exposed for tests and
 // benchmarks); HNSW is built inline here when asked for.
-std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const HolderOptions& options,
-                                                bool build_hnsw_now);
+std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items,
+                                                const HolderOptions& options, bool build_hnsw_now);
 
 // The factors slot of the model store, served: each version becomes a
 // ServingModel (exact index at once; HNSW for large catalogues and the

@@ -48,8 +48,8 @@ RetrievalMetrics::RetrievalMetrics(prometheus::Registry& registry)
   for (int s = 0; s < kNumSources; ++s) {
     const std::string name(SourceName(static_cast<Source>(s)));
     source_latency[s] = &lat.Add({{"source", name}}, metrics::LatencyBuckets());
-    source_candidates[s] = &cand.Add({{"source", name}},
-                                     prometheus::Histogram::BucketBoundaries{0, 1, 5, 10, 50, 100, 500, 1000});
+    source_candidates[s] = &cand.Add({{"source", name}}, prometheus::Histogram::BucketBoundaries{
+                                                             0, 1, 5, 10, 50, 100, 500, 1000});
     source_errors[s] = &err.Add({{"source", name}});
   }
   auto& cache = prometheus::BuildGauge()
@@ -58,15 +58,32 @@ RetrievalMetrics::RetrievalMetrics(prometheus::Registry& registry)
                     .Register(registry);
   cache_hits = &cache.Add({{"result", "hit"}});
   cache_misses = &cache.Add({{"result", "miss"}});
-  model_version = &prometheus::BuildGauge().Name("recstack_retrieval_model_version").Help("Served model version number").Register(registry).Add({});
-  model_items = &prometheus::BuildGauge().Name("recstack_retrieval_model_items").Help("Items in the served model").Register(registry).Add({});
-  index_build_seconds = &prometheus::BuildGauge().Name("recstack_retrieval_index_build_seconds").Help("Time to build the served index").Register(registry).Add({});
-  hnsw_recall = &prometheus::BuildGauge().Name("recstack_retrieval_hnsw_recall_at_10").Help("HNSW recall@10 against exact at build (0 = exact index)").Register(registry).Add({});
+  model_version = &prometheus::BuildGauge()
+                       .Name("recstack_retrieval_model_version")
+                       .Help("Served model version number")
+                       .Register(registry)
+                       .Add({});
+  model_items = &prometheus::BuildGauge()
+                     .Name("recstack_retrieval_model_items")
+                     .Help("Items in the served model")
+                     .Register(registry)
+                     .Add({});
+  index_build_seconds = &prometheus::BuildGauge()
+                             .Name("recstack_retrieval_index_build_seconds")
+                             .Help("Time to build the served index")
+                             .Register(registry)
+                             .Add({});
+  hnsw_recall = &prometheus::BuildGauge()
+                     .Name("recstack_retrieval_hnsw_recall_at_10")
+                     .Help("HNSW recall@10 against exact at build (0 = exact index)")
+                     .Register(registry)
+                     .Add({});
 }
 
 void RetrievalMetrics::OnModel(const ServingModel& m) {
   int64_t n = 0;
-  if (m.meta.version.size() > 1) std::from_chars(m.meta.version.data() + 1, m.meta.version.data() + m.meta.version.size(), n);
+  if (m.meta.version.size() > 1)
+    std::from_chars(m.meta.version.data() + 1, m.meta.version.data() + m.meta.version.size(), n);
   model_version->Set(static_cast<double>(n));
   model_items->Set(static_cast<double>(m.item_ids.size()));
   index_build_seconds->Set(m.index_build_seconds);
@@ -77,7 +94,8 @@ RetrievalServiceImpl::RetrievalServiceImpl(Retriever& retriever, RetrievalMetric
                                            overload::ConcurrencyLimiter* limiter)
     : retriever_(retriever), metrics_(metrics), limiter_(limiter) {}
 
-grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx, const v1::RetrieveRequest* req,
+grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx,
+                                            const v1::RetrieveRequest* req,
                                             v1::RetrieveResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "Retrieve");
   auto admission = grpcutil::Admit(limiter_, *ctx);
@@ -117,7 +135,8 @@ grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx, const v1::
   return grpc::Status::OK;
 }
 
-grpc::Status RetrievalServiceImpl::SimilarItems(grpc::ServerContext* ctx, const v1::SimilarItemsRequest* req,
+grpc::Status RetrievalServiceImpl::SimilarItems(grpc::ServerContext* ctx,
+                                                const v1::SimilarItemsRequest* req,
                                                 v1::SimilarItemsResponse* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "SimilarItems");
   auto admission = grpcutil::Admit(limiter_, *ctx);

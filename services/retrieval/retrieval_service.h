@@ -34,7 +34,8 @@ class RetrievalServiceImpl final : public v1::RetrievalService::Service {
   // `limiter` (may be null) bounds the requests in flight.
   RetrievalServiceImpl(Retriever& retriever, RetrievalMetrics& metrics,
                        overload::ConcurrencyLimiter* limiter = nullptr);
-  grpc::Status Retrieve(grpc::ServerContext*, const v1::RetrieveRequest*, v1::RetrieveResponse*) override;
+  grpc::Status Retrieve(grpc::ServerContext*, const v1::RetrieveRequest*,
+                        v1::RetrieveResponse*) override;
   grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*,
                             v1::SimilarItemsResponse*) override;
 

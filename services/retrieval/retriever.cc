@@ -8,19 +8,20 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
-#include "common/math/kernels.h"
+#include "common/events/ids.h"
 #include "common/log/log.h"
+#include "common/math/kernels.h"
+#include "common/mf/als.h"
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
 #include "services/retrieval/ease_source.h"
-#include "common/events/ids.h"
-#include "common/mf/als.h"
 
 namespace recstack::retrieval {
 namespace {
 
 int64_t Micros(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t)
+      .count();
 }
 
 constexpr std::string_view kSourceNames[kNumSources] = {"mf", "item2item", "trending", "ease"};
@@ -39,16 +40,19 @@ std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& ite
   p.solver = mf::Solver::kCholesky;
   std::vector<float> values(items.size(), 1.0f);
   mf::ImplicitAls::SolveUser(m.factors, m.gram_plus_reg.data(), items.data(), values.data(),
-                                   static_cast<int64_t>(items.size()), p, x.data());
+                             static_cast<int64_t>(items.size()), p, x.data());
   return x;
 }
 
-Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
-                     const Clock& clock, RetrieverOptions options)
-    : holder_(holder), store_(store), pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
-      cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size),
-      trending_([this] { return redis::TopTrending(pool_, keys_, clock_.NowMs(), options_.trending_keep); },
-                options.trending_refresh) {}
+Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool,
+                     redis::Keyspace keys, const Clock& clock, RetrieverOptions options)
+    : holder_(holder), store_(store), pool_(pool), keys_(std::move(keys)), clock_(clock),
+      options_(options), cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size),
+      trending_(
+          [this] {
+            return redis::TopTrending(pool_, keys_, clock_.NowMs(), options_.trending_keep);
+          },
+          options.trending_refresh) {}
 
 void Retriever::Start() {
   absl::Status st = trending_.Start();
@@ -58,7 +62,8 @@ void Retriever::Start() {
 absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
   auto list = trending_.Get();
   if (list == nullptr) {
-    return absl::UnavailableError(absl::StrCat("trending not loaded yet: ", trending_.last_status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("trending not loaded yet: ", trending_.last_status().message()));
   }
   std::vector<Candidate> out;
   out.reserve(std::min<size_t>(k, list->size()));
@@ -100,7 +105,8 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
   for (int64_t j = 0; j < s; ++j) {
     if (table != nullptr && k <= table->per_item) {
       // The row in place (no copy); padding (id -1) only at its end.
-      const math::ScoredId* first = table->entries.data() + static_cast<int64_t>(items[j]) * table->per_item;
+      const math::ScoredId* first =
+          table->entries.data() + static_cast<int64_t>(items[j]) * table->per_item;
       size_t len = table->per_item;
       while (len > 0 && first[len - 1].id < 0) --len;
       if (emit(j, std::span<const math::ScoredId>(first, len))) continue;
@@ -142,7 +148,8 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
     // The filter removed too many of the cached length: rank everything.
     auto top = math::TopK(sc, n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
     out[misses[j]].clear();
-    for (const auto& e : top) out[misses[j]].push_back({m.item_ids[e.id], e.score, "item2item", m.item_ids[item]});
+    for (const auto& e : top)
+      out[misses[j]].push_back({m.item_ids[e.id], e.score, "item2item", m.item_ids[item]});
   }
   return out;
 }
@@ -153,8 +160,8 @@ absl::StatusOr<Source> ParseSource(std::string_view name) {
   for (int i = 0; i < kNumSources; ++i) {
     if (name == kSourceNames[i]) return static_cast<Source>(i);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown source '", std::string(name), "' (known: mf, item2item, trending, ease)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown source '", std::string(name),
+                                                 "' (known: mf, item2item, trending, ease)"));
 }
 
 struct Retriever::Context {
@@ -176,11 +183,13 @@ absl::StatusOr<std::array<bool, kNumSources>> Retriever::ChooseSources(const Ret
     want[Idx(src)] = true;
   }
   // An EASE-only stack answers a default request from ease (and trending).
-  if (c.m == nullptr && all && c.em != nullptr) want[Idx(Source::kMf)] = want[Idx(Source::kItem2Item)] = false;
+  if (c.m == nullptr && all && c.em != nullptr)
+    want[Idx(Source::kMf)] = want[Idx(Source::kItem2Item)] = false;
   // Before the first model only trending can answer, and only when that is
   // all the request asked for.
   if (c.m == nullptr && (want[Idx(Source::kMf)] || want[Idx(Source::kItem2Item)])) {
-    return absl::FailedPreconditionError("no model has been published yet (sources=trending still works)");
+    return absl::FailedPreconditionError(
+        "no model has been published yet (sources=trending still works)");
   }
   return want;
 }
@@ -188,7 +197,8 @@ absl::StatusOr<std::array<bool, kNumSources>> Retriever::ChooseSources(const Ret
 // History: what to filter, what to fold in, where item2item starts.
 absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
   const std::string stop = std::to_string(options_.history_for_seen - 1);
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply hist, pool_.Command({"ZREVRANGE", keys_.History(q.user_id), "0", stop}));
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply hist,
+                            pool_.Command({"ZREVRANGE", keys_.History(q.user_id), "0", stop}));
   c.recent = q.recent;
   for (const auto& e : hist.elements) c.recent.push_back(e.str);
   c.blocked.insert(c.recent.begin(), c.recent.end());
@@ -205,7 +215,8 @@ absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
 
 // The user's vector (stored, cached, or folded in from history) against
 // the item index.
-Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context& c, RetrieveResult& res) {
+Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context& c,
+                                          RetrieveResult& res) {
   SourceOutput out;
   const ServingModel& m = *c.m;
   const std::string cache_key = absl::StrCat(m.meta.version, "\x1f", q.user_id);
@@ -234,7 +245,8 @@ Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context&
       res.user_vector = "folded_in";
     }
   }
-  if (vec.has_value() && static_cast<int>(vec->size()) >= m.meta.factors && res.user_vector != "none") {
+  if (vec.has_value() && static_cast<int>(vec->size()) >= m.meta.factors &&
+      res.user_vector != "none") {
     auto top = m.index().Search(vec->data(), q.k, [&c](int32_t id) { return c.Skip(id); });
     for (const auto& s : top) out.candidates.push_back({m.item_ids[s.id], s.score, "mf", ""});
   }
@@ -253,7 +265,8 @@ Retriever::SourceOutput Retriever::FromItem2Item(const RetrieveQuery& q, const C
     if (it != m.item_index.end()) seeds.push_back(it->second);
   }
   std::vector<std::vector<Candidate>> lists;
-  if (!seeds.empty()) lists = NeighboursOfEach(m, seeds, q.k, [&c](int32_t id) { return c.Skip(id); });
+  if (!seeds.empty())
+    lists = NeighboursOfEach(m, seeds, q.k, [&c](int32_t id) { return c.Skip(id); });
   std::unordered_set<std::string> seen;
   for (size_t r = 0; r < static_cast<size_t>(q.k); ++r) {
     for (auto& l : lists) {
@@ -291,13 +304,14 @@ Retriever::SourceOutput Retriever::FromEase(const RetrieveQuery& q, const Contex
 
 void Retriever::Merge(std::array<std::vector<Candidate>, kNumSources>& per_source, int k,
                       RetrieveResult& res) const {
-  const double shares[kNumSources] = {options_.mf_share, options_.item2item_share, options_.trending_share,
-                                      options_.ease_share};
+  const double shares[kNumSources] = {options_.mf_share, options_.item2item_share,
+                                      options_.trending_share, options_.ease_share};
   std::unordered_set<std::string> taken;
   std::array<size_t, kNumSources> pos{};
   std::array<int, kNumSources> kept{};
   auto take_from = [&](int s, int limit) {
-    while (kept[s] < limit && pos[s] < per_source[s].size() && static_cast<int>(res.candidates.size()) < k) {
+    while (kept[s] < limit && pos[s] < per_source[s].size() &&
+           static_cast<int>(res.candidates.size()) < k) {
       Candidate& c = per_source[s][pos[s]++];
       if (taken.insert(c.item_id).second) {
         res.candidates.push_back(c);
@@ -339,10 +353,18 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
     const auto t = std::chrono::steady_clock::now();
     SourceOutput out;
     switch (src) {
-      case Source::kMf: out = FromMf(q, c, res); break;
-      case Source::kItem2Item: out = FromItem2Item(q, c); break;
-      case Source::kTrending: out = FromTrending(q, c); break;
-      case Source::kEase: out = FromEase(q, c); break;
+      case Source::kMf:
+        out = FromMf(q, c, res);
+        break;
+      case Source::kItem2Item:
+        out = FromItem2Item(q, c);
+        break;
+      case Source::kTrending:
+        out = FromTrending(q, c);
+        break;
+      case Source::kEase:
+        out = FromEase(q, c);
+        break;
     }
     out.report.source = std::string(SourceName(src));
     out.report.candidates = static_cast<int>(out.candidates.size());
@@ -357,13 +379,15 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
 absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, int k,
                                                   const std::string& source) {
   RECSTACK_RETURN_IF_ERROR(ids::ValidateId("item_id", item_id));
-  if (k <= 0 || k > kMaxK) return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", k));
+  if (k <= 0 || k > kMaxK)
+    return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", k));
   if (source == "ease") {
     auto em = ease_ != nullptr ? ease_->Current() : nullptr;
     if (em == nullptr) return absl::FailedPreconditionError("no ease model has been published yet");
     auto it = em->item_index.find(item_id);
     if (it == em->item_index.end()) {
-      return absl::NotFoundError(absl::StrCat("item '", item_id, "' is not in ease model ", em->meta.version));
+      return absl::NotFoundError(
+          absl::StrCat("item '", item_id, "' is not in ease model ", em->meta.version));
     }
     RetrieveResult res;
     res.model_version = em->meta.version;
@@ -371,13 +395,15 @@ absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, in
     return res;
   }
   if (!source.empty() && source != "item2item") {
-    return absl::InvalidArgumentError(absl::StrCat("similar: unknown source '", source, "' (item2item or ease)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("similar: unknown source '", source, "' (item2item or ease)"));
   }
   auto m = holder_.Current();
   if (m == nullptr) return absl::FailedPreconditionError("no model has been published yet");
   auto it = m->item_index.find(item_id);
   if (it == m->item_index.end()) {
-    return absl::NotFoundError(absl::StrCat("item '", item_id, "' is not in model ", m->meta.version));
+    return absl::NotFoundError(
+        absl::StrCat("item '", item_id, "' is not in model ", m->meta.version));
   }
   RetrieveResult res;
   res.model_version = m->meta.version;

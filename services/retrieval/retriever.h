@@ -55,9 +55,9 @@ struct RetrieverOptions {
   // recent history items it sums rows of.
   double ease_share = 0.0;
   int ease_history = 100;
-  int history_for_seen = 500;     // history entries filtered out
-  int history_for_fold_in = 50;   // most recent items a fold-in uses
-  int item2item_seeds = 5;        // most recent items whose neighbours are asked
+  int history_for_seen = 500;    // history entries filtered out
+  int history_for_fold_in = 50;  // most recent items a fold-in uses
+  int item2item_seeds = 5;       // most recent items whose neighbours are asked
   size_t user_cache_size = 100'000;
   // Items whose neighbour lists are kept (each kCachedNeighbours long).
   size_t neighbour_cache_size = 20'000;
@@ -85,7 +85,7 @@ struct RetrieveQuery {
   int k = 10;
   std::vector<std::string> sources;  // empty = all
   std::vector<std::string> exclude;
-  std::vector<std::string> recent;   // just-interacted items not yet in Redis
+  std::vector<std::string> recent;  // just-interacted items not yet in Redis
 };
 
 struct RetrieveResult {
@@ -135,9 +135,9 @@ class Retriever {
   std::vector<Candidate> Neighbours(const ServingModel& m, int32_t item, int k,
                                     const std::function<bool(int32_t)>& skip) const;
   // Neighbours of several seeds at once (one pass over the factors).
-  std::vector<std::vector<Candidate>> NeighboursOfEach(const ServingModel& m,
-                                                       const std::vector<int32_t>& items, int k,
-                                                       const std::function<bool(int32_t)>& skip) const;
+  std::vector<std::vector<Candidate>> NeighboursOfEach(
+      const ServingModel& m, const std::vector<int32_t>& items, int k,
+      const std::function<bool(int32_t)>& skip) const;
 
  private:
   // What one request knows before any source runs.
@@ -149,17 +149,18 @@ class Retriever {
   };
 
   // The steps of Retrieve, in order.
-  absl::StatusOr<std::array<bool, kNumSources>> ChooseSources(const RetrieveQuery& q, const Context& c) const;
+  absl::StatusOr<std::array<bool, kNumSources>> ChooseSources(const RetrieveQuery& q,
+                                                              const Context& c) const;
   absl::Status LoadHistory(const RetrieveQuery& q, Context& c);
   SourceOutput FromMf(const RetrieveQuery& q, const Context& c, RetrieveResult& res);
   SourceOutput FromItem2Item(const RetrieveQuery& q, const Context& c) const;
   SourceOutput FromTrending(const RetrieveQuery& q, const Context& c);
   SourceOutput FromEase(const RetrieveQuery& q, const Context& c) const;
   // Each source's quota first, then whatever is left, in source order.
-  void Merge(std::array<std::vector<Candidate>, kNumSources>& per_source, int k, RetrieveResult& res) const;
+  void Merge(std::array<std::vector<Candidate>, kNumSources>& per_source, int k,
+             RetrieveResult& res) const;
 
   absl::StatusOr<std::vector<Candidate>> Trending(int k);
-
 
   ModelHolder& holder_;
   model::ModelStore& store_;
@@ -172,6 +173,5 @@ class Retriever {
   cache::Refreshed<redis::ItemCounts> trending_;
   EaseModelHolder* ease_ = nullptr;
 };
-
 
 }  // namespace recstack::retrieval

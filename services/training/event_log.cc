@@ -9,31 +9,33 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/event.h"
 #include "common/status/status.h"
 
 namespace recstack::training {
 namespace {
 
-constexpr const char* kTypeNames[9] = {"EVENT_TYPE_UNSPECIFIED", "VIEW", "CLICK", "PLAY", "PURCHASE",
-                                       "RATING", "LIKE", "DISLIKE", "IMPRESSION"};
-constexpr uint8_t kRating = 5;
+constexpr uint8_t kRating = static_cast<uint8_t>(events::EventType::kRating);
 
 std::pair<uint64_t, uint64_t> ParseId(std::string_view id) {
   uint64_t ms = 0, seq = 0;
   size_t dash = id.find('-');
   std::from_chars(id.data(), id.data() + std::min(dash, id.size()), ms);
-  if (dash != std::string_view::npos) std::from_chars(id.data() + dash + 1, id.data() + id.size(), seq);
+  if (dash != std::string_view::npos)
+    std::from_chars(id.data() + dash + 1, id.data() + id.size(), seq);
   return {ms, seq};
 }
 
-void PutBytes(std::string* out, const void* p, size_t n) { out->append(static_cast<const char*>(p), n); }
+void PutBytes(std::string* out, const void* p, size_t n) {
+  out->append(static_cast<const char*>(p), n);
+}
 
 }  // namespace
 
 bool StreamIdLess(std::string_view a, std::string_view b) { return ParseId(a) < ParseId(b); }
 
-EventLog::EventLog(redis::Pool& pool, redis::Keyspace keys, std::string state_dir, std::string group,
-                   std::string consumer)
+EventLog::EventLog(redis::Pool& pool, redis::Keyspace keys, std::string state_dir,
+                   std::string group, std::string consumer)
     : pool_(pool), keys_(std::move(keys)), dir_(std::move(state_dir)), group_(std::move(group)),
       consumer_(std::move(consumer)) {}
 
@@ -45,7 +47,8 @@ absl::Status EventLog::Open() {
   std::lock_guard<std::mutex> lock(mu_);
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("--state-dir ", dir_, ": ", ec.message()));
+  if (ec)
+    return absl::PermissionDeniedError(absl::StrCat("--state-dir ", dir_, ": ", ec.message()));
   const std::string path = dir_ + "/events.log";
   // Read complete records; cut a torn tail.
   std::string bytes;
@@ -84,7 +87,8 @@ absl::Status EventLog::Open() {
     if (in >> id) last_id_ = id;
   }
   file_ = std::fopen(path.c_str(), "ab");
-  if (file_ == nullptr) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
+  if (file_ == nullptr)
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
   return absl::OkStatus();
 }
 
@@ -110,8 +114,9 @@ absl::Status EventLog::Append(const std::vector<LoggedEvent>& events, const std:
   {
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return absl::DataLossError(absl::StrCat(tmp, ": cannot write"));
-    const bool ok = ::write(fd, last_id.data(), last_id.size()) == static_cast<ssize_t>(last_id.size()) &&
-                    fsync(fd) == 0;
+    const bool ok =
+        ::write(fd, last_id.data(), last_id.size()) == static_cast<ssize_t>(last_id.size()) &&
+        fsync(fd) == 0;
     ::close(fd);
     if (!ok) return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
   }
@@ -143,8 +148,9 @@ absl::StatusOr<int64_t> EventLog::Sync() {
   // First the entries delivered to us but never acknowledged, then new ones.
   for (const char* start : {"0", ">"}) {
     while (true) {
-      RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT",
-                                                               "10000", "STREAMS", stream, start}));
+      RECSTACK_ASSIGN_OR_RETURN(
+          redis::Reply r, pool_.Command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "10000",
+                                         "STREAMS", stream, start}));
       if (r.is_nil() || r.elements.empty() || r.elements[0].elements.size() < 2) break;
       const auto& entries = r.elements[0].elements[1].elements;
       if (entries.empty()) break;
@@ -170,11 +176,11 @@ absl::StatusOr<int64_t> EventLog::Sync() {
           else if (name == "value") std::from_chars(v.data(), v.data() + v.size(), value);
           else if (name == "ts") std::from_chars(v.data(), v.data() + v.size(), ts);
         }
-        uint8_t t = 0;
-        for (uint8_t n = 1; n < 9; ++n) {
-          if (type == kTypeNames[n]) t = n;
-        }
-        if (user.empty() || item.empty() || t == 0 || user.size() > 255 || item.size() > 255) continue;
+        events::EventType parsed = events::EventType::kUnspecified;
+        events::ParseEventType(type, &parsed);
+        const uint8_t t = static_cast<uint8_t>(parsed);
+        if (user.empty() || item.empty() || t == 0 || user.size() > 255 || item.size() > 255)
+          continue;
         batch.push_back({users_.Intern(user), items_.Intern(item), t, value, ts});
       }
       if (!batch.empty() || StreamIdLess(last_id_, last)) {
@@ -197,19 +203,21 @@ int64_t EventLog::size() const {
   return static_cast<int64_t>(events_.size());
 }
 
-mf::Dataset EventLog::BuildDataset(bool explicit_ratings, const std::map<std::string, double>& weights) const {
+mf::Dataset EventLog::BuildDataset(bool explicit_ratings,
+                                   const std::map<std::string, double>& weights) const {
   std::lock_guard<std::mutex> lock(mu_);
   mf::Dataset d;
-  double w[9] = {};
-  for (int t = 1; t < 9; ++t) {
-    auto it = weights.find(kTypeNames[t]);
+  double w[events::kNumEventTypes] = {};
+  for (int t = 1; t < events::kNumEventTypes; ++t) {
+    auto it = weights.find(std::string(events::EventTypeName(static_cast<events::EventType>(t))));
     w[t] = it == weights.end() ? 0 : it->second;
   }
   // Ids are re-interned so that users/items with no usable event are left out.
   for (const LoggedEvent& e : events_) {
     if (explicit_ratings) {
       if (e.type != kRating) continue;
-      d.rows.push_back({d.users.Intern(users_.Name(e.user)), d.items.Intern(items_.Name(e.item)), e.value});
+      d.rows.push_back(
+          {d.users.Intern(users_.Name(e.user)), d.items.Intern(items_.Name(e.item)), e.value});
       d.timestamps.push_back(e.timestamp_ms);
     } else {
       if (e.type >= 9 || w[e.type] <= 0) continue;

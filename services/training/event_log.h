@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/redis/client.h"
 #include "common/mf/dataset.h"
+#include "common/redis/client.h"
 
 namespace recstack::training {
 
@@ -48,7 +48,8 @@ class EventLog {
   // Rows for training: implicit sums weight(type) * value (value 0 counts
   // as 1) over the event types with weight > 0; explicit takes RATING
   // events, the latest per (user, item).
-  mf::Dataset BuildDataset(bool explicit_ratings, const std::map<std::string, double>& weights) const;
+  mf::Dataset BuildDataset(bool explicit_ratings,
+                           const std::map<std::string, double>& weights) const;
 
  private:
   absl::Status Append(const std::vector<LoggedEvent>& events, const std::string& last_id);

@@ -16,7 +16,8 @@ bool Finished(JobState s) {
   return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
 }
 
-model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data, const JobSpec& spec) {
+model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data,
+                             const JobSpec& spec) {
   model::ModelData m;
   const mf::TrainedModel& t = res.model;
   if (t.algorithm == mf::Algorithm::kEase) {
@@ -37,20 +38,21 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
     return m;
   }
   m.meta.algorithm = t.algorithm == mf::Algorithm::kExplicitAls ? model::Algorithm::kExplicitAls
-                                                             : model::Algorithm::kImplicitAls;
+                                                                : model::Algorithm::kImplicitAls;
   m.meta.factors = static_cast<int32_t>(t.item_factors.cols());
   m.meta.has_biases = t.algorithm == mf::Algorithm::kExplicitAls;
   m.meta.global_mean = t.global_mean;
   m.meta.regularization = spec.config.als.regularization;
   m.meta.alpha = spec.config.als.alpha;
   const mf::AlsParams& p = spec.config.als;
-  m.meta.params = {{"factors", std::to_string(p.factors)},
-                   {"iterations", std::to_string(p.iterations)},
-                   {"regularization", absl::StrCat(p.regularization)},
-                   {"alpha", absl::StrCat(p.alpha)},
-                   {"cg_steps", std::to_string(p.cg_steps)},
-                   {"confidence", p.confidence == mf::Confidence::kValue ? "value" : "one-plus-alpha"},
-                   {"split", spec.split}};
+  m.meta.params = {
+      {"factors", std::to_string(p.factors)},
+      {"iterations", std::to_string(p.iterations)},
+      {"regularization", absl::StrCat(p.regularization)},
+      {"alpha", absl::StrCat(p.alpha)},
+      {"cg_steps", std::to_string(p.cg_steps)},
+      {"confidence", p.confidence == mf::Confidence::kValue ? "value" : "one-plus-alpha"},
+      {"split", spec.split}};
   m.user_ids = data.users.names();
   m.item_ids = data.items.names();
   m.user_factors.assign(t.user_factors.data(), t.user_factors.data() + t.user_factors.size());
@@ -64,27 +66,36 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
 
 std::string JobStateName(JobState s) {
   switch (s) {
-    case JobState::kPending: return "PENDING";
-    case JobState::kLoading: return "LOADING";
-    case JobState::kRunning: return "RUNNING";
-    case JobState::kPublishing: return "PUBLISHING";
-    case JobState::kSucceeded: return "SUCCEEDED";
-    case JobState::kFailed: return "FAILED";
-    case JobState::kCancelled: return "CANCELLED";
+    case JobState::kPending:
+      return "PENDING";
+    case JobState::kLoading:
+      return "LOADING";
+    case JobState::kRunning:
+      return "RUNNING";
+    case JobState::kPublishing:
+      return "PUBLISHING";
+    case JobState::kSucceeded:
+      return "SUCCEEDED";
+    case JobState::kFailed:
+      return "FAILED";
+    case JobState::kCancelled:
+      return "CANCELLED";
   }
   return "PENDING";
 }
 
-JobRunner::JobRunner(EventLog& log, model::ModelStore& store, const Clock& clock, RunnerOptions options,
-                     JobObserver observer)
-    : log_(log), store_(store), clock_(clock), options_(std::move(options)), observer_(std::move(observer)) {
+JobRunner::JobRunner(EventLog& log, model::ModelStore& store, const Clock& clock,
+                     RunnerOptions options, JobObserver observer)
+    : log_(log), store_(store), clock_(clock), options_(std::move(options)),
+      observer_(std::move(observer)) {
   if (options_.retrain_interval.count() > 0) scheduler_ = std::thread([this] { Schedule(); });
   if (options_.consume_interval.count() > 0) consumer_ = std::thread([this] { Consume(); });
 }
 
 absl::StatusOr<int64_t> JobRunner::SyncLog() {
   auto added = log_.Sync();
-  if (added.ok() && *added > 0 && observer_.on_events_consumed) observer_.on_events_consumed(*added);
+  if (added.ok() && *added > 0 && observer_.on_events_consumed)
+    observer_.on_events_consumed(*added);
   return added;
 }
 
@@ -123,9 +134,9 @@ absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
   if (!split.ok()) return split.status();
   std::unique_lock<std::mutex> lock(mu_);
   if (active_ != nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("job ", active_->id, " is still ", JobStateName(active_->state),
-                     "; one training runs at a time"));
+    return absl::ResourceExhaustedError(absl::StrCat("job ", active_->id, " is still ",
+                                                     JobStateName(active_->state),
+                                                     "; one training runs at a time"));
   }
   lock.unlock();
   // Fail fast, on the caller's request, when there is nothing to train on;
@@ -133,8 +144,10 @@ absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
   // the stream is the job's work, not the RPC's.
   if (log_.size() == 0) {
     auto pending = log_.StreamLength();
-    if (!pending.ok()) return absl::UnavailableError(absl::StrCat("reading events: ", pending.status().message()));
-    if (*pending == 0) return absl::FailedPreconditionError("no events to train on yet: ingest some first");
+    if (!pending.ok())
+      return absl::UnavailableError(absl::StrCat("reading events: ", pending.status().message()));
+    if (*pending == 0)
+      return absl::FailedPreconditionError("no events to train on yet: ingest some first");
   }
   lock.lock();
   if (active_ != nullptr) return absl::ResourceExhaustedError("another job started meanwhile");
@@ -143,7 +156,8 @@ absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
   job->spec = std::move(spec);
   job->created_at_ms = clock_.NowMs();
   jobs_.push_back(job);
-  while (jobs_.size() > options_.keep_jobs && Finished(jobs_.front()->state)) jobs_.erase(jobs_.begin());
+  while (jobs_.size() > options_.keep_jobs && Finished(jobs_.front()->state))
+    jobs_.erase(jobs_.begin());
   active_ = job;
   cancel_ = false;
   events_at_last_job_ = log_.size();
@@ -152,7 +166,8 @@ absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
   return *job;
 }
 
-void JobRunner::Update(const std::function<void(JobInfo&)>& fn, const std::shared_ptr<JobInfo>& job) {
+void JobRunner::Update(const std::function<void(JobInfo&)>& fn,
+                       const std::shared_ptr<JobInfo>& job) {
   std::lock_guard<std::mutex> lock(mu_);
   fn(*job);
   cv_.notify_all();
@@ -161,12 +176,15 @@ void JobRunner::Update(const std::function<void(JobInfo&)>& fn, const std::share
 void JobRunner::Run(std::shared_ptr<JobInfo> job) {
   const JobSpec spec = job->spec;
   auto fail = [&](JobState state, const std::string& error) {
-    Update([&](JobInfo& j) {
-      j.state = state;
-      j.error = error;
-      j.finished_at_ms = clock_.NowMs();
-    }, job);
-    log::Warn("training job ended", {{"job", job->id}, {"state", JobStateName(state)}, {"error", error}});
+    Update(
+        [&](JobInfo& j) {
+          j.state = state;
+          j.error = error;
+          j.finished_at_ms = clock_.NowMs();
+        },
+        job);
+    log::Warn("training job ended",
+              {{"job", job->id}, {"state", JobStateName(state)}, {"error", error}});
   };
   Update([](JobInfo& j) { j.state = JobState::kLoading; }, job);
   auto t0 = std::chrono::steady_clock::now();
@@ -178,30 +196,37 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
   if (!synced.ok()) {
     fail(JobState::kFailed, absl::StrCat("reading events: ", synced.status().message()));
   } else if (data.rows.empty()) {
-    fail(JobState::kFailed, explicit_ratings ? "no RATING events to train on" : "no weighted events to train on");
+    fail(JobState::kFailed,
+         explicit_ratings ? "no RATING events to train on" : "no weighted events to train on");
   } else {
     std::vector<mf::Row> train, test;
-    absl::Status st = mf::Split(data, *mf::ParseSplit(spec.split), spec.config.als.seed, &train, &test);
+    absl::Status st =
+        mf::Split(data, *mf::ParseSplit(spec.split), spec.config.als.seed, &train, &test);
     const double load_s = Since(t0);
-    Update([&](JobInfo& j) {
-      j.state = JobState::kRunning;
-      j.timings["load"] = load_s;
-      j.n_users = data.users.size();
-      j.n_items = data.items.size();
-      j.n_interactions = static_cast<int64_t>(data.rows.size());
-    }, job);
+    Update(
+        [&](JobInfo& j) {
+          j.state = JobState::kRunning;
+          j.timings["load"] = load_s;
+          j.n_users = data.users.size();
+          j.n_items = data.items.size();
+          j.n_interactions = static_cast<int64_t>(data.rows.size());
+        },
+        job);
     auto progress = [&](const mf::IterationReport& r) {
-      Update([&](JobInfo& j) {
-        j.iteration = r.iteration;
-        j.loss = r.loss;
-        j.history.push_back(r);
-      }, job);
+      Update(
+          [&](JobInfo& j) {
+            j.iteration = r.iteration;
+            j.loss = r.loss;
+            j.history.push_back(r);
+          },
+          job);
       if (observer_.on_iteration) observer_.on_iteration(r);
       return !cancel_.load();
     };
     auto t1 = std::chrono::steady_clock::now();
     absl::StatusOr<mf::TrainResult> res =
-        st.ok() ? mf::Train(data.users.size(), data.items.size(), std::move(train), test, spec.config, progress)
+        st.ok() ? mf::Train(data.users.size(), data.items.size(), std::move(train), test,
+                            spec.config, progress)
                 : absl::StatusOr<mf::TrainResult>(st);
     if (!res.ok()) {
       fail(JobState::kFailed, std::string(res.status().message()));
@@ -209,10 +234,12 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
       fail(JobState::kCancelled, "cancelled");
     } else {
       std::map<std::string, double> metrics = res->metrics;
-      Update([&](JobInfo& j) {
-        j.metrics = metrics;
-        j.timings["train"] = Since(t1);
-      }, job);
+      Update(
+          [&](JobInfo& j) {
+            j.metrics = metrics;
+            j.timings["train"] = Since(t1);
+          },
+          job);
       // With a holdout, the served model is refit on every row.
       if (!test.empty()) {
         auto t2 = std::chrono::steady_clock::now();
@@ -221,7 +248,7 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
         refit.early_stopping_metric.clear();
         if (res->best_iteration > 0) refit.als.iterations = res->best_iteration;
         res = mf::Train(data.users.size(), data.items.size(), data.rows, {}, refit,
-                    [&](const mf::IterationReport&) { return !cancel_.load(); });
+                        [&](const mf::IterationReport&) { return !cancel_.load(); });
         Update([&](JobInfo& j) { j.timings["refit"] = Since(t2); }, job);
       }
       if (!res.ok()) {
@@ -229,10 +256,12 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
       } else if (cancel_ || res->cancelled) {
         fail(JobState::kCancelled, "cancelled");
       } else if (!spec.publish) {
-        Update([&](JobInfo& j) {
-          j.state = JobState::kSucceeded;
-          j.finished_at_ms = clock_.NowMs();
-        }, job);
+        Update(
+            [&](JobInfo& j) {
+              j.state = JobState::kSucceeded;
+              j.finished_at_ms = clock_.NowMs();
+            },
+            job);
       } else {
         Update([](JobInfo& j) { j.state = JobState::kPublishing; }, job);
         auto t3 = std::chrono::steady_clock::now();
@@ -242,14 +271,18 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
         if (!meta.ok()) {
           fail(JobState::kFailed, absl::StrCat("publishing: ", meta.status().message()));
         } else {
-          Update([&](JobInfo& j) {
-            j.timings["publish"] = Since(t3);
-            j.model_version = meta->version;
-            j.state = JobState::kSucceeded;
-            j.finished_at_ms = clock_.NowMs();
-          }, job);
-          log::Info("model published", {{"job", job->id}, {"version", meta->version},
-                                        {"users", meta->n_users}, {"items", meta->n_items}});
+          Update(
+              [&](JobInfo& j) {
+                j.timings["publish"] = Since(t3);
+                j.model_version = meta->version;
+                j.state = JobState::kSucceeded;
+                j.finished_at_ms = clock_.NowMs();
+              },
+              job);
+          log::Info("model published", {{"job", job->id},
+                                        {"version", meta->version},
+                                        {"users", meta->n_users},
+                                        {"items", meta->n_items}});
         }
       }
     }
@@ -277,7 +310,8 @@ absl::StatusOr<JobInfo> JobRunner::Cancel(const std::string& id) {
   for (const auto& j : jobs_) {
     if (j->id != id) continue;
     if (Finished(j->state)) {
-      return absl::FailedPreconditionError(absl::StrCat("job ", id, " already ", JobStateName(j->state)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", id, " already ", JobStateName(j->state)));
     }
     cancel_ = true;
     return *j;
@@ -292,7 +326,8 @@ std::vector<JobInfo> JobRunner::List() const {
   return out;
 }
 
-absl::StatusOr<JobInfo> JobRunner::Wait(const std::string& id, std::chrono::milliseconds timeout) const {
+absl::StatusOr<JobInfo> JobRunner::Wait(const std::string& id,
+                                        std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
   std::shared_ptr<JobInfo> job;
   for (const auto& j : jobs_) {
@@ -300,7 +335,8 @@ absl::StatusOr<JobInfo> JobRunner::Wait(const std::string& id, std::chrono::mill
   }
   if (job == nullptr) return absl::NotFoundError(absl::StrCat("no job ", id));
   if (!cv_.wait_for(lock, timeout, [&] { return Finished(job->state) && active_ != job; })) {
-    return absl::DeadlineExceededError(absl::StrCat("job ", id, " still ", JobStateName(job->state)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("job ", id, " still ", JobStateName(job->state)));
   }
   return *job;
 }

@@ -23,8 +23,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
-#include "common/model/model_store.h"
 #include "common/mf/trainer.h"
+#include "common/model/model_store.h"
 #include "services/training/event_log.h"
 
 namespace recstack::training {

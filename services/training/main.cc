@@ -1,7 +1,7 @@
 // recstack-training: ALS training jobs over the event stream, publishing
 // model versions to Redis (DESIGN §3-§4).
-#include <iostream>
 #include <unistd.h>
+#include <iostream>
 
 #include "common/config/config.h"
 #include "common/grpc/service_main.h"
@@ -11,24 +11,33 @@
 int main(int argc, char** argv) {
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
-  CLI::App app{"recstack-training: trains ALS models on the event stream and publishes them to Redis"};
+  CLI::App app{
+      "recstack-training: trains ALS models on the event stream and publishes them to Redis"};
   config::ServiceConfig cfg{.service = "training"};
   config::AddServiceFlags(app, &cfg);
   std::string state_dir = ".stack/training", retrain = "0", consumer = "trainer-1";
   int keep_versions = 3;
   app.add_option("--state-dir", state_dir, "where the event snapshot lives")
-      ->envname(config::EnvName("state-dir"))->capture_default_str();
-  app.add_option("--retrain-interval", retrain, "retrain on new events every interval (e.g. 10m); 0 = never")
-      ->envname(config::EnvName("retrain-interval"))->capture_default_str();
+      ->envname(config::EnvName("state-dir"))
+      ->capture_default_str();
+  app.add_option("--retrain-interval", retrain,
+                 "retrain on new events every interval (e.g. 10m); 0 = never")
+      ->envname(config::EnvName("retrain-interval"))
+      ->capture_default_str();
   app.add_option("--keep-versions", keep_versions, "model versions kept in Redis")
-      ->envname(config::EnvName("keep-versions"))->capture_default_str();
+      ->envname(config::EnvName("keep-versions"))
+      ->capture_default_str();
   app.add_option("--consumer-name", consumer, "consumer name in the rs:events group")
-      ->envname(config::EnvName("consumer-name"))->capture_default_str();
+      ->envname(config::EnvName("consumer-name"))
+      ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
   auto interval = config::ParseDuration(retrain);
-  if (st.ok() && !interval.ok()) st = absl::InvalidArgumentError(absl::StrCat("--retrain-interval: ", interval.status().message()));
-  if (st.ok() && (keep_versions < 1 || keep_versions > 100)) st = absl::InvalidArgumentError("--keep-versions: must be 1-100");
+  if (st.ok() && !interval.ok())
+    st = absl::InvalidArgumentError(
+        absl::StrCat("--retrain-interval: ", interval.status().message()));
+  if (st.ok() && (keep_versions < 1 || keep_versions > 100))
+    st = absl::InvalidArgumentError("--keep-versions: must be 1-100");
   if (!st.ok()) return grpcutil::Fail("training", st, 2);
   log::Init("training", cfg.log_level);
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
@@ -47,8 +56,9 @@ int main(int argc, char** argv) {
   ropts.retrain_interval = *interval;
   training::JobRunner runner(event_log, store, clock, ropts, training::MetricsObserver(metrics));
   training::TrainingServiceImpl service(runner, store, metrics);
-  return grpcutil::Serve(cfg, registry,
-                         {.services = {&service},
-                          .readiness_redis = *redis_opts,
-                          .started_fields = {{"state_dir", state_dir}, {"snapshot_events", event_log.size()}}});
+  return grpcutil::Serve(
+      cfg, registry,
+      {.services = {&service},
+       .readiness_redis = *redis_opts,
+       .started_fields = {{"state_dir", state_dir}, {"snapshot_events", event_log.size()}}});
 }

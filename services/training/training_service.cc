@@ -11,22 +11,32 @@ namespace {
 
 v1::JobState StateToProto(JobState s) {
   switch (s) {
-    case JobState::kPending: return v1::PENDING;
-    case JobState::kLoading: return v1::LOADING;
-    case JobState::kRunning: return v1::RUNNING;
-    case JobState::kPublishing: return v1::PUBLISHING;
-    case JobState::kSucceeded: return v1::SUCCEEDED;
-    case JobState::kFailed: return v1::FAILED;
-    case JobState::kCancelled: return v1::CANCELLED;
+    case JobState::kPending:
+      return v1::PENDING;
+    case JobState::kLoading:
+      return v1::LOADING;
+    case JobState::kRunning:
+      return v1::RUNNING;
+    case JobState::kPublishing:
+      return v1::PUBLISHING;
+    case JobState::kSucceeded:
+      return v1::SUCCEEDED;
+    case JobState::kFailed:
+      return v1::FAILED;
+    case JobState::kCancelled:
+      return v1::CANCELLED;
   }
   return v1::JOB_STATE_UNSPECIFIED;
 }
 
 v1::Algorithm AlgorithmToProto(mf::Algorithm a) {
   switch (a) {
-    case mf::Algorithm::kExplicitAls: return v1::ALS_EXPLICIT;
-    case mf::Algorithm::kEase: return v1::EASE;
-    case mf::Algorithm::kImplicitAls: break;
+    case mf::Algorithm::kExplicitAls:
+      return v1::ALS_EXPLICIT;
+    case mf::Algorithm::kEase:
+      return v1::EASE;
+    case mf::Algorithm::kImplicitAls:
+      break;
   }
   return v1::ALS_IMPLICIT;
 }
@@ -40,7 +50,7 @@ void JobToProto(const JobInfo& j, v1::Job* p) {
   tp->set_factors(a.factors);
   tp->set_iterations(a.iterations);
   tp->set_regularization(j.spec.config.algorithm == mf::Algorithm::kEase ? j.spec.config.ease.lambda
-                                                                     : a.regularization);
+                                                                         : a.regularization);
   tp->set_alpha(a.alpha);
   tp->set_cg_steps(a.cg_steps);
   tp->set_threads(a.threads);
@@ -94,13 +104,18 @@ TrainingMetrics::TrainingMetrics(prometheus::Registry& registry)
                   .Name("recstack_training_duration_seconds")
                   .Help("Wall time of finished training jobs")
                   .Register(registry)
-                  .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600});
+                  .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 5, 10, 30, 60, 300,
+                                                                   900, 3600});
   iterations = &prometheus::BuildCounter()
                     .Name("recstack_training_iterations_total")
                     .Help("ALS iterations run")
                     .Register(registry)
                     .Add({});
-  loss = &prometheus::BuildGauge().Name("recstack_training_loss").Help("Loss of the latest iteration").Register(registry).Add({});
+  loss = &prometheus::BuildGauge()
+              .Name("recstack_training_loss")
+              .Help("Loss of the latest iteration")
+              .Register(registry)
+              .Add({});
   model_version = &prometheus::BuildGauge()
                        .Name("recstack_training_model_version")
                        .Help("Number of the last published model version (vN)")
@@ -141,7 +156,8 @@ JobObserver MetricsObserver(TrainingMetrics& m) {
     for (const auto& [k, v] : j.metrics) m.validation->Add({{"metric", k}}).Set(v);
     if (j.model_version.size() > 1) {
       int64_t n = 0;
-      std::from_chars(j.model_version.data() + 1, j.model_version.data() + j.model_version.size(), n);
+      std::from_chars(j.model_version.data() + 1, j.model_version.data() + j.model_version.size(),
+                      n);
       m.model_version->Set(static_cast<double>(n));
     }
   };
@@ -177,13 +193,14 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
       return absl::InvalidArgumentError(absl::StrCat("unknown algorithm ", req.algorithm()));
   }
   const v1::TrainingParams& p = req.params();
-  if (p.factors() < 0 || p.iterations() < 0 || p.regularization() < 0 || p.alpha() < 0 || p.cg_steps() < 0 ||
-      p.threads() < 0 || p.eval_k() < 0 || p.patience() < 0) {
+  if (p.factors() < 0 || p.iterations() < 0 || p.regularization() < 0 || p.alpha() < 0 ||
+      p.cg_steps() < 0 || p.threads() < 0 || p.eval_k() < 0 || p.patience() < 0) {
     return absl::InvalidArgumentError("training parameters must not be negative");
   }
   if (p.factors() > 0) spec.config.als.factors = p.factors();
   if (p.iterations() > 0) spec.config.als.iterations = p.iterations();
-  if (p.regularization() > 0) spec.config.als.regularization = static_cast<float>(p.regularization());
+  if (p.regularization() > 0)
+    spec.config.als.regularization = static_cast<float>(p.regularization());
   if (p.regularization() > 0) spec.config.ease.lambda = static_cast<float>(p.regularization());
   if (p.alpha() > 0) spec.config.als.alpha = static_cast<float>(p.alpha());
   if (p.cg_steps() > 0) spec.config.als.cg_steps = p.cg_steps();
@@ -196,7 +213,8 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
   if (!p.event_weights().empty()) {
     for (const auto& [k, v] : p.event_weights()) {
       if (!spec.event_weights.count(k)) {
-        return absl::InvalidArgumentError(absl::StrCat("event_weights: '", k, "' is not an event type"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("event_weights: '", k, "' is not an event type"));
       }
       spec.event_weights[k] = v;
     }
@@ -207,21 +225,25 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
   return spec;
 }
 
-TrainingServiceImpl::TrainingServiceImpl(JobRunner& runner, model::ModelStore& store, TrainingMetrics& metrics)
+TrainingServiceImpl::TrainingServiceImpl(JobRunner& runner, model::ModelStore& store,
+                                         TrainingMetrics& metrics)
     : runner_(runner), store_(store), metrics_(metrics) {}
 
-grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext*, const v1::StartTrainingRequest* req,
+grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext*,
+                                                const v1::StartTrainingRequest* req,
                                                 v1::Job* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "StartTraining");
   auto spec = SpecFromProto(*req);
-  absl::StatusOr<JobInfo> job = spec.ok() ? runner_.Start(*std::move(spec)) : absl::StatusOr<JobInfo>(spec.status());
+  absl::StatusOr<JobInfo> job =
+      spec.ok() ? runner_.Start(*std::move(spec)) : absl::StatusOr<JobInfo>(spec.status());
   timer.set_code(job.status().code());
   if (!job.ok()) return ToGrpc(job.status());
   JobToProto(*job, resp);
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req, v1::Job* resp) {
+grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                                         v1::Job* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetJob");
   auto job = runner_.Get(req->job_id());
   timer.set_code(job.status().code());
@@ -230,7 +252,8 @@ grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobR
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req, v1::Job* resp) {
+grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req,
+                                            v1::Job* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "CancelJob");
   auto job = runner_.Cancel(req->job_id());
   timer.set_code(job.status().code());
@@ -259,13 +282,14 @@ grpc::Status TrainingServiceImpl::ListModels(grpc::ServerContext*, const v1::Lis
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingServiceImpl::PromoteModel(grpc::ServerContext*, const v1::PromoteModelRequest* req,
+grpc::Status TrainingServiceImpl::PromoteModel(grpc::ServerContext*,
+                                               const v1::PromoteModelRequest* req,
                                                v1::ModelInfo* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "PromoteModel");
   absl::Status st = req->version().empty() ? absl::InvalidArgumentError("version is empty")
                                            : store_.Promote(req->version());
-  absl::StatusOr<model::ModelMeta> meta = st.ok() ? store_.GetMeta(req->version())
-                                                  : absl::StatusOr<model::ModelMeta>(st);
+  absl::StatusOr<model::ModelMeta> meta =
+      st.ok() ? store_.GetMeta(req->version()) : absl::StatusOr<model::ModelMeta>(st);
   timer.set_code(meta.status().code());
   if (!meta.ok()) return ToGrpc(meta.status());
   ModelToProto(*meta, meta->version, resp);

@@ -34,12 +34,16 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
   TrainingServiceImpl(JobRunner& runner, model::ModelStore& store, TrainingMetrics& metrics);
 
-  grpc::Status StartTraining(grpc::ServerContext*, const v1::StartTrainingRequest*, v1::Job*) override;
+  grpc::Status StartTraining(grpc::ServerContext*, const v1::StartTrainingRequest*,
+                             v1::Job*) override;
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::Job*) override;
   grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*, v1::Job*) override;
-  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
-  grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*, v1::ListModelsResponse*) override;
-  grpc::Status PromoteModel(grpc::ServerContext*, const v1::PromoteModelRequest*, v1::ModelInfo*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,
+                        v1::ListJobsResponse*) override;
+  grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+                          v1::ListModelsResponse*) override;
+  grpc::Status PromoteModel(grpc::ServerContext*, const v1::PromoteModelRequest*,
+                            v1::ModelInfo*) override;
 
  private:
   JobRunner& runner_;

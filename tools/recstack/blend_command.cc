@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/status/status.h"
 #include "common/mf/trainer.h"
+#include "common/status/status.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 #include "tools/recstack/train_options.h"
@@ -60,8 +60,7 @@ absl::Status RunBlend(const BlendOptions& o) {
   RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig als_cfg, Config(o, "als-implicit"));
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.format));
   RECSTACK_ASSIGN_OR_RETURN(mf::SplitSpec split, mf::ParseSplit(o.split));
-  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data,
-                            mf::LoadDataset(o.input, {.format = format}));
+  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data, mf::LoadDataset(o.input, {.format = format}));
   std::vector<mf::Row> train, test;
   if (!o.test.empty()) {
     RECSTACK_ASSIGN_OR_RETURN(mf::TestSet ts, mf::LoadTestSet(o.test, format, data));
@@ -74,10 +73,8 @@ absl::Status RunBlend(const BlendOptions& o) {
     RECSTACK_RETURN_IF_ERROR(mf::Split(data, split, o.seed, &train, &test));
   }
   const int32_t nu = data.users.size(), ni = data.items.size();
-  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult ease,
-                            mf::Train(nu, ni, train, test, ease_cfg));
-  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult als,
-                            mf::Train(nu, ni, train, test, als_cfg));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult ease, mf::Train(nu, ni, train, test, ease_cfg));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult als, mf::Train(nu, ni, train, test, als_cfg));
   // The training matrix both models exclude from their rankings.
   mf::InteractionMatrix m = mf::BuildMatrix(nu, ni, train, /*sum_duplicates=*/true);
   const std::string ndcg = absl::StrCat("ndcg@", o.k), recall = absl::StrCat("recall@", o.k);
@@ -86,9 +83,8 @@ absl::Status RunBlend(const BlendOptions& o) {
   for (double w : o.weights) {
     mf::BlockScorer blend =
         mf::BlendScorer(mf::ModelScorer(ease.model, m.by_user, o.threads),
-                              mf::ModelScorer(als.model, m.by_user, o.threads), w, ni);
-    auto metrics =
-        mf::ToMap(mf::EvaluateRankingWith(blend, ni, m.by_user, test, o.k), o.k);
+                        mf::ModelScorer(als.model, m.by_user, o.threads), w, ni);
+    auto metrics = mf::ToMap(mf::EvaluateRankingWith(blend, ni, m.by_user, test, o.k), o.k);
     rows.push_back({{"ease_weight", w}, {"metrics", metrics}});
     if (metrics[ndcg] > best) {
       best = metrics[ndcg];

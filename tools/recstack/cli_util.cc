@@ -3,7 +3,8 @@
 namespace recstack::cli {
 
 CommandFailed::CommandFailed(const std::string& command, const absl::Status& status)
-    : CLI::Error("CommandFailed", "recstack " + command + ": " + std::string(status.message()), 1) {}
+    : CLI::Error("CommandFailed", "recstack " + command + ": " + std::string(status.message()), 1) {
+}
 
 void RunCommand(const std::string& command, const std::function<absl::Status()>& body) {
   absl::Status st = body();

@@ -11,9 +11,9 @@ namespace recstack::cli {
 void RegisterDatagenCommand(CLI::App& app);
 void RegisterTrainCommand(CLI::App& app);
 void RegisterTuneCommand(CLI::App& app);
-void RegisterBlendCommand(CLI::App& app);  // ease + als-implicit, offline
-void RegisterIngestCommands(CLI::App& app);  // ingest, history, trending
-void RegisterModelsCommands(CLI::App& app);  // models, promote
+void RegisterBlendCommand(CLI::App& app);       // ease + als-implicit, offline
+void RegisterIngestCommands(CLI::App& app);     // ingest, history, trending
+void RegisterModelsCommands(CLI::App& app);     // models, promote
 void RegisterRecommendCommands(CLI::App& app);  // recommend, similar
 void RegisterHealthCommand(CLI::App& app);
 

@@ -26,8 +26,9 @@ void RegisterDatagenCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", opts->params.seed, "random seed")->capture_default_str();
   cmd->add_option("--rank", opts->params.rank, "rank of the planted model")->capture_default_str();
-  cmd->add_option("--zipf-exponent", opts->params.zipf_exponent,
-                  "item popularity skew (log popularity = -s ln rank); lower covers more of a big catalogue")
+  cmd->add_option(
+         "--zipf-exponent", opts->params.zipf_exponent,
+         "item popularity skew (log popularity = -s ln rank); lower covers more of a big catalogue")
       ->capture_default_str();
   cmd->add_option("--beta", opts->params.beta, "strength of the planted affinity in the sampling")
       ->capture_default_str();

@@ -16,17 +16,19 @@ void RegisterHealthCommand(CLI::App& app) {
     std::string addr, wait = "0";
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* cmd = app.add_subcommand("health", "Check (or wait for) a service's gRPC health: exit 0 when SERVING");
+  CLI::App* cmd = app.add_subcommand(
+      "health", "Check (or wait for) a service's gRPC health: exit 0 when SERVING");
   cmd->add_option("--addr", o->addr, "service HOST:PORT")->required();
   cmd->add_option("--wait", o->wait, "keep trying this long (e.g. 30s)")->capture_default_str();
   cmd->callback([o] {
     RunCommand("health", [&]() -> absl::Status {
       if (absl::Status st = config::ValidateAddress("addr", o->addr, false); !st.ok()) return st;
       auto wait = config::ParseDuration(o->wait);
-      if (!wait.ok()) return absl::InvalidArgumentError(absl::StrCat("--wait: ", wait.status().message()));
-      absl::Status st = wait->count() > 0
-                            ? grpcutil::WaitForServing(o->addr, *wait)
-                            : grpcutil::CheckHealth(*grpcutil::MakeChannel(o->addr), std::chrono::seconds(2));
+      if (!wait.ok())
+        return absl::InvalidArgumentError(absl::StrCat("--wait: ", wait.status().message()));
+      absl::Status st = wait->count() > 0 ? grpcutil::WaitForServing(o->addr, *wait)
+                                          : grpcutil::CheckHealth(*grpcutil::MakeChannel(o->addr),
+                                                                  std::chrono::seconds(2));
       if (!st.ok()) return st;
       std::cout << o->addr << " SERVING\n";
       return absl::OkStatus();

@@ -12,17 +12,16 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/ports.h"
 #include "common/data/loaders.h"
+#include "common/events/event.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/status.h"
 #include "common/status/status.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
-#include "common/events/event.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 
 namespace recstack::cli {
 namespace {
-
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -35,12 +34,14 @@ int64_t WallMs() {
 }
 
 struct IngestOptions {
-  std::string addr = config::DefaultAddress("ingestion"), file, format = "auto", type, items_file, time_shift = "auto";
+  std::string addr = config::DefaultAddress("ingestion"), file, format = "auto", type, items_file,
+              time_shift = "auto";
   int batch = 1000;
   bool json = false;
 };
 
-absl::Status UpsertItemsFile(v1::IngestionService::Stub& stub, const std::string& path, int64_t* upserted) {
+absl::Status UpsertItemsFile(v1::IngestionService::Stub& stub, const std::string& path,
+                             int64_t* upserted) {
   RECSTACK_ASSIGN_OR_RETURN(auto items, data::LoadItems(path));
   for (size_t b = 0; b < items.size(); b += 1000) {
     v1::UpsertItemsRequest req;
@@ -64,9 +65,10 @@ absl::Status RunIngest(const IngestOptions& o) {
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.format));
   if (o.batch < 1 || o.batch > 10000) return absl::InvalidArgumentError("--batch must be 1-10000");
   events::EventType type = events::EventType::kPlay;
-  const bool movielens = format == data::Format::kMovieLens || format == data::Format::kMovieLensDat ||
-                         format == data::Format::kMovieLensCsv ||
-                         (format == data::Format::kAuto && o.file.find(".csv") == std::string::npos);
+  const bool movielens =
+      format == data::Format::kMovieLens || format == data::Format::kMovieLensDat ||
+      format == data::Format::kMovieLensCsv ||
+      (format == data::Format::kAuto && o.file.find(".csv") == std::string::npos);
   if (!o.type.empty()) {
     if (!events::ParseEventType(o.type, &type)) {
       return absl::InvalidArgumentError(absl::StrCat("--type '", o.type, "' is not an event type"));
@@ -78,14 +80,15 @@ absl::Status RunIngest(const IngestOptions& o) {
   // (MovieLens is 1997-98; events before 2000 are invalid) can be moved to
   // end now, keeping their relative times.
   int64_t rows = 0, min_ts = INT64_MAX, max_ts = 0;
-  RECSTACK_RETURN_IF_ERROR(data::ForEachInteraction(o.file, format, [&](const data::InteractionView& v) {
-    rows++;
-    if (v.timestamp_ms > 0) {
-      min_ts = std::min(min_ts, v.timestamp_ms);
-      max_ts = std::max(max_ts, v.timestamp_ms);
-    }
-    return absl::OkStatus();
-  }));
+  RECSTACK_RETURN_IF_ERROR(
+      data::ForEachInteraction(o.file, format, [&](const data::InteractionView& v) {
+        rows++;
+        if (v.timestamp_ms > 0) {
+          min_ts = std::min(min_ts, v.timestamp_ms);
+          max_ts = std::max(max_ts, v.timestamp_ms);
+        }
+        return absl::OkStatus();
+      }));
   int64_t shift = 0;
   if (o.time_shift == "auto") {
     if (max_ts > 0 && min_ts < events::kYear2000Ms) shift = WallMs() - max_ts;
@@ -96,7 +99,8 @@ absl::Status RunIngest(const IngestOptions& o) {
   auto channel = grpcutil::MakeChannel(o.addr);
   auto stub = v1::IngestionService::NewStub(channel);
   int64_t items_upserted = 0;
-  if (!o.items_file.empty()) RECSTACK_RETURN_IF_ERROR(UpsertItemsFile(*stub, o.items_file, &items_upserted));
+  if (!o.items_file.empty())
+    RECSTACK_RETURN_IF_ERROR(UpsertItemsFile(*stub, o.items_file, &items_upserted));
 
   grpc::ClientContext ctx;
   v1::StreamEventsResponse summary;
@@ -107,13 +111,14 @@ absl::Status RunIngest(const IngestOptions& o) {
   v1::IngestEventsRequest req;
   auto flush = [&]() -> absl::Status {
     if (req.events_size() == 0) return absl::OkStatus();
-    if (!writer->Write(req)) return absl::UnavailableError("the ingestion service closed the stream");
+    if (!writer->Write(req))
+      return absl::UnavailableError("the ingestion service closed the stream");
     sent += req.events_size();
     req.clear_events();
     if (tty) {
-      std::cerr << "\r  " << sent << "/" << rows << " events (" << std::fixed << std::setprecision(0)
-                << 100.0 * sent / rows << "%), " << sent / std::max(1e-9, Now() - start) << " events/s   "
-                << std::flush;
+      std::cerr << "\r  " << sent << "/" << rows << " events (" << std::fixed
+                << std::setprecision(0) << 100.0 * sent / rows << "%), "
+                << sent / std::max(1e-9, Now() - start) << " events/s   " << std::flush;
     }
     return absl::OkStatus();
   };
@@ -137,14 +142,19 @@ absl::Status RunIngest(const IngestOptions& o) {
   RECSTACK_RETURN_IF_ERROR(read);
   RECSTACK_RETURN_IF_ERROR(FromGrpc(st));
   const double seconds = Now() - start;
-  const double eps = (summary.accepted() + summary.duplicates() + summary.rejected()) / std::max(1e-9, seconds);
+  const double eps =
+      (summary.accepted() + summary.duplicates() + summary.rejected()) / std::max(1e-9, seconds);
   if (o.json) {
-    nlohmann::json j = {{"accepted", summary.accepted()},   {"duplicates", summary.duplicates()},
-                        {"rejected", summary.rejected()},   {"events_per_second", eps},
-                        {"seconds", seconds},               {"items_upserted", items_upserted},
+    nlohmann::json j = {{"accepted", summary.accepted()},
+                        {"duplicates", summary.duplicates()},
+                        {"rejected", summary.rejected()},
+                        {"events_per_second", eps},
+                        {"seconds", seconds},
+                        {"items_upserted", items_upserted},
                         {"time_shift_ms", shift}};
     nlohmann::json reasons = nlohmann::json::array();
-    for (const auto& r : summary.first_rejections()) reasons.push_back({{"index", r.index()}, {"reason", r.reason()}});
+    for (const auto& r : summary.first_rejections())
+      reasons.push_back({{"index", r.index()}, {"reason", r.reason()}});
     j["first_rejections"] = reasons;
     std::cout << j.dump() << "\n";
   } else {
@@ -153,7 +163,9 @@ absl::Status RunIngest(const IngestOptions& o) {
               << std::fixed << std::setprecision(0) << "rate        " << eps << " events/s ("
               << std::setprecision(2) << seconds << " s)\n";
     if (items_upserted > 0) std::cout << "items       " << items_upserted << " upserted\n";
-    if (shift != 0) std::cout << "time shift  +" << shift / 86'400'000 << " days (old data set moved to end now)\n";
+    if (shift != 0)
+      std::cout << "time shift  +" << shift / 86'400'000
+                << " days (old data set moved to end now)\n";
     for (const auto& r : summary.first_rejections()) {
       std::cout << "  rejected #" << r.index() << ": " << r.reason() << "\n";
     }
@@ -165,15 +177,20 @@ absl::Status RunIngest(const IngestOptions& o) {
 
 void RegisterIngestCommands(CLI::App& app) {
   auto o = std::make_shared<IngestOptions>();
-  CLI::App* ingest = app.add_subcommand("ingest", "Load an interactions file through the ingestion service");
+  CLI::App* ingest =
+      app.add_subcommand("ingest", "Load an interactions file through the ingestion service");
   ingest->add_option("FILE", o->file, "interactions file")->required();
   ingest->add_option("--addr", o->addr, "ingestion service HOST:PORT")->capture_default_str();
-  ingest->add_option("--format", o->format, "auto, movielens, ml-dat, ml-csv or csv")->capture_default_str();
-  ingest->add_option("--type", o->type, "event type of every row (default: RATING for MovieLens, PLAY for csv)");
+  ingest->add_option("--format", o->format, "auto, movielens, ml-dat, ml-csv or csv")
+      ->capture_default_str();
+  ingest->add_option("--type", o->type,
+                     "event type of every row (default: RATING for MovieLens, PLAY for csv)");
   ingest->add_option("--batch", o->batch, "events per batch (1-10000)")->capture_default_str();
-  ingest->add_option("--items", o->items_file, "item metadata to upsert first (u.item or items.csv)");
-  ingest->add_option("--time-shift", o->time_shift,
-                     "auto: move data older than 2000 to end now (keeping relative times); none")
+  ingest->add_option("--items", o->items_file,
+                     "item metadata to upsert first (u.item or items.csv)");
+  ingest
+      ->add_option("--time-shift", o->time_shift,
+                   "auto: move data older than 2000 to end now (keeping relative times); none")
       ->capture_default_str();
   ingest->add_flag("--json", o->json, "print one JSON object");
   ingest->callback([o] { RunCommand("ingest", [&] { return RunIngest(*o); }); });
@@ -200,12 +217,14 @@ void RegisterIngestCommands(CLI::App& app) {
       v1::GetUserHistoryResponse resp;
       RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->GetUserHistory(&ctx, req, &resp)));
       nlohmann::json j = nlohmann::json::array();
-      for (const auto& e : resp.entries()) j.push_back({{"item_id", e.item_id()}, {"timestamp_ms", e.timestamp_ms()}});
+      for (const auto& e : resp.entries())
+        j.push_back({{"item_id", e.item_id()}, {"timestamp_ms", e.timestamp_ms()}});
       if (h->json) {
         std::cout << j.dump() << "\n";
       } else {
         std::cout << "item                      last interaction (ms)\n";
-        for (const auto& e : resp.entries()) std::cout << std::left << std::setw(26) << e.item_id() << e.timestamp_ms() << "\n";
+        for (const auto& e : resp.entries())
+          std::cout << std::left << std::setw(26) << e.item_id() << e.timestamp_ms() << "\n";
       }
       return absl::OkStatus();
     });
@@ -217,10 +236,12 @@ void RegisterIngestCommands(CLI::App& app) {
     bool json = false;
   };
   auto t = std::make_shared<TrendOpts>();
-  CLI::App* trend = app.add_subcommand("trending", "The most popular items right now (decayed counts)");
+  CLI::App* trend =
+      app.add_subcommand("trending", "The most popular items right now (decayed counts)");
   trend->add_option("--k", t->k, "items")->capture_default_str();
-  trend->add_option("--window-hours", t->window_hours,
-                    "0: the decayed counts the stack serves; 1-720: an exact sum of that many hours")
+  trend
+      ->add_option("--window-hours", t->window_hours,
+                   "0: the decayed counts the stack serves; 1-720: an exact sum of that many hours")
       ->capture_default_str();
   trend->add_option("--addr", t->addr, "ingestion service HOST:PORT")->capture_default_str();
   trend->add_flag("--json", t->json, "print JSON");
@@ -236,13 +257,15 @@ void RegisterIngestCommands(CLI::App& app) {
       RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->GetTrending(&ctx, req, &resp)));
       if (t->json) {
         nlohmann::json j = nlohmann::json::array();
-        for (const auto& s : resp.items()) j.push_back({{"item_id", s.item_id()}, {"score", s.score()}});
+        for (const auto& s : resp.items())
+          j.push_back({{"item_id", s.item_id()}, {"score", s.score()}});
         std::cout << j.dump() << "\n";
       } else {
         std::cout << "rank  item                      weighted count\n";
         int rank = 0;
         for (const auto& s : resp.items()) {
-          std::cout << std::left << std::setw(6) << ++rank << std::setw(26) << s.item_id() << s.score() << "\n";
+          std::cout << std::left << std::setw(6) << ++rank << std::setw(26) << s.item_id()
+                    << s.score() << "\n";
         }
       }
       return absl::OkStatus();

@@ -32,30 +32,38 @@ void RegisterModelsCommands(CLI::App& app) {
       v1::ListModelsResponse resp;
       RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->ListModels(&ctx, {}, &resp)));
       if (o->json) {
-        nlohmann::json j = {{"current_version", resp.current_version()}, {"models", nlohmann::json::array()}};
+        nlohmann::json j = {{"current_version", resp.current_version()},
+                            {"models", nlohmann::json::array()}};
         for (const auto& m : resp.models()) {
-          j["models"].push_back({{"version", m.version()}, {"algorithm", v1::Algorithm_Name(m.algorithm())},
-                                 {"users", m.n_users()}, {"items", m.n_items()}, {"factors", m.factors()},
-                                 {"created_at_ms", m.created_at_ms()}, {"current", m.current()},
-                                 {"metrics", std::map<std::string, double>(m.metrics().begin(), m.metrics().end())}});
+          j["models"].push_back(
+              {{"version", m.version()},
+               {"algorithm", v1::Algorithm_Name(m.algorithm())},
+               {"users", m.n_users()},
+               {"items", m.n_items()},
+               {"factors", m.factors()},
+               {"created_at_ms", m.created_at_ms()},
+               {"current", m.current()},
+               {"metrics", std::map<std::string, double>(m.metrics().begin(), m.metrics().end())}});
         }
         std::cout << j.dump() << "\n";
         return absl::OkStatus();
       }
       std::cout << "  version   algorithm      users    items  factors  metrics\n";
       for (const auto& m : resp.models()) {
-        std::cout << (m.current() ? "* " : "  ") << std::left << std::setw(10) << m.version() << std::setw(15)
-                  << v1::Algorithm_Name(m.algorithm()) << std::setw(9) << m.n_users() << std::setw(9)
-                  << m.n_items() << std::setw(9) << m.factors();
+        std::cout << (m.current() ? "* " : "  ") << std::left << std::setw(10) << m.version()
+                  << std::setw(15) << v1::Algorithm_Name(m.algorithm()) << std::setw(9)
+                  << m.n_users() << std::setw(9) << m.n_items() << std::setw(9) << m.factors();
         for (const auto& [k, v] : m.metrics()) {
-          if (k.find('@') != std::string::npos || k == "rmse") std::cout << k << "=" << std::setprecision(4) << v << " ";
+          if (k.find('@') != std::string::npos || k == "rmse")
+            std::cout << k << "=" << std::setprecision(4) << v << " ";
         }
         std::cout << "\n";
       }
       return absl::OkStatus();
     });
   });
-  CLI::App* promote = app.add_subcommand("promote", "Serve a kept model version (also how to roll back)");
+  CLI::App* promote =
+      app.add_subcommand("promote", "Serve a kept model version (also how to roll back)");
   promote->add_option("VERSION", o->version, "e.g. v3")->required();
   promote->add_option("--addr", o->addr, "training service HOST:PORT")->capture_default_str();
   promote->callback([o] {

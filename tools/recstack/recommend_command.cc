@@ -31,29 +31,32 @@ nlohmann::json ItemJson(const v1::ScoredItem& s) {
 
 // rank, item, title, score, source, and the reason or top contributions.
 void PrintTable(const google::protobuf::RepeatedPtrField<v1::ScoredItem>& items) {
-  std::cout << std::left << std::setw(5) << "rank" << std::setw(14) << "item" << std::setw(36) << "title"
-            << std::setw(10) << "score" << std::setw(11) << "source" << "why\n";
+  std::cout << std::left << std::setw(5) << "rank" << std::setw(14) << "item" << std::setw(36)
+            << "title" << std::setw(10) << "score" << std::setw(11) << "source"
+            << "why\n";
   int rank = 0;
   for (const auto& s : items) {
     std::string title = s.item().title().substr(0, 34);
     std::string why = s.explanation().reason();
     // The two largest contributions, when the ranker gave them.
     std::vector<std::pair<double, std::string>> c;
-    for (const auto& f : s.explanation().contributions()) c.push_back({std::abs(f.contribution()), f.feature()});
+    for (const auto& f : s.explanation().contributions())
+      c.push_back({std::abs(f.contribution()), f.feature()});
     std::sort(c.rbegin(), c.rend());
     std::string contrib;
     for (size_t i = 0; i < std::min<size_t>(2, c.size()); ++i) {
       for (const auto& f : s.explanation().contributions()) {
         if (f.feature() == c[i].second) {
           absl::StrAppend(&contrib, contrib.empty() ? "" : ", ", f.feature(), " ",
-                          f.contribution() >= 0 ? "+" : "", absl::StrFormat("%.3f", f.contribution()));
+                          f.contribution() >= 0 ? "+" : "",
+                          absl::StrFormat("%.3f", f.contribution()));
         }
       }
     }
     if (!contrib.empty()) why = why.empty() ? contrib : absl::StrCat(why, "; ", contrib);
-    std::cout << std::left << std::setw(5) << ++rank << std::setw(14) << s.item_id().substr(0, 13) << std::setw(36)
-              << title << std::setw(10) << std::fixed << std::setprecision(4) << s.score() << std::setw(11)
-              << s.source() << why << "\n";
+    std::cout << std::left << std::setw(5) << ++rank << std::setw(14) << s.item_id().substr(0, 13)
+              << std::setw(36) << title << std::setw(10) << std::fixed << std::setprecision(4)
+              << s.score() << std::setw(11) << s.source() << why << "\n";
   }
 }
 
@@ -66,7 +69,8 @@ void RegisterRecommendCommands(CLI::App& app) {
     bool debug = false, json = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* rec = app.add_subcommand("recommend", "Recommendations for a user (the gateway, or one stage)");
+  CLI::App* rec =
+      app.add_subcommand("recommend", "Recommendations for a user (the gateway, or one stage)");
   rec->add_option("--user", o->user, "user id")->required();
   rec->add_option("--k", o->k, "how many")->capture_default_str();
   rec->add_option("--stage", o->stage, "gateway (the full call) or retrieval (candidates only)")
@@ -77,7 +81,8 @@ void RegisterRecommendCommands(CLI::App& app) {
   rec->callback([o] {
     RunCommand("recommend", [&]() -> absl::Status {
       if (o->stage == "retrieval") {
-        auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
+        auto stub = v1::RetrievalService::NewStub(
+            grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
         grpc::ClientContext ctx;
         grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
         v1::RetrieveRequest req;
@@ -86,18 +91,21 @@ void RegisterRecommendCommands(CLI::App& app) {
         v1::RetrieveResponse resp;
         RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->Retrieve(&ctx, req, &resp)));
         if (o->json) {
-          nlohmann::json j = {{"model_version", resp.model_version()}, {"user_vector", resp.user_vector()},
+          nlohmann::json j = {{"model_version", resp.model_version()},
+                              {"user_vector", resp.user_vector()},
                               {"items", nlohmann::json::array()}};
           for (const auto& s : resp.candidates()) j["items"].push_back(ItemJson(s));
           std::cout << j.dump() << "\n";
         } else {
-          std::cout << "model " << resp.model_version() << ", user vector: " << resp.user_vector() << "\n";
+          std::cout << "model " << resp.model_version() << ", user vector: " << resp.user_vector()
+                    << "\n";
           PrintTable(resp.candidates());
         }
         return absl::OkStatus();
       }
       if (o->stage != "gateway") return absl::InvalidArgumentError("--stage: gateway or retrieval");
-      auto stub = v1::GatewayService::NewStub(grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
+      auto stub = v1::GatewayService::NewStub(
+          grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::RecommendRequest req;
@@ -107,22 +115,27 @@ void RegisterRecommendCommands(CLI::App& app) {
       v1::RecommendResponse resp;
       RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->Recommend(&ctx, req, &resp)));
       if (o->json) {
-        nlohmann::json j = {{"request_id", resp.request_id()}, {"model_version", resp.model_version()},
-                            {"ranker", resp.ranker()}, {"variant", resp.variant()}, {"degraded", resp.degraded()},
-                            {"degraded_reason", resp.degraded_reason()}, {"total_us", resp.total_us()},
-                            {"items", nlohmann::json::array()}};
+        nlohmann::json j = {
+            {"request_id", resp.request_id()}, {"model_version", resp.model_version()},
+            {"ranker", resp.ranker()},         {"variant", resp.variant()},
+            {"degraded", resp.degraded()},     {"degraded_reason", resp.degraded_reason()},
+            {"total_us", resp.total_us()},     {"items", nlohmann::json::array()}};
         for (const auto& s : resp.items()) j["items"].push_back(ItemJson(s));
         std::cout << j.dump() << "\n";
         return absl::OkStatus();
       }
-      std::cout << "user " << resp.user_id() << "  model " << resp.model_version() << "  ranker " << resp.ranker()
-                << (resp.variant().empty() ? "" : absl::StrCat(" (", resp.experiment(), "/", resp.variant(), ")"))
+      std::cout << "user " << resp.user_id() << "  model " << resp.model_version() << "  ranker "
+                << resp.ranker()
+                << (resp.variant().empty()
+                        ? ""
+                        : absl::StrCat(" (", resp.experiment(), "/", resp.variant(), ")"))
                 << "  " << resp.total_us() / 1000.0 << " ms"
-                << (resp.degraded() ? absl::StrCat("  DEGRADED: ", resp.degraded_reason()) : "") << "\n";
+                << (resp.degraded() ? absl::StrCat("  DEGRADED: ", resp.degraded_reason()) : "")
+                << "\n";
       PrintTable(resp.items());
       for (const auto& st : resp.stages()) {
-        std::cout << "  stage " << st.stage() << ": " << st.duration_us() / 1000.0 << " ms, " << st.status() << ", "
-                  << st.items_size() << " items\n";
+        std::cout << "  stage " << st.stage() << ": " << st.duration_us() / 1000.0 << " ms, "
+                  << st.status() << ", " << st.items_size() << " items\n";
       }
       return absl::OkStatus();
     });
@@ -138,7 +151,8 @@ void RegisterRecommendCommands(CLI::App& app) {
   sim->add_flag("--json", so->json, "print JSON");
   sim->callback([so] {
     RunCommand("similar", [&]() -> absl::Status {
-      auto stub = v1::RetrievalService::NewStub(grpcutil::MakeChannel(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
+      auto stub = v1::RetrievalService::NewStub(
+          grpcutil::MakeChannel(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::SimilarItemsRequest req;

@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/npy.h"
-#include "common/status/status.h"
 #include "common/mf/trainer.h"
+#include "common/status/status.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 #include "tools/recstack/train_options.h"
@@ -40,13 +40,16 @@ absl::Status ExportModel(const mf::TrainedModel& m, const mf::Dataset& data,
                         m.item_factors.cols());
   }
   if (st.ok() && !m.user_bias.empty()) {
-    st = data::WriteNpy(p("user_bias.npy"), m.user_bias.data(), static_cast<int64_t>(m.user_bias.size()), 0);
+    st = data::WriteNpy(p("user_bias.npy"), m.user_bias.data(),
+                        static_cast<int64_t>(m.user_bias.size()), 0);
     if (st.ok()) {
-      st = data::WriteNpy(p("item_bias.npy"), m.item_bias.data(), static_cast<int64_t>(m.item_bias.size()), 0);
+      st = data::WriteNpy(p("item_bias.npy"), m.item_bias.data(),
+                          static_cast<int64_t>(m.item_bias.size()), 0);
     }
   }
   if (!st.ok()) return st;
-  for (auto [name, ids] : {std::pair{"users.txt", &data.users}, std::pair{"items.txt", &data.items}}) {
+  for (auto [name, ids] :
+       {std::pair{"users.txt", &data.users}, std::pair{"items.txt", &data.items}}) {
     std::ofstream out(p(name), std::ios::trunc);
     for (const auto& id : ids->names()) out << id << '\n';
     if (!out) return absl::DataLossError(absl::StrCat(p(name), ": write failed"));
@@ -62,7 +65,8 @@ absl::Status RunOffline(const TrainOptions& o) {
   if (!o.test.empty() && split.kind != mf::SplitSpec::Kind::kNone) {
     return absl::InvalidArgumentError("give either --test FILE or --split, not both");
   }
-  mf::LoadOptions lo{.format = format, .keep_timestamps = split.kind == mf::SplitSpec::Kind::kLeaveLast};
+  mf::LoadOptions lo{.format = format,
+                     .keep_timestamps = split.kind == mf::SplitSpec::Kind::kLeaveLast};
   RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data, mf::LoadDataset(o.input, lo));
   const double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -80,8 +84,9 @@ absl::Status RunOffline(const TrainOptions& o) {
   }
   auto progress = [&](const mf::IterationReport& r) {
     if (!o.json && !o.quiet) {
-      std::cerr << "iteration " << std::setw(3) << r.iteration << "  " << std::fixed << std::setprecision(3)
-                << r.seconds << " s  loss " << std::setprecision(6) << r.loss;
+      std::cerr << "iteration " << std::setw(3) << r.iteration << "  " << std::fixed
+                << std::setprecision(3) << r.seconds << " s  loss " << std::setprecision(6)
+                << r.loss;
       for (const auto& [k, v] : r.metrics) {
         if (k.find('@') != std::string::npos || k == "rmse" || k == "mae") {
           std::cerr << "  " << k << " " << std::setprecision(4) << v;
@@ -91,11 +96,11 @@ absl::Status RunOffline(const TrainOptions& o) {
     }
     return true;
   };
-  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult res,
-                            mf::Train(data.users.size(), data.items.size(), std::move(train), test,
-                                            cfg, progress));
+  RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult res, mf::Train(data.users.size(), data.items.size(),
+                                                           std::move(train), test, cfg, progress));
   if (!o.export_dir.empty()) RECSTACK_RETURN_IF_ERROR(ExportModel(res.model, data, o.export_dir));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : res.metrics) j[k] = v;
   j["seconds"] = seconds;
@@ -120,21 +125,25 @@ absl::Status RunOffline(const TrainOptions& o) {
   if (!o.export_dir.empty()) j["export"] = o.export_dir;
   nlohmann::json hist = nlohmann::json::array();
   for (const auto& r : res.history) {
-    hist.push_back({{"iteration", r.iteration}, {"loss", r.loss}, {"seconds", r.seconds}, {"metrics", r.metrics}});
+    hist.push_back({{"iteration", r.iteration},
+                    {"loss", r.loss},
+                    {"seconds", r.seconds},
+                    {"metrics", r.metrics}});
   }
   j["history"] = hist;
   if (o.json) {
     std::cout << j.dump() << "\n";
   } else {
     std::cout << "algorithm   " << j["algorithm"].get<std::string>() << "\n"
-              << "data        " << res.n_users << " users, " << res.n_items << " items, " << res.n_train
-              << " train rows, " << res.n_test << " test rows\n";
+              << "data        " << res.n_users << " users, " << res.n_items << " items, "
+              << res.n_train << " train rows, " << res.n_test << " test rows\n";
     if (unknown_users + unknown_items > 0) {
       std::cout << "unknown     " << unknown_users << " test rows with a user and " << unknown_items
                 << " with an item training never saw (mean + known bias / counted as misses)\n";
     }
     std::cout << std::fixed << std::setprecision(4);
-    for (const auto& [k, v] : res.metrics) std::cout << std::left << std::setw(12) << k << v << "\n";
+    for (const auto& [k, v] : res.metrics)
+      std::cout << std::left << std::setw(12) << k << v << "\n";
     std::cout << std::setprecision(2) << "seconds     " << seconds << " (fit " << res.fit_seconds
               << ", evaluation " << res.eval_seconds << ")\n";
     if (!o.export_dir.empty()) std::cout << "exported    " << o.export_dir << "\n";
@@ -147,23 +156,28 @@ absl::Status RunOffline(const TrainOptions& o) {
 void RegisterTrainCommand(CLI::App& app) {
   auto opts = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "train", "Train a matrix-factorization model: offline from a file, or as a job on the training "
-               "service (--addr)");
+      "train",
+      "Train a matrix-factorization model: offline from a file, or as a job on the training "
+      "service (--addr)");
   opts->AddFlags(*cmd);
   cmd->add_option("--input", opts->input, "interactions file (offline mode)");
   cmd->add_option("--test", opts->test, "held-out test file in the same format");
-  cmd->add_option("--export", opts->export_dir,
-                  "write factors (ease: ease_weights.npy, B) as .npy plus users.txt/items.txt here");
+  cmd->add_option(
+      "--export", opts->export_dir,
+      "write factors (ease: ease_weights.npy, B) as .npy plus users.txt/items.txt here");
   cmd->add_option("--addr", opts->addr, "training service HOST:PORT: run as a job there");
-  cmd->add_flag("--wait", opts->wait, "with --addr: follow the job to its end and print its result");
-  cmd->add_option("--timeout", opts->timeout, "with --wait: stop waiting after this long, e.g. 30m (0: no limit)")
+  cmd->add_flag("--wait", opts->wait,
+                "with --addr: follow the job to its end and print its result");
+  cmd->add_option("--timeout", opts->timeout,
+                  "with --wait: stop waiting after this long, e.g. 30m (0: no limit)")
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "print one JSON object");
   cmd->add_flag("--quiet", opts->quiet, "no per-iteration progress");
   cmd->callback([opts] {
     RunCommand("train", [&]() -> absl::Status {
       if (!opts->addr.empty()) return RunRemoteTraining(*opts);
-      if (opts->input.empty()) return absl::InvalidArgumentError("--input FILE is required (or --addr)");
+      if (opts->input.empty())
+        return absl::InvalidArgumentError("--input FILE is required (or --addr)");
       return RunOffline(*opts);
     });
   });

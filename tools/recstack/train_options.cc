@@ -30,7 +30,8 @@ mf::AlsParams DefaultParams(mf::Algorithm algorithm) {
 }
 
 void TrainOptions::AddFlags(CLI::App& cmd) {
-  cmd.add_option("--format", format, "auto, movielens, ml-dat, ml-csv or csv")->capture_default_str();
+  cmd.add_option("--format", format, "auto, movielens, ml-dat, ml-csv or csv")
+      ->capture_default_str();
   cmd.add_option("--algo", algo, "als-implicit, als-explicit or ease")->capture_default_str();
   cmd.add_option("--split", split, "held-out split: none, stratified:F (F = train share), last:N")
       ->capture_default_str();
@@ -71,7 +72,8 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--ease-gram", ease_gram, "ease: Gram by auto, sparse or syrk")
       ->capture_default_str();
-  cmd.add_option("--early-stopping", early_stopping, "validation metric to stop on, e.g. ndcg@10 or rmse");
+  cmd.add_option("--early-stopping", early_stopping,
+                 "validation metric to stop on, e.g. ndcg@10 or rmse");
   cmd.add_option("--patience", patience, "iterations without improvement before stopping")
       ->capture_default_str();
 }
@@ -155,8 +157,7 @@ absl::StatusOr<mf::TrainConfig> TrainOptions::ToConfig() const {
         absl::StrCat("--solver '", solver, "': cg, ials++ or cholesky for als-implicit"));
   }
   if (block_size != -1) {
-    if (c.als.solver != mf::Solver::kSubspace ||
-        c.algorithm != mf::Algorithm::kImplicitAls) {
+    if (c.als.solver != mf::Solver::kSubspace || c.algorithm != mf::Algorithm::kImplicitAls) {
       return absl::InvalidArgumentError("--block-size needs --algo als-implicit --solver ials++");
     }
     c.als.block_size = block_size;  // range checked by Validate (1 to factors)
@@ -175,8 +176,7 @@ absl::StatusOr<mf::TrainConfig> TrainOptions::ToConfig() const {
   if (noise_precision >= 0) c.als.noise_precision = static_cast<float>(noise_precision);
   // A burn-in that the (default or given) sweep count cannot pass.
   if (c.algorithm == mf::Algorithm::kExplicitAls &&
-      c.als.explicit_solver == mf::ExplicitSolver::kGibbs &&
-      c.als.burn_in >= c.als.iterations) {
+      c.als.explicit_solver == mf::ExplicitSolver::kGibbs && c.als.burn_in >= c.als.iterations) {
     return absl::InvalidArgumentError(
         absl::StrCat("--burn-in (", c.als.burn_in, ") must be below --iterations (",
                      c.als.iterations, "): no sample would be averaged"));
@@ -205,10 +205,14 @@ std::string TrainOptions::SolverName(const mf::TrainConfig& c) {
 
 nlohmann::json TrainOptions::ParamsJson(const mf::TrainConfig& c) const {
   if (c.algorithm == mf::Algorithm::kEase) {
-    return {{"regularization", c.ease.lambda},  {"values", c.ease.binarize ? "binary" : "value"},
-            {"max_items", c.ease.max_items},    {"top_n", c.ease.top_n},
-            {"gram", ease_gram},                {"threads", c.als.threads},
-            {"seed", c.als.seed},               {"split", split},
+    return {{"regularization", c.ease.lambda},
+            {"values", c.ease.binarize ? "binary" : "value"},
+            {"max_items", c.ease.max_items},
+            {"top_n", c.ease.top_n},
+            {"gram", ease_gram},
+            {"threads", c.als.threads},
+            {"seed", c.als.seed},
+            {"split", split},
             {"k", c.k}};
   }
   nlohmann::json j = {{"factors", c.als.factors},

@@ -46,19 +46,20 @@ nlohmann::json JobJson(const v1::Job& job) {
 absl::Status RunRemoteTraining(const TrainOptions& o) {
   RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig cfg, o.ToConfig());
   auto timeout = config::ParseDuration(o.timeout);
-  if (!timeout.ok()) return absl::InvalidArgumentError(absl::StrCat("--timeout: ", timeout.status().message()));
+  if (!timeout.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--timeout: ", timeout.status().message()));
   const auto give_up = timeout->count() > 0 ? std::chrono::steady_clock::now() + *timeout
-                                             : std::chrono::steady_clock::time_point::max();
+                                            : std::chrono::steady_clock::time_point::max();
   auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o.addr));
   v1::StartTrainingRequest req;
   req.set_algorithm(cfg.algorithm == mf::Algorithm::kEase          ? v1::EASE
                     : cfg.algorithm == mf::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
-                                                                          : v1::ALS_IMPLICIT);
+                                                                   : v1::ALS_IMPLICIT);
   v1::TrainingParams* p = req.mutable_params();
   p->set_factors(cfg.als.factors);
   p->set_iterations(cfg.als.iterations);
   p->set_regularization(cfg.algorithm == mf::Algorithm::kEase ? cfg.ease.lambda
-                                                                    : cfg.als.regularization);
+                                                              : cfg.als.regularization);
   p->set_alpha(cfg.als.alpha);
   p->set_cg_steps(cfg.als.cg_steps);
   p->set_threads(cfg.als.threads);
@@ -81,8 +82,9 @@ absl::Status RunRemoteTraining(const TrainOptions& o) {
   int failed_polls = 0;
   while (o.wait && !Terminal(job.state())) {
     if (std::chrono::steady_clock::now() >= give_up) {
-      return absl::DeadlineExceededError(absl::StrCat("job ", job.job_id(), " still ", v1::JobState_Name(job.state()),
-                                                      " after --timeout ", o.timeout, " (it goes on on the service)"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("job ", job.job_id(), " still ", v1::JobState_Name(job.state()),
+                       " after --timeout ", o.timeout, " (it goes on on the service)"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(failed_polls > 0 ? 1000 : 200));
     grpc::ClientContext ctx;
@@ -113,7 +115,8 @@ absl::Status RunRemoteTraining(const TrainOptions& o) {
       std::cout << std::left << std::setw(22) << it.key() << it.value().dump() << "\n";
     }
   }
-  if (job.state() == v1::FAILED) return absl::InternalError(absl::StrCat("job failed: ", job.error()));
+  if (job.state() == v1::FAILED)
+    return absl::InternalError(absl::StrCat("job failed: ", job.error()));
   return absl::OkStatus();
 }
 

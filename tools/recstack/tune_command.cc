@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/math/rng.h"
-#include "common/status/status.h"
 #include "common/mf/trainer.h"
+#include "common/status/status.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 #include "tools/recstack/train_options.h"
@@ -52,8 +52,7 @@ absl::Status RunTune(const TuneOptions& o) {
   if (!(o.validation > 0 && o.validation < 1)) {
     return absl::InvalidArgumentError("--validation must be in (0, 1)");
   }
-  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data,
-                            mf::LoadDataset(o.base.input, {.format = format}));
+  RECSTACK_ASSIGN_OR_RETURN(mf::Dataset data, mf::LoadDataset(o.base.input, {.format = format}));
   std::vector<mf::Row> train, test;
   if (!o.base.test.empty()) {
     RECSTACK_ASSIGN_OR_RETURN(mf::TestSet ts, mf::LoadTestSet(o.base.test, format, data));
@@ -74,7 +73,8 @@ absl::Status RunTune(const TuneOptions& o) {
   // Candidate parameter sets.
   std::vector<mf::AlsParams> candidates;
   auto f_list = o.factors.empty() ? std::vector<int>{base.als.factors} : o.factors;
-  auto r_list = o.regularization.empty() ? std::vector<double>{base.als.regularization} : o.regularization;
+  auto r_list =
+      o.regularization.empty() ? std::vector<double>{base.als.regularization} : o.regularization;
   auto a_list = o.alpha.empty() ? std::vector<double>{base.als.alpha} : o.alpha;
   auto i_list = o.iterations.empty() ? std::vector<int>{base.als.iterations} : o.iterations;
   auto n_list =
@@ -117,7 +117,8 @@ absl::Status RunTune(const TuneOptions& o) {
     // Log-uniform between the smallest and largest value given per knob.
     math::Rng rng(o.base.seed);
     auto log_uniform = [&](double lo, double hi) {
-      return lo <= 0 ? lo + (hi - lo) * rng.Uniform() : std::exp(std::log(lo) + (std::log(hi) - std::log(lo)) * rng.Uniform());
+      return lo <= 0 ? lo + (hi - lo) * rng.Uniform()
+                     : std::exp(std::log(lo) + (std::log(hi) - std::log(lo)) * rng.Uniform());
     };
     auto [fmin, fmax] = std::minmax_element(f_list.begin(), f_list.end());
     auto [rmin, rmax] = std::minmax_element(r_list.begin(), r_list.end());
@@ -141,7 +142,8 @@ absl::Status RunTune(const TuneOptions& o) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat("--search '", o.search, "': grid or random"));
   }
-  if (candidates.size() > 500) return absl::InvalidArgumentError("more than 500 trials: narrow the grid");
+  if (candidates.size() > 500)
+    return absl::InvalidArgumentError("more than 500 trials: narrow the grid");
   for (const mf::AlsParams& p : candidates) {
     if (gibbs && p.burn_in >= p.iterations) {
       return absl::InvalidArgumentError(absl::StrCat("--burn-in ", p.burn_in,
@@ -160,8 +162,8 @@ absl::Status RunTune(const TuneOptions& o) {
     cfg.evaluate_each_iteration = false;
     cfg.compute_loss = false;
     cfg.early_stopping_metric.clear();
-    RECSTACK_ASSIGN_OR_RETURN(mf::TrainResult res,
-                              mf::Train(data.users.size(), data.items.size(), fit, validation, cfg));
+    RECSTACK_ASSIGN_OR_RETURN(
+        mf::TrainResult res, mf::Train(data.users.size(), data.items.size(), fit, validation, cfg));
     const double score = Score(cfg.algorithm, cfg.k, res.metrics);
     nlohmann::json j = {{"trial", t + 1},
                         {"factors", cfg.als.factors},
@@ -232,14 +234,18 @@ void RegisterTuneCommand(CLI::App& app) {
       "tune", "Search hyperparameters on a validation split carved from the training data");
   cmd->add_option("--input", o->base.input, "interactions file")->required();
   cmd->add_option("--test", o->base.test, "held-out test file (else --split)");
-  cmd->add_option("--format", o->base.format, "auto, movielens, ml-dat, ml-csv or csv")->capture_default_str();
-  cmd->add_option("--algo", o->base.algo, "als-implicit, als-explicit or ease (searches --regularization = lambda)")
+  cmd->add_option("--format", o->base.format, "auto, movielens, ml-dat, ml-csv or csv")
       ->capture_default_str();
-  cmd->add_option("--split", o->base.split, "test split when there is no --test")->capture_default_str();
+  cmd->add_option("--algo", o->base.algo,
+                  "als-implicit, als-explicit or ease (searches --regularization = lambda)")
+      ->capture_default_str();
+  cmd->add_option("--split", o->base.split, "test split when there is no --test")
+      ->capture_default_str();
   cmd->add_option("--seed", o->base.seed, "seed")->capture_default_str();
   cmd->add_option("--k", o->base.k, "ranking metrics at k")->capture_default_str();
   cmd->add_option("--threads", o->base.threads, "training threads")->capture_default_str();
-  cmd->add_option("--confidence", o->base.confidence, "one-plus-alpha or value")->capture_default_str();
+  cmd->add_option("--confidence", o->base.confidence, "one-plus-alpha or value")
+      ->capture_default_str();
   cmd->add_option("--solver", o->base.solver,
                   "implicit: cg (default) or cholesky; explicit: gibbs (default) or als");
   cmd->add_option("--warm-start", o->base.warm_start,

@@ -128,10 +128,8 @@ nlohmann::json Ml100k(const std::string& dir, int threads, const std::vector<int
         for (int r = 0; r < 3; ++r) {
           math::Matrix gram;
           auto t = std::chrono::steady_clock::now();
-          if (g == GramMethod::kSparse)
-            GramSparse(m.by_user, m.by_item, true, threads, &gram);
-          else
-            GramSyrk(m.by_user, true, threads, &gram);
+          if (g == GramMethod::kSparse) GramSparse(m.by_user, m.by_item, true, threads, &gram);
+          else GramSyrk(m.by_user, true, threads, &gram);
           best = std::min(best, Since(t));
         }
         out["gram_seconds"][g == GramMethod::kSparse ? "sparse" : "syrk"] = best;

@@ -76,10 +76,14 @@ int main(int argc, char** argv) {
       e->set_item_id(r.item);
       e->set_type(v1::RATING);
       e->set_value(r.value);
-      e->set_event_id(events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms));
+      e->set_event_id(
+          events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms));
       e->set_timestamp_ms(r.timestamp_ms + shift);
-      events.push_back({.event_id = e->event_id(), .user_id = r.user, .item_id = r.item,
-                        .type = events::EventType::kRating, .value = r.value,
+      events.push_back({.event_id = e->event_id(),
+                        .user_id = r.user,
+                        .item_id = r.item,
+                        .type = events::EventType::kRating,
+                        .value = r.value,
                         .timestamp_ms = r.timestamp_ms + shift});
     }
     batches.push_back(std::move(req));
@@ -120,7 +124,8 @@ int main(int argc, char** argv) {
   // into a fresh snapshot through the consumer the training service uses.
   double consume_eps = 0;
   {
-    const std::string dir = std::filesystem::temp_directory_path() / ("recstack-bench-ingest-" + std::to_string(::getpid()));
+    const std::string dir = std::filesystem::temp_directory_path() /
+                            ("recstack-bench-ingest-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     training::EventLog log(pool, redis::Keyspace(), dir);
@@ -131,21 +136,23 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
     if (!n.ok() || *n != static_cast<int64_t>(rows->size())) {
       std::cerr << "recstack-bench-ingest: consuming the stream failed: "
-                << (n.ok() ? std::to_string(*n) + " events" : std::string(n.status().message())) << "\n";
+                << (n.ok() ? std::to_string(*n) + " events" : std::string(n.status().message()))
+                << "\n";
       return 1;
     }
     consume_eps = *n / secs;
   }
   const double eps = Median(service_eps), floor = Median(floor_eps);
-  nlohmann::json j = {{"events", rows->size()},
-                      {"accepted", accepted},
-                      {"batch", batch},
-                      {"events_per_second", eps},
-                      {"redis_floor_events_per_second", floor},
-                      {"floor", "EventStore::Write (the service's Lua script, pipelined per batch)"},
-                      {"ratio", eps / floor},
-                      {"training_consume_events_per_second", consume_eps},
-                      {"consume_over_ingest", consume_eps / eps}};
+  nlohmann::json j = {
+      {"events", rows->size()},
+      {"accepted", accepted},
+      {"batch", batch},
+      {"events_per_second", eps},
+      {"redis_floor_events_per_second", floor},
+      {"floor", "EventStore::Write (the service's Lua script, pipelined per batch)"},
+      {"ratio", eps / floor},
+      {"training_consume_events_per_second", consume_eps},
+      {"consume_over_ingest", consume_eps / eps}};
   std::cout << j.dump(json ? -1 : 2) << "\n";
   return 0;
 }

@@ -74,7 +74,8 @@ double TimeUs(const Matrix& queries, F fn) {
   return Median(t);
 }
 
-double Recall(const std::vector<std::vector<int64_t>>& got, const std::vector<std::vector<int64_t>>& truth) {
+double Recall(const std::vector<std::vector<int64_t>>& got,
+              const std::vector<std::vector<int64_t>>& truth) {
   double hits = 0, total = 0;
   for (size_t q = 0; q < got.size(); ++q) {
     std::set<int64_t> t(truth[q].begin(), truth[q].end());
@@ -218,8 +219,9 @@ int ServiceRss(const std::string& self, int ef_construction, int ef_construction
   for (int64_t n : {100000, 1000000}) {
     for (const char* kind : {"exact", "exact_int8", "hnsw"}) {
       const int efc = n >= 1000000 ? ef_construction_1m : ef_construction;
-      const std::string cmd = self + " --service-rss-one " + std::to_string(n) + " --service-rss-index " + kind +
-                              " --ef-construction " + std::to_string(efc);
+      const std::string cmd = self + " --service-rss-one " + std::to_string(n) +
+                              " --service-rss-index " + kind + " --ef-construction " +
+                              std::to_string(efc);
       FILE* p = popen(cmd.c_str(), "r");
       if (p == nullptr) return 1;
       std::string text;
@@ -270,13 +272,16 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_path,
                  "write the JSON, pretty-printed, to this file instead of stdout");
   app.add_option("--queries", queries_n, "queries per measurement")->capture_default_str();
-  app.add_option("--ef-construction", ef_construction, "efConstruction for both libraries")->capture_default_str();
+  app.add_option("--ef-construction", ef_construction, "efConstruction for both libraries")
+      ->capture_default_str();
   app.add_flag("--service-rss", service_rss,
                "only the service's resident memory, 100k and 1M items, exact / exact_int8 / HNSW");
-  app.add_option("--service-rss-ef-construction-1m", ef_construction_1m,
-                 "efConstruction of the 1M HNSW in --service-rss (memory does not depend on it; time does)")
+  app.add_option(
+         "--service-rss-ef-construction-1m", ef_construction_1m,
+         "efConstruction of the 1M HNSW in --service-rss (memory does not depend on it; time does)")
       ->capture_default_str();
-  app.add_option("--service-rss-one", rss_one, "internal: one --service-rss configuration, this many items");
+  app.add_option("--service-rss-one", rss_one,
+                 "internal: one --service-rss configuration, this many items");
   app.add_option("--service-rss-index", rss_index, "internal: exact, exact_int8 or hnsw");
   CLI11_PARSE(app, argc, argv);
   if (rss_one > 0) {
@@ -305,8 +310,10 @@ int main(int argc, char** argv) {
   out["read_gb_per_s"] = ReadGBps();
   Matrix queries = Random(queries_n, d, 12345);
 
-  std::vector<int64_t> exact_sizes = quick ? std::vector<int64_t>{20000, 100000} : std::vector<int64_t>{20000, 100000, 1000000};
-  std::vector<int64_t> hnsw_sizes = quick ? std::vector<int64_t>{20000} : std::vector<int64_t>{100000};
+  std::vector<int64_t> exact_sizes =
+      quick ? std::vector<int64_t>{20000, 100000} : std::vector<int64_t>{20000, 100000, 1000000};
+  std::vector<int64_t> hnsw_sizes =
+      quick ? std::vector<int64_t>{20000} : std::vector<int64_t>{100000};
   for (int64_t n : exact_sizes) {
     const double rss0 = RssMb();
     Matrix items = Random(n, d, static_cast<uint64_t>(n));
@@ -321,7 +328,8 @@ int main(int argc, char** argv) {
     exact.Search(queries.row(0), k, nullptr);
     flat.search(1, queries.row(0), k, dist.data(), labels.data());
     const double ours = TimeUs(queries, [&](const float* q) { exact.Search(q, k, nullptr); });
-    const double theirs = TimeUs(queries, [&](const float* q) { flat.search(1, q, k, dist.data(), labels.data()); });
+    const double theirs =
+        TimeUs(queries, [&](const float* q) { flat.search(1, q, k, dist.data(), labels.data()); });
     // Same answers (ids) as FAISS on a few queries.
     int agree = 0;
     for (int q = 0; q < 20; ++q) {
@@ -347,33 +355,35 @@ int main(int argc, char** argv) {
       rescored += static_cast<double>(Int8ExactIndex::last_rescored());
       int8_same += got == exact.Search(queries.row(q), k, nullptr);
     }
-    out["exact"][key] = {{"exact_us", ours},
-                         {"faiss_flat_us", theirs},
-                         {"exact_over_faiss", ours / theirs},
-                         {"gb_per_s", items.bytes() / (ours * 1e-6) / 1e9},
-                         {"bandwidth_floor_us", floor_us},
-                         {"exact_over_floor", ours / floor_us},
-                         {"factor_mb", factor_mb},
-                         {"exact_index_rss_mb", rss_exact},
-                         {"exact_index_over_factors", rss_exact / factor_mb},
-                         {"exact_index_bytes_over_factors",
-                          (items.bytes() + exact.memory_bytes()) / static_cast<double>(items.bytes())},
-                         {"exact_int8_us", int8_us},
-                         {"exact_int8_over_exact", int8_us / ours},
-                         {"exact_int8_same_top10_all_queries", int8_same == queries.rows()},
-                         {"exact_int8_same_top10_fraction", static_cast<double>(int8_same) / queries.rows()},
-                         {"exact_int8_rescored_mean", rescored / queries.rows()},
-                         {"exact_int8_index_bytes_over_factors",
-                          (items.bytes() + int8.memory_bytes()) / static_cast<double>(items.bytes())},
-                         {"exact_int8_rss_mb", rss_int8},
-                         {"same_top10_as_faiss", agree / 20.0}};
+    out["exact"][key] = {
+        {"exact_us", ours},
+        {"faiss_flat_us", theirs},
+        {"exact_over_faiss", ours / theirs},
+        {"gb_per_s", items.bytes() / (ours * 1e-6) / 1e9},
+        {"bandwidth_floor_us", floor_us},
+        {"exact_over_floor", ours / floor_us},
+        {"factor_mb", factor_mb},
+        {"exact_index_rss_mb", rss_exact},
+        {"exact_index_over_factors", rss_exact / factor_mb},
+        {"exact_index_bytes_over_factors",
+         (items.bytes() + exact.memory_bytes()) / static_cast<double>(items.bytes())},
+        {"exact_int8_us", int8_us},
+        {"exact_int8_over_exact", int8_us / ours},
+        {"exact_int8_same_top10_all_queries", int8_same == queries.rows()},
+        {"exact_int8_same_top10_fraction", static_cast<double>(int8_same) / queries.rows()},
+        {"exact_int8_rescored_mean", rescored / queries.rows()},
+        {"exact_int8_index_bytes_over_factors",
+         (items.bytes() + int8.memory_bytes()) / static_cast<double>(items.bytes())},
+        {"exact_int8_rss_mb", rss_int8},
+        {"same_top10_as_faiss", agree / 20.0}};
     if (n == 100000) {
       out["exact_us"] = ours;
       out["faiss_flat_us"] = theirs;
       out["exact_over_faiss"] = ours / theirs;
       out["bandwidth_floor_us"] = floor_us;
       out["exact_over_floor"] = ours / floor_us;
-      out["bandwidth_fraction"] = (items.bytes() / (ours * 1e-6) / 1e9) / out["read_gb_per_s"].get<double>();
+      out["bandwidth_fraction"] =
+          (items.bytes() / (ours * 1e-6) / 1e9) / out["read_gb_per_s"].get<double>();
       out["exact_index_over_factors"] = rss_exact / factor_mb;
       out["exact_int8_us"] = int8_us;
       out["exact_int8_same_top10_all_queries"] = int8_same == queries.rows();
@@ -386,7 +396,8 @@ int main(int argc, char** argv) {
       for (const auto& s : exact.Search(queries.row(q), k, nullptr)) truth[q].push_back(s.id);
     const double rss1 = RssMb();
     double t0 = Now();
-    HnswIndex hnsw(items, {.m = 32, .ef_construction = ef_construction, .ef_search = 64, .threads = 2});
+    HnswIndex hnsw(items,
+                   {.m = 32, .ef_construction = ef_construction, .ef_search = 64, .threads = 2});
     const double ours_build = Now() - t0;
     const double rss_hnsw = RssMb() - rss1;
     omp_set_num_threads(2);
@@ -406,9 +417,11 @@ int main(int argc, char** argv) {
         got_faiss[q].assign(labels.begin(), labels.end());
       }
       const double us_ours = TimeUs(queries, [&](const float* q) { hnsw.Search(q, k, nullptr); });
-      const double us_faiss = TimeUs(queries, [&](const float* q) { fh.search(1, q, k, dist.data(), labels.data()); });
+      const double us_faiss =
+          TimeUs(queries, [&](const float* q) { fh.search(1, q, k, dist.data(), labels.data()); });
       const double r_ours = Recall(got_ours, truth), r_faiss = Recall(got_faiss, truth);
-      out["hnsw"][key]["ef" + std::to_string(ef)] = {{"hnsw_us", us_ours}, {"faiss_hnsw_us", us_faiss},
+      out["hnsw"][key]["ef" + std::to_string(ef)] = {{"hnsw_us", us_ours},
+                                                     {"faiss_hnsw_us", us_faiss},
                                                      {"hnsw_recall_at_10", r_ours},
                                                      {"faiss_hnsw_recall_at_10", r_faiss}};
       if (n == 100000 && ef == 128) {

@@ -17,10 +17,10 @@
 #include "common/math/dense.h"
 #include "common/math/rng.h"
 #include "common/math/simd.h"
-#include "common/model/model_store.h"
 #include "common/mf/als.h"
 #include "common/mf/dataset.h"
 #include "common/mf/evaluate.h"
+#include "common/model/model_store.h"
 
 namespace {
 

@@ -33,10 +33,12 @@ class RecommendE2E : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
     registry_ = std::make_shared<prometheus::Registry>();
     // Ingestion.
-    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis::Keyspace(), ingestion::StoreOptions{}, clock_);
-    ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{},
-                                                                   *registry_);
-    ingestion_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ingestion_.get()});
+    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis::Keyspace(),
+                                                     ingestion::StoreOptions{}, clock_);
+    ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(
+        *store_, clock_, events::ValidationLimits{}, *registry_);
+    ingestion_server_ =
+        std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ingestion_.get()});
     LoadMovieLens();
     // Training: the job runner on the same stream, few iterations.
     dir_ = std::filesystem::temp_directory_path() / ("recstack-e2e-" + std::to_string(::getpid()));
@@ -44,7 +46,8 @@ class RecommendE2E : public ::testing::Test {
     models_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
     event_log_ = std::make_unique<training::EventLog>(*pool_, redis::Keyspace(), dir_.string());
     ASSERT_TRUE(event_log_->Open().ok());
-    runner_ = std::make_unique<training::JobRunner>(*event_log_, *models_, clock_, training::RunnerOptions{});
+    runner_ = std::make_unique<training::JobRunner>(*event_log_, *models_, clock_,
+                                                    training::RunnerOptions{});
     training::JobSpec spec;
     spec.config.als = {.factors = 16, .iterations = 4, .regularization = 5.0f, .alpha = 0.3f};
     spec.split = "none";
@@ -53,40 +56,47 @@ class RecommendE2E : public ::testing::Test {
     auto done = runner_->Wait(job->id, 60s);
     ASSERT_TRUE(done.ok() && done->state == training::JobState::kSucceeded) << done->error;
     // Retrieval.
-    holder_ = std::make_unique<retrieval::ModelHolder>(*models_, redis_.options(), redis::Keyspace(),
-                                                       retrieval::HolderOptions{});
+    holder_ = std::make_unique<retrieval::ModelHolder>(
+        *models_, redis_.options(), redis::Keyspace(), retrieval::HolderOptions{});
     holder_->Start();
     ASSERT_NE(holder_->Current(), nullptr);
-    retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *models_, *pool_, redis::Keyspace(), clock_,
-                                                        retrieval::RetrieverOptions{});
+    retriever_ = std::make_unique<retrieval::Retriever>(
+        *holder_, *models_, *pool_, redis::Keyspace(), clock_, retrieval::RetrieverOptions{});
     retriever_->Start();  // the trending list, read from Redis in the background
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
-    retrieval_ = std::make_unique<retrieval::RetrievalServiceImpl>(*retriever_, *retrieval_metrics_);
-    retrieval_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
+    retrieval_ =
+        std::make_unique<retrieval::RetrievalServiceImpl>(*retriever_, *retrieval_metrics_);
+    retrieval_server_ =
+        std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
     // Ranking.
     features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis::Keyspace(), clock_);
     auto experiments = ranking::DefaultExperiments("linear");
     item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis::Keyspace());
     item_vectors_->Start();
-    engine_ = std::make_unique<ranking::RankingEngine>(*features_, ranking::RankerRegistry::WithBuiltins(),
-                                                       experiments, item_vectors_.get());
+    engine_ = std::make_unique<ranking::RankingEngine>(
+        *features_, ranking::RankerRegistry::WithBuiltins(), experiments, item_vectors_.get());
     ranking_metrics_ = std::make_unique<ranking::RankingMetrics>(*registry_, experiments);
     ranking_ = std::make_unique<ranking::RankingServiceImpl>(*engine_, *ranking_metrics_);
-    ranking_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ranking_.get()});
+    ranking_server_ =
+        std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ranking_.get()});
     // Gateway, gRPC and HTTP.
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(*registry_);
     gateway::GatewayOptions go;
     go.retrieval_budget = 500ms;  // generous: sanitizer builds are slow
     go.ranking_budget = 500ms;
     go.total_budget = 2000ms;
-    gateway_ = std::make_unique<gateway::Gateway>(
-        std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_server_->address())),
-        std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_server_->address())),
-        std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_server_->address())), go,
-        *gateway_metrics_);
+    gateway_ =
+        std::make_unique<gateway::Gateway>(std::make_unique<gateway::GrpcRetrievalBackend>(
+                                               grpcutil::MakeChannel(retrieval_server_->address())),
+                                           std::make_unique<gateway::GrpcRankingBackend>(
+                                               grpcutil::MakeChannel(ranking_server_->address())),
+                                           std::make_unique<gateway::GrpcIngestionBackend>(
+                                               grpcutil::MakeChannel(ingestion_server_->address())),
+                                           go, *gateway_metrics_);
     ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());  // the in-memory trending list
     gateway_service_ = std::make_unique<gateway::GatewayServiceImpl>(*gateway_);
-    gateway_server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{gateway_service_.get()});
+    gateway_server_ = std::make_unique<testing::InProcessServer>(
+        std::vector<grpc::Service*>{gateway_service_.get()});
     http_ = std::make_unique<gateway::HttpServer>(*gateway_, [] { return true; });
     ASSERT_TRUE(http_->Start("127.0.0.1:0").ok());
     stub_ = v1::GatewayService::NewStub(gateway_server_->channel());
@@ -104,14 +114,19 @@ class RecommendE2E : public ::testing::Test {
   }
 
   void LoadMovieLens() {
-    auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data", data::Format::kMovieLens);
+    auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data",
+                                       data::Format::kMovieLens);
     ASSERT_TRUE(rows.ok());
     const int64_t shift = clock_.NowMs() - 893286638000;
     std::vector<events::Event> batch;
     for (const auto& r : *rows) {
-      events::Event e{.event_id = events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms),
-                         .user_id = r.user, .item_id = r.item, .type = events::EventType::kRating,
-                         .value = r.value, .timestamp_ms = r.timestamp_ms + shift};
+      events::Event e{.event_id = events::DeriveEventId(r.user, r.item, events::EventType::kRating,
+                                                        r.timestamp_ms),
+                      .user_id = r.user,
+                      .item_id = r.item,
+                      .type = events::EventType::kRating,
+                      .value = r.value,
+                      .timestamp_ms = r.timestamp_ms + shift};
       batch.push_back(std::move(e));
       if (batch.size() == 5000) {
         ASSERT_TRUE(store_->Write(batch).ok());
@@ -121,7 +136,8 @@ class RecommendE2E : public ::testing::Test {
     ASSERT_TRUE(store_->Write(batch).ok());
   }
 
-  absl::StatusOr<v1::RecommendResponse> Recommend(const std::string& user, int k, const std::string& ranker = "") {
+  absl::StatusOr<v1::RecommendResponse> Recommend(const std::string& user, int k,
+                                                  const std::string& ranker = "") {
     grpc::ClientContext ctx;
     grpcutil::SetDeadline(ctx, 5s);
     v1::RecommendRequest req;
@@ -131,7 +147,8 @@ class RecommendE2E : public ::testing::Test {
     req.set_debug(true);
     v1::RecommendResponse resp;
     grpc::Status st = stub_->Recommend(&ctx, req, &resp);
-    if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+    if (!st.ok())
+      return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
     return resp;
   }
 
@@ -226,7 +243,8 @@ TEST_F(RecommendE2E, OverHttp) {
   EXPECT_EQ(j["items"].size(), 10u);
   EXPECT_EQ(j["model_version"], "v1");
   EXPECT_FALSE(j["stages"].empty());
-  res = http.Post("/v1/events", R"({"user_id":"web","item_id":"50","type":"CLICK"})", "application/json");
+  res = http.Post("/v1/events", R"({"user_id":"web","item_id":"50","type":"CLICK"})",
+                  "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   res = http.Get("/v1/items/50/similar?k=3");
@@ -248,7 +266,8 @@ TEST_F(RecommendE2E, BadInputIsRejectedAndServiceKeepsServing) {
     auto r = Recommend(user, k, ranker);
     EXPECT_EQ(r.status().code(), code) << user << " " << k << " " << ranker;
   }
-  EXPECT_NE(std::string(Recommend("1", 10, "nope").status().message()).find("known:"), std::string::npos);
+  EXPECT_NE(std::string(Recommend("1", 10, "nope").status().message()).find("known:"),
+            std::string::npos);
   httplib::Client http("127.0.0.1", http_->port());
   auto res = http.Get("/v1/users/1/recommendations?k=abc");
   ASSERT_TRUE(res);
@@ -329,7 +348,8 @@ TEST_F(RecommendE2E, RetrievalAndIngestionDownMeansTheInMemoryFallback) {
   auto r = Recommend("1", 10);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->degraded());
-  EXPECT_NE(r->degraded_reason().find("retrieval failed"), std::string::npos) << r->degraded_reason();
+  EXPECT_NE(r->degraded_reason().find("retrieval failed"), std::string::npos)
+      << r->degraded_reason();
   ASSERT_EQ(r->items_size(), 10);
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(r->items(i).source(), "fallback");

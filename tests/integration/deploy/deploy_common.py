@@ -19,7 +19,7 @@ SERVICES = ("gateway", "ingestion", "training", "retrieval", "ranking")
 MAIN_CC = {
     "gateway": "services/gateway/main.cc",
     "ingestion": "services/ingestion/main.cc",
-    "training": "services/training/service/main.cc",
+    "training": "services/training/main.cc",
     "retrieval": "services/retrieval/main.cc",
     "ranking": "services/ranking/main.cc",
 }

@@ -282,7 +282,8 @@ TEST(Metrics, RpcMetricsAreScraped) {
   { metrics::RpcTimer t(rpc, "ListRankers"); }
   httplib::Client http("127.0.0.1", server.runner().metrics_port());
   auto res = http.Get("/metrics");
-  ASSERT_TRUE(res) << "port " << server.runner().metrics_port() << ": " << httplib::to_string(res.error());
+  ASSERT_TRUE(res) << "port " << server.runner().metrics_port() << ": "
+                   << httplib::to_string(res.error());
   ASSERT_EQ(res->status, 200);
   const std::string& body = res->body;
   EXPECT_NE(

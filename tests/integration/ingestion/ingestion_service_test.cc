@@ -1,9 +1,9 @@
 // The ingestion service over real gRPC on loopback, against a real redis-server.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
 #include <vector>
-#include <atomic>
 
 #include <gtest/gtest.h>
 
@@ -27,8 +27,10 @@ class IngestionTest : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 4);
     store_ = std::make_unique<EventStore>(*pool_, redis::Keyspace(), StoreOptions{}, clock_);
     registry_ = std::make_shared<prometheus::Registry>();
-    service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{}, *registry_);
-    server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
+    service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{},
+                                                      *registry_);
+    server_ =
+        std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
     stub_ = v1::IngestionService::NewStub(server_->channel());
   }
 
@@ -38,8 +40,8 @@ class IngestionTest : public ::testing::Test {
     return stub_->IngestEvents(&ctx, req, resp);
   }
 
-  static v1::Event MakeEvent(const std::string& id, const std::string& user, const std::string& item,
-                             int64_t ts = 1767225000000) {
+  static v1::Event MakeEvent(const std::string& id, const std::string& user,
+                             const std::string& item, int64_t ts = 1767225000000) {
     v1::Event e;
     e.set_event_id(id);
     e.set_user_id(user);
@@ -117,7 +119,8 @@ TEST_F(IngestionTest, BadBatchesAreInvalidArgument) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(st.error_message(), "the batch has no events");
   v1::IngestEventsRequest big;
-  for (int i = 0; i < kMaxBatch + 1; ++i) *big.add_events() = MakeEvent("e" + std::to_string(i), "u", "i");
+  for (int i = 0; i < kMaxBatch + 1; ++i)
+    *big.add_events() = MakeEvent("e" + std::to_string(i), "u", "i");
   st = Ingest(big, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(st.error_message(), "the batch has 10001 events (at most 10000)");
@@ -144,7 +147,8 @@ TEST_F(IngestionTest, BadBatchesAreInvalidArgument) {
 
 TEST_F(IngestionTest, RedisOutageIsUnavailableAndRetryLeavesEachEventOnce) {
   v1::IngestEventsRequest req;
-  for (int i = 0; i < 50; ++i) *req.add_events() = MakeEvent("r" + std::to_string(i), "u" + std::to_string(i % 5), "i");
+  for (int i = 0; i < 50; ++i)
+    *req.add_events() = MakeEvent("r" + std::to_string(i), "u" + std::to_string(i % 5), "i");
   v1::IngestEventsResponse resp;
   // Half the batch lands first (as if an earlier attempt died midway).
   v1::IngestEventsRequest first_half;
@@ -268,8 +272,11 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
     return e;
   };
   // Out of order on purpose: the newest first.
-  ASSERT_TRUE(store.Write({event("1", "a", t0, events::EventType::kView), event("2", "b", t0 - hl, events::EventType::kPurchase),
-                           event("3", "a", t0 - 2 * hl, events::EventType::kLike), event("4", "c", t0 - hl / 2, events::EventType::kView)})
+  ASSERT_TRUE(store
+                  .Write({event("1", "a", t0, events::EventType::kView),
+                          event("2", "b", t0 - hl, events::EventType::kPurchase),
+                          event("3", "a", t0 - 2 * hl, events::EventType::kLike),
+                          event("4", "c", t0 - hl / 2, events::EventType::kView)})
                   .ok());
   auto top = redis::TopTrending(*pool_, redis::Keyspace("d:"), t0, 10);
   ASSERT_TRUE(top.ok()) << top.status();
@@ -356,7 +363,8 @@ TEST_F(IngestionTest, AtItsLimitTheServiceShedsAndRecovers) {
 
 TEST_F(IngestionTest, MovieLensTwiceIsIdempotent) {
   // Through the streaming API, as `recstack ingest` does it.
-  auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data", data::Format::kMovieLens);
+  auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data",
+                                     data::Format::kMovieLens);
   ASSERT_TRUE(rows.ok());
   clock_.SetMs(1767225600000);
   const int64_t shift = 1767225600000 - 893286638000;  // the latest rating becomes "now"
@@ -371,7 +379,8 @@ TEST_F(IngestionTest, MovieLensTwiceIsIdempotent) {
       e->set_item_id(r.item);
       e->set_type(v1::RATING);
       e->set_value(r.value);
-      e->set_event_id(events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms));
+      e->set_event_id(
+          events::DeriveEventId(r.user, r.item, events::EventType::kRating, r.timestamp_ms));
       e->set_timestamp_ms(r.timestamp_ms + shift);
       if (req.events_size() == 2000) {
         ASSERT_TRUE(writer->Write(req));

@@ -50,7 +50,8 @@ TEST(LoadTest, FloorRunKeepsTheRateWithoutErrors) {
   EXPECT_GT(r->latency.Percentile(0.5), 0);
   ExpectOrdered(*r);
   const nlohmann::json j = r->ToJson();
-  for (const char* key : {"achieved_rate", "errors", "p50_us", "p90_us", "p99_us", "p999_us", "max_us"}) {
+  for (const char* key :
+       {"achieved_rate", "errors", "p50_us", "p90_us", "p99_us", "p999_us", "max_us"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
 }
@@ -79,7 +80,8 @@ TEST(LoadTest, AServerStallShowsForEveryRequestScheduledDuringIt) {
   // wait on average 200 ms. A closed-loop client would have sent one.
   StallingEcho service(260, milliseconds(400));
   testing::InProcessServer server({&service});
-  auto r = loadtest::Run(FloorOptions(server.address(), 200, milliseconds(2000)), Catalog::Synthetic(10, 10));
+  auto r = loadtest::Run(FloorOptions(server.address(), 200, milliseconds(2000)),
+                         Catalog::Synthetic(10, 10));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->errors, 0);
   EXPECT_GE(r->latency.max_ns(), 350'000'000);

@@ -80,7 +80,9 @@ TEST_F(ModelStoreTest, PublishAndLoadRoundTrip) {
 
 TEST_F(ModelStoreTest, RetentionPromoteAndDelete) {
   for (int v = 1; v <= 4; ++v) {
-    ASSERT_TRUE(store_->Publish(MakeModel(3, 4, 2, static_cast<float>(v), false), {.keep_versions = 2}).ok());
+    ASSERT_TRUE(
+        store_->Publish(MakeModel(3, 4, 2, static_cast<float>(v), false), {.keep_versions = 2})
+            .ok());
   }
   auto versions = store_->ListVersions();
   ASSERT_TRUE(versions.ok());
@@ -122,7 +124,8 @@ TEST(ItemChunk, RejectsTruncatedAndGarbled) {
   for (size_t cut : {size_t{3}, size_t{17}, bytes.size() - 1}) {
     std::vector<std::string> i2;
     std::vector<float> f2, b2;
-    EXPECT_EQ(DecodeItemChunk(bytes.substr(0, cut), 2, &i2, &f2, &b2).code(), absl::StatusCode::kDataLoss);
+    EXPECT_EQ(DecodeItemChunk(bytes.substr(0, cut), 2, &i2, &f2, &b2).code(),
+              absl::StatusCode::kDataLoss);
   }
   std::string garbled = bytes;
   garbled[0] = 'X';
@@ -163,7 +166,8 @@ TEST_F(ModelStoreTest, ReadersNeverSeeAHalfWrittenVersion) {
   for (int v = 1; v <= 15; ++v) {
     ModelData m = MakeModel(50, 5000, 8, static_cast<float>(v), false);
     std::fill(m.item_factors.begin(), m.item_factors.end(), static_cast<float>(v));
-    ASSERT_TRUE(store_->Publish(m, {.chunk_size = 512, .keep_versions = 2, .pipeline_batch = 4}).ok());
+    ASSERT_TRUE(
+        store_->Publish(m, {.chunk_size = 512, .keep_versions = 2, .pipeline_batch = 4}).ok());
   }
   done = true;
   reader.join();

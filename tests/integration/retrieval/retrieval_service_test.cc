@@ -41,12 +41,14 @@ class RetrievalTest : public ::testing::Test {
     holder_ = std::make_unique<ModelHolder>(*store_, redis_.options(), redis::Keyspace(), ho);
     RetrieverOptions ro;
     ro.trending_refresh = 50ms;
-    retriever_ = std::make_unique<Retriever>(*holder_, *store_, *pool_, redis::Keyspace(), clock_, ro);
+    retriever_ =
+        std::make_unique<Retriever>(*holder_, *store_, *pool_, redis::Keyspace(), clock_, ro);
     retriever_->Start();
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<RetrievalMetrics>(*registry_);
     service_ = std::make_unique<RetrievalServiceImpl>(*retriever_, *metrics_);
-    server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
+    server_ =
+        std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
     stub_ = v1::RetrievalService::NewStub(server_->channel());
   }
   void TearDown() override {
@@ -91,8 +93,10 @@ TEST_F(RetrievalTest, BeforeAnyModel) {
   EXPECT_EQ(Retrieve("u1", 10, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   // The decayed trending counts (as ingestion writes them), picked up by
   // the background refresh.
-  ASSERT_TRUE(pool_->Pipeline({{"HSET", "rs:trend:meta", "epoch_ms", "1767225600000", "half_life_ms", "86400000"},
-                               {"ZADD", "rs:trend", "3", "hot"}})
+  ASSERT_TRUE(pool_
+                  ->Pipeline({{"HSET", "rs:trend:meta", "epoch_ms", "1767225600000", "half_life_ms",
+                               "86400000"},
+                              {"ZADD", "rs:trend", "3", "hot"}})
                   .ok());
   for (int i = 0; i < 200; ++i) {
     ASSERT_TRUE(Retrieve("u1", 10, &resp, {"trending"}).ok());
@@ -114,7 +118,8 @@ TEST_F(RetrievalTest, BadRequests) {
   st = Retrieve("u1", 5, &resp, {"psychic"});
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("unknown source"), std::string::npos);
-  EXPECT_EQ(Retrieve(std::string(129, 'u'), 5, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Retrieve(std::string(129, 'u'), 5, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(RetrievalTest, KnownFoldedInAndColdUsers) {
@@ -123,8 +128,13 @@ TEST_F(RetrievalTest, KnownFoldedInAndColdUsers) {
   WaitForVersion("v1");
   // History: u1 saw i0..i4; a newcomer (not in the model) saw i10..i14.
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(pool_->Command({"ZADD", "rs:hist:u1", std::to_string(1000 + i), "i" + std::to_string(i)}).ok());
-    ASSERT_TRUE(pool_->Command({"ZADD", "rs:hist:newcomer", std::to_string(1000 + i), "i" + std::to_string(10 + i)}).ok());
+    ASSERT_TRUE(
+        pool_->Command({"ZADD", "rs:hist:u1", std::to_string(1000 + i), "i" + std::to_string(i)})
+            .ok());
+    ASSERT_TRUE(pool_
+                    ->Command({"ZADD", "rs:hist:newcomer", std::to_string(1000 + i),
+                               "i" + std::to_string(10 + i)})
+                    .ok());
   }
   v1::RetrieveResponse resp;
   ASSERT_TRUE(Retrieve("u1", 20, &resp).ok());
@@ -219,9 +229,12 @@ TEST_F(RetrievalTest, CachedNeighboursEqualAFullScan) {
       for (int c = 0; c < d; ++c) dot += m->factors.row(item)[c] * m->factors.row(j)[c];
       all.push_back({dot / (m->norms[item] * m->norms[j]), j});
     }
-    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
     std::vector<std::string> ids;
-    for (int i = 0; i < std::min<int>(k, all.size()); ++i) ids.push_back(m->item_ids[all[i].second]);
+    for (int i = 0; i < std::min<int>(k, all.size()); ++i)
+      ids.push_back(m->item_ids[all[i].second]);
     return ids;
   };
   auto ids = [](const std::vector<Candidate>& c) {
@@ -230,7 +243,7 @@ TEST_F(RetrievalTest, CachedNeighboursEqualAFullScan) {
     return out;
   };
   const std::function<bool(int32_t)> none, odd = [](int32_t id) { return id % 2 == 1; },
-                                        most = [](int32_t id) { return id % 10 != 0; };
+                                           most = [](int32_t id) { return id % 10 != 0; };
   for (int round = 0; round < 2; ++round) {  // the first round fills the cache, the second reads it
     for (int k : {5, 100, 250}) {
       for (const auto* skip : {&none, &odd, &most}) {

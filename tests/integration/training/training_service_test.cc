@@ -18,7 +18,8 @@ namespace {
 using namespace std::chrono_literals;
 
 // Writes events the way ingestion does (see services/ingestion/event_store.h).
-void AddEvents(redis::Pool& pool, int users, int items, int per_user, uint64_t seed, const std::string& type = "PLAY") {
+void AddEvents(redis::Pool& pool, int users, int items, int per_user, uint64_t seed,
+               const std::string& type = "PLAY") {
   math::Rng rng(seed);
   std::vector<std::vector<std::string>> cmds;
   for (int u = 0; u < users; ++u) {
@@ -26,8 +27,8 @@ void AddEvents(redis::Pool& pool, int users, int items, int per_user, uint64_t s
       // Users of the same parity like the same half of the catalogue.
       const int item = static_cast<int>((u % 2) * (items / 2) + rng.Below(items / 2));
       cmds.push_back({"XADD", "rs:events", "*", "id", "e" + std::to_string(cmds.size()), "user",
-                      "u" + std::to_string(u), "item", "i" + std::to_string(item), "type", type, "value",
-                      type == "RATING" ? "4" : "1", "ts", "1767225600000"});
+                      "u" + std::to_string(u), "item", "i" + std::to_string(item), "type", type,
+                      "value", type == "RATING" ? "4" : "1", "ts", "1767225600000"});
     }
   }
   ASSERT_TRUE(pool.Pipeline(cmds).ok());
@@ -36,8 +37,9 @@ void AddEvents(redis::Pool& pool, int users, int items, int per_user, uint64_t s
 class TrainingServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (std::filesystem::temp_directory_path() / ("recstack-train-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+    dir_ = (std::filesystem::temp_directory_path() /
+            ("recstack-train-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     std::filesystem::remove_all(dir_);
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 4);
@@ -59,7 +61,8 @@ class TrainingServiceTest : public ::testing::Test {
     ro.consume_interval = consume_interval;
     runner_ = std::make_unique<JobRunner>(*log_, *store_, clock_, ro, MetricsObserver(*metrics_));
     service_ = std::make_unique<TrainingServiceImpl>(*runner_, *store_, *metrics_);
-    server_ = std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
+    server_ =
+        std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
     stub_ = v1::TrainingService::NewStub(server_->channel());
   }
   void Shutdown() {
@@ -80,7 +83,8 @@ class TrainingServiceTest : public ::testing::Test {
       v1::GetJobRequest get;
       get.set_job_id(id);
       EXPECT_TRUE(stub_->GetJob(&ctx, get, &job).ok());
-      if (job.state() == v1::SUCCEEDED || job.state() == v1::FAILED || job.state() == v1::CANCELLED) break;
+      if (job.state() == v1::SUCCEEDED || job.state() == v1::FAILED || job.state() == v1::CANCELLED)
+        break;
       std::this_thread::sleep_for(50ms);
     }
     return job;
@@ -205,10 +209,12 @@ TEST_F(TrainingServiceTest, TheConsumerKeepsTheSnapshotCurrent) {
   Shutdown();
   Boot(std::chrono::milliseconds(20));
   AddEvents(*pool_, 20, 10, 5, 9);  // 100 events
-  for (int i = 0; i < 250 && log_->size() < 100; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 250 && log_->size() < 100; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(log_->size(), 100);
   AddEvents(*pool_, 20, 10, 1, 10);  // 20 more
-  for (int i = 0; i < 250 && log_->size() < 120; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 250 && log_->size() < 120; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(log_->size(), 120);
   EXPECT_EQ(*log_->Sync(), 0);  // nothing left to read
 }
@@ -217,8 +223,10 @@ TEST_F(TrainingServiceTest, DeliveredButUnacknowledgedEntriesAreNotLost) {
   AddEvents(*pool_, 5, 5, 4, 7);  // 20 events
   // Another reader of the same consumer took them and died before XACK.
   ASSERT_TRUE(pool_->Command({"XGROUP", "CREATE", "rs:events", "training", "0", "MKSTREAM"}).ok());
-  ASSERT_TRUE(pool_->Command({"XREADGROUP", "GROUP", "training", "trainer-1", "COUNT", "100", "STREAMS",
-                              "rs:events", ">"}).ok());
+  ASSERT_TRUE(pool_
+                  ->Command({"XREADGROUP", "GROUP", "training", "trainer-1", "COUNT", "100",
+                             "STREAMS", "rs:events", ">"})
+                  .ok());
   ASSERT_EQ(*log_->Sync(), 20);
   EXPECT_EQ(log_->size(), 20);
 }

@@ -129,10 +129,12 @@ TEST_F(Synthetic, RejectsBadParams) {
       GenerateSynthetic({.users = 10, .items = 5, .interactions = 1000}, TempDir("e")).ok());
   SyntheticParams skew;
   skew.zipf_exponent = -1;
-  EXPECT_EQ(GenerateSynthetic(skew, TempDir("e")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateSynthetic(skew, TempDir("e")).status().code(),
+            absl::StatusCode::kInvalidArgument);
   SyntheticParams beta;
   beta.beta = -0.5;
-  EXPECT_EQ(GenerateSynthetic(beta, TempDir("e")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateSynthetic(beta, TempDir("e")).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

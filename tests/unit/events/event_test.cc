@@ -8,11 +8,17 @@ namespace {
 constexpr int64_t kNow = 1767225600000;  // 2026-01-01
 
 events::Event Good() {
-  return {.event_id = "e1", .user_id = "u1", .item_id = "i1", .type = events::EventType::kView, .value = 1,
+  return {.event_id = "e1",
+          .user_id = "u1",
+          .item_id = "i1",
+          .type = events::EventType::kView,
+          .value = 1,
           .timestamp_ms = kNow - 1000};
 }
 
-std::string Why(const events::Event& e) { return std::string(ValidateEvent(e, kNow, {}).message()); }
+std::string Why(const events::Event& e) {
+  return std::string(ValidateEvent(e, kNow, {}).message());
+}
 
 TEST(Validate, AcceptsAGoodEvent) { EXPECT_TRUE(ValidateEvent(Good(), kNow, {}).ok()); }
 
@@ -84,7 +90,8 @@ TEST(Normalize, DerivesIdsAndTime) {
   events::Normalize(d, kNow, 2);
   EXPECT_NE(c.event_id, d.event_id);  // no id, no time: not deduplicated
   EXPECT_EQ(c.timestamp_ms, kNow);
-  EXPECT_NE(DeriveEventId("u1", "i1", events::EventType::kView, 1), events::DeriveEventId("u1", "i1", events::EventType::kClick, 1));
+  EXPECT_NE(DeriveEventId("u1", "i1", events::EventType::kView, 1),
+            events::DeriveEventId("u1", "i1", events::EventType::kClick, 1));
 }
 
 TEST(EventType, NamesRoundTrip) {

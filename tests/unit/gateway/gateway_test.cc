@@ -26,7 +26,8 @@ v1::ScoredItem Item(const std::string& id, double score, const std::string& sour
 }
 
 struct FakeRetrieval : RetrievalBackend {
-  absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req, Deadline deadline) override {
+  absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest& req,
+                                                Deadline deadline) override {
     std::lock_guard<std::mutex> lock(mu);
     calls.push_back(req);
     deadlines.push_back(deadline);
@@ -36,7 +37,8 @@ struct FakeRetrieval : RetrievalBackend {
     r.set_model_version("v7");
     return r;
   }
-  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest&, Deadline deadline) override {
+  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest&,
+                                                        Deadline deadline) override {
     std::lock_guard<std::mutex> lock(mu);
     deadlines.push_back(deadline);
     return v1::SimilarItemsResponse();
@@ -72,7 +74,8 @@ struct FakeRanking : RankingBackend {
 };
 
 struct FakeIngestion : IngestionBackend {
-  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req, Deadline) override {
+  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest& req,
+                                                        Deadline) override {
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& e : req.events()) events.push_back(e);
     v1::IngestEventsResponse r;
@@ -91,11 +94,13 @@ struct FakeIngestion : IngestionBackend {
     }
     return r;
   }
-  absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req, Deadline) override {
+  absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req,
+                                                      Deadline) override {
     std::lock_guard<std::mutex> lock(mu);
     if (!trending_status.ok()) return trending_status;
     v1::GetTrendingResponse r;
-    for (int i = 0; i < std::min(req.k(), 50); ++i) *r.add_items() = Item("t" + std::to_string(i), 50 - i, "trending");
+    for (int i = 0; i < std::min(req.k(), 50); ++i)
+      *r.add_items() = Item("t" + std::to_string(i), 50 - i, "trending");
     return r;
   }
   std::mutex mu;
@@ -113,7 +118,8 @@ class GatewayCore : public ::testing::Test {
     retrieval_ = r.get();
     ranking_ = k.get();
     ingestion_ = i.get();
-    gateway_ = std::make_unique<Gateway>(std::move(r), std::move(k), std::move(i), o, metrics_, limiter);
+    gateway_ =
+        std::make_unique<Gateway>(std::move(r), std::move(k), std::move(i), o, metrics_, limiter);
   }
   v1::RecommendRequest Req(const std::string& user, int k) {
     v1::RecommendRequest req;
@@ -160,7 +166,8 @@ TEST_F(GatewayCore, RankingFailureServesRetrievalOrderDegraded) {
   auto r = gateway_->Recommend(Req("u1", 4), Clock::now() + 1s);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->degraded());
-  EXPECT_NE(r->degraded_reason().find("ranking failed (ranking down)"), std::string::npos) << r->degraded_reason();
+  EXPECT_NE(r->degraded_reason().find("ranking failed (ranking down)"), std::string::npos)
+      << r->degraded_reason();
   EXPECT_EQ(r->ranker(), "retrieval-order");
   ASSERT_EQ(r->items_size(), 4);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(r->items(i).item_id(), "c" + std::to_string(i));
@@ -193,7 +200,8 @@ TEST_F(GatewayCore, NothingToServeIsUnavailable) {
 
 TEST_F(GatewayCore, CallersMistakesAreInvalidArgumentAndReachNoBackendWhenLocal) {
   Make();
-  EXPECT_EQ(gateway_->Recommend(Req("", 3), Clock::now() + 1s).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gateway_->Recommend(Req("", 3), Clock::now() + 1s).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(gateway_->Recommend(Req(std::string("a\x01", 2), 3), Clock::now() + 1s).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(gateway_->Recommend(Req("u1", 1001), Clock::now() + 1s).status().code(),

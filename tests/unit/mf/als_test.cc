@@ -31,8 +31,12 @@ InteractionMatrix RandomImplicit(int users, int items, double density, uint64_t 
 TEST(ImplicitAls, ConjugateGradientMatchesExactSolve) {
   auto m = RandomImplicit(60, 40, 0.2, 1);
   AlsParams p{.factors = 8, .iterations = 1, .regularization = 0.1f, .alpha = 2.0f, .threads = 1};
-  ImplicitAls exact({.factors = 8, .iterations = 1, .regularization = 0.1f, .alpha = 2.0f,
-                     .solver = Solver::kCholesky, .threads = 1});
+  ImplicitAls exact({.factors = 8,
+                     .iterations = 1,
+                     .regularization = 0.1f,
+                     .alpha = 2.0f,
+                     .solver = Solver::kCholesky,
+                     .threads = 1});
   ASSERT_TRUE(exact.Fit(m.by_user, m.by_item).ok());
   // Many CG steps on the same system converge to the exact solution.
   std::vector<float> gram(8 * 8, 0.0f);
@@ -47,19 +51,20 @@ TEST(ImplicitAls, ConjugateGradientMatchesExactSolve) {
     std::vector<float> x_exact(8, 0.0f), x_cg(8, 0.0f);
     AlsParams pe = p;
     pe.solver = Solver::kCholesky;
-    ImplicitAls::SolveUser(y, gram.data(), m.by_user.indices.data() + s, m.by_user.values.data() + s, n, pe,
-                           x_exact.data());
+    ImplicitAls::SolveUser(y, gram.data(), m.by_user.indices.data() + s,
+                           m.by_user.values.data() + s, n, pe, x_exact.data());
     AlsParams pc = p;
     pc.cg_steps = 30;
-    ImplicitAls::SolveUser(y, gram.data(), m.by_user.indices.data() + s, m.by_user.values.data() + s, n, pc,
-                           x_cg.data());
+    ImplicitAls::SolveUser(y, gram.data(), m.by_user.indices.data() + s,
+                           m.by_user.values.data() + s, n, pc, x_cg.data());
     for (int a = 0; a < 8; ++a) EXPECT_NEAR(x_cg[a], x_exact[a], 1e-3) << "user " << u;
   }
 }
 
 TEST(ImplicitAls, WarmStartedCgTracksExactAls) {
   auto m = RandomImplicit(80, 50, 0.15, 2);
-  AlsParams base{.factors = 6, .iterations = 10, .regularization = 0.5f, .alpha = 1.0f, .threads = 2};
+  AlsParams base{
+      .factors = 6, .iterations = 10, .regularization = 0.5f, .alpha = 1.0f, .threads = 2};
   AlsParams exact_p = base;
   exact_p.solver = Solver::kCholesky;
   ImplicitAls cg(base), exact(exact_p);
@@ -73,10 +78,12 @@ TEST(ImplicitAls, LossDecreases) {
   auto m = RandomImplicit(100, 60, 0.1, 3);
   ImplicitAls als({.factors = 8, .iterations = 8, .regularization = 0.1f});
   std::vector<double> losses;
-  ASSERT_TRUE(als.Fit(m.by_user, m.by_item, [&](int) {
-                   losses.push_back(als.Loss(m.by_user));
-                   return true;
-                 }).ok());
+  ASSERT_TRUE(als.Fit(m.by_user, m.by_item,
+                      [&](int) {
+                        losses.push_back(als.Loss(m.by_user));
+                        return true;
+                      })
+                  .ok());
   ASSERT_EQ(losses.size(), 8u);
   EXPECT_LT(losses.back(), losses.front());
   for (size_t i = 1; i < losses.size(); ++i) EXPECT_LE(losses[i], losses[i - 1] * 1.001);
@@ -96,7 +103,8 @@ TEST(ExplicitAls, ReconstructsALowRankMatrixAtLambdaZero) {
   ExplicitAls als({.factors = 3, .iterations = 60, .regularization = 0.0f});
   ASSERT_TRUE(als.Fit(m.by_user, m.by_item).ok());
   double max_err = 0;
-  for (const Row& row : rows) max_err = std::max<double>(max_err, std::abs(als.Predict(row.user, row.item) - row.value));
+  for (const Row& row : rows)
+    max_err = std::max<double>(max_err, std::abs(als.Predict(row.user, row.item) - row.value));
   EXPECT_LT(max_err, 0.02);
 }
 
@@ -149,9 +157,12 @@ TEST(ExplicitAls, UnknownUserOrItemFallsBackToMeanAndBias) {
 
 TEST(AlsParams, BadValuesAreRejectedClearly) {
   auto m = RandomImplicit(5, 5, 0.5, 4);
-  for (auto [p, word] : std::vector<std::pair<AlsParams, std::string>>{
-           {{.factors = 0}, "factors"}, {{.regularization = -1}, "regularization"},
-           {{.alpha = -2}, "alpha"}, {{.cg_steps = 0}, "cg-steps"}, {{.threads = 0}, "threads"}}) {
+  for (auto [p, word] :
+       std::vector<std::pair<AlsParams, std::string>>{{{.factors = 0}, "factors"},
+                                                      {{.regularization = -1}, "regularization"},
+                                                      {{.alpha = -2}, "alpha"},
+                                                      {{.cg_steps = 0}, "cg-steps"},
+                                                      {{.threads = 0}, "threads"}}) {
     ImplicitAls als(p);
     auto st = als.Fit(m.by_user, m.by_item);
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << word;
@@ -171,18 +182,22 @@ class PlantedModel : public ::testing::TestWithParam<Solver> {};
 TEST_P(PlantedModel, IsRecovered) {
   // The synthetic generator's planted preferences are learnable: the model's
   // top-20 for a user overlaps the true top-20 far above chance.
-  const std::string dir =
-      (std::filesystem::temp_directory_path() /
-       ("recstack-recover-" + std::to_string(::getpid()) + "-" +
-        std::to_string(static_cast<int>(GetParam()))))
-          .string();
-  data::SyntheticParams sp{.users = 2000, .items = 1000, .interactions = 50000, .rank = 16, .seed = 7};
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("recstack-recover-" + std::to_string(::getpid()) + "-" +
+                            std::to_string(static_cast<int>(GetParam()))))
+                              .string();
+  data::SyntheticParams sp{
+      .users = 2000, .items = 1000, .interactions = 50000, .rank = 16, .seed = 7};
   ASSERT_TRUE(data::GenerateSynthetic(sp, dir).ok());
   auto ds = LoadDataset(dir + "/interactions.csv", {});
   ASSERT_TRUE(ds.ok()) << ds.status();
   TrainConfig cfg;
-  cfg.als = {.factors = 32, .iterations = 10, .regularization = 5.0f, .alpha = 1.0f,
-             .solver = GetParam(), .threads = 2};
+  cfg.als = {.factors = 32,
+             .iterations = 10,
+             .regularization = 5.0f,
+             .alpha = 1.0f,
+             .solver = GetParam(),
+             .threads = 2};
   cfg.evaluate_each_iteration = false;
   cfg.compute_loss = false;
   auto res = Train(ds->users.size(), ds->items.size(), ds->rows, {}, cfg);
@@ -272,8 +287,8 @@ TEST(ImplicitAls, EverySimdLevelSolvesRowsAlike) {
     for (size_t i = 0; i < y.size(); ++i) y.data()[i] = static_cast<float>(rng.Normal()) * 0.2f;
     const std::vector<float> gram = GramOf(y, 0.5f);
     for (Solver solver : {Solver::kConjugateGradient, Solver::kSubspace}) {
-      AlsParams p{.factors = d, .regularization = 0.5f, .alpha = 1.0f, .cg_steps = 4,
-                  .solver = solver};
+      AlsParams p{
+          .factors = d, .regularization = 0.5f, .alpha = 1.0f, .cg_steps = 4, .solver = solver};
       for (int u = 0; u < 30; ++u) {
         const int64_t s = m.by_user.indptr[u], n = m.by_user.indptr[u + 1] - s;
         std::vector<float> x0(d), ref(d);
@@ -285,8 +300,8 @@ TEST(ImplicitAls, EverySimdLevelSolvesRowsAlike) {
         for (int l = 1; l <= static_cast<int>(math::DetectSimdLevel()); ++l) {
           std::vector<float> x = x0;
           ImplicitAls::SolveUserAt(static_cast<math::SimdLevel>(l), y, gram.data(),
-                                   m.by_user.indices.data() + s, m.by_user.values.data() + s, n,
-                                   p, x.data());
+                                   m.by_user.indices.data() + s, m.by_user.values.data() + s, n, p,
+                                   x.data());
           for (int a = 0; a < d; ++a) {
             EXPECT_NEAR(x[a], ref[a], 1e-4 * (1 + std::abs(ref[a])))
                 << "d " << d << " level " << l << " user " << u;
@@ -300,8 +315,8 @@ TEST(ImplicitAls, EverySimdLevelSolvesRowsAlike) {
 TEST(ImplicitAls, SameSeedSameFactorsForOneAndTwoThreads) {
   auto m = RandomImplicit(300, 200, 0.05, 9);
   for (Solver solver : {Solver::kConjugateGradient, Solver::kSubspace, Solver::kCholesky}) {
-    AlsParams p{.factors = 16, .iterations = 3, .regularization = 0.1f, .solver = solver,
-                .threads = 1};
+    AlsParams p{
+        .factors = 16, .iterations = 3, .regularization = 0.1f, .solver = solver, .threads = 1};
     ImplicitAls one(p);
     p.threads = 2;
     ImplicitAls two(p);
@@ -319,8 +334,12 @@ TEST(ImplicitAls, SameSeedSameFactorsForOneAndTwoThreads) {
 
 TEST(ImplicitAls, SubspaceTracksExactAls) {
   auto m = RandomImplicit(80, 50, 0.15, 2);
-  AlsParams base{.factors = 8, .iterations = 10, .regularization = 0.5f, .alpha = 1.0f,
-                 .solver = Solver::kSubspace, .threads = 2};
+  AlsParams base{.factors = 8,
+                 .iterations = 10,
+                 .regularization = 0.5f,
+                 .alpha = 1.0f,
+                 .solver = Solver::kSubspace,
+                 .threads = 2};
   base.block_size = 4;
   AlsParams exact_p = base;
   exact_p.solver = Solver::kCholesky;

@@ -53,7 +53,8 @@ TEST(Split, StratifiedAndLeaveLast) {
 }
 
 TEST(TestSet, UnknownRowsAreCountedNotFailed) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("recstack-ts-" + std::to_string(::getpid()));
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("recstack-ts-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/train.csv") << "a,x,5\na,y,3\nb,x,4\nb,z,2\n";
   std::ofstream(dir + "/test.csv") << "a,z,4\nc,x,3\nb,w,5\n";

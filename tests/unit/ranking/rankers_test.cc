@@ -20,8 +20,10 @@ FeatureRow Row(double score, int position, double overlap = 0, double age = 0) {
 }
 
 TEST(Linear, ScoreIsTheSumOfItsContributions) {
-  auto r = LinearRanker::Create({{"weight.retrieval_score", "2"}, {"weight.category_overlap", "1"},
-                                 {"weight.popularity", "0"}, {"weight.item_age_days", "0"},
+  auto r = LinearRanker::Create({{"weight.retrieval_score", "2"},
+                                 {"weight.category_overlap", "1"},
+                                 {"weight.popularity", "0"},
+                                 {"weight.item_age_days", "0"},
                                  {"weight.retrieval_position", "0"}});
   ASSERT_TRUE(r.ok()) << r.status();
   Scored s = (*r)->Score(Row(0.5, 3, 0.25));
@@ -54,15 +56,17 @@ TEST(Registry, UnknownRankerNamesTheKnownOnes) {
   auto r = reg.Create("neural", {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(r.status().message()).find("linear, passthrough, recency"), std::string::npos);
+  EXPECT_NE(std::string(r.status().message()).find("linear, passthrough, recency"),
+            std::string::npos);
   EXPECT_EQ(SplitMmr("linear+mmr"), (std::pair<std::string, bool>{"linear", true}));
   EXPECT_EQ(SplitMmr("linear"), (std::pair<std::string, bool>{"linear", false}));
-  reg.Register("constant", "always 1", [](const RankerParams&) -> absl::StatusOr<std::unique_ptr<Ranker>> {
-    struct One : Ranker {
-      Scored Score(const FeatureRow&) const override { return {1.0, {}}; }
-    };
-    return std::make_unique<One>();
-  });
+  reg.Register("constant", "always 1",
+               [](const RankerParams&) -> absl::StatusOr<std::unique_ptr<Ranker>> {
+                 struct One : Ranker {
+                   Scored Score(const FeatureRow&) const override { return {1.0, {}}; }
+                 };
+                 return std::make_unique<One>();
+               });
   EXPECT_TRUE(reg.Has("constant"));
   EXPECT_EQ((*reg.Create("constant", {}))->Score(Row(0, 0)).score, 1.0);
 }
@@ -150,12 +154,17 @@ TEST(Experiments, BadConfigsAreRejected) {
   auto reg = RankerRegistry::WithBuiltins();
   EXPECT_FALSE(ParseExperiments("not json", reg).ok());
   EXPECT_FALSE(ParseExperiments(R"({"experiments":[]})", reg).ok());
-  auto sum = ParseExperiments(R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":0.5}]}]})", reg);
+  auto sum = ParseExperiments(
+      R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":0.5}]}]})",
+      reg);
   ASSERT_FALSE(sum.ok());
   EXPECT_NE(std::string(sum.status().message()).find("sum to 0.5"), std::string::npos);
-  auto unknown = ParseExperiments(R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"magic","traffic":1}]}]})", reg);
+  auto unknown = ParseExperiments(
+      R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"magic","traffic":1}]}]})",
+      reg);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(std::string(unknown.status().message()).find("unknown ranker 'magic'"), std::string::npos);
+  EXPECT_NE(std::string(unknown.status().message()).find("unknown ranker 'magic'"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ TEST(EaseSource, MatchesTruncatedScoresAndFiltersSeen) {
     // items out.
     std::vector<float> ones(hist.size(), 1.0f), s(n);
     mf::TruncatedScores(f.nb, n, hist.data(), ones.data(), static_cast<int64_t>(hist.size()),
-                              s.data());
+                        s.data());
     std::vector<char> touched(n, 0);
     for (int32_t i : hist) {
       for (int64_t p = f.nb.indptr[i]; p < f.nb.indptr[i + 1]; ++p) touched[f.nb.ids[p]] = 1;

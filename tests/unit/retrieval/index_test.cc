@@ -5,11 +5,11 @@
 
 #include "common/math/kernels.h"
 #include "common/math/rng.h"
+#include "common/mf/als.h"
+#include "common/mf/dataset.h"
 #include "services/retrieval/candidate_index.h"
 #include "services/retrieval/model_holder.h"
 #include "services/retrieval/retriever.h"
-#include "common/mf/als.h"
-#include "common/mf/dataset.h"
 
 namespace recstack::retrieval {
 namespace {
@@ -76,7 +76,8 @@ TEST(Int8ExactIndex, SameResultsAsExact) {
     EXPECT_EQ(int8.memory_bytes(), static_cast<size_t>(n * (d + 8)));
     math::Matrix queries = RandomMatrix(60, d, 7 + d);
     // Queries equal to items (the holder's recall check) and a zero query.
-    for (int64_t q = 0; q < 10; ++q) std::copy(items.row(q * 37), items.row(q * 37) + d, queries.row(q));
+    for (int64_t q = 0; q < 10; ++q)
+      std::copy(items.row(q * 37), items.row(q * 37) + d, queries.row(q));
     std::fill(queries.row(10), queries.row(10) + d, 0.0f);
     const Skip odd = [](int32_t id) { return id % 2 == 1; };
     for (int64_t q = 0; q < queries.rows(); ++q) {
@@ -130,7 +131,8 @@ TEST(ModelHolder, TunesEfToTargetRecallOnOwnFactors) {
   EXPECT_GT(h->ef(), 4) << "ef 4 already reached the target: the test does not exercise tuning";
   // The recall holds on other item vectors too (not only the tuning sample).
   math::Matrix queries(300, d);
-  for (int64_t q = 0; q < 300; ++q) std::copy(y.row(n - 1 - q * 3), y.row(n - 1 - q * 3) + d, queries.row(q));
+  for (int64_t q = 0; q < 300; ++q)
+    std::copy(y.row(n - 1 - q * 3), y.row(n - 1 - q * 3) + d, queries.row(q));
   EXPECT_GE(RecallAtK(*h, *m->exact, queries, 10), 0.93);
   // Below the threshold: exact only.
   o.hnsw_min_items = n + 1;
@@ -141,7 +143,8 @@ TEST(ModelHolder, TunesEfToTargetRecallOnOwnFactors) {
   o.exact_int8 = true;
   auto q8 = BuildServingModel(items, o, false);
   EXPECT_STREQ(q8->index().name(), "exact_int8");
-  EXPECT_EQ(q8->index().Search(y.row(3), 10, nullptr), small->index().Search(y.row(3), 10, nullptr));
+  EXPECT_EQ(q8->index().Search(y.row(3), 10, nullptr),
+            small->index().Search(y.row(3), 10, nullptr));
 }
 
 TEST(HnswIndex, ReachesTargetRecallAgainstExact) {
@@ -167,11 +170,16 @@ TEST(FoldIn, MatchesTheTrainedUserVector) {
   for (int u = 0; u < 300; ++u) {
     // 15 distinct items per user (3 is coprime with 40), in 3 taste groups.
     const int offset = static_cast<int>(rng.Below(40));
-    for (int j = 0; j < 15; ++j) rows.push_back({u, static_cast<int32_t>((u % 3) * 40 + (offset + 3 * j) % 40), 1.0f});
+    for (int j = 0; j < 15; ++j)
+      rows.push_back({u, static_cast<int32_t>((u % 3) * 40 + (offset + 3 * j) % 40), 1.0f});
   }
   auto m = mf::BuildMatrix(300, 120, rows, true);
-  mf::AlsParams p{.factors = 8, .iterations = 10, .regularization = 2.0f, .alpha = 1.0f,
-                        .solver = mf::Solver::kCholesky, .threads = 1};
+  mf::AlsParams p{.factors = 8,
+                  .iterations = 10,
+                  .regularization = 2.0f,
+                  .alpha = 1.0f,
+                  .solver = mf::Solver::kCholesky,
+                  .threads = 1};
   mf::ImplicitAls als(p);
   ASSERT_TRUE(als.Fit(m.by_user, m.by_item).ok());
   model::ItemFactors items;
@@ -180,7 +188,8 @@ TEST(FoldIn, MatchesTheTrainedUserVector) {
   items.meta.alpha = 1.0f;
   items.meta.version = "v1";
   for (int i = 0; i < 120; ++i) items.item_ids.push_back("i" + std::to_string(i));
-  items.factors.assign(als.item_factors().data(), als.item_factors().data() + als.item_factors().size());
+  items.factors.assign(als.item_factors().data(),
+                       als.item_factors().data() + als.item_factors().size());
   auto serving = BuildServingModel(items, {}, false);
   double worst = 1;
   int checked = 0;
@@ -191,8 +200,8 @@ TEST(FoldIn, MatchesTheTrainedUserVector) {
     ++checked;
     std::vector<float> x = FoldIn(*serving, hist);
     const float* t = als.user_factors().row(u);
-    const double cos = math::Dot(x.data(), t, 8) /
-                       (std::sqrt(math::Dot(x.data(), x.data(), 8)) * std::sqrt(math::Dot(t, t, 8)));
+    const double cos = math::Dot(x.data(), t, 8) / (std::sqrt(math::Dot(x.data(), x.data(), 8)) *
+                                                    std::sqrt(math::Dot(t, t, 8)));
     worst = std::min(worst, cos);
   }
   EXPECT_EQ(checked, 43);
@@ -233,8 +242,9 @@ TEST(NeighbourTable, EqualsBruteForceCosines) {
         const double denom = static_cast<double>(norms[i]) * norms[j];
         all.push_back({denom > 0 ? dot / denom : 0.0, static_cast<int32_t>(j)});
       }
-      std::sort(all.begin(), all.end(),
-                [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      std::sort(all.begin(), all.end(), [](auto& a, auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
       const int want = std::min<int>(per_item, static_cast<int>(all.size()));
       for (int r = 0; r < per_item; ++r) {
         const math::ScoredId& got = table->entries[i * per_item + r];
@@ -245,8 +255,9 @@ TEST(NeighbourTable, EqualsBruteForceCosines) {
         // Near-ties may swap under float rounding: compare scores, and ids
         // where the gap is clear.
         EXPECT_NEAR(got.score, all[r].first, 1e-5) << "row " << i << " rank " << r;
-        const bool clear = (r == 0 || all[r - 1].first - all[r].first > 1e-5) &&
-                           (r + 1 >= static_cast<int>(all.size()) || all[r].first - all[r + 1].first > 1e-5);
+        const bool clear =
+            (r == 0 || all[r - 1].first - all[r].first > 1e-5) &&
+            (r + 1 >= static_cast<int>(all.size()) || all[r].first - all[r + 1].first > 1e-5);
         if (clear && i != 5) EXPECT_EQ(got.id, all[r].second) << "row " << i << " rank " << r;
       }
     }
