@@ -123,10 +123,23 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
       recent_meta[recent_missing[j]] = std::move(m);
     }
   }
+  FeatureInputs in;
+  in.now_ms = now;
+  in.history_len = history_len;
+  in.popularity = std::move(pop);
+  in.items.reserve(cands.size());
+  for (auto& m : meta) in.items.push_back(std::move(*m));
+  in.recent.reserve(recent_meta.size());
+  for (auto& m : recent_meta) in.recent.push_back(std::move(*m));
+  return ComputeFeatures(cands, in);
+}
+
+std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
+                                        const FeatureInputs& in) {
   std::unordered_map<std::string, double> user_cats;
   double user_cat_total = 0;
-  for (const auto& m : recent_meta) {
-    for (const auto& c : m->categories) {
+  for (const ItemMeta& m : in.recent) {
+    for (const auto& c : m.categories) {
       user_cats[c] += 1;
       user_cat_total += 1;
     }
@@ -147,9 +160,9 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
     row.f[kSourceItem2Item] = c.source == "item2item";
     row.f[kSourceTrending] = c.source == "trending";
     row.f[kRetrievalPosition] = c.position;
-    row.f[kPopularity] = std::log1p(pop[i]);
-    row.f[kUserActivity] = std::log1p(history_len);
-    const ItemMeta& m = *meta[i];
+    row.f[kPopularity] = std::log1p(in.popularity[i]);
+    row.f[kUserActivity] = std::log1p(in.history_len);
+    const ItemMeta& m = in.items[i];
     if (user_cat_total > 0 && !m.categories.empty()) {
       double overlap = 0;
       for (const auto& cat : m.categories) {
@@ -159,7 +172,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
       row.f[kCategoryOverlap] = std::min(1.0, overlap);
     }
     if (m.created_at_ms > 0)
-      row.f[kItemAgeDays] = std::max(0.0, (now - m.created_at_ms) / 86'400'000.0);
+      row.f[kItemAgeDays] = std::max(0.0, (in.now_ms - m.created_at_ms) / 86'400'000.0);
   }
   return rows;
 }

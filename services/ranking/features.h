@@ -73,6 +73,20 @@ struct FeatureOptions {
   std::chrono::milliseconds item_cache_ttl{60'000};
 };
 
+// What Assemble reads for one request: every input of the features, so
+// that the features themselves are computed without I/O.
+struct FeatureInputs {
+  int64_t now_ms = 0;
+  double history_len = 0;          // entries of the user's history
+  std::vector<ItemMeta> recent;    // the user's recent items (recent_items of them)
+  std::vector<ItemMeta> items;     // one per candidate
+  std::vector<double> popularity;  // one per candidate: decayed trending count
+};
+
+// The features of `cands` (the formulas at the top of this file).
+std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
+                                        const FeatureInputs& in);
+
 class FeatureAssembler {
  public:
   FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock,
