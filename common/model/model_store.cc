@@ -4,6 +4,7 @@
 #include <bit>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -468,6 +469,40 @@ absl::StatusOr<std::vector<ModelMeta>> ModelStore::ListVersions() {
   return out;
 }
 
+namespace {
+
+// Reads every chunk of `meta`'s version, a few per round trip (each is
+// ~1 MB), and hands each to `decode` in order. Retention deletes meta before
+// chunks: a missing chunk of a version whose meta is gone (`meta_gone`)
+// means it was deleted while we read it.
+absl::Status ReadChunks(redis::Pool& pool, const redis::Keyspace& keys, const ModelMeta& meta,
+                        const std::function<bool()>& meta_gone,
+                        const std::function<absl::Status(const std::string&)>& decode) {
+  constexpr int kChunksPerRoundTrip = 8;
+  std::vector<std::vector<std::string>> cmds;
+  for (int32_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
+    cmds.clear();
+    for (int32_t j = c; j < std::min(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
+      cmds.push_back({"GET", keys.ModelItems(meta.version, j)});
+    }
+    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool.Pipeline(cmds));
+    for (size_t j = 0; j < replies.size(); ++j) {
+      if (replies[j].type != redis::Reply::Type::kString) {
+        if (meta_gone()) {
+          return absl::NotFoundError(
+              absl::StrCat("model ", meta.version, " was deleted while loading"));
+        }
+        return absl::DataLossError(
+            absl::StrCat("model ", meta.version, ": chunk ", c + j, " is missing"));
+      }
+      RECSTACK_RETURN_IF_ERROR(decode(replies[j].str));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
   if (meta.algorithm == Algorithm::kEase) {
@@ -477,30 +512,11 @@ absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
   ItemFactors out;
   out.item_ids.reserve(meta.n_items);
   out.factors.reserve(static_cast<size_t>(meta.n_items) * meta.factors);
-  std::vector<std::vector<std::string>> cmds;
-  // A few chunks per round trip: each chunk is ~1 MB.
-  constexpr int kChunksPerRoundTrip = 8;
-  for (int32_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
-    cmds.clear();
-    for (int32_t j = c; j < std::min(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
-      cmds.push_back({"GET", keys_.ModelItems(meta.version, j)});
-    }
-    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
-    for (size_t j = 0; j < replies.size(); ++j) {
-      if (replies[j].type != redis::Reply::Type::kString) {
-        // Retention deletes meta before chunks: a missing chunk of a version
-        // whose meta is gone means it was deleted while we read it.
-        if (absl::IsNotFound(GetMeta(meta.version).status())) {
-          return absl::NotFoundError(
-              absl::StrCat("model ", meta.version, " was deleted while loading"));
-        }
-        return absl::DataLossError(
-            absl::StrCat("model ", meta.version, ": item chunk ", c + j, " is missing"));
-      }
-      RECSTACK_RETURN_IF_ERROR(
-          DecodeItemChunk(replies[j].str, meta.factors, &out.item_ids, &out.factors, &out.biases));
-    }
-  }
+  RECSTACK_RETURN_IF_ERROR(ReadChunks(
+      pool_, keys_, meta, [&] { return absl::IsNotFound(GetMeta(meta.version).status()); },
+      [&](const std::string& bytes) {
+        return DecodeItemChunk(bytes, meta.factors, &out.item_ids, &out.factors, &out.biases);
+      }));
   if (static_cast<int64_t>(out.item_ids.size()) != meta.n_items) {
     return absl::DataLossError(absl::StrCat("model ", meta.version, ": ", out.item_ids.size(),
                                             " items in chunks, meta says ", meta.n_items));
@@ -520,26 +536,9 @@ absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view versi
   out.indptr.reserve(meta.n_items + 1);
   out.ids.reserve(static_cast<size_t>(meta.n_items) * meta.neighbours);
   out.weights.reserve(static_cast<size_t>(meta.n_items) * meta.neighbours);
-  std::vector<std::vector<std::string>> cmds;
-  constexpr int kChunksPerRoundTrip = 8;
-  for (int32_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
-    cmds.clear();
-    for (int32_t j = c; j < std::min(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
-      cmds.push_back({"GET", keys_.ModelItems(meta.version, j)});
-    }
-    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
-    for (size_t j = 0; j < replies.size(); ++j) {
-      if (replies[j].type != redis::Reply::Type::kString) {
-        if (absl::IsNotFound(GetMeta(meta.version).status())) {
-          return absl::NotFoundError(
-              absl::StrCat("model ", meta.version, " was deleted while loading"));
-        }
-        return absl::DataLossError(
-            absl::StrCat("model ", meta.version, ": chunk ", c + j, " is missing"));
-      }
-      RECSTACK_RETURN_IF_ERROR(DecodeNeighbourChunk(replies[j].str, meta.n_items, &out));
-    }
-  }
+  RECSTACK_RETURN_IF_ERROR(ReadChunks(
+      pool_, keys_, meta, [&] { return absl::IsNotFound(GetMeta(meta.version).status()); },
+      [&](const std::string& bytes) { return DecodeNeighbourChunk(bytes, meta.n_items, &out); }));
   if (static_cast<int64_t>(out.item_ids.size()) != meta.n_items) {
     return absl::DataLossError(absl::StrCat("model ", meta.version, ": ", out.item_ids.size(),
                                             " items in chunks, meta says ", meta.n_items));
