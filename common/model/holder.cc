@@ -13,8 +13,7 @@ ModelFollower::~ModelFollower() { Stop(); }
 
 void ModelFollower::Start() {
   Refresh();
-  const std::string channel =
-      options_.slot == Slot::kEase ? keys_.ModelUpdatesEase() : keys_.ModelUpdates();
+  const std::string channel = UpdatesKey(keys_, options_.slot);
   subscriber_ = std::make_unique<redis::Subscriber>(
       redis_options_, std::vector<std::string>{channel},
       [this](std::string_view, std::string_view version) {

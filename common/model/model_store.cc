@@ -125,12 +125,57 @@ absl::StatusOr<ModelMeta> MetaFromHash(const redis::Reply& reply) {
     }
     if (!ok) return absl::DataLossError(absl::StrCat("model meta field ", f, " is garbled: ", v));
   }
-  const bool shaped = m.algorithm == Algorithm::kEase ? m.neighbours > 0 : m.factors > 0;
+  const bool shaped = IsRanker(m.algorithm)             ? true
+                      : m.algorithm == Algorithm::kEase ? m.neighbours > 0
+                                                        : m.factors > 0;
   if (!have_version || !shaped) return absl::DataLossError("model meta is incomplete");
   return m;
 }
 
 }  // namespace
+
+Slot SlotOf(Algorithm a) {
+  switch (a) {
+    case Algorithm::kEase:
+      return Slot::kEase;
+    case Algorithm::kRankerGbdt:
+      return Slot::kRankerGbdt;
+    case Algorithm::kRankerLogistic:
+      return Slot::kRankerLogistic;
+    case Algorithm::kImplicitAls:
+    case Algorithm::kExplicitAls:
+      break;
+  }
+  return Slot::kFactors;
+}
+
+std::string CurrentKey(const redis::Keyspace& keys, Slot slot) {
+  switch (slot) {
+    case Slot::kEase:
+      return keys.ModelCurrentEase();
+    case Slot::kRankerGbdt:
+      return keys.ModelCurrentSlot("gbdt");
+    case Slot::kRankerLogistic:
+      return keys.ModelCurrentSlot("logistic");
+    case Slot::kFactors:
+      break;
+  }
+  return keys.ModelCurrent();
+}
+
+std::string UpdatesKey(const redis::Keyspace& keys, Slot slot) {
+  switch (slot) {
+    case Slot::kEase:
+      return keys.ModelUpdatesEase();
+    case Slot::kRankerGbdt:
+      return keys.ModelUpdatesSlot("gbdt");
+    case Slot::kRankerLogistic:
+      return keys.ModelUpdatesSlot("logistic");
+    case Slot::kFactors:
+      break;
+  }
+  return keys.ModelUpdates();
+}
 
 std::string AlgorithmName(Algorithm algorithm) {
   switch (algorithm) {
@@ -138,6 +183,10 @@ std::string AlgorithmName(Algorithm algorithm) {
       return "als-explicit";
     case Algorithm::kEase:
       return "ease";
+    case Algorithm::kRankerGbdt:
+      return "ranker-gbdt";
+    case Algorithm::kRankerLogistic:
+      return "ranker-logistic";
     case Algorithm::kImplicitAls:
       break;
   }
@@ -148,9 +197,11 @@ absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
   if (name == "als-implicit") return Algorithm::kImplicitAls;
   if (name == "als-explicit") return Algorithm::kExplicitAls;
   if (name == "ease") return Algorithm::kEase;
-  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '",
-                                                 Sv(absl::string_view(name.data(), name.size())),
-                                                 "' (known: als-implicit, als-explicit, ease)"));
+  if (name == "ranker-gbdt") return Algorithm::kRankerGbdt;
+  if (name == "ranker-logistic") return Algorithm::kRankerLogistic;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown algorithm '", Sv(absl::string_view(name.data(), name.size())),
+                   "' (known: als-implicit, als-explicit, ease, ranker-gbdt, ranker-logistic)"));
 }
 
 std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int64_t* indptr,
@@ -297,16 +348,22 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
                                               const PublishOptions& options) {
   const ModelMeta& in = model.meta;
   const bool ease = in.algorithm == Algorithm::kEase;
-  const int32_t d = ease ? 0 : in.factors;
-  if (!ease && d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
+  const bool ranker = IsRanker(in.algorithm);
+  const int32_t d = ease || ranker ? 0 : in.factors;
+  if (!ease && !ranker && d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
   if (options.chunk_size <= 0 || options.keep_versions < 1 || options.pipeline_batch <= 0) {
     return absl::InvalidArgumentError(
         "publish: chunk_size, keep_versions, pipeline_batch must be > 0");
   }
   const size_t nu = model.user_ids.size();
   const size_t ni = model.item_ids.size();
-  if (ni == 0) return absl::InvalidArgumentError("publish: the model has no items");
-  if (ease) {
+  if (ranker) {
+    if (nu != 0 || ni != 0 || model.blob.empty()) {
+      return absl::InvalidArgumentError("publish: a ranker model is one blob, no users or items");
+    }
+  } else if (ni == 0) {
+    return absl::InvalidArgumentError("publish: the model has no items");
+  } else if (ease) {
     if (nu != 0 || model.neighbour_indptr.size() != ni + 1 || model.neighbour_indptr[0] != 0 ||
         model.neighbour_ids.size() != static_cast<size_t>(model.neighbour_indptr[ni]) ||
         model.neighbour_weights.size() != model.neighbour_ids.size() || in.neighbours <= 0) {
@@ -384,6 +441,7 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
               : EncodeItemChunk(ids, model.item_factors.data() + begin * d,
                                 biases ? model.item_biases.data() + begin : nullptr, d)}));
   }
+  if (ranker) RECSTACK_RETURN_IF_ERROR(push({"SET", keys_.ModelBlob(v), model.blob}));
   const size_t user_floats = d + (biases ? 1 : 0);
   std::vector<float> row(user_floats);
   for (size_t u = 0; u < nu; ++u) {
@@ -398,8 +456,8 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
       push({"ZADD", keys_.ModelVersions(), std::to_string(meta.created_at_ms), v}));
   RECSTACK_RETURN_IF_ERROR(flush());
 
-  const std::string current_key = ease ? keys_.ModelCurrentEase() : keys_.ModelCurrent();
-  const std::string updates = ease ? keys_.ModelUpdatesEase() : keys_.ModelUpdates();
+  const std::string current_key = CurrentKey(keys_, SlotOf(in.algorithm));
+  const std::string updates = UpdatesKey(keys_, SlotOf(in.algorithm));
   if (options.make_current) {
     RECSTACK_ASSIGN_OR_RETURN(auto replies,
                               pool_.Pipeline({{"SET", current_key, v}, {"PUBLISH", updates, v}}));
@@ -425,12 +483,10 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
 
 absl::Status ModelStore::Promote(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  const bool ease = meta.algorithm == Algorithm::kEase;
-  RECSTACK_ASSIGN_OR_RETURN(
-      auto replies,
-      pool_.Pipeline(
-          {{"SET", ease ? keys_.ModelCurrentEase() : keys_.ModelCurrent(), meta.version},
-           {"PUBLISH", ease ? keys_.ModelUpdatesEase() : keys_.ModelUpdates(), meta.version}}));
+  const Slot slot = SlotOf(meta.algorithm);
+  RECSTACK_ASSIGN_OR_RETURN(auto replies,
+                            pool_.Pipeline({{"SET", CurrentKey(keys_, slot), meta.version},
+                                            {"PUBLISH", UpdatesKey(keys_, slot), meta.version}}));
   for (const auto& r : replies) {
     if (r.is_error()) return absl::InternalError(absl::StrCat("promote: redis said ", r.str));
   }
@@ -438,7 +494,7 @@ absl::Status ModelStore::Promote(std::string_view version) {
 }
 
 absl::StatusOr<std::string> ModelStore::CurrentVersion(Slot slot) {
-  const std::string key = slot == Slot::kEase ? keys_.ModelCurrentEase() : keys_.ModelCurrent();
+  const std::string key = CurrentKey(keys_, slot);
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", key}));
   if (r.is_nil()) return absl::NotFoundError("no model has been published yet");
   return r.str;
@@ -547,6 +603,19 @@ absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view versi
   return out;
 }
 
+absl::StatusOr<std::string> ModelStore::LoadBlob(std::string_view version) {
+  RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
+  if (!IsRanker(meta.algorithm)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not a ranker"));
+  }
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", keys_.ModelBlob(meta.version)}));
+  if (r.is_nil()) {
+    return absl::NotFoundError(absl::StrCat("model ", meta.version, ": its model bytes are gone"));
+  }
+  return r.str;
+}
+
 absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(
     std::string_view version, std::string_view user) {
   const std::string key = keys_.ModelUser(version, user);
@@ -561,7 +630,7 @@ absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(
 }
 
 absl::Status ModelStore::DeleteVersion(std::string_view version) {
-  for (Slot slot : {Slot::kFactors, Slot::kEase}) {
+  for (Slot slot : kAllSlots) {
     auto current = CurrentVersion(slot);
     if (current.ok() && *current == version) {
       return absl::FailedPreconditionError("refusing to delete the current model version");
@@ -571,7 +640,8 @@ absl::Status ModelStore::DeleteVersion(std::string_view version) {
   // Meta first: once it is gone no reader starts on this version.
   auto meta = GetMeta(v);
   std::vector<std::vector<std::string>> cmds = {{"DEL", keys_.ModelMeta(v)},
-                                                {"ZREM", keys_.ModelVersions(), v}};
+                                                {"ZREM", keys_.ModelVersions(), v},
+                                                {"UNLINK", keys_.ModelBlob(v)}};
   if (meta.ok()) {
     for (int32_t c = 0; c < meta->n_chunks; ++c) cmds.push_back({"UNLINK", keys_.ModelItems(v, c)});
   }

@@ -38,6 +38,14 @@
 // EASE slot (current:ease / updates:ease); retention counts each slot's
 // versions separately.
 //
+// Learned rankers (algorithm "ranker-gbdt" / "ranker-logistic", factors 0,
+// no items or users) store one value, the sealed model bytes of
+// common/ml/envelope.h:
+//   rs:model:{v}:blob               string, the serialized ranker model
+//   rs:model:current:gbdt           string, the served gbdt version (its own slot)
+//   rs:model:current:logistic       string, the served logistic version
+//   rs:model:updates:{gbdt,logistic} pub/sub channels of those slots
+//
 // Atomicity: every key of a version is written (pipelined) before
 // rs:model:current names it, and meta is written after all chunks and users,
 // so a reader that sees a version through rs:model:current or the versions
@@ -56,15 +64,24 @@
 
 namespace recstack::model {
 
-enum class Algorithm { kImplicitAls, kExplicitAls, kEase };
+enum class Algorithm { kImplicitAls, kExplicitAls, kEase, kRankerGbdt, kRankerLogistic };
 
-// The "algorithm" field of the meta hash: "als-implicit" / "als-explicit" / "ease".
+// The "algorithm" field of the meta hash: "als-implicit" / "als-explicit" /
+// "ease" / "ranker-gbdt" / "ranker-logistic".
 std::string AlgorithmName(Algorithm algorithm);
 absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name);
+inline bool IsRanker(Algorithm a) {
+  return a == Algorithm::kRankerGbdt || a == Algorithm::kRankerLogistic;
+}
 
 // Which current key a version is served from.
-enum class Slot { kFactors, kEase };
-inline Slot SlotOf(Algorithm a) { return a == Algorithm::kEase ? Slot::kEase : Slot::kFactors; }
+enum class Slot { kFactors, kEase, kRankerGbdt, kRankerLogistic };
+inline constexpr Slot kAllSlots[] = {Slot::kFactors, Slot::kEase, Slot::kRankerGbdt,
+                                     Slot::kRankerLogistic};
+Slot SlotOf(Algorithm a);
+// rs:model:current[:ease|:gbdt|:logistic] and the slot's update channel.
+std::string CurrentKey(const redis::Keyspace& keys, Slot slot);
+std::string UpdatesKey(const redis::Keyspace& keys, Slot slot);
 
 struct ModelMeta {
   std::string version;
@@ -98,6 +115,8 @@ struct ModelData {
   std::vector<int64_t> neighbour_indptr;  // n_items + 1
   std::vector<int32_t> neighbour_ids;     // indices into item_ids
   std::vector<float> neighbour_weights;
+  // rankers: the sealed model; no users, items or factors.
+  std::string blob;
 };
 
 // The item side of a version, as retrieval serves it.
@@ -153,6 +172,9 @@ class ModelStore {
   absl::StatusOr<std::optional<std::vector<float>>> GetUserVector(std::string_view version,
                                                                   std::string_view user);
 
+  // A ranker version's model bytes; FailedPrecondition for other versions,
+  // NotFound when the version is not kept.
+  absl::StatusOr<std::string> LoadBlob(std::string_view version);
   // Deletes every key of a version (not allowed for the current one).
   absl::Status DeleteVersion(std::string_view version);
 

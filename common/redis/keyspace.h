@@ -39,6 +39,11 @@ class Keyspace {
   // slot, so a factor model and an item-item model are served side by side.
   std::string ModelCurrentEase() const { return Join("model:current:ease"); }
   std::string ModelUpdatesEase() const { return Join("model:updates:ease"); }
+  // Further slots (the learned rankers, "gbdt" and "logistic"), the same way.
+  std::string ModelCurrentSlot(std::string_view slot) const { return Join("model:current:", slot); }
+  std::string ModelUpdatesSlot(std::string_view slot) const { return Join("model:updates:", slot); }
+  // A ranker version's one value: the sealed model (common/ml/envelope.h).
+  std::string ModelBlob(std::string_view v) const { return Join("model:", v, ":blob"); }
 
   const std::string& prefix() const { return prefix_; }
 

@@ -1,11 +1,15 @@
 #include "services/gateway/gateway.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <optional>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "common/events/ids.h"
 #include "common/log/log.h"
+#include "common/rank/features.h"
 #include "common/status/status.h"
 
 namespace recstack::gateway {
@@ -45,6 +49,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
   degraded_retrieval = &degraded.Add({{"reason", "retrieval"}});
   degraded_ranking = &degraded.Add({{"reason", "ranking"}});
   degraded_overload = &degraded.Add({{"reason", "overload"}});
+  degraded_ranker = &degraded.Add({{"reason", "ranker"}});
+  explored = &prometheus::BuildCounter()
+                  .Name("recstack_gateway_explored_total")
+                  .Help("Recommend answers shown in a random order (--explore-rate)")
+                  .Register(registry)
+                  .Add({});
   fallback_refresh_failed =
       &prometheus::BuildCounter()
            .Name("recstack_gateway_fallback_refresh_failures_total")
@@ -186,6 +196,9 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     }
   }
 
+  std::string ranker_version;
+  std::vector<double> propensity;
+  bool explored = false;
   // Retrieval.
   v1::RetrieveResponse cands;
   absl::Status rst;
@@ -266,6 +279,14 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       resp.set_ranker(ranked.ranker());
       resp.set_experiment(ranked.experiment());
       resp.set_variant(ranked.variant());
+      ranker_version = ranked.ranker_version();
+      if (ranked.degraded()) {
+        // The ranker asked for could not serve; another one did.
+        metrics_.degraded_ranker->Increment();
+        resp.set_degraded(true);
+        resp.set_degraded_reason(ranked.degraded_reason());
+      }
+      explored = Explore(resp, &propensity);
     } else if (kst.code() == absl::StatusCode::kInvalidArgument) {
       return kst;  // e.g. an unknown ranker: the caller's mistake
     } else {
@@ -286,11 +307,39 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     metrics_.stage_latency[2]->Observe(Micros(t) / 1e6);
   }
   resp.set_total_us(Micros(start));
-  if (options_.log_impressions) EnqueueImpressions(resp);
+  if (options_.log_impressions) EnqueueImpressions(resp, ranker_version, propensity, explored);
+  // The feature vectors are for the log, not for clients.
+  for (auto& item : *resp.mutable_items()) item.clear_features();
   return resp;
 }
 
-void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp) {
+bool Gateway::Explore(v1::RecommendResponse& resp, std::vector<double>* propensity) {
+  const int n = resp.items_size();
+  const double eps = options_.explore_rate;
+  propensity->assign(n, 1.0);
+  if (eps <= 0 || n < 2) return false;
+  bool shuffle = false;
+  std::vector<int> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    shuffle = std::uniform_real_distribution<double>(0, 1)(rng_) < eps;
+    if (shuffle) std::shuffle(perm.begin(), perm.end(), rng_);
+  }
+  // perm[p] = the ranked position of the item shown at p.
+  for (int p = 0; p < n; ++p) (*propensity)[p] = (perm[p] == p ? 1 - eps : 0) + eps / n;
+  if (shuffle) {
+    google::protobuf::RepeatedPtrField<v1::ScoredItem> ranked;
+    ranked.Swap(resp.mutable_items());
+    for (int p = 0; p < n; ++p) *resp.add_items() = std::move(*ranked.Mutable(perm[p]));
+    metrics_.explored->Increment();
+  }
+  return shuffle;
+}
+
+void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp,
+                                 const std::string& ranker_version,
+                                 const std::vector<double>& propensity, bool explored) {
   const int64_t now =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
           .count();
@@ -312,6 +361,19 @@ void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp) {
     ctx["position"] = std::to_string(pos);
     ctx["variant"] = resp.variant();
     ctx["model_version"] = resp.model_version();
+    ctx["ranker"] = resp.ranker();
+    if (!resp.experiment().empty()) ctx["experiment"] = resp.experiment();
+    if (!ranker_version.empty()) ctx["ranker_version"] = ranker_version;
+    if (it.features_size() > 0) {
+      // What the ranker saw, exactly: training learns from this, never
+      // from features recomputed later (training/serving skew).
+      ctx["features"] =
+          ranking::EncodeFeatures(std::span<const float>(it.features().data(), it.features_size()));
+      ctx["feature_schema"] = std::to_string(ranking::kFeatureSchema);
+      ctx["propensity"] =
+          absl::StrCat(pos < static_cast<int>(propensity.size()) ? propensity[pos] : 1.0);
+      ctx["explored"] = explored ? "1" : "0";
+    }
     queue_.push_back(std::move(e));
     ++pos;
   }

@@ -47,6 +47,11 @@ struct GatewayOptions {
   size_t impression_queue = 10000;  // events waiting to be sent
   int impression_batch = 500;
   bool log_impressions = true;
+  // Exploration (docs/experiments.md): with this probability a ranked
+  // answer is shown in a uniformly random order, so every shown item has
+  // the logging propensity (1 - rate) [at its ranked position] + rate / n,
+  // logged with its impression for off-policy estimates. 0 = off.
+  double explore_rate = 0;
   // The in-memory fallback: this many trending items, refreshed this often.
   int fallback_items = 500;
   std::chrono::milliseconds fallback_refresh{2000};
@@ -59,6 +64,8 @@ struct GatewayMetrics {
   prometheus::Counter* degraded_retrieval;
   prometheus::Counter* degraded_ranking;
   prometheus::Counter* degraded_overload;  // the gateway's own limit: fallback at once
+  prometheus::Counter* degraded_ranker;    // a learned ranker without a model: linear served
+  prometheus::Counter* explored;
   prometheus::Counter* fallback_refresh_failed;
   prometheus::Histogram* stage_latency[3];  // retrieval, ranking, metadata
   prometheus::Counter* impressions_sent;
@@ -94,7 +101,13 @@ class Gateway {
   GatewayMetrics& metrics() { return metrics_; }
 
  private:
-  void EnqueueImpressions(const v1::RecommendResponse& resp);
+  // One IMPRESSION per shown item, with what the ranker saw (features,
+  // ranker, experiment) and `propensity[i]` of showing item i there.
+  void EnqueueImpressions(const v1::RecommendResponse& resp, const std::string& ranker_version,
+                          const std::vector<double>& propensity, bool explored);
+  // With probability explore_rate shuffles resp's items; the propensities
+  // of the shown order. Returns whether it shuffled.
+  bool Explore(v1::RecommendResponse& resp, std::vector<double>* propensity);
   // Fills `resp` from the in-memory trending list; false if it is empty.
   bool ServeFallback(int k, v1::RecommendResponse& resp) const;
   void AddItemMetadata(v1::RecommendResponse& resp, std::chrono::system_clock::time_point deadline);

@@ -39,6 +39,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--log-impressions,!--no-log-impressions", g.log_impressions,
                "send IMPRESSION events to ingestion");
+  app.add_option("--explore-rate", g.explore_rate,
+                 "share of ranked answers shown in a random order, their propensities logged "
+                 "(0-1; off-policy estimates need it > 0)")
+      ->envname(config::EnvName("explore-rate"))
+      ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
   for (auto [flag, addr] :
@@ -46,6 +51,8 @@ int main(int argc, char** argv) {
         std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr}}) {
     if (st.ok()) st = config::ValidateAddress(flag, *addr);
   }
+  if (st.ok() && !(g.explore_rate >= 0 && g.explore_rate <= 1))
+    st = absl::InvalidArgumentError("--explore-rate: must be 0-1");
   if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1))
     st = absl::InvalidArgumentError("budgets must be >= 1 ms");
   if (!st.ok()) return grpcutil::Fail("gateway", st, 2);

@@ -37,18 +37,25 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   }
   auto [name, mmr] = SplitMmr(spec);
   auto ranker = registry_.Create(name, params);
+  if (!ranker.ok() && absl::IsNotFound(ranker.status())) {
+    // A learned ranker with no servable model: the hand-set one serves.
+    res.degraded = true;
+    res.degraded_reason =
+        absl::StrCat("ranker ", name, " unavailable (", ranker.status().message(), "): linear");
+    ranker = registry_.Create("linear", {});
+    spec = mmr ? "linear+mmr" : "linear";
+  }
   if (!ranker.ok()) return ranker.status();
   double lambda = mmr_lambda_;
   if (auto it = params.find("mmr_lambda"); it != params.end()) {
     std::from_chars(it->second.data(), it->second.data() + it->second.size(), lambda);
   }
   res.ranker = spec;
+  res.ranker_version = (*ranker)->version();
   if (q.candidates.empty()) return res;
   auto rows = features_.Assemble(q.user_id, q.candidates);
   if (!rows.ok()) return rows.status();
-  std::vector<Scored> scored;
-  scored.reserve(rows->size());
-  for (const auto& row : *rows) scored.push_back((*ranker)->Score(row));
+  std::vector<Scored> scored = (*ranker)->ScoreAll(*rows);
   std::vector<int> order(rows->size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
@@ -69,12 +76,13 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
     order = std::move(reordered);
   }
   if (static_cast<int>(order.size()) > q.k) order.resize(q.k);
+  res.features = *std::move(rows);
   for (int i : order) {
     const CandidateIn& c = q.candidates[i];
+    (*ranker)->Explain(res.features[i], &scored[i]);
     res.items.push_back({c.item_id, c.source, scored[i].score, c.retrieval_score, c.position,
-                         std::move(scored[i].contributions)});
+                         std::move(scored[i].contributions), i});
   }
-  res.features = *std::move(rows);
   return res;
 }
 

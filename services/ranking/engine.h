@@ -2,7 +2,9 @@
 
 // One Rank call, without gRPC: choose the ranker (the request's override or
 // the user's experiment variant), assemble features, score, sort (ties by
-// retrieval position), optionally MMR, cut to k.
+// retrieval position), optionally MMR, cut to k, explain the served items.
+// A learned ranker without a servable model falls back to `linear`: the
+// result says degraded and why, and is never an error.
 
 #include <map>
 #include <memory>
@@ -11,9 +13,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/model/item_vectors.h"
-#include "services/ranking/experiments.h"
+#include "common/rank/experiments.h"
+#include "common/rank/learned.h"
+#include "common/rank/rankers.h"
 #include "services/ranking/features.h"
-#include "services/ranking/rankers.h"
 
 namespace recstack::ranking {
 
@@ -33,11 +36,15 @@ struct RankedItem {
   double retrieval_score = 0;
   int retrieval_position = 0;
   std::vector<Contribution> contributions;
+  int row = -1;  // its index in RankResult::features
 };
 
 struct RankResult {
   std::vector<RankedItem> items;
   std::string ranker, experiment, variant;
+  std::string ranker_version;  // a learned ranker's model version
+  bool degraded = false;       // the asked ranker could not serve; `linear` did
+  std::string degraded_reason;
   std::vector<FeatureRow> features;  // every candidate's
 };
 

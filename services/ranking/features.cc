@@ -13,10 +13,6 @@
 namespace recstack::ranking {
 namespace {
 
-constexpr std::string_view kNames[kNumFeatures] = {
-    "retrieval_score", "source_mf",     "source_item2item", "source_trending", "retrieval_position",
-    "popularity",      "item_age_days", "user_activity",    "category_overlap"};
-
 std::vector<std::string> SplitCats(const std::string& s) {
   std::vector<std::string> out;
   std::string_view rest = s;
@@ -47,15 +43,6 @@ ItemMeta ParseMeta(const redis::Reply& r) {
 }
 
 }  // namespace
-
-std::string_view FeatureName(int f) { return f >= 0 && f < kNumFeatures ? kNames[f] : "?"; }
-
-int FeatureIndex(std::string_view name) {
-  for (int f = 0; f < kNumFeatures; ++f) {
-    if (kNames[f] == name) return f;
-  }
-  return -1;
-}
 
 FeatureAssembler::FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock,
                                    FeatureOptions options)

@@ -28,36 +28,16 @@
 #include "absl/status/statusor.h"
 #include "common/cache/lru.h"
 #include "common/clock/clock.h"
+#include "common/rank/features.h"
 #include "common/redis/client.h"
 
 namespace recstack::ranking {
-
-enum Feature : int {
-  kRetrievalScore,
-  kSourceMf,
-  kSourceItem2Item,
-  kSourceTrending,
-  kRetrievalPosition,
-  kPopularity,
-  kItemAgeDays,
-  kUserActivity,
-  kCategoryOverlap,
-  kNumFeatures,
-};
-std::string_view FeatureName(int f);
-// -1 for an unknown name.
-int FeatureIndex(std::string_view name);
 
 struct CandidateIn {
   std::string item_id;
   double retrieval_score = 0;
   std::string source;
   int position = 0;
-};
-
-struct FeatureRow {
-  std::string item_id;
-  std::array<double, kNumFeatures> f{};
 };
 
 // What ranking needs of an item's metadata (rs:item:{item}).

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::string experiments_file, default_ranker = "linear";
   double mmr_lambda = 0.7;
   app.add_option("--experiments", experiments_file,
-                 "experiments JSON (see services/ranking/experiments.h)")
+                 "experiments JSON (see common/rank/experiments.h)")
       ->envname(config::EnvName("experiments"));
   app.add_option("--default-ranker", default_ranker, "ranker when no experiments file is given")
       ->envname(config::EnvName("default-ranker"))
@@ -27,13 +27,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
+  if (!st.ok()) return grpcutil::Fail("ranking", st, 2);
+  log::Init("ranking", cfg.log_level);
+  auto redis_opts = redis::ParseUrl(cfg.redis_url);
+  redis::Options load_opts = *redis_opts;
+  load_opts.command_timeout = std::chrono::milliseconds(30000);
+  redis::Pool pool(*redis_opts, cfg.redis_pool_size);
+  redis::Pool load_pool(load_opts, 2);
+  redis::Keyspace keys(cfg.key_prefix);
+  model::ModelStore load_store(load_pool, keys);
+  // The learned rankers' models, loaded before the experiments are checked
+  // (an experiment may only name a ranker that can serve).
+  ranking::RankerModels ranker_models(load_store, *redis_opts, keys);
+  ranker_models.Start();
   auto registry_r = ranking::RankerRegistry::WithBuiltins();
+  ranking::RegisterLearned(registry_r, ranker_models);
   std::vector<ranking::Experiment> experiments;
   if (st.ok() && !experiments_file.empty()) {
     std::ifstream in(experiments_file);
     std::stringstream ss;
     ss << in.rdbuf();
-    auto parsed = ranking::ParseExperiments(ss.str(), registry_r);
+    auto parsed = ranking::ParseExperiments(ss.str(), ranking::RegistryCheck(registry_r));
     if (!in) st = absl::InvalidArgumentError("--experiments: cannot read " + experiments_file);
     else if (!parsed.ok())
       st = absl::InvalidArgumentError("--experiments: " + std::string(parsed.status().message()));
@@ -48,14 +62,6 @@ int main(int argc, char** argv) {
   if (st.ok() && !(mmr_lambda >= 0 && mmr_lambda <= 1))
     st = absl::InvalidArgumentError("--mmr-lambda: must be 0-1");
   if (!st.ok()) return grpcutil::Fail("ranking", st, 2);
-  log::Init("ranking", cfg.log_level);
-  auto redis_opts = redis::ParseUrl(cfg.redis_url);
-  redis::Options load_opts = *redis_opts;
-  load_opts.command_timeout = std::chrono::milliseconds(30000);
-  redis::Pool pool(*redis_opts, cfg.redis_pool_size);
-  redis::Pool load_pool(load_opts, 2);
-  redis::Keyspace keys(cfg.key_prefix);
-  model::ModelStore load_store(load_pool, keys);
   // Item vectors for MMR.
   auto holder = model::MakeItemVectorsHolder(load_store, *redis_opts, keys);
   SystemClock clock;
@@ -69,5 +75,6 @@ int main(int argc, char** argv) {
   const int code =
       grpcutil::Serve(cfg, registry, {.services = {&service}, .readiness_redis = *redis_opts});
   holder->Stop();
+  ranker_models.Stop();
   return code;
 }

@@ -22,6 +22,11 @@ RankingMetrics::RankingMetrics(prometheus::Registry& registry,
   }
   override_requests =
       &fam.Add({{"experiment", ""}, {"variant", "override"}, {"ranker", "request"}});
+  fallbacks = &prometheus::BuildCounter()
+                   .Name("recstack_ranking_fallbacks_total")
+                   .Help("Rank calls whose learned ranker had no servable model (linear served)")
+                   .Register(registry)
+                   .Add({});
   candidates =
       &prometheus::BuildHistogram()
            .Name("recstack_ranking_candidates")
@@ -77,7 +82,16 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
       fc->set_value(c.value);
       fc->set_contribution(c.contribution);
     }
+    // The vector it was scored with, for the gateway's impression log.
+    if (item.row >= 0) {
+      for (double v : res->features[item.row].f) p->add_features(static_cast<float>(v));
+    }
   }
+  resp->set_feature_schema(kFeatureSchema);
+  resp->set_degraded(res->degraded);
+  resp->set_degraded_reason(res->degraded_reason);
+  resp->set_ranker_version(res->ranker_version);
+  if (res->degraded) metrics_.fallbacks->Increment();
   resp->set_ranker(res->ranker);
   resp->set_experiment(res->experiment);
   resp->set_variant(res->variant);

@@ -16,6 +16,7 @@ struct RankingMetrics {
   // Requests per (experiment, variant); children made at start-up.
   std::map<std::string, prometheus::Counter*> variant_requests;
   prometheus::Counter* override_requests;
+  prometheus::Counter* fallbacks;  // learned ranker without a model: linear served
   prometheus::Histogram* candidates;
   metrics::RpcMetrics rpc;
 };

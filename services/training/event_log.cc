@@ -155,6 +155,7 @@ absl::StatusOr<int64_t> EventLog::Sync() {
       const auto& entries = r.elements[0].elements[1].elements;
       if (entries.empty()) break;
       std::vector<LoggedEvent> batch;
+      std::vector<RawFeedback> feedback;
       std::vector<std::string> ack = {"XACK", stream, group_};
       std::string last;
       for (const auto& entry : entries) {
@@ -163,7 +164,7 @@ absl::StatusOr<int64_t> EventLog::Sync() {
         ack.push_back(id);
         last = id;
         if (!StreamIdLess(last_id_, id)) continue;  // persisted before a crash
-        std::string_view user, item, type;
+        std::string_view user, item, type, ctx;
         float value = 0;
         int64_t ts = 0;
         const auto& f = entry.elements[1].elements;
@@ -175,6 +176,7 @@ absl::StatusOr<int64_t> EventLog::Sync() {
           else if (name == "type") type = v;
           else if (name == "value") std::from_chars(v.data(), v.data() + v.size(), value);
           else if (name == "ts") std::from_chars(v.data(), v.data() + v.size(), ts);
+          else if (name == "ctx") ctx = v;
         }
         events::EventType parsed = events::EventType::kUnspecified;
         events::ParseEventType(type, &parsed);
@@ -182,7 +184,14 @@ absl::StatusOr<int64_t> EventLog::Sync() {
         if (user.empty() || item.empty() || t == 0 || user.size() > 255 || item.size() > 255)
           continue;
         batch.push_back({users_.Intern(user), items_.Intern(item), t, value, ts});
+        if (feedback_ != nullptr && ctx.find("request_id") != std::string_view::npos &&
+            (parsed == events::EventType::kImpression || parsed == events::EventType::kClick)) {
+          feedback.push_back({id, t, std::string(user), std::string(item), ts, std::string(ctx)});
+        }
       }
+      // The feedback first: it skips what it kept before, the event log
+      // does not, so this order never counts an event twice.
+      if (feedback_ != nullptr) RECSTACK_RETURN_IF_ERROR(feedback_->Append(feedback));
       if (!batch.empty() || StreamIdLess(last_id_, last)) {
         RECSTACK_RETURN_IF_ERROR(Append(batch, last));
       }

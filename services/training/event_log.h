@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "common/mf/dataset.h"
 #include "common/redis/client.h"
+#include "services/training/feedback_log.h"
 
 namespace recstack::training {
 
@@ -37,6 +38,11 @@ class EventLog {
            std::string group = "training", std::string consumer = "trainer-1");
   ~EventLog();
 
+  // Where IMPRESSION events and CLICKs with a request id also go (the
+  // feedback loop's log), persisted before the stream is acknowledged.
+  // Set before Open; may be null.
+  void set_feedback(FeedbackLog* feedback) { feedback_ = feedback; }
+  FeedbackLog* feedback() const { return feedback_; }
   // Reads the snapshot and creates the consumer group if needed.
   absl::Status Open();
   // Pulls everything new from the stream; returns how many events were added.
@@ -63,6 +69,7 @@ class EventLog {
   std::string last_id_ = "0-0";
   std::FILE* file_ = nullptr;
   bool group_ready_ = false;
+  FeedbackLog* feedback_ = nullptr;
 };
 
 // Stream ids "ms-seq" compared numerically.

@@ -64,6 +64,32 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
 
 }  // namespace
 
+std::map<std::string, std::string> RankerParamsText(const RankerJobSpec& s) {
+  std::map<std::string, std::string> p = {
+      {"model", ranking::LearnedKindName(s.kind)},
+      {"window_ms", std::to_string(s.window_ms)},
+      {"attribution_ms", std::to_string(s.attribution_ms)},
+      {"holdout", absl::StrCat(s.holdout)},
+      {"position", s.position == PositionMode::kIps ? "ips" : "feature"},
+      {"feature_schema", std::to_string(ranking::kFeatureSchema)}};
+  if (s.kind == ranking::LearnedKind::kLogistic) {
+    const ml::LogisticParams& l = s.logistic;
+    p["optimizer"] = std::string(ml::OptimizerName(l.optimizer));
+    p["learning_rate"] = absl::StrCat(l.learning_rate);
+    p["epochs"] = std::to_string(l.epochs);
+    p["batch_size"] = std::to_string(l.batch_size);
+    p["regularization"] = absl::StrCat(l.l2);
+    p["standardize"] = l.standardize ? "true" : "false";
+  } else {
+    const ml::GbdtParams& g = s.gbdt;
+    p["objective"] = std::string(ml::GbdtObjectiveName(g.objective));
+    p["rounds"] = std::to_string(g.rounds);
+    p["max_depth"] = std::to_string(g.max_depth);
+    p["eta"] = absl::StrCat(g.eta);
+  }
+  return p;
+}
+
 std::string JobStateName(JobState s) {
   switch (s) {
     case JobState::kPending:
@@ -129,9 +155,18 @@ JobRunner::~JobRunner() {
 }
 
 absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
-  if (absl::Status st = spec.config.Validate(); !st.ok()) return st;
-  auto split = mf::ParseSplit(spec.split);
-  if (!split.ok()) return split.status();
+  if (spec.ranker.has_value()) {
+    if (absl::Status st = spec.ranker->Validate(); !st.ok()) return st;
+    if (log_.feedback() == nullptr || log_.feedback()->impressions() == 0) {
+      return absl::FailedPreconditionError(
+          "no impressions are logged yet: serve Recommends through the gateway (with "
+          "--log-impressions) and send clicks with their request_id first");
+    }
+  } else {
+    if (absl::Status st = spec.config.Validate(); !st.ok()) return st;
+    auto split = mf::ParseSplit(spec.split);
+    if (!split.ok()) return split.status();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (active_ != nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat("job ", active_->id, " is still ",
@@ -140,6 +175,7 @@ absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
   }
   lock.unlock();
   // Fail fast, on the caller's request, when there is nothing to train on;
+  // (a ranker job checked its feedback log above)
   // O(1): the snapshot's size, else the stream's length. Catching up with
   // the stream is the job's work, not the RPC's.
   if (log_.size() == 0) {
@@ -173,7 +209,107 @@ void JobRunner::Update(const std::function<void(JobInfo&)>& fn,
   cv_.notify_all();
 }
 
+void JobRunner::Fail(const std::shared_ptr<JobInfo>& job, JobState state,
+                     const std::string& error) {
+  Update(
+      [&](JobInfo& j) {
+        j.state = state;
+        j.error = error;
+        j.finished_at_ms = clock_.NowMs();
+      },
+      job);
+  log::Warn("training job ended",
+            {{"job", job->id}, {"state", JobStateName(state)}, {"error", error}});
+}
+
+void JobRunner::RunRanker(const std::shared_ptr<JobInfo>& job) {
+  const RankerJobSpec& spec = *job->spec.ranker;
+  Update([](JobInfo& j) { j.state = JobState::kLoading; }, job);
+  auto t0 = std::chrono::steady_clock::now();
+  auto synced = SyncLog();
+  if (!synced.ok()) {
+    Fail(job, JobState::kFailed, absl::StrCat("reading events: ", synced.status().message()));
+    return;
+  }
+  const FeedbackView view = log_.feedback()->Snapshot(clock_.NowMs() - spec.window_ms);
+  Update(
+      [&](JobInfo& j) {
+        j.state = JobState::kRunning;
+        j.timings["load"] = Since(t0);
+      },
+      job);
+  auto t1 = std::chrono::steady_clock::now();
+  auto out = TrainRanker(view, spec, [this] { return cancel_.load(); });
+  if (!out.ok()) {
+    Fail(job, absl::IsCancelled(out.status()) ? JobState::kCancelled : JobState::kFailed,
+         std::string(out.status().message()));
+    return;
+  }
+  Update(
+      [&](JobInfo& j) {
+        j.timings["train"] = Since(t1);
+        j.metrics = out->metrics;
+        j.baseline_metrics = out->baseline;
+        j.history = out->history;
+        j.iteration = static_cast<int>(out->history.size());
+        j.loss = out->history.empty() ? 0 : out->history.back().loss;
+        j.rows = out->rows;
+        j.positives = out->positives;
+        j.n_interactions = out->rows;
+      },
+      job);
+  if (cancel_) {
+    Fail(job, JobState::kCancelled, "cancelled");
+    return;
+  }
+  if (spec.publish) {
+    Update([](JobInfo& j) { j.state = JobState::kPublishing; }, job);
+    auto t2 = std::chrono::steady_clock::now();
+    model::ModelData md;
+    md.meta.algorithm = ranking::AlgorithmOf(spec.kind);
+    md.meta.params = RankerParamsText(spec);
+    md.meta.metrics = out->metrics;
+    for (const auto& [k, v] : out->baseline) md.meta.metrics["baseline_" + k] = v;
+    md.meta.metrics["rows"] = static_cast<double>(out->rows);
+    md.meta.metrics["positives"] = static_cast<double>(out->positives);
+    md.blob = std::move(out->blob);
+    auto meta = store_.Publish(md, options_.publish);
+    if (!meta.ok()) {
+      Fail(job, JobState::kFailed, absl::StrCat("publishing: ", meta.status().message()));
+      return;
+    }
+    Update(
+        [&](JobInfo& j) {
+          j.timings["publish"] = Since(t2);
+          j.model_version = meta->version;
+        },
+        job);
+    log::Info("ranker published", {{"job", job->id},
+                                   {"model", ranking::LearnedKindName(spec.kind)},
+                                   {"version", meta->version},
+                                   {"rows", out->rows}});
+  }
+  Update(
+      [&](JobInfo& j) {
+        j.state = JobState::kSucceeded;
+        j.finished_at_ms = clock_.NowMs();
+      },
+      job);
+}
+
 void JobRunner::Run(std::shared_ptr<JobInfo> job) {
+  if (job->spec.ranker.has_value()) {
+    RunRanker(job);
+    JobInfo final_info;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      final_info = *job;
+      active_.reset();
+      cv_.notify_all();
+    }
+    if (observer_.on_finished) observer_.on_finished(final_info);
+    return;
+  }
   const JobSpec spec = job->spec;
   auto fail = [&](JobState state, const std::string& error) {
     Update(

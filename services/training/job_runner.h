@@ -26,6 +26,7 @@
 #include "common/mf/trainer.h"
 #include "common/model/model_store.h"
 #include "services/training/event_log.h"
+#include "services/training/feedback_loop.h"
 
 namespace recstack::training {
 
@@ -33,6 +34,8 @@ enum class JobState { kPending, kLoading, kRunning, kPublishing, kSucceeded, kFa
 std::string JobStateName(JobState s);
 
 struct JobSpec {
+  // Set: a learned-ranker job on the feedback log (the rest is unused).
+  std::optional<RankerJobSpec> ranker;
   mf::TrainConfig config;
   std::string split = "stratified:0.8";  // "none": no evaluation
   std::map<std::string, double> event_weights = mf::DefaultEventWeights();
@@ -52,6 +55,10 @@ struct JobInfo {
   std::string error;
   int64_t created_at_ms = 0, finished_at_ms = 0;
   int64_t n_users = 0, n_items = 0, n_interactions = 0;
+  // Ranker jobs: logged rows used, their clicks, and `linear` on the same
+  // held-out rows.
+  int64_t rows = 0, positives = 0;
+  std::map<std::string, double> baseline_metrics;
 };
 
 // Hooks for the service's metrics.
@@ -71,6 +78,9 @@ struct RunnerOptions {
   std::chrono::milliseconds consume_interval{1000};
 };
 
+// A ranker job's knobs as text, for the published model's meta.
+std::map<std::string, std::string> RankerParamsText(const RankerJobSpec& spec);
+
 class JobRunner {
  public:
   JobRunner(EventLog& log, model::ModelStore& store, const Clock& clock, RunnerOptions options,
@@ -83,11 +93,15 @@ class JobRunner {
   absl::StatusOr<JobInfo> Get(const std::string& id) const;
   absl::StatusOr<JobInfo> Cancel(const std::string& id);
   std::vector<JobInfo> List() const;  // newest first
+  int64_t NowMs() const { return clock_.NowMs(); }
   // Blocks until the job is finished or `timeout` passes (tests, CLI).
   absl::StatusOr<JobInfo> Wait(const std::string& id, std::chrono::milliseconds timeout) const;
 
  private:
   void Run(std::shared_ptr<JobInfo> job);
+  void RunRanker(const std::shared_ptr<JobInfo>& job);
+  // Marks the job failed (or cancelled) with `error`.
+  void Fail(const std::shared_ptr<JobInfo>& job, JobState state, const std::string& error);
   void Schedule();
   void Consume();
   // One sync of the event log, counted for the observer.

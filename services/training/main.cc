@@ -1,7 +1,9 @@
 // recstack-training: ALS training jobs over the event stream, publishing
 // model versions to Redis (DESIGN §3-§4).
 #include <unistd.h>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "common/config/config.h"
 #include "common/grpc/service_main.h"
@@ -30,6 +32,10 @@ int main(int argc, char** argv) {
   app.add_option("--consumer-name", consumer, "consumer name in the rs:events group")
       ->envname(config::EnvName("consumer-name"))
       ->capture_default_str();
+  std::string experiments_file;
+  app.add_option("--experiments", experiments_file,
+                 "the ranking service's experiments JSON, for experiment reports")
+      ->envname(config::EnvName("experiments"));
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
   auto interval = config::ParseDuration(retrain);
@@ -38,6 +44,18 @@ int main(int argc, char** argv) {
         absl::StrCat("--retrain-interval: ", interval.status().message()));
   if (st.ok() && (keep_versions < 1 || keep_versions > 100))
     st = absl::InvalidArgumentError("--keep-versions: must be 1-100");
+  std::vector<ranking::Experiment> experiments;
+  if (st.ok() && !experiments_file.empty()) {
+    std::ifstream in(experiments_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    // Rankers are the ranking service's to check; here names suffice.
+    auto parsed = ranking::ParseExperiments(ss.str());
+    if (!in) st = absl::InvalidArgumentError("--experiments: cannot read " + experiments_file);
+    else if (!parsed.ok())
+      st = absl::InvalidArgumentError("--experiments: " + std::string(parsed.status().message()));
+    else experiments = *std::move(parsed);
+  }
   if (!st.ok()) return grpcutil::Fail("training", st, 2);
   log::Init("training", cfg.log_level);
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
@@ -47,6 +65,9 @@ int main(int argc, char** argv) {
   redis::Keyspace keys(cfg.key_prefix);
   SystemClock clock;
   training::EventLog event_log(pool, keys, state_dir, "training", consumer);
+  training::FeedbackLog feedback(state_dir);
+  if (absl::Status open = feedback.Open(); !open.ok()) return grpcutil::Fail("training", open, 1);
+  event_log.set_feedback(&feedback);
   if (absl::Status open = event_log.Open(); !open.ok()) return grpcutil::Fail("training", open, 1);
   model::ModelStore store(pool, keys);
   auto registry = std::make_shared<prometheus::Registry>();
@@ -55,10 +76,12 @@ int main(int argc, char** argv) {
   ropts.publish.keep_versions = keep_versions;
   ropts.retrain_interval = *interval;
   training::JobRunner runner(event_log, store, clock, ropts, training::MetricsObserver(metrics));
-  training::TrainingServiceImpl service(runner, store, metrics);
-  return grpcutil::Serve(
-      cfg, registry,
-      {.services = {&service},
-       .readiness_redis = *redis_opts,
-       .started_fields = {{"state_dir", state_dir}, {"snapshot_events", event_log.size()}}});
+  training::TrainingServiceImpl service(runner, store, metrics, &feedback, experiments);
+  return grpcutil::Serve(cfg, registry,
+                         {.services = {&service},
+                          .readiness_redis = *redis_opts,
+                          .started_fields = {{"state_dir", state_dir},
+                                             {"snapshot_events", event_log.size()},
+                                             {"feedback_impressions", feedback.impressions()},
+                                             {"experiments", experiments.size()}}});
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status.h"
+#include "common/stats/readout_proto.h"
 #include "common/status/status.h"
 
 namespace recstack::training {
@@ -41,10 +42,38 @@ v1::Algorithm AlgorithmToProto(mf::Algorithm a) {
   return v1::ALS_IMPLICIT;
 }
 
+void RankerParamsToProto(const RankerJobSpec& s, v1::RankerTrainingParams* p) {
+  p->set_model(ranking::LearnedKindName(s.kind));
+  p->set_window_ms(s.window_ms);
+  p->set_attribution_ms(s.attribution_ms);
+  p->set_holdout(s.holdout);
+  p->set_position(s.position == PositionMode::kIps ? "ips" : "feature");
+  p->set_optimizer(std::string(ml::OptimizerName(s.logistic.optimizer)));
+  p->set_learning_rate(s.logistic.learning_rate);
+  p->set_epochs(s.logistic.epochs);
+  p->set_batch_size(s.logistic.batch_size);
+  p->set_regularization(s.logistic.l2);
+  p->set_no_standardize(!s.logistic.standardize);
+  p->set_objective(std::string(ml::GbdtObjectiveName(s.gbdt.objective)));
+  p->set_rounds(s.gbdt.rounds);
+  p->set_max_depth(s.gbdt.max_depth);
+  p->set_eta(s.gbdt.eta);
+  p->set_seed(s.gbdt.seed);
+  p->set_dry_run(!s.publish);
+}
+
 void JobToProto(const JobInfo& j, v1::Job* p) {
   p->set_job_id(j.id);
   p->set_state(StateToProto(j.state));
   p->set_algorithm(AlgorithmToProto(j.spec.config.algorithm));
+  if (j.spec.ranker.has_value()) {
+    p->set_algorithm(j.spec.ranker->kind == ranking::LearnedKind::kGbdt ? v1::RANKER_GBDT
+                                                                        : v1::RANKER_LOGISTIC);
+    RankerParamsToProto(*j.spec.ranker, p->mutable_ranker_params());
+    p->set_rows(j.rows);
+    p->set_positives(j.positives);
+    p->mutable_baseline_metrics()->insert(j.baseline_metrics.begin(), j.baseline_metrics.end());
+  }
   const mf::AlsParams& a = j.spec.config.als;
   v1::TrainingParams* tp = p->mutable_params();
   tp->set_factors(a.factors);
@@ -83,9 +112,11 @@ void JobToProto(const JobInfo& j, v1::Job* p) {
 
 void ModelToProto(const model::ModelMeta& m, const std::string& current, v1::ModelInfo* p) {
   p->set_version(m.version);
-  p->set_algorithm(m.algorithm == model::Algorithm::kEase          ? v1::EASE
-                   : m.algorithm == model::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT
-                                                                   : v1::ALS_IMPLICIT);
+  p->set_algorithm(m.algorithm == model::Algorithm::kEase             ? v1::EASE
+                   : m.algorithm == model::Algorithm::kExplicitAls    ? v1::ALS_EXPLICIT
+                   : m.algorithm == model::Algorithm::kRankerGbdt     ? v1::RANKER_GBDT
+                   : m.algorithm == model::Algorithm::kRankerLogistic ? v1::RANKER_LOGISTIC
+                                                                      : v1::ALS_IMPLICIT);
   p->mutable_params()->insert(m.params.begin(), m.params.end());
   p->mutable_metrics()->insert(m.metrics.begin(), m.metrics.end());
   p->set_n_users(m.n_users);
@@ -99,7 +130,8 @@ void ModelToProto(const model::ModelMeta& m, const std::string& current, v1::Mod
 
 TrainingMetrics::TrainingMetrics(prometheus::Registry& registry)
     : rpc(registry, "training",
-          {"StartTraining", "GetJob", "CancelJob", "ListJobs", "ListModels", "PromoteModel"}) {
+          {"StartTraining", "GetJob", "CancelJob", "ListJobs", "ListModels", "PromoteModel",
+           "StartRankerTraining", "EvaluateRanker", "ExperimentReport"}) {
   duration = &prometheus::BuildHistogram()
                   .Name("recstack_training_duration_seconds")
                   .Help("Wall time of finished training jobs")
@@ -225,9 +257,172 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
   return spec;
 }
 
+absl::StatusOr<JobSpec> RankerSpecFromProto(const v1::RankerTrainingParams& p) {
+  JobSpec spec;
+  RankerJobSpec r;
+  if (p.model().empty()) return absl::InvalidArgumentError("model is required: gbdt or logistic");
+  RECSTACK_ASSIGN_OR_RETURN(r.kind, ranking::ParseLearnedKind(p.model()));
+  if (p.window_ms() < 0 || p.attribution_ms() < 0 || p.holdout() < 0 || p.epochs() < 0 ||
+      p.batch_size() < 0 || p.learning_rate() < 0 || p.regularization() < 0 || p.rounds() < 0 ||
+      p.max_depth() < 0 || p.eta() < 0) {
+    return absl::InvalidArgumentError("ranker training parameters must not be negative");
+  }
+  if (p.window_ms() > 0) r.window_ms = p.window_ms();
+  if (p.attribution_ms() > 0) r.attribution_ms = p.attribution_ms();
+  if (p.holdout() > 0) r.holdout = p.holdout();
+  if (p.position() == "ips") {
+    r.position = PositionMode::kIps;
+  } else if (!p.position().empty() && p.position() != "feature") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("position must be feature or ips, got '", p.position(), "'"));
+  }
+  if (!p.optimizer().empty()) {
+    RECSTACK_ASSIGN_OR_RETURN(r.logistic.optimizer, ml::ParseOptimizer(p.optimizer()));
+  }
+  if (p.learning_rate() > 0) r.logistic.learning_rate = p.learning_rate();
+  if (p.epochs() > 0) r.logistic.epochs = p.epochs();
+  if (p.batch_size() > 0) r.logistic.batch_size = p.batch_size();
+  if (p.regularization() > 0) r.logistic.l2 = p.regularization();
+  r.logistic.standardize = !p.no_standardize();
+  if (!p.objective().empty()) {
+    RECSTACK_ASSIGN_OR_RETURN(r.gbdt.objective, ml::ParseGbdtObjective(p.objective()));
+  }
+  if (p.rounds() > 0) r.gbdt.rounds = p.rounds();
+  if (p.max_depth() > 0) r.gbdt.max_depth = p.max_depth();
+  if (p.eta() > 0) r.gbdt.eta = p.eta();
+  if (p.seed() > 0) r.gbdt.seed = r.logistic.seed = p.seed();
+  r.publish = !p.dry_run();
+  RECSTACK_RETURN_IF_ERROR(r.Validate());
+  spec.ranker = std::move(r);
+  return spec;
+}
+
 TrainingServiceImpl::TrainingServiceImpl(JobRunner& runner, model::ModelStore& store,
-                                         TrainingMetrics& metrics)
-    : runner_(runner), store_(store), metrics_(metrics) {}
+                                         TrainingMetrics& metrics, FeedbackLog* feedback,
+                                         std::vector<ranking::Experiment> experiments)
+    : runner_(runner), store_(store), metrics_(metrics), feedback_(feedback),
+      experiments_(std::move(experiments)) {}
+
+grpc::Status TrainingServiceImpl::StartRankerTraining(grpc::ServerContext*,
+                                                      const v1::StartRankerTrainingRequest* req,
+                                                      v1::Job* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "StartRankerTraining");
+  auto spec = RankerSpecFromProto(req->params());
+  absl::StatusOr<JobInfo> job =
+      spec.ok() ? runner_.Start(*std::move(spec)) : absl::StatusOr<JobInfo>(spec.status());
+  timer.set_code(job.status().code());
+  if (!job.ok()) return ToGrpc(job.status());
+  JobToProto(*job, resp);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::unique_ptr<ranking::Ranker>> TrainingServiceImpl::TargetRanker(
+    const std::string& name, std::string* version) {
+  if (name.empty()) return absl::InvalidArgumentError("ranker is required");
+  auto [base, pinned] = ranking::SplitVersion(name);
+  if (auto kind = ranking::ParseLearnedKind(base); kind.ok()) {
+    std::string v = pinned;
+    if (v.empty()) {
+      auto current = store_.CurrentVersion(ranking::SlotOf(*kind));
+      if (!current.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("ranker ", base, " has no published model yet"));
+      }
+      v = *current;
+    }
+    auto model = ranking::LoadRankerModel(store_, *kind, v);
+    if (!model.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ranker ", name, ": ", model.status().message()));
+    }
+    *version = v;
+    return ranking::MakeLearnedRanker(*std::move(model));
+  }
+  if (!pinned.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ranker ", name, ": only learned rankers (gbdt, logistic) have versions"));
+  }
+  return ranking::RankerRegistry::WithBuiltins().Create(base, {});
+}
+
+grpc::Status TrainingServiceImpl::EvaluateRanker(grpc::ServerContext*,
+                                                 const v1::EvaluateRankerRequest* req,
+                                                 v1::EvaluateRankerResponse* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "EvaluateRanker");
+  auto run = [&]() -> absl::Status {
+    if (req->window_ms() < 0 || req->attribution_ms() < 0)
+      return absl::InvalidArgumentError("window and attribution must not be negative");
+    const double confidence = req->confidence() == 0 ? 0.95 : req->confidence();
+    if (!(confidence > 0 && confidence < 1))
+      return absl::InvalidArgumentError("confidence must be in (0, 1)");
+    std::string version;
+    RECSTACK_ASSIGN_OR_RETURN(auto target, TargetRanker(req->ranker(), &version));
+    if (feedback_ == nullptr) return absl::FailedPreconditionError("no feedback log");
+    const int64_t window = req->window_ms() > 0 ? req->window_ms() : kDefaultWindowMs;
+    const FeedbackView view = feedback_->Snapshot(runner_.NowMs() - window);
+    RECSTACK_ASSIGN_OR_RETURN(
+        OffPolicyResult r,
+        EvaluateOffPolicy(view, *target,
+                          req->attribution_ms() > 0 ? req->attribution_ms() : kDefaultAttributionMs,
+                          confidence));
+    resp->set_ranker(req->ranker());
+    resp->set_ranker_version(version);
+    resp->set_requests(r.requests);
+    resp->set_impressions(r.impressions);
+    resp->set_clicks(r.clicks);
+    resp->set_logged_ctr(r.logged_ctr);
+    for (auto [est, out] :
+         {std::pair{&r.ips, resp->mutable_ips()}, std::pair{&r.snips, resp->mutable_snips()}}) {
+      out->set_estimate(est->estimate);
+      out->set_ci_low(est->ci.lo);
+      out->set_ci_high(est->ci.hi);
+      out->set_variance(est->variance);
+    }
+    resp->set_effective_sample_size(r.ips.effective_sample_size);
+    resp->set_max_weight(r.ips.max_weight);
+    resp->set_explored_share(r.explored_share);
+    return absl::OkStatus();
+  };
+  absl::Status st = run();
+  timer.set_code(st.code());
+  return ToGrpc(st);
+}
+
+grpc::Status TrainingServiceImpl::ExperimentReport(grpc::ServerContext*,
+                                                   const v1::ExperimentReportRequest* req,
+                                                   v1::ExperimentReportResponse* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "ExperimentReport");
+  auto run = [&]() -> absl::Status {
+    if (req->experiment().empty()) return absl::InvalidArgumentError("experiment is required");
+    if (req->window_ms() < 0 || req->attribution_ms() < 0)
+      return absl::InvalidArgumentError("window and attribution must not be negative");
+    const ranking::Experiment* exp = nullptr;
+    std::string known;
+    for (const auto& e : experiments_) {
+      absl::StrAppend(&known, known.empty() ? "" : ", ", e.name);
+      if (e.name == req->experiment()) exp = &e;
+    }
+    if (exp == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "unknown experiment '", req->experiment(), "' (known: ",
+          known.empty() ? "none; start training with --experiments, the ranking service's file"
+                        : known,
+          ")"));
+    }
+    if (feedback_ == nullptr) return absl::FailedPreconditionError("no feedback log");
+    const FeedbackView view =
+        feedback_->Snapshot(req->window_ms() > 0 ? runner_.NowMs() - req->window_ms() : 0);
+    RECSTACK_ASSIGN_OR_RETURN(stats::Readout r,
+                              ReportExperiment(view, *exp, req->control(),
+                                               req->attribution_ms() > 0 ? req->attribution_ms()
+                                                                         : kDefaultAttributionMs));
+    ReadoutToProto(r, resp);
+    return absl::OkStatus();
+  };
+  absl::Status st = run();
+  timer.set_code(st.code());
+  return ToGrpc(st);
+}
 
 grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext*,
                                                 const v1::StartTrainingRequest* req,
@@ -276,9 +471,15 @@ grpc::Status TrainingServiceImpl::ListModels(grpc::ServerContext*, const v1::Lis
   timer.set_code(versions.status().code());
   if (!versions.ok()) return ToGrpc(versions.status());
   auto current = store_.CurrentVersion();
-  const std::string cur = current.ok() ? *current : "";
-  resp->set_current_version(cur);
-  for (const auto& m : *versions) ModelToProto(m, cur, resp->add_models());
+  resp->set_current_version(current.ok() ? *current : "");
+  // Each slot (factors, EASE, each learned ranker) has its own current version.
+  std::map<model::Slot, std::string> current_of;
+  for (model::Slot slot : model::kAllSlots) {
+    auto v = store_.CurrentVersion(slot);
+    if (v.ok()) current_of[slot] = *v;
+  }
+  for (const auto& m : *versions)
+    ModelToProto(m, current_of[model::SlotOf(m.algorithm)], resp->add_models());
   return grpc::Status::OK;
 }
 

@@ -32,7 +32,11 @@ JobObserver MetricsObserver(TrainingMetrics& metrics);
 
 class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
-  TrainingServiceImpl(JobRunner& runner, model::ModelStore& store, TrainingMetrics& metrics);
+  // `feedback` (may be null: no ranker jobs or reports) is the event log's
+  // feedback log; `experiments` what the ranking service runs, for reports.
+  TrainingServiceImpl(JobRunner& runner, model::ModelStore& store, TrainingMetrics& metrics,
+                      FeedbackLog* feedback = nullptr,
+                      std::vector<ranking::Experiment> experiments = {});
 
   grpc::Status StartTraining(grpc::ServerContext*, const v1::StartTrainingRequest*,
                              v1::Job*) override;
@@ -44,12 +48,28 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                           v1::ListModelsResponse*) override;
   grpc::Status PromoteModel(grpc::ServerContext*, const v1::PromoteModelRequest*,
                             v1::ModelInfo*) override;
+  grpc::Status StartRankerTraining(grpc::ServerContext*, const v1::StartRankerTrainingRequest*,
+                                   v1::Job*) override;
+  grpc::Status EvaluateRanker(grpc::ServerContext*, const v1::EvaluateRankerRequest*,
+                              v1::EvaluateRankerResponse*) override;
+  grpc::Status ExperimentReport(grpc::ServerContext*, const v1::ExperimentReportRequest*,
+                                v1::ExperimentReportResponse*) override;
 
  private:
+  // A ranker by name as EvaluateRanker scores with it: a learned one's
+  // current or pinned version (named in *version), or a built-in.
+  absl::StatusOr<std::unique_ptr<ranking::Ranker>> TargetRanker(const std::string& name,
+                                                                std::string* version);
+
   JobRunner& runner_;
   model::ModelStore& store_;
   TrainingMetrics& metrics_;
+  FeedbackLog* feedback_;
+  std::vector<ranking::Experiment> experiments_;
 };
+
+// RankerTrainingParams -> a ranker JobSpec with the documented defaults.
+absl::StatusOr<JobSpec> RankerSpecFromProto(const v1::RankerTrainingParams& params);
 
 // StartTrainingRequest -> JobSpec with the documented defaults filled in.
 absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req);

@@ -16,5 +16,6 @@ void RegisterIngestCommands(CLI::App& app);     // ingest, history, trending
 void RegisterModelsCommands(CLI::App& app);     // models, promote
 void RegisterRecommendCommands(CLI::App& app);  // recommend, similar
 void RegisterHealthCommand(CLI::App& app);
+void RegisterRankerCommands(CLI::App& app);  // ranker train/evaluate, experiment report
 
 }  // namespace recstack::cli

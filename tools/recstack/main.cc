@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterModelsCommands(app);
   recstack::cli::RegisterRecommendCommands(app);
   recstack::cli::RegisterHealthCommand(app);
+  recstack::cli::RegisterRankerCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {

@@ -2,7 +2,6 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -12,14 +11,11 @@
 #include "common/grpc/status.h"
 #include "common/status/status.h"
 #include "recstack/v1/training.grpc.pb.h"
+#include "tools/recstack/job_follow.h"
 #include "tools/recstack/train_options.h"
 
 namespace recstack::cli {
 namespace {
-
-bool Terminal(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
 
 nlohmann::json JobJson(const v1::Job& job) {
   nlohmann::json j = nlohmann::json::object();
@@ -76,36 +72,15 @@ absl::Status RunRemoteTraining(const TrainOptions& o) {
   }
   if (!o.json) std::cerr << "job " << job.job_id() << " started\n";
   int last_iteration = -1;
-  // Each poll has its own deadline; the wait has none unless --timeout. A
-  // few failed polls in a row (the service restarting, a busy machine) are
-  // retried before giving up.
-  int failed_polls = 0;
-  while (o.wait && !Terminal(job.state())) {
-    if (std::chrono::steady_clock::now() >= give_up) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("job ", job.job_id(), " still ", v1::JobState_Name(job.state()),
-                       " after --timeout ", o.timeout, " (it goes on on the service)"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(failed_polls > 0 ? 1000 : 200));
-    grpc::ClientContext ctx;
-    grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
-    v1::GetJobRequest get;
-    get.set_job_id(job.job_id());
-    v1::Job polled;
-    grpc::Status st = stub->GetJob(&ctx, get, &polled);
-    if (!st.ok()) {
-      const bool transient = st.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                             st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-      if (transient && ++failed_polls < 30) continue;
-      return FromGrpc(st);
-    }
-    failed_polls = 0;
-    job = std::move(polled);
-    if (!o.json && !o.quiet && job.iteration() != last_iteration && job.state() == v1::RUNNING) {
-      last_iteration = job.iteration();
-      std::cerr << "iteration " << job.iteration() << "/" << job.total_iterations() << "  loss "
-                << std::setprecision(6) << job.loss() << "\n";
-    }
+  if (o.wait) {
+    RECSTACK_ASSIGN_OR_RETURN(
+        job, FollowJob(*stub, std::move(job), give_up, [&](const v1::Job& j) {
+          if (!o.json && !o.quiet && j.iteration() != last_iteration && j.state() == v1::RUNNING) {
+            last_iteration = j.iteration();
+            std::cerr << "iteration " << j.iteration() << "/" << j.total_iterations() << "  loss "
+                      << std::setprecision(6) << j.loss() << "\n";
+          }
+        }));
   }
   nlohmann::json j = JobJson(job);
   if (o.json) {

@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "services/ranking/experiments.h"
-#include "services/ranking/rankers.h"
+#include "common/rank/experiments.h"
+#include "common/rank/rankers.h"
 
 namespace recstack::ranking {
 namespace {
@@ -89,7 +89,7 @@ TEST(Experiments, StableAssignmentCloseToTrafficShares) {
   const std::string config = R"({"experiments":[{"name":"e","salt":"s1","variants":[
       {"name":"a","ranker":"linear","traffic":0.2},{"name":"b","ranker":"recency+mmr","traffic":0.5,
        "params":{"half_life_days":"20"}},{"name":"c","ranker":"passthrough","traffic":0.3}]}]})";
-  auto exps = ParseExperiments(config, reg);
+  auto exps = ParseExperiments(config, RegistryCheck(reg));
   ASSERT_TRUE(exps.ok()) << exps.status();
   const Experiment& e = (*exps)[0];
   ASSERT_EQ(e.variants.size(), 3u);
@@ -108,7 +108,7 @@ TEST(Experiments, StableAssignmentCloseToTrafficShares) {
   // Stable: a later call gives every user the variant of the first one, in
   // another order (no state carried between calls) and from a fresh parse
   // of the same config (as another process or a restart would have it).
-  auto reparsed = ParseExperiments(config, reg);
+  auto reparsed = ParseExperiments(config, RegistryCheck(reg));
   ASSERT_TRUE(reparsed.ok()) << reparsed.status();
   int moved = 0;
   for (int u = n - 1; u >= 0; --u) {
@@ -152,19 +152,42 @@ TEST(Experiments, StableAssignmentCloseToTrafficShares) {
 
 TEST(Experiments, BadConfigsAreRejected) {
   auto reg = RankerRegistry::WithBuiltins();
-  EXPECT_FALSE(ParseExperiments("not json", reg).ok());
-  EXPECT_FALSE(ParseExperiments(R"({"experiments":[]})", reg).ok());
+  EXPECT_FALSE(ParseExperiments("not json", RegistryCheck(reg)).ok());
+  EXPECT_FALSE(ParseExperiments(R"({"experiments":[]})", RegistryCheck(reg)).ok());
   auto sum = ParseExperiments(
       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":0.5}]}]})",
-      reg);
+      RegistryCheck(reg));
   ASSERT_FALSE(sum.ok());
   EXPECT_NE(std::string(sum.status().message()).find("sum to 0.5"), std::string::npos);
   auto unknown = ParseExperiments(
       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"magic","traffic":1}]}]})",
-      reg);
+      RegistryCheck(reg));
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(std::string(unknown.status().message()).find("unknown ranker 'magic'"),
             std::string::npos);
+  auto dup = ParseExperiments(
+      R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":0.5},)"
+      R"({"name":"a","ranker":"recency","traffic":0.5}]}]})",
+      RegistryCheck(reg));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(std::string(dup.status().message()).find("two variants are named a"),
+            std::string::npos);
+}
+
+TEST(Registry, VersionPinsReachTheFactoryAsAParam) {
+  RankerRegistry reg;
+  std::string seen;
+  reg.Register("m", "test", [&](const RankerParams& p) -> absl::StatusOr<std::unique_ptr<Ranker>> {
+    seen = p.count("version") ? p.at("version") : "(none)";
+    return std::make_unique<PassthroughRanker>();
+  });
+  ASSERT_TRUE(reg.Create("m@v7", {}).ok());
+  EXPECT_EQ(seen, "v7");
+  ASSERT_TRUE(reg.Create("m", {}).ok());
+  EXPECT_EQ(seen, "(none)");
+  EXPECT_TRUE(reg.Has("m@v3"));
+  EXPECT_FALSE(reg.Has("n@v3"));
+  EXPECT_EQ(SplitVersion("gbdt@v12"), (std::pair<std::string, std::string>{"gbdt", "v12"}));
 }
 
 }  // namespace

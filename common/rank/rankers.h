@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/math/dense.h"
-#include "services/ranking/features.h"
+#include "common/rank/features.h"
 
 namespace recstack::ranking {
 
@@ -39,6 +39,22 @@ class Ranker {
  public:
   virtual ~Ranker() = default;
   virtual Scored Score(const FeatureRow& row) const = 0;
+  // Every candidate of one request. A model that scores in batches (the
+  // learned rankers) overrides it and may leave the contributions empty,
+  // to be filled by Explain for the few items that are served.
+  virtual std::vector<Scored> ScoreAll(const std::vector<FeatureRow>& rows) const {
+    std::vector<Scored> out;
+    out.reserve(rows.size());
+    for (const FeatureRow& row : rows) out.push_back(Score(row));
+    return out;
+  }
+  // Fills s->contributions when ScoreAll left them empty.
+  virtual void Explain(const FeatureRow& row, Scored* s) const {
+    (void)row;
+    (void)s;
+  }
+  // The learned model's version ("" for hand-set rankers).
+  virtual std::string version() const { return ""; }
 };
 
 struct RankerInfo {
@@ -53,10 +69,14 @@ class RankerRegistry {
   static RankerRegistry WithBuiltins();
 
   void Register(std::string name, std::string description, Factory factory);
-  // INVALID_ARGUMENT naming the known rankers for an unknown name.
+  // INVALID_ARGUMENT naming the known rankers for an unknown name. A name
+  // may pin a version, "gbdt@v12": the part after '@' reaches the factory
+  // as the param "version". A learned ranker without a model answers
+  // NOT_FOUND (its caller falls back, docs/rankers.md).
   absl::StatusOr<std::unique_ptr<Ranker>> Create(const std::string& name,
                                                  const RankerParams& params) const;
-  bool Has(const std::string& name) const { return factories_.count(name) > 0; }
+  // Whether `name` (without "+mmr", with or without "@VERSION") is registered.
+  bool Has(const std::string& name) const;
   std::vector<RankerInfo> List() const;
   std::string KnownNames() const;
 
@@ -66,6 +86,8 @@ class RankerRegistry {
 
 // "linear+mmr" -> {"linear", true}.
 std::pair<std::string, bool> SplitMmr(const std::string& spec);
+// "gbdt@v12" -> {"gbdt", "v12"}; "linear" -> {"linear", ""}.
+std::pair<std::string, std::string> SplitVersion(const std::string& name);
 
 // Retrieval order: score = -position, no contributions beyond it.
 class PassthroughRanker final : public Ranker {

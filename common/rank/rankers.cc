@@ -1,4 +1,4 @@
-#include "services/ranking/rankers.h"
+#include "common/rank/rankers.h"
 
 #include <algorithm>
 #include <charconv>
@@ -49,14 +49,29 @@ std::string RankerRegistry::KnownNames() const {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Ranker>> RankerRegistry::Create(const std::string& name,
+absl::StatusOr<std::unique_ptr<Ranker>> RankerRegistry::Create(const std::string& spec,
                                                                const RankerParams& params) const {
+  auto [name, version] = SplitVersion(spec);
   auto it = factories_.find(name);
   if (it == factories_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown ranker '", name, "' (known: ", KnownNames(), "; any of them may end in +mmr)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown ranker '", name, "' (known: ", KnownNames(),
+                     "; any of them may end in +mmr, a learned one may pin @VERSION)"));
   }
-  return it->second.second(params);
+  if (version.empty()) return it->second.second(params);
+  RankerParams pinned = params;
+  pinned["version"] = version;
+  return it->second.second(pinned);
+}
+
+bool RankerRegistry::Has(const std::string& name) const {
+  return factories_.count(SplitVersion(name).first) > 0;
+}
+
+std::pair<std::string, std::string> SplitVersion(const std::string& name) {
+  const size_t at = name.find('@');
+  if (at == std::string::npos) return {name, ""};
+  return {name.substr(0, at), name.substr(at + 1)};
 }
 
 std::vector<RankerInfo> RankerRegistry::List() const {

@@ -1,4 +1,4 @@
-#include "services/ranking/experiments.h"
+#include "common/rank/experiments.h"
 
 #include <cmath>
 
@@ -42,8 +42,20 @@ std::vector<Experiment> DefaultExperiments(const std::string& ranker) {
   return {{"default", "default", {{"control", ranker, 1.0, {}}}}};
 }
 
+RankerCheck RegistryCheck(const RankerRegistry& registry) {
+  return [&registry](const std::string& ranker, const RankerParams& params) -> absl::Status {
+    auto created = registry.Create(SplitMmr(ranker).first, params);
+    if (created.ok()) return absl::OkStatus();
+    if (absl::IsNotFound(created.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ranker ", ranker, " is not published yet (", created.status().message(), ")"));
+    }
+    return created.status();
+  };
+}
+
 absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& text,
-                                                         const RankerRegistry& registry) {
+                                                         const RankerCheck& check) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("experiments") ||
       !j["experiments"].is_array()) {
@@ -78,10 +90,21 @@ absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& text
         return absl::InvalidArgumentError(
             absl::StrCat("experiment ", e.name, "/", v.name, ": traffic must be 0-1"));
       }
-      auto created = registry.Create(SplitMmr(v.ranker).first, v.params);
-      if (!created.ok()) {
+      for (const Variant& other : e.variants) {
+        if (other.name == v.name) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("experiment ", e.name, ": two variants are named ", v.name));
+        }
+      }
+      if (v.ranker.empty()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("experiment ", e.name, "/", v.name, ": ", created.status().message()));
+            absl::StrCat("experiment ", e.name, "/", v.name, ": no ranker"));
+      }
+      if (check) {
+        if (absl::Status st = check(v.ranker, v.params); !st.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("experiment ", e.name, "/", v.name, ": ", st.message()));
+        }
       }
       total += v.traffic;
       e.variants.push_back(std::move(v));

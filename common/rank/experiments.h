@@ -10,11 +10,12 @@
 //       {"name": "diverse", "ranker": "linear+mmr", "traffic": 0.5,
 //        "params": {"mmr_lambda": "0.7"}}]}]}
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/ranking/rankers.h"
+#include "common/rank/rankers.h"
 
 namespace recstack::ranking {
 
@@ -29,9 +30,19 @@ struct Experiment {
   std::vector<Variant> variants;
 };
 
-// Shares must be in [0, 1] and sum to 1 (within 1e-6); rankers must exist.
+// Checks one variant's ranker (e.g. that it exists and has a published
+// model); the message becomes part of the parse error.
+using RankerCheck = std::function<absl::Status(const std::string& ranker, const RankerParams&)>;
+
+// Shares must be in [0, 1] and sum to 1 (within 1e-6); names must be unique;
+// every variant's ranker passes `check` (none: any non-empty name).
 absl::StatusOr<std::vector<Experiment>> ParseExperiments(const std::string& json,
-                                                         const RankerRegistry& registry);
+                                                         const RankerCheck& check = nullptr);
+
+// The check a ranking service makes: the registry creates the ranker
+// (without its "+mmr"), so an unknown ranker and a learned ranker with no
+// published model are both refused, naming the problem.
+RankerCheck RegistryCheck(const RankerRegistry& registry);
 // One experiment "default" with one variant "control" running `ranker`.
 std::vector<Experiment> DefaultExperiments(const std::string& ranker = "linear");
 
