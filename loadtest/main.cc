@@ -4,10 +4,23 @@
 //   recstack-loadtest --rate 200 --duration 5s --floor --json
 //   recstack-loadtest --sweep 100:3000:100 --slo 50ms --floor --plot sweep.svg
 //   recstack-loadtest --simulate-clicks .stack/data/synth --rate 100 --duration 30s
+//   recstack-loadtest --simulate-clicks .stack/data/synth --position-bias 0.5 --json
 //
 // Requests leave on a schedule and latency counts from the scheduled send
 // time (see runner.h). `--floor` drives an in-process echo service with the
 // same schedule, so every figure comes with its ratio to a bare RPC.
+//
+// --simulate-clicks DIR clicks what the gateway recommends with the click
+// model of DIR's ground truth: a simulated user examines the item at 1-based
+// position p with probability (1/p)^ETA (--position-bias, default 1; 0 = no
+// position bias) and clicks an examined item with its true probability.
+// The report gives the CTR overall and per experiment variant
+// (clicks.by_variant; "none" for answers without one), next to an oracle
+// (each user's true top-k, in order) and random items under the same model.
+//
+// Exit 2 on a command-line error (an unknown flag, a value that does not
+// parse, --position-bias out of range); 1 when the run cannot go ahead or
+// fails (the other flags' range checks included).
 #include <CLI/CLI.hpp>
 
 #include <cmath>
@@ -31,9 +44,9 @@ namespace rl = recstack::loadtest;
 
 namespace {
 
-int Fail(const absl::Status& st) {
+int Fail(const absl::Status& st, int code = 1) {
   std::fprintf(stderr, "recstack-loadtest: %s\n", std::string(st.message()).c_str());
-  return 1;
+  return code;
 }
 
 double Ratio(int64_t a, int64_t b) {
@@ -112,9 +125,16 @@ int main(int argc, char** argv) {
                  "NAME=HOST:PORT,... of their /metrics (process_cpu_seconds_total)");
   app.add_option("--simulate-clicks", clicks_dir,
                  "a `recstack datagen` dir: click recommended items with the true probability");
+  app.add_option("--position-bias", o.position_bias,
+                 "with --simulate-clicks: position p (1-based) is examined with probability "
+                 "(1/p)^ETA, 0-10; 0 = no position bias")
+      ->capture_default_str();
   if (int rc = recstack::config::ParseOrExit(app, argc, argv); rc >= 0) return rc;
   // The in-process echo server logs like a service; only its problems matter here.
   recstack::log::Init("recstack-loadtest", "warn");
+  // Checked again by RunOptions::Validate; here it is a usage error (exit 2),
+  // caught before the ground truth is loaded.
+  if (auto st = rl::ValidatePositionBias(o.position_bias); !st.ok()) return Fail(st, 2);
 
   auto parse_ms = [](const std::string& flag,
                      const std::string& v) -> absl::StatusOr<std::chrono::milliseconds> {
@@ -360,13 +380,12 @@ int main(int argc, char** argv) {
     }
   }
   if (o.truth != nullptr) {
-    const auto b = rl::ComputeClickBaselines(*o.truth, *catalog, o.zipf, o.k, 300, o.seed);
-    out["click_baselines"] = {{"oracle_ctr", b.oracle_ctr}, {"random_ctr", b.random_ctr}};
+    const auto b =
+        rl::ComputeClickBaselines(*o.truth, *catalog, o.zipf, o.k, 300, o.seed, o.position_bias);
+    out["click_baselines"] = b.ToJson();
     if (out.contains("clicks")) {
-      say(absl::StrFormat(
-          "clicks: ctr %.4f (expected %.4f); an oracle's top-%d gets %.4f, random items %.4f",
-          out["clicks"]["ctr"].get<double>(), out["clicks"]["expected_ctr"].get<double>(), o.k,
-          b.oracle_ctr, b.random_ctr));
+      rl::AddShareOfOracle(out["clicks"], b.oracle_ctr);
+      say(rl::ClickSummary(out["clicks"], b, o.k));
     }
   }
   if (!csv.empty()) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -295,10 +297,11 @@ void Runner::SendClicks(Worker& w, const std::string& user, const pb::RecommendR
     const std::string& item = resp.items(pos).item_id();
     auto p = o_.truth->ClickProbability(user, item);
     const double prob = p.ok() ? *p : 0.0;  // items outside the data set never get clicked
-    ++w.clicks.impressions;
-    w.clicks.expected_clicks += prob;
-    if (w.rng.Uniform() >= prob) continue;
-    ++w.clicks.clicks;
+    // The model's position is 1-based; the logged one stays 0-based like
+    // the gateway's impressions.
+    if (!w.clicks.Record(resp.variant(), pos + 1, o_.position_bias, prob, w.rng.Uniform())) {
+      continue;
+    }
     pb::Event* e = call->req.add_events();
     e->set_user_id(user);
     e->set_item_id(item);
@@ -446,11 +449,7 @@ absl::StatusOr<RunResult> Runner::Go() {
       d.errors += w->seconds[sec].errors;
       d.degraded += w->seconds[sec].degraded;
     }
-    result.clicks.impressions += w->clicks.impressions;
-    result.clicks.clicks += w->clicks.clicks;
-    result.clicks.expected_clicks += w->clicks.expected_clicks;
-    result.clicks.events_sent += w->clicks.events_sent;
-    result.clicks.events_failed += w->clicks.events_failed;
+    result.clicks.Merge(w->clicks);
     last_done = std::max(last_done, w->last_measured_done_ns);
   }
   for (const OpResult& r : result.ops) {
@@ -499,6 +498,14 @@ std::string_view TargetName(Target t) {
   return "?";
 }
 
+absl::Status ValidatePositionBias(double eta) {
+  if (eta >= 0 && eta <= 10) return absl::OkStatus();  // false for NaN too
+  return absl::InvalidArgumentError(
+      absl::StrCat("--position-bias must be in [0, 10] (the exponent ETA of the examination "
+                   "probability (1/position)^ETA), got ",
+                   eta));
+}
+
 absl::Status RunOptions::Validate() const {
   auto bad = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
   if (!(rate >= 0.1 && rate <= 1e6)) return bad("--rate must be in [0.1, 1000000], got ", rate);
@@ -522,6 +529,7 @@ absl::Status RunOptions::Validate() const {
                  A(OpName(static_cast<Op>(i))), "'; change --mix");
     }
   }
+  if (auto st = ValidatePositionBias(position_bias); !st.ok()) return st;
   if (truth != nullptr && target != Target::kGateway) {
     return bad("--simulate-clicks needs --target gateway (clicks go back through it)");
   }
@@ -589,14 +597,7 @@ nlohmann::json RunResult::ToJson() const {
     }
     j["timeline"] = std::move(tl);
   }
-  if (clicks.impressions > 0) {
-    j["clicks"] = {{"impressions", clicks.impressions},
-                   {"clicks", clicks.clicks},
-                   {"ctr", static_cast<double>(clicks.clicks) / clicks.impressions},
-                   {"expected_ctr", clicks.expected_clicks / clicks.impressions},
-                   {"click_requests", clicks.events_sent},
-                   {"click_requests_failed", clicks.events_failed}};
-  }
+  if (clicks.impressions > 0) j["clicks"] = clicks.ToJson();
   return j;
 }
 
@@ -613,26 +614,137 @@ std::string RunResult::Summary() const {
   return out;
 }
 
+double ExaminationProbability(int position, double eta) {
+  if (position < 1) {
+    // Positions are 1-based; 0 or less is a caller's bug (STYLE rule 3).
+    std::fprintf(stderr, "ExaminationProbability: position %d is not 1-based\n", position);
+    std::abort();
+  }
+  // pow(p, -0.0) is exactly 1: eta 0 examines everything.
+  return std::pow(static_cast<double>(position), -eta);
+}
+
+double SimulatedClickProbability(int position, double eta, double click_probability) {
+  return ExaminationProbability(position, eta) * click_probability;
+}
+
+bool SimulatedClick(int position, double eta, double click_probability, double u) {
+  // One draw decides both steps: u < e * p has probability e * p, the
+  // product of examining (e) and clicking what was examined (p).
+  return u < SimulatedClickProbability(position, eta, click_probability);
+}
+
+std::string VariantKey(std::string_view variant) {
+  return variant.empty() ? std::string("none") : std::string(variant);
+}
+
+bool ClickStats::Record(std::string_view variant, int position, double eta, double prob, double u) {
+  const double p = SimulatedClickProbability(position, eta, prob);
+  const bool clicked = u < p;
+  VariantClicks& v = by_variant[VariantKey(variant)];
+  ++impressions;
+  ++v.impressions;
+  expected_clicks += p;
+  v.expected_clicks += p;
+  if (clicked) {
+    ++clicks;
+    ++v.clicks;
+  }
+  return clicked;
+}
+
+void ClickStats::Merge(const ClickStats& other) {
+  impressions += other.impressions;
+  clicks += other.clicks;
+  expected_clicks += other.expected_clicks;
+  events_sent += other.events_sent;
+  events_failed += other.events_failed;
+  for (const auto& [name, v] : other.by_variant) {
+    VariantClicks& d = by_variant[name];
+    d.impressions += v.impressions;
+    d.clicks += v.clicks;
+    d.expected_clicks += v.expected_clicks;
+  }
+}
+
+nlohmann::json ClickStats::ToJson() const {
+  auto ratio = [](double a, int64_t n) { return n > 0 ? a / static_cast<double>(n) : 0.0; };
+  nlohmann::json variants = nlohmann::json::object();
+  for (const auto& [name, v] : by_variant) {
+    variants[name] = {{"impressions", v.impressions},
+                      {"clicks", v.clicks},
+                      {"ctr", ratio(static_cast<double>(v.clicks), v.impressions)},
+                      {"expected_ctr", ratio(v.expected_clicks, v.impressions)}};
+  }
+  return {{"impressions", impressions},
+          {"clicks", clicks},
+          {"ctr", ratio(static_cast<double>(clicks), impressions)},
+          {"expected_ctr", ratio(expected_clicks, impressions)},
+          {"click_requests", events_sent},
+          {"click_requests_failed", events_failed},
+          {"by_variant", std::move(variants)}};
+}
+
+nlohmann::json ClickBaselines::ToJson() const {
+  return {{"oracle_ctr", oracle_ctr}, {"random_ctr", random_ctr}, {"position_bias", position_bias}};
+}
+
+void AddShareOfOracle(nlohmann::json& clicks, double oracle_ctr) {
+  if (!(oracle_ctr > 0)) return;
+  if (clicks.contains("ctr")) clicks["share_of_oracle"] = clicks["ctr"].get<double>() / oracle_ctr;
+  if (!clicks.contains("by_variant")) return;
+  for (auto& v : clicks["by_variant"]) v["share_of_oracle"] = v["ctr"].get<double>() / oracle_ctr;
+}
+
+std::string ClickSummary(const nlohmann::json& clicks, const ClickBaselines& b, int k) {
+  std::string out = absl::StrFormat(
+      "clicks: ctr %.4f (expected %.4f); an oracle's top-%d gets %.4f, random items %.4f "
+      "(position bias %g)",
+      clicks.value("ctr", 0.0), clicks.value("expected_ctr", 0.0), k, b.oracle_ctr, b.random_ctr,
+      b.position_bias);
+  if (b.oracle_ctr > 0) {
+    absl::StrAppend(&out, absl::StrFormat(", %.1f%% of the oracle",
+                                          100 * clicks.value("ctr", 0.0) / b.oracle_ctr));
+  }
+  if (!clicks.contains("by_variant")) return out;
+  for (const auto& el : clicks["by_variant"].items()) {
+    const std::string& name = el.key();
+    const nlohmann::json& v = el.value();
+    absl::StrAppend(&out, absl::StrFormat("\n  variant %-12s %9d impressions %7d clicks  ctr %.4f "
+                                          "(expected %.4f)",
+                                          name, v.value("impressions", int64_t{0}),
+                                          v.value("clicks", int64_t{0}), v.value("ctr", 0.0),
+                                          v.value("expected_ctr", 0.0)));
+    if (b.oracle_ctr > 0) {
+      absl::StrAppend(&out, absl::StrFormat(", %.1f%% of the oracle",
+                                            100 * v.value("ctr", 0.0) / b.oracle_ctr));
+    }
+  }
+  return out;
+}
+
 ClickBaselines ComputeClickBaselines(const data::GroundTruth& truth, const Catalog& catalog,
-                                     double zipf, int k, int samples, uint64_t seed) {
+                                     double zipf, int k, int samples, uint64_t seed, double eta) {
   ZipfSampler users(static_cast<int64_t>(catalog.users.size()), zipf);
   math::Rng rng(seed);
   ClickBaselines b;
+  b.position_bias = eta;
   int n_oracle = 0, n_random = 0;
   for (int s = 0; s < samples; ++s) {
     const std::string& user = catalog.users[users.Sample(rng)];
     auto top = truth.TrueTopK(user, k);
     if (!top.ok()) continue;
-    for (const std::string& item : *top) {
-      if (auto p = truth.ClickProbability(user, item); p.ok()) {
-        b.oracle_ctr += *p;
+    // The true top-k in its true order (best first) at positions 1..k.
+    for (size_t i = 0; i < top->size(); ++i) {
+      if (auto p = truth.ClickProbability(user, (*top)[i]); p.ok()) {
+        b.oracle_ctr += SimulatedClickProbability(static_cast<int>(i) + 1, eta, *p);
         ++n_oracle;
       }
     }
     for (int i = 0; i < k; ++i) {
       const std::string& item = truth.item_ids()[rng.Below(truth.item_ids().size())];
       if (auto p = truth.ClickProbability(user, item); p.ok()) {
-        b.random_ctr += *p;
+        b.random_ctr += SimulatedClickProbability(i + 1, eta, *p);
         ++n_random;
       }
     }

@@ -12,6 +12,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/config/ports.h"
@@ -53,8 +56,14 @@ struct RunOptions {
   int rank_candidates = 100;     // candidates per Rank (--target ranking)
   int echo_response_bytes = 0;   // padding of each Echo answer (floor)
   // With a synthetic data set's ground truth: every item a Recommend
-  // returns is clicked with its true probability and sent as a CLICK event.
+  // returns may be clicked (see position_bias) and is then sent back as a
+  // CLICK event.
   const data::GroundTruth* truth = nullptr;
+  // Position bias of the simulated users (--position-bias ETA, 0-10): the
+  // item at 1-based position p is examined with probability (1/p)^ETA, and
+  // an examined item is clicked with its true probability. 0 = every item
+  // is examined.
+  double position_bias = 1;
 
   absl::Status Validate() const;
 };
@@ -75,12 +84,45 @@ struct SecondStats {
   double rate = 0;  // the scheduled rate of that second
 };
 
+// InvalidArgument naming --position-bias unless 0 <= eta <= 10.
+absl::Status ValidatePositionBias(double eta);
+
+// The click model of --simulate-clicks. A simulated user examines the item
+// at 1-based `position` with probability (1/position)^eta and clicks an
+// examined item with its true probability: P(click) = (1/p)^eta * prob.
+double ExaminationProbability(int position, double eta);
+double SimulatedClickProbability(int position, double eta, double click_probability);
+// One user's decision with one uniform draw `u` in [0, 1): clicked iff
+// u < SimulatedClickProbability(...). With eta 0 this is `u < prob`.
+bool SimulatedClick(int position, double eta, double click_probability, double u);
+
+// The key of a Recommend's experiment variant in ClickStats::by_variant:
+// the variant's name, "none" when it has none (e.g. a degraded answer).
+std::string VariantKey(std::string_view variant);
+
+struct VariantClicks {
+  int64_t impressions = 0;
+  int64_t clicks = 0;
+  double expected_clicks = 0;  // sum of their P(click), examination included
+};
+
 struct ClickStats {
   int64_t impressions = 0;     // items returned by measured Recommends
   int64_t clicks = 0;          // of those, clicked
-  double expected_clicks = 0;  // sum of their true click probabilities
+  double expected_clicks = 0;  // sum of their P(click), examination included
   int64_t events_sent = 0;     // IngestEvents calls carrying clicks
   int64_t events_failed = 0;
+  std::map<std::string, VariantClicks> by_variant;  // by VariantKey
+
+  // One impression of an item with true click probability `prob` at
+  // 1-based `position`, decided by the uniform draw `u` (SimulatedClick);
+  // returns whether it was clicked.
+  bool Record(std::string_view variant, int position, double eta, double prob, double u);
+  void Merge(const ClickStats& other);
+  // {impressions, clicks, ctr, expected_ctr, click_requests,
+  //  click_requests_failed, by_variant: {name: {impressions, clicks, ctr,
+  //  expected_ctr}}}.
+  nlohmann::json ToJson() const;
 };
 
 struct RunResult {
@@ -109,14 +151,27 @@ struct RunResult {
 
 absl::StatusOr<RunResult> Run(const RunOptions& options, const Catalog& catalog);
 
-// Click-through baselines for --simulate-clicks: the mean true click
-// probability of a user's true top-k items (an oracle recommender) and of
-// random items, over `samples` users drawn like the load test draws them.
+// Click-through baselines for --simulate-clicks, under the same click model
+// (position bias `eta`): the mean P(click) of a user's true top-k items shown
+// in their true order at positions 1..k (an oracle recommender) and of
+// random items at positions 1..k, over `samples` users drawn like the load
+// test draws them.
 struct ClickBaselines {
   double oracle_ctr = 0;
   double random_ctr = 0;
+  double position_bias = 0;
+
+  // {oracle_ctr, random_ctr, position_bias}.
+  nlohmann::json ToJson() const;
 };
 ClickBaselines ComputeClickBaselines(const data::GroundTruth& truth, const Catalog& catalog,
-                                     double zipf, int k, int samples, uint64_t seed);
+                                     double zipf, int k, int samples, uint64_t seed, double eta);
+
+// Adds share_of_oracle = ctr / oracle_ctr to a `clicks` object (ClickStats::
+// ToJson) and to each of its by_variant entries; nothing when the oracle's
+// CTR is not positive.
+void AddShareOfOracle(nlohmann::json& clicks, double oracle_ctr);
+// Human lines: the overall CTR next to the baselines, then one per variant.
+std::string ClickSummary(const nlohmann::json& clicks, const ClickBaselines& baselines, int k);
 
 }  // namespace recstack::loadtest
