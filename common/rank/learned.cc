@@ -1,5 +1,6 @@
 #include "common/rank/learned.h"
 
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,7 +26,7 @@ class LearnedRanker final : public Ranker {
   Scored Score(const FeatureRow& row) const override {
     Scored s;
     s.score = model_->ScoreRows({row}).front();
-    s.contributions = model_->Explain(row);
+    s.contributions = std::move(model_->Explain({&row}).front());
     return s;
   }
   std::vector<Scored> ScoreAll(const std::vector<FeatureRow>& rows) const override {
@@ -34,8 +35,11 @@ class LearnedRanker final : public Ranker {
     for (size_t i = 0; i < rows.size(); ++i) out[i].score = scores[i];
     return out;
   }
-  void Explain(const FeatureRow& row, Scored* s) const override {
-    if (s->contributions.empty()) s->contributions = model_->Explain(row);
+  void Explain(const std::vector<const FeatureRow*>& rows,
+               const std::vector<Scored*>& scored) const override {
+    std::vector<std::vector<Contribution>> c = model_->Explain(rows);
+    for (size_t i = 0; i < scored.size() && i < c.size(); ++i)
+      scored[i]->contributions = std::move(c[i]);
   }
   std::string version() const override { return model_->version(); }
 
@@ -90,12 +94,12 @@ absl::StatusOr<std::shared_ptr<RankerModel>> RankerModel::FromBytes(LearnedKind 
       new RankerModel(kind, std::move(version), *pos, *std::move(m)));
 }
 
-std::vector<float> RankerModel::Matrix(const std::vector<FeatureRow>& rows) const {
+std::vector<float> RankerModel::Matrix(const std::vector<const FeatureRow*>& rows) const {
   const size_t d = dims();
   std::vector<float> x(rows.size() * d);
   for (size_t i = 0; i < rows.size(); ++i) {
     float* r = x.data() + i * d;
-    for (int f = 0; f < kNumFeatures; ++f) r[f] = static_cast<float>(rows[i].f[f]);
+    for (int f = 0; f < kNumFeatures; ++f) r[f] = static_cast<float>(rows[i]->f[f]);
     if (with_position_) r[kNumFeatures] = kServingPosition;
   }
   return x;
@@ -107,7 +111,9 @@ absl::StatusOr<std::vector<double>> RankerModel::Predict(std::span<const float> 
 
 std::vector<double> RankerModel::ScoreRows(const std::vector<FeatureRow>& rows) const {
   if (rows.empty()) return {};
-  auto scores = Predict(Matrix(rows));
+  std::vector<const FeatureRow*> ptrs(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) ptrs[i] = &rows[i];
+  auto scores = Predict(Matrix(ptrs));
   if (!scores.ok()) {
     // Columns were checked at load, so this is a bug, not bad input.
     log::Error("learned ranker failed",
@@ -117,14 +123,33 @@ std::vector<double> RankerModel::ScoreRows(const std::vector<FeatureRow>& rows) 
   return *std::move(scores);
 }
 
-std::vector<Contribution> RankerModel::Explain(const FeatureRow& row) const {
-  const std::vector<float> x = Matrix({row});
-  auto e = std::visit([&](const auto& m) { return m.Explain(x); }, model_);
-  std::vector<Contribution> out;
-  if (!e.ok()) return out;
-  out.push_back({kBiasFeature, 1.0, e->bias});
-  for (size_t j = 0; j < e->contributions.size(); ++j) {
-    out.push_back({static_cast<int>(j), x[j], e->contributions[j]});
+std::vector<std::vector<Contribution>> RankerModel::Explain(
+    const std::vector<const FeatureRow*>& rows) const {
+  std::vector<std::vector<Contribution>> out(rows.size());
+  if (rows.empty()) return out;
+  const size_t d = dims();
+  const std::vector<float> x = Matrix(rows);
+  auto explained = std::visit(
+      [&](const auto& m) -> absl::StatusOr<std::vector<ml::Explanation>> {
+        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, ml::GbdtModel>) {
+          return m.ExplainBatch(x);
+        } else {
+          std::vector<ml::Explanation> all;
+          for (size_t i = 0; i < rows.size(); ++i) {
+            auto e = m.Explain(std::span<const float>(x.data() + i * d, d));
+            if (!e.ok()) return e.status();
+            all.push_back(*std::move(e));
+          }
+          return all;
+        }
+      },
+      model_);
+  if (!explained.ok()) return out;
+  for (size_t i = 0; i < rows.size() && i < explained->size(); ++i) {
+    const ml::Explanation& e = (*explained)[i];
+    out[i].push_back({kBiasFeature, 1.0, e.bias});
+    for (size_t j = 0; j < e.contributions.size(); ++j)
+      out[i].push_back({static_cast<int>(j), x[i * d + j], e.contributions[j]});
   }
   return out;
 }

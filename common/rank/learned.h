@@ -59,8 +59,8 @@ class RankerModel {
   // Scores of raw rows of dims() columns (training's evaluation).
   absl::StatusOr<std::vector<double>> Predict(std::span<const float> x) const;
   // Per-feature contributions plus the bias (kBiasFeature); they sum to the
-  // margin (log-odds for binary models).
-  std::vector<Contribution> Explain(const FeatureRow& row) const;
+  // margin (log-odds for binary models). One batch for all rows.
+  std::vector<std::vector<Contribution>> Explain(const std::vector<const FeatureRow*>& rows) const;
 
   LearnedKind kind() const { return kind_; }
   const std::string& version() const { return version_; }
@@ -70,7 +70,7 @@ class RankerModel {
  private:
   RankerModel(LearnedKind kind, std::string version, bool with_position,
               std::variant<ml::LogisticModel, ml::GbdtModel> model);
-  std::vector<float> Matrix(const std::vector<FeatureRow>& rows) const;
+  std::vector<float> Matrix(const std::vector<const FeatureRow*>& rows) const;
 
   LearnedKind kind_;
   std::string version_;

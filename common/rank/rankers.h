@@ -48,10 +48,13 @@ class Ranker {
     for (const FeatureRow& row : rows) out.push_back(Score(row));
     return out;
   }
-  // Fills s->contributions when ScoreAll left them empty.
-  virtual void Explain(const FeatureRow& row, Scored* s) const {
-    (void)row;
-    (void)s;
+  // Fills the contributions ScoreAll left empty, for the served items only
+  // (rows[i] was scored into *scored[i]); one batch, as explaining can cost
+  // more than scoring (TreeSHAP).
+  virtual void Explain(const std::vector<const FeatureRow*>& rows,
+                       const std::vector<Scored*>& scored) const {
+    (void)rows;
+    (void)scored;
   }
   // The learned model's version ("" for hand-set rankers).
   virtual std::string version() const { return ""; }

@@ -52,3 +52,14 @@ def run_table:
     "\(.machine.load_average_1m_start | fixed(2)) / \(.machine.load_average_1m_end | fixed(2))",
     "\(.elapsed_s | fixed(0)) s"]]
   | table;
+
+# A small probability in scientific notation ("3.2e-14"); "n/a" for null.
+def sci($digits):
+  if . == null then "n/a"
+  elif . == 0 then "0"
+  elif . >= 0.001 then fixed($digits + 1)
+  else
+    (log10 | floor) as $e
+    | (. / pow(10; $e)) as $m
+    | "\($m | fixed($digits - 1))e\($e)"
+  end;

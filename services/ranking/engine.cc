@@ -52,8 +52,26 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   }
   res.ranker = spec;
   res.ranker_version = (*ranker)->version();
-  if (q.candidates.empty()) return res;
-  auto rows = features_.Assemble(q.user_id, q.candidates);
+  // Param "candidates": score only the first N in retrieval's order. A
+  // learned ranker scores kLearnedCandidates unless told otherwise: it has
+  // only seen what earlier rankers showed, and far down the list it
+  // extrapolates (docs/rankers.md).
+  size_t n = q.candidates.size();
+  if (!res.ranker_version.empty()) n = std::min(n, kLearnedCandidates);
+  if (auto it = params.find("candidates"); it != params.end()) {
+    int limit = 0;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), limit);
+    if (ec != std::errc() || limit < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ranker param candidates='", it->second, "' must be a count >= 1"));
+    }
+    n = std::min(q.candidates.size(), static_cast<size_t>(limit));
+  }
+  if (n == 0) return res;
+  std::vector<CandidateIn> kept;
+  if (n < q.candidates.size()) kept.assign(q.candidates.begin(), q.candidates.begin() + n);
+  const std::vector<CandidateIn>& cands = n < q.candidates.size() ? kept : q.candidates;
+  auto rows = features_.Assemble(q.user_id, cands);
   if (!rows.ok()) return rows.status();
   std::vector<Scored> scored = (*ranker)->ScoreAll(*rows);
   std::vector<int> order(rows->size());
@@ -77,9 +95,18 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   }
   if (static_cast<int>(order.size()) > q.k) order.resize(q.k);
   res.features = *std::move(rows);
+  {
+    std::vector<const FeatureRow*> served_rows;
+    std::vector<Scored*> served;
+    for (int i : order) {
+      if (!scored[i].contributions.empty()) continue;
+      served_rows.push_back(&res.features[i]);
+      served.push_back(&scored[i]);
+    }
+    if (!served.empty()) (*ranker)->Explain(served_rows, served);
+  }
   for (int i : order) {
-    const CandidateIn& c = q.candidates[i];
-    (*ranker)->Explain(res.features[i], &scored[i]);
+    const CandidateIn& c = cands[i];
     res.items.push_back({c.item_id, c.source, scored[i].score, c.retrieval_score, c.position,
                          std::move(scored[i].contributions), i});
   }

@@ -21,6 +21,9 @@
 namespace recstack::ranking {
 
 constexpr int kMaxCandidates = 5000;
+// The candidates a learned ranker scores by default: the first 20 in
+// retrieval's order (experiment param "candidates" changes it).
+constexpr size_t kLearnedCandidates = 20;
 
 struct RankQuery {
   std::string user_id;

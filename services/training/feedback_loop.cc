@@ -113,6 +113,7 @@ absl::StatusOr<RankerTrainOutput> TrainRanker(const FeedbackView& view, const Ra
   const size_t train_requests = groups.size() - valid_requests;
   ml::Dataset train, valid;
   train.feature_names = valid.feature_names = ranking::LearnedFeatureNames(with_position);
+  std::vector<uint8_t> valid_explored;  // per held-out row: shown in a random order
   std::vector<float> x(train.dims());
   for (size_t g = 0; g < groups.size(); ++g) {
     ml::Dataset& d = g < train_requests ? train : valid;
@@ -127,6 +128,7 @@ absl::StatusOr<RankerTrainOutput> TrainRanker(const FeedbackView& view, const Ra
         weight = static_cast<float>(1.0 / out.examination[p]);
       }
       d.AddRow(x, labels[i], imp.request, weight);
+      if (&d == &valid) valid_explored.push_back(imp.explored ? 1 : 0);
       out.positives += labels[i];
     }
   }
@@ -188,7 +190,37 @@ absl::StatusOr<RankerTrainOutput> TrainRanker(const FeedbackView& view, const Ra
       served[r * valid.dims() + ranking::kNumFeatures] = ranking::kServingPosition;
   }
   RECSTACK_ASSIGN_OR_RETURN(std::vector<double> served_scores, model->Predict(served));
-  out.metrics["ndcg@10"] = ml::NdcgAtK(valid.labels, served_scores, valid.groups, 10);
+  // NDCG of the served order against the logged clicks. On requests the
+  // logging ranker ordered, clicks pile up where it put its favourites
+  // (position bias), so any ranker that agrees with it looks good; on the
+  // explored requests (random order) a position is no better than another,
+  // so that is the figure that ranks rankers ("ndcg@10"; all held-out
+  // requests: "ndcg@10_logged").
+  const auto ndcg = [&](const std::vector<double>& scores, bool explored_only) {
+    std::vector<float> l;
+    std::vector<double> s;
+    std::vector<uint64_t> g;
+    for (size_t r = 0; r < valid.rows(); ++r) {
+      if (explored_only && !valid_explored[r]) continue;
+      l.push_back(valid.labels[r]);
+      s.push_back(scores[r]);
+      g.push_back(valid.groups[r]);
+    }
+    return ml::NdcgAtK(l, s, g, 10);
+  };
+  int64_t explored_clicked = 0;  // explored held-out requests with a click
+  for (size_t r = 0; r < valid.rows();) {
+    size_t e = r;
+    bool clicked = false;
+    for (; e < valid.rows() && valid.groups[e] == valid.groups[r]; ++e)
+      clicked = clicked || (valid_explored[e] && valid.labels[e] > 0);
+    explored_clicked += clicked ? 1 : 0;
+    r = e;
+  }
+  const bool by_explored = explored_clicked >= 20;
+  out.metrics["ndcg@10"] = ndcg(served_scores, by_explored);
+  out.metrics["ndcg@10_logged"] = ndcg(served_scores, false);
+  out.metrics["ndcg_requests_explored"] = static_cast<double>(by_explored ? explored_clicked : 0);
 
   // The linear ranker on the same rows.
   RECSTACK_ASSIGN_OR_RETURN(auto linear, ranking::LinearRanker::Create({}));
@@ -200,7 +232,8 @@ absl::StatusOr<RankerTrainOutput> TrainRanker(const FeedbackView& view, const Ra
   };
   const std::vector<double> lin_valid = linear_scores(valid);
   out.baseline["auc"] = ml::Auc(valid.labels, lin_valid);
-  out.baseline["ndcg@10"] = ml::NdcgAtK(valid.labels, lin_valid, valid.groups, 10);
+  out.baseline["ndcg@10"] = ndcg(lin_valid, by_explored);
+  out.baseline["ndcg@10_logged"] = ndcg(lin_valid, false);
   // Its scores are not probabilities: Platt scaling (a one-feature logistic
   // regression fitted on the training rows) makes its log loss comparable.
   ml::Dataset platt_train, platt_valid;

@@ -157,10 +157,20 @@ JobRunner::~JobRunner() {
 absl::StatusOr<JobInfo> JobRunner::Start(JobSpec spec) {
   if (spec.ranker.has_value()) {
     if (absl::Status st = spec.ranker->Validate(); !st.ok()) return st;
-    if (log_.feedback() == nullptr || log_.feedback()->impressions() == 0) {
-      return absl::FailedPreconditionError(
-          "no impressions are logged yet: serve Recommends through the gateway (with "
-          "--log-impressions) and send clicks with their request_id first");
+    // Impressions not yet read from the stream are the job's to catch up
+    // with; none anywhere is the caller's mistake.
+    if (log_.feedback() == nullptr) {
+      return absl::FailedPreconditionError("this training service keeps no feedback log");
+    }
+    if (log_.feedback()->impressions() == 0) {
+      auto pending = log_.StreamLength();
+      if (!pending.ok())
+        return absl::UnavailableError(absl::StrCat("reading events: ", pending.status().message()));
+      if (*pending == 0 || log_.size() == *pending) {
+        return absl::FailedPreconditionError(
+            "no impressions are logged yet: serve Recommends through the gateway (with "
+            "--log-impressions) and send clicks with their request_id first");
+      }
     }
   } else {
     if (absl::Status st = spec.config.Validate(); !st.ok()) return st;

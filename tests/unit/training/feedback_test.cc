@@ -206,7 +206,8 @@ TEST(TrainRanker, ServedGbdtContributionsSumToItsMargin) {
     const float* f = w.view.Features(w.view.impressions[i]);
     for (int j = 0; j < ranking::kNumFeatures; ++j) row.f[j] = f[j];
     std::vector<ranking::Scored> s = ranker->ScoreAll({row});
-    ranker->Explain(row, &s[0]);
+    EXPECT_TRUE(s[0].contributions.empty());  // scoring alone does not explain
+    ranker->Explain({&row}, {&s[0]});
     double sum = 0;
     bool has_bias = false, has_position = false;
     for (const auto& c : s[0].contributions) {
