@@ -11,8 +11,9 @@ PACKAGES=(
   libhiredis-dev redis-server libopenblas-dev prometheus-cpp-dev
   # libraries: ANN index, HTTP, CLI, JSON, logging
   libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
-  # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark)
-  libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev
+  # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark);
+  # page tests use a real browser: headless chromium (tests/integration/gateway_page)
+  libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev chromium
   # learned rankers: gradient-boosted trees (common/ml/gbdt.*)
   libxgboost-dev
   # deploy checks (docker-compose config, YAML manifests) and load-test plots

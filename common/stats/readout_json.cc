@@ -41,4 +41,13 @@ nlohmann::json ReadoutToJson(const Readout& r) {
           {"mde_rel", Number(r.mde_rel)}};
 }
 
+nlohmann::json ReadoutReportJson(const Readout& r) {
+  nlohmann::json j = ReadoutToJson(r);
+  j["control"] = r.control;
+  j["srm_chi2"] = Number(r.srm_chi2);
+  for (size_t i = 0; i < r.comparisons.size(); ++i)
+    j["comparisons"][i]["mde_rel"] = Number(r.comparisons[i].mde_rel);
+  return j;
+}
+
 }  // namespace recstack::stats

@@ -17,4 +17,11 @@ namespace recstack::stats {
 
 nlohmann::json ReadoutToJson(const Readout& readout);
 
+// The full report, what `recstack experiment report --json` prints and the
+// gateway's GET /v1/experiments/{name} answers (one shape, made here only):
+// ReadoutToJson plus "control" (the control variant), "srm_chi2" (the
+// sample-ratio-mismatch statistic) and, in each comparison, "mde_rel" (that
+// comparison's minimum detectable relative lift).
+nlohmann::json ReadoutReportJson(const Readout& readout);
+
 }  // namespace recstack::stats

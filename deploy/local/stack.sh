@@ -13,6 +13,9 @@
 #   RECSTACK_STACK_DIR    state folder (default: .stack in the repo)
 #   RECSTACK_PORT_OFFSET  added to every port (default 0): run a second stack
 #   RECSTACK_BIN          where the binaries are (default: build/bin)
+#   RECSTACK_EXPERIMENTS  when set, the experiments file: given to ranking (which
+#                         runs them) and training (which reads them out)
+#   RECSTACK_EXPLORE_RATE when set, the gateway's --explore-rate
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 state=${RECSTACK_STACK_DIR:-$root/.stack}
@@ -56,7 +59,13 @@ service_args() {
   case $name in
     training) args+=(--state-dir "$state/training") ;;
     gateway) args+=(--http-listen "$host:$http_port" --retrieval-addr "$host:${grpc_port[retrieval]}"
-                    --ranking-addr "$host:${grpc_port[ranking]}" --ingestion-addr "$host:${grpc_port[ingestion]}") ;;
+                    --ranking-addr "$host:${grpc_port[ranking]}" --ingestion-addr "$host:${grpc_port[ingestion]}"
+                    --training-addr "$host:${grpc_port[training]}") ;;
+  esac
+  # Optional settings of the user's, passed on explicitly so `describe` shows them.
+  case $name in
+    ranking | training) [ -z "${RECSTACK_EXPERIMENTS:-}" ] || args+=(--experiments "$RECSTACK_EXPERIMENTS") ;;
+    gateway) [ -z "${RECSTACK_EXPLORE_RATE:-}" ] || args+=(--explore-rate "$RECSTACK_EXPLORE_RATE") ;;
   esac
 }
 

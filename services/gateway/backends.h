@@ -11,6 +11,7 @@
 #include "recstack/v1/ingestion.pb.h"
 #include "recstack/v1/ranking.pb.h"
 #include "recstack/v1/retrieval.pb.h"
+#include "recstack/v1/training.pb.h"
 
 namespace recstack::gateway {
 
@@ -29,6 +30,9 @@ class RankingBackend {
  public:
   virtual ~RankingBackend() = default;
   virtual absl::StatusOr<v1::RankResponse> Rank(const v1::RankRequest& req, Deadline deadline) = 0;
+  // The rankers and the experiments ranking runs (names, variants, traffic).
+  virtual absl::StatusOr<v1::ListRankersResponse> ListRankers(const v1::ListRankersRequest& req,
+                                                              Deadline deadline) = 0;
 };
 
 class IngestionBackend {
@@ -40,6 +44,15 @@ class IngestionBackend {
                                                         Deadline deadline) = 0;
   virtual absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest& req,
                                                               Deadline deadline) = 0;
+};
+
+// The experiment readouts (computed by the training service from the event
+// log) behind the /experiments page.
+class TrainingBackend {
+ public:
+  virtual ~TrainingBackend() = default;
+  virtual absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
+      const v1::ExperimentReportRequest& req, Deadline deadline) = 0;
 };
 
 }  // namespace recstack::gateway

@@ -10,6 +10,7 @@
 #include "common/events/ids.h"
 #include "common/log/log.h"
 #include "common/rank/features.h"
+#include "common/stats/readout_proto.h"
 #include "common/status/status.h"
 
 namespace recstack::gateway {
@@ -84,10 +85,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
 
 Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval,
                  std::unique_ptr<RankingBackend> ranking,
-                 std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options,
+                 std::unique_ptr<IngestionBackend> ingestion,
+                 std::unique_ptr<TrainingBackend> training, GatewayOptions options,
                  GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter)
     : retrieval_(std::move(retrieval)), ranking_(std::move(ranking)),
-      ingestion_(std::move(ingestion)), options_(options), metrics_(metrics), limiter_(limiter),
+      ingestion_(std::move(ingestion)), training_(std::move(training)), options_(options),
+      metrics_(metrics), limiter_(limiter),
       trending_(
           [this]() -> absl::StatusOr<std::vector<v1::ScoredItem>> {
             v1::GetTrendingRequest req;
@@ -414,6 +417,34 @@ absl::StatusOr<v1::SimilarItemsResponse> Gateway::SimilarItems(const v1::Similar
                                                                Clock::time_point deadline) {
   return retrieval_->SimilarItems(req,
                                   std::min(deadline, Clock::now() + options_.retrieval_budget));
+}
+
+absl::StatusOr<std::vector<v1::Experiment>> Gateway::Experiments(Clock::time_point deadline) {
+  if (training_ == nullptr) {
+    return absl::UnavailableError(
+        "no --training-addr: the gateway has no training service to read experiments from");
+  }
+  RECSTACK_ASSIGN_OR_RETURN(
+      v1::ListRankersResponse resp,
+      ranking_->ListRankers(v1::ListRankersRequest(),
+                            StageDeadline(options_.experiments_budget, deadline)));
+  return std::vector<v1::Experiment>(resp.experiments().begin(), resp.experiments().end());
+}
+
+absl::StatusOr<stats::Readout> Gateway::ExperimentReport(const std::string& name,
+                                                         Clock::time_point deadline) {
+  if (training_ == nullptr) {
+    return absl::UnavailableError(
+        "no --training-addr: the gateway has no training service to read experiments from");
+  }
+  if (name.empty() || name.size() > 256)
+    return absl::InvalidArgumentError("experiment name must be 1-256 bytes");
+  v1::ExperimentReportRequest req;
+  req.set_experiment(name);
+  RECSTACK_ASSIGN_OR_RETURN(
+      v1::ExperimentReportResponse resp,
+      training_->ExperimentReport(req, StageDeadline(options_.report_budget, deadline)));
+  return stats::ReadoutFromProto(resp);
 }
 
 }  // namespace recstack::gateway

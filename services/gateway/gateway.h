@@ -12,6 +12,11 @@
 // background thread through a bounded queue: logging never delays or fails
 // a response, and what does not fit is dropped and counted.
 //
+// The experiments view (the /experiments page) asks ranking which
+// experiments it runs and the training service for their readouts, each
+// call bounded by its own budget and the caller's deadline; without a
+// training backend those answers are UNAVAILABLE.
+//
 // The core sees no gRPC: it calls the other services through the small
 // interfaces of backends.h. gateway_service.h serves it over gRPC (and
 // implements those interfaces with gRPC stubs); http_server.h serves it
@@ -33,6 +38,7 @@
 #include "common/cache/refreshed.h"
 #include "common/metrics/metrics.h"
 #include "common/overload/limiter.h"
+#include "common/stats/experiment.h"
 #include "recstack/v1/gateway.pb.h"
 #include "services/gateway/backends.h"
 
@@ -57,6 +63,10 @@ struct GatewayOptions {
   std::chrono::milliseconds fallback_refresh{2000};
   size_t item_cache_size = 100'000;
   std::chrono::milliseconds item_cache_ttl{60'000};
+  // The experiments view: ranking's list of experiments, and one readout
+  // (the training service reads the event log for it).
+  std::chrono::milliseconds experiments_budget{2000};
+  std::chrono::milliseconds report_budget{5000};
 };
 
 struct GatewayMetrics {
@@ -78,9 +88,11 @@ struct GatewayMetrics {
 
 class Gateway {
  public:
+  // `training` may be null: the experiments calls are then UNAVAILABLE.
   Gateway(std::unique_ptr<RetrievalBackend> retrieval, std::unique_ptr<RankingBackend> ranking,
-          std::unique_ptr<IngestionBackend> ingestion, GatewayOptions options,
-          GatewayMetrics& metrics, overload::ConcurrencyLimiter* limiter = nullptr);
+          std::unique_ptr<IngestionBackend> ingestion, std::unique_ptr<TrainingBackend> training,
+          GatewayOptions options, GatewayMetrics& metrics,
+          overload::ConcurrencyLimiter* limiter = nullptr);
   ~Gateway();
 
   // Fetches the fallback list once (and then every fallback_refresh). A
@@ -96,6 +108,15 @@ class Gateway {
       const v1::IngestEventsRequest& req, std::chrono::system_clock::time_point deadline);
   absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(
       const v1::SimilarItemsRequest& req, std::chrono::system_clock::time_point deadline);
+  // The experiments ranking runs, in its order (ranking's ListRankers).
+  absl::StatusOr<std::vector<v1::Experiment>> Experiments(
+      std::chrono::system_clock::time_point deadline);
+  // One experiment's readout (the training service's ExperimentReport, the
+  // first variant as control, every logged impression). InvalidArgument for
+  // an empty name, NotFound for an experiment the training service does
+  // not know, Unavailable without a training backend.
+  absl::StatusOr<stats::Readout> ExperimentReport(const std::string& name,
+                                                  std::chrono::system_clock::time_point deadline);
   // Both peers SERVING is not required: the gateway degrades instead.
   const GatewayOptions& options() const { return options_; }
   GatewayMetrics& metrics() { return metrics_; }
@@ -116,6 +137,7 @@ class Gateway {
   std::unique_ptr<RetrievalBackend> retrieval_;
   std::unique_ptr<RankingBackend> ranking_;
   std::unique_ptr<IngestionBackend> ingestion_;
+  std::unique_ptr<TrainingBackend> training_;  // may be null
   GatewayOptions options_;
   GatewayMetrics& metrics_;
   overload::ConcurrencyLimiter* limiter_;

@@ -73,6 +73,14 @@ absl::StatusOr<v1::RankResponse> GrpcRankingBackend::Rank(const v1::RankRequest&
   });
 }
 
+absl::StatusOr<v1::ListRankersResponse> GrpcRankingBackend::ListRankers(
+    const v1::ListRankersRequest& req, Deadline deadline) {
+  return Unary<v1::ListRankersResponse>(deadline,
+                                        [&](grpc::ClientContext* c, v1::ListRankersResponse* r) {
+                                          return stub_->ListRankers(c, req, r);
+                                        });
+}
+
 absl::StatusOr<v1::IngestEventsResponse> GrpcIngestionBackend::IngestEvents(
     const v1::IngestEventsRequest& req, Deadline deadline) {
   return Unary<v1::IngestEventsResponse>(deadline,
@@ -94,6 +102,14 @@ absl::StatusOr<v1::GetTrendingResponse> GrpcIngestionBackend::GetTrending(
                                         [&](grpc::ClientContext* c, v1::GetTrendingResponse* r) {
                                           return stub_->GetTrending(c, req, r);
                                         });
+}
+
+absl::StatusOr<v1::ExperimentReportResponse> GrpcTrainingBackend::ExperimentReport(
+    const v1::ExperimentReportRequest& req, Deadline deadline) {
+  return Unary<v1::ExperimentReportResponse>(
+      deadline, [&](grpc::ClientContext* c, v1::ExperimentReportResponse* r) {
+        return stub_->ExperimentReport(c, req, r);
+      });
 }
 
 }  // namespace recstack::gateway

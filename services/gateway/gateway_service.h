@@ -13,6 +13,7 @@
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "recstack/v1/ranking.grpc.pb.h"
 #include "recstack/v1/retrieval.grpc.pb.h"
+#include "recstack/v1/training.grpc.pb.h"
 #include "services/gateway/backends.h"
 #include "services/gateway/gateway.h"
 
@@ -50,6 +51,8 @@ class GrpcRankingBackend final : public RankingBackend {
   explicit GrpcRankingBackend(std::shared_ptr<grpc::Channel> channel)
       : stub_(v1::RankingService::NewStub(std::move(channel))) {}
   absl::StatusOr<v1::RankResponse> Rank(const v1::RankRequest& req, Deadline deadline) override;
+  absl::StatusOr<v1::ListRankersResponse> ListRankers(const v1::ListRankersRequest& req,
+                                                      Deadline deadline) override;
 
  private:
   std::unique_ptr<v1::RankingService::Stub> stub_;
@@ -68,6 +71,17 @@ class GrpcIngestionBackend final : public IngestionBackend {
 
  private:
   std::unique_ptr<v1::IngestionService::Stub> stub_;
+};
+
+class GrpcTrainingBackend final : public TrainingBackend {
+ public:
+  explicit GrpcTrainingBackend(std::shared_ptr<grpc::Channel> channel)
+      : stub_(v1::TrainingService::NewStub(std::move(channel))) {}
+  absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
+      const v1::ExperimentReportRequest& req, Deadline deadline) override;
+
+ private:
+  std::unique_ptr<v1::TrainingService::Stub> stub_;
 };
 
 }  // namespace recstack::gateway

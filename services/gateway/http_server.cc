@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/metrics/metrics.h"
+#include "common/stats/readout_json.h"
 #include "services/gateway/page.h"
 
 namespace recstack::gateway {
@@ -146,6 +147,25 @@ absl::Status HttpServer::Start(const std::string& listen) {
           auto out = gateway_.SimilarItems(r, deadline());
           reply(res, out.status(), out.ok() ? ToJson(*out) : "");
         });
+  // The experiments view: a few seconds at most (the core bounds each call).
+  auto slow_deadline = [] { return Clock::now() + std::chrono::seconds(10); };
+  s.Get("/v1/experiments", [=, this](const httplib::Request&, httplib::Response& res) {
+    auto out = gateway_.Experiments(slow_deadline());
+    if (!out.ok()) return reply(res, out.status(), "");
+    nlohmann::json list = nlohmann::json::array();
+    for (const v1::Experiment& e : *out) {
+      nlohmann::json variants = nlohmann::json::array();
+      for (const v1::ExperimentVariant& v : e.variants())
+        variants.push_back({{"name", v.name()}, {"ranker", v.ranker()}, {"traffic", v.traffic()}});
+      list.push_back({{"name", e.name()}, {"variants", std::move(variants)}});
+    }
+    reply(res, absl::OkStatus(), nlohmann::json{{"experiments", std::move(list)}}.dump());
+  });
+  s.Get(R"(/v1/experiments/([^/]+))",
+        [=, this](const httplib::Request& req, httplib::Response& res) {
+          auto out = gateway_.ExperimentReport(UrlDecode(req.matches[1]), slow_deadline());
+          reply(res, out.status(), out.ok() ? stats::ReadoutReportJson(*out).dump() : "");
+        });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const bool ok = healthy_();
     res.status = ok ? 200 : 503;
@@ -154,6 +174,9 @@ absl::Status HttpServer::Start(const std::string& listen) {
   });
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kPageHtml, "text/html; charset=utf-8");
+  });
+  s.Get("/experiments", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kExperimentsPageHtml, "text/html; charset=utf-8");
   });
   // Known paths with the wrong method: 405 with the allowed one.
   auto wrong = [reply](const char* allow) {
@@ -164,8 +187,8 @@ absl::Status HttpServer::Start(const std::string& listen) {
       res.status = 405;
     };
   };
-  for (const char* p :
-       {R"(/v1/users/([^/]+)/recommendations)", R"(/v1/items/([^/]+)/similar)", "/healthz"}) {
+  for (const char* p : {R"(/v1/users/([^/]+)/recommendations)", R"(/v1/items/([^/]+)/similar)",
+                        "/v1/experiments", R"(/v1/experiments/([^/]+))", "/healthz"}) {
     s.Post(p, wrong("GET"));
     s.Put(p, wrong("GET"));
     s.Delete(p, wrong("GET"));
@@ -192,6 +215,10 @@ absl::Status HttpServer::Start(const std::string& listen) {
   if (port_ <= 0)
     return absl::UnavailableError(absl::StrCat("--http-listen: cannot listen on ", listen));
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // Serving before returning: a Stop() that came before the listen loop
+  // started would not end it (httplib's stop() only ends a running loop).
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return absl::OkStatus();
 }
 

@@ -5,8 +5,16 @@
 //   GET  /v1/users/{id}/recommendations?k=10&debug=true&ranker=NAME
 //   POST /v1/events            body: an IngestEventsRequest or one Event
 //   GET  /v1/items/{id}/similar?k=10
+//   GET  /v1/experiments       {"experiments": [{"name", "variants": [{"name",
+//                              "ranker", "traffic"}]}]}: what ranking runs
+//   GET  /v1/experiments/{name}  the readout, exactly `recstack experiment
+//                              report --json` (stats::ReadoutReportJson); 404
+//                              for an experiment the training service does not
+//                              know; both experiments routes 503 when the
+//                              gateway has no training backend
 //   GET  /healthz              {"status": "SERVING"} (200) or 503
 //   GET  /                     the page that shows one recommendation's journey
+//   GET  /experiments[?name=N] the page of the experiments' readouts
 // Errors: {"error": {"code": "INVALID_ARGUMENT", "message": "..."}} with
 // 400 (bad input), 404 (unknown id or path), 405 (wrong method), 503
 // (a dependency is down), 504 (deadline).

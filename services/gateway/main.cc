@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   std::string http_listen = "127.0.0.1:" + std::to_string(config::kGatewayHttpPort),
               retrieval_addr = config::DefaultAddress("retrieval"),
               ranking_addr = config::DefaultAddress("ranking"),
-              ingestion_addr = config::DefaultAddress("ingestion");
+              ingestion_addr = config::DefaultAddress("ingestion"),
+              training_addr = config::DefaultAddress("training");
   gateway::GatewayOptions g;
   int64_t retrieval_ms = g.retrieval_budget.count(), ranking_ms = g.ranking_budget.count(),
           total_ms = g.total_budget.count();
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
   config::AddAddressFlag(app, "retrieval-addr", &retrieval_addr, "retrieval service HOST:PORT");
   config::AddAddressFlag(app, "ranking-addr", &ranking_addr, "ranking service HOST:PORT");
   config::AddAddressFlag(app, "ingestion-addr", &ingestion_addr, "ingestion service HOST:PORT");
+  config::AddAddressFlag(app, "training-addr", &training_addr,
+                         "training service HOST:PORT (experiment readouts for /experiments)");
   app.add_option("--retrieval-budget-ms", retrieval_ms, "deadline of the retrieval stage")
       ->capture_default_str();
   app.add_option("--ranking-budget-ms", ranking_ms, "deadline of the ranking stage")
@@ -48,7 +51,8 @@ int main(int argc, char** argv) {
   absl::Status st = config::Validate(cfg);
   for (auto [flag, addr] :
        {std::pair{"http-listen", &http_listen}, std::pair{"retrieval-addr", &retrieval_addr},
-        std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr}}) {
+        std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr},
+        std::pair{"training-addr", &training_addr}}) {
     if (st.ok()) st = config::ValidateAddress(flag, *addr);
   }
   if (st.ok() && !(g.explore_rate >= 0 && g.explore_rate <= 1))
@@ -66,7 +70,8 @@ int main(int argc, char** argv) {
   gateway::Gateway gw(
       std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_addr)),
       std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_addr)),
-      std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_addr)), g,
+      std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_addr)),
+      std::make_unique<gateway::GrpcTrainingBackend>(grpcutil::MakeChannel(training_addr)), g,
       metrics, limiter.get());
   if (absl::Status s = gw.StartFallbackRefresh(); !s.ok()) {
     log::Warn("no fallback list yet (filled by a later refresh)", {{"error", s.message()}});
@@ -88,6 +93,7 @@ int main(int argc, char** argv) {
                                     .started_fields = {{"http", http_listen},
                                                        {"retrieval", retrieval_addr},
                                                        {"ranking", ranking_addr},
-                                                       {"ingestion", ingestion_addr}}});
+                                                       {"ingestion", ingestion_addr},
+                                                       {"training", training_addr}}});
   return code;
 }

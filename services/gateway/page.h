@@ -6,4 +6,10 @@ namespace recstack::gateway {
 // journey (candidates per source, features, scores, contributions, timings).
 extern const char kPageHtml[];
 
+// The page served at "/experiments": every experiment ranking runs (or the
+// one in ?name=) with its readout from GET /v1/experiments/{name}: per
+// variant CTR and its 95% CI, per comparison the lifts with CIs, p-value and
+// MDE, and the sample-ratio-mismatch check. Self-contained, like kPageHtml.
+extern const char kExperimentsPageHtml[];
+
 }  // namespace recstack::gateway

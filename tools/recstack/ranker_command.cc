@@ -243,11 +243,8 @@ void RegisterRankerCommands(CLI::App& app) {
       v1::ExperimentReportResponse resp;
       RECSTACK_RETURN_IF_ERROR(FromGrpc(stub->ExperimentReport(&ctx, req, &resp)));
       const stats::Readout r = stats::ReadoutFromProto(resp);
-      nlohmann::json j = stats::ReadoutToJson(r);
-      j["control"] = r.control;
-      j["srm_chi2"] = Number(r.srm_chi2);
       if (o->json) {
-        std::cout << j.dump() << "\n";
+        std::cout << stats::ReadoutReportJson(r).dump() << "\n";
         return absl::OkStatus();
       }
       std::cout << "experiment " << r.experiment << " (control " << r.control << ")\n";

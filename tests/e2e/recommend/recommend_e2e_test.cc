@@ -92,7 +92,7 @@ class RecommendE2E : public ::testing::Test {
                                                grpcutil::MakeChannel(ranking_server_->address())),
                                            std::make_unique<gateway::GrpcIngestionBackend>(
                                                grpcutil::MakeChannel(ingestion_server_->address())),
-                                           go, *gateway_metrics_);
+                                           /*training=*/nullptr, go, *gateway_metrics_);
     ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());  // the in-memory trending list
     gateway_service_ = std::make_unique<gateway::GatewayServiceImpl>(*gateway_);
     gateway_server_ = std::make_unique<testing::InProcessServer>(

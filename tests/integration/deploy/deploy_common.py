@@ -61,10 +61,18 @@ def load_yaml_module():
     return yaml
 
 
+# The user's optional settings stack.sh passes on when set (an experiments
+# file, an exploration rate): the deployments are compared with the stack's
+# defaults, without them.
+OPTIONAL_ENV = ("RECSTACK_EXPERIMENTS", "RECSTACK_EXPLORE_RATE")
+
+
 def describe(root):
-    """The local stack's table, at port offset 0."""
+    """The local stack's table, at port offset 0, without optional settings."""
     env = dict(os.environ)
     env.pop("RECSTACK_PORT_OFFSET", None)
+    for name in OPTIONAL_ENV:
+        env.pop(name, None)
     out = subprocess.run([os.path.join(root, "deploy/local/stack.sh"), "describe"],
                          check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out)

@@ -1,4 +1,4 @@
-// The gateway core without sockets: fakes of the three backends (what each
+// The gateway core without sockets: fakes of the four backends (what each
 // returns, what each was asked and with which deadline), a real limiter and
 // real metrics. Each test checks one rule of services/gateway/gateway.h.
 #include "services/gateway/gateway.h"
@@ -67,9 +67,53 @@ struct FakeRanking : RankingBackend {
     r.set_variant("B");
     return r;
   }
+  absl::StatusOr<v1::ListRankersResponse> ListRankers(const v1::ListRankersRequest&,
+                                                      Deadline deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    deadlines.push_back(deadline);
+    if (!status.ok()) return status;
+    v1::ListRankersResponse r;
+    v1::Experiment* e = r.add_experiments();
+    e->set_name("home");
+    for (const char* v : {"A", "B"}) {
+      v1::ExperimentVariant* var = e->add_variants();
+      var->set_name(v);
+      var->set_ranker(std::string(v) == "A" ? "linear" : "gbdt");
+      var->set_traffic(0.5);
+    }
+    return r;
+  }
   std::mutex mu;
   absl::Status status;
   std::vector<v1::RankRequest> calls;
+  std::vector<Deadline> deadlines;
+};
+
+// Knows the experiment "home" only; answers its readout from the wire form.
+struct FakeTraining : TrainingBackend {
+  absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
+      const v1::ExperimentReportRequest& req, Deadline deadline) override {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back(req);
+    deadlines.push_back(deadline);
+    if (req.experiment() != "home")
+      return absl::NotFoundError("no experiment '" + req.experiment() + "'");
+    v1::ExperimentReportResponse r;
+    r.set_experiment("home");
+    r.set_control("A");
+    v1::VariantReport* a = r.add_variants();
+    a->set_name("A");
+    a->set_users(100);
+    a->set_ctr(0.05);
+    v1::ComparisonReport* c = r.add_comparisons();
+    c->set_variant("B");
+    c->set_control("A");
+    c->set_rel_lift(0.2);
+    r.set_srm_p_value(0.5);
+    return r;
+  }
+  std::mutex mu;
+  std::vector<v1::ExperimentReportRequest> calls;
   std::vector<Deadline> deadlines;
 };
 
@@ -111,15 +155,18 @@ struct FakeIngestion : IngestionBackend {
 
 class GatewayCore : public ::testing::Test {
  protected:
-  void Make(GatewayOptions o = {}, overload::ConcurrencyLimiter* limiter = nullptr) {
+  void Make(GatewayOptions o = {}, overload::ConcurrencyLimiter* limiter = nullptr,
+            bool with_training = true) {
     auto r = std::make_unique<FakeRetrieval>();
     auto k = std::make_unique<FakeRanking>();
     auto i = std::make_unique<FakeIngestion>();
+    auto t = with_training ? std::make_unique<FakeTraining>() : nullptr;
     retrieval_ = r.get();
     ranking_ = k.get();
     ingestion_ = i.get();
-    gateway_ =
-        std::make_unique<Gateway>(std::move(r), std::move(k), std::move(i), o, metrics_, limiter);
+    training_ = t.get();
+    gateway_ = std::make_unique<Gateway>(std::move(r), std::move(k), std::move(i), std::move(t), o,
+                                         metrics_, limiter);
   }
   v1::RecommendRequest Req(const std::string& user, int k) {
     v1::RecommendRequest req;
@@ -139,6 +186,7 @@ class GatewayCore : public ::testing::Test {
   FakeRetrieval* retrieval_ = nullptr;
   FakeRanking* ranking_ = nullptr;
   FakeIngestion* ingestion_ = nullptr;
+  FakeTraining* training_ = nullptr;
   std::unique_ptr<Gateway> gateway_;
 };
 
@@ -283,6 +331,65 @@ TEST_F(GatewayCore, EveryServedItemIsLoggedAsAnImpressionWithItsPosition) {
     EXPECT_EQ(got[p].context().at("position"), std::to_string(p));
     EXPECT_EQ(got[p].context().at("variant"), "B");
   }
+}
+
+TEST_F(GatewayCore, ExperimentsComeFromRankingWithinTheirBudget) {
+  GatewayOptions o;
+  o.experiments_budget = 2s;
+  Make(o);
+  const auto before = Clock::now();
+  auto e = gateway_->Experiments(before + 60s);
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->size(), 1u);
+  EXPECT_EQ((*e)[0].name(), "home");
+  ASSERT_EQ((*e)[0].variants_size(), 2);
+  EXPECT_EQ((*e)[0].variants(1).ranker(), "gbdt");
+  ASSERT_EQ(ranking_->deadlines.size(), 1u);
+  EXPECT_LE(ranking_->deadlines[0], Clock::now() + 2s);  // the budget, not the caller's 60 s
+  // Never past the caller's deadline.
+  const auto tight = Clock::now() + 30ms;
+  ASSERT_TRUE(gateway_->Experiments(tight).ok());
+  EXPECT_LE(ranking_->deadlines[1], tight);
+  ranking_->status = absl::UnavailableError("ranking down");
+  EXPECT_EQ(gateway_->Experiments(Clock::now() + 1s).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(GatewayCore, ExperimentReportAsksTrainingWithinItsBudget) {
+  GatewayOptions o;
+  o.report_budget = 5s;
+  Make(o);
+  auto r = gateway_->ExperimentReport("home", Clock::now() + 60s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->experiment, "home");
+  EXPECT_EQ(r->control, "A");
+  ASSERT_EQ(r->variants.size(), 1u);
+  EXPECT_EQ(r->variants[0].users, 100);
+  ASSERT_EQ(r->comparisons.size(), 1u);
+  EXPECT_DOUBLE_EQ(r->comparisons[0].rel_lift, 0.2);
+  ASSERT_EQ(training_->calls.size(), 1u);
+  EXPECT_EQ(training_->calls[0].experiment(), "home");
+  EXPECT_LE(training_->deadlines[0], Clock::now() + 5s);
+  const auto tight = Clock::now() + 30ms;
+  ASSERT_TRUE(gateway_->ExperimentReport("home", tight).ok());
+  EXPECT_LE(training_->deadlines[1], tight);
+  // Unknown: training's NOT_FOUND, passed on. Empty: the caller's mistake.
+  EXPECT_EQ(gateway_->ExperimentReport("nope", Clock::now() + 1s).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(gateway_->ExperimentReport("", Clock::now() + 1s).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(training_->calls.size(), 3u);  // the empty name reached no backend
+}
+
+TEST_F(GatewayCore, WithoutATrainingBackendExperimentsAreUnavailable) {
+  Make({}, nullptr, /*with_training=*/false);
+  for (const absl::Status& st : {gateway_->Experiments(Clock::now() + 1s).status(),
+                                 gateway_->ExperimentReport("home", Clock::now() + 1s).status()}) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+    EXPECT_NE(st.message().find("no --training-addr"), std::string::npos) << st;
+  }
+  // Recommend does not need it.
+  EXPECT_TRUE(gateway_->Recommend(Req("u1", 3), Clock::now() + 1s).ok());
 }
 
 }  // namespace

@@ -65,5 +65,26 @@ TEST(ReadoutJson, UndefinedValuesAreNull) {
   EXPECT_TRUE(j["comparisons"][0]["abs_lift"].is_number());
 }
 
+TEST(ReadoutJson, TheReportAddsControlSrmChi2AndEachComparisonsMde) {
+  auto r =
+      ComputeReadout("home-ranker", {Users("A", "linear", 200, 20), Users("B", "gbdt", 220, 30)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const nlohmann::json j = ReadoutReportJson(*r);
+  EXPECT_EQ(Keys(j), (std::set<std::string>{"experiment", "control", "variants", "comparisons",
+                                            "srm_chi2", "srm_p_value", "mde_rel"}));
+  EXPECT_EQ(j["control"], "A");
+  EXPECT_DOUBLE_EQ(j["srm_chi2"].get<double>(), r->srm_chi2);
+  const nlohmann::json& c = j["comparisons"][0];
+  EXPECT_EQ(Keys(c), (std::set<std::string>{"variant", "control", "abs_lift", "abs_lift_ci",
+                                            "rel_lift", "rel_lift_ci", "p_value", "mde_rel"}));
+  EXPECT_DOUBLE_EQ(c["mde_rel"].get<double>(), r->comparisons[0].mde_rel);
+  // Everything else is ReadoutToJson's.
+  nlohmann::json base = j;
+  base.erase("control");
+  base.erase("srm_chi2");
+  base["comparisons"][0].erase("mde_rel");
+  EXPECT_EQ(base, ReadoutToJson(*r));
+}
+
 }  // namespace
 }  // namespace recstack::stats

@@ -1,0 +1,484 @@
+// The experiments view of the gateway (services/gateway/http_server.h) over
+// real HTTP on loopback: GET /v1/experiments, GET /v1/experiments/{name}
+// (exactly the CLI's JSON, 404 for an unknown experiment, 503 without a
+// training backend), the gRPC backends against in-process fake services,
+// and the /experiments page as a real browser renders it: headless
+// chromium loads the page, runs its script against this server and dumps
+// the DOM, which must hold the readout's numbers, formatted.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/stats/readout_json.h"
+#include "common/stats/readout_proto.h"
+#include "services/gateway/gateway.h"
+#include "services/gateway/gateway_service.h"
+#include "services/gateway/http_server.h"
+#include "tests/support/grpc/in_process_server.h"
+
+namespace recstack::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+// An experiment name that is markup: the page must show it as text.
+constexpr char kMarkupName[] = "<img src=x onerror=alert(1)>";
+
+// "home": A (linear) vs B (gbdt), B better (p = 0.0063), assignment fine.
+v1::ExperimentReportResponse HomeReadout() {
+  v1::ExperimentReportResponse r;
+  r.set_experiment("home");
+  r.set_control("A");
+  auto variant = [&](const char* name, const char* ranker, int64_t users, int64_t imps,
+                     int64_t clicks, double ctr, double lo, double hi) {
+    v1::VariantReport* v = r.add_variants();
+    v->set_name(name);
+    v->set_ranker(ranker);
+    v->set_users(users);
+    v->set_impressions(imps);
+    v->set_clicks(clicks);
+    v->set_ctr(ctr);
+    v->set_ctr_ci_low(lo);
+    v->set_ctr_ci_high(hi);
+    v->set_expected_share(0.5);
+  };
+  variant("A", "linear", 1000, 9000, 450, 0.05, 0.0451, 0.0549);
+  variant("B", "gbdt", 1010, 9100, 546, 0.06, 0.0547, 0.0653);
+  v1::ComparisonReport* c = r.add_comparisons();
+  c->set_variant("B");
+  c->set_control("A");
+  c->set_abs_lift(0.01);
+  c->set_abs_lift_ci_low(0.0028);
+  c->set_abs_lift_ci_high(0.0172);
+  c->set_rel_lift(0.2);
+  c->set_rel_lift_ci_low(0.052);
+  c->set_rel_lift_ci_high(0.371);
+  c->set_p_value(0.0063);
+  c->set_mde_rel(0.153);
+  r.set_srm_chi2(0.05);
+  r.set_srm_p_value(0.8231);
+  r.set_mde_rel(0.153);
+  return r;
+}
+
+// "fresh": a broken split (SRM p = 1.54e-8) and a control without clicks,
+// so the relative lift is undefined and its interval unbounded.
+v1::ExperimentReportResponse FreshReadout() {
+  const double inf = std::numeric_limits<double>::infinity();
+  v1::ExperimentReportResponse r;
+  r.set_experiment("fresh");
+  r.set_control("C");
+  for (auto [name, ranker, users, clicks] :
+       {std::tuple{"C", "recency", 10400, 0}, std::tuple{"D", "linear", 9600, 12}}) {
+    v1::VariantReport* v = r.add_variants();
+    v->set_name(name);
+    v->set_ranker(ranker);
+    v->set_users(users);
+    v->set_impressions(2 * users);
+    v->set_clicks(clicks);
+    v->set_ctr(clicks / (2.0 * users));
+    v->set_expected_share(0.5);
+  }
+  v1::ComparisonReport* c = r.add_comparisons();
+  c->set_variant("D");
+  c->set_control("C");
+  c->set_abs_lift(0.000625);
+  c->set_rel_lift(std::nan(""));
+  c->set_rel_lift_ci_low(-inf);
+  c->set_rel_lift_ci_high(inf);
+  c->set_p_value(0.0005);
+  c->set_mde_rel(std::nan(""));
+  r.set_srm_chi2(32.0);
+  r.set_srm_p_value(1.54e-8);
+  r.set_mde_rel(std::nan(""));
+  return r;
+}
+
+v1::ListRankersResponse RankingExperiments() {
+  v1::ListRankersResponse r;
+  auto add = [&](const std::string& name, std::vector<std::pair<const char*, const char*>> arms) {
+    v1::Experiment* e = r.add_experiments();
+    e->set_name(name);
+    for (auto [v, ranker] : arms) {
+      v1::ExperimentVariant* var = e->add_variants();
+      var->set_name(v);
+      var->set_ranker(ranker);
+      var->set_traffic(1.0 / arms.size());
+    }
+  };
+  add("home", {{"A", "linear"}, {"B", "gbdt"}});
+  add("fresh", {{"C", "recency"}, {"D", "linear"}});
+  add(kMarkupName, {{"X", "linear"}, {"Y", "recency"}});  // training does not know it
+  return r;
+}
+
+absl::StatusOr<v1::ExperimentReportResponse> Report(const std::string& name) {
+  if (name == "home") return HomeReadout();
+  if (name == "fresh") return FreshReadout();
+  return absl::NotFoundError("no experiment '" + name + "' in the experiments file");
+}
+
+struct NoRetrieval : RetrievalBackend {
+  absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest&, Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
+  absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest&,
+                                                        Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
+};
+
+struct FakeRanking : RankingBackend {
+  absl::StatusOr<v1::RankResponse> Rank(const v1::RankRequest&, Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
+  absl::StatusOr<v1::ListRankersResponse> ListRankers(const v1::ListRankersRequest&,
+                                                      Deadline) override {
+    return RankingExperiments();
+  }
+};
+
+struct NoIngestion : IngestionBackend {
+  absl::StatusOr<v1::IngestEventsResponse> IngestEvents(const v1::IngestEventsRequest&,
+                                                        Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
+  absl::StatusOr<v1::GetItemsResponse> GetItems(const v1::GetItemsRequest&, Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
+  absl::StatusOr<v1::GetTrendingResponse> GetTrending(const v1::GetTrendingRequest&,
+                                                      Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
+};
+
+struct FakeTraining : TrainingBackend {
+  absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
+      const v1::ExperimentReportRequest& req, Deadline) override {
+    return Report(req.experiment());
+  }
+};
+
+// The same two services over gRPC, for the Grpc*Backend adapters.
+class FakeRankingService final : public v1::RankingService::Service {
+  grpc::Status ListRankers(grpc::ServerContext*, const v1::ListRankersRequest*,
+                           v1::ListRankersResponse* resp) override {
+    *resp = RankingExperiments();
+    return grpc::Status::OK;
+  }
+};
+
+class FakeTrainingService final : public v1::TrainingService::Service {
+  grpc::Status ExperimentReport(grpc::ServerContext*, const v1::ExperimentReportRequest* req,
+                                v1::ExperimentReportResponse* resp) override {
+    auto r = Report(req->experiment());
+    if (!r.ok())
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(r.status().message()));
+    *resp = *r;
+    return grpc::Status::OK;
+  }
+};
+
+std::set<std::string> Keys(const nlohmann::json& j) {
+  std::set<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.insert(it.key());
+  return keys;
+}
+
+// A gateway core with fake backends behind a real HttpServer on 127.0.0.1:0.
+class ExperimentsHttp : public ::testing::Test {
+ protected:
+  void Start(std::unique_ptr<RankingBackend> ranking, std::unique_ptr<TrainingBackend> training) {
+    GatewayOptions o;
+    o.log_impressions = false;
+    gateway_ = std::make_unique<Gateway>(std::make_unique<NoRetrieval>(), std::move(ranking),
+                                         std::make_unique<NoIngestion>(), std::move(training), o,
+                                         metrics_);
+    http_ = std::make_unique<HttpServer>(*gateway_, [] { return true; });
+    ASSERT_TRUE(http_->Start("127.0.0.1:0").ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", http_->port());
+    client_->set_read_timeout(10, 0);
+  }
+  void SetUp() override {
+    Start(std::make_unique<FakeRanking>(), std::make_unique<FakeTraining>());
+  }
+  void TearDown() override {
+    if (http_) http_->Stop();
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(http_->port()); }
+
+  prometheus::Registry registry_;
+  GatewayMetrics metrics_{registry_};
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ExperimentsHttp, ListHasTheExperimentsRankingRuns) {
+  auto res = client_->Get("/v1/experiments");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  const nlohmann::json j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(Keys(j), std::set<std::string>{"experiments"});
+  ASSERT_EQ(j["experiments"].size(), 3u);
+  const nlohmann::json& home = j["experiments"][0];
+  EXPECT_EQ(Keys(home), (std::set<std::string>{"name", "variants"}));
+  EXPECT_EQ(home["name"], "home");
+  ASSERT_EQ(home["variants"].size(), 2u);
+  EXPECT_EQ(Keys(home["variants"][1]), (std::set<std::string>{"name", "ranker", "traffic"}));
+  EXPECT_EQ(home["variants"][1]["name"], "B");
+  EXPECT_EQ(home["variants"][1]["ranker"], "gbdt");
+  EXPECT_DOUBLE_EQ(home["variants"][1]["traffic"].get<double>(), 0.5);
+  EXPECT_EQ(j["experiments"][2]["name"], kMarkupName);
+}
+
+TEST_F(ExperimentsHttp, ReadoutIsExactlyTheCliJson) {
+  auto res = client_->Get("/v1/experiments/home");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const nlohmann::json j = nlohmann::json::parse(res->body);
+  // The one shape `recstack experiment report --json` prints.
+  EXPECT_EQ(j, stats::ReadoutReportJson(stats::ReadoutFromProto(HomeReadout())));
+  EXPECT_EQ(Keys(j), (std::set<std::string>{"experiment", "control", "variants", "comparisons",
+                                            "srm_chi2", "srm_p_value", "mde_rel"}));
+  EXPECT_EQ(j["control"], "A");
+  ASSERT_EQ(j["variants"].size(), 2u);
+  EXPECT_EQ(Keys(j["variants"][0]), (std::set<std::string>{"name", "ranker", "users", "impressions",
+                                                           "clicks", "ctr", "ctr_ci"}));
+  EXPECT_EQ(j["variants"][1]["users"], 1010);
+  EXPECT_DOUBLE_EQ(j["variants"][1]["ctr_ci"][1].get<double>(), 0.0653);
+  ASSERT_EQ(j["comparisons"].size(), 1u);
+  EXPECT_EQ(Keys(j["comparisons"][0]),
+            (std::set<std::string>{"variant", "control", "abs_lift", "abs_lift_ci", "rel_lift",
+                                   "rel_lift_ci", "p_value", "mde_rel"}));
+  EXPECT_DOUBLE_EQ(j["comparisons"][0]["p_value"].get<double>(), 0.0063);
+  // NaN and infinities are null; a name is URL-decoded.
+  auto fresh = client_->Get("/v1/experiments/fr%65sh");
+  ASSERT_TRUE(fresh);
+  ASSERT_EQ(fresh->status, 200) << fresh->body;
+  const nlohmann::json f = nlohmann::json::parse(fresh->body);
+  EXPECT_TRUE(f["comparisons"][0]["rel_lift"].is_null());
+  EXPECT_TRUE(f["comparisons"][0]["rel_lift_ci"][0].is_null());
+  EXPECT_TRUE(f["mde_rel"].is_null());
+  EXPECT_DOUBLE_EQ(f["srm_p_value"].get<double>(), 1.54e-8);
+}
+
+TEST_F(ExperimentsHttp, UnknownExperimentIs404WithTheErrorJson) {
+  auto res = client_->Get("/v1/experiments/nope");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  const nlohmann::json j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(j["error"]["code"], "NOT_FOUND");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("no experiment 'nope'"),
+            std::string::npos);
+}
+
+TEST_F(ExperimentsHttp, WrongMethodIs405) {
+  for (const char* path : {"/v1/experiments", "/v1/experiments/home"}) {
+    auto res = client_->Post(path, "{}", "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 405) << path;
+    EXPECT_EQ(res->get_header_value("Allow"), "GET");
+  }
+}
+
+TEST_F(ExperimentsHttp, WithoutATrainingBackendBothAre503) {
+  http_->Stop();
+  Start(std::make_unique<FakeRanking>(), nullptr);
+  for (const char* path : {"/v1/experiments", "/v1/experiments/home"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503) << path;
+    const nlohmann::json j = nlohmann::json::parse(res->body);
+    EXPECT_EQ(j["error"]["code"], "UNAVAILABLE");
+    EXPECT_NE(j["error"]["message"].get<std::string>().find("no --training-addr"),
+              std::string::npos);
+  }
+}
+
+TEST_F(ExperimentsHttp, ThePageIsSelfContainedHtml) {
+  auto res = client_->Get("/experiments");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(res->body.find("/v1/experiments"), std::string::npos);
+  for (const char* external : {"src=\"http", "href=\"http", "@import", "<link"})
+    EXPECT_EQ(res->body.find(external), std::string::npos) << external;
+}
+
+TEST(ExperimentsOverGrpc, TheGrpcBackendsCarryTheListTheReadoutAndNotFound) {
+  FakeRankingService ranking;
+  FakeTrainingService training;
+  testing::InProcessServer server({&ranking, &training});
+  prometheus::Registry registry;
+  GatewayMetrics metrics(registry);
+  GatewayOptions o;
+  o.log_impressions = false;
+  Gateway gw(std::make_unique<NoRetrieval>(),
+             std::make_unique<GrpcRankingBackend>(server.channel()),
+             std::make_unique<NoIngestion>(),
+             std::make_unique<GrpcTrainingBackend>(server.channel()), o, metrics);
+  HttpServer http(gw, [] { return true; });
+  ASSERT_TRUE(http.Start("127.0.0.1:0").ok());
+  httplib::Client client("127.0.0.1", http.port());
+  auto list = client.Get("/v1/experiments");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(list->body)["experiments"].size(), 3u);
+  auto home = client.Get("/v1/experiments/home");
+  ASSERT_TRUE(home);
+  EXPECT_EQ(home->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(home->body),
+            stats::ReadoutReportJson(stats::ReadoutFromProto(HomeReadout())));
+  auto unknown = client.Get("/v1/experiments/nope");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  http.Stop();
+}
+
+// Headless chromium: the page, its script and its fetches against the
+// server, run to completion; what it prints is the DOM after that.
+class ExperimentsPage : public ExperimentsHttp {
+ protected:
+  static std::string Chromium() {
+    if (const char* env = std::getenv("RECSTACK_CHROMIUM"); env != nullptr && *env != '\0')
+      return env;
+    const char* path = std::getenv("PATH");
+    std::string dirs = std::string(path != nullptr ? path : "") + ":/usr/bin";
+    for (size_t a = 0; a <= dirs.size();) {
+      const size_t b = std::min(dirs.find(':', a), dirs.size());
+      for (const char* name : {"chromium", "chromium-browser"}) {
+        const std::string p = dirs.substr(a, b - a) + "/" + name;
+        if (b > a && access(p.c_str(), X_OK) == 0) return p;
+      }
+      a = b + 1;
+    }
+    return "";
+  }
+
+  // The DOM of `path` after its scripts ran; fails the test if it cannot.
+  std::string RenderedDom(const std::string& path) {
+    const std::string chromium = Chromium();
+    if (chromium.empty()) {
+      ADD_FAILURE() << "chromium is not installed: the page tests need a real browser. Install "
+                       "it with scripts/deps.sh (Debian package `chromium`), or point "
+                       "RECSTACK_CHROMIUM at one.";
+      return "";
+    }
+    const std::filesystem::path profile =
+        std::filesystem::temp_directory_path() /
+        ("recstack-chromium-" + std::to_string(getpid()) + "-" + std::to_string(++runs_));
+    std::filesystem::create_directories(profile);
+    // Bounded by `timeout`; every host but the loopback server fails to
+    // resolve; a fresh profile, no background traffic.
+    const std::string cmd =
+        "timeout -k 5 60 '" + chromium +
+        "' --headless=new --no-sandbox --disable-gpu --virtual-time-budget=5000"
+        " --user-data-dir='" +
+        profile.string() +
+        "' --no-first-run --no-default-browser-check --disable-extensions --disable-sync"
+        " --disable-background-networking --disable-component-update"
+        " --host-resolver-rules='MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'"
+        " --dump-dom '" +
+        Url() + path + "' 2>/dev/null";
+    std::string dom;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) {
+      ADD_FAILURE() << "cannot run " << cmd;
+      return "";
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) dom.append(buf, n);
+    const int st = pclose(p);
+    std::error_code ec;
+    std::filesystem::remove_all(profile, ec);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        << "chromium exited with " << st << ": " << cmd;
+    EXPECT_NE(dom.find("data-state=\"done\""), std::string::npos)
+        << "the page's script did not finish:\n"
+        << dom;
+    // What was rendered, without the script's own text.
+    for (size_t a; (a = dom.find("<script>")) != std::string::npos;) {
+      const size_t b = dom.find("</script>", a);
+      dom.erase(a, b == std::string::npos ? std::string::npos : b + 9 - a);
+    }
+    return dom;
+  }
+
+  int runs_ = 0;
+};
+
+void ExpectHas(const std::string& dom, const std::string& text) {
+  EXPECT_NE(dom.find(text), std::string::npos) << "no `" << text << "` in the rendered page:\n"
+                                               << dom;
+}
+
+TEST_F(ExperimentsPage, RendersEveryReadoutWithItsNumbers) {
+  const std::string dom = RenderedDom("/experiments");
+  if (dom.empty()) return;
+  // home: the variant rows (users, impressions, clicks, CTR and its CI).
+  ExpectHas(dom,
+            "<tr class=\"variant\"><td class=\"l\">A</td><td class=\"l\">linear</td><td>1,000</td>"
+            "<td>49.8% (50.0%)</td><td>9,000</td><td>450</td><td>0.0500</td>"
+            "<td>[0.0451, 0.0549]</td></tr>");
+  ExpectHas(dom,
+            "<tr class=\"variant\"><td class=\"l\">B</td><td class=\"l\">gbdt</td><td>1,010</td>"
+            "<td>50.2% (50.0%)</td><td>9,100</td><td>546</td><td>0.0600</td>"
+            "<td>[0.0547, 0.0653]</td></tr>");
+  // The comparison: absolute and relative lift with CIs, p-value, MDE.
+  ExpectHas(dom,
+            "<tr class=\"comparison\"><td class=\"l\">B vs A</td><td>+1.00 pp</td>"
+            "<td>[+0.28 pp, +1.72 pp]</td><td class=\"sig\">+20.0%</td><td>[+5.2%, +37.1%]</td>"
+            "<td class=\"sig\">0.0063</td><td>15.3%</td></tr>");
+  ExpectHas(dom, "sample ratio mismatch: chi² = 0.05, p = 0.8231");
+  // fresh: undefined and unbounded values, and the SRM warning.
+  ExpectHas(dom, "n/a</td><td>[−∞, +∞]</td>");
+  ExpectHas(dom, "<p class=\"srm-warn\">SAMPLE RATIO MISMATCH (p = 1.54e-8 &lt; 0.001)");
+  EXPECT_EQ(dom.find("srm-warn\">SAMPLE RATIO MISMATCH (p = 0.8231"), std::string::npos);
+  // The experiment training does not know: its error as text, its markup
+  // name escaped (no element made of it).
+  ExpectHas(dom,
+            "GET /v1/experiments/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E: 404 NOT_FOUND: "
+            "no experiment '&lt;img src=x onerror=alert(1)&gt;'");
+  EXPECT_EQ(dom.find("<img"), std::string::npos);
+  // Only one warning: home's split is fine.
+  const size_t first = dom.find("class=\"srm-warn\"");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_EQ(dom.find("class=\"srm-warn\"", first + 1), std::string::npos);
+}
+
+TEST_F(ExperimentsPage, NameShowsOneExperimentAndUnknownNamesSayNotFound) {
+  const std::string dom = RenderedDom("/experiments?name=home");
+  if (dom.empty()) return;
+  ExpectHas(dom, "<td>0.0500</td><td>[0.0451, 0.0549]</td>");
+  EXPECT_EQ(dom.find("SAMPLE RATIO MISMATCH"), std::string::npos);  // fresh is not shown
+  EXPECT_EQ(dom.find("<h2>fresh</h2>"), std::string::npos);
+  const std::string unknown = RenderedDom("/experiments?name=nope");
+  ExpectHas(unknown, "<h2>nope</h2>");
+  ExpectHas(unknown, "404 NOT_FOUND: no experiment 'nope'");
+}
+
+TEST_F(ExperimentsPage, ErrorsOfTheListAreShownAsText) {
+  http_->Stop();
+  Start(std::make_unique<FakeRanking>(), nullptr);
+  const std::string dom = RenderedDom("/experiments");
+  if (dom.empty()) return;
+  ExpectHas(dom, "<p class=\"err\">GET /v1/experiments: 503 UNAVAILABLE: no --training-addr");
+}
+
+}  // namespace
+}  // namespace recstack::gateway
