@@ -321,17 +321,6 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
     return;
   }
   const JobSpec spec = job->spec;
-  auto fail = [&](JobState state, const std::string& error) {
-    Update(
-        [&](JobInfo& j) {
-          j.state = state;
-          j.error = error;
-          j.finished_at_ms = clock_.NowMs();
-        },
-        job);
-    log::Warn("training job ended",
-              {{"job", job->id}, {"state", JobStateName(state)}, {"error", error}});
-  };
   Update([](JobInfo& j) { j.state = JobState::kLoading; }, job);
   auto t0 = std::chrono::steady_clock::now();
   // Everything in the stream up to now (the consumer keeps this short).
@@ -340,9 +329,9 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
   mf::Dataset data;
   if (synced.ok()) data = log_.BuildDataset(explicit_ratings, spec.event_weights);
   if (!synced.ok()) {
-    fail(JobState::kFailed, absl::StrCat("reading events: ", synced.status().message()));
+    Fail(job, JobState::kFailed, absl::StrCat("reading events: ", synced.status().message()));
   } else if (data.rows.empty()) {
-    fail(JobState::kFailed,
+    Fail(job, JobState::kFailed,
          explicit_ratings ? "no RATING events to train on" : "no weighted events to train on");
   } else {
     std::vector<mf::Row> train, test;
@@ -375,9 +364,9 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
                             spec.config, progress)
                 : absl::StatusOr<mf::TrainResult>(st);
     if (!res.ok()) {
-      fail(JobState::kFailed, std::string(res.status().message()));
+      Fail(job, JobState::kFailed, std::string(res.status().message()));
     } else if (res->cancelled || cancel_) {
-      fail(JobState::kCancelled, "cancelled");
+      Fail(job, JobState::kCancelled, "cancelled");
     } else {
       std::map<std::string, double> metrics = res->metrics;
       Update(
@@ -398,9 +387,9 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
         Update([&](JobInfo& j) { j.timings["refit"] = Since(t2); }, job);
       }
       if (!res.ok()) {
-        fail(JobState::kFailed, std::string(res.status().message()));
+        Fail(job, JobState::kFailed, std::string(res.status().message()));
       } else if (cancel_ || res->cancelled) {
-        fail(JobState::kCancelled, "cancelled");
+        Fail(job, JobState::kCancelled, "cancelled");
       } else if (!spec.publish) {
         Update(
             [&](JobInfo& j) {
@@ -415,7 +404,7 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
         md.meta.metrics = metrics;
         auto meta = store_.Publish(md, options_.publish);
         if (!meta.ok()) {
-          fail(JobState::kFailed, absl::StrCat("publishing: ", meta.status().message()));
+          Fail(job, JobState::kFailed, absl::StrCat("publishing: ", meta.status().message()));
         } else {
           Update(
               [&](JobInfo& j) {

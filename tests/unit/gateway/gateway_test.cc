@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include "common/rank/features.h"
+
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -60,8 +64,16 @@ struct FakeRanking : RankingBackend {
     for (int i = req.candidates_size() - 1; i >= 0 && r.items_size() < req.k(); --i) {
       v1::ScoredItem s = Item(req.candidates(i).item_id(), 100 - r.items_size());
       s.mutable_explanation()->clear_reason();
+      // The feature vector it was "scored" with: its ranked position first.
+      s.add_features(static_cast<float>(r.items_size()));
+      for (int f = 1; f < ranking::kNumFeatures; ++f) s.add_features(0.5f * f);
       *r.add_items() = s;
     }
+    if (!degraded_reason.empty()) {
+      r.set_degraded(true);
+      r.set_degraded_reason(degraded_reason);
+    }
+    r.set_feature_schema(ranking::kFeatureSchema);
     r.set_ranker("linear");
     r.set_experiment("exp");
     r.set_variant("B");
@@ -85,6 +97,7 @@ struct FakeRanking : RankingBackend {
   }
   std::mutex mu;
   absl::Status status;
+  std::string degraded_reason;  // set: answers as a ranker that fell back
   std::vector<v1::RankRequest> calls;
   std::vector<Deadline> deadlines;
 };
@@ -331,6 +344,64 @@ TEST_F(GatewayCore, EveryServedItemIsLoggedAsAnImpressionWithItsPosition) {
     EXPECT_EQ(got[p].context().at("position"), std::to_string(p));
     EXPECT_EQ(got[p].context().at("variant"), "B");
   }
+}
+
+TEST_F(GatewayCore, ImpressionsCarryTheRankersFeaturesAndExactExplorationPropensities) {
+  GatewayOptions o;
+  o.explore_rate = 0.3;
+  Make(o);
+  constexpr int kRequests = 2000, k = 5;
+  std::map<std::string, int> explored_requests;
+  for (int i = 0; i < kRequests; ++i) {
+    auto r = gateway_->Recommend(Req("u" + std::to_string(i), k), Clock::now() + 1s);
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (const auto& item : r->items()) EXPECT_EQ(item.features_size(), 0);  // not for clients
+  }
+  std::vector<v1::Event> got;
+  for (int i = 0; i < 500 && got.size() < kRequests * k; ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::lock_guard<std::mutex> lock(ingestion_->mu);
+    got = ingestion_->events;
+  }
+  ASSERT_EQ(got.size(), static_cast<size_t>(kRequests * k));
+  // Per impression: decode the vector; its first value is the ranked position.
+  double ips_sum = 0;
+  int shuffled = 0, in_place = 0;
+  for (const v1::Event& e : got) {
+    const auto& ctx = e.context();
+    auto f = ranking::DecodeFeatures(ctx.at("features"), ranking::kNumFeatures);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_FLOAT_EQ((*f)[2], 1.0f);
+    EXPECT_EQ(ctx.at("feature_schema"), std::to_string(ranking::kFeatureSchema));
+    EXPECT_EQ(ctx.at("ranker"), "linear");
+    EXPECT_EQ(ctx.at("experiment"), "exp");
+    const int ranked = static_cast<int>((*f)[0]);
+    const int shown = std::stoi(ctx.at("position"));
+    const double expected = (ranked == shown ? 1 - o.explore_rate : 0) + o.explore_rate / k;
+    EXPECT_NEAR(std::stod(ctx.at("propensity")), expected, 1e-9);
+    if (ctx.at("explored") == "1" && shown == 0) ++shuffled;
+    if (ranked == shown) {
+      ++in_place;
+      ips_sum += 1 / expected;
+    }
+  }
+  // A share explore_rate of the requests were shuffled (4 binomial sd).
+  const double sd = std::sqrt(kRequests * 0.3 * 0.7);
+  EXPECT_NEAR(shuffled, kRequests * 0.3, 4 * sd);
+  // The propensities are the true ones: inverse-propensity weighting of the
+  // in-place actions recovers every (request, position) slot on average.
+  EXPECT_NEAR(ips_sum / (kRequests * k), 1.0, 0.03) << in_place << " in place";
+}
+
+TEST_F(GatewayCore, ARankerThatFellBackIsSaidInTheAnswerNotAnError) {
+  Make();
+  ranking_->degraded_reason = "ranker gbdt unavailable (no gbdt model is published): linear";
+  auto r = gateway_->Recommend(Req("u1", 3), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->degraded());
+  EXPECT_EQ(r->degraded_reason(), ranking_->degraded_reason);
+  EXPECT_EQ(r->items_size(), 3);
+  EXPECT_EQ(metrics_.degraded_ranker->Value(), 1);
 }
 
 TEST_F(GatewayCore, ExperimentsComeFromRankingWithinTheirBudget) {
