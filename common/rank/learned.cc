@@ -217,15 +217,26 @@ absl::StatusOr<std::shared_ptr<const RankerModel>> RankerModels::Get(LearnedKind
     return m;
   }
   const std::string key = absl::StrCat(LearnedKindName(kind), "@", version);
+  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = pinned_.find(key); it != pinned_.end()) return it->second;
+    // A pin that failed is not asked of Redis again for a while: every
+    // request naming it would otherwise pay a round trip to fall back.
+    if (auto it = failed_.find(key); it != failed_.end() && now - it->second.first < kRetryFailed)
+      return it->second.second;
   }
   auto loaded = LoadRankerModel(store_, kind, version);
   if (!loaded.ok()) {
-    return absl::NotFoundError(absl::StrCat(key, " cannot be served: ", loaded.status().message()));
+    absl::Status st =
+        absl::NotFoundError(absl::StrCat(key, " cannot be served: ", loaded.status().message()));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failed_.size() >= 64) failed_.clear();
+    failed_[key] = {now, st};
+    return st;
   }
   std::lock_guard<std::mutex> lock(mu_);
+  failed_.erase(key);
   if (pinned_.size() >= 8) pinned_.erase(pinned_.begin());
   return pinned_[key] = *std::move(loaded);
 }

@@ -97,7 +97,8 @@ class RankerModels {
   void Start();
   void Stop();
   // The slot's current version (empty `version`) or a pinned one; NOT_FOUND
-  // when nothing is published or the version is not kept (or not loadable).
+  // when nothing is published or the version is not kept (or not loadable;
+  // such a pin is retried at most every kRetryFailed).
   absl::StatusOr<std::shared_ptr<const RankerModel>> Get(LearnedKind kind,
                                                          const std::string& version);
 
@@ -106,6 +107,9 @@ class RankerModels {
   std::map<LearnedKind, std::unique_ptr<model::VersionedHolder<RankerModel>>> holders_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const RankerModel>> pinned_;  // "gbdt@v3"
+  // Pins that could not be loaded, and when: retried after kRetryFailed.
+  static constexpr std::chrono::seconds kRetryFailed{5};
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, absl::Status>> failed_;
 };
 
 // Registers "gbdt" and "logistic", scoring with `models` (which must outlive
