@@ -1,4 +1,5 @@
 #include "common/math/blas.h"
+#include "common/math/blas_core.h"
 
 #include <cblas.h>
 
@@ -9,6 +10,11 @@ void SetBlasThreads(int threads) {
 }
 
 int BlasThreads() { return openblas_get_num_threads(); }
+
+std::string BlasCoreName() {
+  const char* name = openblas_get_corename();
+  return name == nullptr ? "" : name;
+}
 
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

@@ -63,3 +63,18 @@ def sci($digits):
     | (. / pow(10; $e)) as $m
     | "\($m | fixed($digits - 1))e\($e)"
   end;
+
+# One recstack-bench-train run (tests/bench/train/run_paths.sh): a one-row
+# table of its kernel path, speed against the sgemm floor measured in the
+# same run, quality, memory and the phase profile (mean seconds per
+# iteration).
+def train_table:
+  [["kernel", "solver", "s / iteration", "sgemm (s)", "iteration / sgemm", "NDCG@10",
+    "peak RSS / (CSR + factors)", "gram", "gather", "solve", "row overhead", "imbalance",
+    "unaccounted"],
+   [.kernel, .solver, (.seconds_per_iteration | sig), (.sgemm_seconds | sig),
+    (.iteration_over_sgemm | sig), (.["ndcg@10"] | fixed(4)),
+    (.rss_over_csr_plus_factors | fixed(2)),
+    (.seconds_per_iteration_by_phase
+     | (.gram, .gather, .solve_kernel, .row_overhead, .thread_imbalance, .unaccounted) | sig)]]
+  | table;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/math/blas.h"
+#include "common/math/blas_core.h"
 #include "common/math/dense.h"
 #include "common/math/rng.h"
 #include "common/math/simd.h"
@@ -170,6 +171,7 @@ int main(int argc, char** argv) {
       {"kernel_detected",
        std::string(recstack::math::SimdLevelName(recstack::math::DetectSimdLevel()))},
       {"cpu_model", recstack::math::CpuModelName()},
+      {"blas_core", recstack::math::BlasCoreName()},
       {"cpu_flags", recstack::math::CpuSimdFlags()},
       {"solver", solver},
       {"seconds_per_iteration", per_iter},

@@ -11,6 +11,15 @@ shift || true
 bench=$build/bin/recstack-bench-train
 out=$root/docs/bench
 mkdir -p "$out"
+# OpenBLAS 0.3.21 takes its SSE3 "Prescott" kernels on CPUs newer than it
+# knows, which makes the sgemm floor several times too slow: name the core
+# from the CPU's flags unless the caller did (the JSON says which ran,
+# blas_core).
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
+  fi
+fi
 for path in avx512 avx2 default; do
   for solver in cg ials++; do
     suffix=$([ "$solver" = cg ] && echo "" || echo "_ialspp")

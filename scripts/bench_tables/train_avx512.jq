@@ -1,0 +1,4 @@
+# input: train_avx512.json
+# recstack-bench-train on one kernel path (tests/bench/train/run_paths.sh).
+include "lib";
+train_table
