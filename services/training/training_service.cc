@@ -126,6 +126,15 @@ void ModelToProto(const model::ModelMeta& m, const std::string& current, v1::Mod
   p->set_current(m.version == current);
 }
 
+// A job's answer: the job, or its error; the timer gets the code.
+grpc::Status AnswerJob(metrics::RpcTimer& timer, const absl::StatusOr<JobInfo>& job,
+                       v1::Job* resp) {
+  timer.set_code(job.status().code());
+  if (!job.ok()) return ToGrpc(job.status());
+  JobToProto(*job, resp);
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 TrainingMetrics::TrainingMetrics(prometheus::Registry& registry)
@@ -310,10 +319,7 @@ grpc::Status TrainingServiceImpl::StartRankerTraining(grpc::ServerContext*,
   auto spec = RankerSpecFromProto(req->params());
   absl::StatusOr<JobInfo> job =
       spec.ok() ? runner_.Start(*std::move(spec)) : absl::StatusOr<JobInfo>(spec.status());
-  timer.set_code(job.status().code());
-  if (!job.ok()) return ToGrpc(job.status());
-  JobToProto(*job, resp);
-  return grpc::Status::OK;
+  return AnswerJob(timer, job, resp);
 }
 
 absl::StatusOr<std::unique_ptr<ranking::Ranker>> TrainingServiceImpl::TargetRanker(
@@ -431,30 +437,21 @@ grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext*,
   auto spec = SpecFromProto(*req);
   absl::StatusOr<JobInfo> job =
       spec.ok() ? runner_.Start(*std::move(spec)) : absl::StatusOr<JobInfo>(spec.status());
-  timer.set_code(job.status().code());
-  if (!job.ok()) return ToGrpc(job.status());
-  JobToProto(*job, resp);
-  return grpc::Status::OK;
+  return AnswerJob(timer, job, resp);
 }
 
 grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
                                          v1::Job* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "GetJob");
   auto job = runner_.Get(req->job_id());
-  timer.set_code(job.status().code());
-  if (!job.ok()) return ToGrpc(job.status());
-  JobToProto(*job, resp);
-  return grpc::Status::OK;
+  return AnswerJob(timer, job, resp);
 }
 
 grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req,
                                             v1::Job* resp) {
   metrics::RpcTimer timer(metrics_.rpc, "CancelJob");
   auto job = runner_.Cancel(req->job_id());
-  timer.set_code(job.status().code());
-  if (!job.ok()) return ToGrpc(job.status());
-  JobToProto(*job, resp);
-  return grpc::Status::OK;
+  return AnswerJob(timer, job, resp);
 }
 
 grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,

@@ -19,6 +19,7 @@
 #include "common/rank/learned.h"
 #include "recstack/v1/training.grpc.pb.h"
 #include "services/training/training_service.h"
+#include "tests/integration/training/wait_job.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -126,19 +127,7 @@ class RankerLoopTest : public ::testing::Test {
     grpcutil::SetDeadline(ctx, 10s);
     return stub_->StartRankerTraining(&ctx, req, job);
   }
-  v1::Job WaitDone(const std::string& id) {
-    v1::Job job;
-    for (int i = 0; i < 1200; ++i) {
-      grpc::ClientContext ctx;
-      v1::GetJobRequest get;
-      get.set_job_id(id);
-      EXPECT_TRUE(stub_->GetJob(&ctx, get, &job).ok());
-      if (job.state() == v1::SUCCEEDED || job.state() == v1::FAILED || job.state() == v1::CANCELLED)
-        break;
-      std::this_thread::sleep_for(50ms);
-    }
-    return job;
-  }
+  v1::Job WaitDone(const std::string& id) { return recstack::testing::WaitJob(*stub_, id, 1200); }
   v1::Job TrainDone(const std::string& model) {
     v1::Job job;
     grpc::Status st = Train(model, &job);
