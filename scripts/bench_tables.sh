@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The docs' benchmark tables, generated from the benchmarks' committed JSON
-# (STYLE rule 18: no figure typed by hand). In docs/*.md, the text between
+# (STYLE rule 18: no figure typed by hand). In docs/*.md and
+# docs/walkthrough/*.md, the text between
 #
 #   <!-- bench:NAME -->
 #   <!-- /bench -->
 #
 # is replaced by the markdown table that scripts/bench_tables/NAME.jq makes
 # from the JSON file its first line names ("# input: retrieval.json", in
-# docs/bench/). Text outside the markers is left alone.
+# docs/bench/; "../walkthrough/figures.json" for the walkthrough's). Text
+# outside the markers is left alone.
 #
 #   scripts/bench_tables.sh [ROOT]          rewrite the tables in ROOT/docs/*.md
 #   scripts/bench_tables.sh --check [ROOT]  change nothing; exit 1 and show the
@@ -30,7 +32,7 @@ for arg in "$@"; do
         [ "$name" = lib ] || echo "$name <- docs/bench/$(sed -n '1s/^# input: *//p' "$f")"
       done
       exit 0 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "bench_tables: unknown option $arg" >&2; exit 2 ;;
     *) root=$arg ;;
   esac
@@ -81,9 +83,9 @@ trap 'rm -rf "$tmp"' EXIT
 shopt -s nullglob
 tables=0
 changed=()
-for file in "$root"/docs/*.md; do
+for file in "$root"/docs/*.md "$root"/docs/walkthrough/*.md; do
   grep -q '^<!-- bench:' "$file" || continue
-  out=$tmp/$(basename "$file")
+  out=$tmp/$(echo "${file#"$root"/docs/}" | tr / _)
   regenerate "$file" >"$out"
   tables=$((tables + $(grep -c '^<!-- bench:' "$file")))
   if ! cmp -s "$file" "$out"; then

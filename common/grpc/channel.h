@@ -13,6 +13,14 @@
 
 namespace recstack::grpcutil {
 
+// Keepalive: a client pings an idle connection every kKeepaliveTime so a
+// dead peer is noticed, and every server (ServerOptions) accepts pings down
+// to half that, with or without calls in flight. gRPC's server default
+// accepts one ping per 5 minutes without data and answers a faster client
+// with GOAWAY "too many pings", which fails the first call after an idle
+// spell (seen as a degraded Recommend, "Too many pings", after a quiet spell).
+inline constexpr std::chrono::milliseconds kKeepaliveTime{30'000};
+
 // Insecure (loopback / service mesh) channel with keepalive and a 16 MiB
 // message limit. Build once, share.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/grpc/channel.h"
 #include "common/metrics/metrics.h"
 
 namespace recstack::grpcutil {
@@ -36,6 +37,9 @@ struct ServerOptions {
   std::string metrics_listen;          // "" or "off": no metrics endpoint
   std::chrono::milliseconds drain_timeout{5000};
   int max_receive_message_bytes = 16 << 20;
+  // Pings closer together than this (on a connection without data) count
+  // as abuse; below the clients' keepalive (channel.h) so theirs never do.
+  std::chrono::milliseconds min_client_ping_interval = kKeepaliveTime / 2;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts

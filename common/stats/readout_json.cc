@@ -47,6 +47,8 @@ nlohmann::json ReadoutReportJson(const Readout& r) {
   j["srm_chi2"] = Number(r.srm_chi2);
   for (size_t i = 0; i < r.comparisons.size(); ++i)
     j["comparisons"][i]["mde_rel"] = Number(r.comparisons[i].mde_rel);
+  for (size_t i = 0; i < r.variants.size(); ++i)
+    j["variants"][i]["user_variance"] = Number(r.variants[i].user_variance);
   return j;
 }
 

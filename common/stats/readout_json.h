@@ -21,7 +21,9 @@ nlohmann::json ReadoutToJson(const Readout& readout);
 // gateway's GET /v1/experiments/{name} answers (one shape, made here only):
 // ReadoutToJson plus "control" (the control variant), "srm_chi2" (the
 // sample-ratio-mismatch statistic) and, in each comparison, "mde_rel" (that
-// comparison's minimum detectable relative lift).
+// comparison's minimum detectable relative lift) and, in each variant,
+// "user_variance" (the per-user variance of its linearized CTR, for sample
+// sizes: `recstack experiment sample-size`).
 nlohmann::json ReadoutReportJson(const Readout& readout);
 
 }  // namespace recstack::stats

@@ -16,6 +16,7 @@ void ReadoutToProto(const Readout& r, v1::ExperimentReportResponse* out) {
     p->set_ctr_ci_low(v.ctr_ci.lo);
     p->set_ctr_ci_high(v.ctr_ci.hi);
     p->set_expected_share(v.expected_share);
+    p->set_user_variance(v.user_variance);
   }
   for (const Comparison& c : r.comparisons) {
     v1::ComparisonReport* p = out->add_comparisons();
@@ -49,6 +50,7 @@ Readout ReadoutFromProto(const v1::ExperimentReportResponse& in) {
     v.ctr = p.ctr();
     v.ctr_ci = {p.ctr_ci_low(), p.ctr_ci_high()};
     v.expected_share = p.expected_share();
+    v.user_variance = p.user_variance();
     r.variants.push_back(std::move(v));
   }
   for (const v1::ComparisonReport& p : in.comparisons()) {

@@ -8,6 +8,7 @@
 #include "common/math/blas.h"
 #include "common/math/kernels.h"
 #include "common/math/rng.h"
+#include "common/mf/fold_in.h"
 
 namespace recstack::retrieval {
 namespace {
@@ -84,9 +85,7 @@ std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const 
   m->norms.resize(n);
   for (int64_t i = 0; i < n; ++i)
     m->norms[i] = std::sqrt(math::Dot(m->factors.row(i), m->factors.row(i), d));
-  m->gram_plus_reg.assign(d * d, 0.0f);
-  math::SyrkAtA(d, n, 1.0f, m->factors.data(), d, 0.0f, m->gram_plus_reg.data());
-  for (int64_t a = 0; a < d; ++a) m->gram_plus_reg[a * d + a] += m->meta.regularization;
+  m->gram_plus_reg = mf::GramPlusRegularization(m->factors, m->meta.regularization);
   if (o.exact_int8) {
     m->exact = std::make_unique<Int8ExactIndex>(m->factors);
   } else {

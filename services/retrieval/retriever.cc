@@ -11,7 +11,7 @@
 #include "common/events/ids.h"
 #include "common/log/log.h"
 #include "common/math/kernels.h"
-#include "common/mf/als.h"
+#include "common/mf/fold_in.h"
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
 #include "services/retrieval/ease_source.h"
@@ -30,18 +30,8 @@ constexpr int Idx(Source s) { return static_cast<int>(s); }
 }  // namespace
 
 std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& items) {
-  const int d = m.meta.factors;
-  std::vector<float> x(d, 0.0f);
-  if (items.empty()) return x;
-  mf::AlsParams p;
-  p.factors = d;
-  p.regularization = m.meta.regularization;
-  p.alpha = m.meta.alpha > 0 ? m.meta.alpha : 1.0f;
-  p.solver = mf::Solver::kCholesky;
-  std::vector<float> values(items.size(), 1.0f);
-  mf::ImplicitAls::SolveUser(m.factors, m.gram_plus_reg.data(), items.data(), values.data(),
-                             static_cast<int64_t>(items.size()), p, x.data());
-  return x;
+  return mf::FoldInUser(m.factors, m.gram_plus_reg.data(), items, m.meta.regularization,
+                        m.meta.alpha);
 }
 
 Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool,

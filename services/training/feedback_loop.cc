@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "common/math/rng.h"
 #include "common/ml/metrics.h"
 #include "common/status/status.h"
 
@@ -40,9 +42,12 @@ ranking::FeatureRow RowOf(const FeedbackView& view, const Impression& imp) {
   return row;
 }
 
+// A masked (NaN) feature adds nothing, as an absent term.
 double LinearScore(const std::array<double, ranking::kNumFeatures>& w, std::span<const float> x) {
   double s = 0;
-  for (int j = 0; j < ranking::kNumFeatures; ++j) s += w[j] * x[j];
+  for (int j = 0; j < ranking::kNumFeatures; ++j) {
+    if (!std::isnan(x[j])) s += w[j] * x[j];
+  }
   return s;
 }
 
@@ -52,6 +57,18 @@ absl::Status RankerJobSpec::Validate() const {
   if (window_ms <= 0) return absl::InvalidArgumentError("--window must be > 0");
   if (attribution_ms <= 0) return absl::InvalidArgumentError("--attribution must be > 0");
   if (!(holdout > 0 && holdout < 1)) return absl::InvalidArgumentError("holdout must be in (0, 1)");
+  if (!mask_feature.empty()) {
+    const int f = ranking::FeatureIndex(mask_feature);
+    if (f < 0 || f >= ranking::kNumFeatures) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mask: unknown feature '", mask_feature, "' (one of the logged features, e.g. ",
+          std::string(ranking::FeatureName(static_cast<int>(ranking::Feature::kItemAgeDays))),
+          ")"));
+    }
+  }
+  if (!(mask_rate >= 0 && mask_rate <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("mask rate must be in [0, 1], got ", mask_rate));
+  }
   if (kind == ranking::LearnedKind::kLogistic) return logistic.Validate();
   RECSTACK_RETURN_IF_ERROR(gbdt.Validate());
   if (position == PositionMode::kIps && gbdt.objective == ml::GbdtObjective::kRankNdcg) {
@@ -115,6 +132,7 @@ absl::StatusOr<RankerTrainOutput> TrainRanker(const FeedbackView& view, const Ra
   train.feature_names = valid.feature_names = ranking::LearnedFeatureNames(with_position);
   std::vector<uint8_t> valid_explored;  // per held-out row: shown in a random order
   std::vector<float> x(train.dims());
+  const int masked = spec.mask_feature.empty() ? -1 : ranking::FeatureIndex(spec.mask_feature);
   for (size_t g = 0; g < groups.size(); ++g) {
     ml::Dataset& d = g < train_requests ? train : valid;
     for (size_t i : groups[g]) {
@@ -122,6 +140,13 @@ absl::StatusOr<RankerTrainOutput> TrainRanker(const FeedbackView& view, const Ra
       const float* f = view.Features(imp);
       std::copy(f, f + ranking::kNumFeatures, x.begin());
       if (with_position) x[ranking::kNumFeatures] = static_cast<float>(imp.position);
+      // (request, position) names the impression; the draw is the same for
+      // every job with the same seed.
+      if (masked >= 0 &&
+          math::Rng(imp.request ^ (static_cast<uint64_t>(imp.position) << 48) ^ spec.mask_seed)
+                  .Uniform() < spec.mask_rate) {
+        x[masked] = std::numeric_limits<float>::quiet_NaN();
+      }
       float weight = 1;
       if (!with_position && labels[i] && !out.examination.empty()) {
         const size_t p = std::min<size_t>(imp.position, out.examination.size() - 1);

@@ -49,6 +49,13 @@ struct RankerJobSpec {
   // ten features, at no measured loss (docs/rankers.md).
   ml::GbdtParams gbdt = {.max_depth = 4};
   bool publish = true;
+  // A feature blanked (NaN) in a share of the impressions, chosen by a hash
+  // of (request, item, seed): what a partly failing feature feed leaves
+  // behind, to see what the learners' missing-value handling does with it.
+  // mask_feature empty = none; mask_rate in [0, 1].
+  std::string mask_feature;
+  double mask_rate = 0;
+  uint64_t mask_seed = 1;
   // INVALID_ARGUMENT naming the bad knob.
   absl::Status Validate() const;
 };

@@ -72,6 +72,7 @@ std::map<std::string, std::string> RankerParamsText(const RankerJobSpec& s) {
       {"holdout", absl::StrCat(s.holdout)},
       {"position", s.position == PositionMode::kIps ? "ips" : "feature"},
       {"feature_schema", std::to_string(ranking::kFeatureSchema)}};
+  if (!s.mask_feature.empty()) p["mask"] = absl::StrCat(s.mask_feature, ":", s.mask_rate);
   if (s.kind == ranking::LearnedKind::kLogistic) {
     const ml::LogisticParams& l = s.logistic;
     p["optimizer"] = std::string(ml::OptimizerName(l.optimizer));
@@ -80,6 +81,7 @@ std::map<std::string, std::string> RankerParamsText(const RankerJobSpec& s) {
     p["batch_size"] = std::to_string(l.batch_size);
     p["regularization"] = absl::StrCat(l.l2);
     p["standardize"] = l.standardize ? "true" : "false";
+    p["missing"] = std::string(ml::MissingPolicyName(l.missing));
   } else {
     const ml::GbdtParams& g = s.gbdt;
     p["objective"] = std::string(ml::GbdtObjectiveName(g.objective));

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status.h"
 #include "common/stats/readout_proto.h"
@@ -54,6 +55,8 @@ void RankerParamsToProto(const RankerJobSpec& s, v1::RankerTrainingParams* p) {
   p->set_batch_size(s.logistic.batch_size);
   p->set_regularization(s.logistic.l2);
   p->set_no_standardize(!s.logistic.standardize);
+  p->set_missing(std::string(ml::MissingPolicyName(s.logistic.missing)));
+  if (!s.mask_feature.empty()) p->set_mask(absl::StrCat(s.mask_feature, ":", s.mask_rate));
   p->set_objective(std::string(ml::GbdtObjectiveName(s.gbdt.objective)));
   p->set_rounds(s.gbdt.rounds);
   p->set_max_depth(s.gbdt.max_depth);
@@ -293,13 +296,27 @@ absl::StatusOr<JobSpec> RankerSpecFromProto(const v1::RankerTrainingParams& p) {
   if (p.batch_size() > 0) r.logistic.batch_size = p.batch_size();
   if (p.regularization() > 0) r.logistic.l2 = p.regularization();
   r.logistic.standardize = !p.no_standardize();
+  if (!p.missing().empty()) {
+    RECSTACK_ASSIGN_OR_RETURN(r.logistic.missing, ml::ParseMissingPolicy(p.missing()));
+  }
+  if (!p.mask().empty()) {
+    const size_t colon = p.mask().rfind(':');
+    double rate = -1;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtod(p.mask().substr(colon + 1), &rate)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mask '", p.mask(), "': expected FEATURE:RATE, e.g. item_age_days:0.3"));
+    }
+    r.mask_feature = p.mask().substr(0, colon);
+    r.mask_rate = rate;
+  }
   if (!p.objective().empty()) {
     RECSTACK_ASSIGN_OR_RETURN(r.gbdt.objective, ml::ParseGbdtObjective(p.objective()));
   }
   if (p.rounds() > 0) r.gbdt.rounds = p.rounds();
   if (p.max_depth() > 0) r.gbdt.max_depth = p.max_depth();
   if (p.eta() > 0) r.gbdt.eta = p.eta();
-  if (p.seed() > 0) r.gbdt.seed = r.logistic.seed = p.seed();
+  if (p.seed() > 0) r.gbdt.seed = r.logistic.seed = r.mask_seed = p.seed();
   r.publish = !p.dry_run();
   RECSTACK_RETURN_IF_ERROR(r.Validate());
   spec.ranker = std::move(r);

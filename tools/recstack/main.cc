@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   recstack::cli::RegisterTrainCommand(app);
   recstack::cli::RegisterTuneCommand(app);
   recstack::cli::RegisterBlendCommand(app);
+  recstack::cli::RegisterColdStartCommand(app);
   recstack::cli::RegisterIngestCommands(app);
   recstack::cli::RegisterModelsCommands(app);
   recstack::cli::RegisterRecommendCommands(app);

@@ -13,6 +13,7 @@
 #include "common/config/ports.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/status.h"
+#include "common/stats/experiment.h"
 #include "common/stats/readout_json.h"
 #include "common/stats/readout_proto.h"
 #include "common/status/status.h"
@@ -88,7 +89,7 @@ void RegisterRankerCommands(CLI::App& app) {
   struct Opts {
     std::string addr = config::DefaultAddress("training");
     std::string model, optimizer, window, attribution, position, objective, timeout = "0";
-    std::string ranker, experiment, control;
+    std::string ranker, experiment, control, missing, mask;
     double learning_rate = 0, regularization = 0, eta = 0, holdout = 0, confidence = 0.95;
     int epochs = 0, batch_size = 0, rounds = 0, max_depth = 0;
     uint64_t seed = 0;
@@ -115,6 +116,11 @@ void RegisterRankerCommands(CLI::App& app) {
   train->add_option("--batch-size", o->batch_size, "logistic (default 256)");
   train->add_option("--regularization", o->regularization, "logistic: L2 (default 1e-4)");
   train->add_flag("--no-standardize", o->no_standardize, "logistic: raw features");
+  train->add_option("--missing", o->missing,
+                    "logistic: impute (mean plus an is-missing column; default) | drop (rows)");
+  train->add_option("--mask", o->mask,
+                    "FEATURE:RATE: blank a feature in a seeded share of the impressions "
+                    "(e.g. item_age_days:0.3), to see how missing values are handled");
   train->add_option("--objective", o->objective, "gbdt: binary:logistic (default) | rank:ndcg");
   train->add_option("--rounds", o->rounds, "gbdt: trees (default 100)");
   train->add_option("--max-depth", o->max_depth, "gbdt (default 6)");
@@ -142,6 +148,8 @@ void RegisterRankerCommands(CLI::App& app) {
       p->set_batch_size(o->batch_size);
       p->set_regularization(o->regularization);
       p->set_no_standardize(o->no_standardize);
+      p->set_missing(o->missing);
+      p->set_mask(o->mask);
       p->set_objective(o->objective);
       p->set_rounds(o->rounds);
       p->set_max_depth(o->max_depth);
@@ -263,6 +271,40 @@ void RegisterRankerCommands(CLI::App& app) {
       }
       std::cout << "  sample ratio mismatch p = " << std::setprecision(4) << r.srm_p_value
                 << (r.srm_p_value < 0.001 ? "  (MISMATCH: do not trust the lifts)" : "") << "\n";
+      return absl::OkStatus();
+    });
+  });
+
+  struct SizeOpts {
+    double baseline = 0, lift = 0.02, user_variance = 0, power = 0.8, alpha = 0.05;
+    bool json = false;
+  };
+  auto so = std::make_shared<SizeOpts>();
+  CLI::App* size = experiment->add_subcommand(
+      "sample-size", "Users per arm to detect a relative CTR lift (two-sided z test)");
+  size->add_option("--baseline", so->baseline, "the control's CTR, in (0, 1]")->required();
+  size->add_option("--lift", so->lift, "relative lift to detect")->capture_default_str();
+  size->add_option("--user-variance", so->user_variance,
+                   "per-user variance of the linearized CTR (a report's variants[].user_variance; "
+                   "default p(1-p), one impression per user)");
+  size->add_option("--power", so->power)->capture_default_str();
+  size->add_option("--alpha", so->alpha, "two-sided level")->capture_default_str();
+  size->add_flag("--json", so->json, "print JSON");
+  size->callback([so] {
+    RunCommand("experiment sample-size", [&]() -> absl::Status {
+      const double variance =
+          so->user_variance > 0 ? so->user_variance : so->baseline * (1 - so->baseline);
+      RECSTACK_ASSIGN_OR_RETURN(
+          int64_t n, stats::UsersPerArm(so->baseline, variance, so->lift, so->power, so->alpha));
+      const nlohmann::json j = {{"baseline", so->baseline},  {"lift", so->lift},
+                                {"user_variance", variance}, {"power", so->power},
+                                {"alpha", so->alpha},        {"users_per_arm", n},
+                                {"users_total", 2 * n}};
+      if (so->json) {
+        std::cout << j.dump() << "\n";
+      } else {
+        PrintLines(j);
+      }
       return absl::OkStatus();
     });
   });

@@ -256,8 +256,9 @@ TEST_F(ExperimentsHttp, ReadoutIsExactlyTheCliJson) {
                                             "srm_chi2", "srm_p_value", "mde_rel"}));
   EXPECT_EQ(j["control"], "A");
   ASSERT_EQ(j["variants"].size(), 2u);
-  EXPECT_EQ(Keys(j["variants"][0]), (std::set<std::string>{"name", "ranker", "users", "impressions",
-                                                           "clicks", "ctr", "ctr_ci"}));
+  EXPECT_EQ(Keys(j["variants"][0]),
+            (std::set<std::string>{"name", "ranker", "users", "impressions", "clicks", "ctr",
+                                   "ctr_ci", "user_variance"}));
   EXPECT_EQ(j["variants"][1]["users"], 1010);
   EXPECT_DOUBLE_EQ(j["variants"][1]["ctr_ci"][1].get<double>(), 0.0653);
   ASSERT_EQ(j["comparisons"].size(), 1u);

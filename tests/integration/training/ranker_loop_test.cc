@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -267,6 +268,22 @@ TEST_F(RankerLoopTest, BadInputIsRefusedNamingTheProblem) {
     grpc::ClientContext ctx;
     st = stub_->StartRankerTraining(&ctx, req, &job);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  for (const auto& [mask, missing, want] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"popularity", "", "FEATURE:RATE"},
+           {"popularity:lots", "", "FEATURE:RATE"},
+           {"no_such:0.3", "", "no_such"},
+           {"popularity:2", "", "mask rate"},
+           {"", "guess", "guess"}}) {
+    v1::StartRankerTrainingRequest req;
+    req.mutable_params()->set_model("logistic");
+    req.mutable_params()->set_mask(mask);
+    req.mutable_params()->set_missing(missing);
+    grpc::ClientContext ctx;
+    st = stub_->StartRankerTraining(&ctx, req, &job);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << mask << missing;
+    EXPECT_NE(st.error_message().find(want), std::string::npos) << st.error_message();
   }
   {
     v1::StartRankerTrainingRequest req;

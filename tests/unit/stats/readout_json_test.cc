@@ -65,7 +65,7 @@ TEST(ReadoutJson, UndefinedValuesAreNull) {
   EXPECT_TRUE(j["comparisons"][0]["abs_lift"].is_number());
 }
 
-TEST(ReadoutJson, TheReportAddsControlSrmChi2AndEachComparisonsMde) {
+TEST(ReadoutJson, TheReportAddsControlSrmChi2EachComparisonsMdeAndEachVariantsUserVariance) {
   auto r =
       ComputeReadout("home-ranker", {Users("A", "linear", 200, 20), Users("B", "gbdt", 220, 30)});
   ASSERT_TRUE(r.ok()) << r.status();
@@ -78,11 +78,15 @@ TEST(ReadoutJson, TheReportAddsControlSrmChi2AndEachComparisonsMde) {
   EXPECT_EQ(Keys(c), (std::set<std::string>{"variant", "control", "abs_lift", "abs_lift_ci",
                                             "rel_lift", "rel_lift_ci", "p_value", "mde_rel"}));
   EXPECT_DOUBLE_EQ(c["mde_rel"].get<double>(), r->comparisons[0].mde_rel);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_DOUBLE_EQ(j["variants"][i]["user_variance"].get<double>(), r->variants[i].user_variance);
+  }
   // Everything else is ReadoutToJson's.
   nlohmann::json base = j;
   base.erase("control");
   base.erase("srm_chi2");
   base["comparisons"][0].erase("mde_rel");
+  for (auto& v : base["variants"]) v.erase("user_variance");
   EXPECT_EQ(base, ReadoutToJson(*r));
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/math/rng.h"
+#include "common/ml/logistic.h"
 #include "common/rank/features.h"
 #include "common/rank/learned.h"
 #include "services/training/feedback_log.h"
@@ -258,6 +259,60 @@ TEST(TrainRanker, BadInputNamesTheProblem) {
   spec.position = PositionMode::kIps;
   spec.gbdt.objective = ml::GbdtObjective::kRankNdcg;
   EXPECT_EQ(spec.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TrainRanker, AMaskedFeatureIsMissingForTheLearners) {
+  World w;
+  for (int r = 0; r < 1500; ++r) w.Serve(r % 300);
+  RankerJobSpec spec;
+  spec.kind = ranking::LearnedKind::kLogistic;
+  spec.logistic.epochs = 3;
+  spec.mask_feature = "popularity";
+  spec.mask_rate = 0.3;
+  const int masked = ranking::FeatureIndex("popularity");
+  // Imputed: the masked feature, and only it, gets an is-missing column.
+  auto out = TrainRanker(w.view, spec);
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto model = ml::LogisticModel::Parse(out->blob);
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (size_t j = 0; j < model->dims(); ++j) {
+    EXPECT_EQ(model->has_indicator()[j], static_cast<int>(j) == masked ? 1 : 0) << j;
+  }
+  // The draw is seeded: the same job twice is the same model.
+  auto again = TrainRanker(w.view, spec);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->blob, out->blob);
+  // Dropped: no indicator.
+  spec.logistic.missing = ml::MissingPolicy::kDropRows;
+  auto dropped = TrainRanker(w.view, spec);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  auto dm = ml::LogisticModel::Parse(dropped->blob);
+  ASSERT_TRUE(dm.ok());
+  for (uint8_t has : dm->has_indicator()) EXPECT_EQ(has, 0);
+  // Every row masked and dropped leaves nothing to learn from.
+  spec.mask_rate = 1;
+  EXPECT_FALSE(TrainRanker(w.view, spec).ok());
+  // No mask: no indicator.
+  spec.mask_feature.clear();
+  spec.logistic.missing = ml::MissingPolicy::kImputeWithIndicator;
+  auto plain = TrainRanker(w.view, spec);
+  ASSERT_TRUE(plain.ok());
+  auto pm = ml::LogisticModel::Parse(plain->blob);
+  ASSERT_TRUE(pm.ok());
+  for (uint8_t has : pm->has_indicator()) EXPECT_EQ(has, 0);
+}
+
+TEST(TrainRanker, ABadMaskNamesTheProblem) {
+  RankerJobSpec spec;
+  spec.mask_feature = "no_such_feature";
+  spec.mask_rate = 0.5;
+  EXPECT_EQ(spec.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(spec.Validate().message()).find("no_such_feature"), std::string::npos);
+  spec.mask_feature = "popularity";
+  spec.mask_rate = 1.5;
+  EXPECT_NE(std::string(spec.Validate().message()).find("mask rate"), std::string::npos);
+  spec.mask_rate = 0.5;
+  EXPECT_TRUE(spec.Validate().ok());
 }
 
 // Ranks by popularity (the planted quality signal), as a target policy.

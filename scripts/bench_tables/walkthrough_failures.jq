@@ -1,0 +1,9 @@
+# input: ../walkthrough/figures.json
+# scripts/walkthrough.sh: a Recommend with one part of the stack down.
+include "lib";
+[["down", "HTTP", "items", "degraded", "reason", "sources in the answer", "seconds"]]
++ [.failure_modes.cases[]
+   | [.down, (.http_status | tostring), (.items | tostring), (.degraded | tostring),
+      (if .degraded_reason == "" then (.error // "-") else .degraded_reason end),
+      (.sources | join(", ")), (.seconds | fixed(3))]]
+| table
