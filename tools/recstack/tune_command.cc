@@ -41,7 +41,7 @@ struct Trial {
 
 // The metric the search maximises (rmse is negated).
 double Score(mf::Algorithm a, int k, const std::map<std::string, double>& m) {
-  if (a == mf::Algorithm::kExplicitAls) return -m.at("rmse");
+  if (mf::IsExplicit(a)) return -m.at("rmse");
   return m.at(absl::StrCat("ndcg@", k));
 }
 
@@ -82,7 +82,7 @@ absl::Status RunTune(const TuneOptions& o) {
   auto b_list = o.burn_in.empty() ? std::vector<int>{base.als.burn_in} : o.burn_in;
   const bool gibbs = base.algorithm == mf::Algorithm::kExplicitAls &&
                      base.als.explicit_solver == mf::ExplicitSolver::kGibbs;
-  if (base.algorithm == mf::Algorithm::kExplicitAls) a_list = {base.als.alpha};
+  if (mf::IsExplicit(base.algorithm)) a_list = {base.als.alpha};
   if (gibbs) {
     if (!o.regularization.empty() && base.als.warm_start == 0) {
       return absl::InvalidArgumentError(
@@ -184,9 +184,7 @@ absl::Status RunTune(const TuneOptions& o) {
                 << (gibbs ? absl::StrCat("noise ", cfg.als.noise_precision, "  burn-in ",
                                          cfg.als.BurnIn(), "  ")
                           : std::string())
-                << (cfg.algorithm == mf::Algorithm::kExplicitAls
-                        ? "rmse "
-                        : absl::StrCat("ndcg@", cfg.k, " "))
+                << (mf::IsExplicit(cfg.algorithm) ? "rmse " : absl::StrCat("ndcg@", cfg.k, " "))
                 << std::fixed << std::setprecision(4) << std::abs(score) << std::defaultfloat
                 << "\n";
     }
