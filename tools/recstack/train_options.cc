@@ -84,6 +84,14 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--ease-gram", ease_gram, "ease: Gram by auto, sparse or syrk")
       ->capture_default_str();
+  AddSgdFlags(cmd);
+  cmd.add_option("--early-stopping", early_stopping,
+                 "validation metric to stop on, e.g. ndcg@10 or rmse");
+  cmd.add_option("--patience", patience, "iterations without improvement before stopping")
+      ->capture_default_str();
+}
+
+void TrainOptions::AddSgdFlags(CLI::App& cmd) {
   cmd.add_option("--optimizer", optimizer,
                  "sgd-explicit: sgd, momentum, adagrad or adam (default adam)");
   cmd.add_option("--learning-rate", learning_rate,
@@ -96,10 +104,6 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
   cmd.add_option("--momentum", momentum, "sgd-explicit --optimizer momentum: beta (default 0.9)");
   cmd.add_option("--init-scale", init_scale,
                  "sgd-explicit: initial factors ~ N(0, s^2) (default 0.003)");
-  cmd.add_option("--early-stopping", early_stopping,
-                 "validation metric to stop on, e.g. ndcg@10 or rmse");
-  cmd.add_option("--patience", patience, "iterations without improvement before stopping")
-      ->capture_default_str();
 }
 
 absl::Status TrainOptions::SgdToConfig(mf::TrainConfig* c) const {

@@ -43,6 +43,9 @@ struct TrainOptions {
   std::string ease_values = "binary", ease_gram = "auto";
 
   void AddFlags(CLI::App& cmd);
+  // The sgd-explicit flags (--optimizer, --learning-rate, ...): part of
+  // AddFlags, and `recstack tune` adds them alone.
+  void AddSgdFlags(CLI::App& cmd);
   absl::StatusOr<mf::TrainConfig> ToConfig() const;
   // The sgd-explicit flags into c->sgd (c->algorithm already set); refuses
   // them with any other algorithm.

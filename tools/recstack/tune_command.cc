@@ -235,7 +235,8 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--format", o->base.format, "auto, movielens, ml-dat, ml-csv or csv")
       ->capture_default_str();
   cmd->add_option("--algo", o->base.algo,
-                  "als-implicit, als-explicit or ease (searches --regularization = lambda)")
+                  "als-implicit, als-explicit, ease (searches --regularization = lambda) or "
+                  "sgd-explicit")
       ->capture_default_str();
   cmd->add_option("--split", o->base.split, "test split when there is no --test")
       ->capture_default_str();
@@ -259,6 +260,7 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--noise-precision", o->noise_precision,
                   "gibbs: values to try, 0 = sampled (random: the range)");
   cmd->add_option("--burn-in", o->burn_in, "gibbs: values to try (random: the range)");
+  o->base.AddSgdFlags(*cmd);  // fixed for every trial
   cmd->add_flag("--json", o->base.json, "print one JSON object");
   cmd->callback([o] { RunCommand("tune", [&] { return RunTune(*o); }); });
 }
