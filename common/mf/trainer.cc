@@ -1,7 +1,9 @@
 #include "common/mf/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/math/blas.h"
@@ -52,14 +54,64 @@ std::map<std::string, double> EvaluateRatings(const ExplicitModel& als,
   return out;
 }
 
+// RMSE and MAE of the model on its training rows (clipped predictions, as
+// on the test rows).
+std::map<std::string, double> TrainRatingMetrics(const ExplicitModel& model,
+                                                 const math::CsrMatrix& by_user) {
+  double se = 0, ae = 0;
+  for (int64_t u = 0; u < by_user.rows; ++u) {
+    for (int64_t p = by_user.indptr[u]; p < by_user.indptr[u + 1]; ++p) {
+      const double e =
+          by_user.values[p] - model.Predict(static_cast<int32_t>(u), by_user.indices[p]);
+      se += e * e;
+      ae += std::abs(e);
+    }
+  }
+  const double n = static_cast<double>(std::max<int64_t>(1, by_user.nnz()));
+  return {{"train_rmse", std::sqrt(se / n)}, {"train_mae", ae / n}};
+}
+
+// The training rows as test rows, and an exclusion matrix with no items:
+// ranking metrics on the training set itself.
+struct TrainAsTest {
+  std::vector<Row> rows;
+  math::CsrMatrix nothing;
+};
+
+TrainAsTest MakeTrainAsTest(const math::CsrMatrix& by_user) {
+  TrainAsTest t;
+  t.rows.reserve(by_user.nnz());
+  for (int64_t u = 0; u < by_user.rows; ++u) {
+    for (int64_t p = by_user.indptr[u]; p < by_user.indptr[u + 1]; ++p)
+      t.rows.push_back({static_cast<int32_t>(u), by_user.indices[p], by_user.values[p]});
+  }
+  t.nothing.rows = by_user.rows;
+  t.nothing.cols = by_user.cols;
+  t.nothing.indptr.assign(by_user.rows + 1, 0);
+  return t;
+}
+
+// "train_" + each ranking metric's name (rows and user counts dropped).
+void AddTrainRanking(const std::map<std::string, double>& m, std::map<std::string, double>* out) {
+  for (const auto& [k, v] : m) {
+    if (k.find('@') != std::string::npos) (*out)["train_" + k] = v;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Algorithm> ParseAlgorithmName(std::string_view name) {
   if (name == "als-implicit") return Algorithm::kImplicitAls;
   if (name == "als-explicit") return Algorithm::kExplicitAls;
   if (name == "ease") return Algorithm::kEase;
-  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", std::string(name),
-                                                 "' (known: als-implicit, als-explicit, ease)"));
+  if (name == "sgd-explicit") return Algorithm::kSgdExplicit;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown algorithm '", std::string(name),
+                   "' (known: als-implicit, als-explicit, ease, sgd-explicit)"));
+}
+
+bool IsExplicit(Algorithm a) {
+  return a == Algorithm::kExplicitAls || a == Algorithm::kSgdExplicit;
 }
 
 std::string AlgorithmName(Algorithm a) {
@@ -68,6 +120,8 @@ std::string AlgorithmName(Algorithm a) {
       return "als-explicit";
     case Algorithm::kEase:
       return "ease";
+    case Algorithm::kSgdExplicit:
+      return "sgd-explicit";
     case Algorithm::kImplicitAls:
       break;
   }
@@ -198,6 +252,14 @@ absl::StatusOr<TrainResult> TrainEase(TrainResult result, std::vector<Row> train
         ToMap(EvaluateRankingWith(score, result.n_items, m.by_user, test, config.k), config.k);
     result.eval_seconds = Since(te);
   }
+  if (config.train_metrics) {
+    auto te = std::chrono::steady_clock::now();
+    const TrainAsTest t = MakeTrainAsTest(m.by_user);
+    AddTrainRanking(
+        ToMap(EvaluateRankingWith(score, result.n_items, t.nothing, t.rows, config.k), config.k),
+        &rep.metrics);
+    result.eval_seconds += Since(te);
+  }
   result.history.push_back(rep);
   result.metrics = rep.metrics;
   result.best_iteration = 1;
@@ -212,6 +274,9 @@ absl::Status TrainConfig::Validate() const {
     if (absl::Status st = ease.Validate(); !st.ok()) return st;
   } else if (absl::Status st = als.Validate(); !st.ok()) {
     return st;
+  }
+  if (algorithm == Algorithm::kSgdExplicit) {
+    if (absl::Status st = sgd.Validate(); !st.ok()) return st;
   }
   if (k < 1 || k > 1000)
     return absl::InvalidArgumentError(absl::StrCat("k must be 1-1000, got ", k));
@@ -237,7 +302,10 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
       BuildMatrix(n_users, n_items, std::move(train), /*sum_duplicates=*/implicit);
 
   ImplicitAls ials(config.als);
-  std::unique_ptr<ExplicitModel> explicit_model = MakeExplicitModel(config.als);
+  std::unique_ptr<ExplicitModel> explicit_model =
+      config.algorithm == Algorithm::kSgdExplicit
+          ? std::make_unique<SgdExplicit>(config.als, config.sgd)
+          : MakeExplicitModel(config.als);
   ExplicitModel& eals = *explicit_model;
   if (!implicit) {
     std::vector<std::pair<int32_t, int32_t>> pairs;
@@ -263,14 +331,27 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
       out->global_mean = eals.global_mean();
     }
   };
+  TrainAsTest train_as_test;
+  if (config.train_metrics && implicit) train_as_test = MakeTrainAsTest(m.by_user);
   auto evaluate = [&]() -> std::map<std::string, double> {
-    if (test.empty()) return {};
+    if (test.empty() && !config.train_metrics) return {};
     auto t = std::chrono::steady_clock::now();
-    std::map<std::string, double> out =
-        implicit ? ToMap(EvaluateRanking(ials.user_factors(), ials.item_factors(), m.by_user, test,
-                                         config.k, config.als.threads),
-                         config.k)
-                 : EvaluateRatings(eals, test);
+    std::map<std::string, double> out;
+    if (!test.empty()) {
+      out = implicit ? ToMap(EvaluateRanking(ials.user_factors(), ials.item_factors(), m.by_user,
+                                             test, config.k, config.als.threads),
+                             config.k)
+                     : EvaluateRatings(eals, test);
+    }
+    if (config.train_metrics && implicit) {
+      AddTrainRanking(
+          ToMap(EvaluateRanking(ials.user_factors(), ials.item_factors(), train_as_test.nothing,
+                                train_as_test.rows, config.k, config.als.threads),
+                config.k),
+          &out);
+    } else if (config.train_metrics) {
+      out.merge(TrainRatingMetrics(eals, m.by_user));
+    }
     result.eval_seconds += Since(t);
     return out;
   };
@@ -321,7 +402,8 @@ absl::StatusOr<TrainResult> Train(int32_t n_users, int32_t n_items, std::vector<
     result.best_iteration = static_cast<int>(result.history.size());
     result.metrics =
         result.history.empty() ? std::map<std::string, double>{} : result.history.back().metrics;
-    if (result.metrics.empty() && !test.empty()) result.metrics = evaluate();
+    if (result.metrics.empty() && (!test.empty() || config.train_metrics))
+      result.metrics = evaluate();
   }
   return result;
 }

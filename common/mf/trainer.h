@@ -15,26 +15,38 @@
 #include "common/mf/dataset.h"
 #include "common/mf/ease.h"
 #include "common/mf/evaluate.h"
+#include "common/mf/sgd.h"
 
 namespace recstack::mf {
 
-enum class Algorithm { kImplicitAls, kExplicitAls, kEase };
+enum class Algorithm { kImplicitAls, kExplicitAls, kEase, kSgdExplicit };
 
-// "als-implicit" / "als-explicit" / "ease".
+// "als-implicit" / "als-explicit" / "ease" / "sgd-explicit".
 absl::StatusOr<Algorithm> ParseAlgorithmName(std::string_view name);
 std::string AlgorithmName(Algorithm a);
+// Fits ratings (r_ui ~ mu + b_u + b_i + x_u . y_i, rmse/mae): als-explicit
+// and sgd-explicit.
+bool IsExplicit(Algorithm a);
 
 struct TrainConfig {
   Algorithm algorithm = Algorithm::kImplicitAls;
   AlsParams als;
   EaseParams ease;  // kEase only (its threads come from als.threads)
-  int k = 10;       // ranking metrics at k
+  // kSgdExplicit only; its factors, epochs (iterations), regularization and
+  // seed come from als.
+  SgdParams sgd;
+  int k = 10;  // ranking metrics at k
   // Metric to stop on ("ndcg@10", "rmse", ...; lower is better for rmse/mae);
   // empty = run every iteration. The best iteration's factors are kept.
   std::string early_stopping_metric;
   int patience = 2;
   bool evaluate_each_iteration = true;  // else only after the last
   bool compute_loss = true;
+  // Each evaluation also scores the training rows, as "train_"-prefixed
+  // metrics: train_rmse / train_mae (explicit), or the ranking metrics with
+  // the user's training items as the relevant set and nothing excluded
+  // (train_ndcg@k, ...). For train-vs-test (overfitting) curves; costs time.
+  bool train_metrics = false;
 
   absl::Status Validate() const;
 };
@@ -49,7 +61,7 @@ struct IterationReport {
 struct TrainedModel {
   Algorithm algorithm = Algorithm::kImplicitAls;
   math::Matrix user_factors, item_factors;  // n_users x d, n_items x d
-  std::vector<float> user_bias, item_bias;  // explicit only
+  std::vector<float> user_bias, item_bias;  // explicit (IsExplicit) only
   float global_mean = 0;
   // kEase: B, n_items x n_items (diagonal zero); scores are x_u B with x_u
   // binarized when ease_binarized.

@@ -37,10 +37,12 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
     m.neighbour_weights = std::move(nb.weights);
     return m;
   }
-  m.meta.algorithm = t.algorithm == mf::Algorithm::kExplicitAls ? model::Algorithm::kExplicitAls
-                                                                : model::Algorithm::kImplicitAls;
+  // sgd-explicit fits the same biased model as als-explicit: it is
+  // published as the explicit kind (the model store has no SGD kind).
+  m.meta.algorithm =
+      mf::IsExplicit(t.algorithm) ? model::Algorithm::kExplicitAls : model::Algorithm::kImplicitAls;
   m.meta.factors = static_cast<int32_t>(t.item_factors.cols());
-  m.meta.has_biases = t.algorithm == mf::Algorithm::kExplicitAls;
+  m.meta.has_biases = mf::IsExplicit(t.algorithm);
   m.meta.global_mean = t.global_mean;
   m.meta.regularization = spec.config.als.regularization;
   m.meta.alpha = spec.config.als.alpha;
@@ -53,6 +55,16 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
       {"cg_steps", std::to_string(p.cg_steps)},
       {"confidence", p.confidence == mf::Confidence::kValue ? "value" : "one-plus-alpha"},
       {"split", spec.split}};
+  if (t.algorithm == mf::Algorithm::kSgdExplicit) {
+    const mf::SgdParams& s = spec.config.sgd;
+    m.meta.params.erase("alpha");
+    m.meta.params.erase("cg_steps");
+    m.meta.params.erase("confidence");
+    m.meta.params["trainer"] = "sgd-explicit";
+    m.meta.params["optimizer"] = mf::OptimizerName(s.optimizer);
+    m.meta.params["learning_rate"] = absl::StrCat(s.LearningRate());
+    m.meta.params["batch_size"] = std::to_string(s.batch_size);
+  }
   m.user_ids = data.users.names();
   m.item_ids = data.items.names();
   m.user_factors.assign(t.user_factors.data(), t.user_factors.data() + t.user_factors.size());
@@ -327,7 +339,7 @@ void JobRunner::Run(std::shared_ptr<JobInfo> job) {
   auto t0 = std::chrono::steady_clock::now();
   // Everything in the stream up to now (the consumer keeps this short).
   auto synced = SyncLog();
-  const bool explicit_ratings = spec.config.algorithm == mf::Algorithm::kExplicitAls;
+  const bool explicit_ratings = mf::IsExplicit(spec.config.algorithm);
   mf::Dataset data;
   if (synced.ok()) data = log_.BuildDataset(explicit_ratings, spec.event_weights);
   if (!synced.ok()) {

@@ -34,6 +34,7 @@ v1::JobState StateToProto(JobState s) {
 v1::Algorithm AlgorithmToProto(mf::Algorithm a) {
   switch (a) {
     case mf::Algorithm::kExplicitAls:
+    case mf::Algorithm::kSgdExplicit:  // the proto has no SGD value; the explicit kind
       return v1::ALS_EXPLICIT;
     case mf::Algorithm::kEase:
       return v1::EASE;

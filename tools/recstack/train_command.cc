@@ -88,7 +88,7 @@ absl::Status RunOffline(const TrainOptions& o) {
                 << std::setprecision(3) << r.seconds << " s  loss " << std::setprecision(6)
                 << r.loss;
       for (const auto& [k, v] : r.metrics) {
-        if (k.find('@') != std::string::npos || k == "rmse" || k == "mae") {
+        if (k.find('@') != std::string::npos || k == "rmse" || k == "mae" || k == "train_rmse") {
           std::cerr << "  " << k << " " << std::setprecision(4) << v;
         }
       }
@@ -172,10 +172,26 @@ void RegisterTrainCommand(CLI::App& app) {
                   "with --wait: stop waiting after this long, e.g. 30m (0: no limit)")
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "print one JSON object");
+  cmd->add_flag("--train-metrics", opts->train_metrics,
+                "offline: also score the training rows each iteration (train_rmse; ranking "
+                "metrics with the training items relevant and none excluded, train_ndcg@k...)");
   cmd->add_flag("--quiet", opts->quiet, "no per-iteration progress");
   cmd->callback([opts] {
     RunCommand("train", [&]() -> absl::Status {
-      if (!opts->addr.empty()) return RunRemoteTraining(*opts);
+      if (!opts->addr.empty()) {
+        // The service's API (proto Algorithm) has no SGD value, and its jobs
+        // report no training-set metrics.
+        if (opts->algo == "sgd-explicit") {
+          return absl::InvalidArgumentError(
+              "--algo sgd-explicit runs offline only (--input), not with --addr: the training "
+              "service's API has no SGD algorithm");
+        }
+        if (opts->train_metrics) {
+          return absl::InvalidArgumentError(
+              "--train-metrics is offline only (--input), not --addr");
+        }
+        return RunRemoteTraining(*opts);
+      }
       if (opts->input.empty())
         return absl::InvalidArgumentError("--input FILE is required (or --addr)");
       return RunOffline(*opts);

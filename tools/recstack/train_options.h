@@ -3,6 +3,7 @@
 // Flags shared by `recstack train`, `recstack tune` and the remote mode.
 
 #include <CLI/CLI.hpp>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -24,6 +25,16 @@ struct TrainOptions {
   double regularization = -1, alpha = -1, bias_regularization = -1, reg_exponent = -1,
          noise_precision = -1;
   bool json = false, wait = false, quiet = false;
+  // Offline `recstack train`: training-set metrics at each evaluation.
+  bool train_metrics = false;
+  // sgd-explicit: empty / NaN / kUnset = the default (see ToConfig).
+  static constexpr int kUnset = std::numeric_limits<int>::min();
+  std::string optimizer;
+  double learning_rate = std::numeric_limits<double>::quiet_NaN(),
+         momentum = std::numeric_limits<double>::quiet_NaN(),
+         init_scale = std::numeric_limits<double>::quiet_NaN(),
+         lr_decay = std::numeric_limits<double>::quiet_NaN();
+  int batch_size = kUnset;
   // With --wait: give up after this long ("0": follow the job however long).
   std::string timeout = "0";
   // EASE (--algo ease): --regularization is its lambda.
@@ -32,8 +43,14 @@ struct TrainOptions {
   std::string ease_values = "binary", ease_gram = "auto";
 
   void AddFlags(CLI::App& cmd);
+  // The sgd-explicit flags (--optimizer, --learning-rate, ...): part of
+  // AddFlags, and `recstack tune` adds them alone.
+  void AddSgdFlags(CLI::App& cmd);
   absl::StatusOr<mf::TrainConfig> ToConfig() const;
-  // The solver ToConfig picked: cg, ials++, cholesky, gibbs or als.
+  // The sgd-explicit flags into c->sgd (c->algorithm already set); refuses
+  // them with any other algorithm.
+  absl::Status SgdToConfig(mf::TrainConfig* c) const;
+  // The solver ToConfig picked: cg, ials++, cholesky, gibbs, als or sgd.
   static std::string SolverName(const mf::TrainConfig& cfg);
   nlohmann::json ParamsJson(const mf::TrainConfig& cfg) const;
 };

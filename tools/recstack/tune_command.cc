@@ -41,7 +41,7 @@ struct Trial {
 
 // The metric the search maximises (rmse is negated).
 double Score(mf::Algorithm a, int k, const std::map<std::string, double>& m) {
-  if (a == mf::Algorithm::kExplicitAls) return -m.at("rmse");
+  if (mf::IsExplicit(a)) return -m.at("rmse");
   return m.at(absl::StrCat("ndcg@", k));
 }
 
@@ -82,7 +82,7 @@ absl::Status RunTune(const TuneOptions& o) {
   auto b_list = o.burn_in.empty() ? std::vector<int>{base.als.burn_in} : o.burn_in;
   const bool gibbs = base.algorithm == mf::Algorithm::kExplicitAls &&
                      base.als.explicit_solver == mf::ExplicitSolver::kGibbs;
-  if (base.algorithm == mf::Algorithm::kExplicitAls) a_list = {base.als.alpha};
+  if (mf::IsExplicit(base.algorithm)) a_list = {base.als.alpha};
   if (gibbs) {
     if (!o.regularization.empty() && base.als.warm_start == 0) {
       return absl::InvalidArgumentError(
@@ -184,9 +184,7 @@ absl::Status RunTune(const TuneOptions& o) {
                 << (gibbs ? absl::StrCat("noise ", cfg.als.noise_precision, "  burn-in ",
                                          cfg.als.BurnIn(), "  ")
                           : std::string())
-                << (cfg.algorithm == mf::Algorithm::kExplicitAls
-                        ? "rmse "
-                        : absl::StrCat("ndcg@", cfg.k, " "))
+                << (mf::IsExplicit(cfg.algorithm) ? "rmse " : absl::StrCat("ndcg@", cfg.k, " "))
                 << std::fixed << std::setprecision(4) << std::abs(score) << std::defaultfloat
                 << "\n";
     }
@@ -237,7 +235,8 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--format", o->base.format, "auto, movielens, ml-dat, ml-csv or csv")
       ->capture_default_str();
   cmd->add_option("--algo", o->base.algo,
-                  "als-implicit, als-explicit or ease (searches --regularization = lambda)")
+                  "als-implicit, als-explicit, ease (searches --regularization = lambda) or "
+                  "sgd-explicit")
       ->capture_default_str();
   cmd->add_option("--split", o->base.split, "test split when there is no --test")
       ->capture_default_str();
@@ -261,6 +260,7 @@ void RegisterTuneCommand(CLI::App& app) {
   cmd->add_option("--noise-precision", o->noise_precision,
                   "gibbs: values to try, 0 = sampled (random: the range)");
   cmd->add_option("--burn-in", o->burn_in, "gibbs: values to try (random: the range)");
+  o->base.AddSgdFlags(*cmd);  // fixed for every trial
   cmd->add_flag("--json", o->base.json, "print one JSON object");
   cmd->callback([o] { RunCommand("tune", [&] { return RunTune(*o); }); });
 }

@@ -176,6 +176,29 @@ TEST_F(TrainingServiceTest, ExplicitTrainsOnRatingsOnly) {
   EXPECT_NEAR(meta->global_mean, 4.0, 1e-5);
 }
 
+// The API has no SGD value, but a job the runner is given directly with
+// sgd-explicit trains on ratings and publishes the explicit kind with biases
+// (the model store has no SGD kind; the model is the same).
+TEST_F(TrainingServiceTest, SgdExplicitJobPublishesTheExplicitKind) {
+  AddEvents(*pool_, 50, 40, 10, 3, "RATING");
+  JobSpec spec;
+  spec.config.algorithm = mf::Algorithm::kSgdExplicit;
+  spec.config.als.factors = 4;
+  spec.config.als.iterations = 3;
+  auto started = runner_->Start(spec);
+  ASSERT_TRUE(started.ok()) << started.status();
+  v1::Job job = WaitDone(started->id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.algorithm(), v1::ALS_EXPLICIT);
+  EXPECT_TRUE(job.metrics().count("rmse"));
+  auto meta = store_->GetMeta(job.model_version());
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->algorithm, model::Algorithm::kExplicitAls);
+  EXPECT_TRUE(meta->has_biases);
+  EXPECT_EQ(meta->params.at("trainer"), "sgd-explicit");
+  EXPECT_EQ(meta->params.at("optimizer"), "adam");
+}
+
 TEST_F(TrainingServiceTest, RestartResumesWithoutDoubleCounting) {
   AddEvents(*pool_, 20, 10, 5, 5);  // 100 events
   ASSERT_EQ(*log_->Sync(), 100);
