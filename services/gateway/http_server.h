@@ -28,8 +28,8 @@
 //   GET  /models               the page of the model versions
 //   GET  /experiments[?name=N] the page of the experiments' readouts
 // Errors: {"error": {"code": "INVALID_ARGUMENT", "message": "..."}} with
-// 400 (bad input), 404 (unknown id or path), 405 (wrong method), 503
-// (a dependency is down), 504 (deadline).
+// 400 (bad input), 404 (unknown id or path), 405 (wrong method), 409 (no
+// model yet), 503 (a dependency is down), 504 (deadline).
 
 #include <atomic>
 #include <functional>

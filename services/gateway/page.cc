@@ -64,7 +64,9 @@ function render(j){
   let h=`<p>user <b>${esc(j.user_id)}</b>, request <code>${esc(j.request_id)}</code>, model <b>${esc(j.model_version||'-')}</b>, ranker <b>${esc(j.ranker)}</b>`+
         (j.variant?` (experiment ${esc(j.experiment)}, variant <b>${esc(j.variant)}</b>)`:'')+`, total ${esc(ms(j.total_us))}</p>`;
   if(j.degraded)h+=`<p class="deg">degraded: ${esc(j.degraded_reason)}</p>`;
-  h+='<h2>Waterfall</h2>'+waterfall(j);
+  h+='<h2>Waterfall</h2><p class="muted">Stages as the gateway timed them. Each retrieval source at its offset '+
+     'from when retrieval began the request (the user\'s history is read first), counted from the stage\'s start; '+
+     'the rest of the stage is the gRPC hop.</p>'+waterfall(j);
   h+='<h2>Stages</h2><table class="stages"><tr><th>stage</th><th>start</th><th>time</th><th>status</th><th>items</th></tr>';
   for(const s of j.stages||[])h+=`<tr class="stage"><td>${esc(s.stage)}</td><td>${esc(ms(s.start_us))}</td><td>${esc(ms(s.duration_us))}</td><td>${esc(s.status)}</td><td>${(s.items||[]).length}</td></tr>`;
   h+='</table>';
