@@ -24,6 +24,10 @@ class RetrievalBackend {
                                                         Deadline deadline) = 0;
   virtual absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
                                                                 Deadline deadline) = 0;
+  // Users the served factor model knows (the journey page opens on one).
+  // Unimplemented unless a backend overrides it.
+  virtual absl::StatusOr<v1::SampleUsersResponse> SampleUsers(const v1::SampleUsersRequest& req,
+                                                              Deadline deadline);
 };
 
 class RankingBackend {
@@ -47,12 +51,26 @@ class IngestionBackend {
 };
 
 // The experiment readouts (computed by the training service from the event
-// log) behind the /experiments page.
+// log) behind the /experiments page, and the model versions behind /models.
 class TrainingBackend {
  public:
   virtual ~TrainingBackend() = default;
   virtual absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
       const v1::ExperimentReportRequest& req, Deadline deadline) = 0;
+  // Every kept version, newest first, each saying whether its slot serves
+  // it. Unimplemented unless a backend overrides it.
+  virtual absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest& req,
+                                                            Deadline deadline);
 };
+
+inline absl::StatusOr<v1::SampleUsersResponse> RetrievalBackend::SampleUsers(
+    const v1::SampleUsersRequest&, Deadline) {
+  return absl::UnimplementedError("this retrieval backend cannot sample users");
+}
+
+inline absl::StatusOr<v1::ListModelsResponse> TrainingBackend::ListModels(
+    const v1::ListModelsRequest&, Deadline) {
+  return absl::UnimplementedError("this training backend cannot list models");
+}
 
 }  // namespace recstack::gateway

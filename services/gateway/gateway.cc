@@ -23,6 +23,12 @@ int64_t Micros(std::chrono::steady_clock::time_point t) {
       .count();
 }
 
+// From `start` to `t`, for the debug view's start offsets.
+int64_t MicrosBetween(std::chrono::steady_clock::time_point start,
+                      std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t - start).count();
+}
+
 // Stage deadline: now + budget, never past the request's deadline.
 Clock::time_point StageDeadline(std::chrono::milliseconds budget, Clock::time_point deadline) {
   return std::min(Clock::now() + budget, deadline);
@@ -218,6 +224,7 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     if (req.debug()) {
       auto* st = resp.add_stages();
       st->set_stage("retrieval");
+      st->set_start_us(MicrosBetween(start, t));
       st->set_duration_us(us);
       st->set_status(StageStatus(rst));
       *st->mutable_items() = cands.candidates();
@@ -241,6 +248,7 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     if (req.debug()) {
       auto* st = resp.add_stages();
       st->set_stage("fallback");
+      st->set_start_us(Micros(start));
       st->set_duration_us(0);
       st->set_status("OK: in-memory trending list");
     }
@@ -264,6 +272,7 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     if (req.debug()) {
       auto* st = resp.add_stages();
       st->set_stage("ranking");
+      st->set_start_us(MicrosBetween(start, t));
       st->set_duration_us(us);
       st->set_status(StageStatus(kst));
       *st->mutable_items() = ranked.items();
@@ -307,7 +316,15 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
   if (resp.items_size() > 0) {
     auto t = std::chrono::steady_clock::now();
     AddItemMetadata(resp, deadline);
-    metrics_.stage_latency[2]->Observe(Micros(t) / 1e6);
+    const int64_t us = Micros(t);
+    metrics_.stage_latency[2]->Observe(us / 1e6);
+    if (req.debug()) {
+      auto* st = resp.add_stages();
+      st->set_stage("metadata");
+      st->set_start_us(MicrosBetween(start, t));
+      st->set_duration_us(us);
+      st->set_status("OK");  // best effort: a miss leaves the title empty
+    }
   }
   resp.set_total_us(Micros(start));
   if (options_.log_impressions) EnqueueImpressions(resp, ranker_version, propensity, explored);
@@ -417,6 +434,22 @@ absl::StatusOr<v1::SimilarItemsResponse> Gateway::SimilarItems(const v1::Similar
                                                                Clock::time_point deadline) {
   return retrieval_->SimilarItems(req,
                                   std::min(deadline, Clock::now() + options_.retrieval_budget));
+}
+
+absl::StatusOr<v1::SampleUsersResponse> Gateway::SampleUsers(int n, Clock::time_point deadline) {
+  if (n < 1 || n > 100) return absl::InvalidArgumentError(absl::StrCat("n must be 1-100, got ", n));
+  v1::SampleUsersRequest req;
+  req.set_n(n);
+  return retrieval_->SampleUsers(req, StageDeadline(options_.lookup_budget, deadline));
+}
+
+absl::StatusOr<v1::ListModelsResponse> Gateway::Models(Clock::time_point deadline) {
+  if (training_ == nullptr) {
+    return absl::UnavailableError(
+        "no --training-addr: the gateway has no training service to list models from");
+  }
+  return training_->ListModels(v1::ListModelsRequest(),
+                               StageDeadline(options_.lookup_budget, deadline));
 }
 
 absl::StatusOr<std::vector<v1::Experiment>> Gateway::Experiments(Clock::time_point deadline) {

@@ -15,7 +15,9 @@
 // The experiments view (the /experiments page) asks ranking which
 // experiments it runs and the training service for their readouts, each
 // call bounded by its own budget and the caller's deadline; without a
-// training backend those answers are UNAVAILABLE.
+// training backend those answers are UNAVAILABLE. The pages also ask
+// retrieval for users the served model knows (the journey page opens on
+// one) and the training service for the model versions (/models).
 //
 // The core sees no gRPC: it calls the other services through the small
 // interfaces of backends.h. gateway_service.h serves it over gRPC (and
@@ -67,6 +69,9 @@ struct GatewayOptions {
   // (the training service reads the event log for it).
   std::chrono::milliseconds experiments_budget{2000};
   std::chrono::milliseconds report_budget{5000};
+  // The pages' lookups: users of the served model (retrieval scans Redis
+  // once per version), the model versions (training reads their metas).
+  std::chrono::milliseconds lookup_budget{2000};
 };
 
 struct GatewayMetrics {
@@ -117,6 +122,14 @@ class Gateway {
   // not know, Unavailable without a training backend.
   absl::StatusOr<stats::Readout> ExperimentReport(const std::string& name,
                                                   std::chrono::system_clock::time_point deadline);
+  // Up to n (1-100) users the served factor model knows (retrieval's
+  // SampleUsers): FailedPrecondition before a model is served.
+  absl::StatusOr<v1::SampleUsersResponse> SampleUsers(
+      int n, std::chrono::system_clock::time_point deadline);
+  // The kept model versions with their metrics and which one each slot
+  // serves (the training service's ListModels); Unavailable without a
+  // training backend.
+  absl::StatusOr<v1::ListModelsResponse> Models(std::chrono::system_clock::time_point deadline);
   // Both peers SERVING is not required: the gateway degrades instead.
   const GatewayOptions& options() const { return options_; }
   GatewayMetrics& metrics() { return metrics_; }

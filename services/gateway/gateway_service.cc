@@ -66,6 +66,14 @@ absl::StatusOr<v1::SimilarItemsResponse> GrpcRetrievalBackend::SimilarItems(
                                          });
 }
 
+absl::StatusOr<v1::SampleUsersResponse> GrpcRetrievalBackend::SampleUsers(
+    const v1::SampleUsersRequest& req, Deadline deadline) {
+  return Unary<v1::SampleUsersResponse>(deadline,
+                                        [&](grpc::ClientContext* c, v1::SampleUsersResponse* r) {
+                                          return stub_->SampleUsers(c, req, r);
+                                        });
+}
+
 absl::StatusOr<v1::RankResponse> GrpcRankingBackend::Rank(const v1::RankRequest& req,
                                                           Deadline deadline) {
   return Unary<v1::RankResponse>(deadline, [&](grpc::ClientContext* c, v1::RankResponse* r) {
@@ -110,6 +118,14 @@ absl::StatusOr<v1::ExperimentReportResponse> GrpcTrainingBackend::ExperimentRepo
       deadline, [&](grpc::ClientContext* c, v1::ExperimentReportResponse* r) {
         return stub_->ExperimentReport(c, req, r);
       });
+}
+
+absl::StatusOr<v1::ListModelsResponse> GrpcTrainingBackend::ListModels(
+    const v1::ListModelsRequest& req, Deadline deadline) {
+  return Unary<v1::ListModelsResponse>(deadline,
+                                       [&](grpc::ClientContext* c, v1::ListModelsResponse* r) {
+                                         return stub_->ListModels(c, req, r);
+                                       });
 }
 
 }  // namespace recstack::gateway

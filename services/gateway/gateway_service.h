@@ -41,6 +41,8 @@ class GrpcRetrievalBackend final : public RetrievalBackend {
                                                 Deadline deadline) override;
   absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
                                                         Deadline deadline) override;
+  absl::StatusOr<v1::SampleUsersResponse> SampleUsers(const v1::SampleUsersRequest& req,
+                                                      Deadline deadline) override;
 
  private:
   std::unique_ptr<v1::RetrievalService::Stub> stub_;
@@ -79,6 +81,8 @@ class GrpcTrainingBackend final : public TrainingBackend {
       : stub_(v1::TrainingService::NewStub(std::move(channel))) {}
   absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
       const v1::ExperimentReportRequest& req, Deadline deadline) override;
+  absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest& req,
+                                                    Deadline deadline) override;
 
  private:
   std::unique_ptr<v1::TrainingService::Stub> stub_;

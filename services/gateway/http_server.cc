@@ -53,6 +53,59 @@ absl::StatusOr<int> IntParam(const httplib::Request& req, const char* name, int 
   return out;
 }
 
+// The model store's names of an algorithm and of the slot that serves it
+// (common/model/model_store.h), as `recstack models` prints them.
+const char* AlgorithmName(v1::Algorithm a) {
+  switch (a) {
+    case v1::ALS_IMPLICIT:
+      return "als-implicit";
+    case v1::ALS_EXPLICIT:
+      return "als-explicit";
+    case v1::EASE:
+      return "ease";
+    case v1::RANKER_GBDT:
+      return "ranker-gbdt";
+    case v1::RANKER_LOGISTIC:
+      return "ranker-logistic";
+    default:
+      return "unknown";
+  }
+}
+
+const char* SlotName(v1::Algorithm a) {
+  switch (a) {
+    case v1::EASE:
+      return "ease";
+    case v1::RANKER_GBDT:
+      return "gbdt";
+    case v1::RANKER_LOGISTIC:
+      return "logistic";
+    default:
+      return "factors";
+  }
+}
+
+nlohmann::json ModelsJson(const v1::ListModelsResponse& resp) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const v1::ModelInfo& m : resp.models()) {
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [k, v] : m.metrics()) metrics[k] = v;
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [k, v] : m.params()) params[k] = v;
+    models.push_back({{"version", m.version()},
+                      {"algorithm", AlgorithmName(m.algorithm())},
+                      {"slot", SlotName(m.algorithm())},
+                      {"serving", m.current()},
+                      {"created_at_ms", m.created_at_ms()},
+                      {"n_users", m.n_users()},
+                      {"n_items", m.n_items()},
+                      {"factors", m.factors()},
+                      {"metrics", std::move(metrics)},
+                      {"params", std::move(params)}});
+  }
+  return {{"current_version", resp.current_version()}, {"models", std::move(models)}};
+}
+
 }  // namespace
 
 int HttpStatus(absl::StatusCode code) {
@@ -166,6 +219,21 @@ absl::Status HttpServer::Start(const std::string& listen) {
           auto out = gateway_.ExperimentReport(UrlDecode(req.matches[1]), slow_deadline());
           reply(res, out.status(), out.ok() ? stats::ReadoutReportJson(*out).dump() : "");
         });
+  s.Get("/v1/model/users", [=, this](const httplib::Request& req, httplib::Response& res) {
+    auto n = IntParam(req, "n", 1);
+    if (!n.ok()) return reply(res, n.status(), "");
+    auto out = gateway_.SampleUsers(*n, slow_deadline());
+    if (!out.ok()) return reply(res, out.status(), "");
+    reply(res, absl::OkStatus(),
+          nlohmann::json{{"model_version", out->model_version()},
+                         {"user_ids",
+                          std::vector<std::string>(out->user_ids().begin(), out->user_ids().end())}}
+              .dump());
+  });
+  s.Get("/v1/models", [=, this](const httplib::Request&, httplib::Response& res) {
+    auto out = gateway_.Models(slow_deadline());
+    reply(res, out.status(), out.ok() ? ModelsJson(*out).dump() : "");
+  });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const bool ok = healthy_();
     res.status = ok ? 200 : 503;
@@ -178,6 +246,9 @@ absl::Status HttpServer::Start(const std::string& listen) {
   s.Get("/experiments", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kExperimentsPageHtml, "text/html; charset=utf-8");
   });
+  s.Get("/models", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kModelsPageHtml, "text/html; charset=utf-8");
+  });
   // Known paths with the wrong method: 405 with the allowed one.
   auto wrong = [reply](const char* allow) {
     return [reply, allow](const httplib::Request&, httplib::Response& res) {
@@ -187,8 +258,9 @@ absl::Status HttpServer::Start(const std::string& listen) {
       res.status = 405;
     };
   };
-  for (const char* p : {R"(/v1/users/([^/]+)/recommendations)", R"(/v1/items/([^/]+)/similar)",
-                        "/v1/experiments", R"(/v1/experiments/([^/]+))", "/healthz"}) {
+  for (const char* p :
+       {R"(/v1/users/([^/]+)/recommendations)", R"(/v1/items/([^/]+)/similar)", "/v1/experiments",
+        R"(/v1/experiments/([^/]+))", "/v1/model/users", "/v1/models", "/healthz"}) {
     s.Post(p, wrong("GET"));
     s.Put(p, wrong("GET"));
     s.Delete(p, wrong("GET"));

@@ -12,12 +12,24 @@
 //                              for an experiment the training service does not
 //                              know; both experiments routes 503 when the
 //                              gateway has no training backend
+//   GET  /v1/models            {"current_version", "models": [{"version",
+//                              "algorithm", "slot" (factors, ease, gbdt,
+//                              logistic), "serving" (its slot serves it),
+//                              "created_at_ms", "n_users", "n_items",
+//                              "factors", "metrics": {}, "params": {}}]}: the
+//                              training service's ListModels, newest first;
+//                              503 without a training backend
+//   GET  /v1/model/users?n=1   {"model_version", "user_ids": [...]}: up to n
+//                              (1-100) users the served factor model knows
+//                              (retrieval's SampleUsers); 409 before a model
 //   GET  /healthz              {"status": "SERVING"} (200) or 503
-//   GET  /                     the page that shows one recommendation's journey
+//   GET  /[?user=ID]           the page that shows one recommendation's journey
+//                              (a user of the served model unless ?user=)
+//   GET  /models               the page of the model versions
 //   GET  /experiments[?name=N] the page of the experiments' readouts
 // Errors: {"error": {"code": "INVALID_ARGUMENT", "message": "..."}} with
-// 400 (bad input), 404 (unknown id or path), 405 (wrong method), 503
-// (a dependency is down), 504 (deadline).
+// 400 (bad input), 404 (unknown id or path), 405 (wrong method), 409 (no
+// model yet), 503 (a dependency is down), 504 (deadline).
 
 #include <atomic>
 #include <functional>

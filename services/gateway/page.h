@@ -12,4 +12,8 @@ extern const char kPageHtml[];
 // MDE, and the sample-ratio-mismatch check. Self-contained, like kPageHtml.
 extern const char kExperimentsPageHtml[];
 
+// The page served at "/models": the kept model versions (GET /v1/models)
+// per slot with their training metrics, the one each slot serves marked.
+extern const char kModelsPageHtml[];
+
 }  // namespace recstack::gateway

@@ -32,7 +32,7 @@ void ToProto(const Candidate& c, int rank, v1::ScoredItem* p) {
 }  // namespace
 
 RetrievalMetrics::RetrievalMetrics(prometheus::Registry& registry)
-    : rpc(registry, "retrieval", {"Retrieve", "SimilarItems"}) {
+    : rpc(registry, "retrieval", {"Retrieve", "SimilarItems", "SampleUsers"}) {
   auto& lat = prometheus::BuildHistogram()
                   .Name("recstack_retrieval_source_latency_seconds")
                   .Help("Time each candidate source took")
@@ -123,6 +123,7 @@ grpc::Status RetrievalServiceImpl::Retrieve(grpc::ServerContext* ctx,
     p->set_source(s.source);
     p->set_candidates(s.candidates);
     p->set_kept(s.kept);
+    p->set_start_us(s.start_us);
     p->set_latency_us(s.latency_us);
     p->set_error(s.error);
     if (auto src = ParseSource(s.source); src.ok()) {
@@ -149,6 +150,18 @@ grpc::Status RetrievalServiceImpl::SimilarItems(grpc::ServerContext* ctx,
   if (!res.ok()) return ToGrpc(res.status());
   int rank = 0;
   for (const auto& c : res->candidates) ToProto(c, rank++, resp->add_items());
+  resp->set_model_version(res->model_version);
+  return grpc::Status::OK;
+}
+
+grpc::Status RetrievalServiceImpl::SampleUsers(grpc::ServerContext*,
+                                               const v1::SampleUsersRequest* req,
+                                               v1::SampleUsersResponse* resp) {
+  metrics::RpcTimer timer(metrics_.rpc, "SampleUsers");
+  auto res = retriever_.SampleUsers(req->n() == 0 ? 1 : req->n());
+  timer.set_code(res.status().code());
+  if (!res.ok()) return ToGrpc(res.status());
+  for (const auto& u : res->user_ids) resp->add_user_ids(u);
   resp->set_model_version(res->model_version);
   return grpc::Status::OK;
 }

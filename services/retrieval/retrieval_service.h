@@ -38,6 +38,8 @@ class RetrievalServiceImpl final : public v1::RetrievalService::Service {
                         v1::RetrieveResponse*) override;
   grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*,
                             v1::SimilarItemsResponse*) override;
+  grpc::Status SampleUsers(grpc::ServerContext*, const v1::SampleUsersRequest*,
+                           v1::SampleUsersResponse*) override;
 
  private:
   Retriever& retriever_;

@@ -317,6 +317,7 @@ void Retriever::Merge(std::array<std::vector<Candidate>, kNumSources>& per_sourc
 }
 
 absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
+  const auto begin = std::chrono::steady_clock::now();
   RECSTACK_RETURN_IF_ERROR(ids::ValidateId("user_id", q.user_id));
   if (q.k <= 0 || q.k > kMaxK) {
     return absl::InvalidArgumentError(absl::StrCat("k must be 1-", kMaxK, ", got ", q.k));
@@ -341,6 +342,8 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
     if (!want[s]) continue;
     const Source src = static_cast<Source>(s);
     const auto t = std::chrono::steady_clock::now();
+    const int64_t start_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(t - begin).count();
     SourceOutput out;
     switch (src) {
       case Source::kMf:
@@ -358,12 +361,60 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
     }
     out.report.source = std::string(SourceName(src));
     out.report.candidates = static_cast<int>(out.candidates.size());
+    out.report.start_us = start_us;
     out.report.latency_us = Micros(t);
     res.sources.push_back(std::move(out.report));
     per_source[s] = std::move(out.candidates);
   }
   Merge(per_source, q.k, res);
   return res;
+}
+
+absl::StatusOr<UserSample> Retriever::SampleUsers(int n) {
+  if (n < 1 || n > kMaxSampleUsers) {
+    return absl::InvalidArgumentError(absl::StrCat("n must be 1-", kMaxSampleUsers, ", got ", n));
+  }
+  const std::shared_ptr<const ServingModel> m = holder_.Current();
+  if (m == nullptr) return absl::FailedPreconditionError("no factor model is served yet");
+  std::lock_guard<std::mutex> lock(sample_mu_);
+  if (sample_.model_version != m->meta.version) {
+    UserSample fresh;
+    fresh.model_version = m->meta.version;
+    // The version's user keys, by pattern (escaped as DeleteVersion does).
+    const std::string prefix = keys_.ModelUser(m->meta.version, "");
+    std::string pattern;
+    for (char ch : prefix) {
+      if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') pattern.push_back('\\');
+      pattern.push_back(ch);
+    }
+    pattern.push_back('*');
+    std::string cursor = "0";
+    for (int call = 0;
+         call < kSampleScanCalls && static_cast<int>(fresh.user_ids.size()) < kMaxSampleUsers;
+         ++call) {
+      RECSTACK_ASSIGN_OR_RETURN(redis::Reply r,
+                                pool_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}));
+      if (r.type != redis::Reply::Type::kArray || r.elements.size() != 2) {
+        return absl::InternalError("SCAN returned an unexpected reply");
+      }
+      cursor = r.elements[0].str;
+      for (const auto& key : r.elements[1].elements) {
+        if (static_cast<int>(fresh.user_ids.size()) >= kMaxSampleUsers) break;
+        if (key.str.size() > prefix.size()) fresh.user_ids.push_back(key.str.substr(prefix.size()));
+      }
+      if (cursor == "0") break;
+    }
+    if (fresh.user_ids.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no user of model ", m->meta.version, " found in Redis"));
+    }
+    sample_ = std::move(fresh);
+  }
+  UserSample out;
+  out.model_version = sample_.model_version;
+  out.user_ids.assign(sample_.user_ids.begin(),
+                      sample_.user_ids.begin() + std::min<size_t>(n, sample_.user_ids.size()));
+  return out;
 }
 
 absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, int k,

@@ -76,6 +76,7 @@ struct Candidate {
 struct SourceReport {
   std::string source;
   int candidates = 0, kept = 0;
+  int64_t start_us = 0;  // since Retrieve began
   int64_t latency_us = 0;
   std::string error;
 };
@@ -93,6 +94,12 @@ struct RetrieveResult {
   std::string model_version;
   std::vector<SourceReport> sources;
   std::string user_vector = "none";  // "model", "folded_in", "none"
+};
+
+// Users the served factor model has a vector for (SampleUsers).
+struct UserSample {
+  std::string model_version;
+  std::vector<std::string> user_ids;
 };
 
 // User vectors by (model version, user).
@@ -120,6 +127,16 @@ class Retriever {
   // weights); NOT_FOUND when the model lacks it.
   absl::StatusOr<RetrieveResult> Similar(const std::string& item_id, int k,
                                          const std::string& source = "");
+  // Up to n (1-100) users with a vector in the served factor model, in
+  // Redis SCAN order of the version's user keys. The scan is bounded
+  // (kSampleScanCalls calls of COUNT 1000) and its result is kept for the
+  // version, so only the first call after a new model reads Redis.
+  // FailedPrecondition before a factor model is served; NotFound when the
+  // bounded scan found none of its users.
+  absl::StatusOr<UserSample> SampleUsers(int n);
+  static constexpr int kMaxSampleUsers = 100;
+  static constexpr int kSampleScanCalls = 50;
+
   // Serves the `ease` source from this holder (optional; not owned).
   void set_ease(EaseModelHolder* ease) { ease_ = ease; }
 
@@ -172,6 +189,8 @@ class Retriever {
   mutable NeighbourCache neighbours_;
   cache::Refreshed<redis::ItemCounts> trending_;
   EaseModelHolder* ease_ = nullptr;
+  std::mutex sample_mu_;  // held through the scan: one scan per version at a time
+  UserSample sample_;     // of sample_.model_version, up to kMaxSampleUsers
 };
 
 }  // namespace recstack::retrieval

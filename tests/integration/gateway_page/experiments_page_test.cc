@@ -1,10 +1,11 @@
-// The experiments view of the gateway (services/gateway/http_server.h) over
-// real HTTP on loopback: GET /v1/experiments, GET /v1/experiments/{name}
-// (exactly the CLI's JSON, 404 for an unknown experiment, 503 without a
-// training backend), the gRPC backends against in-process fake services,
-// and the /experiments page as a real browser renders it: headless
+// The experiments and models views of the gateway
+// (services/gateway/http_server.h) over real HTTP on loopback: GET
+// /v1/experiments, GET /v1/experiments/{name} (exactly the CLI's JSON, 404
+// for an unknown experiment, 503 without a training backend), GET
+// /v1/models, the gRPC backends against in-process fake services, and the
+// /experiments and /models pages as a real browser renders them: headless
 // chromium loads the page, runs its script against this server and dumps
-// the DOM, which must hold the readout's numbers, formatted.
+// the DOM, which must hold the readout's (the versions') numbers, formatted.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/wait.h>
@@ -16,8 +17,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -130,6 +133,31 @@ absl::StatusOr<v1::ExperimentReportResponse> Report(const std::string& name) {
   return absl::NotFoundError("no experiment '" + name + "' in the experiments file");
 }
 
+// Three slots' versions, newest first: ease v4 serves; gbdt v3 serves, its
+// older v2 does not; the factors v1 serves.
+v1::ListModelsResponse ModelList() {
+  v1::ListModelsResponse r;
+  r.set_current_version("v1");
+  auto add = [&](const char* version, v1::Algorithm algorithm, bool current,
+                 std::map<std::string, double> metrics) {
+    v1::ModelInfo* m = r.add_models();
+    m->set_version(version);
+    m->set_algorithm(algorithm);
+    m->set_current(current);
+    m->set_n_items(1682);
+    m->set_created_at_ms(1767225600000);
+    for (const auto& [k, v] : metrics) (*m->mutable_metrics())[k] = v;
+    (*m->mutable_params())["seed"] = "42";
+  };
+  add("v4", v1::EASE, true, {{"ndcg@10", 0.3125}});
+  add("v3", v1::RANKER_GBDT, true, {{"auc", 0.71}});
+  add("v2", v1::RANKER_GBDT, false, {{"auc", 0.69}});
+  add("v1", v1::ALS_IMPLICIT, true, {{"ndcg@10", 0.2051}});
+  r.mutable_models(3)->set_factors(64);
+  r.mutable_models(3)->set_n_users(943);
+  return r;
+}
+
 struct NoRetrieval : RetrievalBackend {
   absl::StatusOr<v1::RetrieveResponse> Retrieve(const v1::RetrieveRequest&, Deadline) override {
     return absl::UnavailableError("not in this test");
@@ -169,6 +197,10 @@ struct FakeTraining : TrainingBackend {
       const v1::ExperimentReportRequest& req, Deadline) override {
     return Report(req.experiment());
   }
+  absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest&,
+                                                    Deadline) override {
+    return ModelList();
+  }
 };
 
 // The same two services over gRPC, for the Grpc*Backend adapters.
@@ -187,6 +219,11 @@ class FakeTrainingService final : public v1::TrainingService::Service {
     if (!r.ok())
       return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(r.status().message()));
     *resp = *r;
+    return grpc::Status::OK;
+  }
+  grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+                          v1::ListModelsResponse* resp) override {
+    *resp = ModelList();
     return grpc::Status::OK;
   }
 };
@@ -310,6 +347,18 @@ TEST_F(ExperimentsHttp, WithoutATrainingBackendBothAre503) {
   }
 }
 
+TEST_F(ExperimentsHttp, WithoutATrainingBackendModelsAre503) {
+  http_->Stop();
+  Start(std::make_unique<FakeRanking>(), nullptr);
+  auto res = client_->Get("/v1/models");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  const nlohmann::json j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(j["error"]["code"], "UNAVAILABLE");
+  EXPECT_EQ(j["error"]["message"],
+            "no --training-addr: the gateway has no training service to list models from");
+}
+
 TEST_F(ExperimentsHttp, ThePageIsSelfContainedHtml) {
   auto res = client_->Get("/experiments");
   ASSERT_TRUE(res);
@@ -318,6 +367,21 @@ TEST_F(ExperimentsHttp, ThePageIsSelfContainedHtml) {
   EXPECT_NE(res->body.find("/v1/experiments"), std::string::npos);
   for (const char* external : {"src=\"http", "href=\"http", "@import", "<link"})
     EXPECT_EQ(res->body.find(external), std::string::npos) << external;
+}
+
+// The three pages: self-contained, each linking the other two.
+TEST_F(ExperimentsHttp, EveryPageIsSelfContainedAndLinksTheOthers) {
+  for (const char* page : {"/", "/models", "/experiments"}) {
+    auto res = client_->Get(page);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << page;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    for (const char* external :
+         {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import", "<link", "<script src"})
+      EXPECT_EQ(res->body.find(external), std::string::npos) << page << ": " << external;
+    for (const char* link : {"href=\"/\"", "href=\"/models\"", "href=\"/experiments\""})
+      EXPECT_NE(res->body.find(link), std::string::npos) << page << ": " << link;
+  }
 }
 
 TEST(ExperimentsOverGrpc, TheGrpcBackendsCarryTheListTheReadoutAndNotFound) {
@@ -347,6 +411,23 @@ TEST(ExperimentsOverGrpc, TheGrpcBackendsCarryTheListTheReadoutAndNotFound) {
   auto unknown = client.Get("/v1/experiments/nope");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
+  // The model versions: each with its slot and whether that slot serves it.
+  auto models = client.Get("/v1/models");
+  ASSERT_TRUE(models);
+  ASSERT_EQ(models->status, 200) << models->body;
+  const nlohmann::json m = nlohmann::json::parse(models->body);
+  EXPECT_EQ(m["current_version"], "v1");
+  ASSERT_EQ(m["models"].size(), 4u);
+  EXPECT_EQ(m["models"][0],
+            nlohmann::json::parse(R"({"version": "v4", "algorithm": "ease", "slot": "ease",
+              "serving": true, "created_at_ms": 1767225600000, "n_users": 0, "n_items": 1682,
+              "factors": 0, "metrics": {"ndcg@10": 0.3125}, "params": {"seed": "42"}})"));
+  for (auto [i, slot, serving] : {std::tuple{1, "gbdt", true}, std::tuple{2, "gbdt", false},
+                                  std::tuple{3, "factors", true}}) {
+    EXPECT_EQ(m["models"][i]["slot"], slot) << i;
+    EXPECT_EQ(m["models"][i]["serving"], serving) << i;
+  }
+  EXPECT_EQ(m["models"][3]["algorithm"], "als-implicit");
   http.Stop();
 }
 
@@ -428,6 +509,12 @@ void ExpectHas(const std::string& dom, const std::string& text) {
                                                << dom;
 }
 
+int Count(const std::string& dom, const std::string& text) {
+  int n = 0;
+  for (size_t a = dom.find(text); a != std::string::npos; a = dom.find(text, a + 1)) ++n;
+  return n;
+}
+
 TEST_F(ExperimentsPage, RendersEveryReadoutWithItsNumbers) {
   const std::string dom = RenderedDom("/experiments");
   if (dom.empty()) return;
@@ -471,6 +558,42 @@ TEST_F(ExperimentsPage, NameShowsOneExperimentAndUnknownNamesSayNotFound) {
   const std::string unknown = RenderedDom("/experiments?name=nope");
   ExpectHas(unknown, "<h2>nope</h2>");
   ExpectHas(unknown, "404 NOT_FOUND: no experiment 'nope'");
+}
+
+TEST_F(ExperimentsPage, TheModelsPageShowsEachSlotAndWhatItServes) {
+  const std::string dom = RenderedDom("/models");
+  if (dom.empty()) return;
+  // Slots in a fixed order, each with its versions and metrics.
+  const size_t factors = dom.find("<section class=\"slot\" data-slot=\"factors\">");
+  const size_t ease = dom.find("<section class=\"slot\" data-slot=\"ease\">");
+  const size_t gbdt = dom.find("<section class=\"slot\" data-slot=\"gbdt\">");
+  ASSERT_NE(factors, std::string::npos) << dom;
+  ASSERT_NE(ease, std::string::npos) << dom;
+  ASSERT_NE(gbdt, std::string::npos) << dom;
+  EXPECT_LT(factors, ease);
+  EXPECT_LT(ease, gbdt);
+  EXPECT_EQ(dom.find("data-slot=\"logistic\""), std::string::npos);  // no version there
+  ExpectHas(dom,
+            "<tr class=\"model serving\" data-version=\"v1\"><td class=\"l\">v1 <span "
+            "class=\"badge\">serving</span></td><td class=\"l\">als-implicit</td>"
+            "<td class=\"l\">2026-01-01 00:00</td><td>943</td><td>1,682</td><td>64</td>"
+            "<td>0.2051</td><td class=\"l muted\"><details><summary>1 param</summary>seed=42"
+            "</details></td></tr>");
+  ExpectHas(dom, "<tr class=\"model serving\" data-version=\"v3\">");
+  ExpectHas(dom, "<tr class=\"model\" data-version=\"v2\"><td class=\"l\">v2</td>");
+  ExpectHas(dom, "<th>auc</th>");
+  ExpectHas(dom, "<td>0.7100</td>");
+  EXPECT_EQ(Count(dom, "class=\"badge\""), 3);
+}
+
+TEST_F(ExperimentsPage, TheModelsPageWithoutATrainingBackendSaysSo) {
+  http_->Stop();
+  Start(std::make_unique<FakeRanking>(), nullptr);
+  const std::string dom = RenderedDom("/models");
+  if (dom.empty()) return;
+  ExpectHas(dom,
+            "<p class=\"err\">GET /v1/models: 503 UNAVAILABLE: no --training-addr: the gateway "
+            "has no training service to list models from</p>");
 }
 
 TEST_F(ExperimentsPage, ErrorsOfTheListAreShownAsText) {

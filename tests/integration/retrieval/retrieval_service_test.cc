@@ -1,5 +1,6 @@
 // Retrieval over real gRPC with models published to a real redis-server.
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -166,6 +167,69 @@ TEST_F(RetrievalTest, KnownFoldedInAndColdUsers) {
   grpc::ClientContext ctx2;
   sreq.set_item_id("nope");
   EXPECT_EQ(stub_->SimilarItems(&ctx2, sreq, &sresp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// SampleUsers names users the served model knows (the gateway's journey
+// page opens on one): before a model none, then the served version's, and
+// after a new version only that one's.
+TEST_F(RetrievalTest, SampleUsersNamesUsersOfTheServedModel) {
+  holder_->Start();
+  auto sample = [&](int n, v1::SampleUsersResponse* resp) {
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, 5s);
+    v1::SampleUsersRequest req;
+    req.set_n(n);
+    resp->Clear();
+    return stub_->SampleUsers(&ctx, req, resp);
+  };
+  v1::SampleUsersResponse resp;
+  EXPECT_EQ(sample(1, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(store_->Publish(RandomModel(20, 50, 4, 1), {}).ok());
+  WaitForVersion("v1");
+  ASSERT_TRUE(sample(0, &resp).ok());  // 0 = 1
+  EXPECT_EQ(resp.model_version(), "v1");
+  ASSERT_EQ(resp.user_ids_size(), 1);
+  ASSERT_TRUE(sample(100, &resp).ok());
+  std::set<std::string> users(resp.user_ids().begin(), resp.user_ids().end());
+  EXPECT_EQ(users.size(), 20u);  // every user, once, and no more
+  for (const auto& u : users) {
+    auto v = store_->GetUserVector("v1", u);
+    ASSERT_TRUE(v.ok() && v->has_value()) << u;
+  }
+  auto st = sample(101, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(), "n must be 1-100, got 101");
+  // A new version with other users: only those are named.
+  model::ModelData next = RandomModel(5, 50, 4, 2);
+  for (auto& u : next.user_ids) u = "new-" + u;
+  ASSERT_TRUE(store_->Publish(next, {}).ok());
+  WaitForVersion("v2");
+  ASSERT_TRUE(sample(10, &resp).ok());
+  EXPECT_EQ(resp.model_version(), "v2");
+  ASSERT_EQ(resp.user_ids_size(), 5);
+  for (const auto& u : resp.user_ids()) EXPECT_EQ(u.rfind("new-u", 0), 0u) << u;
+  // The answer is served from memory once scanned.
+  ASSERT_TRUE(pool_->Command({"DEL", "rs:model:v2:user:new-u0"}).ok());
+  ASSERT_TRUE(sample(10, &resp).ok());
+  EXPECT_EQ(resp.user_ids_size(), 5);
+}
+
+// Each source says when it started (after the history read, one after
+// another) and how long it took.
+TEST_F(RetrievalTest, SourcesReportWhenTheyStarted) {
+  ASSERT_TRUE(store_->Publish(RandomModel(20, 300, 8, 1), {}).ok());
+  holder_->Start();
+  WaitForVersion("v1");
+  ASSERT_TRUE(pool_->Command({"ZADD", "rs:hist:u1", "1000", "i0"}).ok());
+  v1::RetrieveResponse resp;
+  ASSERT_TRUE(Retrieve("u1", 20, &resp).ok());
+  ASSERT_GE(resp.sources_size(), 3);
+  int64_t end = 0;
+  for (const auto& s : resp.sources()) {
+    EXPECT_GE(s.start_us(), end) << s.source();
+    EXPECT_GE(s.latency_us(), 0) << s.source();
+    end = s.start_us() + s.latency_us();
+  }
 }
 
 TEST_F(RetrievalTest, ModelSwapUnderConcurrentRequestsHasNoErrors) {
