@@ -78,7 +78,9 @@ cat <<TXT
 
 The stack is running:
   page (one recommendation's journey)  $http/
+  models page (versions, what serves)  $http/models
   experiments page (A/B readouts)      $http/experiments
+  the system-design walkthrough        docs/walkthrough/README.md (./scripts/walkthrough.sh)
   HTTP API                              curl '$http/v1/users/${users[0]}/recommendations?k=10&debug=true'
   gRPC                                  $gw (recstack.v1.GatewayService; reflection is on)
   metrics                               http://127.0.0.1:$((9100 + off))/metrics (9101-9104: the other services)

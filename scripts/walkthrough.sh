@@ -74,12 +74,20 @@ run() {
   "$rs" train $u1 --json --quiet "$@" > "$work/$name.json"
 }
 explicit_lambdas="0.003 0.01 0.03 0.1 0.3 1"
-implicit_lambdas="0.3 1 3 10 30 100 300 1000"
+implicit_lambdas="0.3 1 3 10 20 30 100 300 1000"
 factors_grid="2 4 8 16 32 64 128 256"
 for l in $explicit_lambdas; do run "exp_l$l" --algo als-explicit --solver als --regularization "$l" --train-metrics; done
 for f in $factors_grid; do run "exp_f$f" --algo als-explicit --solver als --factors "$f" --train-metrics; done
 for l in $implicit_lambdas; do run "imp_l$l" --algo als-implicit --regularization "$l" --train-metrics; done
 for f in $factors_grid; do run "imp_f$f" --algo als-implicit --factors "$f" --train-metrics; done
+# The same factor sweeps with weak regularization: capacity overfits when
+# lambda does not hold it back.
+weak_explicit=0.01
+weak_implicit=1
+for f in $factors_grid; do
+  run "exp_w$f" --algo als-explicit --solver als --factors "$f" --regularization $weak_explicit --train-metrics
+  run "imp_w$f" --algo als-implicit --factors "$f" --regularization $weak_implicit --train-metrics
+done
 # points KIND PREFIX VALUES...: [{x, train, test, params}] from the runs
 points() {
   local kind=$1 prefix=$2 files=()
@@ -99,25 +107,28 @@ points() {
   points explicit exp_f $factors_grid > "$work/o_exp_f.json"
   points implicit imp_l $implicit_lambdas > "$work/o_imp_l.json"
   points implicit imp_f $factors_grid > "$work/o_imp_f.json"
+  points explicit exp_w $factors_grid > "$work/o_exp_w.json"
+  points implicit imp_w $factors_grid > "$work/o_imp_w.json"
 }
 "$rs" train $u1 --json --quiet --algo als-explicit --solver als > "$work/exp_default.json"
 "$rs" train $u1 --json --quiet --algo als-implicit > "$work/imp_default.json"
 jq -n --arg u1 "$u1_shown" \
   --slurpfile el "$work/o_exp_l.json" --slurpfile ef "$work/o_exp_f.json" \
-  --slurpfile il "$work/o_imp_l.json" --slurpfile if "$work/o_imp_f.json" \
+  --slurpfile il "$work/o_imp_l.json" --slurpfile ifa "$work/o_imp_f.json" \
+  --slurpfile ew "$work/o_exp_w.json" --slurpfile iw "$work/o_imp_w.json" \
   --slurpfile ed "$work/exp_default.json" --slurpfile id "$work/imp_default.json" '
   def best(p; lower): (p | if lower then min_by(.test) else max_by(.test) end);
   {
-    command: "recstack train \($u1) --algo als-explicit --solver als --regularization L --train-metrics --json (and --factors F; --algo als-implicit the same)",
+    command: "recstack train \($u1) --algo als-explicit --solver als --regularization L --train-metrics --json (and --factors F, at the default lambda and at lambda 0.01; --algo als-implicit the same, weak lambda 1)",
     explicit: {
-      metric: "rmse", by_regularization: $el[0], by_factors: $ef[0],
+      metric: "rmse", by_regularization: $el[0], by_factors: $ef[0], by_factors_weak: $ew[0],
       default: {regularization: $ed[0].params.regularization, factors: $ed[0].params.factors, test: $ed[0].rmse},
       best_regularization: best($el[0]; true), best_factors: best($ef[0]; true)
     },
     implicit: {
-      metric: "ndcg@10", by_regularization: $il[0], by_factors: $if[0],
+      metric: "ndcg@10", by_regularization: $il[0], by_factors: $ifa[0], by_factors_weak: $iw[0],
       default: {regularization: $id[0].params.regularization, factors: $id[0].params.factors, test: $id[0]["ndcg@10"]},
-      best_regularization: best($il[0]; false), best_factors: best($if[0]; false)
+      best_regularization: best($il[0]; false), best_factors: best($ifa[0]; false)
     },
     figures: ["figures/overfitting_explicit.svg", "figures/overfitting_implicit.svg"]
   }' > "$work/overfitting.json"
@@ -212,7 +223,7 @@ for opt in sgd adam; do
     scaling_runs+=("$opt/$std")
   done
 done
-mask=retrieval_score:0.4
+mask=popularity:0.4
 for policy in impute drop; do
   $rs ranker train --addr "$trn" --model logistic --mask $mask --missing $policy --epochs 20 \
     --dry-run --wait --json > "$work/missing_$policy.json"
@@ -314,16 +325,17 @@ metrics=gateway=127.0.0.1:$((9100 + off)),ingestion=127.0.0.1:$((9101 + off)),re
 sweep=100:800:100
 "$lt" --addr "$gw" --dataset "$data" --sweep $sweep --duration 4s --warmup 1s --slo 50ms --floor \
   --redis-url "redis://127.0.0.1:$redis_port" --metrics "$metrics" --json > "$work/sweep.json"
+curl -fsS "$http/v1/models" > "$work/models.json"
 redis_mem=$(redis-cli -p $redis_port info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
 jq -n --arg sweep $sweep --slurpfile s "$work/sweep.json" --slurpfile b "$work/budget.jsonl" \
-  --slurpfile t "$work/stack_train.json" --arg redis_mem "$redis_mem" '
+  --slurpfile t "$work/models.json" --arg redis_mem "$redis_mem" '
   # protobuf JSON writes int64 as strings
   def num: if type == "string" then tonumber else . end;
   def median: map(num) | sort | if length == 0 then null else .[(length / 2 | floor)] end;
   def stage(name): [$b[] | .stages[]? | select(.stage == name) | .duration_us] | median;
   def source(name): [$b[] | .stages[]? | .sources[]? | select(.source == name) | .latency_us] | median;
   ($s[0]) as $sw
-  | ($t[0].factors // 64) as $d
+  | ([$t[0].models[] | select(.slot == "factors" and .serving) | .factors] | first) as $d
   | {users: 100000000, items: 10000000, peak_rps: 20000, factors: $d} as $goal
   | ($sw.cpu_us_per_request // {}) as $cpu
   | {
@@ -338,7 +350,7 @@ jq -n --arg sweep $sweep --slurpfile s "$work/sweep.json" --slurpfile b "$work/b
     plan: {
       goal: $goal,
       inputs: {
-        factors: {value: $d, from: "the served model (recstack train --json .factors)"},
+        factors: {value: $d, from: "the served factor model (GET /v1/models)"},
         bytes_per_float: {value: 4, from: "float32 factors (DESIGN keyspace)"},
         cpu_us_per_request: {value: $cpu, from: "recstack-loadtest --metrics at half the knee (this run)"},
         knee_rps_per_2_cores: {value: $sw.knee_rate, from: "recstack-loadtest --sweep (this run), the whole stack on 2 cores"},

@@ -18,7 +18,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 q() { jq -r "$@" "$json"; }  # a jq program on figures.json, raw output
 
-term="set terminal svg size 760,420 dynamic enhanced font 'sans,11' background rgb 'white'"
+# noenhanced: feature names have underscores, not subscripts
+term="set terminal svg size 760,420 dynamic noenhanced font 'sans,11' background rgb 'white'"
 style="set grid lc rgb '#dddddd'; set key top right box opaque; set border lc rgb '#444444'"
 
 # --- overfitting: train vs test over lambda (log) and factors (log2)
@@ -26,23 +27,29 @@ for kind in explicit implicit; do
   metric=$(q ".overfitting.$kind.metric")
   q ".overfitting.$kind.by_regularization[] | \"\(.regularization) \(.train) \(.test)\"" > "$tmp/l.dat"
   q ".overfitting.$kind.by_factors[] | \"\(.factors) \(.train) \(.test)\"" > "$tmp/f.dat"
+  q ".overfitting.$kind.by_factors_weak[] | \"\(.factors) \(.train) \(.test)\"" > "$tmp/w.dat"
+  weak=$(q ".overfitting.$kind.by_factors_weak[0].regularization * 1000000 | round / 1000000")
   dl=$(q ".overfitting.$kind.default.regularization")
   df=$(q ".overfitting.$kind.default.factors")
   gnuplot <<EOF
 $term
 set output '$dir/overfitting_$kind.svg'
 $style
+set terminal svg size 760,540
+set output '$dir/overfitting_$kind.svg'
+set key below
 set multiplot layout 1,2 title "$kind: train vs test $metric on MovieLens 100K u1 (dashed: the default)"
 set logscale x 10
 set xlabel 'regularization (lambda)'
 set ylabel '$metric'
 set arrow 1 from $dl, graph 0 to $dl, graph 1 nohead dt 2 lc rgb '#888888'
-plot '$tmp/l.dat' using 1:2 with linespoints lw 2 title 'train', '' using 1:3 with linespoints lw 2 title 'test'
+plot '$tmp/l.dat' using 1:2 with linespoints lw 2 lc 1 title 'train', '' using 1:3 with linespoints lw 2 lc 2 title 'test'
 unset arrow 1
 set logscale x 2
 set xlabel 'factors'
 set arrow 2 from $df, graph 0 to $df, graph 1 nohead dt 2 lc rgb '#888888'
-plot '$tmp/f.dat' using 1:2 with linespoints lw 2 title 'train', '' using 1:3 with linespoints lw 2 title 'test'
+plot '$tmp/f.dat' using 1:2 with linespoints lw 2 lc 1 title 'train', '' using 1:3 with linespoints lw 2 lc 2 title 'test', \
+     '$tmp/w.dat' using 1:2 with linespoints lw 2 lc 1 dt 3 title "train, lambda $weak", '' using 1:3 with linespoints lw 2 lc 2 dt 3 title "test, lambda $weak"
 unset multiplot
 EOF
 done
@@ -173,6 +180,7 @@ set xlabel 'offered Recommend/s'
 set ylabel 'p99 (ms)'
 set logscale y 10
 set arrow from $knee, graph 0 to $knee, graph 1 nohead dt 2 lc rgb '#888888'
+set arrow from graph 0, first 50 to graph 1, first 50 nohead dt 3 lc rgb '#cc6677'
 plot '$tmp/sweep.dat' using 1:3 with linespoints lw 2 pt 7 title 'the stack', \
      '$tmp/floor.dat' using 1:3 with linespoints lw 2 pt 5 title 'floor (bare gRPC echo)'
 EOF

@@ -3,6 +3,6 @@
 # over the items served to the sampled users.
 include "lib";
 .explainability as $e
-| [["feature", "mean |contribution| over \($e.users_scored) users' items"]]
+| [["feature", "mean absolute contribution over \($e.users_scored) users' items"]]
 + [$e.global_importance[] | [.feature, (.mean_abs_contribution | fixed(4))]]
 | table
