@@ -6,9 +6,11 @@
 #include "common/config/config.h"
 #include "common/grpc/service_main.h"
 #include "common/log/log.h"
+#include "common/math/blas_core.h"
 #include "services/ranking/ranking_service.h"
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
   CLI::App app{

@@ -6,10 +6,12 @@
 #include "common/grpc/service_main.h"
 #include "common/log/log.h"
 #include "common/math/blas.h"
+#include "common/math/blas_core.h"
 #include "services/retrieval/ease_source.h"
 #include "services/retrieval/retrieval_service.h"
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
   // Each request is one thread's work; a BLAS thread pool per call would

@@ -4,10 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/math/blas_core.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   CLI::App app{
       "recstack: a recommender-system backend you can run on a laptop.\n"
       "Generate data, train models, ingest events and ask for recommendations."};

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/npy.h"
+#include "common/math/blas_core.h"
 #include "common/mf/trainer.h"
 #include "common/status/status.h"
 #include "tools/recstack/cli_util.h"
@@ -113,6 +114,7 @@ absl::Status RunOffline(const TrainOptions& o) {
     j["gram_method"] = res.gram_method;
   }
   j["algorithm"] = mf::AlgorithmName(cfg.algorithm);
+  j["blas_core"] = math::BlasCoreName();
   j["users"] = res.n_users;
   j["items"] = res.n_items;
   j["train_rows"] = res.n_train;

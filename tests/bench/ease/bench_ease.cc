@@ -18,6 +18,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "common/math/blas_core.h"
 #include "common/math/topk.h"
 #include "common/mf/dataset.h"
 #include "common/mf/ease.h"
@@ -252,6 +253,7 @@ nlohmann::json Synth(const std::string& path, int threads, const std::string& gr
 }  // namespace
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   CLI::App app{
       "EASE: MovieLens 100K quality and truncation, or the 20k-item fit (one JSON object)"};
   std::string dataset = "ml100k", dir = RECSTACK_DATA_DIR, gram = "auto";

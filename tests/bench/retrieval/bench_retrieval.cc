@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/math/blas.h"
+#include "common/math/blas_core.h"
 #include "common/math/rng.h"
 #include "services/retrieval/candidate_index.h"
 #include "services/retrieval/model_holder.h"
@@ -262,6 +263,7 @@ double ReadGBps() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   CLI::App app{"Top-10 retrieval latency vs FAISS (prints one JSON object)"};
   bool quick = false, json = true, service_rss = false;
   int queries_n = 200, ef_construction = 100, ef_construction_1m = 16;

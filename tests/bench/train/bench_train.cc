@@ -58,6 +58,7 @@ double SgemmSeconds(int threads, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   using namespace recstack::mf;
   CLI::App app{"Implicit ALS on synth5m vs the OpenBLAS sgemm peak (prints one JSON object)"};
   std::string input = std::string(RECSTACK_DATA_DIR) + "/synth5m/interactions.csv";
