@@ -131,7 +131,7 @@ absl::Status RunColdStart(const ColdStartOptions& o) {
       const int32_t item = data.rows[rows[j]].item;
       if (static_cast<int>(j) < max_n) {
         cold[c].history.push_back(item);
-        excluded.push_back({c, item, 1.0f});
+        excluded.push_back({static_cast<uint32_t>(c), static_cast<uint32_t>(item), 1.0f});
       } else {
         test.push_back({c, item, 1.0f});
       }
