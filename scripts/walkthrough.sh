@@ -24,7 +24,7 @@
 # Writes docs/walkthrough/figures.json (every figure's numbers with the
 # command that made it), the SVG plots under docs/walkthrough/figures/
 # (gnuplot), and regenerates the walkthrough's tables (scripts/bench_tables.sh).
-# About 12 minutes on 2 cores, after ./scripts/test.sh built build/bin.
+# About 7 minutes on 2 cores (figures.json records it), after ./scripts/test.sh built build/bin.
 #
 #   scripts/walkthrough.sh [--out DIR] [--keep]
 #

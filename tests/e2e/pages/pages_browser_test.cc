@@ -30,6 +30,7 @@
 #include "services/ranking/ranking_service.h"
 #include "services/retrieval/retrieval_service.h"
 #include "services/training/training_service.h"
+#include "tests/support/browser/chromium.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -165,69 +166,14 @@ class PagesE2E : public ::testing::Test {
     ASSERT_TRUE(store_->Write(batch).ok());
   }
 
-  static std::string Chromium() {
-    if (const char* env = std::getenv("RECSTACK_CHROMIUM"); env != nullptr && *env != '\0')
-      return env;
-    const char* path = std::getenv("PATH");
-    std::string dirs = std::string(path != nullptr ? path : "") + ":/usr/bin";
-    for (size_t a = 0; a <= dirs.size();) {
-      const size_t b = std::min(dirs.find(':', a), dirs.size());
-      for (const char* name : {"chromium", "chromium-browser"}) {
-        const std::string p = dirs.substr(a, b - a) + "/" + name;
-        if (b > a && access(p.c_str(), X_OK) == 0) return p;
-      }
-      a = b + 1;
-    }
-    return "";
-  }
-
-  // One bounded headless run of `path`: `mode` is "--dump-dom" (the DOM
-  // is returned) or "--screenshot=FILE". Fails the test if it cannot run.
+  // One bounded headless run of `path` ("--dump-dom" or
+  // "--screenshot=FILE"); fails the test if it cannot run.
   Rendered RunChromium(const std::string& path, const std::string& mode) {
-    Rendered out;
-    const std::string chromium = Chromium();
-    if (chromium.empty()) {
-      ADD_FAILURE() << "chromium is not installed: the page tests need a real browser. Install "
-                       "it with scripts/deps.sh (Debian package `chromium`), or point "
-                       "RECSTACK_CHROMIUM at one.";
-      return out;
-    }
-    const std::filesystem::path profile =
-        std::filesystem::temp_directory_path() /
-        ("recstack-pages-chromium-" + std::to_string(getpid()) + "-" + std::to_string(++runs_));
-    std::filesystem::create_directories(profile);
-    const std::filesystem::path log = profile / "stderr.txt";
-    // Bounded by `timeout`; every host but the loopback server fails to
-    // resolve; a fresh profile, no background traffic; the console on
-    // stderr.
-    const std::string cmd =
-        "timeout -k 5 60 '" + chromium +
-        "' --headless=new --no-sandbox --disable-gpu --virtual-time-budget=10000"
-        " --window-size=1280,1800 --hide-scrollbars --user-data-dir='" +
-        profile.string() +
-        "' --no-first-run --no-default-browser-check --disable-extensions --disable-sync"
-        " --disable-background-networking --disable-component-update"
-        " --host-resolver-rules='MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'"
-        " --enable-logging=stderr --v=0 " +
-        mode + " '" + Url() + path + "' 2>'" + log.string() + "'";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) {
-      ADD_FAILURE() << "cannot run " << cmd;
-      return out;
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.dom.append(buf, n);
-    const int st = pclose(p);
-    std::ifstream in(log);
-    for (std::string line; std::getline(in, line);) {
-      if (line.find(":CONSOLE") != std::string::npos) out.console.push_back(line);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(profile, ec);
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        << "chromium exited with " << st << ": " << cmd;
-    return out;
+    testing::BrowserRun run = testing::RunChromium(
+        Url() + path, mode,
+        "--virtual-time-budget=10000 --window-size=1280,1800 --hide-scrollbars");
+    if (!run.ran) ADD_FAILURE() << run.error;
+    return {std::move(run.output), std::move(run.console)};
   }
 
   // The DOM of `path` after its scripts ran (without the scripts' text),
@@ -239,10 +185,7 @@ class PagesE2E : public ::testing::Test {
     EXPECT_NE(r.dom.find("data-state=\"done\""), std::string::npos)
         << "the page's script did not finish:\n"
         << r.dom;
-    for (size_t a; (a = r.dom.find("<script>")) != std::string::npos;) {
-      const size_t b = r.dom.find("</script>", a);
-      r.dom.erase(a, b == std::string::npos ? std::string::npos : b + 9 - a);
-    }
+    r.dom = testing::StripScripts(std::move(r.dom));
     *console = std::move(r.console);
     if (!screenshot.empty()) {
       const std::filesystem::path file =
@@ -294,7 +237,6 @@ class PagesE2E : public ::testing::Test {
   std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<gateway::HttpServer> http_;
   std::unique_ptr<httplib::Client> client_;
-  int runs_ = 0;
 };
 
 void ExpectHas(const std::string& dom, const std::string& text) {

@@ -29,6 +29,7 @@
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
+#include "tests/support/browser/chromium.h"
 #include "tests/support/grpc/in_process_server.h"
 
 namespace recstack::gateway {
@@ -435,73 +436,19 @@ TEST(ExperimentsOverGrpc, TheGrpcBackendsCarryTheListTheReadoutAndNotFound) {
 // server, run to completion; what it prints is the DOM after that.
 class ExperimentsPage : public ExperimentsHttp {
  protected:
-  static std::string Chromium() {
-    if (const char* env = std::getenv("RECSTACK_CHROMIUM"); env != nullptr && *env != '\0')
-      return env;
-    const char* path = std::getenv("PATH");
-    std::string dirs = std::string(path != nullptr ? path : "") + ":/usr/bin";
-    for (size_t a = 0; a <= dirs.size();) {
-      const size_t b = std::min(dirs.find(':', a), dirs.size());
-      for (const char* name : {"chromium", "chromium-browser"}) {
-        const std::string p = dirs.substr(a, b - a) + "/" + name;
-        if (b > a && access(p.c_str(), X_OK) == 0) return p;
-      }
-      a = b + 1;
-    }
-    return "";
-  }
-
   // The DOM of `path` after its scripts ran; fails the test if it cannot.
   std::string RenderedDom(const std::string& path) {
-    const std::string chromium = Chromium();
-    if (chromium.empty()) {
-      ADD_FAILURE() << "chromium is not installed: the page tests need a real browser. Install "
-                       "it with scripts/deps.sh (Debian package `chromium`), or point "
-                       "RECSTACK_CHROMIUM at one.";
+    testing::BrowserRun run =
+        testing::RunChromium(Url() + path, "--dump-dom", "--virtual-time-budget=5000");
+    if (!run.ran) {
+      ADD_FAILURE() << run.error;
       return "";
     }
-    const std::filesystem::path profile =
-        std::filesystem::temp_directory_path() /
-        ("recstack-chromium-" + std::to_string(getpid()) + "-" + std::to_string(++runs_));
-    std::filesystem::create_directories(profile);
-    // Bounded by `timeout`; every host but the loopback server fails to
-    // resolve; a fresh profile, no background traffic.
-    const std::string cmd =
-        "timeout -k 5 60 '" + chromium +
-        "' --headless=new --no-sandbox --disable-gpu --virtual-time-budget=5000"
-        " --user-data-dir='" +
-        profile.string() +
-        "' --no-first-run --no-default-browser-check --disable-extensions --disable-sync"
-        " --disable-background-networking --disable-component-update"
-        " --host-resolver-rules='MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'"
-        " --dump-dom '" +
-        Url() + path + "' 2>/dev/null";
-    std::string dom;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) {
-      ADD_FAILURE() << "cannot run " << cmd;
-      return "";
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) dom.append(buf, n);
-    const int st = pclose(p);
-    std::error_code ec;
-    std::filesystem::remove_all(profile, ec);
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        << "chromium exited with " << st << ": " << cmd;
-    EXPECT_NE(dom.find("data-state=\"done\""), std::string::npos)
+    EXPECT_NE(run.output.find("data-state=\"done\""), std::string::npos)
         << "the page's script did not finish:\n"
-        << dom;
-    // What was rendered, without the script's own text.
-    for (size_t a; (a = dom.find("<script>")) != std::string::npos;) {
-      const size_t b = dom.find("</script>", a);
-      dom.erase(a, b == std::string::npos ? std::string::npos : b + 9 - a);
-    }
-    return dom;
+        << run.output;
+    return testing::StripScripts(std::move(run.output));
   }
-
-  int runs_ = 0;
 };
 
 void ExpectHas(const std::string& dom, const std::string& text) {

@@ -11,45 +11,14 @@
 #include "common/mf/dataset.h"
 #include "common/mf/sgd.h"
 #include "common/mf/trainer.h"
+#include "tests/unit/mf/planted_ratings.h"
 
 namespace recstack::mf {
 namespace {
 
-constexpr double kNoise = 0.3;  // the planted rating noise's standard deviation
-
-// A planted rank-3 model with biases, r = 3 + b_u + b_i + x_u . y_i + noise,
-// observed on ~30% of the pairs; every 10th observed pair is held out.
-struct Planted {
-  int users = 200, items = 150;
-  std::vector<Row> train, test;
-  std::vector<float> truth;  // noiseless value of each test row
-};
-
-Planted MakePlanted(uint64_t seed) {
-  Planted p;
-  const int r = 3;
-  math::Rng rng(seed);
-  std::vector<float> x(p.users * r), y(p.items * r), bu(p.users), bi(p.items);
-  for (auto& v : x) v = static_cast<float>(rng.Normal() * 0.6);
-  for (auto& v : y) v = static_cast<float>(rng.Normal() * 0.6);
-  for (auto& v : bu) v = static_cast<float>(rng.Normal() * 0.3);
-  for (auto& v : bi) v = static_cast<float>(rng.Normal() * 0.3);
-  int n = 0;
-  for (int u = 0; u < p.users; ++u) {
-    for (int i = 0; i < p.items; ++i) {
-      if (rng.Uniform() >= 0.3) continue;
-      const float clean = 3.0f + bu[u] + bi[i] + math::Dot(&x[u * r], &y[i * r], r);
-      const Row row{u, i, clean + static_cast<float>(rng.Normal() * kNoise)};
-      if (++n % 10 == 0) {
-        p.test.push_back(row);
-        p.truth.push_back(clean);
-      } else {
-        p.train.push_back(row);
-      }
-    }
-  }
-  return p;
-}
+using testing::kNoise;
+using testing::MakePlanted;
+using testing::Planted;
 
 TrainConfig SgdConfig(Optimizer o, int epochs) {
   TrainConfig c;
