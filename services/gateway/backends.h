@@ -25,9 +25,8 @@ class RetrievalBackend {
   virtual absl::StatusOr<v1::SimilarItemsResponse> SimilarItems(const v1::SimilarItemsRequest& req,
                                                                 Deadline deadline) = 0;
   // Users the served factor model knows (the journey page opens on one).
-  // Unimplemented unless a backend overrides it.
   virtual absl::StatusOr<v1::SampleUsersResponse> SampleUsers(const v1::SampleUsersRequest& req,
-                                                              Deadline deadline);
+                                                              Deadline deadline) = 0;
 };
 
 class RankingBackend {
@@ -58,19 +57,9 @@ class TrainingBackend {
   virtual absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
       const v1::ExperimentReportRequest& req, Deadline deadline) = 0;
   // Every kept version, newest first, each saying whether its slot serves
-  // it. Unimplemented unless a backend overrides it.
+  // it.
   virtual absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest& req,
-                                                            Deadline deadline);
+                                                            Deadline deadline) = 0;
 };
-
-inline absl::StatusOr<v1::SampleUsersResponse> RetrievalBackend::SampleUsers(
-    const v1::SampleUsersRequest&, Deadline) {
-  return absl::UnimplementedError("this retrieval backend cannot sample users");
-}
-
-inline absl::StatusOr<v1::ListModelsResponse> TrainingBackend::ListModels(
-    const v1::ListModelsRequest&, Deadline) {
-  return absl::UnimplementedError("this training backend cannot list models");
-}
 
 }  // namespace recstack::gateway

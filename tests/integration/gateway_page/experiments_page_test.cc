@@ -167,6 +167,10 @@ struct NoRetrieval : RetrievalBackend {
                                                         Deadline) override {
     return absl::UnavailableError("not in this test");
   }
+  absl::StatusOr<v1::SampleUsersResponse> SampleUsers(const v1::SampleUsersRequest&,
+                                                      Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
 };
 
 struct FakeRanking : RankingBackend {

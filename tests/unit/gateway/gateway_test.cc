@@ -47,6 +47,10 @@ struct FakeRetrieval : RetrievalBackend {
     deadlines.push_back(deadline);
     return v1::SimilarItemsResponse();
   }
+  absl::StatusOr<v1::SampleUsersResponse> SampleUsers(const v1::SampleUsersRequest&,
+                                                      Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
   std::mutex mu;
   absl::Status status;
   std::vector<v1::RetrieveRequest> calls;
@@ -104,6 +108,10 @@ struct FakeRanking : RankingBackend {
 
 // Knows the experiment "home" only; answers its readout from the wire form.
 struct FakeTraining : TrainingBackend {
+  absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest&,
+                                                    Deadline) override {
+    return absl::UnavailableError("not in this test");
+  }
   absl::StatusOr<v1::ExperimentReportResponse> ExperimentReport(
       const v1::ExperimentReportRequest& req, Deadline deadline) override {
     std::lock_guard<std::mutex> lock(mu);
