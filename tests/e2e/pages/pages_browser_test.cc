@@ -239,16 +239,8 @@ class PagesE2E : public ::testing::Test {
   std::unique_ptr<httplib::Client> client_;
 };
 
-void ExpectHas(const std::string& dom, const std::string& text) {
-  EXPECT_NE(dom.find(text), std::string::npos) << "no `" << text << "` in the rendered page:\n"
-                                               << dom;
-}
-
-int Count(const std::string& dom, const std::string& text) {
-  int n = 0;
-  for (size_t a = dom.find(text); a != std::string::npos; a = dom.find(text, a + 1)) ++n;
-  return n;
-}
+using testing::Count;
+using testing::ExpectHas;
 
 std::string Joined(const std::vector<std::string>& lines) {
   std::string out;

@@ -455,16 +455,8 @@ class ExperimentsPage : public ExperimentsHttp {
   }
 };
 
-void ExpectHas(const std::string& dom, const std::string& text) {
-  EXPECT_NE(dom.find(text), std::string::npos) << "no `" << text << "` in the rendered page:\n"
-                                               << dom;
-}
-
-int Count(const std::string& dom, const std::string& text) {
-  int n = 0;
-  for (size_t a = dom.find(text); a != std::string::npos; a = dom.find(text, a + 1)) ++n;
-  return n;
-}
+using testing::Count;
+using testing::ExpectHas;
 
 TEST_F(ExperimentsPage, RendersEveryReadoutWithItsNumbers) {
   const std::string dom = RenderedDom("/experiments");

@@ -1,5 +1,6 @@
 #include "tests/support/browser/chromium.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,17 @@ std::string StripScripts(std::string dom) {
     dom.erase(a, b == std::string::npos ? std::string::npos : b + 9 - a);
   }
   return dom;
+}
+
+void ExpectHas(const std::string& dom, const std::string& text) {
+  EXPECT_NE(dom.find(text), std::string::npos) << "no `" << text << "` in the rendered page:\n"
+                                               << dom;
+}
+
+int Count(const std::string& dom, const std::string& text) {
+  int n = 0;
+  for (size_t a = dom.find(text); a != std::string::npos; a = dom.find(text, a + 1)) ++n;
+  return n;
 }
 
 }  // namespace recstack::testing

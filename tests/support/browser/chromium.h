@@ -29,4 +29,9 @@ BrowserRun RunChromium(const std::string& url, const std::string& mode, const st
 // The DOM without its <script> elements (what was rendered, not the code).
 std::string StripScripts(std::string dom);
 
+// A test failure, with the page, unless `text` is in `dom`.
+void ExpectHas(const std::string& dom, const std::string& text);
+// How often `text` occurs in `dom`.
+int Count(const std::string& dom, const std::string& text);
+
 }  // namespace recstack::testing
