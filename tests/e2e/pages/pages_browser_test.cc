@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +22,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/data/loaders.h"
 #include "common/grpc/channel.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
@@ -31,6 +31,7 @@
 #include "services/retrieval/retrieval_service.h"
 #include "services/training/training_service.h"
 #include "tests/support/browser/chromium.h"
+#include "tests/support/data/movielens_events.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -145,25 +146,14 @@ class PagesE2E : public ::testing::Test {
   }
 
   void LoadMovieLens() {
-    auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data",
-                                       data::Format::kMovieLens);
-    ASSERT_TRUE(rows.ok()) << rows.status();
-    const int64_t shift = clock_.NowMs() - 893286638000;
-    std::vector<events::Event> batch;
-    for (const auto& r : *rows) {
-      batch.push_back({.event_id = events::DeriveEventId(r.user, r.item, events::EventType::kRating,
-                                                         r.timestamp_ms),
-                       .user_id = r.user,
-                       .item_id = r.item,
-                       .type = events::EventType::kRating,
-                       .value = r.value,
-                       .timestamp_ms = r.timestamp_ms + shift});
-      if (batch.size() == 5000) {
-        ASSERT_TRUE(store_->Write(batch).ok());
-        batch.clear();
-      }
+    auto all = testing::MovieLensEvents(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data",
+                                        clock_.NowMs());
+    ASSERT_TRUE(all.ok()) << all.status();
+    for (size_t a = 0; a < all->size(); a += 5000) {
+      const std::vector<events::Event> batch(all->begin() + a,
+                                             all->begin() + std::min(all->size(), a + 5000));
+      ASSERT_TRUE(store_->Write(batch).ok());
     }
-    ASSERT_TRUE(store_->Write(batch).ok());
   }
 
   // One bounded headless run of `path` ("--dump-dom" or

@@ -3,6 +3,7 @@
 // HTTP) for recommendations; then take services away.
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -10,7 +11,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "common/data/loaders.h"
 #include "common/grpc/channel.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
@@ -19,6 +19,7 @@
 #include "services/ranking/ranking_service.h"
 #include "services/retrieval/retrieval_service.h"
 #include "services/training/job_runner.h"
+#include "tests/support/data/movielens_events.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -114,26 +115,14 @@ class RecommendE2E : public ::testing::Test {
   }
 
   void LoadMovieLens() {
-    auto rows = data::LoadInteractions(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data",
-                                       data::Format::kMovieLens);
-    ASSERT_TRUE(rows.ok());
-    const int64_t shift = clock_.NowMs() - 893286638000;
-    std::vector<events::Event> batch;
-    for (const auto& r : *rows) {
-      events::Event e{.event_id = events::DeriveEventId(r.user, r.item, events::EventType::kRating,
-                                                        r.timestamp_ms),
-                      .user_id = r.user,
-                      .item_id = r.item,
-                      .type = events::EventType::kRating,
-                      .value = r.value,
-                      .timestamp_ms = r.timestamp_ms + shift};
-      batch.push_back(std::move(e));
-      if (batch.size() == 5000) {
-        ASSERT_TRUE(store_->Write(batch).ok());
-        batch.clear();
-      }
+    auto all = testing::MovieLensEvents(std::string(RECSTACK_DATA_DIR) + "/ml-100k/u.data",
+                                        clock_.NowMs());
+    ASSERT_TRUE(all.ok()) << all.status();
+    for (size_t a = 0; a < all->size(); a += 5000) {
+      const std::vector<events::Event> batch(all->begin() + a,
+                                             all->begin() + std::min(all->size(), a + 5000));
+      ASSERT_TRUE(store_->Write(batch).ok());
     }
-    ASSERT_TRUE(store_->Write(batch).ok());
   }
 
   absl::StatusOr<v1::RecommendResponse> Recommend(const std::string& user, int k,
