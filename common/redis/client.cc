@@ -1,6 +1,7 @@
 #include "common/redis/client.h"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/redis/cluster.h"
 #include "common/status/status.h"
 
 namespace recstack::redis {
@@ -63,7 +65,57 @@ bool ParseInt(std::string_view s, int* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// The password of "[user:]password@" (the user is ignored: Redis 5 AUTH).
+std::string PasswordOf(std::string_view auth) {
+  size_t colon = auth.find(':');
+  return S(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
+}
+
+absl::StatusOr<Options> ParseClusterUrl(std::string_view url) {
+  Options o;
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("redis url '", S(url), "': ", S(why)));
+  };
+  std::string_view rest = url.substr(std::string_view("redis-cluster://").size());
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    o.password = PasswordOf(rest.substr(0, at));
+    rest = rest.substr(at + 1);
+  }
+  if (rest.find('/') != std::string_view::npos) return bad("a cluster has no database number");
+  for (size_t start = 0; start <= rest.size();) {
+    size_t comma = rest.find(',', start);
+    if (comma == std::string_view::npos) comma = rest.size();
+    std::string_view node = rest.substr(start, comma - start);
+    start = comma + 1;
+    size_t colon = node.rfind(':');
+    int port = 0;
+    if (colon == std::string_view::npos || colon == 0 || !ParseInt(node.substr(colon + 1), &port) ||
+        port <= 0 || port > 65535) {
+      return bad(absl::StrCat("node '", S(node), "' is not host:port (port 1-65535)"));
+    }
+    std::string host = S(node.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    o.cluster_seeds.emplace_back(std::move(host), port);
+  }
+  o.host = o.cluster_seeds.front().first;
+  o.port = o.cluster_seeds.front().second;
+  return o;
+}
+
 }  // namespace
+
+Options NodeOptions(const Options& cluster, std::string host, int port) {
+  Options o = cluster;
+  o.cluster_seeds.clear();
+  o.unix_socket.clear();
+  o.db = 0;
+  o.host = std::move(host);
+  o.port = port;
+  return o;
+}
 
 absl::StatusOr<Options> ParseUrl(std::string_view url) {
   Options o;
@@ -84,14 +136,15 @@ absl::StatusOr<Options> ParseUrl(std::string_view url) {
     }
     return o;
   }
-  if (!url.starts_with("redis://")) return bad("expected redis://host:port[/db] or unix:///path");
+  if (url.starts_with("redis-cluster://")) return ParseClusterUrl(url);
+  if (!url.starts_with("redis://")) {
+    return bad("expected redis://host:port[/db], unix:///path or redis-cluster://host:port,...");
+  }
   std::string_view rest = url.substr(8);
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
-    std::string_view auth = rest.substr(0, at);
-    size_t colon = auth.find(':');
-    // redis://:password@host or redis://user:password@host (the user is ignored: Redis 5 AUTH).
-    o.password = S(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
+    // redis://:password@host or redis://user:password@host.
+    o.password = PasswordOf(rest.substr(0, at));
     rest = rest.substr(at + 1);
   }
   size_t slash = rest.find('/');
@@ -123,6 +176,13 @@ absl::StatusOr<Options> ParseUrl(std::string_view url) {
 }
 
 std::string ToUrl(const Options& o) {
+  if (o.cluster()) {
+    std::string out = absl::StrCat("redis-cluster://", o.password.empty() ? "" : ":***@");
+    for (size_t i = 0; i < o.cluster_seeds.size(); ++i) {
+      absl::StrAppend(&out, i ? "," : "", o.cluster_seeds[i].first, ":", o.cluster_seeds[i].second);
+    }
+    return out;
+  }
   if (!o.unix_socket.empty()) {
     return o.db == 0 ? absl::StrCat("unix://", o.unix_socket)
                      : absl::StrCat("unix://", o.unix_socket, "?db=", o.db);
@@ -133,7 +193,18 @@ std::string ToUrl(const Options& o) {
 
 void Connection::ContextDeleter::operator()(redisContext* ctx) const { redisFree(ctx); }
 
+Connection::Connection(redisContext* ctx) : ctx_(ctx) {}
+Connection::Connection(std::unique_ptr<ClusterLink> cluster) : cluster_(std::move(cluster)) {}
+Connection::~Connection() = default;
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& o) {
+  if (o.cluster()) {
+    auto topology = ClusterTopology::For(o);
+    // Fails fast, naming the nodes tried, when no node answers.
+    RECSTACK_RETURN_IF_ERROR(topology->Get().status());
+    return std::unique_ptr<Connection>(
+        new Connection(std::make_unique<ClusterLink>(o, std::move(topology))));
+  }
   timeval tv = ToTimeval(o.connect_timeout);
   redisContext* ctx = o.unix_socket.empty()
                           ? redisConnectWithTimeout(o.host.c_str(), o.port, tv)
@@ -165,6 +236,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& o
 }
 
 absl::Status Connection::SetCommandTimeout(std::chrono::milliseconds timeout) {
+  if (cluster_) return cluster_->SetCommandTimeout(timeout);
   if (redisSetTimeout(ctx_.get(), ToTimeval(timeout)) != REDIS_OK) {
     broken_ = true;
     return absl::UnavailableError(
@@ -186,6 +258,7 @@ absl::Status Connection::IoError(std::string_view what) {
 }
 
 absl::StatusOr<Reply> Connection::CommandReply(std::span<const std::string_view> argv) {
+  if (cluster_) return cluster_->CommandReply(argv);
   if (broken_) return absl::UnavailableError("redis: connection is broken");
   std::vector<const char*> ptrs(argv.size());
   std::vector<size_t> lens(argv.size());
@@ -207,26 +280,44 @@ absl::StatusOr<Reply> Connection::Command(std::span<const std::string_view> argv
 
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
     const std::vector<std::vector<std::string>>& cmds) {
+  if (cluster_) return cluster_->Pipeline(cmds);
+  std::vector<const std::vector<std::string>*> refs;
+  refs.reserve(cmds.size());
+  for (const auto& cmd : cmds) refs.push_back(&cmd);
+  RECSTACK_RETURN_IF_ERROR(PipelineSend(refs));
+  return PipelineReceive(cmds.size());
+}
+
+absl::Status Connection::PipelineSend(const std::vector<const std::vector<std::string>*>& cmds) {
   if (broken_) return absl::UnavailableError("redis: connection is broken");
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
-  for (const auto& cmd : cmds) {
-    ptrs.resize(cmd.size());
-    lens.resize(cmd.size());
-    for (size_t i = 0; i < cmd.size(); ++i) {
-      ptrs[i] = cmd[i].data();
-      lens[i] = cmd[i].size();
+  for (const auto* cmd : cmds) {
+    ptrs.resize(cmd->size());
+    lens.resize(cmd->size());
+    for (size_t i = 0; i < cmd->size(); ++i) {
+      ptrs[i] = (*cmd)[i].data();
+      lens[i] = (*cmd)[i].size();
     }
-    // Appends to hiredis's output buffer only; the first redisGetReply
-    // writes everything.
-    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(cmd.size()), ptrs.data(),
+    // Appends to hiredis's output buffer only.
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(cmd->size()), ptrs.data(),
                                lens.data()) != REDIS_OK) {
       return IoError("pipeline append");
     }
   }
+  // Write everything now (the first redisGetReply would, but a cluster
+  // writes to every node before it reads from any).
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return IoError("pipeline write");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::PipelineReceive(size_t n) {
   std::vector<Reply> out;
-  out.reserve(cmds.size());
-  for (size_t i = 0; i < cmds.size(); ++i) {
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr)
       return IoError("pipeline read");
@@ -234,6 +325,42 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
     out.push_back(Convert(r.get()));
   }
   return out;
+}
+
+bool Connection::PeerClosed() const {
+  if (ctx_ == nullptr) return true;
+  char c;
+  const ssize_t n = recv(ctx_->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return true;  // orderly shutdown: the server went away
+  if (n > 0) return true;   // bytes nobody asked for: out of step
+  return !(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::OnEachMaster(
+    std::span<const std::string_view> argv) {
+  if (cluster_) return cluster_->OnEachMaster(argv);
+  RECSTACK_ASSIGN_OR_RETURN(Reply r, CommandReply(argv));
+  return std::vector<Reply>{std::move(r)};
+}
+
+absl::Status Connection::Scan(
+    std::string_view pattern, int count,
+    const std::function<absl::Status(std::vector<std::string>&)>& on_keys) {
+  if (cluster_) return cluster_->Scan(pattern, count, on_keys);
+  const std::string n = std::to_string(count);
+  std::string cursor = "0";
+  do {
+    RECSTACK_ASSIGN_OR_RETURN(Reply r, Command({"SCAN", cursor, "MATCH", pattern, "COUNT", n}));
+    if (!r.is_array() || r.elements.size() != 2) {
+      return absl::InternalError("redis: SCAN returned an unexpected reply");
+    }
+    cursor = r.elements[0].str;
+    std::vector<std::string> keys;
+    keys.reserve(r.elements[1].elements.size());
+    for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.str));
+    if (!keys.empty()) RECSTACK_RETURN_IF_ERROR(on_keys(keys));
+  } while (cursor != "0");
+  return absl::OkStatus();
 }
 
 Lease::Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(std::move(other.conn_)) {
@@ -318,6 +445,12 @@ absl::StatusOr<std::vector<Reply>> Pool::Pipeline(
   return (*lease)->Pipeline(cmds);
 }
 
+absl::Status Pool::Scan(std::string_view pattern, int count,
+                        const std::function<absl::Status(std::vector<std::string>&)>& on_keys) {
+  RECSTACK_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  return lease->Scan(pattern, count, on_keys);
+}
+
 absl::Status Pool::Ping() {
   RECSTACK_ASSIGN_OR_RETURN(Lease lease, Acquire(kPingTimeout));
   const auto timeout = std::min(options_.command_timeout, kPingTimeout);
@@ -347,11 +480,14 @@ Script& Script::operator=(const Script& other) {
 }
 
 absl::StatusOr<std::string> Script::Load(Connection& conn) const {
-  auto r = conn.Command({"SCRIPT", "LOAD", lua_});
-  if (!r.ok()) return r.status();
+  RECSTACK_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                            conn.OnEachMaster({"SCRIPT", "LOAD", lua_}));
+  for (const Reply& r : replies) {
+    if (r.is_error()) return absl::FailedPreconditionError(absl::StrCat("redis: ", r.str));
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  sha_ = r->str;
-  return r->str;
+  sha_ = replies.front().str;
+  return sha_;
 }
 
 std::vector<std::string> Script::EvalShaCommand(std::string_view sha,

@@ -11,11 +11,18 @@
 // error replies are values (Reply::Type::kError) so that one bad command does
 // not hide the others' results. Pool exhaustion -> RESOURCE_EXHAUSTED.
 //
-// Limits: hiredis 0.14 blocking API, RESP2 only, no TLS, no cluster.
+// Redis Cluster: a redis-cluster:// URL makes every Connection a router over
+// the cluster's masters (common/redis/cluster.h: slot map, MOVED/ASK,
+// retries through a failover, per-node pipelines); callers use the same
+// calls. Keys one command or Lua script touches together must share a hash
+// tag (common/redis/keyspace.h).
+//
+// Limits: hiredis 0.14 blocking API, RESP2 only, no TLS.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -33,6 +40,8 @@ struct redisReply;
 
 namespace recstack::redis {
 
+class ClusterLink;
+
 struct Options {
   std::string host = "127.0.0.1";
   int port = 6379;
@@ -40,12 +49,23 @@ struct Options {
   std::string password;     // AUTH when set
   int db = 0;               // SELECT when != 0
   std::chrono::milliseconds connect_timeout{1000};
+  // A single command's read/write timeout; on a cluster also the budget for
+  // retrying one command through redirects and a failover.
   std::chrono::milliseconds command_timeout{2000};
+  // Redis Cluster: the seed nodes (host, port); empty for a single Redis.
+  // host/port then name no server.
+  std::vector<std::pair<std::string, int>> cluster_seeds;
+
+  bool cluster() const { return !cluster_seeds.empty(); }
 };
 
-// redis://[:password@]host[:port][/db] or unix:///path.sock[?db=N].
-// INVALID_ARGUMENT naming what is wrong.
+// redis://[:password@]host[:port][/db], unix:///path.sock[?db=N], or
+// redis-cluster://[:password@]host:port[,host:port...] (any reachable node
+// will do; the others are learnt from it). INVALID_ARGUMENT naming what is
+// wrong.
 absl::StatusOr<Options> ParseUrl(std::string_view url);
+// The options of one node of a cluster (same password and timeouts).
+Options NodeOptions(const Options& cluster, std::string host, int port);
 // The URL of `options` with the password shown as ***.
 std::string ToUrl(const Options& options);
 
@@ -91,23 +111,48 @@ class Connection {
   // the call (UNAVAILABLE, connection broken).
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& cmds);
 
+  // A keyless command on every master (SCRIPT LOAD, INFO, DBSIZE); on a
+  // single Redis, one reply. Error replies are values, as in Pipeline.
+  absl::StatusOr<std::vector<Reply>> OnEachMaster(std::span<const std::string_view> argv);
+  absl::StatusOr<std::vector<Reply>> OnEachMaster(std::initializer_list<std::string_view> argv) {
+    return OnEachMaster(std::span<const std::string_view>(argv.begin(), argv.size()));
+  }
+  // SCAN MATCH `pattern` over the whole keyspace (every master of a
+  // cluster): `on_keys` gets each batch and may stop the scan with an error.
+  absl::Status Scan(std::string_view pattern, int count,
+                    const std::function<absl::Status(std::vector<std::string>&)>& on_keys);
+
   // Changes the read/write timeout for the following commands (e.g. a short
   // one for health probes). UNAVAILABLE if the socket option cannot be set.
   absl::Status SetCommandTimeout(std::chrono::milliseconds timeout);
 
   // After an I/O error or timeout the connection is unusable: the reply
-  // stream may be out of step with the commands sent.
+  // stream may be out of step with the commands sent. A cluster connection
+  // is never broken as a whole: it drops and reopens its node links.
   bool broken() const { return broken_; }
+  bool cluster() const { return cluster_ != nullptr; }
+
+  ~Connection();
 
  private:
-  friend class Subscriber;  // reads pushes straight from the context
+  friend class Subscriber;   // reads pushes straight from the context
+  friend class ClusterLink;  // drives node connections in two halves
   struct ContextDeleter {
     void operator()(redisContext* ctx) const;
   };
-  explicit Connection(redisContext* ctx) : ctx_(ctx) {}
+  explicit Connection(redisContext* ctx);
+  explicit Connection(std::unique_ptr<ClusterLink> cluster);
   absl::Status IoError(std::string_view what);
+  // Pipeline in two halves, so a cluster writes to every node before it
+  // reads from any.
+  absl::Status PipelineSend(const std::vector<const std::vector<std::string>*>& cmds);
+  absl::StatusOr<std::vector<Reply>> PipelineReceive(size_t n);
+  // True when the peer closed the (idle) socket or it has unread bytes: the
+  // connection must not be used.
+  bool PeerClosed() const;
 
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  std::unique_ptr<ClusterLink> cluster_;
   bool broken_ = false;
 };
 
@@ -159,6 +204,9 @@ class Pool {
     return Command(std::span<const std::string_view>(argv.begin(), argv.size()));
   }
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& cmds);
+  // Connection::Scan on a leased connection.
+  absl::Status Scan(std::string_view pattern, int count,
+                    const std::function<absl::Status(std::vector<std::string>&)>& on_keys);
   // PING with a short timeout (at most kPingTimeout) and a short wait for a
   // slot; for readiness probes.
   absl::Status Ping();
@@ -193,7 +241,8 @@ class Script {
   Script& operator=(const Script& other);
   const std::string& source() const { return lua_; }
   // SCRIPT LOAD on `conn` (always a round trip, so the script is known to be
-  // on that server); returns the SHA-1 and remembers it.
+  // on that server; on every master of a cluster); returns the SHA-1 and
+  // remembers it.
   absl::StatusOr<std::string> Load(Connection& conn) const;
   // EVALSHA with the remembered SHA-1; on NOSCRIPT (first use, a restart or
   // SCRIPT FLUSH) SCRIPT LOAD, then EVALSHA again. A Lua or Redis error is

@@ -51,9 +51,17 @@ void Subscriber::Run() {
     SleepUnlessStopped(backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
   };
+  size_t next_seed = 0;
   while (!stop_) {
-    // Connect, AUTH and SELECT under the normal timeouts.
-    auto conn = Connection::Connect(options_);
+    // Connect, AUTH and SELECT under the normal timeouts. On a cluster any
+    // node will do (a PUBLISH reaches every node): the seeds in turn.
+    Options node = options_;
+    if (options_.cluster()) {
+      const auto& [host, port] =
+          options_.cluster_seeds[next_seed++ % options_.cluster_seeds.size()];
+      node = NodeOptions(options_, host, port);
+    }
+    auto conn = Connection::Connect(node);
     if (!conn.ok()) {
       fail();
       continue;

@@ -4,7 +4,8 @@
 // backoff (100 ms doubling to 2 s) after Redis goes away, and Stop() returns
 // within one poll period (100 ms). Messages published while it is
 // disconnected are lost (Redis pub/sub is fire-and-forget): use
-// set_on_subscribed to catch up from durable state.
+// set_on_subscribed to catch up from durable state. On a cluster it
+// subscribes on one node (the seeds in turn after a failure).
 
 #include <atomic>
 #include <chrono>

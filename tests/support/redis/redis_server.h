@@ -7,10 +7,13 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/redis/client.h"
 
 namespace recstack::testing {
@@ -20,6 +23,10 @@ struct RedisServerOptions {
   bool unix_socket = false;   // listen on a socket in the temp dir (port 0)
   bool persistent = false;    // AOF with fsync always: data survives Restart()
   std::string binary = "/usr/bin/redis-server";
+  // A cluster node: cluster-enabled, its nodes.conf in its folder, and a
+  // port whose cluster bus (port + 10000) is free too.
+  bool cluster_node = false;
+  std::chrono::milliseconds cluster_node_timeout{1000};
 };
 
 class RedisServer {
@@ -33,6 +40,8 @@ class RedisServer {
   absl::Status Start();
   // SIGTERM and wait; the port stays reserved for Restart.
   void Stop();
+  // SIGKILL, as a crash: nothing is flushed or said to the peers.
+  void Kill();
   absl::Status Restart() {
     Stop();
     return Start();
@@ -53,6 +62,63 @@ class RedisServer {
 
 // Picks a free TCP port on 127.0.0.1 (bind to port 0, read it, close).
 int FreePort();
+
+// A real Redis Cluster of `masters` masters with `replicas` replicas each,
+// formed by `redis-cli --cluster create` on loopback, node timeout short so
+// that a killed master's replica is promoted within about two seconds.
+struct RedisClusterOptions {
+  int masters = 3;
+  int replicas = 1;
+  std::string password = {};
+  std::chrono::milliseconds node_timeout{1000};
+};
+
+class RedisCluster {
+ public:
+  explicit RedisCluster(RedisClusterOptions options = {});
+  ~RedisCluster();
+  RedisCluster(const RedisCluster&) = delete;
+  RedisCluster& operator=(const RedisCluster&) = delete;
+
+  // OK once the cluster was formed and every slot is served.
+  const absl::Status& status() const { return status_; }
+  // Client options naming every node as a seed.
+  redis::Options options() const;
+  std::string url() const { return redis::ToUrl(options()); }
+  int size() const { return static_cast<int>(nodes_.size()); }
+  RedisServer& node(int i) { return *nodes_[i]; }
+  // The node index of the master that serves `slot` now, asked of a live node.
+  absl::StatusOr<int> MasterOf(int slot);
+  // The node indexes of the masters now.
+  absl::StatusOr<std::vector<int>> Masters();
+  // Waits until every running node says cluster_state:ok and all 16384
+  // slots are served by running masters.
+  absl::Status WaitHealthy(std::chrono::milliseconds timeout);
+  // FLUSHALL on every master.
+  absl::Status FlushAll();
+
+ private:
+  absl::StatusOr<std::vector<std::pair<int, int>>> SlotOwners();  // (first slot, node index)
+  RedisClusterOptions opts_;
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+  absl::Status status_;
+};
+
+// Fixture: one cluster per test suite, flushed before each test.
+class RedisClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+
+  static RedisCluster& cluster() { return *cluster_; }
+  std::unique_ptr<redis::Pool> MakePool(size_t max_connections = 4) const {
+    return std::make_unique<redis::Pool>(cluster_->options(), max_connections);
+  }
+
+ private:
+  static RedisCluster* cluster_;
+};
 
 // Fixture: one server per test suite, flushed before each test.
 class RedisTest : public ::testing::Test {
