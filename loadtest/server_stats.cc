@@ -31,9 +31,15 @@ absl::StatusOr<std::map<std::string, int64_t>> RedisCommandCalls(const std::stri
     return absl::InvalidArgumentError(absl::StrCat("--redis-url: ", opts.status().message()));
   auto conn = redis::Connection::Connect(*opts);
   if (!conn.ok()) return conn.status();
-  auto r = (*conn)->Command({"INFO", "commandstats"});
-  if (!r.ok()) return r.status();
-  return ParseCommandStats(r->str);
+  // On a cluster: every master's counts, summed.
+  auto replies = (*conn)->OnEachMaster({"INFO", "commandstats"});
+  if (!replies.ok()) return replies.status();
+  std::map<std::string, int64_t> total;
+  for (const auto& r : *replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+    for (const auto& [name, calls] : ParseCommandStats(r.str)) total[name] += calls;
+  }
+  return total;
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ParseMetricsTargets(const std::string& spec) {

@@ -30,11 +30,18 @@ void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
                  "Prometheus /metrics address HOST:PORT (\"off\" disables)")
       ->envname(EnvName("metrics-listen"))
       ->capture_default_str();
-  app.add_option("--redis-url", c->redis_url, "redis://[:password@]host:port[/db] or unix:///path")
+  app.add_option("--redis-url", c->redis_url,
+                 "redis://[:password@]host:port[/db], unix:///path or "
+                 "redis-cluster://[:password@]host:port,host:port,...")
       ->envname(EnvName("redis-url"))
       ->capture_default_str();
   app.add_option("--key-prefix", c->key_prefix, "prefix of every Redis key")
       ->envname(EnvName("key-prefix"))
+      ->capture_default_str();
+  app.add_option("--event-partitions", c->event_partitions,
+                 "event log streams, a user's events always in one (0: 1 on a single Redis, 16 on "
+                 "a cluster); every service of a stack must use the same value")
+      ->envname(EnvName("event-partitions"))
       ->capture_default_str();
   app.add_option("--log-level", c->log_level, "debug, info, warn or error")
       ->envname(EnvName("log-level"))
@@ -92,6 +99,11 @@ absl::Status Validate(const ServiceConfig& c) {
   if (c.key_prefix.empty() || c.key_prefix.size() > 64) {
     return absl::InvalidArgumentError("--key-prefix: must be 1-64 bytes");
   }
+  if (c.event_partitions < 0 || c.event_partitions > redis::Keyspace::kMaxPartitions) {
+    return absl::InvalidArgumentError(absl::StrCat("--event-partitions: must be 0-",
+                                                   redis::Keyspace::kMaxPartitions, ", got ",
+                                                   c.event_partitions));
+  }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error") {
     return absl::InvalidArgumentError(
@@ -111,6 +123,11 @@ absl::Status Validate(const ServiceConfig& c) {
     return absl::InvalidArgumentError("--latency-target-ms: must be 0.1-60000");
   }
   return absl::OkStatus();
+}
+
+redis::Keyspace KeyspaceFor(const ServiceConfig& c) {
+  auto url = redis::ParseUrl(c.redis_url);
+  return redis::Keyspace::For(url.ok() ? *url : redis::Options{}, c.key_prefix, c.event_partitions);
 }
 
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {

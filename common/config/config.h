@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/config/ports.h"
+#include "common/redis/keyspace.h"
 
 namespace recstack::config {
 
@@ -21,6 +22,9 @@ struct ServiceConfig {
   std::string metrics_listen;  // Prometheus HOST:PORT; "" or "off" disables
   std::string redis_url = "redis://127.0.0.1:6379";
   std::string key_prefix = "rs:";
+  // Event log partitions (common/redis/keyspace.h); 0: 1 on a single Redis,
+  // 16 on a cluster. Every service of a stack must agree.
+  int event_partitions = 0;
   std::string log_level = "info";
   double drain_seconds = 5;  // graceful-shutdown deadline after SIGTERM
   int redis_pool_size = 8;
@@ -32,7 +36,7 @@ struct ServiceConfig {
 };
 
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
-// --drain-seconds and --redis-pool-size with env fallbacks RECSTACK_LISTEN,
+// --drain-seconds, --redis-pool-size and --event-partitions with env fallbacks RECSTACK_LISTEN,
 // RECSTACK_METRICS_LISTEN, RECSTACK_REDIS_URL, RECSTACK_KEY_PREFIX,
 // RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE; and
 // --max-inflight, --latency-target-ms (RECSTACK_MAX_INFLIGHT, ...).
@@ -48,6 +52,9 @@ void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
 std::string EnvName(std::string_view flag);
 
 absl::Status Validate(const ServiceConfig& config);
+// The keyspace the config names: prefix, partitions, tags on a cluster.
+// Call after Validate.
+redis::Keyspace KeyspaceFor(const ServiceConfig& config);
 // "--listen: 'foo' is not HOST:PORT" style errors.
 absl::Status ValidateAddress(std::string_view flag, std::string_view host_port,
                              bool allow_port_zero = true);

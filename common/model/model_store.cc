@@ -654,22 +654,17 @@ absl::Status ModelStore::DeleteVersion(std::string_view version) {
     escaped.push_back(ch);
   }
   escaped.push_back('*');
-  std::string cursor = "0";
-  do {
-    RECSTACK_ASSIGN_OR_RETURN(redis::Reply r,
-                              pool_.Command({"SCAN", cursor, "MATCH", escaped, "COUNT", "1000"}));
-    if (r.type != redis::Reply::Type::kArray || r.elements.size() != 2) {
-      return absl::InternalError("SCAN returned an unexpected reply");
+  // One UNLINK per key: on a cluster the keys of a batch are in many slots.
+  return pool_.Scan(escaped, 1000, [&](std::vector<std::string>& keys) -> absl::Status {
+    std::vector<std::vector<std::string>> del;
+    del.reserve(keys.size());
+    for (auto& k : keys) del.push_back({"UNLINK", std::move(k)});
+    RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(del));
+    for (const auto& r : replies) {
+      if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
     }
-    cursor = r.elements[0].str;
-    if (!r.elements[1].elements.empty()) {
-      std::vector<std::string> del = {"UNLINK"};
-      for (const auto& k : r.elements[1].elements) del.push_back(k.str);
-      RECSTACK_ASSIGN_OR_RETURN(auto unused, pool_.Pipeline({del}));
-      (void)unused;
-    }
-  } while (cursor != "0");
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace recstack::model

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -341,6 +342,32 @@ absl::StatusOr<std::vector<Reply>> Connection::OnEachMaster(
   if (cluster_) return cluster_->OnEachMaster(argv);
   RECSTACK_ASSIGN_OR_RETURN(Reply r, CommandReply(argv));
   return std::vector<Reply>{std::move(r)};
+}
+
+absl::StatusOr<int> Connection::WaitForReplicas(int replicas, std::chrono::milliseconds timeout) {
+  if (cluster_) return cluster_->WaitForReplicas(replicas, timeout);
+  // How many replicas this master has, looked up at most once a second: a
+  // master whose replica was promoted away must not make every write wait
+  // for the whole timeout.
+  auto attached = [&]() -> absl::StatusOr<int> {
+    RECSTACK_ASSIGN_OR_RETURN(Reply info, Command({"INFO", "replication"}));
+    const size_t at = info.str.find("connected_slaves:");
+    attached_replicas_ = at == std::string::npos ? 0 : std::atoi(info.str.c_str() + at + 17);
+    replicas_checked_ = std::chrono::steady_clock::now();
+    return attached_replicas_;
+  };
+  if (std::chrono::steady_clock::now() - replicas_checked_ > std::chrono::seconds(1)) {
+    RECSTACK_RETURN_IF_ERROR(attached().status());
+  }
+  const int want = std::min(replicas, attached_replicas_);
+  if (want == 0) return replicas;
+  const std::string n = std::to_string(want), ms = std::to_string(timeout.count());
+  RECSTACK_ASSIGN_OR_RETURN(Reply r, Command({"WAIT", n, ms}));
+  const int got = static_cast<int>(r.integer);
+  if (got >= want) return replicas;
+  // A replica went away during the wait?
+  RECSTACK_ASSIGN_OR_RETURN(int now_attached, attached());
+  return got >= std::min(now_attached, replicas) ? replicas : got;
 }
 
 absl::Status Connection::Scan(

@@ -117,6 +117,13 @@ class Connection {
   absl::StatusOr<std::vector<Reply>> OnEachMaster(std::initializer_list<std::string_view> argv) {
     return OnEachMaster(std::span<const std::string_view>(argv.begin(), argv.size()));
   }
+  // WAIT on every node this connection wrote to: how many replicas (the
+  // fewest over those nodes) acknowledged its writes within `timeout`. A
+  // master with fewer replicas attached than asked for (its replica was
+  // just promoted away, or is down) counts as `replicas` once all of those
+  // attached acknowledged: writes go on during a failover, replicated as far
+  // as the cluster can.
+  absl::StatusOr<int> WaitForReplicas(int replicas, std::chrono::milliseconds timeout);
   // SCAN MATCH `pattern` over the whole keyspace (every master of a
   // cluster): `on_keys` gets each batch and may stop the scan with an error.
   absl::Status Scan(std::string_view pattern, int count,
@@ -154,6 +161,9 @@ class Connection {
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
   std::unique_ptr<ClusterLink> cluster_;
   bool broken_ = false;
+  // WaitForReplicas' view of the master's replicas.
+  int attached_replicas_ = 0;
+  std::chrono::steady_clock::time_point replicas_checked_{};
 };
 
 class Pool;

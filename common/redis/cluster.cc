@@ -497,34 +497,74 @@ absl::StatusOr<std::vector<Reply>> ClusterLink::Pipeline(
   return out;
 }
 
+absl::Status ClusterLink::ForEachMaster(const std::function<absl::Status(Connection&)>& fn,
+                                        const std::function<void()>& restart) {
+  const auto deadline = Clock::now() + command_timeout_;
+  absl::Status last;
+  for (int failures = 0;; ++failures) {
+    if (failures > 0) {
+      if (!Backoff(failures, deadline)) {
+        return absl::UnavailableError(
+            absl::StrCat("redis cluster: a master stayed unreachable for ",
+                         command_timeout_.count(), " ms: ", last.message()));
+      }
+      restart();
+    }
+    auto map = topology_->Get();
+    if (!map.ok()) {
+      last = map.status();
+      continue;
+    }
+    bool again = false;
+    for (const auto& master : (*map)->masters) {
+      auto conn = Node(master.addr());
+      if (!conn.ok()) {  // a master gone (failover under way): reload, start over
+        last = conn.status();
+        (void)topology_->Refresh();
+        again = true;
+        break;
+      }
+      absl::Status st = fn(**conn);
+      if (st.code() == absl::StatusCode::kUnavailable) {
+        Drop(master.addr());
+        (void)topology_->Refresh();
+        return absl::UnavailableError(
+            absl::StrCat("redis cluster: ", master.addr(), ": ", st.message()));
+      }
+      RECSTACK_RETURN_IF_ERROR(st);
+    }
+    if (!again) return absl::OkStatus();
+  }
+}
+
 absl::StatusOr<std::vector<Reply>> ClusterLink::OnEachMaster(
     std::span<const std::string_view> argv) {
-  RECSTACK_ASSIGN_OR_RETURN(auto map, topology_->Get());
   std::vector<Reply> out;
-  for (const auto& master : map->masters) {
-    RECSTACK_ASSIGN_OR_RETURN(Connection * conn, Node(master.addr()));
-    auto r = conn->CommandReply(argv);
-    if (!r.ok()) {
-      Drop(master.addr());
-      (void)topology_->Refresh();
-      return absl::UnavailableError(
-          absl::StrCat("redis cluster: ", master.addr(), ": ", r.status().message()));
-    }
-    out.push_back(*std::move(r));
-  }
+  RECSTACK_RETURN_IF_ERROR(ForEachMaster(
+      [&](Connection& conn) -> absl::Status {
+        RECSTACK_ASSIGN_OR_RETURN(Reply r, conn.CommandReply(argv));
+        out.push_back(std::move(r));
+        return absl::OkStatus();
+      },
+      [&] { out.clear(); }));
   return out;
 }
 
 absl::Status ClusterLink::Scan(
     std::string_view pattern, int count,
     const std::function<absl::Status(std::vector<std::string>&)>& on_keys) {
-  RECSTACK_ASSIGN_OR_RETURN(auto map, topology_->Get());
-  for (const auto& master : map->masters) {
-    RECSTACK_ASSIGN_OR_RETURN(Connection * conn, Node(master.addr()));
-    // Each node's SCAN covers that node's keys only: no redirects.
-    RECSTACK_RETURN_IF_ERROR(conn->Scan(pattern, count, on_keys));
+  // Each node's SCAN covers that node's keys only: no redirects. A restart
+  // after a failover may hand some keys to `on_keys` twice.
+  return ForEachMaster([&](Connection& conn) { return conn.Scan(pattern, count, on_keys); }, [] {});
+}
+
+absl::StatusOr<int> ClusterLink::WaitForReplicas(int replicas, std::chrono::milliseconds timeout) {
+  int fewest = replicas;
+  for (auto& [addr, conn] : nodes_) {
+    RECSTACK_ASSIGN_OR_RETURN(int got, conn->WaitForReplicas(replicas, timeout));
+    fewest = std::min(fewest, got);
   }
-  return absl::OkStatus();
+  return fewest;
 }
 
 absl::Status ClusterLink::SetCommandTimeout(std::chrono::milliseconds timeout) {

@@ -112,6 +112,7 @@ class ClusterLink {
   absl::Status Scan(std::string_view pattern, int count,
                     const std::function<absl::Status(std::vector<std::string>&)>& on_keys);
   absl::Status SetCommandTimeout(std::chrono::milliseconds timeout);
+  absl::StatusOr<int> WaitForReplicas(int replicas, std::chrono::milliseconds timeout);
   std::shared_ptr<ClusterTopology> topology() const { return topology_; }
 
  private:
@@ -119,6 +120,11 @@ class ClusterLink {
   // the idle one was closed by the peer.
   absl::StatusOr<Connection*> Node(const std::string& addr);
   void Drop(const std::string& addr) { nodes_.erase(addr); }
+  // Runs `fn` on every master; when one cannot be reached (a failover under
+  // way) reloads the map, calls `restart` and starts over, within the
+  // command timeout.
+  absl::Status ForEachMaster(const std::function<absl::Status(Connection&)>& fn,
+                             const std::function<void()>& restart);
   // The master serving `slot` (-1: any master) in the current map.
   absl::StatusOr<std::string> OwnerOf(int slot);
   // Sleeps before retry `attempt` (>= 1) unless the budget is spent.

@@ -2,28 +2,64 @@
 
 // The Redis keyspace of DESIGN §3, in one place. The prefix (default "rs:")
 // lets several stacks share one Redis.
+//
+// Sharding (docs/scale.md): the event log is `partitions` streams, a user's
+// events always in the same one (PartitionOf, as Kafka partitions by key).
+// On a cluster, or with more than one partition, the keys one event write
+// touches together (its partition's stream, the user's history, the dedupe
+// marker, the partition's popularity and trend sets) share the partition's
+// hash tag, so the per-event Lua script stays in one slot:
+//
+//   rs:{p3.17}:events  rs:{p3.17}:hist:{user}  rs:{p3.17}:evt:{id}
+//   rs:{p3.17}:pop:{hour}  rs:{p3.17}:trend  rs:{p3.17}:trend:meta
+//
+// The tags are chosen so that partition p's slot lies in the p-th of
+// `partitions` equal slices of the 16384 slots: partitions spread evenly
+// over masters that own equal slot ranges. A single Redis with one
+// partition keeps the untagged names (rs:events, rs:hist:{user}, ...).
+// Everything else (items, models) has no tag and spreads by its own key.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace recstack::redis {
 
+struct Options;
+
 class Keyspace {
  public:
-  explicit Keyspace(std::string prefix = "rs:") : prefix_(std::move(prefix)) {}
+  // `tagged`: hash-tag the partitioned keys (forced when partitions > 1).
+  explicit Keyspace(std::string prefix = "rs:", int partitions = 1, bool tagged = false);
+  // A deployment's keyspace: tagged on a cluster; `partitions` 0 picks the
+  // default (1 on a single Redis, kClusterPartitions on a cluster).
+  static Keyspace For(const Options& redis, std::string prefix, int partitions);
+  static constexpr int kClusterPartitions = 16;
+  static constexpr int kMaxPartitions = 1024;
 
-  std::string Events() const { return Join("events"); }                             // stream
-  std::string EventMarker(std::string_view id) const { return Join("evt:", id); }   // string, TTL
-  std::string History(std::string_view user) const { return Join("hist:", user); }  // zset
-  // Popularity of one hour; hour = epoch ms / 3,600,000.
-  std::string Popularity(int64_t hour) const { return Join("pop:", std::to_string(hour)); }
+  int partitions() const { return static_cast<int>(tags_.size()); }
+  bool tagged() const { return tagged_; }
+  // The partition of a user's events: FNV-1a of the id, mod partitions.
+  int PartitionOf(std::string_view user) const;
+
+  std::string Events(int partition = 0) const { return Part(partition, "events"); }  // stream
+  std::string EventMarker(int partition, std::string_view id) const {
+    return Part(partition, "evt:", id);  // string, TTL
+  }
+  std::string History(std::string_view user) const {
+    return Part(PartitionOf(user), "hist:", user);  // zset
+  }
+  // Popularity of one hour of one partition; hour = epoch ms / 3,600,000.
+  std::string Popularity(int partition, int64_t hour) const {
+    return Part(partition, "pop:", std::to_string(hour));
+  }
   std::string Item(std::string_view item) const { return Join("item:", item); }  // hash
-  // Trending as one maintained aggregate (see popularity.h): zset item ->
-  // weighted count x 2^((ts - epoch) / half_life), and its hash of
-  // epoch_ms and half_life_ms.
-  std::string Trend() const { return Join("trend"); }
-  std::string TrendMeta() const { return Join("trend:meta"); }
+  // Trending as one maintained aggregate per partition (see popularity.h):
+  // zset item -> weighted count x 2^((ts - epoch) / half_life), and its
+  // hash of epoch_ms and half_life_ms.
+  std::string Trend(int partition = 0) const { return Part(partition, "trend"); }
+  std::string TrendMeta(int partition = 0) const { return Part(partition, "trend:meta"); }
   std::string ModelCurrent() const { return Join("model:current"); }
   std::string ModelSeq() const { return Join("model:seq"); }
   std::string ModelVersions() const { return Join("model:versions"); }
@@ -56,8 +92,17 @@ class Keyspace {
     (out.append(std::string_view(parts)), ...);
     return out;
   }
+  template <typename... Parts>
+  std::string Part(int partition, const Parts&... parts) const {
+    std::string out = prefix_;
+    if (tagged_) out.append(tags_[partition]).push_back(':');
+    (out.append(std::string_view(parts)), ...);
+    return out;
+  }
 
   std::string prefix_;
+  bool tagged_;
+  std::vector<std::string> tags_;  // "{p3.17}" per partition ("" untagged)
 };
 
 }  // namespace recstack::redis

@@ -18,7 +18,15 @@
 // The hourly sets `rs:pop:{hour}` are still written: SumPopularity sums an
 // exact window of them for the admin path (GetTrending with window_hours,
 // `recstack trending --window`), never per recommendation.
+//
+// With several event partitions (keyspace.h) each partition has its own
+// trend set and hourly sets, and the readers merge them: counts and window
+// sums are exact sums over partitions; TopTrending sums each partition's top
+// 2k, which is the exact top k unless an item outside every partition's top
+// 2k would make it (users, not items, are partitioned, so an item's counts
+// are split about evenly and its ranks agree across partitions).
 
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,12 +56,13 @@ struct TrendClock {
 // ties by item id (k <= 100,000).
 absl::StatusOr<ItemCounts> TopTrending(Pool& pool, const Keyspace& keys, int64_t now_ms, int k);
 
-// For callers that fold the read into their own pipeline: the two commands
-// (HMGET of the meta, ZMSCORE of `items`), and the decayed counts (0 for an
-// item with no events) from their replies, in the order of `items`.
+// For callers that fold the read into their own pipeline: the commands (per
+// partition HMGET of the meta and ZMSCORE of `items`: 2 x partitions), and
+// the decayed counts (0 for an item with no events) from their replies, in
+// the order of `items`.
 std::vector<std::vector<std::string>> TrendingCountsCommands(const Keyspace& keys,
                                                              const std::vector<std::string>& items);
-absl::StatusOr<std::vector<double>> ParseTrendingCounts(const Reply& meta, const Reply& scores,
+absl::StatusOr<std::vector<double>> ParseTrendingCounts(std::span<const Reply> replies,
                                                         size_t n_items, int64_t now_ms);
 
 }  // namespace recstack::redis

@@ -76,16 +76,16 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events:
   const std::string maxlen = std::to_string(options_.stream_maxlen);
   const std::string cap = std::to_string(options_.history_cap);
   const std::string pop_ttl = std::to_string(options_.popularity_ttl_s);
-  const std::string stream = keys_.Events();
-  const std::string trend = keys_.Trend(), trend_meta = keys_.TrendMeta();
   const std::string half_life = std::to_string(options_.trending_half_life_ms);
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(events.size());
   for (const events::Event& e : events) {
     const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
+    // All in the user's partition: one slot on a cluster.
+    const int p = keys_.PartitionOf(e.user_id);
     std::vector<std::string> keys = {
-        keys_.EventMarker(e.event_id), stream, keys_.History(e.user_id),
-        keys_.Popularity(hour),        trend,  trend_meta};
+        keys_.EventMarker(p, e.event_id), keys_.Events(p), keys_.History(e.user_id),
+        keys_.Popularity(p, hour),        keys_.Trend(p),  keys_.TrendMeta(p)};
     std::vector<std::string> args = {dedup_ttl,
                                      maxlen,
                                      cap,
@@ -123,6 +123,17 @@ absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events:
       return absl::UnavailableError(absl::StrCat("redis rejected an event write: ", r.str));
     }
     out.push_back(r.integer == 1 ? Outcome::kAccepted : Outcome::kDuplicate);
+  }
+  if (options_.wait_replicas > 0) {
+    RECSTACK_ASSIGN_OR_RETURN(
+        int replicas, lease->WaitForReplicas(options_.wait_replicas, options_.wait_timeout));
+    if (replicas < options_.wait_replicas) {
+      // Written, but a failover now could lose them: not acknowledged. The
+      // caller's retry finds them as duplicates once replicated.
+      return absl::UnavailableError(absl::StrCat("events written but on ", replicas, " of ",
+                                                 options_.wait_replicas,
+                                                 " replicas within the wait: retry"));
+    }
   }
   return out;
 }

@@ -1,6 +1,10 @@
 #pragma once
 
-// The event log and the derived read models in Redis (DESIGN §3):
+// The event log and the derived read models in Redis (DESIGN §3), shown
+// untagged (a single Redis, one partition); with partitions or on a cluster
+// every key but rs:item:* carries its partition's hash tag
+// (common/redis/keyspace.h) and rs:events, rs:pop:*, rs:trend* exist once
+// per partition:
 //   rs:events          stream, one entry per accepted event, approximately
 //                      capped at `stream_maxlen`; entry fields:
 //                      id, user, item, type (name), value, ts (ms), ctx (JSON, optional)
@@ -40,6 +44,11 @@ struct StoreOptions {
   int64_t trending_half_life_ms = 24 * 3'600'000;
   // How long an exact-window trending sum is shared between callers.
   std::chrono::milliseconds window_cache_ttl{5000};
+  // Acknowledge a batch only once this many replicas of every master it
+  // touched have it (WAIT), so a failover loses no acknowledged event; 0
+  // acknowledges what the master has.
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
 };
 
 enum class Outcome { kAccepted, kDuplicate };

@@ -32,15 +32,21 @@ int main(int argc, char** argv) {
          "half-life of the decayed trending counts (fixed by the first event in an empty Redis)")
       ->envname(config::EnvName("trending-half-life-hours"))
       ->capture_default_str();
+  app.add_option("--redis-wait-replicas", store_opts.wait_replicas,
+                 "acknowledge events only once this many Redis replicas have them (WAIT): a "
+                 "failover then loses no acknowledged event (0-5)")
+      ->envname(config::EnvName("redis-wait-replicas"))
+      ->capture_default_str();
   app.add_option("--min-rating", limits.min_rating, "lowest valid RATING")->capture_default_str();
   app.add_option("--max-rating", limits.max_rating, "highest valid RATING")->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   if (absl::Status st = config::Validate(cfg); !st.ok()) return grpcutil::Fail("ingestion", st, 2);
   if (store_opts.stream_maxlen < 1000 || store_opts.history_cap < 1 ||
       store_opts.dedup_ttl_s < 60 || !(limits.min_rating < limits.max_rating) ||
+      store_opts.wait_replicas < 0 || store_opts.wait_replicas > 5 ||
       !(half_life_hours >= 0.01 && half_life_hours <= 24 * 365)) {
     std::cerr << "recstack-ingestion: --stream-maxlen >= 1000, --history-cap >= 1, "
-                 "--dedup-ttl-seconds >= 60, "
+                 "--dedup-ttl-seconds >= 60, --redis-wait-replicas 0-5, "
                  "--min-rating < --max-rating and --trending-half-life-hours 0.01-8760\n";
     return 2;
   }
@@ -49,7 +55,7 @@ int main(int argc, char** argv) {
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
   redis::Pool pool(*redis_opts, cfg.redis_pool_size);
   SystemClock clock;
-  ingestion::EventStore store(pool, redis::Keyspace(cfg.key_prefix), store_opts, clock);
+  ingestion::EventStore store(pool, config::KeyspaceFor(cfg), store_opts, clock);
   auto registry = std::make_shared<prometheus::Registry>();
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
   ingestion::IngestionServiceImpl service(store, clock, limits, *registry, limiter.get());

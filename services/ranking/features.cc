@@ -70,6 +70,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   const std::string hist = keys_.History(user);
   cmds.push_back({"ZCARD", hist});
   cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(options_.recent_items - 1)});
+  const size_t n_trend = 2 * static_cast<size_t>(keys_.partitions());
   for (auto& c : redis::TrendingCountsCommands(keys_, ids)) cmds.push_back(std::move(c));
   for (size_t i : missing)
     cmds.push_back({"HMGET", keys_.Item(cands[i].item_id), "categories", "created_at_ms"});
@@ -80,10 +81,12 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   }
   const int64_t now = clock_.NowMs();
   const double history_len = static_cast<double>(replies[0].integer);
-  RECSTACK_ASSIGN_OR_RETURN(std::vector<double> pop,
-                            redis::ParseTrendingCounts(replies[2], replies[3], ids.size(), now));
+  RECSTACK_ASSIGN_OR_RETURN(
+      std::vector<double> pop,
+      redis::ParseTrendingCounts(std::span<const redis::Reply>(replies).subspan(2, n_trend),
+                                 ids.size(), now));
   for (size_t j = 0; j < missing.size(); ++j) {
-    ItemMeta m = ParseMeta(replies[4 + j]);
+    ItemMeta m = ParseMeta(replies[2 + n_trend + j]);
     items_.Put(cands[missing[j]].item_id, m);
     meta[missing[j]] = std::move(m);
   }

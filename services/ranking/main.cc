@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   load_opts.command_timeout = std::chrono::milliseconds(30000);
   redis::Pool pool(*redis_opts, cfg.redis_pool_size);
   redis::Pool load_pool(load_opts, 2);
-  redis::Keyspace keys(cfg.key_prefix);
+  redis::Keyspace keys = config::KeyspaceFor(cfg);
   model::ModelStore load_store(load_pool, keys);
   // The learned rankers' models, loaded before the experiments are checked
   // (an experiment may only name a ranker that can serve).

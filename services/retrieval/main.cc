@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   load_opts.command_timeout = std::chrono::milliseconds(30000);  // model loads move large values
   redis::Pool pool(*redis_opts, cfg.redis_pool_size);
   redis::Pool load_pool(load_opts, 2);
-  redis::Keyspace keys(cfg.key_prefix);
+  redis::Keyspace keys = config::KeyspaceFor(cfg);
   model::ModelStore store(pool, keys);
   model::ModelStore load_store(load_pool, keys);
   SystemClock clock;

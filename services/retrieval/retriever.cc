@@ -388,22 +388,16 @@ absl::StatusOr<UserSample> Retriever::SampleUsers(int n) {
       pattern.push_back(ch);
     }
     pattern.push_back('*');
-    std::string cursor = "0";
-    for (int call = 0;
-         call < kSampleScanCalls && static_cast<int>(fresh.user_ids.size()) < kMaxSampleUsers;
-         ++call) {
-      RECSTACK_ASSIGN_OR_RETURN(redis::Reply r,
-                                pool_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}));
-      if (r.type != redis::Reply::Type::kArray || r.elements.size() != 2) {
-        return absl::InternalError("SCAN returned an unexpected reply");
+    // Stops early (with a sentinel status) once the sample is full.
+    const absl::Status kFull = absl::CancelledError("sample full");
+    absl::Status scanned = pool_.Scan(pattern, 1000, [&](std::vector<std::string>& keys) {
+      for (const auto& key : keys) {
+        if (static_cast<int>(fresh.user_ids.size()) >= kMaxSampleUsers) return kFull;
+        if (key.size() > prefix.size()) fresh.user_ids.push_back(key.substr(prefix.size()));
       }
-      cursor = r.elements[0].str;
-      for (const auto& key : r.elements[1].elements) {
-        if (static_cast<int>(fresh.user_ids.size()) >= kMaxSampleUsers) break;
-        if (key.str.size() > prefix.size()) fresh.user_ids.push_back(key.str.substr(prefix.size()));
-      }
-      if (cursor == "0") break;
-    }
+      return absl::OkStatus();
+    });
+    if (!scanned.ok() && scanned != kFull) return scanned;
     if (fresh.user_ids.empty()) {
       return absl::NotFoundError(
           absl::StrCat("no user of model ", m->meta.version, " found in Redis"));

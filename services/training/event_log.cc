@@ -37,7 +37,8 @@ bool StreamIdLess(std::string_view a, std::string_view b) { return ParseId(a) < 
 EventLog::EventLog(redis::Pool& pool, redis::Keyspace keys, std::string state_dir,
                    std::string group, std::string consumer)
     : pool_(pool), keys_(std::move(keys)), dir_(std::move(state_dir)), group_(std::move(group)),
-      consumer_(std::move(consumer)) {}
+      consumer_(std::move(consumer)), last_ids_(keys_.partitions(), "0-0"),
+      group_ready_(keys_.partitions(), false) {}
 
 EventLog::~EventLog() {
   if (file_ != nullptr) std::fclose(file_);
@@ -56,17 +57,24 @@ absl::Status EventLog::Open() {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
+  // Files from before partitions: the last id of partition 0.
+  {
+    std::ifstream in(dir_ + "/last_id");
+    std::string id;
+    if (in >> id) last_ids_[0] = id;
+  }
   size_t pos = 0, good = 0;
-  while (pos < bytes.size()) {
-    size_t p = pos;
+  std::vector<LoggedEvent> batch;
+  auto read_event = [&](size_t* at) -> bool {
+    size_t p = *at;
     auto need = [&](size_t n) { return p + n <= bytes.size(); };
-    if (!need(1)) break;
+    if (!need(1)) return false;
     const size_t ul = static_cast<unsigned char>(bytes[p++]);
-    if (!need(ul + 1)) break;
+    if (ul == 0 || !need(ul + 1)) return false;
     std::string_view user(bytes.data() + p, ul);
     p += ul;
     const size_t il = static_cast<unsigned char>(bytes[p++]);
-    if (!need(il + 1 + 4 + 8)) break;
+    if (!need(il + 1 + 4 + 8)) return false;
     std::string_view item(bytes.data() + p, il);
     p += il;
     LoggedEvent e;
@@ -77,23 +85,58 @@ absl::Status EventLog::Open() {
     p += 8;
     e.user = users_.Intern(user);
     e.item = items_.Intern(item);
-    events_.push_back(e);
+    batch.push_back(e);
+    *at = p;
+    return true;
+  };
+  while (pos < bytes.size()) {
+    batch.clear();
+    size_t p = pos;
+    if (bytes[p] != 0) {  // an event outside any batch: a file from before partitions
+      if (!read_event(&p)) break;
+    } else {
+      // A header and its whole batch, or nothing of it.
+      if (p + 1 + 2 + 4 + 1 > bytes.size()) break;
+      uint16_t part = 0;
+      uint32_t count = 0;
+      std::memcpy(&part, bytes.data() + p + 1, 2);
+      std::memcpy(&count, bytes.data() + p + 3, 4);
+      const size_t id_len = static_cast<unsigned char>(bytes[p + 7]);
+      p += 8;
+      if (p + id_len > bytes.size()) break;
+      std::string id(bytes.data() + p, id_len);
+      p += id_len;
+      bool whole = true;
+      for (uint32_t i = 0; i < count && whole; ++i) whole = read_event(&p);
+      if (!whole) break;
+      if (part >= last_ids_.size()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            path, " holds events of partition ", part, " but the stack has ", last_ids_.size(),
+            " partitions (--event-partitions changed? start from an empty --state-dir)"));
+      }
+      last_ids_[part] = std::move(id);
+    }
+    events_.insert(events_.end(), batch.begin(), batch.end());
     pos = good = p;
   }
   if (good < bytes.size()) std::filesystem::resize_file(path, good, ec);
-  {
-    std::ifstream in(dir_ + "/last_id");
-    std::string id;
-    if (in >> id) last_id_ = id;
-  }
   file_ = std::fopen(path.c_str(), "ab");
   if (file_ == nullptr)
     return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
   return absl::OkStatus();
 }
 
-absl::Status EventLog::Append(const std::vector<LoggedEvent>& events, const std::string& last_id) {
+absl::Status EventLog::Append(const std::vector<LoggedEvent>& events, int partition,
+                              const std::string& last_id) {
+  // The header and its batch in one write (see the header comment).
   std::string buf;
+  buf.push_back('\0');
+  const uint16_t part = static_cast<uint16_t>(partition);
+  const uint32_t count = static_cast<uint32_t>(events.size());
+  PutBytes(&buf, &part, 2);
+  PutBytes(&buf, &count, 4);
+  buf.push_back(static_cast<char>(last_id.size()));
+  buf += last_id;
   for (const LoggedEvent& e : events) {
     const std::string& u = users_.Name(e.user);
     const std::string& i = items_.Name(e.item);
@@ -109,40 +152,42 @@ absl::Status EventLog::Append(const std::vector<LoggedEvent>& events, const std:
       fsync(fileno(file_)) != 0) {
     return absl::DataLossError(absl::StrCat(dir_, "/events.log: write failed"));
   }
-  // The last persisted id, replaced atomically.
-  const std::string tmp = dir_ + "/last_id.tmp";
-  {
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return absl::DataLossError(absl::StrCat(tmp, ": cannot write"));
-    const bool ok =
-        ::write(fd, last_id.data(), last_id.size()) == static_cast<ssize_t>(last_id.size()) &&
-        fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
-  }
-  if (std::rename(tmp.c_str(), (dir_ + "/last_id").c_str()) != 0) {
-    return absl::DataLossError("cannot replace last_id");
-  }
-  last_id_ = last_id;
+  last_ids_[partition] = last_id;
   return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> EventLog::StreamLength() {
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"XLEN", keys_.Events()}));
-  if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
-  return static_cast<int64_t>(r.integer);
+  std::vector<std::vector<std::string>> cmds;
+  for (int p = 0; p < keys_.partitions(); ++p) cmds.push_back({"XLEN", keys_.Events(p)});
+  RECSTACK_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, pool_.Pipeline(cmds));
+  int64_t total = 0;
+  for (const redis::Reply& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+    total += r.integer;
+  }
+  return total;
 }
 
 absl::StatusOr<int64_t> EventLog::Sync() {
   std::lock_guard<std::mutex> lock(mu_);
   if (file_ == nullptr) return absl::FailedPreconditionError("the event log is not open");
-  const std::string stream = keys_.Events();
-  if (!group_ready_) {
+  int64_t added = 0;
+  for (int p = 0; p < keys_.partitions(); ++p) {
+    RECSTACK_ASSIGN_OR_RETURN(int64_t n, SyncPartition(p));
+    added += n;
+  }
+  return added;
+}
+
+absl::StatusOr<int64_t> EventLog::SyncPartition(int partition) {
+  const std::string stream = keys_.Events(partition);
+  std::string& last_id = last_ids_[partition];
+  if (!group_ready_[partition]) {
     auto r = pool_.Command({"XGROUP", "CREATE", stream, group_, "0", "MKSTREAM"});
     if (!r.ok() && std::string(r.status().message()).find("BUSYGROUP") == std::string::npos) {
       return r.status();
     }
-    group_ready_ = true;
+    group_ready_[partition] = true;
   }
   int64_t added = 0;
   // First the entries delivered to us but never acknowledged, then new ones.
@@ -163,7 +208,7 @@ absl::StatusOr<int64_t> EventLog::Sync() {
         const std::string& id = entry.elements[0].str;
         ack.push_back(id);
         last = id;
-        if (!StreamIdLess(last_id_, id)) continue;  // persisted before a crash
+        if (!StreamIdLess(last_id, id)) continue;  // persisted before a crash
         std::string_view user, item, type, ctx;
         float value = 0;
         int64_t ts = 0;
@@ -186,14 +231,15 @@ absl::StatusOr<int64_t> EventLog::Sync() {
         batch.push_back({users_.Intern(user), items_.Intern(item), t, value, ts});
         if (feedback_ != nullptr && ctx.find("request_id") != std::string_view::npos &&
             (parsed == events::EventType::kImpression || parsed == events::EventType::kClick)) {
-          feedback.push_back({id, t, std::string(user), std::string(item), ts, std::string(ctx)});
+          feedback.push_back(
+              {id, t, std::string(user), std::string(item), ts, std::string(ctx), partition});
         }
       }
       // The feedback first: it skips what it kept before, the event log
       // does not, so this order never counts an event twice.
       if (feedback_ != nullptr) RECSTACK_RETURN_IF_ERROR(feedback_->Append(feedback));
-      if (!batch.empty() || StreamIdLess(last_id_, last)) {
-        RECSTACK_RETURN_IF_ERROR(Append(batch, last));
+      if (!batch.empty() || StreamIdLess(last_id, last)) {
+        RECSTACK_RETURN_IF_ERROR(Append(batch, partition, last));
       }
       events_.insert(events_.end(), batch.begin(), batch.end());
       added += static_cast<int64_t>(batch.size());

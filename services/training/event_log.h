@@ -1,14 +1,21 @@
 #pragma once
 
-// The trainer's copy of the event stream. It reads rs:events through a
-// consumer group (so a restart resumes where it stopped), appends each
-// batch to a snapshot file in --state-dir, fsyncs, records the last stream
-// id it persisted, and only then XACKs. After a crash, entries that were
-// persisted but not acknowledged are recognised by their id and not counted
-// twice; a torn last record is cut off.
+// The trainer's copy of the event log. It reads every partition stream
+// (rs:events, or rs:{p<i>...}:events with partitions; common/redis/keyspace.h)
+// through one consumer group per stream (so a restart resumes where it
+// stopped), appends each batch to a snapshot file in --state-dir, fsyncs,
+// and only then XACKs. Each batch is preceded by a header record naming its
+// partition, its last stream id and its event count, written in the same
+// write: after a crash a batch is either whole (its entries, re-delivered
+// because they were not acknowledged, are recognised by id and not counted
+// twice) or cut off with its header (a torn tail), never half counted.
 //
-// Snapshot record (little-endian): u8 user_len, user, u8 item_len, item,
-// u8 type (recstack.v1.EventType), f32 value, i64 timestamp_ms.
+// Snapshot records (little-endian):
+//   event:  u8 user_len (1-255), user, u8 item_len, item,
+//           u8 type (recstack.v1.EventType), f32 value, i64 timestamp_ms
+//   header: u8 0, u16 partition, u32 count, u8 id_len, last stream id
+// Files written before partitions have no headers: their last id is in
+// `last_id` and counts for partition 0.
 
 #include <cstdint>
 #include <cstdio>
@@ -49,7 +56,8 @@ class EventLog {
   absl::StatusOr<int64_t> Sync();
 
   int64_t size() const;
-  // XLEN of the stream: O(1), what a caller checks before waiting for a Sync.
+  // XLEN summed over the partition streams: O(partitions), what a caller
+  // checks before waiting for a Sync.
   absl::StatusOr<int64_t> StreamLength();
   // Rows for training: implicit sums weight(type) * value (value 0 counts
   // as 1) over the event types with weight > 0; explicit takes RATING
@@ -58,7 +66,10 @@ class EventLog {
                            const std::map<std::string, double>& weights) const;
 
  private:
-  absl::Status Append(const std::vector<LoggedEvent>& events, const std::string& last_id);
+  absl::Status Append(const std::vector<LoggedEvent>& events, int partition,
+                      const std::string& last_id);
+  // Reads partition `partition`'s stream to its end; returns events added.
+  absl::StatusOr<int64_t> SyncPartition(int partition);
 
   redis::Pool& pool_;
   redis::Keyspace keys_;
@@ -66,9 +77,9 @@ class EventLog {
   mutable std::mutex mu_;
   mf::IdMap users_, items_;
   std::vector<LoggedEvent> events_;
-  std::string last_id_ = "0-0";
+  std::vector<std::string> last_ids_;  // per partition, "0-0" until read
+  std::vector<bool> group_ready_;      // per partition
   std::FILE* file_ = nullptr;
-  bool group_ready_ = false;
   FeedbackLog* feedback_ = nullptr;
 };
 

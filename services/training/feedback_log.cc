@@ -48,6 +48,11 @@ std::string Encode(const RawFeedback& e) {
   PutStr(&payload, e.item);
   PutStr(&payload, e.context_json);
   payload.append(reinterpret_cast<const char*>(&e.timestamp_ms), 8);
+  // Partition 0 writes nothing more: logs from before partitions read alike.
+  if (e.partition != 0) {
+    const uint16_t part = static_cast<uint16_t>(e.partition);
+    payload.append(reinterpret_cast<const char*>(&part), 2);
+  }
   std::string out;
   const uint32_t n = static_cast<uint32_t>(payload.size());
   out.append(reinterpret_cast<const char*>(&n), 4);
@@ -61,10 +66,16 @@ bool Decode(std::string_view payload, RawFeedback* e) {
   e->type = static_cast<uint8_t>(payload[p++]);
   if (!GetStr(payload, &p, &e->stream_id) || !GetStr(payload, &p, &e->user) ||
       !GetStr(payload, &p, &e->item) || !GetStr(payload, &p, &e->context_json) ||
-      p + 8 != payload.size()) {
+      (p + 8 != payload.size() && p + 10 != payload.size())) {
     return false;
   }
   std::memcpy(&e->timestamp_ms, payload.data() + p, 8);
+  e->partition = 0;
+  if (p + 10 == payload.size()) {
+    uint16_t part = 0;
+    std::memcpy(&part, payload.data() + p + 8, 2);
+    e->partition = part;
+  }
   return true;
 }
 
@@ -132,7 +143,7 @@ absl::Status FeedbackLog::Open() {
     RawFeedback e;
     if (!Decode(std::string_view(bytes.data() + pos + 4, n), &e)) break;
     Index(e);
-    last_id_ = e.stream_id;
+    last_ids_[e.partition] = e.stream_id;
     pos += 4 + n;
   }
   if (pos < bytes.size()) std::filesystem::resize_file(path, pos, ec);
@@ -148,7 +159,9 @@ absl::Status FeedbackLog::Append(const std::vector<RawFeedback>& entries) {
   std::string buf;
   std::vector<const RawFeedback*> fresh;
   for (const RawFeedback& e : entries) {
-    if (!last_id_.empty() && !StreamIdLess(last_id_, e.stream_id)) continue;  // kept before
+    auto kept = last_ids_.find(e.partition);
+    if (kept != last_ids_.end() && !StreamIdLess(kept->second, e.stream_id))
+      continue;  // kept before
     buf += Encode(e);
     fresh.push_back(&e);
   }
@@ -159,7 +172,7 @@ absl::Status FeedbackLog::Append(const std::vector<RawFeedback>& entries) {
   }
   for (const RawFeedback* e : fresh) {
     Index(*e);
-    last_id_ = e->stream_id;
+    last_ids_[e->partition] = e->stream_id;
   }
   return absl::OkStatus();
 }

@@ -37,6 +37,7 @@ struct RawFeedback {
   std::string user, item;
   int64_t timestamp_ms = 0;
   std::string context_json;  // the entry's "ctx" field
+  int partition = 0;         // the event log partition the stream id is of
 };
 
 // An impression as the loop reads it.
@@ -105,7 +106,7 @@ class FeedbackLog {
   std::string dir_;
   mutable std::mutex mu_;
   std::FILE* file_ = nullptr;
-  std::string last_id_;  // newest stream id kept
+  std::map<int, std::string> last_ids_;  // newest stream id kept, per partition
   FeedbackView all_;
   int64_t unusable_ = 0;
 };

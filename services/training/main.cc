@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   // Publishing pipelines large values: allow more time per command.
   redis_opts->command_timeout = std::chrono::milliseconds(30000);
   redis::Pool pool(*redis_opts, cfg.redis_pool_size);
-  redis::Keyspace keys(cfg.key_prefix);
+  redis::Keyspace keys = config::KeyspaceFor(cfg);
   SystemClock clock;
   training::EventLog event_log(pool, keys, state_dir, "training", consumer);
   training::FeedbackLog feedback(state_dir);

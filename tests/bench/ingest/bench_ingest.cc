@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "repetitions (median reported)")->capture_default_str();
   bool json = true;
   app.add_flag("--json,!--no-json", json, "JSON output (default)");
+  int masters = 0;
+  app.add_option("--cluster", masters,
+                 "run on a Redis Cluster of this many masters (one replica each; 0: one "
+                 "redis-server)")
+      ->check(CLI::Range(0, 8))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto rows = data::LoadInteractions(path, data::Format::kMovieLens);
@@ -54,10 +60,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int64_t now = 1767225600000, shift = now - 893286638000;
-  recstack::testing::RedisServer redis;
-  redis::Pool pool(redis.options(), 8);
+  std::unique_ptr<recstack::testing::RedisServer> single;
+  std::unique_ptr<recstack::testing::RedisCluster> cluster;
+  redis::Options redis_options;
+  if (masters > 0) {
+    cluster = std::make_unique<recstack::testing::RedisCluster>(
+        recstack::testing::RedisClusterOptions{.masters = masters, .replicas = 1});
+    if (!cluster->status().ok()) {
+      std::cerr << "recstack-bench-ingest: " << cluster->status().message() << "\n";
+      return 1;
+    }
+    redis_options = cluster->options();
+  } else {
+    single = std::make_unique<recstack::testing::RedisServer>();
+    redis_options = single->options();
+  }
+  auto flush = [&] {
+    if (cluster) return cluster->FlushAll();
+    auto conn = redis::Connection::Connect(redis_options);
+    return conn.ok() ? (*conn)->Command({"FLUSHALL"}).status() : conn.status();
+  };
+  const redis::Keyspace keys = redis::Keyspace::For(redis_options, "rs:", 0);
+  redis::Pool pool(redis_options, 8);
   ManualClock clock(now);
-  ingestion::EventStore store(pool, redis::Keyspace(), {}, clock);
+  ingestion::EventStore store(pool, keys, {}, clock);
   auto registry = std::make_shared<prometheus::Registry>();
   ingestion::IngestionServiceImpl service(store, clock, {}, *registry);
   recstack::testing::InProcessServer server({&service});
@@ -91,7 +117,7 @@ int main(int argc, char** argv) {
   std::vector<double> service_eps, floor_eps;
   int64_t accepted = 0;
   for (int rep = 0; rep < reps; ++rep) {
-    pool.Command({"FLUSHALL"}).IgnoreError();
+    flush().IgnoreError();
     grpc::ClientContext ctx;
     v1::StreamEventsResponse summary;
     const double t0 = Now();
@@ -109,7 +135,7 @@ int main(int argc, char** argv) {
 
     // The floor: the store's own script, pipelined per batch, straight to
     // Redis (no gRPC, no validation).
-    pool.Command({"FLUSHALL"}).IgnoreError();
+    flush().IgnoreError();
     const double f0 = Now();
     for (const auto& events : domain_batches) {
       auto r = store.Write(events);
@@ -128,7 +154,7 @@ int main(int argc, char** argv) {
                             ("recstack-bench-ingest-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    training::EventLog log(pool, redis::Keyspace(), dir);
+    training::EventLog log(pool, keys, dir);
     if (!log.Open().ok()) return 1;
     const double c0 = Now();
     auto n = log.Sync();
@@ -152,7 +178,11 @@ int main(int argc, char** argv) {
       {"floor", "EventStore::Write (the service's Lua script, pipelined per batch)"},
       {"ratio", eps / floor},
       {"training_consume_events_per_second", consume_eps},
-      {"consume_over_ingest", consume_eps / eps}};
+      {"consume_over_ingest", consume_eps / eps},
+      {"redis", masters > 0 ? "cluster" : "single"},
+      {"masters", std::max(masters, 1)},
+      {"event_partitions", keys.partitions()},
+      {"events_per_second_per_master", eps / std::max(masters, 1)}};
   std::cout << j.dump(json ? -1 : 2) << "\n";
   return 0;
 }

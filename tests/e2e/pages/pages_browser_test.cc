@@ -53,7 +53,7 @@ class PagesE2E : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
     registry_ = std::make_shared<prometheus::Registry>();
     // Ingestion, with MovieLens 100K in it.
-    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis::Keyspace(),
+    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis_.keyspace(),
                                                      ingestion::StoreOptions{}, clock_);
     ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(
         *store_, clock_, events::ValidationLimits{}, *registry_);
@@ -65,8 +65,8 @@ class PagesE2E : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("recstack-pages-e2e-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
-    models_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
-    event_log_ = std::make_unique<training::EventLog>(*pool_, redis::Keyspace(), dir_.string());
+    models_ = std::make_unique<model::ModelStore>(*pool_, redis_.keyspace());
+    event_log_ = std::make_unique<training::EventLog>(*pool_, redis_.keyspace(), dir_.string());
     ASSERT_TRUE(event_log_->Open().ok());
     runner_ = std::make_unique<training::JobRunner>(*event_log_, *models_, clock_,
                                                     training::RunnerOptions{});
@@ -87,12 +87,12 @@ class PagesE2E : public ::testing::Test {
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{training_.get()});
     // Retrieval.
     holder_ = std::make_unique<retrieval::ModelHolder>(
-        *models_, redis_.options(), redis::Keyspace(), retrieval::HolderOptions{});
+        *models_, redis_.options(), redis_.keyspace(), retrieval::HolderOptions{});
     holder_->Start();
     ASSERT_NE(holder_->Current(), nullptr);
     ASSERT_EQ(holder_->Current()->meta.version, "v2");
     retriever_ = std::make_unique<retrieval::Retriever>(
-        *holder_, *models_, *pool_, redis::Keyspace(), clock_, retrieval::RetrieverOptions{});
+        *holder_, *models_, *pool_, redis_.keyspace(), clock_, retrieval::RetrieverOptions{});
     retriever_->Start();
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
     retrieval_ =
@@ -100,9 +100,9 @@ class PagesE2E : public ::testing::Test {
     retrieval_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
     // Ranking.
-    features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis::Keyspace(), clock_);
+    features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis_.keyspace(), clock_);
     auto experiments = ranking::DefaultExperiments("linear");
-    item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis::Keyspace());
+    item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis_.keyspace());
     item_vectors_->Start();
     engine_ = std::make_unique<ranking::RankingEngine>(
         *features_, ranking::RankerRegistry::WithBuiltins(), experiments, item_vectors_.get());
@@ -198,7 +198,7 @@ class PagesE2E : public ::testing::Test {
     return nlohmann::json::parse(res->body, nullptr, false);
   }
 
-  testing::RedisServer redis_;
+  testing::TestRedis redis_;
   SystemClock clock_;
   std::filesystem::path dir_;
   std::unique_ptr<redis::Pool> pool_;

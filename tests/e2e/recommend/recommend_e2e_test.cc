@@ -34,7 +34,7 @@ class RecommendE2E : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
     registry_ = std::make_shared<prometheus::Registry>();
     // Ingestion.
-    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis::Keyspace(),
+    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis_.keyspace(),
                                                      ingestion::StoreOptions{}, clock_);
     ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(
         *store_, clock_, events::ValidationLimits{}, *registry_);
@@ -44,8 +44,8 @@ class RecommendE2E : public ::testing::Test {
     // Training: the job runner on the same stream, few iterations.
     dir_ = std::filesystem::temp_directory_path() / ("recstack-e2e-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
-    models_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
-    event_log_ = std::make_unique<training::EventLog>(*pool_, redis::Keyspace(), dir_.string());
+    models_ = std::make_unique<model::ModelStore>(*pool_, redis_.keyspace());
+    event_log_ = std::make_unique<training::EventLog>(*pool_, redis_.keyspace(), dir_.string());
     ASSERT_TRUE(event_log_->Open().ok());
     runner_ = std::make_unique<training::JobRunner>(*event_log_, *models_, clock_,
                                                     training::RunnerOptions{});
@@ -58,11 +58,11 @@ class RecommendE2E : public ::testing::Test {
     ASSERT_TRUE(done.ok() && done->state == training::JobState::kSucceeded) << done->error;
     // Retrieval.
     holder_ = std::make_unique<retrieval::ModelHolder>(
-        *models_, redis_.options(), redis::Keyspace(), retrieval::HolderOptions{});
+        *models_, redis_.options(), redis_.keyspace(), retrieval::HolderOptions{});
     holder_->Start();
     ASSERT_NE(holder_->Current(), nullptr);
     retriever_ = std::make_unique<retrieval::Retriever>(
-        *holder_, *models_, *pool_, redis::Keyspace(), clock_, retrieval::RetrieverOptions{});
+        *holder_, *models_, *pool_, redis_.keyspace(), clock_, retrieval::RetrieverOptions{});
     retriever_->Start();  // the trending list, read from Redis in the background
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
     retrieval_ =
@@ -70,9 +70,9 @@ class RecommendE2E : public ::testing::Test {
     retrieval_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
     // Ranking.
-    features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis::Keyspace(), clock_);
+    features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis_.keyspace(), clock_);
     auto experiments = ranking::DefaultExperiments("linear");
-    item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis::Keyspace());
+    item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis_.keyspace());
     item_vectors_->Start();
     engine_ = std::make_unique<ranking::RankingEngine>(
         *features_, ranking::RankerRegistry::WithBuiltins(), experiments, item_vectors_.get());
@@ -142,13 +142,13 @@ class RecommendE2E : public ::testing::Test {
   }
 
   std::set<std::string> History(const std::string& user) {
-    auto r = pool_->Command({"ZRANGE", "rs:hist:" + user, "0", "-1"});
+    auto r = pool_->Command({"ZRANGE", redis_.keyspace().History(user), "0", "-1"});
     std::set<std::string> out;
     for (const auto& e : r->elements) out.insert(e.str);
     return out;
   }
 
-  testing::RedisServer redis_;
+  testing::TestRedis redis_;
   SystemClock clock_;
   std::filesystem::path dir_;
   std::unique_ptr<redis::Pool> pool_;

@@ -292,7 +292,7 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
   auto cmds = redis::TrendingCountsCommands(redis::Keyspace("d:"), {"c", "zzz", "a"});
   auto replies = pool_->Pipeline(cmds);
   ASSERT_TRUE(replies.ok());
-  auto counts = redis::ParseTrendingCounts((*replies)[0], (*replies)[1], 3, t0 + hl);
+  auto counts = redis::ParseTrendingCounts(*replies, 3, t0 + hl);
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_NEAR((*counts)[0], std::sqrt(0.5) / 2, 1e-9);
   EXPECT_EQ((*counts)[1], 0);

@@ -22,10 +22,10 @@ TEST_F(PopularityTest, SumsTheWindowBestFirst) {
   const int64_t hour = 480'000;
   const int64_t now_ms = hour * Keyspace::kMsPerHour + 1234;
   ASSERT_TRUE(
-      pool->Pipeline({{"ZADD", keys.Popularity(hour), "3", "a", "1", "b"},
-                      {"ZADD", keys.Popularity(hour - 1), "2", "b", "5", "c"},
-                      {"ZADD", keys.Popularity(hour - 2), "100", "d"},   // outside a 2 h window
-                      {"ZADD", keys.Popularity(hour + 1), "100", "e"}})  // the future
+      pool->Pipeline({{"ZADD", keys.Popularity(0, hour), "3", "a", "1", "b"},
+                      {"ZADD", keys.Popularity(0, hour - 1), "2", "b", "5", "c"},
+                      {"ZADD", keys.Popularity(0, hour - 2), "100", "d"},   // outside a 2 h window
+                      {"ZADD", keys.Popularity(0, hour + 1), "100", "e"}})  // the future
           .ok());
   auto top = SumPopularity(*pool, keys, now_ms, 2);
   ASSERT_TRUE(top.ok()) << top.status();

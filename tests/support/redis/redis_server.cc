@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -321,6 +322,29 @@ absl::Status RedisCluster::FlushAll() {
     if (!r.ok()) return r.status();
   }
   return absl::OkStatus();
+}
+
+TestRedis::TestRedis() {
+  const char* kind = std::getenv("RECSTACK_TEST_REDIS");
+  if (kind != nullptr && std::string_view(kind) == "cluster") {
+    cluster_ = std::make_unique<RedisCluster>();
+    if (!cluster_->status().ok()) ADD_FAILURE() << "redis cluster: " << cluster_->status();
+  } else {
+    server_ = std::make_unique<RedisServer>();
+  }
+}
+
+const absl::Status& TestRedis::status() const { return cluster_ ? cluster_->status() : ok_; }
+
+redis::Options TestRedis::options() const {
+  return cluster_ ? cluster_->options() : server_->options();
+}
+
+absl::Status TestRedis::FlushAll() {
+  if (cluster_) return cluster_->FlushAll();
+  auto conn = redis::Connection::Connect(server_->options());
+  if (!conn.ok()) return conn.status();
+  return (*conn)->Command({"FLUSHALL"}).status();
 }
 
 RedisCluster* RedisClusterTest::cluster_ = nullptr;

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/redis/client.h"
+#include "common/redis/keyspace.h"
 
 namespace recstack::testing {
 
@@ -102,6 +103,26 @@ class RedisCluster {
   RedisClusterOptions opts_;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
   absl::Status status_;
+};
+
+// The Redis an end-to-end test runs against: one redis-server, or a real
+// 3-master, 3-replica cluster when RECSTACK_TEST_REDIS=cluster (how the
+// `cluster` ctest label runs the e2e suite a second time).
+class TestRedis {
+ public:
+  TestRedis();
+  bool cluster() const { return cluster_ != nullptr; }
+  const absl::Status& status() const;
+  redis::Options options() const;
+  // The keyspace the services use on it (tagged partitions on a cluster).
+  redis::Keyspace keyspace() const { return redis::Keyspace::For(options(), "rs:", 0); }
+  // FLUSHALL on the server or every master.
+  absl::Status FlushAll();
+
+ private:
+  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<RedisCluster> cluster_;
+  absl::Status ok_;
 };
 
 // Fixture: one cluster per test suite, flushed before each test.

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "common/redis/client.h"
+#include "common/redis/cluster.h"
 #include "common/redis/keyspace.h"
 
 namespace recstack::redis {
@@ -74,9 +75,9 @@ TEST(ParseUrl, RejectsBadInput) {
 TEST(Keyspace, MatchesDesign) {
   Keyspace k;
   EXPECT_EQ(k.Events(), "rs:events");
-  EXPECT_EQ(k.EventMarker("e1"), "rs:evt:e1");
+  EXPECT_EQ(k.EventMarker(0, "e1"), "rs:evt:e1");
   EXPECT_EQ(k.History("u1"), "rs:hist:u1");
-  EXPECT_EQ(k.Popularity(491000), "rs:pop:491000");
+  EXPECT_EQ(k.Popularity(0, 491000), "rs:pop:491000");
   EXPECT_EQ(k.Item("i9"), "rs:item:i9");
   EXPECT_EQ(k.ModelCurrent(), "rs:model:current");
   EXPECT_EQ(k.ModelMeta("v3"), "rs:model:v3:meta");
@@ -90,7 +91,51 @@ TEST(Keyspace, MatchesDesign) {
   Keyspace t("t:");
   EXPECT_EQ(t.History("a"), "t:hist:a");
   EXPECT_EQ(t.ModelUser("v1", "u"), "t:model:v1:user:u");
-  EXPECT_EQ(t.Popularity(-1), "t:pop:-1");
+  EXPECT_EQ(t.Popularity(0, -1), "t:pop:-1");
+}
+
+TEST(Keyspace, PartitionsShareATagPerPartitionAndSpreadOverSlots) {
+  Keyspace k("rs:", 16);
+  ASSERT_EQ(k.partitions(), 16);
+  ASSERT_TRUE(k.tagged());
+  std::vector<int> per_partition(16, 0);
+  for (int u = 0; u < 16000; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const int p = k.PartitionOf(user);
+    ASSERT_GE(p, 0);
+    ASSERT_LT(p, 16);
+    ++per_partition[p];
+    // What one event write touches is in one slot.
+    const int slot = KeySlot(k.History(user));
+    ASSERT_EQ(KeySlot(k.Events(p)), slot);
+    ASSERT_EQ(KeySlot(k.EventMarker(p, "e" + std::to_string(u))), slot);
+    ASSERT_EQ(KeySlot(k.Popularity(p, 491000)), slot);
+    ASSERT_EQ(KeySlot(k.Trend(p)), slot);
+    ASSERT_EQ(KeySlot(k.TrendMeta(p)), slot);
+    EXPECT_EQ(k.PartitionOf(user), p);  // stable
+  }
+  // Users spread evenly (binomial: 1000 +- 3 sigma of ~30).
+  for (int n : per_partition) {
+    EXPECT_GT(n, 880);
+    EXPECT_LT(n, 1120);
+  }
+  // Partition p's slot is in the p-th sixteenth of the slots: with masters
+  // owning equal ranges, partitions spread evenly over them.
+  for (int p = 0; p < 16; ++p) {
+    EXPECT_EQ(KeySlot(k.Events(p)) / 1024, p) << k.Events(p);
+  }
+  // Unpartitioned keys keep their names; items and models are untagged.
+  EXPECT_EQ(k.Item("i1"), "rs:item:i1");
+  EXPECT_EQ(k.ModelUser("v1", "u1"), "rs:model:v1:user:u1");
+  // A cluster with one partition still tags (the Lua script needs one slot).
+  Options cluster;
+  cluster.cluster_seeds = {{"127.0.0.1", 7000}};
+  Keyspace one = Keyspace::For(cluster, "rs:", 1);
+  EXPECT_TRUE(one.tagged());
+  EXPECT_EQ(KeySlot(one.Events()), KeySlot(one.History("anyone")));
+  EXPECT_EQ(Keyspace::For(cluster, "rs:", 0).partitions(), Keyspace::kClusterPartitions);
+  EXPECT_EQ(Keyspace::For(Options{}, "rs:", 0).partitions(), 1);
+  EXPECT_EQ(Keyspace::For(Options{}, "rs:", 0).Events(), "rs:events");
 }
 
 }  // namespace
