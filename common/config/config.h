@@ -40,7 +40,7 @@ struct ServiceConfig {
 void AddServiceFlags(CLI::App& app, ServiceConfig* config);
 
 // Adds --<name> (e.g. "retrieval-addr") with env RECSTACK_<NAME> (dashes to
-// underscores, upper case).
+// underscores, upper case). The value is a gRPC target (ValidateTarget).
 void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
                     const std::string& help);
 
@@ -51,6 +51,17 @@ absl::Status Validate(const ServiceConfig& config);
 // "--listen: 'foo' is not HOST:PORT" style errors.
 absl::Status ValidateAddress(std::string_view flag, std::string_view host_port,
                              bool allow_port_zero = true);
+
+// What a client may dial (grpcutil::MakeChannel spreads calls round-robin
+// over every address it resolves to):
+//   HOST:PORT, dns:///HOST:PORT   every address the name resolves to
+//                                 (dns://DNS-SERVER/HOST:PORT asks that server)
+//   ipv4:IP:PORT[,IP:PORT...]     a fixed list of IPv4 addresses
+//   ipv6:[IP]:PORT[,[IP]:PORT...] the same for IPv6
+//   unix:PATH                     a Unix socket
+// The port is required (1-65535). Errors name the flag:
+// "--retrieval-addr: 'ipv4:127.0.0.1' ...".
+absl::Status ValidateTarget(std::string_view flag, std::string_view target);
 
 // "250ms", "10s", "2m", "1h", "1.5s"; a bare number is seconds.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
