@@ -102,6 +102,12 @@ void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
                  "requests slower than this lower the in-flight limit (0.1-60000)")
       ->envname(EnvName("latency-target-ms"))
       ->capture_default_str();
+  app.add_option("--max-connection-age-seconds", c->max_connection_age_seconds,
+                 "ask clients to reconnect after about this long (calls in flight finish), so "
+                 "they re-resolve names like dns:///retrieval:50053 and find new replicas; 0 "
+                 "= never (0-86400)")
+      ->envname(EnvName("max-connection-age-seconds"))
+      ->capture_default_str();
 }
 
 void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
@@ -185,6 +191,9 @@ absl::Status Validate(const ServiceConfig& c) {
   }
   if (!(c.latency_target_ms >= 0.1 && c.latency_target_ms <= 60000)) {
     return absl::InvalidArgumentError("--latency-target-ms: must be 0.1-60000");
+  }
+  if (!(c.max_connection_age_seconds >= 0 && c.max_connection_age_seconds <= 86400)) {
+    return absl::InvalidArgumentError("--max-connection-age-seconds: must be 0-86400");
   }
   return absl::OkStatus();
 }

@@ -29,13 +29,19 @@ struct ServiceConfig {
   // requests slower than latency_target_ms lower it.
   int max_inflight = 64;
   double latency_target_ms = 25;
+  // 0: connections live as long as the client keeps them. Otherwise the
+  // server asks a client to reconnect (GOAWAY; calls in flight finish) after
+  // about this long, so clients re-resolve a name like dns:///retrieval:50053
+  // and spread over replicas added since they connected.
+  double max_connection_age_seconds = 0;
 };
 
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
 // --drain-seconds and --redis-pool-size with env fallbacks RECSTACK_LISTEN,
 // RECSTACK_METRICS_LISTEN, RECSTACK_REDIS_URL, RECSTACK_KEY_PREFIX,
 // RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE; and
-// --max-inflight, --latency-target-ms (RECSTACK_MAX_INFLIGHT, ...).
+// --max-inflight, --latency-target-ms, --max-connection-age-seconds
+// (RECSTACK_MAX_INFLIGHT, ...).
 // Fills defaults for `config->service` first.
 void AddServiceFlags(CLI::App& app, ServiceConfig* config);
 

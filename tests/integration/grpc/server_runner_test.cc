@@ -339,6 +339,28 @@ TEST(Channel, DnsTargetIsDialed) {
   EXPECT_EQ(svc.finished, 5);
 }
 
+// max_connection_age: the server sends GOAWAY after about that long, so a
+// client leaves READY (and re-resolves before it reconnects); calls go on.
+TEST(ServerRunner, MaxConnectionAgeRecyclesConnections) {
+  for (auto age : {0ms, 300ms}) {
+    SCOPED_TRACE(age.count());
+    SlowRanking svc;
+    ServerOptions options;
+    options.max_connection_age = age;
+    ServerRunner runner(options, std::make_shared<prometheus::Registry>());
+    runner.AddService(&svc);
+    ASSERT_TRUE(runner.Start().ok());
+    auto ch = MakeChannel(runner.address());
+    ASSERT_TRUE(Call(*ch, 2s).ok());
+    ASSERT_EQ(ch->GetState(false), GRPC_CHANNEL_READY);
+    // Without an age the connection stays up (the keepalive is 30 s).
+    const bool changed =
+        ch->WaitForStateChange(GRPC_CHANNEL_READY, std::chrono::system_clock::now() + 2s);
+    EXPECT_EQ(changed, age > 0ms);
+    EXPECT_TRUE(Call(*ch, 2s).ok());
+  }
+}
+
 TEST(Channel, DeadlineNeverExceedsIncoming) {
   grpc::ClientContext ctx;
   const auto before = std::chrono::system_clock::now();

@@ -81,6 +81,18 @@ TEST(ServiceConfig, ValidationNamesTheFlag) {
   EXPECT_TRUE(Validate(c).ok());
 }
 
+TEST(ServiceConfig, MaxConnectionAgeIsBounded) {
+  ServiceConfig c;
+  c.service = "retrieval";
+  CLI::App app;
+  AddServiceFlags(app, &c);
+  ASSERT_EQ(Parse(app, {"--max-connection-age-seconds", "60"}), 0);
+  EXPECT_EQ(c.max_connection_age_seconds, 60);
+  EXPECT_TRUE(Validate(c).ok());
+  c.max_connection_age_seconds = -1;
+  EXPECT_EQ(std::string(Validate(c).message()), "--max-connection-age-seconds: must be 0-86400");
+}
+
 TEST(ValidateTarget, AcceptsTheFormsAChannelDials) {
   for (const char* target :
        {"127.0.0.1:50053", "retrieval:50053", "[::1]:50053", "dns:///retrieval:50053",
