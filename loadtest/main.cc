@@ -69,7 +69,10 @@ int main(int argc, char** argv) {
   int64_t users = 5000, items = 2000;
   bool json = false, with_floor = false;
   double max_error_ratio = 0.001;
-  app.add_option("--addr", o.addr, "HOST:PORT of the target")->capture_default_str();
+  app.add_option("--addr", o.addr,
+                 "the target: HOST:PORT, dns:///HOST:PORT or ipv4:IP:PORT,IP:PORT,...; requests "
+                 "go round-robin over every address (several gateways)")
+      ->capture_default_str();
   app.add_option("--target", target, "gateway, retrieval, ranking, ingestion, or floor (echo only)")
       ->capture_default_str();
   app.add_option("--rate", o.rate, "requests per second")->capture_default_str();
@@ -143,6 +146,7 @@ int main(int argc, char** argv) {
       return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
     return *d;
   };
+  if (auto st = recstack::config::ValidateTarget("addr", o.addr); !st.ok()) return Fail(st, 2);
   auto t = rl::ParseTarget(target);
   if (!t.ok()) return Fail(t.status());
   o.target = *t;

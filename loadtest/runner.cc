@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/grpc/channel.h"
 #include "recstack/v1/gateway.grpc.pb.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "recstack/v1/loadtest.grpc.pb.h"
@@ -168,6 +169,10 @@ absl::Status Runner::Connect() {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("recstack.loadtest.connection", i);
     args.SetMaxReceiveMessageSize(16 << 20);
+    // Over several addresses (gateways), every request goes to the next one,
+    // as the services' own channels do (grpcutil::MakeChannel).
+    args.SetServiceConfigJSON(grpcutil::kRoundRobinServiceConfig);
+    args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
     Connection c;
     c.channel = grpc::CreateCustomChannel(o_.addr, grpc::InsecureChannelCredentials(), args);
     if (!c.channel->WaitForConnected(deadline)) {

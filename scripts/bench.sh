@@ -13,6 +13,7 @@
 #   ease           recstack-bench-ease --dataset ml100k    -> ease_ml100k.json            (20 min)
 #   train          tests/bench/train/run_paths.sh          -> train_<simd path>[_ialspp].json (120 min)
 #   capacity       scripts/capacity.sh (a local stack)     -> loadtest_knee.json, loadtest_overload.json (40 min)
+#   replicas       tests/e2e/stack/replicas_test.sh        -> replicas.json               (5 min)
 #
 # The whole run is bounded by --budget (default 14400 s): a benchmark gets
 # the smaller of its own limit and what is left of the budget, and one that
@@ -31,9 +32,9 @@ budget=14400
 jobs=$(nproc)
 do_build=1
 only=()
-all=(retrieval retrieval_rss ease train capacity)
+all=(retrieval retrieval_rss ease train capacity replicas)
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --only) only+=("$2"); shift 2 ;;
@@ -68,8 +69,8 @@ targets_of() {
     retrieval|retrieval_rss) echo recstack-bench-retrieval ;;
     ease) echo recstack-bench-ease ;;
     train) echo recstack-bench-train ;;
-    capacity) echo recstack recstack-loadtest recstack-gateway recstack-ingestion recstack-training \
-      recstack-retrieval recstack-ranking ;;
+    capacity | replicas) echo recstack recstack-loadtest recstack-gateway recstack-ingestion \
+      recstack-training recstack-retrieval recstack-ranking ;;
   esac
 }
 # Seconds each may take at most.
@@ -80,6 +81,7 @@ limit_of() {
     ease) echo 1200 ;;
     train) echo 7200 ;;
     capacity) echo 2400 ;;
+    replicas) echo 300 ;;
   esac
 }
 
@@ -130,6 +132,9 @@ run_one() {
     capacity)
       # capacity.sh stops its stack on exit, also when the time limit ends it.
       RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --out "$dir" || rc=$? ;;
+    replicas)
+      # A stack of its own on free ports, stopped on exit.
+      "${run[@]}" "$root/tests/e2e/stack/replicas_test.sh" "$bin" --out "$dir/replicas.json" || rc=$? ;;
   esac
   [ $rc -eq 0 ] || return $rc
   for f in "$dir"/*.json; do

@@ -1,7 +1,10 @@
 #include "common/config/config.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/client.h"
@@ -10,6 +13,51 @@ namespace recstack::config {
 namespace {
 
 std::string S(std::string_view v) { return std::string(v); }
+
+// Removes `prefix` from the front of `*text` when it is there.
+bool ConsumePrefix(std::string_view* text, std::string_view prefix) {
+  if (!text->starts_with(prefix)) return false;
+  text->remove_prefix(prefix.size());
+  return true;
+}
+
+// Why `hp` is not HOST:PORT, or nothing when it is.
+std::optional<std::string_view> HostPortError(std::string_view hp, bool allow_port_zero) {
+  size_t colon = hp.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return "is not HOST:PORT";
+  std::string_view host = hp.substr(0, colon);
+  if (host.find(':') != std::string_view::npos && !(host.front() == '[' && host.back() == ']')) {
+    return "is not HOST:PORT (IPv6 hosts go in brackets)";
+  }
+  std::string_view port = hp.substr(colon + 1);
+  int n = -1;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  if (ec != std::errc() || ptr != port.data() + port.size() || n < 0 || n > 65535 ||
+      (n == 0 && !allow_port_zero)) {
+    return allow_port_zero ? "has no valid port (0-65535)" : "has no valid port (1-65535)";
+  }
+  return std::nullopt;
+}
+
+// Why `hp` is not a literal IP:PORT of `family` (AF_INET: 1.2.3.4:5,
+// AF_INET6: [::1]:5), or nothing when it is.
+std::optional<std::string> IpPortError(std::string_view hp, int family) {
+  if (auto why = HostPortError(hp, false)) return absl::StrCat("'", S(hp), "' ", S(*why));
+  std::string host = S(hp.substr(0, hp.rfind(':')));
+  if (family == AF_INET6) {
+    if (host.front() != '[') {
+      return absl::StrCat("'", S(hp), "' is not [IPv6]:PORT");
+    }
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(family, host.c_str(), buf) != 1) {
+    return absl::StrCat(
+        "'", host, "' is not an ", family == AF_INET ? "IPv4" : "IPv6", " address (",
+        family == AF_INET ? "ipv4:" : "ipv6:", " lists addresses; names go in dns:///HOST:PORT)");
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -61,6 +109,12 @@ void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
                  "requests slower than this lower the in-flight limit (0.1-60000)")
       ->envname(EnvName("latency-target-ms"))
       ->capture_default_str();
+  app.add_option("--max-connection-age-seconds", c->max_connection_age_seconds,
+                 "ask clients to reconnect after about this long (calls in flight finish), so "
+                 "they re-resolve names like dns:///retrieval:50053 and find new replicas; 0 "
+                 "= never (0-86400)")
+      ->envname(EnvName("max-connection-age-seconds"))
+      ->capture_default_str();
 }
 
 void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
@@ -69,22 +123,50 @@ void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
 }
 
 absl::Status ValidateAddress(std::string_view flag, std::string_view hp, bool allow_port_zero) {
+  if (auto why = HostPortError(hp, allow_port_zero)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", S(flag), ": '", S(hp), "' ", S(*why)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTarget(std::string_view flag, std::string_view target) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("--", S(flag), ": '", S(hp), "' ", S(why)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", S(flag), ": '", S(target), "' ", S(why),
+                     "; a target is HOST:PORT, dns:///HOST:PORT, ipv4:IP:PORT[,IP:PORT...], "
+                     "ipv6:[IP]:PORT[,[IP]:PORT...] or unix:PATH"));
   };
-  size_t colon = hp.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return bad("is not HOST:PORT");
-  std::string_view host = hp.substr(0, colon);
-  if (host.find(':') != std::string_view::npos && !(host.front() == '[' && host.back() == ']')) {
-    return bad("is not HOST:PORT (IPv6 hosts go in brackets)");
+  std::string_view rest = target;
+  if (ConsumePrefix(&rest, "unix:")) {
+    if (rest.empty()) return bad("has no socket path");
+    return absl::OkStatus();
   }
-  std::string_view port = hp.substr(colon + 1);
-  int n = -1;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-  if (ec != std::errc() || ptr != port.data() + port.size() || n < 0 || n > 65535 ||
-      (n == 0 && !allow_port_zero)) {
-    return bad("has no valid port (0-65535)");
+  for (int family : {AF_INET, AF_INET6}) {
+    if (!ConsumePrefix(&rest, family == AF_INET ? "ipv4:" : "ipv6:")) continue;
+    if (rest.empty()) return bad("lists no address");
+    while (true) {
+      const size_t comma = rest.find(',');
+      if (auto why = IpPortError(rest.substr(0, comma), family)) {
+        return bad(absl::StrCat("lists ", *why));
+      }
+      if (comma == std::string_view::npos) return absl::OkStatus();
+      rest.remove_prefix(comma + 1);
+    }
   }
+  if (ConsumePrefix(&rest, "dns:")) {
+    // dns:HOST:PORT, dns:///HOST:PORT or dns://DNS-SERVER/HOST:PORT.
+    if (ConsumePrefix(&rest, "//")) {
+      size_t slash = rest.find('/');
+      if (slash == std::string_view::npos) return bad("is not dns:///HOST:PORT");
+      rest.remove_prefix(slash + 1);
+    }
+    if (auto why = HostPortError(rest, false)) {
+      return bad(absl::StrCat("names '", S(rest), "', which ", S(*why)));
+    }
+    return absl::OkStatus();
+  }
+  if (target.find("://") != std::string_view::npos) return bad("has an unknown scheme");
+  if (auto why = HostPortError(target, false)) return bad(*why);
   return absl::OkStatus();
 }
 
@@ -121,6 +203,9 @@ absl::Status Validate(const ServiceConfig& c) {
   }
   if (!(c.latency_target_ms >= 0.1 && c.latency_target_ms <= 60000)) {
     return absl::InvalidArgumentError("--latency-target-ms: must be 0.1-60000");
+  }
+  if (!(c.max_connection_age_seconds >= 0 && c.max_connection_age_seconds <= 86400)) {
+    return absl::InvalidArgumentError("--max-connection-age-seconds: must be 0-86400");
   }
   return absl::OkStatus();
 }

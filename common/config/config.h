@@ -33,18 +33,24 @@ struct ServiceConfig {
   // requests slower than latency_target_ms lower it.
   int max_inflight = 64;
   double latency_target_ms = 25;
+  // 0: connections live as long as the client keeps them. Otherwise the
+  // server asks a client to reconnect (GOAWAY; calls in flight finish) after
+  // about this long, so clients re-resolve a name like dns:///retrieval:50053
+  // and spread over replicas added since they connected.
+  double max_connection_age_seconds = 0;
 };
 
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
 // --drain-seconds, --redis-pool-size and --event-partitions with env fallbacks RECSTACK_LISTEN,
 // RECSTACK_METRICS_LISTEN, RECSTACK_REDIS_URL, RECSTACK_KEY_PREFIX,
 // RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE; and
-// --max-inflight, --latency-target-ms (RECSTACK_MAX_INFLIGHT, ...).
+// --max-inflight, --latency-target-ms, --max-connection-age-seconds
+// (RECSTACK_MAX_INFLIGHT, ...).
 // Fills defaults for `config->service` first.
 void AddServiceFlags(CLI::App& app, ServiceConfig* config);
 
 // Adds --<name> (e.g. "retrieval-addr") with env RECSTACK_<NAME> (dashes to
-// underscores, upper case).
+// underscores, upper case). The value is a gRPC target (ValidateTarget).
 void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
                     const std::string& help);
 
@@ -58,6 +64,17 @@ redis::Keyspace KeyspaceFor(const ServiceConfig& config);
 // "--listen: 'foo' is not HOST:PORT" style errors.
 absl::Status ValidateAddress(std::string_view flag, std::string_view host_port,
                              bool allow_port_zero = true);
+
+// What a client may dial (grpcutil::MakeChannel spreads calls round-robin
+// over every address it resolves to):
+//   HOST:PORT, dns:///HOST:PORT   every address the name resolves to
+//                                 (dns://DNS-SERVER/HOST:PORT asks that server)
+//   ipv4:IP:PORT[,IP:PORT...]     a fixed list of IPv4 addresses
+//   ipv6:[IP]:PORT[,[IP]:PORT...] the same for IPv6
+//   unix:PATH                     a Unix socket
+// The port is required (1-65535). Errors name the flag:
+// "--retrieval-addr: 'ipv4:127.0.0.1' ...".
+absl::Status ValidateTarget(std::string_view flag, std::string_view target);
 
 // "250ms", "10s", "2m", "1h", "1.5s"; a bare number is seconds.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);

@@ -7,7 +7,7 @@
 
 namespace recstack::grpcutil {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(kKeepaliveTime.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
@@ -16,7 +16,14 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   // Reconnect quickly after a peer restarts (the default max backoff is 120 s).
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  // Every call picks the next READY address the target resolves to, so
+  // replicas behind one name share the load and a dead one drops out of the
+  // rotation as soon as its connection breaks (pick_first, gRPC's default,
+  // sends every call down one connection until it fails). The policy is
+  // ours: a service config published in DNS TXT records is not consulted.
+  args.SetServiceConfigJSON(kRoundRobinServiceConfig);
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 void SetDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds budget,

@@ -21,9 +21,18 @@ namespace recstack::grpcutil {
 // spell (seen as a degraded Recommend, "Too many pings", after a quiet spell).
 inline constexpr std::chrono::milliseconds kKeepaliveTime{30'000};
 
-// Insecure (loopback / service mesh) channel with keepalive and a 16 MiB
-// message limit. Build once, share.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// The channels' load-balancing policy (gRPC service config).
+inline constexpr char kRoundRobinServiceConfig[] =
+    R"({"loadBalancingConfig":[{"round_robin":{}}]})";
+
+// Insecure (loopback / service mesh) channel with keepalive, a 16 MiB
+// message limit and round_robin over every address `target` resolves to:
+//   HOST:PORT, dns:///HOST:PORT   every address the name resolves to (a
+//                                 headless Service's pods), resolved again
+//                                 when a connection drops
+//   ipv4:IP:PORT,IP:PORT,...      a fixed list (local replicas)
+// (config::ValidateTarget checks these forms). Build once, share.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target);
 
 // Deadline of an outgoing call: now + budget, but never past the incoming
 // call's deadline (so a caller's budget is honoured end to end).

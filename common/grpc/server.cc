@@ -53,6 +53,12 @@ absl::Status ServerRunner::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              static_cast<int>(options_.min_client_ping_interval.count()));
+  if (options_.max_connection_age.count() > 0) {
+    // No GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS: its default (no limit) lets
+    // every call in flight, long client streams too, run to completion.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(options_.max_connection_age.count()));
+  }
   for (grpc::Service* s : services_) builder.RegisterService(s);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

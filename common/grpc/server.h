@@ -40,6 +40,11 @@ struct ServerOptions {
   // Pings closer together than this (on a connection without data) count
   // as abuse; below the clients' keepalive (channel.h) so theirs never do.
   std::chrono::milliseconds min_client_ping_interval = kKeepaliveTime / 2;
+  // 0: off. Otherwise each connection gets a GOAWAY after about this long
+  // (gRPC adds +-10% jitter); calls in flight finish, new ones go on a new
+  // connection, and a client that resolves a name re-resolves it first, so
+  // it finds replicas added since (round_robin over a headless Service).
+  std::chrono::milliseconds max_connection_age{0};
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts

@@ -2,12 +2,34 @@
 # The whole stack as local processes (DESIGN §8): redis-server (AOF on) and
 # the five services, with logs and pid files under the state folder.
 #
-#   deploy/local/stack.sh up       start what is not running, wait for health
-#   deploy/local/stack.sh down     stop everything (SIGTERM, then SIGKILL)
-#   deploy/local/stack.sh status   what runs where
-#   deploy/local/stack.sh describe one JSON object: ports, binaries and the flags
-#                                  (and their RECSTACK_* variables) each process
-#                                  gets; the Docker and Kubernetes tests read it
+#   deploy/local/stack.sh up [OPTIONS]       start what is not running (and restart a
+#                                            process whose flags changed), wait for health
+#   deploy/local/stack.sh down               stop everything that runs, every replica
+#                                            (SIGTERM, then SIGKILL)
+#   deploy/local/stack.sh status [OPTIONS]   what runs where
+#   deploy/local/stack.sh describe [OPTIONS] one JSON object: ports, binaries and the
+#                                            flags (and their RECSTACK_* variables) each
+#                                            process gets; the Docker and Kubernetes
+#                                            tests read it
+#
+# Options:
+#   --replicas N   run N (1-9, default 1) replicas of retrieval and of ranking;
+#                  the gateway calls each service at every replica's address
+#                  (--retrieval-addr ipv4:127.0.0.1:50053,127.0.0.1:50063,...)
+#                  and spreads its calls round-robin over them
+#
+# Ports (RECSTACK_PORT_OFFSET is added to every one):
+#   redis 6379, HTTP 8080 (the gateway's)
+#   gRPC:    gateway 50050, ingestion 50051, training 50052, retrieval 50053, ranking 50054
+#   metrics: gateway 9100,  ingestion 9101,  training 9102,  retrieval 9103,  ranking 9104
+#   replica i of retrieval and ranking (i = 1..N) adds 10*(i-1) to both its
+#   ports: retrieval-2 50063/9113, ranking-2 50064/9114, ..., retrieval-9
+#   50133/9183. Replica 1 keeps the base ports and its plain name
+#   (retrieval), so a one-replica stack is unchanged. With N <= 9 no replica
+#   reaches another process's port; two stacks side by side need port
+#   offsets at least 100 apart.
+# Files: $state/pids/NAME.pid and $state/logs/NAME.log, NAME = redis, gateway,
+# ..., retrieval, retrieval-2, ...; `down` stops every NAME.pid it finds.
 #
 # Environment:
 #   RECSTACK_STACK_DIR    state folder (default: .stack in the repo)
@@ -23,6 +45,28 @@ off=${RECSTACK_PORT_OFFSET:-0}
 bin=${RECSTACK_BIN:-$root/build/bin}
 host=127.0.0.1
 
+usage() {
+  echo "usage: $0 up|down|status|describe [--replicas N]" >&2
+  exit 2
+}
+
+# The command, then its options: one `case` arm per option.
+cmd=${1:-status}
+[ $# -eq 0 ] || shift
+replicas=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --replicas) [ $# -ge 2 ] || usage; replicas=$2; shift 2 ;;
+    --replicas=*) replicas=${1#*=}; shift ;;
+    *) echo "stack: unknown option $1" >&2; usage ;;
+  esac
+done
+case $cmd in up | down | status | describe) ;; *) usage ;; esac
+if ! [[ $replicas =~ ^[1-9]$ ]]; then
+  echo "stack: --replicas must be 1-9, got '$replicas'" >&2
+  exit 2
+fi
+
 redis_port=$((6379 + off))
 declare -A grpc_port=([gateway]=$((50050 + off)) [ingestion]=$((50051 + off)) [training]=$((50052 + off))
                       [retrieval]=$((50053 + off)) [ranking]=$((50054 + off)))
@@ -30,13 +74,63 @@ declare -A metrics_port=([gateway]=$((9100 + off)) [ingestion]=$((9101 + off)) [
                          [retrieval]=$((9103 + off)) [ranking]=$((9104 + off)))
 http_port=$((8080 + off))
 services=(ingestion training retrieval ranking gateway)
+# The services that run --replicas N processes, and a replica's port step.
+declare -A replicated=([retrieval]=1 [ranking]=1)
+replica_step=10
+
+# Processes are named after their service, replica i >= 2 with a suffix:
+# retrieval, retrieval-2, ...
+service_of() { printf '%s' "${1%-[0-9]}"; }
+replica_of() { if [[ $1 =~ -([0-9])$ ]]; then printf '%s' "${BASH_REMATCH[1]}"; else printf 1; fi; }
+instance_name() { if [ "$2" -eq 1 ]; then printf '%s' "$1"; else printf '%s-%d' "$1" "$2"; fi; }
+grpc_port_of() { echo $((grpc_port[$(service_of "$1")] + replica_step * ($(replica_of "$1") - 1))); }
+metrics_port_of() { echo $((metrics_port[$(service_of "$1")] + replica_step * ($(replica_of "$1") - 1))); }
+
+# The processes of service $1 with --replicas, in order.
+instances_of() {
+  local s=$1 i n=1
+  [ -z "${replicated[$s]:-}" ] || n=$replicas
+  for ((i = 1; i <= n; i++)); do instance_name "$s" "$i"; echo; done
+}
+# Every process of the stack with --replicas, in start order.
+all_instances() {
+  local s
+  for s in "${services[@]}"; do instances_of "$s"; done
+}
+# What a client dials to reach service $1: host:port, or with several
+# replicas the gRPC target listing each one (ipv4:host:p1,host:p2,...).
+target_of() {
+  local s=$1 inst list=""
+  local -a insts
+  mapfile -t insts < <(instances_of "$s")
+  if [ ${#insts[@]} -eq 1 ]; then
+    printf '%s:%d' "$host" "$(grpc_port_of "$s")"
+    return
+  fi
+  for inst in "${insts[@]}"; do list+="${list:+,}$host:$(grpc_port_of "$inst")"; done
+  printf 'ipv4:%s' "$list"
+}
 
 # describe only prints: it creates nothing.
-if [ "${1:-status}" != describe ]; then
+if [ "$cmd" != describe ]; then
   mkdir -p "$state/logs" "$state/pids" "$state/redis" "$state/training"
 fi
 
 alive() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
+
+# The processes with a pid file (running or not) beside those of --replicas:
+# what `status` shows, so replicas started with a larger N are not hidden.
+known_instances() {
+  local s inst f
+  for s in "${services[@]}"; do
+    {
+      instances_of "$s"
+      for f in "$state/pids/$s".pid "$state/pids/$s"-[0-9].pid; do
+        [ ! -e "$f" ] || basename "$f" .pid
+      done
+    } | sort -u -t- -k2,2n
+  done
+}
 
 start_redis() {
   if alive redis; then return; fi
@@ -51,16 +145,18 @@ start_redis() {
   exit 1
 }
 
-# The flags of service $1, into the array `args` (flag, value, flag, value, ...).
+# The flags of process $1 (a service or one of its replicas), into the array
+# `args` (flag, value, flag, value, ...).
 service_args() {
-  local name=$1
-  args=(--listen "$host:${grpc_port[$name]}" --metrics-listen "$host:${metrics_port[$name]}"
+  local inst=$1 name
+  name=$(service_of "$inst")
+  args=(--listen "$host:$(grpc_port_of "$inst")" --metrics-listen "$host:$(metrics_port_of "$inst")"
         --redis-url "redis://$host:$redis_port")
   case $name in
     training) args+=(--state-dir "$state/training") ;;
-    gateway) args+=(--http-listen "$host:$http_port" --retrieval-addr "$host:${grpc_port[retrieval]}"
-                    --ranking-addr "$host:${grpc_port[ranking]}" --ingestion-addr "$host:${grpc_port[ingestion]}"
-                    --training-addr "$host:${grpc_port[training]}") ;;
+    gateway) args+=(--http-listen "$host:$http_port" --retrieval-addr "$(target_of retrieval)"
+                    --ranking-addr "$(target_of ranking)" --ingestion-addr "$(target_of ingestion)"
+                    --training-addr "$(target_of training)") ;;
   esac
   # Optional settings of the user's, passed on explicitly so `describe` shows them.
   case $name in
@@ -69,18 +165,27 @@ service_args() {
   esac
 }
 
+# Starts process $1 unless it runs with these flags already; one that runs
+# with other flags (another --replicas changes the gateway's) is restarted.
 start_service() {
-  local name=$1
-  if alive "$name"; then return; fi
-  local args
-  service_args "$name"
-  "$bin/recstack-$name" "${args[@]}" >>"$state/logs/$name.log" 2>&1 &
-  echo $! > "$state/pids/$name.pid"
+  local inst=$1 args flags
+  service_args "$inst"
+  flags=$(printf '%q ' "${args[@]}")
+  if alive "$inst"; then
+    # No flags file: started by an older stack.sh; leave it be.
+    [ -f "$state/pids/$inst.flags" ] || return 0
+    [ "$(cat "$state/pids/$inst.flags")" != "$flags" ] || return 0
+    echo "stack: restarting $inst (its flags changed)"
+    stop "$inst"
+  fi
+  "$bin/recstack-$(service_of "$inst")" "${args[@]}" >>"$state/logs/$inst.log" 2>&1 &
+  echo $! > "$state/pids/$inst.pid"
+  printf '%s' "$flags" > "$state/pids/$inst.flags"
 }
 
 stop() {
   local name=$1
-  if ! alive "$name"; then rm -f "$state/pids/$name.pid"; return; fi
+  if ! alive "$name"; then rm -f "$state/pids/$name.pid" "$state/pids/$name.flags"; return; fi
   local pid
   pid=$(cat "$state/pids/$name.pid")
   kill -TERM "$pid" 2>/dev/null || true
@@ -89,7 +194,19 @@ stop() {
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$state/pids/$name.pid"
+  rm -f "$state/pids/$name.pid" "$state/pids/$name.flags"
+}
+
+# Stops every process of service $1 that has a pid file beyond replica $2
+# (0: all of them, whatever --replicas said when they started).
+stop_replicas_beyond() {
+  local s=$1 keep=$2 f inst
+  for f in "$state/pids/$s".pid "$state/pids/$s"-[0-9].pid; do
+    [ -e "$f" ] || continue
+    inst=$(basename "$f" .pid)
+    [ "$(replica_of "$inst")" -gt "$keep" ] && stop "$inst"
+  done
+  return 0
 }
 
 json_str() {  # a JSON string literal
@@ -105,53 +222,68 @@ env_name() {
   printf 'RECSTACK_%s' "${f^^}"
 }
 
+# One entry per process, named as its pid file; "service" and "replica" say
+# which service it runs (the binary recstack-SERVICE).
 describe() {
-  local s i j args flags envs sep
-  printf '{\n  "host": %s,\n  "redis": {"port": %d},\n  "services": {\n' "$(json_str "$host")" "$redis_port"
-  for i in "${!services[@]}"; do
-    s=${services[$i]}
-    service_args "$s"
+  local inst s i j args flags envs sep
+  local -a insts
+  mapfile -t insts < <(all_instances)
+  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d},\n  "services": {\n' \
+    "$(json_str "$host")" "$replicas" "$redis_port"
+  for i in "${!insts[@]}"; do
+    inst=${insts[$i]}
+    s=$(service_of "$inst")
+    service_args "$inst"
     flags="" envs="" sep=""
     for ((j = 0; j < ${#args[@]}; j += 2)); do
       flags+="$sep$(json_str "${args[j]}"): $(json_str "${args[j+1]}")"
       envs+="$sep$(json_str "$(env_name "${args[j]}")"): $(json_str "${args[j+1]}")"
       sep=", "
     done
-    printf '    %s: {"binary": %s, "grpc_port": %d, "metrics_port": %d' \
-      "$(json_str "$s")" "$(json_str "recstack-$s")" "${grpc_port[$s]}" "${metrics_port[$s]}"
+    printf '    %s: {"service": %s, "replica": %d, "binary": %s, "grpc_port": %d, "metrics_port": %d' \
+      "$(json_str "$inst")" "$(json_str "$s")" "$(replica_of "$inst")" "$(json_str "recstack-$s")" \
+      "$(grpc_port_of "$inst")" "$(metrics_port_of "$inst")"
     [ "$s" = gateway ] && printf ', "http_port": %d' "$http_port"
     printf ',\n      "flags": {%s},\n      "env": {%s}}' "$flags" "$envs"
-    [ "$i" -lt $((${#services[@]} - 1)) ] && printf ','
+    [ "$i" -lt $((${#insts[@]} - 1)) ] && printf ','
     printf '\n'
   done
   printf '  }\n}\n'
 }
 
-case "${1:-status}" in
+case $cmd in
   describe) describe ;;
   up)
     for b in "${services[@]}"; do
       [ -x "$bin/recstack-$b" ] || { echo "stack: $bin/recstack-$b is missing: build first" >&2; exit 1; }
     done
     start_redis
-    for s in "${services[@]}"; do start_service "$s"; done
-    for s in "${services[@]}"; do
-      if ! "$bin/recstack" health --addr "$host:${grpc_port[$s]}" --wait 30s >/dev/null; then
-        echo "stack: $s is not healthy; see $state/logs/$s.log" >&2
+    mapfile -t insts < <(all_instances)
+    for inst in "${insts[@]}"; do start_service "$inst"; done
+    for inst in "${insts[@]}"; do
+      if ! "$bin/recstack" health --addr "$host:$(grpc_port_of "$inst")" --wait 30s >/dev/null; then
+        echo "stack: $inst is not healthy; see $state/logs/$inst.log" >&2
         exit 1
       fi
     done
-    echo "stack: up (redis $host:$redis_port, gateway $host:${grpc_port[gateway]}, http http://$host:$http_port/)"
+    # Replicas of an earlier, larger --replicas: the gateway no longer calls them.
+    for s in "${!replicated[@]}"; do stop_replicas_beyond "$s" "$replicas"; done
+    echo "stack: up (redis $host:$redis_port, gateway $host:${grpc_port[gateway]}, http http://$host:$http_port/," \
+      "$replicas replica(s) of retrieval and ranking)"
     ;;
   down)
-    for s in gateway ranking retrieval training ingestion; do stop "$s"; done
+    for s in gateway ranking retrieval training ingestion; do stop_replicas_beyond "$s" 0; done
     stop redis
     echo "stack: down"
     ;;
   status)
-    for s in redis "${services[@]}"; do
-      if alive "$s"; then echo "$s running (pid $(cat "$state/pids/$s.pid"))"; else echo "$s stopped"; fi
+    mapfile -t insts < <(known_instances)
+    for inst in redis "${insts[@]}"; do
+      if alive "$inst"; then
+        echo "$inst running (pid $(cat "$state/pids/$inst.pid"))"
+      else
+        echo "$inst stopped"
+      fi
     done
     ;;
-  *) echo "usage: $0 up|down|status|describe" >&2; exit 2 ;;
 esac

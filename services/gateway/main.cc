@@ -1,6 +1,8 @@
 // recstack-gateway: the public API, gRPC and HTTP/JSON (DESIGN §7).
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+
 #include "common/config/config.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/service_main.h"
@@ -29,11 +31,20 @@ int main(int argc, char** argv) {
   app.add_option("--http-listen", http_listen, "HTTP/JSON address HOST:PORT")
       ->envname(config::EnvName("http-listen"))
       ->capture_default_str();
-  config::AddAddressFlag(app, "retrieval-addr", &retrieval_addr, "retrieval service HOST:PORT");
-  config::AddAddressFlag(app, "ranking-addr", &ranking_addr, "ranking service HOST:PORT");
-  config::AddAddressFlag(app, "ingestion-addr", &ingestion_addr, "ingestion service HOST:PORT");
-  config::AddAddressFlag(app, "training-addr", &training_addr,
-                         "training service HOST:PORT (experiment readouts for /experiments)");
+  // Each address is a gRPC target: calls go round-robin over every address
+  // it resolves to (replicas), see config::ValidateTarget.
+  constexpr char kTargets[] =
+      ": HOST:PORT, dns:///HOST:PORT (every address the name resolves to, e.g. a headless "
+      "Service) or ipv4:IP:PORT,IP:PORT,... (replicas); calls go round-robin over them";
+  config::AddAddressFlag(app, "retrieval-addr", &retrieval_addr,
+                         absl::StrCat("retrieval service", kTargets));
+  config::AddAddressFlag(app, "ranking-addr", &ranking_addr,
+                         absl::StrCat("ranking service", kTargets));
+  config::AddAddressFlag(app, "ingestion-addr", &ingestion_addr,
+                         absl::StrCat("ingestion service", kTargets));
+  config::AddAddressFlag(
+      app, "training-addr", &training_addr,
+      absl::StrCat("training service (experiment readouts for /experiments)", kTargets));
   app.add_option("--retrieval-budget-ms", retrieval_ms, "deadline of the retrieval stage")
       ->capture_default_str();
   app.add_option("--ranking-budget-ms", ranking_ms, "deadline of the ranking stage")
@@ -49,11 +60,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
+  if (st.ok()) st = config::ValidateAddress("http-listen", http_listen);
   for (auto [flag, addr] :
-       {std::pair{"http-listen", &http_listen}, std::pair{"retrieval-addr", &retrieval_addr},
-        std::pair{"ranking-addr", &ranking_addr}, std::pair{"ingestion-addr", &ingestion_addr},
-        std::pair{"training-addr", &training_addr}}) {
-    if (st.ok()) st = config::ValidateAddress(flag, *addr);
+       {std::pair{"retrieval-addr", &retrieval_addr}, std::pair{"ranking-addr", &ranking_addr},
+        std::pair{"ingestion-addr", &ingestion_addr}, std::pair{"training-addr", &training_addr}}) {
+    if (st.ok()) st = config::ValidateTarget(flag, *addr);
   }
   if (st.ok() && !(g.explore_rate >= 0 && g.explore_rate <= 1))
     st = absl::InvalidArgumentError("--explore-rate: must be 0-1");

@@ -18,11 +18,14 @@ void RegisterHealthCommand(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand(
       "health", "Check (or wait for) a service's gRPC health: exit 0 when SERVING");
-  cmd->add_option("--addr", o->addr, "service HOST:PORT")->required();
+  cmd->add_option("--addr", o->addr,
+                  "service HOST:PORT (or any gRPC target, e.g. dns:///HOST:PORT; with several "
+                  "addresses one of them answers: check replicas one by one)")
+      ->required();
   cmd->add_option("--wait", o->wait, "keep trying this long (e.g. 30s)")->capture_default_str();
   cmd->callback([o] {
     RunCommand("health", [&]() -> absl::Status {
-      if (absl::Status st = config::ValidateAddress("addr", o->addr, false); !st.ok()) return st;
+      if (absl::Status st = config::ValidateTarget("addr", o->addr); !st.ok()) return st;
       auto wait = config::ParseDuration(o->wait);
       if (!wait.ok())
         return absl::InvalidArgumentError(absl::StrCat("--wait: ", wait.status().message()));

@@ -12,6 +12,10 @@ cluster needed):
     port, startup/liveness on the gRPC port too (grpc, or tcpSocket where the
     service's gRPC health follows Redis); requests and limits; the metrics
     port in the scrape annotation; Service selectors that select the pods;
+  - the services the gateway calls behind headless Services (clusterIP:
+    None), which the gateway dials as dns:///NAME:PORT so that its channels'
+    round_robin reaches every ready pod (a cluster IP pins a connection to
+    one pod);
   - an HPA for every stateless Deployment and none for training, each
     targeting an existing Deployment that leaves its replica count to it;
     training: one replica, Recreate, its state dir on a PersistentVolumeClaim;
@@ -208,7 +212,8 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
         url = str(env.get("RECSTACK_REDIS_URL", ""))
         if url.startswith("redis://"):
             redis_host = url[len("redis://"):].split("@")[-1].split(":")[0].split("/")[0]
-        dc.check_service_env(errs, w, name, desc, env, root, redis_host=redis_host, mounts=mounts)
+        dc.check_service_env(errs, w, name, desc, env, root, redis_host=redis_host, mounts=mounts,
+                             peer_target="dns:///{peer}:{port}")
         # The Service: selects these pods, exposes the same ports.
         sv = svcs.get(name)
         if errs.check(sv is not None, where, f"no Service {name}"):
@@ -222,6 +227,10 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
                            f"port {p.get('name')} {p.get('port')} goes to container port {target}")
                 sports[p.get("name")] = p.get("port")
             errs.check(sports == want, f"{where} Service/{name}", f"ports should be {want} (are {sports})")
+            if name in dc.gateway_peers(desc):
+                errs.check((sv.get("spec") or {}).get("clusterIP") == "None", f"{where} Service/{name}",
+                           "should be headless (clusterIP: None): the gateway calls it, and a cluster IP "
+                           "pins each gateway connection to one pod")
         # Replicas and scaling.
         if name in STATEFUL:
             errs.check(spec.get("replicas") == 1, w, "must run exactly one replica")
@@ -329,8 +338,13 @@ def self_test(files, desc, root):
         "ingestion Service port 50052": lambda f: find(f, "ingestion.yaml", "Service", "ingestion")["spec"]["ports"][0].update(port=50052),
         "ranking Service selects retrieval": lambda f: find(f, "ranking.yaml", "Service", "ranking")["spec"]["selector"].update(
             {"app.kubernetes.io/component": "retrieval"}),
-        "gateway calls retrieval on 50054": lambda f: [e.update(value="retrieval:50054") for e in container(f, "gateway")["env"]
+        "gateway calls retrieval on 50054": lambda f: [e.update(value="dns:///retrieval:50054") for e in container(f, "gateway")["env"]
                                                       if e["name"] == "RECSTACK_RETRIEVAL_ADDR"],
+        "gateway calls ranking without dns:///": lambda f: [e.update(value="ranking:50054") for e in container(f, "gateway")["env"]
+                                                           if e["name"] == "RECSTACK_RANKING_ADDR"],
+        "retrieval Service with a cluster IP": lambda f: find(f, "retrieval.yaml", "Service", "retrieval")["spec"].pop("clusterIP"),
+        "training Service with a cluster IP": lambda f: find(f, "training.yaml", "Service", "training")["spec"].update(
+            clusterIP="10.96.0.10"),
         "HPA targets a Deployment that does not exist": lambda f: hpa(f, "ranking")["spec"]["scaleTargetRef"].update(name="rankers"),
         "HPA on training": lambda f: hpa(f, "ranking")["spec"]["scaleTargetRef"].update(name="training"),
         "gateway with replicas under an HPA": lambda f: find(f, "gateway.yaml", "Deployment", "gateway")["spec"].update(replicas=3),

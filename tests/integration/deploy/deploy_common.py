@@ -160,10 +160,19 @@ def service_by_grpc_port(desc):
     return {s["grpc_port"]: name for name, s in desc["services"].items()}
 
 
-def check_service_env(errs, where, service, desc, env, root, redis_host="redis", mounts=()):
+def gateway_peers(desc):
+    """The services the gateway calls (its --*-addr flags), by name."""
+    by_port = service_by_grpc_port(desc)
+    return {by_port.get(hostport(v)[1]) for k, v in desc["services"]["gateway"]["env"].items()
+            if k.endswith("_ADDR")}
+
+
+def check_service_env(errs, where, service, desc, env, root, redis_host="redis", mounts=(),
+                      peer_target="{peer}:{port}"):
     """The variables a deployment gives `service` against the local stack's:
     the same names (each one the service reads), the same ports, listening on
-    every interface, peers and Redis by their in-cluster names."""
+    every interface, peers and Redis by their in-cluster names (each peer's
+    address written as `peer_target`, e.g. "dns:///{peer}:{port}")."""
     s = desc["services"][service]
     known = service_env_names(root, service)
     by_port = service_by_grpc_port(desc)
@@ -182,7 +191,8 @@ def check_service_env(errs, where, service, desc, env, root, redis_host="redis",
         elif key.endswith("_ADDR"):
             _, want = hostport(local)
             peer = by_port.get(want)
-            errs.check(got == f"{peer}:{want}", where, f"{key}={got}: should be {peer}:{want}")
+            target = peer_target.format(peer=peer, port=want)
+            errs.check(got == target, where, f"{key}={got}: should be {target}")
         elif key == "RECSTACK_REDIS_URL":
             m = re.match(r"^redis://(?::[^@]*@)?([^:/]+):(\d+)(/\d+)?$", got)
             ok = m is not None and m.group(1) == redis_host and int(m.group(2)) == desc["redis"]["port"]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `deploy/local/stack.sh describe`: one JSON object with the five services'
 # binaries, distinct ports and flags; RECSTACK_PORT_OFFSET moves every port;
-# it creates no state folder (it only prints).
+# it creates no state folder (it only prints). With --replicas N: one entry
+# per replica of retrieval and ranking (retrieval-2, ...), every port still
+# distinct, and the gateway calls every replica.
 #   describe_test.sh ROOT PYTHON_RUNNER
 set -euo pipefail
 root=$1 run=$2
@@ -14,24 +16,61 @@ RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh"
 # The user's experiments file and exploration rate reach the services that read them.
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_EXPERIMENTS=/tmp/exp.json RECSTACK_EXPLORE_RATE=0.1 \
   "$root/deploy/local/stack.sh" describe > "$tmp/dopt.json"
+# Replicas: two, and the most (9) at two offsets 100 apart.
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas 2 > "$tmp/d2.json"
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas=9 > "$tmp/d9.json"
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh" describe --replicas 9 > "$tmp/d9_100.json"
 [ ! -e "$state" ] || { echo "describe created $state" >&2; exit 1; }
-"$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" <<'PY'
+for bad in 0 10 two ""; do
+  if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --replicas "$bad" >/dev/null 2>&1; then
+    echo "describe --replicas '$bad' should fail" >&2
+    exit 1
+  fi
+done
+if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --no-such-option >/dev/null 2>&1; then
+  echo "describe --no-such-option should fail" >&2
+  exit 1
+fi
+[ ! -e "$state" ] || { echo "a failed describe created $state" >&2; exit 1; }
+"$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" "$tmp/d2.json" "$tmp/d9.json" "$tmp/d9_100.json" <<'PY'
 import json, sys
-d0, d100, dopt = (json.load(open(p)) for p in sys.argv[1:4])
+d0, d100, dopt, d2, d9, d9_100 = (json.load(open(p)) for p in sys.argv[1:7])
 services = {"gateway", "ingestion", "training", "retrieval", "ranking"}
+replicated = ("retrieval", "ranking")
+
+
+def check(d):
+    """Entries, ports and flags of one describe; returns its ports."""
+    ports = [d["redis"]["port"]]
+    for name, s in d["services"].items():
+        assert s["service"] in services, s
+        assert name == (s["service"] if s["replica"] == 1 else f"{s['service']}-{s['replica']}"), (name, s)
+        assert s["binary"] == f"recstack-{s['service']}", s
+        ports += [s["grpc_port"], s["metrics_port"]] + ([s["http_port"]] if "http_port" in s else [])
+        assert s["flags"]["--listen"].endswith(f":{s['grpc_port']}"), s
+        assert s["flags"]["--metrics-listen"].endswith(f":{s['metrics_port']}"), s
+        assert s["flags"]["--redis-url"].endswith(f":{d['redis']['port']}"), s
+        for flag, value in s["flags"].items():
+            env = "RECSTACK_" + flag[2:].replace("-", "_").upper()
+            assert s["env"][env] == value, (env, s["env"])
+        assert len(s["env"]) == len(s["flags"])
+    assert len(ports) == len(set(ports)), f"ports collide: {sorted(ports)}"
+    # The gateway calls every replica of a service, in order; one replica
+    # is plain HOST:PORT.
+    gw = d["services"]["gateway"]["flags"]
+    for svc in services - {"gateway"}:
+        reps = sorted((s["replica"], s["grpc_port"]) for s in d["services"].values() if s["service"] == svc)
+        assert [r for r, _ in reps] == list(range(1, len(reps) + 1)), (svc, reps)
+        want = (f"{d['host']}:{reps[0][1]}" if len(reps) == 1
+                else "ipv4:" + ",".join(f"{d['host']}:{p}" for _, p in reps))
+        assert gw[f"--{svc}-addr"] == want, (svc, gw[f"--{svc}-addr"], want)
+    return ports
+
+
 assert set(d0["services"]) == services, d0["services"].keys()
-ports = [d0["redis"]["port"]]
-for name, s in d0["services"].items():
-    assert s["binary"] == f"recstack-{name}", s
-    ports += [s["grpc_port"], s["metrics_port"]] + ([s["http_port"]] if "http_port" in s else [])
-    assert s["flags"]["--listen"].endswith(f":{s['grpc_port']}"), s
-    assert s["flags"]["--metrics-listen"].endswith(f":{s['metrics_port']}"), s
-    assert s["flags"]["--redis-url"].endswith(f":{d0['redis']['port']}"), s
-    for flag, value in s["flags"].items():
-        env = "RECSTACK_" + flag[2:].replace("-", "_").upper()
-        assert s["env"][env] == value, (env, s["env"])
-    assert len(s["env"]) == len(s["flags"])
-assert len(ports) == len(set(ports)), f"ports collide: {ports}"
+assert d0["replicas"] == 1
+check(d0)
+assert all(s["replica"] == 1 for s in d0["services"].values())
 assert "--state-dir" in d0["services"]["training"]["flags"]
 assert "http_port" in d0["services"]["gateway"] and "--http-listen" in d0["services"]["gateway"]["flags"]
 assert d100["redis"]["port"] == d0["redis"]["port"] + 100
@@ -50,6 +89,25 @@ for name in ("ranking", "training"):
     assert dopt["services"][name]["env"]["RECSTACK_EXPERIMENTS"] == "/tmp/exp.json"
 assert dopt["services"]["gateway"]["flags"]["--explore-rate"] == "0.1"
 assert "--experiments" not in dopt["services"]["gateway"]["flags"]
+# --replicas 2: retrieval-2 and ranking-2 beside the five, on ports of their own.
+assert d2["replicas"] == 2
+assert set(d2["services"]) == services | {"retrieval-2", "ranking-2"}, d2["services"].keys()
+check(d2)
+for name in services:  # replica 1 is the one-replica stack's entry, but for the gateway's targets
+    if name != "gateway":
+        assert d2["services"][name] == d0["services"][name], name
+for svc in replicated:
+    one, two = d2["services"][svc], d2["services"][f"{svc}-2"]
+    assert two["service"] == svc and two["replica"] == 2 and two["binary"] == f"recstack-{svc}", two
+    assert two["grpc_port"] == one["grpc_port"] + 10 and two["metrics_port"] == one["metrics_port"] + 10, two
+gw = d2["services"]["gateway"]["flags"]
+assert gw["--retrieval-addr"] == "ipv4:127.0.0.1:50053,127.0.0.1:50063", gw
+assert gw["--ranking-addr"] == "ipv4:127.0.0.1:50054,127.0.0.1:50064", gw
+assert gw["--ingestion-addr"] == "127.0.0.1:50051" and gw["--training-addr"] == "127.0.0.1:50052", gw
+# Nine replicas: every port distinct, and a second stack 100 ports up shares none.
+assert len(d9["services"]) == 3 + 2 * 9, d9["services"].keys()
+p9, p9_100 = check(d9), check(d9_100)
+assert not set(p9) & set(p9_100), sorted(set(p9) & set(p9_100))
 print("describe: ok")
 PY
 # The other commands are unchanged: an unknown one is a usage error.

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/server.h"
 #include "common/metrics/metrics.h"
@@ -295,6 +296,69 @@ TEST(Metrics, RpcMetricsAreScraped) {
   EXPECT_NE(
       body.find("recstack_rpc_latency_seconds_count{method=\"ListRankers\",service=\"ranking\"} 1"),
       std::string::npos);
+}
+
+// MakeChannel balances round_robin over every address of the target: two
+// servers behind one ipv4: list each get half the calls; one stopped, the
+// other gets them all.
+TEST(Channel, RoundRobinOverEveryAddress) {
+  SlowRanking a_svc, b_svc;
+  testing::InProcessServer a({&a_svc}), b({&b_svc});
+  auto ch = MakeChannel(
+      absl::StrCat("ipv4:127.0.0.1:", a.runner().port(), ",127.0.0.1:", b.runner().port()));
+  // Until both connections are up, calls go to whichever is.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while ((a_svc.finished == 0 || b_svc.finished == 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(Call(*ch, 2s).ok());
+  }
+  ASSERT_GT(a_svc.finished, 0);
+  ASSERT_GT(b_svc.finished, 0);
+  const int a0 = a_svc.finished, b0 = b_svc.finished;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(Call(*ch, 2s).ok());
+  EXPECT_EQ(a_svc.finished - a0, 50);
+  EXPECT_EQ(b_svc.finished - b0, 50);
+
+  b.Stop();
+  const int a1 = a_svc.finished, b1 = b_svc.finished;
+  int failed = 0;
+  for (int i = 0; i < 50; ++i) failed += Call(*ch, 2s).ok() ? 0 : 1;
+  // A call may have been on its way to b as it went away; none after that.
+  EXPECT_LE(failed, 1);
+  EXPECT_EQ(a_svc.finished - a1, 50 - failed);
+  EXPECT_EQ(b_svc.finished, b1);
+}
+
+// The dns: form of a target works with a literal address (no DNS server
+// is asked) and the policy applies to it too.
+TEST(Channel, DnsTargetIsDialed) {
+  SlowRanking svc;
+  testing::InProcessServer server({&svc});
+  auto ch = MakeChannel(absl::StrCat("dns:///127.0.0.1:", server.runner().port()));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Call(*ch, 2s).ok());
+  EXPECT_EQ(svc.finished, 5);
+}
+
+// max_connection_age: the server sends GOAWAY after about that long, so a
+// client leaves READY (and re-resolves before it reconnects); calls go on.
+TEST(ServerRunner, MaxConnectionAgeRecyclesConnections) {
+  for (auto age : {0ms, 300ms}) {
+    SCOPED_TRACE(age.count());
+    SlowRanking svc;
+    ServerOptions options;
+    options.max_connection_age = age;
+    ServerRunner runner(options, std::make_shared<prometheus::Registry>());
+    runner.AddService(&svc);
+    ASSERT_TRUE(runner.Start().ok());
+    auto ch = MakeChannel(runner.address());
+    ASSERT_TRUE(Call(*ch, 2s).ok());
+    ASSERT_EQ(ch->GetState(false), GRPC_CHANNEL_READY);
+    // Without an age the connection stays up (the keepalive is 30 s).
+    const bool changed =
+        ch->WaitForStateChange(GRPC_CHANNEL_READY, std::chrono::system_clock::now() + 2s);
+    EXPECT_EQ(changed, age > 0ms);
+    EXPECT_TRUE(Call(*ch, 2s).ok());
+  }
 }
 
 TEST(Channel, DeadlineNeverExceedsIncoming) {

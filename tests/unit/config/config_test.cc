@@ -81,6 +81,61 @@ TEST(ServiceConfig, ValidationNamesTheFlag) {
   EXPECT_TRUE(Validate(c).ok());
 }
 
+TEST(ServiceConfig, MaxConnectionAgeIsBounded) {
+  ServiceConfig c;
+  c.service = "retrieval";
+  CLI::App app;
+  AddServiceFlags(app, &c);
+  ASSERT_EQ(Parse(app, {"--max-connection-age-seconds", "60"}), 0);
+  EXPECT_EQ(c.max_connection_age_seconds, 60);
+  EXPECT_TRUE(Validate(c).ok());
+  c.max_connection_age_seconds = -1;
+  EXPECT_EQ(std::string(Validate(c).message()), "--max-connection-age-seconds: must be 0-86400");
+}
+
+TEST(ValidateTarget, AcceptsTheFormsAChannelDials) {
+  for (const char* target :
+       {"127.0.0.1:50053", "retrieval:50053", "[::1]:50053", "dns:///retrieval:50053",
+        "dns:///retrieval.recstack.svc.cluster.local:50053", "dns://10.0.0.10:53/retrieval:50053",
+        "dns:retrieval:50053", "ipv4:127.0.0.1:50053", "ipv4:127.0.0.1:50053,127.0.0.1:50063",
+        "ipv4:10.0.0.1:1,10.0.0.2:2,10.0.0.3:65535", "ipv6:[::1]:50053,[fe80::1]:50063",
+        "unix:/tmp/retrieval.sock"}) {
+    EXPECT_TRUE(ValidateTarget("retrieval-addr", target).ok())
+        << target << ": " << ValidateTarget("retrieval-addr", target).message();
+  }
+}
+
+TEST(ValidateTarget, RejectsWithTheFlagAndWhy) {
+  auto why = [](std::string_view target) {
+    absl::Status st = ValidateTarget("retrieval-addr", target);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << target;
+    return std::string(st.message());
+  };
+  EXPECT_EQ(why("retrieval"),
+            "--retrieval-addr: 'retrieval' is not HOST:PORT; a target is HOST:PORT, "
+            "dns:///HOST:PORT, ipv4:IP:PORT[,IP:PORT...], ipv6:[IP]:PORT[,[IP]:PORT...] or "
+            "unix:PATH");
+  EXPECT_NE(why("127.0.0.1:0").find("no valid port (1-65535)"), std::string::npos);
+  EXPECT_NE(why("127.0.0.1:70000").find("no valid port"), std::string::npos);
+  EXPECT_NE(why("dns:///retrieval").find("names 'retrieval', which is not HOST:PORT"),
+            std::string::npos);
+  EXPECT_NE(why("dns://retrieval:50053").find("is not dns:///HOST:PORT"), std::string::npos);
+  // ipv4: lists literal addresses, each with its port.
+  EXPECT_NE(why("ipv4:").find("lists no address"), std::string::npos);
+  EXPECT_NE(why("ipv4:127.0.0.1").find("lists '127.0.0.1' is not HOST:PORT"), std::string::npos);
+  EXPECT_NE(why("ipv4:127.0.0.1:50053,127.0.0.1").find("lists '127.0.0.1' is not HOST:PORT"),
+            std::string::npos);
+  EXPECT_NE(why("ipv4:127.0.0.1:50053,").find("lists '' is not HOST:PORT"), std::string::npos);
+  EXPECT_NE(why("ipv4:retrieval:50053").find("'retrieval' is not an IPv4 address"),
+            std::string::npos);
+  EXPECT_NE(why("ipv4:127.0.0.256:1").find("is not an IPv4 address"), std::string::npos);
+  EXPECT_NE(why("ipv6:127.0.0.1:50053").find("is not [IPv6]:PORT"), std::string::npos);
+  EXPECT_NE(why("ipv6:::1:50053").find("IPv6 hosts go in brackets"), std::string::npos);
+  EXPECT_NE(why("unix:").find("has no socket path"), std::string::npos);
+  EXPECT_NE(why("xds:///retrieval:50053").find("has an unknown scheme"), std::string::npos);
+  EXPECT_NE(why("http://retrieval:50053").find("has an unknown scheme"), std::string::npos);
+}
+
 TEST(ServiceConfig, NumericFlagRejectsText) {
   ServiceConfig c;
   c.service = "gateway";
