@@ -4,6 +4,10 @@
 #
 #   ./scripts/test.sh              release build in build/, all tests
 #   ./scripts/test.sh --sanitize   ASan+UBSan build in build-asan/, all tests
+#   ./scripts/test.sh --cluster    release build, also the e2e suite's second run on a
+#                                  real Redis Cluster (label cluster_e2e, about 4
+#                                  minutes; not in CI: the cluster client's own tests,
+#                                  label cluster, run in every build)
 #   ./scripts/test.sh -R redis     extra arguments go to ctest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,12 +15,14 @@ cd "$(dirname "$0")/.."
 build_dir=build
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECSTACK_BUILD_TESTS=ON -DRECSTACK_BUILD_BENCH=ON)
 ctest_args=()
+cluster_e2e=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize)
       build_dir=build-asan
       cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DRECSTACK_SANITIZE=ON -DRECSTACK_BUILD_TESTS=ON
                   -DRECSTACK_BUILD_BENCH=OFF) ;;
+    --cluster) cluster_e2e=1 ;;
     *) ctest_args+=("$arg") ;;
   esac
 done
@@ -33,4 +39,5 @@ cmake --build "$build_dir" -j "$jobs"
 # Sanitizers: fail on the first report; leaks are reported too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+[ "$cluster_e2e" = 1 ] || ctest_args=(-LE cluster_e2e "${ctest_args[@]}")
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300 "${ctest_args[@]}"

@@ -6,10 +6,15 @@
 #include <exception>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <httplib.h>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <charconv>
 
 #include "absl/strings/str_cat.h"
 
@@ -17,20 +22,60 @@ namespace recstack::metrics {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& listen, std::shared_ptr<prometheus::Registry> registry) {
-  std::unique_ptr<MetricsServer> server(new MetricsServer());
-  try {
-    // civetweb takes "host:port"; one thread is plenty for scrapes.
-    server->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics: cannot listen on ", listen, ": ", e.what()));
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    auto [p, ec] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+    if (ec != std::errc() || p != listen.data() + listen.size()) port = -1;
   }
-  server->exposer_->RegisterCollectable(registry);
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics: '", listen, "' is not HOST:PORT"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::unique_ptr<MetricsServer> server(new MetricsServer());
+  server->registry_ = std::move(registry);
   server->process_ = std::make_shared<ProcessCollector>();
-  server->exposer_->RegisterCollectable(server->process_);
-  auto ports = server->exposer_->GetListeningPorts();
-  server->port_ = ports.empty() ? 0 : ports.front();
+  server->http_ = std::make_unique<httplib::Server>();
+  // One worker: scrapes are rare and small.
+  server->http_->new_task_queue = [] { return new httplib::ThreadPool(1); };
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second
+  // process share a port that is already taken instead of failing.
+  server->http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  MetricsServer* self = server.get();
+  server->http_->Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_content(self->Scrape(), "text/plain; version=0.0.4");
+  });
+  if (port == 0) {
+    port = server->http_->bind_to_any_port(host);
+  } else if (!server->http_->bind_to_port(host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", listen));
+  }
+  server->port_ = port;
+  server->thread_ = std::thread([self] { self->http_->listen_after_bind(); });
+  // Wait until the loop runs: a stop() before it started would not end it.
+  for (int i = 0; i < 5000 && !server->http_->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return server;
+}
+
+MetricsServer::~MetricsServer() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string MetricsServer::Scrape() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (auto& f : process_->Collect()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {

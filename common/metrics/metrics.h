@@ -6,7 +6,6 @@
 
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -17,11 +16,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace recstack::metrics {
 
@@ -33,17 +37,26 @@ class ProcessCollector : public prometheus::Collectable {
 };
 
 // Serves /metrics of `registry` on HOST:PORT (port 0 picks a free one),
-// with the process metrics above.
+// with the process metrics above, in the Prometheus text format. One
+// cpp-httplib worker on a std::thread: prometheus-cpp's Exposer (civetweb)
+// runs its workers on 100 KB stacks, which static TLS of OpenBLAS and
+// XGBoost (glibc puts it on each thread's stack) all but fills, and a
+// scrape of ranking crashed it.
 class MetricsServer {
  public:
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const std::string& listen, std::shared_ptr<prometheus::Registry> registry);
+  ~MetricsServer();
   int port() const { return port_; }
+  // The exposition text a scrape gets.
+  std::string Scrape() const;
 
  private:
   MetricsServer() = default;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<ProcessCollector> process_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
   int port_ = 0;
 };
 

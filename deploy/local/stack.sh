@@ -17,6 +17,15 @@
 #                  the gateway calls each service at every replica's address
 #                  (--retrieval-addr ipv4:127.0.0.1:50053,127.0.0.1:50063,...)
 #                  and spreads its calls round-robin over them
+#   --redis-cluster M
+#                  a Redis Cluster of M masters (1-5) with one replica each
+#                  instead of one redis-server: 2M redis-server processes on
+#                  the Redis port + 0..2M-1 (cluster bus: + 10000), formed
+#                  with `redis-cli --cluster create`, node timeout 2 s; every
+#                  service gets --redis-url redis-cluster://<every node> (16
+#                  event partitions) and ingestion --redis-wait-replicas 1.
+#                  Pid and log files redis-0 ... redis-<2M-1>. Use the same
+#                  option with status, describe and up again; down stops any.
 #
 # Ports (RECSTACK_PORT_OFFSET is added to every one):
 #   redis 6379, HTTP 8080 (the gateway's)
@@ -46,7 +55,7 @@ bin=${RECSTACK_BIN:-$root/build/bin}
 host=127.0.0.1
 
 usage() {
-  echo "usage: $0 up|down|status|describe [--replicas N]" >&2
+  echo "usage: $0 up|down|status|describe [--replicas N] [--redis-cluster M]" >&2
   exit 2
 }
 
@@ -54,10 +63,13 @@ usage() {
 cmd=${1:-status}
 [ $# -eq 0 ] || shift
 replicas=1
+cluster_masters=0
 while [ $# -gt 0 ]; do
   case $1 in
     --replicas) [ $# -ge 2 ] || usage; replicas=$2; shift 2 ;;
     --replicas=*) replicas=${1#*=}; shift ;;
+    --redis-cluster) [ $# -ge 2 ] || usage; cluster_masters=$2; shift 2 ;;
+    --redis-cluster=*) cluster_masters=${1#*=}; shift ;;
     *) echo "stack: unknown option $1" >&2; usage ;;
   esac
 done
@@ -66,8 +78,21 @@ if ! [[ $replicas =~ ^[1-9]$ ]]; then
   echo "stack: --replicas must be 1-9, got '$replicas'" >&2
   exit 2
 fi
+if ! [[ $cluster_masters =~ ^[0-5]$ ]]; then
+  echo "stack: --redis-cluster must be 1-5 masters, got '$cluster_masters'" >&2
+  exit 2
+fi
 
 redis_port=$((6379 + off))
+# A cluster's nodes: the Redis port + 0..2M-1.
+cluster_ports=()
+for ((i = 0; i < 2 * cluster_masters; i++)); do cluster_ports+=($((redis_port + i))); done
+if [ "$cluster_masters" -gt 0 ]; then
+  redis_url="redis-cluster://$(for p in "${cluster_ports[@]}"; do printf '%s:%d,' "$host" "$p"; done)"
+  redis_url=${redis_url%,}
+else
+  redis_url="redis://$host:$redis_port"
+fi
 declare -A grpc_port=([gateway]=$((50050 + off)) [ingestion]=$((50051 + off)) [training]=$((50052 + off))
                       [retrieval]=$((50053 + off)) [ranking]=$((50054 + off)))
 declare -A metrics_port=([gateway]=$((9100 + off)) [ingestion]=$((9101 + off)) [training]=$((9102 + off))
@@ -145,15 +170,63 @@ start_redis() {
   exit 1
 }
 
+cluster_info() { redis-cli -h "$host" -p "$1" cluster info 2>/dev/null | tr -d '\r'; }
+cluster_ok() {  # every node says cluster_state:ok and knows all the others
+  local p
+  for p in "${cluster_ports[@]}"; do
+    cluster_info "$p" | grep -q '^cluster_state:ok$' || return 1
+    cluster_info "$p" | grep -q "^cluster_known_nodes:${#cluster_ports[@]}\$" || return 1
+    # A replica counts once it is in sync (ingestion waits for one).
+    if redis-cli -h "$host" -p "$p" info replication | tr -d '\r' | grep -q '^role:slave$'; then
+      redis-cli -h "$host" -p "$p" info replication | tr -d '\r' | grep -q '^master_link_status:up$' || return 1
+    fi
+  done
+}
+
+start_redis_cluster() {
+  local i p
+  for i in "${!cluster_ports[@]}"; do
+    p=${cluster_ports[$i]}
+    alive "redis-$i" && continue
+    mkdir -p "$state/redis/node-$i"
+    redis-server --bind "$host" --port "$p" --dir "$state/redis/node-$i" --appendonly yes --save "" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --daemonize no --protected-mode yes --logfile "$state/logs/redis-$i.log" &
+    echo $! > "$state/pids/redis-$i.pid"
+  done
+  for p in "${cluster_ports[@]}"; do
+    for _ in $(seq 100); do
+      redis-cli -h "$host" -p "$p" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  done
+  # A node that knows only itself was never formed; one formed before (its
+  # nodes.conf is kept in the state folder) finds the others again.
+  if cluster_info "${cluster_ports[0]}" | grep -q '^cluster_known_nodes:1$'; then
+    redis-cli --cluster create $(for p in "${cluster_ports[@]}"; do printf '%s:%d ' "$host" "$p"; done) \
+      --cluster-replicas 1 --cluster-yes >>"$state/logs/redis-cluster-create.log" 2>&1 || {
+      echo "stack: redis-cli --cluster create failed; see $state/logs/redis-cluster-create.log" >&2
+      exit 1
+    }
+  fi
+  for _ in $(seq 300); do
+    cluster_ok && return
+    sleep 0.1
+  done
+  echo "stack: the Redis Cluster did not become healthy; see $state/logs/redis-*.log" >&2
+  exit 1
+}
+
 # The flags of process $1 (a service or one of its replicas), into the array
 # `args` (flag, value, flag, value, ...).
 service_args() {
   local inst=$1 name
   name=$(service_of "$inst")
   args=(--listen "$host:$(grpc_port_of "$inst")" --metrics-listen "$host:$(metrics_port_of "$inst")"
-        --redis-url "redis://$host:$redis_port")
+        --redis-url "$redis_url")
   case $name in
     training) args+=(--state-dir "$state/training") ;;
+    ingestion) [ "$cluster_masters" -eq 0 ] || args+=(--redis-wait-replicas 1) ;;
     gateway) args+=(--http-listen "$host:$http_port" --retrieval-addr "$(target_of retrieval)"
                     --ranking-addr "$(target_of ranking)" --ingestion-addr "$(target_of ingestion)"
                     --training-addr "$(target_of training)") ;;
@@ -228,8 +301,10 @@ describe() {
   local inst s i j args flags envs sep
   local -a insts
   mapfile -t insts < <(all_instances)
-  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d},\n  "services": {\n' \
-    "$(json_str "$host")" "$replicas" "$redis_port"
+  local nodes
+  nodes=$(IFS=,; echo "${cluster_ports[*]}")
+  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s]},\n  "services": {\n' \
+    "$(json_str "$host")" "$replicas" "$redis_port" "$cluster_masters" "${nodes:-$redis_port}"
   for i in "${!insts[@]}"; do
     inst=${insts[$i]}
     s=$(service_of "$inst")
@@ -257,7 +332,7 @@ case $cmd in
     for b in "${services[@]}"; do
       [ -x "$bin/recstack-$b" ] || { echo "stack: $bin/recstack-$b is missing: build first" >&2; exit 1; }
     done
-    start_redis
+    if [ "$cluster_masters" -gt 0 ]; then start_redis_cluster; else start_redis; fi
     mapfile -t insts < <(all_instances)
     for inst in "${insts[@]}"; do start_service "$inst"; done
     for inst in "${insts[@]}"; do
@@ -268,17 +343,23 @@ case $cmd in
     done
     # Replicas of an earlier, larger --replicas: the gateway no longer calls them.
     for s in "${!replicated[@]}"; do stop_replicas_beyond "$s" "$replicas"; done
-    echo "stack: up (redis $host:$redis_port, gateway $host:${grpc_port[gateway]}, http http://$host:$http_port/," \
+    echo "stack: up (redis $redis_url, gateway $host:${grpc_port[gateway]}, http http://$host:$http_port/," \
       "$replicas replica(s) of retrieval and ranking)"
     ;;
   down)
     for s in gateway ranking retrieval training ingestion; do stop_replicas_beyond "$s" 0; done
     stop redis
+    for f in "$state"/pids/redis-[0-9].pid; do [ ! -e "$f" ] || stop "$(basename "$f" .pid)"; done
     echo "stack: down"
     ;;
   status)
     mapfile -t insts < <(known_instances)
-    for inst in redis "${insts[@]}"; do
+    redis_names=(redis)
+    if [ "$cluster_masters" -gt 0 ]; then
+      redis_names=()
+      for i in "${!cluster_ports[@]}"; do redis_names+=("redis-$i"); done
+    fi
+    for inst in "${redis_names[@]}" "${insts[@]}"; do
       if alive "$inst"; then
         echo "$inst running (pid $(cat "$state/pids/$inst.pid"))"
       else

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -102,45 +103,62 @@ absl::Status RunIngest(const IngestOptions& o) {
   if (!o.items_file.empty())
     RECSTACK_RETURN_IF_ERROR(UpsertItemsFile(*stub, o.items_file, &items_upserted));
 
-  grpc::ClientContext ctx;
-  v1::StreamEventsResponse summary;
-  auto writer = stub->StreamEvents(&ctx, &summary);
   const bool tty = isatty(STDERR_FILENO) && !o.json;
   const double start = Now();
-  int64_t sent = 0;
-  v1::IngestEventsRequest req;
-  auto flush = [&]() -> absl::Status {
-    if (req.events_size() == 0) return absl::OkStatus();
-    if (!writer->Write(req))
-      return absl::UnavailableError("the ingestion service closed the stream");
-    sent += req.events_size();
-    req.clear_events();
-    if (tty) {
-      std::cerr << "\r  " << sent << "/" << rows << " events (" << std::fixed
-                << std::setprecision(0) << 100.0 * sent / rows << "%), "
-                << sent / std::max(1e-9, Now() - start) << " events/s   " << std::flush;
-    }
-    return absl::OkStatus();
+  // One pass over the file as one stream. A pass that fails UNAVAILABLE (a
+  // Redis failover, a restart) is sent again from the start, up to 3 times:
+  // the event ids make that idempotent (what was stored comes back as
+  // duplicates).
+  v1::StreamEventsResponse summary;
+  auto pass = [&]() -> absl::Status {
+    grpc::ClientContext ctx;
+    summary.Clear();
+    auto writer = stub->StreamEvents(&ctx, &summary);
+    int64_t sent = 0;
+    v1::IngestEventsRequest req;
+    auto flush = [&]() -> absl::Status {
+      if (req.events_size() == 0) return absl::OkStatus();
+      if (!writer->Write(req))
+        return absl::UnavailableError("the ingestion service closed the stream");
+      sent += req.events_size();
+      req.clear_events();
+      if (tty) {
+        std::cerr << "\r  " << sent << "/" << rows << " events (" << std::fixed
+                  << std::setprecision(0) << 100.0 * sent / rows << "%), "
+                  << sent / std::max(1e-9, Now() - start) << " events/s   " << std::flush;
+      }
+      return absl::OkStatus();
+    };
+    absl::Status read =
+        data::ForEachInteraction(o.file, format, [&](const data::InteractionView& v) {
+          v1::Event* e = req.add_events();
+          e->set_user_id(std::string(v.user));
+          e->set_item_id(std::string(v.item));
+          e->set_type(static_cast<v1::EventType>(type));
+          e->set_value(v.value);
+          // The id is of the row as written in the file, so loading it again
+          // is idempotent whatever the time shift.
+          e->set_event_id(events::DeriveEventId(e->user_id(), e->item_id(), type, v.timestamp_ms));
+          if (v.timestamp_ms > 0) e->set_timestamp_ms(v.timestamp_ms + shift);
+          if (req.events_size() >= o.batch) return flush();
+          return absl::OkStatus();
+        });
+    if (read.ok()) read = flush();
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    if (tty) std::cerr << "\n";
+    // The server's status says why a write failed; ours only that it did.
+    RECSTACK_RETURN_IF_ERROR(FromGrpc(st));
+    return read;
   };
-  absl::Status read = data::ForEachInteraction(o.file, format, [&](const data::InteractionView& v) {
-    v1::Event* e = req.add_events();
-    e->set_user_id(std::string(v.user));
-    e->set_item_id(std::string(v.item));
-    e->set_type(static_cast<v1::EventType>(type));
-    e->set_value(v.value);
-    // The id is of the row as written in the file, so loading it again is
-    // idempotent whatever the time shift.
-    e->set_event_id(events::DeriveEventId(e->user_id(), e->item_id(), type, v.timestamp_ms));
-    if (v.timestamp_ms > 0) e->set_timestamp_ms(v.timestamp_ms + shift);
-    if (req.events_size() >= o.batch) return flush();
-    return absl::OkStatus();
-  });
-  if (read.ok()) read = flush();
-  writer->WritesDone();
-  grpc::Status st = writer->Finish();
-  if (tty) std::cerr << "\n";
-  RECSTACK_RETURN_IF_ERROR(read);
-  RECSTACK_RETURN_IF_ERROR(FromGrpc(st));
+  absl::Status st = pass();
+  for (int retry = 1; retry <= 3 && st.code() == absl::StatusCode::kUnavailable; ++retry) {
+    std::cerr << "recstack ingest: " << st.message() << "; sending the file again (" << retry
+              << "/3)\n";
+    std::this_thread::sleep_for(std::chrono::seconds(retry));
+    st = pass();
+  }
+  RECSTACK_RETURN_IF_ERROR(st);
   const double seconds = Now() - start;
   const double eps =
       (summary.accepted() + summary.duplicates() + summary.rejected()) / std::max(1e-9, seconds);

@@ -6,7 +6,15 @@
 # every scheduled request answered; then a short overload, which must be
 # answered (degraded allowed) without UNAVAILABLE; then simulated clicks
 # flow back through the gateway. Stops the stack and checks nothing is left running.
+#
+# RECSTACK_STACK_OPTIONS (e.g. "--redis-cluster 3") goes to stack.sh up; on a
+# cluster the script also checks how the keys spread over the masters and
+# kills a master (kill -9) under Recommend load: answers go on (degraded
+# allowed, no UNAVAILABLE or INTERNAL) and the cluster recovers.
 set -euo pipefail
+read -r -a stack_opts <<< "${RECSTACK_STACK_OPTIONS:-}"
+cluster=0
+[[ " ${stack_opts[*]} " != *" --redis-cluster "* ]] || cluster=1
 bin=$(cd "$1" && pwd)
 overload_rate=${2:-1500}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -16,7 +24,8 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_offset() {
   for _ in $(seq 50); do
     local off=$((1000 + RANDOM % 14000)) p ok=1
-    for p in 6379 50050 50051 50052 50053 50054 8080 9100 9101 9102 9103 9104; do
+    for p in 6379 6380 6381 6382 6383 6384 16379 16380 16381 16382 16383 16384 \
+             50050 50051 50052 50053 50054 8080 9100 9101 9102 9103 9104; do
       port_free $((p + off)) || { ok=0; break; }
     done
     [ $ok = 1 ] && { echo $off; return; }
@@ -39,7 +48,7 @@ fail() {
   exit 1
 }
 
-"$stack" up || fail "stack did not come up"
+"$stack" up "${stack_opts[@]}" || fail "stack did not come up"
 rs=$bin/recstack
 data=$state/data
 "$rs" datagen --users 400 --items 300 --interactions 12000 --seed 3 --out "$data" >/dev/null
@@ -78,6 +87,52 @@ jq -e '
 # After the overload the stack serves full answers again.
 "$rs" recommend --addr "$gw" --user u1 --k 5 --json > "$state/after.json" || fail "recommend after the overload failed"
 jq -e '.items | length == 5' "$state/after.json" >/dev/null || fail "no answer after the overload: $(cat "$state/after.json")"
+
+if [ $cluster = 1 ]; then
+  echo "== cluster: keys per master after the ingest and training"
+  masters=()
+  for p in $(seq $((6379 + off)) $((6384 + off))); do
+    redis-cli -p "$p" role | head -1 | grep -q master && masters+=("$p")
+  done
+  [ ${#masters[@]} = 3 ] || fail "expected 3 masters, found ${#masters[@]}"
+  sizes=()
+  for p in "${masters[@]}"; do sizes+=("$(redis-cli -p "$p" dbsize)"); done
+  total=$((sizes[0] + sizes[1] + sizes[2]))
+  echo "keys per master: ${sizes[*]} (of $total)"
+  for n in "${sizes[@]}"; do
+    [ $((n * 100)) -ge $((total * 20)) ] && [ $((n * 100)) -le $((total * 47)) ] \
+      || fail "a master holds $n of $total keys (outside 20-47%)"
+  done
+  echo "== cluster: a master killed under Recommend load (50/s for 8 s, kill -9 after 2 s)"
+  "$bin/recstack-loadtest" --addr "$gw" --rate 50 --duration 8s --warmup 0s --dataset "$data" \
+    --timeout 2s --connections 2 --timeline --json > "$state/failover.json" &
+  load=$!
+  sleep 2
+  victim=${masters[0]}
+  kill -9 "$(cat "$state/pids/redis-$((victim - 6379 - off)).pid")"
+  wait $load || fail "loadtest during the failover failed"
+  jq -c '{ok, errors, errors_by_code, degraded, degraded_by_reason, p99_us, max_us}' "$state/failover.json"
+  jq -e '
+    (.errors_by_code | has("UNAVAILABLE") | not) and (.errors_by_code | has("INTERNAL") | not) and
+    .completed == .scheduled and (.ok / .scheduled) >= 0.95
+  ' "$state/failover.json" >/dev/null || fail "failover figures out of bounds: $(cat "$state/failover.json")"
+  # Recovered: a replica took over, writes and full answers work again.
+  promoted=0
+  for _ in $(seq 100); do
+    n=0
+    for p in $(seq $((6379 + off)) $((6384 + off))); do
+      [ "$p" = "$victim" ] && continue
+      redis-cli -p "$p" role 2>/dev/null | head -1 | grep -q master && n=$((n + 1))
+    done
+    [ $n = 3 ] && { promoted=1; break; }
+    sleep 0.1
+  done
+  [ $promoted = 1 ] || fail "no replica took over from the killed master"
+  "$rs" recommend --addr "$gw" --user u1 --k 5 --json > "$state/after-failover.json" \
+    || fail "recommend after the failover failed"
+  jq -e '.items | length == 5' "$state/after-failover.json" >/dev/null \
+    || fail "no answer after the failover: $(cat "$state/after-failover.json")"
+fi
 
 echo "== simulated clicks: 50 requests/s for 2 s"
 "$bin/recstack-loadtest" --addr "$gw" --rate 50 --duration 2s --warmup 0s --simulate-clicks "$data" \

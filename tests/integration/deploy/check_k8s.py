@@ -212,6 +212,11 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
         url = str(env.get("RECSTACK_REDIS_URL", ""))
         if url.startswith("redis://"):
             redis_host = url[len("redis://"):].split("@")[-1].split(":")[0].split("/")[0]
+        elif url.startswith("redis-cluster://"):
+            # POD.SERVICE:PORT,...: the headless Service must be in the overlay.
+            first = url[len("redis-cluster://"):].split("@")[-1].split(",")[0].split(":")[0]
+            redis_host = first.split(".", 1)[-1]
+            errs.check(redis_host in svcs, w, f"RECSTACK_REDIS_URL names Service {redis_host}, which is not defined")
         dc.check_service_env(errs, w, name, desc, env, root, redis_host=redis_host, mounts=mounts,
                              peer_target="dns:///{peer}:{port}")
         # The Service: selects these pods, exposes the same ports.

@@ -193,6 +193,13 @@ def check_service_env(errs, where, service, desc, env, root, redis_host="redis",
             peer = by_port.get(want)
             target = peer_target.format(peer=peer, port=want)
             errs.check(got == target, where, f"{key}={got}: should be {target}")
+        elif key == "RECSTACK_REDIS_URL" and got.startswith("redis-cluster://"):
+            # Every seed a pod of the cluster's StatefulSet behind its headless
+            # Service (NAME-i.SERVICE) on the local stack's Redis port.
+            nodes = got[len("redis-cluster://"):].split("@")[-1].split(",")
+            ok = all(re.match(r"^[a-z0-9-]+-\d+\." + re.escape(str(redis_host)) + r":(\d+)$", n)
+                     and int(n.rsplit(":", 1)[1]) == desc["redis"]["port"] for n in nodes)
+            errs.check(ok, where, f"{key}={got}: every node should be POD.{redis_host}:{desc['redis']['port']}")
         elif key == "RECSTACK_REDIS_URL":
             m = re.match(r"^redis://(?::[^@]*@)?([^:/]+):(\d+)(/\d+)?$", got)
             ok = m is not None and m.group(1) == redis_host and int(m.group(2)) == desc["redis"]["port"]

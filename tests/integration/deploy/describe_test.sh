@@ -18,6 +18,8 @@ RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_EXPERIMENTS=/tmp/exp.j
   "$root/deploy/local/stack.sh" describe > "$tmp/dopt.json"
 # Replicas: two, and the most (9) at two offsets 100 apart.
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas 2 > "$tmp/d2.json"
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas 2 \
+  --redis-cluster 3 > "$tmp/dc3.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas=9 > "$tmp/d9.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh" describe --replicas 9 > "$tmp/d9_100.json"
 [ ! -e "$state" ] || { echo "describe created $state" >&2; exit 1; }
@@ -32,16 +34,24 @@ if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --no-such-op
   exit 1
 fi
 [ ! -e "$state" ] || { echo "a failed describe created $state" >&2; exit 1; }
-"$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" "$tmp/d2.json" "$tmp/d9.json" "$tmp/d9_100.json" <<'PY'
+"$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" "$tmp/d2.json" "$tmp/d9.json" "$tmp/d9_100.json" \
+  "$tmp/dc3.json" <<'PY'
 import json, sys
-d0, d100, dopt, d2, d9, d9_100 = (json.load(open(p)) for p in sys.argv[1:7])
+d0, d100, dopt, d2, d9, d9_100, dc3 = (json.load(open(p)) for p in sys.argv[1:8])
 services = {"gateway", "ingestion", "training", "retrieval", "ranking"}
 replicated = ("retrieval", "ranking")
 
 
 def check(d):
     """Entries, ports and flags of one describe; returns its ports."""
-    ports = [d["redis"]["port"]]
+    nodes = d["redis"]["nodes"]
+    assert nodes[0] == d["redis"]["port"], d["redis"]
+    # A cluster node also listens on its port + 10000 (the cluster bus).
+    ports = list(nodes) + ([p + 10000 for p in nodes] if d["redis"]["cluster_masters"] else [])
+    if d["redis"]["cluster_masters"]:
+        url = "redis-cluster://" + ",".join(f"127.0.0.1:{p}" for p in nodes)
+    else:
+        url = f"redis://127.0.0.1:{d['redis']['port']}"
     for name, s in d["services"].items():
         assert s["service"] in services, s
         assert name == (s["service"] if s["replica"] == 1 else f"{s['service']}-{s['replica']}"), (name, s)
@@ -49,7 +59,7 @@ def check(d):
         ports += [s["grpc_port"], s["metrics_port"]] + ([s["http_port"]] if "http_port" in s else [])
         assert s["flags"]["--listen"].endswith(f":{s['grpc_port']}"), s
         assert s["flags"]["--metrics-listen"].endswith(f":{s['metrics_port']}"), s
-        assert s["flags"]["--redis-url"].endswith(f":{d['redis']['port']}"), s
+        assert s["flags"]["--redis-url"] == url, s
         for flag, value in s["flags"].items():
             env = "RECSTACK_" + flag[2:].replace("-", "_").upper()
             assert s["env"][env] == value, (env, s["env"])
@@ -108,6 +118,14 @@ assert gw["--ingestion-addr"] == "127.0.0.1:50051" and gw["--training-addr"] == 
 assert len(d9["services"]) == 3 + 2 * 9, d9["services"].keys()
 p9, p9_100 = check(d9), check(d9_100)
 assert not set(p9) & set(p9_100), sorted(set(p9) & set(p9_100))
+# --redis-cluster 3: six nodes on the Redis port + 0..5, every service on the
+# cluster, ingestion acknowledging only what a replica has.
+assert dc3["redis"]["cluster_masters"] == 3
+assert dc3["redis"]["nodes"] == [d0["redis"]["port"] + i for i in range(6)], dc3["redis"]
+check(dc3)
+assert dc3["services"]["ingestion"]["flags"]["--redis-wait-replicas"] == "1"
+assert "--redis-wait-replicas" not in d0["services"]["ingestion"]["flags"]
+assert d0["redis"]["cluster_masters"] == 0 and d0["redis"]["nodes"] == [d0["redis"]["port"]]
 print("describe: ok")
 PY
 # The other commands are unchanged: an unknown one is a usage error.
