@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
                  "redis-server)")
       ->check(CLI::Range(0, 8))
       ->capture_default_str();
+  int cluster_replicas = 1;
+  app.add_option("--cluster-replicas", cluster_replicas, "replicas per master with --cluster")
+      ->check(CLI::Range(0, 2))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto rows = data::LoadInteractions(path, data::Format::kMovieLens);
@@ -65,7 +69,7 @@ int main(int argc, char** argv) {
   redis::Options redis_options;
   if (masters > 0) {
     cluster = std::make_unique<recstack::testing::RedisCluster>(
-        recstack::testing::RedisClusterOptions{.masters = masters, .replicas = 1});
+        recstack::testing::RedisClusterOptions{.masters = masters, .replicas = cluster_replicas});
     if (!cluster->status().ok()) {
       std::cerr << "recstack-bench-ingest: " << cluster->status().message() << "\n";
       return 1;
@@ -181,6 +185,7 @@ int main(int argc, char** argv) {
       {"consume_over_ingest", consume_eps / eps},
       {"redis", masters > 0 ? "cluster" : "single"},
       {"masters", std::max(masters, 1)},
+      {"replicas_per_master", masters > 0 ? cluster_replicas : 0},
       {"event_partitions", keys.partitions()},
       {"events_per_second_per_master", eps / std::max(masters, 1)}};
   std::cout << j.dump(json ? -1 : 2) << "\n";
