@@ -32,22 +32,13 @@ rate=100            # requests/s, recommend only
 max_inflight=16     # the load generator's cap on requests in flight
 bound=$((2 * max_inflight))
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_offset() {
-  for _ in $(seq 50); do
-    local off=$((1000 + RANDOM % 14000)) p ok=1
-    # The stack's ports with two replicas (stack.sh: replica 2 is +10).
-    for p in 6379 8080 50050 50051 50052 50053 50054 50063 50064 9100 9101 9102 9103 9104 9113 9114; do
-      port_free $((p + off)) || { ok=0; break; }
-    done
-    [ $ok = 1 ] && { echo $off; return; }
-  done
-  echo "no free port offset found" >&2
-  exit 1
-}
+. "$(dirname "$0")/ports.sh"
+# The stack's ports with two replicas (stack.sh: replica 2 is +10).
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/recstack-e2e-replicas.XXXXXX")
-export RECSTACK_STACK_DIR=$state RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=$(pick_offset)
+offset=$(pick_offset 6379 8080 50050 50051 50052 50053 50054 50063 \
+                     50064 9100 9101 9102 9103 9104 9113 9114)
+export RECSTACK_STACK_DIR=$state RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=$offset
 off=$RECSTACK_PORT_OFFSET
 loadpid=
 cleanup() {

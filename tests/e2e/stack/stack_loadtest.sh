@@ -20,22 +20,12 @@ overload_rate=${2:-1500}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 stack=$root/deploy/local/stack.sh
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_offset() {
-  for _ in $(seq 50); do
-    local off=$((1000 + RANDOM % 14000)) p ok=1
-    for p in 6379 6380 6381 6382 6383 6384 16379 16380 16381 16382 16383 16384 \
-             50050 50051 50052 50053 50054 8080 9100 9101 9102 9103 9104; do
-      port_free $((p + off)) || { ok=0; break; }
-    done
-    [ $ok = 1 ] && { echo $off; return; }
-  done
-  echo "no free port offset found" >&2
-  exit 1
-}
+. "$(dirname "$0")/ports.sh"
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/recstack-e2e-stack.XXXXXX")
-export RECSTACK_STACK_DIR=$state RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=$(pick_offset)
+offset=$(pick_offset 6379 6380 6381 6382 6383 6384 16379 16380 16381 16382 16383 \
+                     16384 50050 50051 50052 50053 50054 8080 9100 9101 9102 9103 9104)
+export RECSTACK_STACK_DIR=$state RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=$offset
 off=$RECSTACK_PORT_OFFSET
 cleanup() {
   "$stack" down >/dev/null 2>&1 || true
