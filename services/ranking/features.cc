@@ -47,7 +47,8 @@ ItemMeta ParseMeta(const redis::Reply& r) {
 FeatureAssembler::FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock,
                                    FeatureOptions options)
     : pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
-      items_(options.item_cache_size, options.item_cache_ttl) {}
+      items_(options.item_cache_size, options.item_cache_ttl),
+      popularity_(options.item_cache_size, options.partitioned_popularity_ttl) {}
 
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
@@ -63,15 +64,32 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   }
   // One round trip: the user's history size and recent items, the trending
   // counts of every candidate, the metadata the cache lacks.
+  // Trending counts: fresh with one partition; with several, the cached
+  // ones and the misses (one ZMSCORE per partition for those only).
+  const bool cache_popularity = keys_.partitions() > 1;
+  std::vector<double> pop(cands.size(), 0.0);
   std::vector<std::string> ids;
+  std::vector<size_t> pop_missing;
   ids.reserve(cands.size());
-  for (const auto& c : cands) ids.push_back(c.item_id);
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (cache_popularity) {
+      if (auto cached = popularity_.Get(cands[i].item_id)) {
+        pop[i] = *cached;
+        continue;
+      }
+    }
+    pop_missing.push_back(i);
+    ids.push_back(cands[i].item_id);
+  }
   std::vector<std::vector<std::string>> cmds;
   const std::string hist = keys_.History(user);
   cmds.push_back({"ZCARD", hist});
   cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(options_.recent_items - 1)});
-  const size_t n_trend = 2 * static_cast<size_t>(keys_.partitions());
-  for (auto& c : redis::TrendingCountsCommands(keys_, ids)) cmds.push_back(std::move(c));
+  const size_t n_trend =
+      ids.empty() && cache_popularity ? 0 : 2 * static_cast<size_t>(keys_.partitions());
+  if (n_trend > 0) {
+    for (auto& c : redis::TrendingCountsCommands(keys_, ids)) cmds.push_back(std::move(c));
+  }
   for (size_t i : missing)
     cmds.push_back({"HMGET", keys_.Item(cands[i].item_id), "categories", "created_at_ms"});
   RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
@@ -81,10 +99,16 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   }
   const int64_t now = clock_.NowMs();
   const double history_len = static_cast<double>(replies[0].integer);
-  RECSTACK_ASSIGN_OR_RETURN(
-      std::vector<double> pop,
-      redis::ParseTrendingCounts(std::span<const redis::Reply>(replies).subspan(2, n_trend),
-                                 ids.size(), now));
+  if (n_trend > 0) {
+    RECSTACK_ASSIGN_OR_RETURN(
+        std::vector<double> fetched,
+        redis::ParseTrendingCounts(std::span<const redis::Reply>(replies).subspan(2, n_trend),
+                                   ids.size(), now));
+    for (size_t j = 0; j < pop_missing.size(); ++j) {
+      pop[pop_missing[j]] = fetched[j];
+      if (cache_popularity) popularity_.Put(ids[j], fetched[j]);
+    }
+  }
   for (size_t j = 0; j < missing.size(); ++j) {
     ItemMeta m = ParseMeta(replies[2 + n_trend + j]);
     items_.Put(cands[missing[j]].item_id, m);

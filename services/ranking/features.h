@@ -51,6 +51,11 @@ struct FeatureOptions {
   int recent_items = 20;             // the user's items whose categories count
   size_t item_cache_size = 200'000;  // items whose metadata is cached
   std::chrono::milliseconds item_cache_ttl{60'000};
+  // With several event partitions, a candidate's trending count is one
+  // ZMSCORE per partition; counts are then cached this long (a 24 h
+  // half-life moves them by 0.003% a second). One partition reads them
+  // fresh every request.
+  std::chrono::milliseconds partitioned_popularity_ttl{1000};
 };
 
 // What Assemble reads for one request: every input of the features, so
@@ -84,6 +89,7 @@ class FeatureAssembler {
   const Clock& clock_;
   FeatureOptions options_;
   cache::LruCache<ItemMeta> items_;
+  cache::LruCache<double> popularity_;  // used when keys_.partitions() > 1
 };
 
 }  // namespace recstack::ranking
