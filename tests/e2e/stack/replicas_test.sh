@@ -47,11 +47,6 @@ cleanup() {
   rm -rf "$state"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$state"/logs/*.log; do echo "--- $f" >&2; tail -5 "$f" >&2; done
-  exit 1
-}
 
 gw=127.0.0.1:$((50050 + off))
 gw_metrics=$((9100 + off))

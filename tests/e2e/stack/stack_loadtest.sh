@@ -32,11 +32,6 @@ cleanup() {
   rm -rf "$state"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$state"/logs/*.log; do echo "--- $f" >&2; tail -5 "$f" >&2; done
-  exit 1
-}
 
 "$stack" up "${stack_opts[@]}" || fail "stack did not come up"
 rs=$bin/recstack
