@@ -20,6 +20,8 @@ PACKAGES=(
   docker-compose python3-yaml gnuplot-nox
   # used by scripts: health probes, JSON in shell; the C++ format (scripts/check_format.sh)
   curl jq clang-format
+  # fuzzing: clang's libFuzzer (tests/fuzz, scripts/fuzz.sh)
+  clang
 )
 
 missing=()
@@ -42,8 +44,14 @@ echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # Debian's redis-server package would start a system-wide server; recstack
-# starts its own on a chosen port, so keep the package's from starting.
-printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-$SUDO chmod +x /usr/sbin/policy-rc.d
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-$SUDO rm -f /usr/sbin/policy-rc.d
+# starts its own on a chosen port, so keep the package's from starting with a
+# policy-rc.d that refuses. One already there is the machine's own: it stays,
+# untouched (ours is removed afterwards, also when apt fails).
+if [ -e /usr/sbin/policy-rc.d ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
