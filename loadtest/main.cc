@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   app.add_option("--target", target, "gateway, retrieval, ranking, ingestion, or floor (echo only)")
       ->capture_default_str();
   app.add_option("--rate", o.rate, "requests per second")->capture_default_str();
+  app.add_option("--api-key", o.api_key, "send this API key (x-api-key) on every call")
+      ->envname("RECSTACK_API_KEY");
   app.add_option("--arrivals", arrivals, "constant or poisson")->capture_default_str();
   app.add_option("--duration", duration, "measured time per run (e.g. 10s)")->capture_default_str();
   app.add_option("--warmup", warmup, "unmeasured time before it")->capture_default_str();

@@ -191,6 +191,7 @@ absl::Status Runner::Connect() {
 template <class Req, class Resp, class PrepareFn>
 void Runner::Start(TypedCall<Req, Resp>* call, Worker& w, PrepareFn prepare) {
   call->ctx.set_deadline(std::chrono::system_clock::now() + o_.timeout);
+  if (!o_.api_key.empty()) call->ctx.AddMetadata("x-api-key", o_.api_key);
   inflight_.fetch_add(1, std::memory_order_relaxed);
   call->reader = prepare(&call->ctx, call->req, &w.cq);
   call->reader->StartCall();

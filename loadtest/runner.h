@@ -35,6 +35,9 @@ std::string_view TargetName(Target t);
 struct RunOptions {
   Target target = Target::kGateway;
   std::string addr = config::DefaultAddress("gateway");
+  // Sent as x-api-key metadata on every call when not empty (a gateway with
+  // --api-keys).
+  std::string api_key;
   double rate = 100;  // requests per second, 0.1 - 1,000,000
   // After `duration` at `rate`, further phases (rate, length), measured too:
   // e.g. an overload at 2x the knee, then the recovery at half of it.

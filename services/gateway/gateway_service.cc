@@ -1,5 +1,8 @@
 #include "services/gateway/gateway_service.h"
 
+#include <cmath>
+#include <string>
+
 #include "common/grpc/status.h"
 #include "common/metrics/metrics.h"
 
@@ -17,10 +20,33 @@ absl::StatusOr<Resp> Unary(Deadline deadline, Call call) {
   return resp;
 }
 
-// Serves one core call: metrics, status conversion, the response.
+// The caller's key, checked before anything else: a refused call reaches
+// no backend. Over its rate: RESOURCE_EXHAUSTED with trailing metadata
+// retry-after (whole seconds, as HTTP's header) and retry-after-ms.
+absl::Status Authorize(ApiKeys* keys, grpc::ServerContext* ctx) {
+  if (keys == nullptr) return absl::OkStatus();
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("x-api-key");
+  const std::string_view key =
+      it == md.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
+  ApiKeys::Decision d = keys->Check(key);
+  if (d.status.code() == absl::StatusCode::kResourceExhausted) {
+    ctx->AddTrailingMetadata("retry-after", std::to_string(d.RetryAfterHeader()));
+    ctx->AddTrailingMetadata(
+        "retry-after-ms", std::to_string(static_cast<int64_t>(std::ceil(d.retry_after_s * 1e3))));
+  }
+  return d.status;
+}
+
+// Serves one core call: the key, metrics, status conversion, the response.
 template <typename Resp, typename Call>
-grpc::Status Serve(metrics::RpcMetrics& rpc, const char* method, Resp* out, Call call) {
+grpc::Status Serve(metrics::RpcMetrics& rpc, const char* method, ApiKeys* keys,
+                   grpc::ServerContext* ctx, Resp* out, Call call) {
   metrics::RpcTimer timer(rpc, method);
+  if (absl::Status auth = Authorize(keys, ctx); !auth.ok()) {
+    timer.set_code(auth.code());
+    return ToGrpc(auth);
+  }
   absl::StatusOr<Resp> r = call();
   timer.set_code(r.status().code());
   if (!r.ok()) return ToGrpc(r.status());
@@ -33,21 +59,21 @@ grpc::Status Serve(metrics::RpcMetrics& rpc, const char* method, Resp* out, Call
 grpc::Status GatewayServiceImpl::Recommend(grpc::ServerContext* ctx,
                                            const v1::RecommendRequest* req,
                                            v1::RecommendResponse* resp) {
-  return Serve(gateway_.metrics().rpc, "Recommend", resp,
+  return Serve(gateway_.metrics().rpc, "Recommend", keys_, ctx, resp,
                [&] { return gateway_.Recommend(*req, ctx->deadline()); });
 }
 
 grpc::Status GatewayServiceImpl::IngestEvents(grpc::ServerContext* ctx,
                                               const v1::IngestEventsRequest* req,
                                               v1::IngestEventsResponse* resp) {
-  return Serve(gateway_.metrics().rpc, "IngestEvents", resp,
+  return Serve(gateway_.metrics().rpc, "IngestEvents", keys_, ctx, resp,
                [&] { return gateway_.IngestEvents(*req, ctx->deadline()); });
 }
 
 grpc::Status GatewayServiceImpl::SimilarItems(grpc::ServerContext* ctx,
                                               const v1::SimilarItemsRequest* req,
                                               v1::SimilarItemsResponse* resp) {
-  return Serve(gateway_.metrics().rpc, "SimilarItems", resp,
+  return Serve(gateway_.metrics().rpc, "SimilarItems", keys_, ctx, resp,
                [&] { return gateway_.SimilarItems(*req, ctx->deadline()); });
 }
 

@@ -14,6 +14,7 @@
 #include "recstack/v1/ranking.grpc.pb.h"
 #include "recstack/v1/retrieval.grpc.pb.h"
 #include "recstack/v1/training.grpc.pb.h"
+#include "services/gateway/api_keys.h"
 #include "services/gateway/backends.h"
 #include "services/gateway/gateway.h"
 
@@ -21,7 +22,10 @@ namespace recstack::gateway {
 
 class GatewayServiceImpl final : public v1::GatewayService::Service {
  public:
-  explicit GatewayServiceImpl(Gateway& gateway) : gateway_(gateway) {}
+  // With `keys`, every call must carry a known key (metadata x-api-key)
+  // within its rate; without, the API is open.
+  explicit GatewayServiceImpl(Gateway& gateway, ApiKeys* keys = nullptr)
+      : gateway_(gateway), keys_(keys) {}
   grpc::Status Recommend(grpc::ServerContext*, const v1::RecommendRequest*,
                          v1::RecommendResponse*) override;
   grpc::Status IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest*,
@@ -31,6 +35,7 @@ class GatewayServiceImpl final : public v1::GatewayService::Service {
 
  private:
   Gateway& gateway_;
+  ApiKeys* keys_;
 };
 
 class GrpcRetrievalBackend final : public RetrievalBackend {

@@ -115,6 +115,10 @@ int HttpStatus(absl::StatusCode code) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
       return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
     case absl::StatusCode::kNotFound:
       return 404;
     case absl::StatusCode::kFailedPrecondition:
@@ -136,8 +140,8 @@ std::string ErrorJson(const absl::Status& st) {
       .dump();
 }
 
-HttpServer::HttpServer(Gateway& gateway, std::function<bool()> healthy)
-    : gateway_(gateway), healthy_(std::move(healthy)),
+HttpServer::HttpServer(Gateway& gateway, std::function<bool()> healthy, ApiKeys* keys)
+    : gateway_(gateway), healthy_(std::move(healthy)), keys_(keys),
       server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -154,6 +158,27 @@ absl::Status HttpServer::Start(const std::string& listen) {
         ->Increment();
   };
   auto deadline = [this] { return Clock::now() + gateway_.options().total_budget; };
+  if (keys_ != nullptr) {
+    // Before routing: a request without a valid key within its rate is
+    // answered here and reaches no route (nor any backend).
+    s.set_pre_routing_handler([this, reply](const httplib::Request& req, httplib::Response& res) {
+      if (req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+      std::string key = req.get_header_value("X-API-Key");
+      if (key.empty()) {
+        const std::string auth = req.get_header_value("Authorization");
+        if (auth.rfind("Bearer ", 0) == 0) key = auth.substr(7);
+      }
+      ApiKeys::Decision d = keys_->Check(key);
+      if (d.status.ok()) return httplib::Server::HandlerResponse::Unhandled;
+      if (d.status.code() == absl::StatusCode::kResourceExhausted) {
+        res.set_header("Retry-After", std::to_string(d.RetryAfterHeader()));
+      } else {
+        res.set_header("WWW-Authenticate", "Bearer");
+      }
+      reply(res, d.status, "");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
 
   s.Get(R"(/v1/users/([^/]+)/recommendations)",
         [=, this](const httplib::Request& req, httplib::Response& res) {

@@ -28,8 +28,13 @@
 //   GET  /models               the page of the model versions
 //   GET  /experiments[?name=N] the page of the experiments' readouts
 // Errors: {"error": {"code": "INVALID_ARGUMENT", "message": "..."}} with
-// 400 (bad input), 404 (unknown id or path), 405 (wrong method), 409 (no
-// model yet), 503 (a dependency is down), 504 (deadline).
+// 400 (bad input), 401 (no or unknown API key), 404 (unknown id or path),
+// 405 (wrong method), 409 (no model yet), 429 (the key is over its rate,
+// with Retry-After), 503 (a dependency is down), 504 (deadline).
+// API keys: with keys configured every /v1/ path needs a known key in the
+// header X-API-Key (or Authorization: Bearer KEY) before anything else is
+// done; /healthz and the pages' HTML are open (the pages' data comes from
+// /v1/ paths: the page asks for a key when they answer 401).
 
 #include <atomic>
 #include <functional>
@@ -38,6 +43,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "services/gateway/api_keys.h"
 #include "services/gateway/gateway.h"
 
 namespace httplib {
@@ -52,8 +58,9 @@ std::string ErrorJson(const absl::Status& status);
 
 class HttpServer {
  public:
-  // `healthy` says whether the gateway's own gRPC server is serving.
-  HttpServer(Gateway& gateway, std::function<bool()> healthy);
+  // `healthy` says whether the gateway's own gRPC server is serving; with
+  // `keys`, /v1/ paths need a key.
+  HttpServer(Gateway& gateway, std::function<bool()> healthy, ApiKeys* keys = nullptr);
   ~HttpServer();
   // Binds HOST:PORT (port 0 picks one) and serves on a thread.
   absl::Status Start(const std::string& listen);
@@ -63,6 +70,7 @@ class HttpServer {
  private:
   Gateway& gateway_;
   std::function<bool()> healthy_;
+  ApiKeys* keys_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/clock/clock.h"
 #include "common/config/config.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/service_main.h"
@@ -28,6 +29,12 @@ int main(int argc, char** argv) {
   gateway::GatewayOptions g;
   int64_t retrieval_ms = g.retrieval_budget.count(), ranking_ms = g.ranking_budget.count(),
           total_ms = g.total_budget.count();
+  std::string api_keys_file;
+  app.add_option("--api-keys", api_keys_file,
+                 "JSON file of API keys with their rates (services/gateway/api_keys.h); every "
+                 "gRPC call and /v1/ HTTP path then needs one. Read again within 1 s of a change "
+                 "(rotation without restart). Empty: the API is open")
+      ->envname(config::EnvName("api-keys"));
   app.add_option("--http-listen", http_listen, "HTTP/JSON address HOST:PORT")
       ->envname(config::EnvName("http-listen"))
       ->capture_default_str();
@@ -76,6 +83,13 @@ int main(int argc, char** argv) {
   g.total_budget = std::chrono::milliseconds(total_ms);
   log::Init("gateway", cfg.log_level);
   auto registry = std::make_shared<prometheus::Registry>();
+  SystemClock clock;
+  std::unique_ptr<gateway::ApiKeys> keys;
+  if (!api_keys_file.empty()) {
+    keys = std::make_unique<gateway::ApiKeys>(api_keys_file, clock, registry.get());
+    if (absl::Status s = keys->Load(); !s.ok()) return grpcutil::Fail("gateway", s, 2);
+    keys->StartWatching(std::chrono::seconds(1));
+  }
   gateway::GatewayMetrics metrics(*registry);
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
   gateway::Gateway gw(
@@ -87,24 +101,26 @@ int main(int argc, char** argv) {
   if (absl::Status s = gw.StartFallbackRefresh(); !s.ok()) {
     log::Warn("no fallback list yet (filled by a later refresh)", {{"error", s.message()}});
   }
-  gateway::GatewayServiceImpl service(gw);
+  gateway::GatewayServiceImpl service(gw, keys.get());
   std::unique_ptr<gateway::HttpServer> http;
-  const int code = grpcutil::Serve(cfg, registry,
-                                   {.services = {&service},
-                                    .on_started =
-                                        [&](grpcutil::ServerRunner& server) {
-                                          http = std::make_unique<gateway::HttpServer>(
-                                              gw, [&server] { return server.serving(); });
-                                          return http->Start(http_listen);
-                                        },
-                                    .on_stopped =
-                                        [&] {
-                                          if (http) http->Stop();
-                                        },
-                                    .started_fields = {{"http", http_listen},
-                                                       {"retrieval", retrieval_addr},
-                                                       {"ranking", ranking_addr},
-                                                       {"ingestion", ingestion_addr},
-                                                       {"training", training_addr}}});
+  const int code =
+      grpcutil::Serve(cfg, registry,
+                      {.services = {&service},
+                       .on_started =
+                           [&](grpcutil::ServerRunner& server) {
+                             http = std::make_unique<gateway::HttpServer>(
+                                 gw, [&server] { return server.serving(); }, keys.get());
+                             return http->Start(http_listen);
+                           },
+                       .on_stopped =
+                           [&] {
+                             if (http) http->Stop();
+                           },
+                       .started_fields = {{"http", http_listen},
+                                          {"api_keys", api_keys_file},
+                                          {"retrieval", retrieval_addr},
+                                          {"ranking", ranking_addr},
+                                          {"ingestion", ingestion_addr},
+                                          {"training", training_addr}}});
   return code;
 }

@@ -2,7 +2,18 @@
 
 namespace recstack::gateway {
 
-const char kPageHtml[] = R"html(<!doctype html>
+// Every page fetches its data from /v1/ paths through apiFetch: a gateway
+// with API keys answers 401 without one; the page then asks for the key
+// once, keeps it for the tab (sessionStorage) and sends it as X-API-Key.
+#define RECSTACK_PAGE_API_FETCH                                                                \
+  "async function apiFetch(url){const send=()=>{const k=sessionStorage.getItem('recstack-api-" \
+  "key');return fetch(url,k?{headers:{'X-API-Key':k}}:{})};let res=await send();"              \
+  "if(res.status===401){const k=window.prompt('This gateway needs an API key (sent as "        \
+  "X-API-Key):');if(k){sessionStorage.setItem('recstack-api-key',k.trim());res=await send()}}" \
+  "return res}\n"
+
+const char kPageHtml[] =
+    R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>recstack: a recommendation's journey</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -27,11 +38,12 @@ ranker <input id="ranker" name="ranker" placeholder="(experiment)" size="12">
 <p id="picked" class="muted"></p>
 <div id="out"><p class="muted">loading…</p></div>
 <script>
-function esc(s){return String(s??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
+)html" RECSTACK_PAGE_API_FETCH
+    R"html(function esc(s){return String(s??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
 function ms(us){return ((Number(us)||0)/1000).toFixed(2)+' ms'}
 async function getJson(url){
   let res,j=null;
-  try{res=await fetch(url)}catch(e){return {error:`GET ${url}: ${e}`}}
+  try{res=await apiFetch(url)}catch(e){return {error:`GET ${url}: ${e}`}}
   try{j=await res.json()}catch(e){}
   if(!res.ok)return {status:res.status,error:`${res.status} ${j?.error?.code??''}: ${j?.error?.message??res.statusText}`};
   if(j==null)return {error:`GET ${url}: the answer is not JSON`};
@@ -117,7 +129,8 @@ main().catch(e=>{document.getElementById('out').innerHTML=`<p class="err">${esc(
 </script></body></html>
 )html";
 
-const char kExperimentsPageHtml[] = R"html(<!doctype html>
+const char kExperimentsPageHtml[] =
+    R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>recstack: experiments</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -137,7 +150,8 @@ nav.pages{margin-bottom:1em}nav.pages a{margin-right:.8em}nav.pages a.here{font-
 <div id="out"><p class="muted">loading…</p></div>
 <p id="status" class="muted"></p>
 <script>
-function esc(s){return String(s??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
+)html" RECSTACK_PAGE_API_FETCH
+    R"html(function esc(s){return String(s??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
 const isNum=x=>typeof x==='number'&&isFinite(x);
 function fixed(x,d){return isNum(x)?x.toFixed(d):'n/a'}
 function count(x){return isNum(x)?x.toLocaleString('en-US'):'n/a'}
@@ -148,7 +162,7 @@ function ci(a,f){a=a||[];return '['+(a[0]==null?'−∞':f(a[0]))+', '+(a[1]==nu
 function pval(p){return !isNum(p)?'n/a':p<1e-4?p.toExponential(2):p.toFixed(4)}
 async function getJson(url){
   let res,j=null;
-  try{res=await fetch(url)}catch(e){return {error:`GET ${url}: ${e}`}}
+  try{res=await apiFetch(url)}catch(e){return {error:`GET ${url}: ${e}`}}
   try{j=await res.json()}catch(e){}
   if(!res.ok)return {error:`GET ${url}: ${res.status} ${j?.error?.code??''}: ${j?.error?.message??res.statusText}`};
   if(j==null)return {error:`GET ${url}: the answer is not JSON`};
@@ -215,7 +229,8 @@ main().catch(e=>{document.getElementById('out').innerHTML=`<p class="err">${esc(
 </script></body></html>
 )html";
 
-const char kModelsPageHtml[] = R"html(<!doctype html>
+const char kModelsPageHtml[] =
+    R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>recstack: models</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -233,7 +248,8 @@ newest first, by the slot that serves them; each slot serves one version. The me
 held-out evaluation.</p>
 <div id="out"><p class="muted">loading…</p></div>
 <script>
-function esc(s){return String(s??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
+)html" RECSTACK_PAGE_API_FETCH
+    R"html(function esc(s){return String(s??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
 const isNum=x=>typeof x==='number'&&isFinite(x);
 function num(x){return !isNum(x)?'n/a':Number.isInteger(x)?x.toLocaleString('en-US'):Math.abs(x)>=100?x.toFixed(1):x.toFixed(4)}
 function when(msec){return isNum(msec)&&msec>0?new Date(msec).toISOString().slice(0,16).replace('T',' '):'n/a'}
@@ -241,7 +257,7 @@ const kSlots=['factors','ease','gbdt','logistic'];
 async function main(){
   const out=document.getElementById('out');
   let res,j=null;
-  try{res=await fetch('/v1/models')}catch(e){out.innerHTML=`<p class="err">GET /v1/models: ${esc(e)}</p>`;return}
+  try{res=await apiFetch('/v1/models')}catch(e){out.innerHTML=`<p class="err">GET /v1/models: ${esc(e)}</p>`;return}
   try{j=await res.json()}catch(e){}
   if(!res.ok){out.innerHTML=`<p class="err">GET /v1/models: ${res.status} ${esc(j?.error?.code??'')}: ${esc(j?.error?.message??res.statusText)}</p>`;return}
   const models=j?.models||[];
@@ -272,5 +288,7 @@ main().catch(e=>{document.getElementById('out').innerHTML=`<p class="err">${esc(
   .finally(()=>{document.body.dataset.state='done'});
 </script></body></html>
 )html";
+
+#undef RECSTACK_PAGE_API_FETCH
 
 }  // namespace recstack::gateway

@@ -64,7 +64,7 @@ void PrintTable(const google::protobuf::RepeatedPtrField<v1::ScoredItem>& items)
 
 void RegisterRecommendCommands(CLI::App& app) {
   struct Opts {
-    std::string user, addr, stage = "gateway", item, similar_source;
+    std::string user, addr, stage = "gateway", item, similar_source, api_key;
     int k = 10;
     bool debug = false, json = false;
   };
@@ -77,6 +77,9 @@ void RegisterRecommendCommands(CLI::App& app) {
       ->capture_default_str();
   rec->add_option("--addr", o->addr, "HOST:PORT (default: the stage's local port)");
   rec->add_flag("--debug", o->debug, "gateway: show each stage");
+  rec->add_option("--api-key", o->api_key,
+                  "gateway: the API key to send (x-api-key) when the gateway has --api-keys")
+      ->envname("RECSTACK_API_KEY");
   rec->add_flag("--json", o->json, "print JSON");
   rec->callback([o] {
     RunCommand("recommend", [&]() -> absl::Status {
@@ -108,6 +111,7 @@ void RegisterRecommendCommands(CLI::App& app) {
           grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
+      if (!o->api_key.empty()) ctx.AddMetadata("x-api-key", o->api_key);
       v1::RecommendRequest req;
       req.set_user_id(o->user);
       req.set_k(o->k);
