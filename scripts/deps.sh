@@ -11,6 +11,8 @@ PACKAGES=(
   libhiredis-dev redis-server libopenblas-dev prometheus-cpp-dev
   # libraries: ANN index, HTTP, CLI, JSON, logging
   libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
+  # SHA-256 of API keys; TLS
+  libssl-dev
   # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark);
   # page tests use a real browser: headless chromium (tests/integration/gateway_page)
   libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev chromium

@@ -66,10 +66,18 @@ bool ParseInt(std::string_view s, int* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// The password of "[user:]password@" (the user is ignored: Redis 5 AUTH).
-std::string PasswordOf(std::string_view auth) {
+// "[user:]password" of "[user:]password@": AUTH user password (an ACL
+// user, Redis 6+) or AUTH password (the default user).
+void AuthOf(std::string_view auth, Options* o) {
   size_t colon = auth.find(':');
-  return S(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
+  o->username = colon == std::string_view::npos ? "" : S(auth.substr(0, colon));
+  o->password = S(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
+}
+
+// "user:***@", ":***@" or "" for a URL.
+std::string AuthPart(const Options& o) {
+  if (o.password.empty() && o.username.empty()) return "";
+  return absl::StrCat(o.username, ":***@");
 }
 
 absl::StatusOr<Options> ParseClusterUrl(std::string_view url) {
@@ -80,7 +88,7 @@ absl::StatusOr<Options> ParseClusterUrl(std::string_view url) {
   std::string_view rest = url.substr(std::string_view("redis-cluster://").size());
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
-    o.password = PasswordOf(rest.substr(0, at));
+    AuthOf(rest.substr(0, at), &o);
     rest = rest.substr(at + 1);
   }
   if (rest.find('/') != std::string_view::npos) return bad("a cluster has no database number");
@@ -145,7 +153,7 @@ absl::StatusOr<Options> ParseUrl(std::string_view url) {
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
     // redis://:password@host or redis://user:password@host.
-    o.password = PasswordOf(rest.substr(0, at));
+    AuthOf(rest.substr(0, at), &o);
     rest = rest.substr(at + 1);
   }
   size_t slash = rest.find('/');
@@ -176,9 +184,19 @@ absl::StatusOr<Options> ParseUrl(std::string_view url) {
   return o;
 }
 
+absl::Status ReplyError(const Reply& r, absl::StatusCode otherwise) {
+  if (r.str.starts_with("NOPERM")) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("redis refused it by ACL (this service's Redis user lacks the right; "
+                     "docs/deploy.md lists each service's rights): ",
+                     r.str));
+  }
+  return absl::Status(otherwise, absl::StrCat("redis: ", r.str));
+}
+
 std::string ToUrl(const Options& o) {
   if (o.cluster()) {
-    std::string out = absl::StrCat("redis-cluster://", o.password.empty() ? "" : ":***@");
+    std::string out = absl::StrCat("redis-cluster://", AuthPart(o));
     for (size_t i = 0; i < o.cluster_seeds.size(); ++i) {
       absl::StrAppend(&out, i ? "," : "", o.cluster_seeds[i].first, ":", o.cluster_seeds[i].second);
     }
@@ -188,7 +206,7 @@ std::string ToUrl(const Options& o) {
     return o.db == 0 ? absl::StrCat("unix://", o.unix_socket)
                      : absl::StrCat("unix://", o.unix_socket, "?db=", o.db);
   }
-  return absl::StrCat("redis://", o.password.empty() ? "" : ":***@", o.host, ":", o.port,
+  return absl::StrCat("redis://", AuthPart(o), o.host, ":", o.port,
                       o.db == 0 ? "" : absl::StrCat("/", o.db));
 }
 
@@ -217,12 +235,15 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& o
     return absl::UnavailableError(absl::StrCat("redis ", ToUrl(o), ": ", ctx->errstr));
   }
   RECSTACK_RETURN_IF_ERROR(conn->SetCommandTimeout(o.command_timeout));
-  if (!o.password.empty()) {
-    auto r = conn->Command({"AUTH", o.password});
+  if (!o.password.empty() || !o.username.empty()) {
+    auto r = o.username.empty() ? conn->Command({"AUTH", o.password})
+                                : conn->Command({"AUTH", o.username, o.password});
     if (!r.ok()) {
       return absl::Status(r.status().code(),
                           absl::StrCat("redis AUTH failed for ", ToUrl(o),
-                                       " (check the password): ", r.status().message()));
+                                       o.username.empty() ? " (check the password): "
+                                                          : " (check the user and its password): ",
+                                       r.status().message()));
     }
   }
   if (o.db != 0) {
@@ -275,7 +296,7 @@ absl::StatusOr<Reply> Connection::CommandReply(std::span<const std::string_view>
 
 absl::StatusOr<Reply> Connection::Command(std::span<const std::string_view> argv) {
   RECSTACK_ASSIGN_OR_RETURN(Reply out, CommandReply(argv));
-  if (out.is_error()) return absl::FailedPreconditionError(absl::StrCat("redis: ", out.str));
+  if (out.is_error()) return ReplyError(out);
   return out;
 }
 
@@ -510,7 +531,7 @@ absl::StatusOr<std::string> Script::Load(Connection& conn) const {
   RECSTACK_ASSIGN_OR_RETURN(std::vector<Reply> replies,
                             conn.OnEachMaster({"SCRIPT", "LOAD", lua_}));
   for (const Reply& r : replies) {
-    if (r.is_error()) return absl::FailedPreconditionError(absl::StrCat("redis: ", r.str));
+    if (r.is_error()) return ReplyError(r);
   }
   std::lock_guard<std::mutex> lock(mu_);
   sha_ = replies.front().str;
@@ -538,8 +559,7 @@ absl::StatusOr<Reply> Script::Run(Connection& conn, const std::vector<std::strin
     std::vector<std::string_view> argv(cmd.begin(), cmd.end());
     RECSTACK_ASSIGN_OR_RETURN(Reply r, conn.CommandReply(argv));
     if (!r.is_error()) return r;
-    if (!r.str.starts_with("NOSCRIPT"))
-      return absl::FailedPreconditionError(absl::StrCat("redis: ", r.str));
+    if (!r.str.starts_with("NOSCRIPT")) return ReplyError(r);
   }
   // Not known to this server yet (first use, restart, SCRIPT FLUSH).
   RECSTACK_ASSIGN_OR_RETURN(sha, Load(conn));

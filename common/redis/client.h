@@ -46,6 +46,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::string unix_socket;  // used instead of host:port when set
+  std::string username;     // AUTH username password (a Redis 6+ ACL user) when set
   std::string password;     // AUTH when set
   int db = 0;               // SELECT when != 0
   std::chrono::milliseconds connect_timeout{1000};
@@ -59,8 +60,8 @@ struct Options {
   bool cluster() const { return !cluster_seeds.empty(); }
 };
 
-// redis://[:password@]host[:port][/db], unix:///path.sock[?db=N], or
-// redis-cluster://[:password@]host:port[,host:port...] (any reachable node
+// redis://[[user]:password@]host[:port][/db], unix:///path.sock[?db=N], or
+// redis-cluster://[[user]:password@]host:port[,host:port...] (any reachable node
 // will do; the others are learnt from it). INVALID_ARGUMENT naming what is
 // wrong.
 absl::StatusOr<Options> ParseUrl(std::string_view url);
@@ -84,6 +85,12 @@ struct Reply {
   bool is_integer() const { return type == Type::kInteger; }
   bool is_array() const { return type == Type::kArray; }
 };
+
+// The status of an error reply: PERMISSION_DENIED for an ACL refusal
+// (NOPERM: the connection's user may not run that command or touch that
+// key; the message says so and what Redis said), `otherwise` for the rest.
+absl::Status ReplyError(const Reply& r,
+                        absl::StatusCode otherwise = absl::StatusCode::kFailedPrecondition);
 
 // One hiredis context (blocking, with socket timeouts), owned through a
 // unique_ptr whose deleter calls redisFree. Not thread-safe: one user at a

@@ -181,7 +181,7 @@ bool IsReadOnlyCommand(std::string_view name) {
 std::shared_ptr<ClusterTopology> ClusterTopology::For(const Options& options) {
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<ClusterTopology>> all;
-  std::string key = options.password;
+  std::string key = absl::StrCat(options.username, ":", options.password);
   for (const auto& [host, port] : options.cluster_seeds)
     absl::StrAppend(&key, "|", host, ":", port);
   std::lock_guard<std::mutex> lock(mu);

@@ -26,6 +26,15 @@
 #                  event partitions) and ingestion --redis-wait-replicas 1.
 #                  Pid and log files redis-0 ... redis-<2M-1>. Use the same
 #                  option with status, describe and up again; down stops any.
+#   --redis-acl    least privilege in Redis: an ACL user per service
+#                  (deploy/redis/acl.sh: ingestion writes events, training
+#                  writes models, retrieval and ranking only read, the default
+#                  user is off); passwords under $state/redis/acl/, made once;
+#                  each service gets its user in --redis-url (passed in the
+#                  environment, RECSTACK_REDIS_URL, not on its command line);
+#                  redis-cli as admin: redis-cli --user admin --pass
+#                  "$(cat $state/redis/acl/admin.password)". Applies to a Redis
+#                  started by this `up` (down first to add it to a running one).
 #
 # Ports (RECSTACK_PORT_OFFSET is added to every one):
 #   redis 6379, HTTP 8080 (the gateway's)
@@ -55,7 +64,7 @@ bin=${RECSTACK_BIN:-$root/build/bin}
 host=127.0.0.1
 
 usage() {
-  echo "usage: $0 up|down|status|describe [--replicas N] [--redis-cluster M]" >&2
+  echo "usage: $0 up|down|status|describe [--replicas N] [--redis-cluster M] [--redis-acl]" >&2
   exit 2
 }
 
@@ -64,8 +73,10 @@ cmd=${1:-status}
 [ $# -eq 0 ] || shift
 replicas=1
 cluster_masters=0
+acl=0
 while [ $# -gt 0 ]; do
   case $1 in
+    --redis-acl) acl=1; shift ;;
     --replicas) [ $# -ge 2 ] || usage; replicas=$2; shift 2 ;;
     --replicas=*) replicas=${1#*=}; shift ;;
     --redis-cluster) [ $# -ge 2 ] || usage; cluster_masters=$2; shift 2 ;;
@@ -83,6 +94,14 @@ if ! [[ $cluster_masters =~ ^[0-5]$ ]]; then
   exit 2
 fi
 
+acl_dir=$state/redis/acl
+# redis-cli as the admin user when --redis-acl (the default user is off).
+redis_auth=()
+if [ "$acl" = 1 ] && [ "$cmd" != describe ]; then
+  "$root/deploy/redis/acl.sh" "$acl_dir"
+  redis_auth=(--user admin --pass "$(cat "$acl_dir/admin.password")" --no-auth-warning)
+fi
+rcli() { redis-cli -h "$host" "${redis_auth[@]}" "$@"; }
 redis_port=$((6379 + off))
 # A cluster's nodes: the Redis port + 0..2M-1.
 cluster_ports=()
@@ -97,6 +116,16 @@ declare -A grpc_port=([gateway]=$((50050 + off)) [ingestion]=$((50051 + off)) [t
                       [retrieval]=$((50053 + off)) [ranking]=$((50054 + off)))
 declare -A metrics_port=([gateway]=$((9100 + off)) [ingestion]=$((9101 + off)) [training]=$((9102 + off))
                          [retrieval]=$((9103 + off)) [ranking]=$((9104 + off)))
+# The Redis URL service $1 uses: with --redis-acl its own user (none for the
+# gateway, which reaches Redis only through the services); `describe` shows
+# the password as ***.
+redis_url_of() {
+  local s=$1
+  if [ "$acl" = 0 ] || [ "$s" = gateway ]; then printf '%s' "$redis_url"; return; fi
+  local pw='***'
+  [ "$cmd" = describe ] || pw=$(cat "$acl_dir/$s.password")
+  printf '%s' "${redis_url/:\/\//://$s:$pw@}"
+}
 http_port=$((8080 + off))
 services=(ingestion training retrieval ranking gateway)
 # The services that run --replicas N processes, and a replica's port step.
@@ -160,25 +189,25 @@ known_instances() {
 start_redis() {
   if alive redis; then return; fi
   redis-server --bind "$host" --port "$redis_port" --dir "$state/redis" --appendonly yes \
-    --save "" --daemonize no --protected-mode yes --logfile "$state/logs/redis.log" &
+    --save "" --daemonize no --protected-mode yes --logfile "$state/logs/redis.log" "${acl_args[@]}" &
   echo $! > "$state/pids/redis.pid"
   for _ in $(seq 100); do
-    redis-cli -h "$host" -p "$redis_port" ping >/dev/null 2>&1 && return
+    rcli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return
     sleep 0.1
   done
   echo "stack: redis-server did not start; see $state/logs/redis.log" >&2
   exit 1
 }
 
-cluster_info() { redis-cli -h "$host" -p "$1" cluster info 2>/dev/null | tr -d '\r'; }
+cluster_info() { rcli -p "$1" cluster info 2>/dev/null | tr -d '\r'; }
 cluster_ok() {  # every node says cluster_state:ok and knows all the others
   local p
   for p in "${cluster_ports[@]}"; do
     cluster_info "$p" | grep -q '^cluster_state:ok$' || return 1
     cluster_info "$p" | grep -q "^cluster_known_nodes:${#cluster_ports[@]}\$" || return 1
     # A replica counts once it is in sync (ingestion waits for one).
-    if redis-cli -h "$host" -p "$p" info replication | tr -d '\r' | grep -q '^role:slave$'; then
-      redis-cli -h "$host" -p "$p" info replication | tr -d '\r' | grep -q '^master_link_status:up$' || return 1
+    if rcli -p "$p" info replication | tr -d '\r' | grep -q '^role:slave$'; then
+      rcli -p "$p" info replication | tr -d '\r' | grep -q '^master_link_status:up$' || return 1
     fi
   done
 }
@@ -191,19 +220,20 @@ start_redis_cluster() {
     mkdir -p "$state/redis/node-$i"
     redis-server --bind "$host" --port "$p" --dir "$state/redis/node-$i" --appendonly yes --save "" \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
-      --daemonize no --protected-mode yes --logfile "$state/logs/redis-$i.log" &
+      --daemonize no --protected-mode yes --logfile "$state/logs/redis-$i.log" "${acl_args[@]}" \
+      "${replica_auth[@]}" &
     echo $! > "$state/pids/redis-$i.pid"
   done
   for p in "${cluster_ports[@]}"; do
     for _ in $(seq 100); do
-      redis-cli -h "$host" -p "$p" ping >/dev/null 2>&1 && break
+      rcli -p "$p" ping 2>/dev/null | grep -q PONG && break
       sleep 0.1
     done
   done
   # A node that knows only itself was never formed; one formed before (its
   # nodes.conf is kept in the state folder) finds the others again.
   if cluster_info "${cluster_ports[0]}" | grep -q '^cluster_known_nodes:1$'; then
-    redis-cli --cluster create $(for p in "${cluster_ports[@]}"; do printf '%s:%d ' "$host" "$p"; done) \
+    redis-cli "${redis_auth[@]}" --cluster create $(for p in "${cluster_ports[@]}"; do printf '%s:%d ' "$host" "$p"; done) \
       --cluster-replicas 1 --cluster-yes >>"$state/logs/redis-cluster-create.log" 2>&1 || {
       echo "stack: redis-cli --cluster create failed; see $state/logs/redis-cluster-create.log" >&2
       exit 1
@@ -217,13 +247,20 @@ start_redis_cluster() {
   exit 1
 }
 
+# redis-server's ACL file, and the user a replica replicates as.
+acl_args=() replica_auth=()
+if [ "$acl" = 1 ] && [ "$cmd" != describe ]; then
+  acl_args=(--aclfile "$acl_dir/users.acl")
+  replica_auth=(--masteruser admin --masterauth "$(cat "$acl_dir/admin.password")")
+fi
+
 # The flags of process $1 (a service or one of its replicas), into the array
 # `args` (flag, value, flag, value, ...).
 service_args() {
   local inst=$1 name
   name=$(service_of "$inst")
   args=(--listen "$host:$(grpc_port_of "$inst")" --metrics-listen "$host:$(metrics_port_of "$inst")"
-        --redis-url "$redis_url")
+        --redis-url "$(redis_url_of "$name")")
   case $name in
     training) args+=(--state-dir "$state/training") ;;
     ingestion) [ "$cluster_masters" -eq 0 ] || args+=(--redis-wait-replicas 1) ;;
@@ -251,7 +288,17 @@ start_service() {
     echo "stack: restarting $inst (its flags changed)"
     stop "$inst"
   fi
-  "$bin/recstack-$(service_of "$inst")" "${args[@]}" >>"$state/logs/$inst.log" 2>&1 &
+  # A Redis URL with a password goes in the environment, not on the command
+  # line (which every local user can read in ps).
+  local i env=()
+  for ((i = 0; i < ${#args[@]}; i += 2)); do
+    if [ "${args[i]}" = --redis-url ] && [[ ${args[i+1]} == *@* ]]; then
+      env=("RECSTACK_REDIS_URL=${args[i+1]}")
+      args=("${args[@]:0:i}" "${args[@]:i+2}")
+      break
+    fi
+  done
+  env "${env[@]}" "$bin/recstack-$(service_of "$inst")" "${args[@]}" >>"$state/logs/$inst.log" 2>&1 &
   echo $! > "$state/pids/$inst.pid"
   printf '%s' "$flags" > "$state/pids/$inst.flags"
 }
@@ -303,8 +350,9 @@ describe() {
   mapfile -t insts < <(all_instances)
   local nodes
   nodes=$(IFS=,; echo "${cluster_ports[*]}")
-  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s]},\n  "services": {\n' \
-    "$(json_str "$host")" "$replicas" "$redis_port" "$cluster_masters" "${nodes:-$redis_port}"
+  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s], "acl": %s},\n  "services": {\n' \
+    "$(json_str "$host")" "$replicas" "$redis_port" "$cluster_masters" "${nodes:-$redis_port}" \
+    "$([ "$acl" = 1 ] && echo true || echo false)"
   for i in "${!insts[@]}"; do
     inst=${insts[$i]}
     s=$(service_of "$inst")

@@ -10,11 +10,16 @@
 # RECSTACK_STACK_OPTIONS (e.g. "--redis-cluster 3") goes to stack.sh up; on a
 # cluster the script also checks how the keys spread over the masters and
 # kills a master (kill -9) under Recommend load: answers go on (degraded
-# allowed, no UNAVAILABLE or INTERNAL) and the cluster recovers.
+# allowed, no UNAVAILABLE or INTERNAL) and the cluster recovers. With
+# --redis-acl (the single-Redis run in ctest): every step above runs with each
+# service under its own least-privilege Redis user, no service log shows an
+# ACL refusal, and a client without a user is refused by Redis.
 set -euo pipefail
 read -r -a stack_opts <<< "${RECSTACK_STACK_OPTIONS:-}"
 cluster=0
 [[ " ${stack_opts[*]} " != *" --redis-cluster "* ]] || cluster=1
+acl=0
+[[ " ${stack_opts[*]} " != *" --redis-acl "* ]] || acl=1
 bin=$(cd "$1" && pwd)
 overload_rate=${2:-1500}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -34,6 +39,9 @@ cleanup() {
 trap cleanup EXIT
 
 "$stack" up "${stack_opts[@]}" || fail "stack did not come up"
+# redis-cli as the admin user when the default user is off (--redis-acl).
+redis_auth=()
+[ $acl = 0 ] || redis_auth=(--user admin --pass "$(cat "$state/redis/acl/admin.password")" --no-auth-warning)
 rs=$bin/recstack
 data=$state/data
 "$rs" datagen --users 400 --items 300 --interactions 12000 --seed 3 --out "$data" >/dev/null
@@ -77,11 +85,11 @@ if [ $cluster = 1 ]; then
   echo "== cluster: keys per master after the ingest and training"
   masters=()
   for p in $(seq $((6379 + off)) $((6384 + off))); do
-    redis-cli -p "$p" role | head -1 | grep -q master && masters+=("$p")
+    redis-cli "${redis_auth[@]}" -p "$p" role | head -1 | grep -q master && masters+=("$p")
   done
   [ ${#masters[@]} = 3 ] || fail "expected 3 masters, found ${#masters[@]}"
   sizes=()
-  for p in "${masters[@]}"; do sizes+=("$(redis-cli -p "$p" dbsize)"); done
+  for p in "${masters[@]}"; do sizes+=("$(redis-cli "${redis_auth[@]}" -p "$p" dbsize)"); done
   total=$((sizes[0] + sizes[1] + sizes[2]))
   echo "keys per master: ${sizes[*]} (of $total)"
   for n in "${sizes[@]}"; do
@@ -107,7 +115,7 @@ if [ $cluster = 1 ]; then
     n=0
     for p in $(seq $((6379 + off)) $((6384 + off))); do
       [ "$p" = "$victim" ] && continue
-      redis-cli -p "$p" role 2>/dev/null | head -1 | grep -q master && n=$((n + 1))
+      redis-cli "${redis_auth[@]}" -p "$p" role 2>/dev/null | head -1 | grep -q master && n=$((n + 1))
     done
     [ $n = 3 ] && { promoted=1; break; }
     sleep 0.1
@@ -126,6 +134,20 @@ jq -c '.clicks' "$state/clicks.json"
 jq -e '.errors == 0 and .clicks.impressions >= 500 and .clicks.click_requests_failed == 0 and
        .click_baselines.oracle_ctr > .click_baselines.random_ctr' "$state/clicks.json" >/dev/null \
   || fail "click simulation figures out of bounds: $(cat "$state/clicks.json")"
+
+if [ $acl = 1 ]; then
+  echo "== least privilege: no ACL refusal in any log; no user, no access"
+  ! grep -l "NOPERM\|refused it by ACL" "$state"/logs/*.log || fail "a service was refused by the ACL"
+  # Every node that runs (a cluster's killed master does not) refuses it.
+  refused=0
+  for p in $(seq $((6379 + off)) $((6379 + off + 5))); do
+    reply=$(redis-cli -p "$p" get rs:model:current 2>&1 || true)
+    [[ $reply != *"Connection refused"* ]] || continue
+    [[ $reply == *NOAUTH* ]] || fail "redis on port $p answered a client without a user: $reply"
+    refused=$((refused + 1))
+  done
+  [ $refused -ge 1 ] || fail "no Redis node to ask"
+fi
 
 "$stack" down
 for f in "$state"/pids/*.pid; do

@@ -76,6 +76,7 @@ redis::Options RedisServer::options() const {
   o.host = "127.0.0.1";
   o.port = port_;
   if (opts_.unix_socket) o.unix_socket = dir_ + "/redis.sock";
+  o.username = opts_.username;
   o.password = opts_.password;
   o.connect_timeout = std::chrono::milliseconds(500);
   o.command_timeout = std::chrono::milliseconds(2000);
@@ -106,7 +107,9 @@ absl::Status RedisServer::Start() {
   if (opts_.unix_socket) {
     args.insert(args.end(), {"--unixsocket", dir_ + "/redis.sock", "--unixsocketperm", "700"});
   }
-  if (!opts_.password.empty()) {
+  if (!opts_.aclfile.empty()) {
+    args.insert(args.end(), {"--aclfile", opts_.aclfile});
+  } else if (!opts_.password.empty()) {
     args.insert(args.end(), {"--requirepass", opts_.password, "--masterauth", opts_.password});
   }
   if (opts_.cluster_node) {

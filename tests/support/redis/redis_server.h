@@ -28,6 +28,10 @@ struct RedisServerOptions {
   // port whose cluster bus (port + 10000) is free too.
   bool cluster_node = false;
   std::chrono::milliseconds cluster_node_timeout{1000};
+  // An ACL file (redis-server --aclfile) and the user that options() logs
+  // in as (with `password`, which then is that user's, not requirepass).
+  std::string aclfile = {};
+  std::string username = {};
 };
 
 class RedisServer {

@@ -36,13 +36,34 @@ TEST(ParseUrl, Ipv6AndUnix) {
   EXPECT_EQ(unix_url->db, 3);
 }
 
-TEST(ParseUrl, UserIsIgnoredAndDbZeroIsDefault) {
-  auto o = ParseUrl("redis://default:pw@127.0.0.1:6390/");
+TEST(ParseUrl, AnAclUserAndDbZeroIsDefault) {
+  auto o = ParseUrl("redis://retrieval:pw@127.0.0.1:6390/");
   ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->username, "retrieval");
   EXPECT_EQ(o->password, "pw");
   EXPECT_EQ(o->port, 6390);
   EXPECT_EQ(o->db, 0);
   EXPECT_TRUE(o->unix_socket.empty());
+  EXPECT_EQ(ToUrl(*o), "redis://retrieval:***@127.0.0.1:6390");
+  auto c = ParseUrl("redis-cluster://ingestion:pw@127.0.0.1:7000,127.0.0.1:7001");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->username, "ingestion");
+  EXPECT_EQ(c->password, "pw");
+  EXPECT_EQ(ToUrl(*c), "redis-cluster://ingestion:***@127.0.0.1:7000,127.0.0.1:7001");
+  EXPECT_TRUE(ParseUrl("redis://:pw@h:1")->username.empty());
+}
+
+TEST(ReplyError, AnAclRefusalIsPermissionDeniedAndSaysSo) {
+  Reply r;
+  r.type = Reply::Type::kError;
+  r.str = "NOPERM this user has no permissions to run the 'xadd' command";
+  absl::Status st = ReplyError(r);
+  EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(st.message().find("ACL"), std::string::npos);
+  EXPECT_NE(st.message().find("'xadd'"), std::string::npos);
+  r.str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+  EXPECT_EQ(ReplyError(r).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReplyError(r, absl::StatusCode::kUnavailable).code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(ToUrl, RoundTripsAndRedacts) {
