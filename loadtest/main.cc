@@ -5,6 +5,7 @@
 //   recstack-loadtest --sweep 100:3000:100 --slo 50ms --floor --plot sweep.svg
 //   recstack-loadtest --simulate-clicks .stack/data/synth --rate 100 --duration 30s
 //   recstack-loadtest --simulate-clicks .stack/data/synth --position-bias 0.5 --json
+//   recstack-loadtest --mix recommend=80,ingest=20 --acked-events acked.txt --json
 //
 // Requests leave on a schedule and latency counts from the scheduled send
 // time (see runner.h). `--floor` drives an in-process echo service with the
@@ -18,6 +19,12 @@
 // (clicks.by_variant; "none" for answers without one), next to an oracle
 // (each user's true top-k, in order) and random items under the same model.
 //
+// --acked-events FILE gives every ingest event the id lt<pid>-<unix ms>-<n>
+// (JSON: events.id_prefix) and writes the acknowledged ones (the IngestEvents
+// call returned OK and did not reject them), one per line: the id, a tab and
+// the Unix ms at which the answer arrived. A fault drill checks them against
+// the event log (scripts/drill.sh).
+//
 // Exit 2 on a command-line error (an unknown flag, a value that does not
 // parse, --position-bias out of range); 1 when the run cannot go ahead or
 // fails (the other flags' range checks included).
@@ -28,6 +35,8 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+
+#include <unistd.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -112,7 +121,7 @@ int main(int argc, char** argv) {
   app.add_flag("--floor", with_floor, "also run the same load against an in-process echo service");
   app.add_option("--floor-response-bytes", o.echo_response_bytes, "padding of each echo answer")
       ->capture_default_str();
-  std::string then, redis_url, metrics_spec;
+  std::string then, redis_url, metrics_spec, acked_file;
   double max_degraded_ratio = 0.01;
   app.add_option("--then", then,
                  "more phases after --duration, measured too: RATE:DURATION[,RATE:DURATION...], "
@@ -128,6 +137,9 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", metrics_spec,
                  "also report CPU microseconds per request of each service: "
                  "NAME=HOST:PORT,... of their /metrics (process_cpu_seconds_total)");
+  app.add_option("--acked-events", acked_file,
+                 "give ingest events ids and write the acknowledged ones (OK and not rejected) "
+                 "to this file, one per line: ID<tab>UNIX_MS of the answer");
   app.add_option("--simulate-clicks", clicks_dir,
                  "a `recstack datagen` dir: click recommended items with the true probability");
   app.add_option("--position-bias", o.position_bias,
@@ -197,6 +209,15 @@ int main(int argc, char** argv) {
     metrics_targets = std::move(*mt);
   }
   const bool server_stats = !redis_url.empty() || !metrics_targets.empty();
+  if (!acked_file.empty()) {
+    if (!sweep.empty()) {
+      return Fail(absl::InvalidArgumentError("--acked-events: not with --sweep (one run only)"));
+    }
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    o.event_id_prefix = absl::StrCat("lt", getpid(), "-", now_ms, "-");
+  }
   if (o.target == rl::Target::kFloor) mix = "recommend=100";
   auto m = rl::Mix::Parse(mix);
   if (!m.ok()) return Fail(m.status());
@@ -296,6 +317,13 @@ int main(int argc, char** argv) {
     nlohmann::json stats = nlohmann::json::object();
     auto r = measure(o, o.rate, o.target == rl::Target::kFloor ? "floor" : "stack", &stats);
     if (!r.ok()) return Fail(r.status());
+    if (!acked_file.empty()) {
+      std::ofstream f(acked_file, std::ios::trunc);
+      for (const rl::AckedEvent& e : r->acked_events) f << e.id << '\t' << e.unix_ms << '\n';
+      if (!f.flush()) {
+        return Fail(absl::UnavailableError(absl::StrCat("cannot write ", acked_file)));
+      }
+    }
     out.update(r->ToJson());
     out.update(stats);
     if (with_floor) {

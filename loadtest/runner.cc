@@ -101,6 +101,7 @@ struct Worker {
   std::array<OpResult, kNumOps> ops;
   std::vector<SecondStats> seconds;  // the timeline, when asked for
   ClickStats clicks;
+  std::vector<AckedEvent> acked;  // with event_id_prefix
   int64_t last_measured_done_ns = 0;
   math::Rng rng{1};
   class Runner* runner = nullptr;
@@ -137,6 +138,7 @@ class Runner {
   uint64_t next_worker_ = 0;
   int64_t refused_ = 0;
   int64_t window_ns_ = 0;
+  int64_t next_event_ = 0;  // the n of the next `<event_id_prefix><n>`
 };
 
 // "retrieval failed (...): trending items" -> "retrieval failed".
@@ -158,6 +160,26 @@ struct RecommendCall : TypedCall<pb::RecommendRequest, pb::RecommendResponse> {
     }
     if (!status.ok() || !measured || w.runner->options().truth == nullptr) return;
     w.runner->SendClicks(w, req.user_id(), resp);
+  }
+};
+
+// An IngestEvents of the load (not a click): with an event_id_prefix, the
+// events it carried are acknowledged when the call returned OK, except those
+// the answer lists as rejected. A duplicate is acknowledged too: its id is
+// in the log already.
+struct IngestCall : TypedCall<pb::IngestEventsRequest, pb::IngestEventsResponse> {
+  void Done(Worker& w) override {
+    if (!status.ok() || w.runner->options().event_id_prefix.empty()) return;
+    std::vector<bool> rejected(req.events_size(), false);
+    for (const pb::RejectedEvent& r : resp.rejected()) {
+      if (r.index() >= 0 && r.index() < req.events_size()) rejected[r.index()] = true;
+    }
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    for (int i = 0; i < req.events_size(); ++i) {
+      if (!rejected[i]) w.acked.push_back({req.events(i).event_id(), now_ms});
+    }
   }
 };
 
@@ -257,10 +279,13 @@ void Runner::Send(Op op, int64_t sched_ns, bool measured) {
       return;
     }
     case Op::kIngest: {
-      auto* call = new TypedCall<pb::IngestEventsRequest, pb::IngestEventsResponse>;
+      auto* call = new IngestCall;
       fill(call);
       for (int i = 0; i < o_.ingest_batch; ++i) {
         pb::Event* e = call->req.add_events();
+        if (!o_.event_id_prefix.empty()) {
+          e->set_event_id(absl::StrCat(o_.event_id_prefix, next_event_++));
+        }
         e->set_user_id(i == 0 ? user : catalog_.users[users_.Sample(rng_)]);
         e->set_item_id(catalog_.items[items_.Sample(rng_)]);
         e->set_type(pb::VIEW);
@@ -380,6 +405,10 @@ absl::StatusOr<RunResult> Runner::Go() {
   const int64_t start = NowNs() + 10'000'000;
   const int64_t window = start + std::chrono::nanoseconds(o_.warmup).count();
   window_ns_ = window;
+  result.window_start_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count() +
+                                (window - NowNs()) / 1'000'000;
   int64_t end = window + std::chrono::nanoseconds(o_.duration).count();
   phases.push_back({o_.rate, end});
   for (const auto& [rate, len] : o_.then) {
@@ -456,6 +485,7 @@ absl::StatusOr<RunResult> Runner::Go() {
       d.degraded += w->seconds[sec].degraded;
     }
     result.clicks.Merge(w->clicks);
+    for (AckedEvent& e : w->acked) result.acked_events.push_back(std::move(e));
     last_done = std::max(last_done, w->last_measured_done_ns);
   }
   for (const OpResult& r : result.ops) {
@@ -471,6 +501,8 @@ absl::StatusOr<RunResult> Runner::Go() {
     }
   }
   result.completed = result.latency.count();
+  result.event_id_prefix = o_.event_id_prefix;
+  result.events_sent = next_event_;
   result.seconds = static_cast<double>(end - window) / 1e9;
   const double span = static_cast<double>(std::max(last_done, end) - window) / 1e9;
   result.achieved_rate = span > 0 ? static_cast<double>(result.completed) / span : 0;
@@ -525,6 +557,7 @@ absl::Status RunOptions::Validate() const {
   if (!(zipf >= 0 && zipf <= 5)) return bad("--zipf must be in [0, 5], got ", zipf);
   if (max_inflight < 1) return bad("--max-inflight must be at least 1");
   if (ingest_batch < 1 || ingest_batch > 10000) return bad("--ingest-batch must be in [1, 10000]");
+  if (event_id_prefix.size() > 64) return bad("the event id prefix is longer than 64 characters");
   if (rank_candidates < 1 || rank_candidates > 10000)
     return bad("--rank-candidates must be in [1, 10000]");
   if (echo_response_bytes < 0 || echo_response_bytes > (4 << 20))
@@ -578,6 +611,12 @@ nlohmann::json RunResult::ToJson() const {
   j["ok_not_degraded"] = ok - degraded;
   j["achieved_rate"] = std::round(achieved_rate * 10) / 10;
   j["send_lag_p99_us"] = Us(send_lag.Percentile(0.99));
+  j["window_start_unix_ms"] = window_start_unix_ms;
+  if (!event_id_prefix.empty()) {
+    j["events"] = {{"id_prefix", event_id_prefix},
+                   {"sent", events_sent},
+                   {"acked", static_cast<int64_t>(acked_events.size())}};
+  }
   nlohmann::json ops_json = nlohmann::json::object();
   for (int i = 0; i < kNumOps; ++i) {
     if (ops[i].latency.count() == 0 && ops[i].errors.empty()) continue;

@@ -67,6 +67,11 @@ struct RunOptions {
   // an examined item is clicked with its true probability. 0 = every item
   // is examined.
   double position_bias = 1;
+  // When not empty, every ingest event gets the id `<prefix><n>` (n = 0, 1,
+  // ... in send order, warm-up included) and RunResult::acked_events lists
+  // the events the server acknowledged: their IngestEvents call returned OK
+  // and did not reject them. A drill compares that list with the event log.
+  std::string event_id_prefix;
 
   absl::Status Validate() const;
 };
@@ -78,6 +83,12 @@ struct OpResult {
   // OK answers the gateway marked degraded, by the reason's head
   // ("retrieval failed", "ranking failed", "gateway overloaded", ...).
   std::map<std::string, int64_t> degraded;
+};
+
+// An event the server acknowledged, and when (Unix ms, as the answer arrived).
+struct AckedEvent {
+  std::string id;
+  int64_t unix_ms = 0;
 };
 
 // One second of the measured window.
@@ -146,6 +157,14 @@ struct RunResult {
   std::array<OpResult, kNumOps> ops;
   LatencyHistogram send_lag;  // how late this client sent (its own health)
   ClickStats clicks;
+  // The wall-clock time (Unix ms) at which the measured window began: second
+  // i of the timeline starts at window_start_unix_ms + 1000 i.
+  int64_t window_start_unix_ms = 0;
+  // With RunOptions::event_id_prefix (repeated here): ingest events sent
+  // (warm-up included) and those acknowledged, in no particular order.
+  std::string event_id_prefix;
+  int64_t events_sent = 0;
+  std::vector<AckedEvent> acked_events;
 
   nlohmann::json ToJson() const;
   // One line for humans: rate, achieved, errors, percentiles.

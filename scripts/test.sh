@@ -8,6 +8,9 @@
 #                                  real Redis Cluster (label cluster_e2e, about 4
 #                                  minutes; not in CI: the cluster client's own tests,
 #                                  label cluster, run in every build)
+#   ./scripts/test.sh --drills     release build, also the fault drills under load and the
+#                                  10-minute soak (labels drill and soak, about 25 minutes;
+#                                  not in CI: docs/reliability.md)
 #   ./scripts/test.sh -R redis     extra arguments go to ctest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +19,7 @@ build_dir=build
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECSTACK_BUILD_TESTS=ON -DRECSTACK_BUILD_BENCH=ON)
 ctest_args=()
 cluster_e2e=0
+drills=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize)
@@ -23,6 +27,7 @@ for arg in "$@"; do
       cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DRECSTACK_SANITIZE=ON -DRECSTACK_BUILD_TESTS=ON
                   -DRECSTACK_BUILD_BENCH=OFF) ;;
     --cluster) cluster_e2e=1 ;;
+    --drills) drills=1 ;;
     *) ctest_args+=("$arg") ;;
   esac
 done
@@ -39,5 +44,9 @@ cmake --build "$build_dir" -j "$jobs"
 # Sanitizers: fail on the first report; leaks are reported too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-[ "$cluster_e2e" = 1 ] || ctest_args=(-LE cluster_e2e "${ctest_args[@]}")
+# Labels left out unless asked for, in one -LE regex.
+excluded=()
+[ "$cluster_e2e" = 1 ] || excluded+=(cluster_e2e)
+[ "$drills" = 1 ] || excluded+=(drill soak)
+[ ${#excluded[@]} -eq 0 ] || ctest_args=(-LE "^($(IFS='|'; echo "${excluded[*]}"))\$" "${ctest_args[@]}")
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300 "${ctest_args[@]}"

@@ -170,7 +170,15 @@ if [ "$cmd" != describe ]; then
   mkdir -p "$state/logs" "$state/pids" "$state/redis" "$state/training"
 fi
 
-alive() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
+alive() {
+  local pid
+  [ -f "$state/pids/$1.pid" ] || return 1
+  pid=$(cat "$state/pids/$1.pid")
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Killed but not yet reaped (a zombie: its new parent, PID 1 in a container,
+  # reaps when it gets to it) is not running: `kill -9 X; up` must start X.
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
 
 # The processes with a pid file (running or not) beside those of --replicas:
 # what `status` shows, so replicas started with a larger N are not hidden.

@@ -3,6 +3,7 @@
 // to show that open-loop measurement exposes stalls, errors and timeouts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "loadtest/echo.h"
 #include "loadtest/runner.h"
+#include "recstack/v1/ingestion.grpc.pb.h"
 #include "tests/support/grpc/in_process_server.h"
 
 namespace recstack::loadtest {
@@ -152,6 +154,90 @@ TEST(LoadTest, BadOptionsAndUnreachableTargetsAreClearErrors) {
   auto u = loadtest::Run(none, Catalog::Synthetic(10, 10));
   ASSERT_FALSE(u.ok());
   EXPECT_EQ(u.status().code(), absl::StatusCode::kUnavailable);
+}
+
+// An ingestion service that stores what it accepts and misbehaves on
+// purpose: every 4th call fails UNAVAILABLE (nothing stored), and in every
+// 3rd call that gets through the second event is rejected (not stored).
+class FlakyIngestion final : public v1::IngestionService::Service {
+ public:
+  grpc::Status IngestEvents(grpc::ServerContext*, const v1::IngestEventsRequest* req,
+                            v1::IngestEventsResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    if (calls_ % 4 == 0) return {grpc::StatusCode::UNAVAILABLE, "injected"};
+    for (int i = 0; i < req->events_size(); ++i) {
+      if (calls_ % 3 == 0 && i == 1) {
+        v1::RejectedEvent* r = resp->add_rejected();
+        r->set_index(i);
+        r->set_event_id(req->events(i).event_id());
+        r->set_reason("injected");
+        continue;
+      }
+      stored_.push_back(req->events(i).event_id());
+    }
+    resp->set_accepted(static_cast<int32_t>(stored_.size()));
+    return grpc::Status::OK;
+  }
+  std::vector<std::string> stored() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stored_;
+  }
+
+ private:
+  std::mutex mu_;
+  int calls_ = 0;
+  std::vector<std::string> stored_;
+};
+
+TEST(LoadTest, AckedEventsAreExactlyTheStoredOnes) {
+  FlakyIngestion service;
+  testing::InProcessServer server({&service});
+  RunOptions o;
+  o.target = Target::kIngestion;
+  o.addr = server.address();
+  o.mix = *Mix::Parse("ingest=1");
+  o.rate = 200;
+  o.warmup = milliseconds(200);
+  o.duration = milliseconds(1000);
+  o.ingest_batch = 2;
+  o.connections = 2;
+  o.event_id_prefix = "drill-";
+  auto r = loadtest::Run(o, Catalog::Synthetic(50, 50));
+  ASSERT_TRUE(r.ok()) << r.status();
+  // 240 calls of 2 events, warm-up included.
+  EXPECT_EQ(r->events_sent, 2 * r->sent);
+  EXPECT_EQ(r->sent, 240);
+  const int64_t t1 =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::vector<std::string> acked, stored = service.stored();
+  for (const AckedEvent& e : r->acked_events) {
+    acked.push_back(e.id);
+    // Answered within the run: after the window's start (less the warm-up).
+    EXPECT_GE(e.unix_ms, r->window_start_unix_ms - 300);
+    EXPECT_LE(e.unix_ms, t1);
+  }
+  std::sort(acked.begin(), acked.end());
+  std::sort(stored.begin(), stored.end());
+  EXPECT_EQ(acked, stored);
+  // 60 calls failed, 60 of the other 180 had an event rejected.
+  EXPECT_EQ(static_cast<int64_t>(acked.size()), 2 * 180 - 60);
+  EXPECT_TRUE(std::adjacent_find(acked.begin(), acked.end()) == acked.end());  // unique ids
+  for (const std::string& id : acked) EXPECT_EQ(id.rfind("drill-", 0), 0u) << id;
+  const nlohmann::json j = r->ToJson();
+  EXPECT_EQ(j["events"]["id_prefix"], "drill-");
+  EXPECT_EQ(j["events"]["sent"], 480);
+  EXPECT_EQ(j["events"]["acked"], 300);
+  EXPECT_GT(j["window_start_unix_ms"].get<int64_t>(), 1'600'000'000'000);
+
+  // Without a prefix the ids are the server's to make, and none is listed.
+  o.event_id_prefix.clear();
+  o.duration = milliseconds(200);
+  auto plain = loadtest::Run(o, Catalog::Synthetic(50, 50));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->acked_events.empty());
+  EXPECT_FALSE(plain->ToJson().contains("events"));
 }
 
 }  // namespace
