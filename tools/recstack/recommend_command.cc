@@ -62,7 +62,7 @@ void PrintTable(const google::protobuf::RepeatedPtrField<v1::ScoredItem>& items)
 
 }  // namespace
 
-void RegisterRecommendCommands(CLI::App& app) {
+void RegisterRecommendCommands(CLI::App& app, const Dialer& dialer) {
   struct Opts {
     std::string user, addr, stage = "gateway", item, similar_source;
     int k = 10;
@@ -78,11 +78,13 @@ void RegisterRecommendCommands(CLI::App& app) {
   rec->add_option("--addr", o->addr, "HOST:PORT (default: the stage's local port)");
   rec->add_flag("--debug", o->debug, "gateway: show each stage");
   rec->add_flag("--json", o->json, "print JSON");
-  rec->callback([o] {
+  rec->callback([o, &dialer] {
     RunCommand("recommend", [&]() -> absl::Status {
       if (o->stage == "retrieval") {
-        auto stub = v1::RetrievalService::NewStub(
-            grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
+        RECSTACK_ASSIGN_OR_RETURN(
+            auto channel,
+            dialer.Dial(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
+        auto stub = v1::RetrievalService::NewStub(channel);
         grpc::ClientContext ctx;
         grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
         v1::RetrieveRequest req;
@@ -104,8 +106,9 @@ void RegisterRecommendCommands(CLI::App& app) {
         return absl::OkStatus();
       }
       if (o->stage != "gateway") return absl::InvalidArgumentError("--stage: gateway or retrieval");
-      auto stub = v1::GatewayService::NewStub(
-          grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(
+          auto channel, dialer.Dial(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
+      auto stub = v1::GatewayService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::RecommendRequest req;
@@ -149,10 +152,12 @@ void RegisterRecommendCommands(CLI::App& app) {
   sim->add_option("--source", so->similar_source,
                   "item2item (cosine of the factor model, default) or ease (EASE weights)");
   sim->add_flag("--json", so->json, "print JSON");
-  sim->callback([so] {
+  sim->callback([so, &dialer] {
     RunCommand("similar", [&]() -> absl::Status {
-      auto stub = v1::RetrievalService::NewStub(
-          grpcutil::MakeChannel(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
+      RECSTACK_ASSIGN_OR_RETURN(
+          auto channel,
+          dialer.Dial(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
+      auto stub = v1::RetrievalService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::SimilarItemsRequest req;
