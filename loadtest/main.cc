@@ -43,6 +43,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/config/config.h"
+#include "common/grpc/tls.h"
 #include "common/log/log.h"
 #include "loadtest/echo.h"
 #include "loadtest/report.h"
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
   int64_t users = 5000, items = 2000;
   bool json = false, with_floor = false;
   double max_error_ratio = 0.001;
+  recstack::config::TlsConfig tls;
+  recstack::config::AddTlsFlags(app, &tls, recstack::config::TlsRole::kClient);
   app.add_option("--addr", o.addr,
                  "the target: HOST:PORT, dns:///HOST:PORT or ipv4:IP:PORT,IP:PORT,...; requests "
                  "go round-robin over every address (several gateways)")
@@ -161,6 +164,13 @@ int main(int argc, char** argv) {
     return *d;
   };
   if (auto st = recstack::config::ValidateTarget("addr", o.addr); !st.ok()) return Fail(st, 2);
+  if (auto st = recstack::config::ValidateTls(tls, recstack::config::TlsRole::kClient); !st.ok())
+    return Fail(st, 2);
+  if (tls.enabled()) {
+    auto credentials = recstack::grpcutil::MakeChannelCredentials(tls);
+    if (!credentials.ok()) return Fail(credentials.status(), 2);
+    o.credentials = std::move(*credentials);
+  }
   auto t = rl::ParseTarget(target);
   if (!t.ok()) return Fail(t.status());
   o.target = *t;
@@ -250,6 +260,8 @@ int main(int argc, char** argv) {
     floor_o.target = rl::Target::kFloor;
     floor_o.addr = echo->address();
     floor_o.truth = nullptr;
+    // The echo service is plaintext: with --tls-* the ratios include TLS.
+    floor_o.credentials = nullptr;
     floor_o.mix = rl::Mix{};
     if (o.target == rl::Target::kFloor) {
       o = floor_o;
@@ -276,6 +288,7 @@ int main(int argc, char** argv) {
 
   nlohmann::json out;
   out["config"] = {{"addr", o.addr},
+                   {"tls", o.credentials != nullptr},
                    {"target", rl::TargetName(o.target)},
                    {"arrivals", arrivals},
                    {"duration_s", o.duration.count() / 1000.0},

@@ -195,8 +195,10 @@ absl::Status Runner::Connect() {
     // as the services' own channels do (grpcutil::MakeChannel).
     args.SetServiceConfigJSON(grpcutil::kRoundRobinServiceConfig);
     args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+    grpcutil::SetListAuthority(o_.addr, args);
     Connection c;
-    c.channel = grpc::CreateCustomChannel(o_.addr, grpc::InsecureChannelCredentials(), args);
+    c.channel = grpc::CreateCustomChannel(
+        o_.addr, o_.credentials ? o_.credentials : grpc::InsecureChannelCredentials(), args);
     if (!c.channel->WaitForConnected(deadline)) {
       return absl::UnavailableError(absl::StrCat("cannot connect to ", o_.addr, " within 5s"));
     }

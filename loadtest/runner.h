@@ -7,6 +7,8 @@
 // client) falls behind, the queueing shows up in the percentiles instead of
 // silently lowering the rate (coordinated omission).
 
+#include <grpcpp/security/credentials.h>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -58,6 +60,8 @@ struct RunOptions {
   int ingest_batch = 1;          // events per IngestEvents
   int rank_candidates = 100;     // candidates per Rank (--target ranking)
   int echo_response_bytes = 0;   // padding of each Echo answer (floor)
+  // TLS (grpcutil::MakeChannelCredentials); nullptr: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   // With a synthetic data set's ground truth: every item a Recommend
   // returns may be clicked (see position_bias) and is then sent back as a
   // CLICK event.

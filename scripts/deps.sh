@@ -11,8 +11,8 @@ PACKAGES=(
   libhiredis-dev redis-server libopenblas-dev prometheus-cpp-dev
   # libraries: ANN index, HTTP, CLI, JSON, logging
   libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
-  # SHA-256 of API keys; TLS
-  libssl-dev
+  # API keys' SHA-256 and TLS: certificate checks (OpenSSL), and `openssl` makes the local stack's certificates
+  libssl-dev openssl
   # tests and benchmarks (FAISS is the top-K peer, linked only into a benchmark);
   # page tests use a real browser: headless chromium (tests/integration/gateway_page)
   libgtest-dev libgmock-dev libbenchmark-dev libfaiss-dev chromium
@@ -20,6 +20,8 @@ PACKAGES=(
   libxgboost-dev
   # deploy checks (docker-compose config, YAML manifests) and load-test plots
   docker-compose python3-yaml gnuplot-nox
+  # the README's Python client over TLS, run by the TLS stack test (tests/e2e/stack/tls_test.sh)
+  python3-grpcio python3-grpc-tools
   # used by scripts: health probes, JSON in shell; the C++ format (scripts/check_format.sh)
   curl jq clang-format
   # fuzzing: clang's libFuzzer (tests/fuzz, scripts/fuzz.sh)

@@ -115,6 +115,7 @@ void AddServiceFlags(CLI::App& app, ServiceConfig* c) {
                  "= never (0-86400)")
       ->envname(EnvName("max-connection-age-seconds"))
       ->capture_default_str();
+  AddTlsFlags(app, &c->tls, TlsRole::kService);
 }
 
 void AddAddressFlag(CLI::App& app, const std::string& name, std::string* value,
@@ -207,7 +208,7 @@ absl::Status Validate(const ServiceConfig& c) {
   if (!(c.max_connection_age_seconds >= 0 && c.max_connection_age_seconds <= 86400)) {
     return absl::InvalidArgumentError("--max-connection-age-seconds: must be 0-86400");
   }
-  return absl::OkStatus();
+  return ValidateTls(c.tls, TlsRole::kService);
 }
 
 redis::Keyspace KeyspaceFor(const ServiceConfig& c) {

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/config/ports.h"
+#include "common/config/tls.h"
 #include "common/redis/keyspace.h"
 
 namespace recstack::config {
@@ -38,6 +39,9 @@ struct ServiceConfig {
   // about this long, so clients re-resolve a name like dns:///retrieval:50053
   // and spread over replicas added since they connected.
   double max_connection_age_seconds = 0;
+  // Empty: plaintext. With a certificate the server speaks only TLS (mutual
+  // with a CA), and the service dials its peers over TLS with the same files.
+  TlsConfig tls = {};
 };
 
 // Adds --listen, --metrics-listen, --redis-url, --key-prefix, --log-level,
@@ -45,7 +49,7 @@ struct ServiceConfig {
 // RECSTACK_METRICS_LISTEN, RECSTACK_REDIS_URL, RECSTACK_KEY_PREFIX,
 // RECSTACK_LOG_LEVEL, RECSTACK_DRAIN_SECONDS, RECSTACK_REDIS_POOL_SIZE; and
 // --max-inflight, --latency-target-ms, --max-connection-age-seconds
-// (RECSTACK_MAX_INFLIGHT, ...).
+// (RECSTACK_MAX_INFLIGHT, ...); and the TLS flags (AddTlsFlags).
 // Fills defaults for `config->service` first.
 void AddServiceFlags(CLI::App& app, ServiceConfig* config);
 

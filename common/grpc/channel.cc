@@ -1,5 +1,6 @@
 #include "common/grpc/channel.h"
 
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -7,7 +8,20 @@
 
 namespace recstack::grpcutil {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
+void SetListAuthority(const std::string& target, grpc::ChannelArguments& args) {
+  // A fixed list's authority would be the whole list ("127.0.0.1:50053,
+  // 127.0.0.1:50063"), a name no certificate carries: its first address
+  // stands for it, in :authority and in TLS's check of the server's name.
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (target.starts_with(scheme)) {
+      std::string_view list = std::string_view(target).substr(scheme.size());
+      args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, std::string(list.substr(0, list.find(','))));
+    }
+  }
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(kKeepaliveTime.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
@@ -23,7 +37,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
   // ours: a service config published in DNS TXT records is not consulted.
   args.SetServiceConfigJSON(kRoundRobinServiceConfig);
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  SetListAuthority(target, args);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(target, credentials, args);
 }
 
 void SetDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds budget,
@@ -54,12 +70,14 @@ absl::Status CheckHealth(grpc::Channel& channel, std::chrono::milliseconds timeo
   return absl::OkStatus();
 }
 
-absl::Status WaitForServing(const std::string& address, std::chrono::milliseconds timeout) {
-  auto channel = MakeChannel(address);
+absl::Status WaitForServing(const std::string& address, std::chrono::milliseconds timeout,
+                            std::shared_ptr<grpc::ChannelCredentials> credentials,
+                            const std::string& service) {
+  auto channel = MakeChannel(address, std::move(credentials));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   absl::Status last = absl::DeadlineExceededError("not checked");
   while (std::chrono::steady_clock::now() < deadline) {
-    last = CheckHealth(*channel, std::chrono::milliseconds(500));
+    last = CheckHealth(*channel, std::chrono::milliseconds(500), service);
     if (last.ok()) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -25,14 +25,24 @@ inline constexpr std::chrono::milliseconds kKeepaliveTime{30'000};
 inline constexpr char kRoundRobinServiceConfig[] =
     R"({"loadBalancingConfig":[{"round_robin":{}}]})";
 
-// Insecure (loopback / service mesh) channel with keepalive, a 16 MiB
-// message limit and round_robin over every address `target` resolves to:
+// A channel with keepalive, a 16 MiB message limit and round_robin over
+// every address `target` resolves to:
 //   HOST:PORT, dns:///HOST:PORT   every address the name resolves to (a
 //                                 headless Service's pods), resolved again
 //                                 when a connection drops
 //   ipv4:IP:PORT,IP:PORT,...      a fixed list (local replicas)
-// (config::ValidateTarget checks these forms). Build once, share.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target);
+// (config::ValidateTarget checks these forms). Plaintext without
+// `credentials` (MakeChannelCredentials in common/grpc/tls.h builds TLS
+// ones). Over TLS the server's certificate must name the target's host; a
+// fixed list is checked against its first address's host. Build once, share.
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& target, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+
+// What MakeChannel does for a fixed list (ipv4:A,B,... / ipv6:...): its
+// first address is the channel's authority, so that TLS checks the servers'
+// certificates against that address's host. For callers that build their
+// own channels.
+void SetListAuthority(const std::string& target, grpc::ChannelArguments& args);
 
 // Deadline of an outgoing call: now + budget, but never past the incoming
 // call's deadline (so a caller's budget is honoured end to end).
@@ -43,7 +53,9 @@ void SetDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds budget,
 // with the status otherwise.
 absl::Status CheckHealth(grpc::Channel& channel, std::chrono::milliseconds timeout,
                          const std::string& service = "");
-// Polls CheckHealth until SERVING or `timeout`.
-absl::Status WaitForServing(const std::string& address, std::chrono::milliseconds timeout);
+// Polls CheckHealth (of `service`) until SERVING or `timeout`.
+absl::Status WaitForServing(const std::string& address, std::chrono::milliseconds timeout,
+                            std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+                            const std::string& service = "");
 
 }  // namespace recstack::grpcutil

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/tls.h"
 #include "common/log/log.h"
 
 namespace recstack::grpcutil {
@@ -44,8 +45,10 @@ std::string ServerRunner::address() const { return absl::StrCat("127.0.0.1:", po
 absl::Status ServerRunner::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   // Without this gRPC sets SO_REUSEPORT, and a second instance on a busy
   // port would start "successfully" and share its connections.
@@ -81,7 +84,11 @@ absl::Status ServerRunner::Start() {
   } else {
     SetServing(true);
   }
-  log::Info("listening", {{"grpc", address()}, {"metrics_port", metrics_port()}});
+  log::Info("listening", {{"grpc", address()},
+                          {"tls", !options_.tls.enabled()   ? "off"
+                                  : options_.tls.ca.empty() ? "on"
+                                                            : "mutual"},
+                          {"metrics_port", metrics_port()}});
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/config/tls.h"
 #include "common/grpc/channel.h"
 #include "common/metrics/metrics.h"
 
@@ -45,6 +46,9 @@ struct ServerOptions {
   // connection, and a client that resolves a name re-resolves it first, so
   // it finds replicas added since (round_robin over a headless Service).
   std::chrono::milliseconds max_connection_age{0};
+  // Plaintext when empty; TLS, mutual with a CA (common/grpc/tls.h). Start
+  // reads the files.
+  config::TlsConfig tls;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts

@@ -20,6 +20,7 @@ ServerOptions ServerOptionsFor(const config::ServiceConfig& cfg) {
   o.drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_seconds * 1000));
   o.max_connection_age =
       std::chrono::milliseconds(static_cast<int64_t>(cfg.max_connection_age_seconds * 1000));
+  o.tls = cfg.tls;
   return o;
 }
 

@@ -35,6 +35,14 @@
 #                  redis-cli as admin: redis-cli --user admin --pass
 #                  "$(cat $state/redis/acl/admin.password)". Applies to a Redis
 #                  started by this `up` (down first to add it to a running one).
+#   --tls          TLS everywhere: `up` makes a throwaway CA and a certificate
+#                  per service under $state/tls (deploy/tls/make-certs.sh:
+#                  ca.pem, NAME.pem + NAME-key.pem, and client.pem +
+#                  client-key.pem for the CLI and other clients), and starts
+#                  every service with --tls-cert, --tls-key and --tls-ca:
+#                  gRPC only over mutual TLS (a client needs a certificate the
+#                  CA signed), the gateway's HTTP as HTTPS. Metrics stay plain
+#                  HTTP. Plaintext without it; switching restarts every service.
 #
 # Ports (RECSTACK_PORT_OFFSET is added to every one):
 #   redis 6379, HTTP 8080 (the gateway's)
@@ -56,7 +64,10 @@
 #   RECSTACK_EXPERIMENTS  when set, the experiments file: given to ranking (which
 #                         runs them) and training (which reads them out)
 #   RECSTACK_EXPLORE_RATE when set, the gateway's --explore-rate
+# (RECSTACK_TLS_CERT, _KEY and _CA are ignored: --tls decides.)
 set -euo pipefail
+# The services and the CLI read these; only --tls may turn TLS on.
+unset RECSTACK_TLS_CERT RECSTACK_TLS_KEY RECSTACK_TLS_CA
 root=$(cd "$(dirname "$0")/../.." && pwd)
 state=${RECSTACK_STACK_DIR:-$root/.stack}
 off=${RECSTACK_PORT_OFFSET:-0}
@@ -64,7 +75,7 @@ bin=${RECSTACK_BIN:-$root/build/bin}
 host=127.0.0.1
 
 usage() {
-  echo "usage: $0 up|down|status|describe [--replicas N] [--redis-cluster M] [--redis-acl]" >&2
+  echo "usage: $0 up|down|status|describe [--replicas N] [--redis-cluster M] [--redis-acl] [--tls]" >&2
   exit 2
 }
 
@@ -74,6 +85,7 @@ cmd=${1:-status}
 replicas=1
 cluster_masters=0
 acl=0
+tls=0
 while [ $# -gt 0 ]; do
   case $1 in
     --redis-acl) acl=1; shift ;;
@@ -81,6 +93,7 @@ while [ $# -gt 0 ]; do
     --replicas=*) replicas=${1#*=}; shift ;;
     --redis-cluster) [ $# -ge 2 ] || usage; cluster_masters=$2; shift 2 ;;
     --redis-cluster=*) cluster_masters=${1#*=}; shift ;;
+    --tls) tls=1; shift ;;
     *) echo "stack: unknown option $1" >&2; usage ;;
   esac
 done
@@ -127,6 +140,14 @@ redis_url_of() {
   printf '%s' "${redis_url/:\/\//://$s:$pw@}"
 }
 http_port=$((8080 + off))
+# --tls: the files deploy/tls/make-certs.sh makes, and what a client shows.
+tls_dir=$state/tls
+client_tls=()
+http_scheme=http
+if [ $tls = 1 ]; then
+  client_tls=(--tls-cert "$tls_dir/client.pem" --tls-key "$tls_dir/client-key.pem" --tls-ca "$tls_dir/ca.pem")
+  http_scheme=https
+fi
 services=(ingestion training retrieval ranking gateway)
 # The services that run --replicas N processes, and a replica's port step.
 declare -A replicated=([retrieval]=1 [ranking]=1)
@@ -276,6 +297,9 @@ service_args() {
                     --ranking-addr "$(target_of ranking)" --ingestion-addr "$(target_of ingestion)"
                     --training-addr "$(target_of training)") ;;
   esac
+  # A replica has its service's certificate (names and SANs are per service).
+  [ $tls = 0 ] || args+=(--tls-cert "$tls_dir/$name.pem" --tls-key "$tls_dir/$name-key.pem"
+                         --tls-ca "$tls_dir/ca.pem")
   # Optional settings of the user's, passed on explicitly so `describe` shows them.
   case $name in
     ranking | training) [ -z "${RECSTACK_EXPERIMENTS:-}" ] || args+=(--experiments "$RECSTACK_EXPERIMENTS") ;;
@@ -358,9 +382,17 @@ describe() {
   mapfile -t insts < <(all_instances)
   local nodes
   nodes=$(IFS=,; echo "${cluster_ports[*]}")
-  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s], "acl": %s},\n  "services": {\n' \
+  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s], "acl": %s},\n' \
     "$(json_str "$host")" "$replicas" "$redis_port" "$cluster_masters" "${nodes:-$redis_port}" \
     "$([ "$acl" = 1 ] && echo true || echo false)"
+  if [ $tls = 1 ]; then
+    printf '  "tls": {"enabled": true, "mutual": true, "dir": %s, "ca": %s, "client_cert": %s, "client_key": %s},\n' \
+      "$(json_str "$tls_dir")" "$(json_str "$tls_dir/ca.pem")" "$(json_str "$tls_dir/client.pem")" \
+      "$(json_str "$tls_dir/client-key.pem")"
+  else
+    printf '  "tls": {"enabled": false},\n'
+  fi
+  printf '  "services": {\n'
   for i in "${!insts[@]}"; do
     inst=${insts[$i]}
     s=$(service_of "$inst")
@@ -374,7 +406,7 @@ describe() {
     printf '    %s: {"service": %s, "replica": %d, "binary": %s, "grpc_port": %d, "metrics_port": %d' \
       "$(json_str "$inst")" "$(json_str "$s")" "$(replica_of "$inst")" "$(json_str "recstack-$s")" \
       "$(grpc_port_of "$inst")" "$(metrics_port_of "$inst")"
-    [ "$s" = gateway ] && printf ', "http_port": %d' "$http_port"
+    [ "$s" = gateway ] && printf ', "http_port": %d, "http_scheme": "%s"' "$http_port" "$http_scheme"
     printf ',\n      "flags": {%s},\n      "env": {%s}}' "$flags" "$envs"
     [ "$i" -lt $((${#insts[@]} - 1)) ] && printf ','
     printf '\n'
@@ -388,19 +420,31 @@ case $cmd in
     for b in "${services[@]}"; do
       [ -x "$bin/recstack-$b" ] || { echo "stack: $bin/recstack-$b is missing: build first" >&2; exit 1; }
     done
+    if [ $tls = 1 ]; then
+      "$root/deploy/tls/make-certs.sh" "$tls_dir" gateway ingestion training retrieval ranking client || {
+        echo "stack: could not make the TLS certificates in $tls_dir" >&2
+        exit 1
+      }
+    fi
     if [ "$cluster_masters" -gt 0 ]; then start_redis_cluster; else start_redis; fi
     mapfile -t insts < <(all_instances)
     for inst in "${insts[@]}"; do start_service "$inst"; done
     for inst in "${insts[@]}"; do
-      if ! "$bin/recstack" health --addr "$host:$(grpc_port_of "$inst")" --wait 30s >/dev/null; then
+      if ! "$bin/recstack" health --addr "$host:$(grpc_port_of "$inst")" --wait 30s "${client_tls[@]}" >/dev/null; then
         echo "stack: $inst is not healthy; see $state/logs/$inst.log" >&2
         exit 1
       fi
     done
     # Replicas of an earlier, larger --replicas: the gateway no longer calls them.
     for s in "${!replicated[@]}"; do stop_replicas_beyond "$s" "$replicas"; done
-    echo "stack: up (redis $redis_url, gateway $host:${grpc_port[gateway]}, http http://$host:$http_port/," \
-      "$replicas replica(s) of retrieval and ranking)"
+    echo "stack: up (redis $redis_url, gateway $host:${grpc_port[gateway]}, http $http_scheme://$host:$http_port/," \
+      "$replicas replica(s) of retrieval and ranking, tls $([ $tls = 1 ] && echo "on (mutual)" || echo off))"
+    if [ $tls = 1 ]; then
+      echo "stack: every gRPC port wants a client certificate from $tls_dir/ca.pem; the CLI and the load generator:"
+      echo "  $bin/recstack recommend --addr $host:${grpc_port[gateway]} --user u1 ${client_tls[*]}"
+      echo "  or: export RECSTACK_TLS_CERT=$tls_dir/client.pem RECSTACK_TLS_KEY=$tls_dir/client-key.pem RECSTACK_TLS_CA=$tls_dir/ca.pem"
+      echo "  HTTPS: curl --cacert $tls_dir/ca.pem https://$host:$http_port/healthz"
+    fi
     ;;
   down)
     for s in gateway ranking retrieval training ingestion; do stop_replicas_beyond "$s" 0; done

@@ -141,12 +141,24 @@ std::string ErrorJson(const absl::Status& st) {
 }
 
 HttpServer::HttpServer(Gateway& gateway, std::function<bool()> healthy, ApiKeys* keys)
-    : gateway_(gateway), healthy_(std::move(healthy)), keys_(keys),
-      server_(std::make_unique<httplib::Server>()) {}
+    : gateway_(gateway), healthy_(std::move(healthy)), keys_(keys) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-absl::Status HttpServer::Start(const std::string& listen) {
+absl::Status HttpServer::Start(const std::string& listen, const HttpsFiles& https) {
+  if (https.cert.empty()) {
+    server_ = std::make_unique<httplib::Server>();
+  } else {
+    // Debian's cpp-httplib is built with CPPHTTPLIB_OPENSSL_SUPPORT (its
+    // pkg-config flags define it). No client certificates: the HTTP API is
+    // for browsers and scripts.
+    auto ssl = std::make_unique<httplib::SSLServer>(https.cert.c_str(), https.key.c_str());
+    if (!ssl->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat("--tls-cert/--tls-key: '", https.cert, "', '",
+                                                     https.key, "' do not make an HTTPS server"));
+    }
+    server_ = std::move(ssl);
+  }
   httplib::Server& s = *server_;
   auto reply = [this](httplib::Response& res, const absl::Status& st, const std::string& body) {
     res.status = HttpStatus(st.code());

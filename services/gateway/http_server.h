@@ -56,14 +56,20 @@ namespace recstack::gateway {
 int HttpStatus(absl::StatusCode code);
 std::string ErrorJson(const absl::Status& status);
 
+// PEM certificate and key of an HTTPS server; empty: plain HTTP.
+struct HttpsFiles {
+  std::string cert, key;
+};
+
 class HttpServer {
  public:
   // `healthy` says whether the gateway's own gRPC server is serving; with
   // `keys`, /v1/ paths need a key.
   HttpServer(Gateway& gateway, std::function<bool()> healthy, ApiKeys* keys = nullptr);
   ~HttpServer();
-  // Binds HOST:PORT (port 0 picks one) and serves on a thread.
-  absl::Status Start(const std::string& listen);
+  // Binds HOST:PORT (port 0 picks one) and serves on a thread, over TLS
+  // with `https` when it names a certificate.
+  absl::Status Start(const std::string& listen, const HttpsFiles& https = {});
   int port() const { return port_; }
   void Stop();
 

@@ -7,6 +7,7 @@
 #include "common/config/config.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/service_main.h"
+#include "common/grpc/tls.h"
 #include "common/log/log.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
@@ -92,35 +93,42 @@ int main(int argc, char** argv) {
   }
   gateway::GatewayMetrics metrics(*registry);
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
-  gateway::Gateway gw(
-      std::make_unique<gateway::GrpcRetrievalBackend>(grpcutil::MakeChannel(retrieval_addr)),
-      std::make_unique<gateway::GrpcRankingBackend>(grpcutil::MakeChannel(ranking_addr)),
-      std::make_unique<gateway::GrpcIngestionBackend>(grpcutil::MakeChannel(ingestion_addr)),
-      std::make_unique<gateway::GrpcTrainingBackend>(grpcutil::MakeChannel(training_addr)), g,
-      metrics, limiter.get());
+  // With --tls-*: TLS to every peer, this gateway's certificate as the client one.
+  auto peer_credentials = grpcutil::MakeChannelCredentials(cfg.tls);
+  if (!peer_credentials.ok()) return grpcutil::Fail("gateway", peer_credentials.status(), 2);
+  auto dial = [&](const std::string& target) {
+    return grpcutil::MakeChannel(target, *peer_credentials);
+  };
+  gateway::Gateway gw(std::make_unique<gateway::GrpcRetrievalBackend>(dial(retrieval_addr)),
+                      std::make_unique<gateway::GrpcRankingBackend>(dial(ranking_addr)),
+                      std::make_unique<gateway::GrpcIngestionBackend>(dial(ingestion_addr)),
+                      std::make_unique<gateway::GrpcTrainingBackend>(dial(training_addr)), g,
+                      metrics, limiter.get());
   if (absl::Status s = gw.StartFallbackRefresh(); !s.ok()) {
     log::Warn("no fallback list yet (filled by a later refresh)", {{"error", s.message()}});
   }
   gateway::GatewayServiceImpl service(gw, keys.get());
   std::unique_ptr<gateway::HttpServer> http;
-  const int code =
-      grpcutil::Serve(cfg, registry,
-                      {.services = {&service},
-                       .on_started =
-                           [&](grpcutil::ServerRunner& server) {
-                             http = std::make_unique<gateway::HttpServer>(
-                                 gw, [&server] { return server.serving(); }, keys.get());
-                             return http->Start(http_listen);
-                           },
-                       .on_stopped =
-                           [&] {
-                             if (http) http->Stop();
-                           },
-                       .started_fields = {{"http", http_listen},
-                                          {"api_keys", api_keys_file},
-                                          {"retrieval", retrieval_addr},
-                                          {"ranking", ranking_addr},
-                                          {"ingestion", ingestion_addr},
-                                          {"training", training_addr}}});
+  const int code = grpcutil::Serve(
+      cfg, registry,
+      {.services = {&service},
+       .on_started =
+           [&](grpcutil::ServerRunner& server) {
+             http = std::make_unique<gateway::HttpServer>(
+                 gw, [&server] { return server.serving(); }, keys.get());
+             // HTTPS with the gRPC certificate.
+             return http->Start(http_listen, {.cert = cfg.tls.cert, .key = cfg.tls.key});
+           },
+       .on_stopped =
+           [&] {
+             if (http) http->Stop();
+           },
+       .started_fields = {{"http", http_listen},
+                          {"https", !cfg.tls.cert.empty()},
+                          {"api_keys", api_keys_file},
+                          {"retrieval", retrieval_addr},
+                          {"ranking", ranking_addr},
+                          {"ingestion", ingestion_addr},
+                          {"training", training_addr}}});
   return code;
 }

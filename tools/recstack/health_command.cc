@@ -1,19 +1,20 @@
 // recstack health: the gRPC health status of one service (scripts use it to
-// wait for a stack to come up).
+// wait for a stack to come up; containers use it as their health check).
 #include <iostream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/grpc/channel.h"
+#include "common/status/status.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
 
 namespace recstack::cli {
 
-void RegisterHealthCommand(CLI::App& app) {
+void RegisterHealthCommand(CLI::App& app, const Dialer& dialer) {
   struct Opts {
-    std::string addr, wait = "0";
+    std::string addr, wait = "0", service;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand(
@@ -23,15 +24,20 @@ void RegisterHealthCommand(CLI::App& app) {
                   "addresses one of them answers: check replicas one by one)")
       ->required();
   cmd->add_option("--wait", o->wait, "keep trying this long (e.g. 30s)")->capture_default_str();
-  cmd->callback([o] {
+  cmd->add_option("--service", o->service,
+                  "the health-check name to ask: \"\" (the server, following its readiness "
+                  "probe) or \"liveness\" (SERVING while the process runs)");
+  cmd->callback([o, &dialer] {
     RunCommand("health", [&]() -> absl::Status {
       if (absl::Status st = config::ValidateTarget("addr", o->addr); !st.ok()) return st;
       auto wait = config::ParseDuration(o->wait);
       if (!wait.ok())
         return absl::InvalidArgumentError(absl::StrCat("--wait: ", wait.status().message()));
-      absl::Status st = wait->count() > 0 ? grpcutil::WaitForServing(o->addr, *wait)
-                                          : grpcutil::CheckHealth(*grpcutil::MakeChannel(o->addr),
-                                                                  std::chrono::seconds(2));
+      RECSTACK_ASSIGN_OR_RETURN(auto credentials, dialer.Credentials());
+      absl::Status st = wait->count() > 0
+                            ? grpcutil::WaitForServing(o->addr, *wait, credentials, o->service)
+                            : grpcutil::CheckHealth(*grpcutil::MakeChannel(o->addr, credentials),
+                                                    std::chrono::seconds(2), o->service);
       if (!st.ok()) return st;
       std::cout << o->addr << " SERVING\n";
       return absl::OkStatus();

@@ -62,7 +62,7 @@ absl::Status UpsertItemsFile(v1::IngestionService::Stub& stub, const std::string
   return absl::OkStatus();
 }
 
-absl::Status RunIngest(const IngestOptions& o) {
+absl::Status RunIngest(const IngestOptions& o, const Dialer& dialer) {
   RECSTACK_ASSIGN_OR_RETURN(data::Format format, data::ParseFormat(o.format));
   if (o.batch < 1 || o.batch > 10000) return absl::InvalidArgumentError("--batch must be 1-10000");
   events::EventType type = events::EventType::kPlay;
@@ -97,7 +97,7 @@ absl::Status RunIngest(const IngestOptions& o) {
     return absl::InvalidArgumentError("--time-shift: auto or none");
   }
 
-  auto channel = grpcutil::MakeChannel(o.addr);
+  RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o.addr));
   auto stub = v1::IngestionService::NewStub(channel);
   int64_t items_upserted = 0;
   if (!o.items_file.empty())
@@ -193,7 +193,7 @@ absl::Status RunIngest(const IngestOptions& o) {
 
 }  // namespace
 
-void RegisterIngestCommands(CLI::App& app) {
+void RegisterIngestCommands(CLI::App& app, const Dialer& dialer) {
   auto o = std::make_shared<IngestOptions>();
   CLI::App* ingest =
       app.add_subcommand("ingest", "Load an interactions file through the ingestion service");
@@ -211,7 +211,7 @@ void RegisterIngestCommands(CLI::App& app) {
                    "auto: move data older than 2000 to end now (keeping relative times); none")
       ->capture_default_str();
   ingest->add_flag("--json", o->json, "print one JSON object");
-  ingest->callback([o] { RunCommand("ingest", [&] { return RunIngest(*o); }); });
+  ingest->callback([o, &dialer] { RunCommand("ingest", [&] { return RunIngest(*o, dialer); }); });
 
   struct HistOpts {
     std::string addr = config::DefaultAddress("ingestion"), user;
@@ -224,9 +224,10 @@ void RegisterIngestCommands(CLI::App& app) {
   hist->add_option("--limit", h->limit, "entries")->capture_default_str();
   hist->add_option("--addr", h->addr, "ingestion service HOST:PORT")->capture_default_str();
   hist->add_flag("--json", h->json, "print JSON");
-  hist->callback([h] {
+  hist->callback([h, &dialer] {
     RunCommand("history", [&]() -> absl::Status {
-      auto stub = v1::IngestionService::NewStub(grpcutil::MakeChannel(h->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(h->addr));
+      auto stub = v1::IngestionService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::GetUserHistoryRequest req;
@@ -263,9 +264,10 @@ void RegisterIngestCommands(CLI::App& app) {
       ->capture_default_str();
   trend->add_option("--addr", t->addr, "ingestion service HOST:PORT")->capture_default_str();
   trend->add_flag("--json", t->json, "print JSON");
-  trend->callback([t] {
+  trend->callback([t, &dialer] {
     RunCommand("trending", [&]() -> absl::Status {
-      auto stub = v1::IngestionService::NewStub(grpcutil::MakeChannel(t->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(t->addr));
+      auto stub = v1::IngestionService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::GetTrendingRequest req;

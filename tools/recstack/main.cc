@@ -15,17 +15,19 @@ int main(int argc, char** argv) {
       "Generate data, train models, ingest events and ask for recommendations."};
   app.require_subcommand(1);
   app.fallthrough();
+  // --tls-cert, --tls-key, --tls-ca: before or after the command's name.
+  recstack::cli::Dialer dialer(app);
   // One line per command group (see commands.h).
   recstack::cli::RegisterDatagenCommand(app);
-  recstack::cli::RegisterTrainCommand(app);
+  recstack::cli::RegisterTrainCommand(app, dialer);
   recstack::cli::RegisterTuneCommand(app);
   recstack::cli::RegisterBlendCommand(app);
   recstack::cli::RegisterColdStartCommand(app);
-  recstack::cli::RegisterIngestCommands(app);
-  recstack::cli::RegisterModelsCommands(app);
-  recstack::cli::RegisterRecommendCommands(app);
-  recstack::cli::RegisterHealthCommand(app);
-  recstack::cli::RegisterRankerCommands(app);
+  recstack::cli::RegisterIngestCommands(app, dialer);
+  recstack::cli::RegisterModelsCommands(app, dialer);
+  recstack::cli::RegisterRecommendCommands(app, dialer);
+  recstack::cli::RegisterHealthCommand(app, dialer);
+  recstack::cli::RegisterRankerCommands(app, dialer);
   try {
     app.parse(argc, argv);
   } catch (const recstack::cli::CommandFailed& e) {

@@ -15,7 +15,7 @@
 
 namespace recstack::cli {
 
-void RegisterModelsCommands(CLI::App& app) {
+void RegisterModelsCommands(CLI::App& app, const Dialer& dialer) {
   struct Opts {
     std::string addr = config::DefaultAddress("training"), version;
     bool json = false;
@@ -24,9 +24,10 @@ void RegisterModelsCommands(CLI::App& app) {
   CLI::App* models = app.add_subcommand("models", "List the kept model versions");
   models->add_option("--addr", o->addr, "training service HOST:PORT")->capture_default_str();
   models->add_flag("--json", o->json, "print JSON");
-  models->callback([o] {
+  models->callback([o, &dialer] {
     RunCommand("models", [&]() -> absl::Status {
-      auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o->addr));
+      auto stub = v1::TrainingService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::ListModelsResponse resp;
@@ -66,9 +67,10 @@ void RegisterModelsCommands(CLI::App& app) {
       app.add_subcommand("promote", "Serve a kept model version (also how to roll back)");
   promote->add_option("VERSION", o->version, "e.g. v3")->required();
   promote->add_option("--addr", o->addr, "training service HOST:PORT")->capture_default_str();
-  promote->callback([o] {
+  promote->callback([o, &dialer] {
     RunCommand("promote", [&]() -> absl::Status {
-      auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o->addr));
+      auto stub = v1::TrainingService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::PromoteModelRequest req;

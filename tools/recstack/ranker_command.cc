@@ -85,7 +85,7 @@ void PrintLines(const nlohmann::json& j) {
 
 }  // namespace
 
-void RegisterRankerCommands(CLI::App& app) {
+void RegisterRankerCommands(CLI::App& app, const Dialer& dialer) {
   struct Opts {
     std::string addr = config::DefaultAddress("training");
     std::string model, optimizer, window, attribution, position, objective, timeout = "0";
@@ -131,7 +131,7 @@ void RegisterRankerCommands(CLI::App& app) {
   train->add_option("--timeout", o->timeout, "give up waiting after this (0 = never)")
       ->capture_default_str();
   train->add_flag("--json", o->json, "print JSON");
-  train->callback([o] {
+  train->callback([o, &dialer] {
     RunCommand("ranker train", [&]() -> absl::Status {
       v1::StartRankerTrainingRequest req;
       v1::RankerTrainingParams* p = req.mutable_params();
@@ -161,7 +161,8 @@ void RegisterRankerCommands(CLI::App& app) {
         return absl::InvalidArgumentError(absl::StrCat("--timeout: ", timeout.status().message()));
       const auto give_up = timeout->count() > 0 ? std::chrono::steady_clock::now() + *timeout
                                                 : std::chrono::steady_clock::time_point::max();
-      auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o->addr));
+      auto stub = v1::TrainingService::NewStub(channel);
       v1::Job job;
       {
         grpc::ClientContext ctx;
@@ -192,7 +193,7 @@ void RegisterRankerCommands(CLI::App& app) {
   evaluate->add_option("--attribution", o->attribution, "click attribution (default 30m)");
   evaluate->add_option("--confidence", o->confidence, "of the intervals")->capture_default_str();
   evaluate->add_flag("--json", o->json, "print JSON");
-  evaluate->callback([o] {
+  evaluate->callback([o, &dialer] {
     RunCommand("ranker evaluate", [&]() -> absl::Status {
       v1::EvaluateRankerRequest req;
       req.set_ranker(o->ranker);
@@ -201,7 +202,8 @@ void RegisterRankerCommands(CLI::App& app) {
       req.set_window_ms(window);
       req.set_attribution_ms(attribution);
       req.set_confidence(o->confidence);
-      auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o->addr));
+      auto stub = v1::TrainingService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(60));
       v1::EvaluateRankerResponse r;
@@ -236,7 +238,7 @@ void RegisterRankerCommands(CLI::App& app) {
   report->add_option("--window", o->window, "only impressions of the last (default: all)");
   report->add_option("--attribution", o->attribution, "click attribution (default 30m)");
   report->add_flag("--json", o->json, "print JSON");
-  report->callback([o] {
+  report->callback([o, &dialer] {
     RunCommand("experiment report", [&]() -> absl::Status {
       v1::ExperimentReportRequest req;
       req.set_experiment(o->experiment);
@@ -245,7 +247,8 @@ void RegisterRankerCommands(CLI::App& app) {
       RECSTACK_ASSIGN_OR_RETURN(int64_t attribution, DurationMs("attribution", o->attribution));
       req.set_window_ms(window);
       req.set_attribution_ms(attribution);
-      auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o->addr));
+      auto stub = v1::TrainingService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(60));
       v1::ExperimentReportResponse resp;

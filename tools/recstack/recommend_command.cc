@@ -62,7 +62,7 @@ void PrintTable(const google::protobuf::RepeatedPtrField<v1::ScoredItem>& items)
 
 }  // namespace
 
-void RegisterRecommendCommands(CLI::App& app) {
+void RegisterRecommendCommands(CLI::App& app, const Dialer& dialer) {
   struct Opts {
     std::string user, addr, stage = "gateway", item, similar_source, api_key;
     int k = 10;
@@ -81,11 +81,13 @@ void RegisterRecommendCommands(CLI::App& app) {
                   "gateway: the API key to send (x-api-key) when the gateway has --api-keys")
       ->envname("RECSTACK_API_KEY");
   rec->add_flag("--json", o->json, "print JSON");
-  rec->callback([o] {
+  rec->callback([o, &dialer] {
     RunCommand("recommend", [&]() -> absl::Status {
       if (o->stage == "retrieval") {
-        auto stub = v1::RetrievalService::NewStub(
-            grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
+        RECSTACK_ASSIGN_OR_RETURN(
+            auto channel,
+            dialer.Dial(o->addr.empty() ? config::DefaultAddress("retrieval") : o->addr));
+        auto stub = v1::RetrievalService::NewStub(channel);
         grpc::ClientContext ctx;
         grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
         v1::RetrieveRequest req;
@@ -107,8 +109,9 @@ void RegisterRecommendCommands(CLI::App& app) {
         return absl::OkStatus();
       }
       if (o->stage != "gateway") return absl::InvalidArgumentError("--stage: gateway or retrieval");
-      auto stub = v1::GatewayService::NewStub(
-          grpcutil::MakeChannel(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
+      RECSTACK_ASSIGN_OR_RETURN(
+          auto channel, dialer.Dial(o->addr.empty() ? config::DefaultAddress("gateway") : o->addr));
+      auto stub = v1::GatewayService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       if (!o->api_key.empty()) ctx.AddMetadata("x-api-key", o->api_key);
@@ -153,10 +156,12 @@ void RegisterRecommendCommands(CLI::App& app) {
   sim->add_option("--source", so->similar_source,
                   "item2item (cosine of the factor model, default) or ease (EASE weights)");
   sim->add_flag("--json", so->json, "print JSON");
-  sim->callback([so] {
+  sim->callback([so, &dialer] {
     RunCommand("similar", [&]() -> absl::Status {
-      auto stub = v1::RetrievalService::NewStub(
-          grpcutil::MakeChannel(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
+      RECSTACK_ASSIGN_OR_RETURN(
+          auto channel,
+          dialer.Dial(so->addr.empty() ? config::DefaultAddress("retrieval") : so->addr));
+      auto stub = v1::RetrievalService::NewStub(channel);
       grpc::ClientContext ctx;
       grpcutil::SetDeadline(ctx, std::chrono::seconds(10));
       v1::SimilarItemsRequest req;

@@ -155,7 +155,7 @@ absl::Status RunOffline(const TrainOptions& o) {
 
 }  // namespace
 
-void RegisterTrainCommand(CLI::App& app) {
+void RegisterTrainCommand(CLI::App& app, const Dialer& dialer) {
   auto opts = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand(
       "train",
@@ -178,7 +178,7 @@ void RegisterTrainCommand(CLI::App& app) {
                 "offline: also score the training rows each iteration (train_rmse; ranking "
                 "metrics with the training items relevant and none excluded, train_ndcg@k...)");
   cmd->add_flag("--quiet", opts->quiet, "no per-iteration progress");
-  cmd->callback([opts] {
+  cmd->callback([opts, &dialer] {
     RunCommand("train", [&]() -> absl::Status {
       if (!opts->addr.empty()) {
         // The service's API (proto Algorithm) has no SGD value, and its jobs
@@ -192,7 +192,7 @@ void RegisterTrainCommand(CLI::App& app) {
           return absl::InvalidArgumentError(
               "--train-metrics is offline only (--input), not --addr");
         }
-        return RunRemoteTraining(*opts);
+        return RunRemoteTraining(*opts, dialer);
       }
       if (opts->input.empty())
         return absl::InvalidArgumentError("--input FILE is required (or --addr)");

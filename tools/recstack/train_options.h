@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/mf/trainer.h"
+#include "tools/recstack/cli_util.h"
 
 namespace recstack::cli {
 
@@ -59,6 +60,6 @@ struct TrainOptions {
 mf::AlsParams DefaultParams(mf::Algorithm algorithm);
 
 // `recstack train --addr`: runs the training as a job on the service.
-absl::Status RunRemoteTraining(const TrainOptions& options);
+absl::Status RunRemoteTraining(const TrainOptions& options, const Dialer& dialer);
 
 }  // namespace recstack::cli

@@ -39,14 +39,15 @@ nlohmann::json JobJson(const v1::Job& job) {
 
 }  // namespace
 
-absl::Status RunRemoteTraining(const TrainOptions& o) {
+absl::Status RunRemoteTraining(const TrainOptions& o, const Dialer& dialer) {
   RECSTACK_ASSIGN_OR_RETURN(mf::TrainConfig cfg, o.ToConfig());
   auto timeout = config::ParseDuration(o.timeout);
   if (!timeout.ok())
     return absl::InvalidArgumentError(absl::StrCat("--timeout: ", timeout.status().message()));
   const auto give_up = timeout->count() > 0 ? std::chrono::steady_clock::now() + *timeout
                                             : std::chrono::steady_clock::time_point::max();
-  auto stub = v1::TrainingService::NewStub(grpcutil::MakeChannel(o.addr));
+  RECSTACK_ASSIGN_OR_RETURN(auto channel, dialer.Dial(o.addr));
+  auto stub = v1::TrainingService::NewStub(channel);
   v1::StartTrainingRequest req;
   req.set_algorithm(cfg.algorithm == mf::Algorithm::kEase          ? v1::EASE
                     : cfg.algorithm == mf::Algorithm::kExplicitAls ? v1::ALS_EXPLICIT

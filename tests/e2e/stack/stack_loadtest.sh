@@ -7,8 +7,10 @@
 # answered (degraded allowed) without UNAVAILABLE; then simulated clicks
 # flow back through the gateway. Stops the stack and checks nothing is left running.
 #
-# RECSTACK_STACK_OPTIONS (e.g. "--redis-cluster 3") goes to stack.sh up; on a
-# cluster the script also checks how the keys spread over the masters and
+# RECSTACK_STACK_OPTIONS (e.g. "--redis-cluster 3", "--tls") goes to stack.sh
+# up; with --tls every client of the script (the CLI, the load generator)
+# uses the stack's client certificate (RECSTACK_TLS_*); on a cluster the
+# script also checks how the keys spread over the masters and
 # kills a master (kill -9) under Recommend load: answers go on (degraded
 # allowed, no UNAVAILABLE or INTERNAL) and the cluster recovers. With
 # --redis-acl (the single-Redis run in ctest): every step above runs with each
@@ -42,6 +44,10 @@ trap cleanup EXIT
 # redis-cli as the admin user when the default user is off (--redis-acl).
 redis_auth=()
 [ $acl = 0 ] || redis_auth=(--user admin --pass "$(cat "$state/redis/acl/admin.password")" --no-auth-warning)
+if [[ " ${stack_opts[*]} " == *" --tls "* ]]; then
+  export RECSTACK_TLS_CERT=$state/tls/client.pem RECSTACK_TLS_KEY=$state/tls/client-key.pem \
+    RECSTACK_TLS_CA=$state/tls/ca.pem
+fi
 rs=$bin/recstack
 data=$state/data
 "$rs" datagen --users 400 --items 300 --interactions 12000 --seed 3 --out "$data" >/dev/null

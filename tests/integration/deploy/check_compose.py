@@ -17,7 +17,14 @@ against the local stack and the code (no Docker engine needed):
   - every other service is built here, from a Dockerfile under deploy/docker/
     on Debian 12, and runs with a read-only root filesystem;
   - the Dockerfile builds with scripts/deps.sh and options the top-level
-    CMakeLists.txt has, and every binary compose runs is a target.
+    CMakeLists.txt has, and every binary compose runs is a target;
+  - with deploy/docker-compose.tls.yml on top, the stack passes the same
+    checks and every service (and the load-test profile's clients) gets
+    RECSTACK_TLS_CERT, _KEY and _CA (as `stack.sh describe --tls` gives them),
+    each a Compose secret of its own certificate (NAME.pem, NAME-key.pem) and
+    the CA from one folder, git-ignored; the certificates
+    deploy/tls/make-certs.sh makes for it are signed by the CA and name the
+    service (what its peers dial) and 127.0.0.1 (its health check).
 
   check_compose.py ROOT            check the repository at ROOT
   check_compose.py ROOT --self-test   also break each part and expect a failure
@@ -30,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -57,14 +65,24 @@ PROMQL_WORDS = {
 }
 
 
-def compose_config(root):
-    """The file as docker-compose resolves it (interpolation, anchors, paths)."""
+TLS_FILE = "deploy/docker-compose.tls.yml"
+# The certificates the TLS file's secrets name: every service's, and the
+# load-test profile's clients' (seed and loadtest share one).
+TLS_CLIENTS = {"seed": "loadtest", "loadtest": "loadtest"}
+
+
+def compose_config(root, *extra, env_add=None):
+    """The file (and `extra` files on top) as docker-compose resolves it
+    (interpolation, anchors, paths)."""
     exe = shutil.which("docker-compose")
     if exe is None:
         sys.exit("docker-compose is missing: run scripts/deps.sh")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECSTACK_", "COMPOSE_"))}
-    r = subprocess.run([exe, "-f", os.path.join(root, "deploy/docker-compose.yml"), "config"],
-                       capture_output=True, text=True, env=env)
+    env.update(env_add or {})
+    files = []
+    for f in ("deploy/docker-compose.yml",) + extra:
+        files += ["-f", os.path.join(root, f)]
+    r = subprocess.run([exe, *files, "config"], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         sys.exit(f"docker-compose config failed:\n{r.stderr}")
     return yaml.safe_load(r.stdout)
@@ -421,6 +439,87 @@ def check_dockerfile(errs, services, root):
         errs.check(cmd[0] in targets, f"compose {name}", f"runs {cmd[0]}, which no CMakeLists.txt builds")
 
 
+def secret_files(svc, cfg):
+    """{path inside the container: host file} of a compose service's secrets."""
+    out = {}
+    for sec in svc.get("secrets", []) or []:
+        src, target = (sec, sec) if isinstance(sec, str) else (sec.get("source"), sec.get("target") or sec.get("source"))
+        path = target if str(target).startswith("/") else f"/run/secrets/{target}"
+        out[path] = ((cfg.get("secrets") or {}).get(src) or {}).get("file")
+    return out
+
+
+def check_tls(errs, cfg, desc_tls, root):
+    """The stack with the TLS file on top: each service and client its own
+    certificate and key and the CA, as Compose secrets from one folder."""
+    services = cfg.get("services", {})
+    folders = set()
+    for name in dc.SERVICES + tuple(TLS_CLIENTS):
+        where = f"compose+tls {name}"
+        svc = services.get(name)
+        if not errs.check(svc is not None, "compose+tls", f"no {name} service"):
+            continue
+        env = svc.get("environment") or {}
+        if name in desc_tls["services"]:
+            want = {k for k in desc_tls["services"][name]["env"] if k.startswith("RECSTACK_TLS_")}
+            errs.check(want == set(dc.TLS_ENV), "stack.sh describe --tls", f"{name} gets {sorted(want)}")
+        files = secret_files(svc, cfg)
+        cert_name = TLS_CLIENTS.get(name, name)
+        expect = {"RECSTACK_TLS_CERT": f"{cert_name}.pem", "RECSTACK_TLS_KEY": f"{cert_name}-key.pem",
+                  "RECSTACK_TLS_CA": "ca.pem"}
+        for key, base in expect.items():
+            path = env.get(key)
+            if not errs.check(path is not None, where, f"{key} is not set"):
+                continue
+            host = files.get(path)
+            if not errs.check(host is not None, where, f"{key}={path} is not one of its secrets {sorted(files)}"):
+                continue
+            errs.check(os.path.basename(host) == base, where, f"{key}={path} is {host}, not its {base}")
+            folders.add(os.path.dirname(host))
+    errs.check(len(folders) == 1, "compose+tls", f"the secrets come from several folders {sorted(folders)}")
+    # The default folder holds private keys: never committed.
+    default = os.path.join(root, "deploy/tls/certs")
+    if folders == {default}:
+        with open(os.path.join(root, ".gitignore"), encoding="utf-8") as f:
+            ignored = {line.strip() for line in f}
+        errs.check("/deploy/tls/certs/" in ignored, ".gitignore", "should ignore /deploy/tls/certs/ (private keys)")
+    return folders
+
+
+def check_tls_certificates(errs, root):
+    """The certificates of the command in the TLS file's header, in a
+    temporary folder: every secret's file is there, each certificate signed
+    by the CA and naming its service and 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        print("check_compose: note: no openssl; the TLS certificates not made")
+        return
+    with open(os.path.join(root, TLS_FILE), encoding="utf-8") as f:
+        header = f.read()
+    m = re.search(r"^#\s+deploy/tls/make-certs\.sh deploy/tls/certs ([a-z0-9 -]+)$", header, re.M)
+    if not errs.check(m is not None, TLS_FILE, "no `deploy/tls/make-certs.sh deploy/tls/certs NAMES` in its header"):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([os.path.join(root, "deploy/tls/make-certs.sh"), tmp, *m.group(1).split()],
+                           capture_output=True, text=True)
+        if not errs.check(r.returncode == 0, TLS_FILE, f"make-certs.sh fails: {r.stderr.strip()}"):
+            return
+        cfg = compose_config(root, TLS_FILE, env_add={"RECSTACK_TLS_DIR": tmp})
+        for name, sec in (cfg.get("secrets") or {}).items():
+            path = sec.get("file", "")
+            if not errs.check(os.path.isfile(path), TLS_FILE, f"secret {name}: the header's command makes no {path}"):
+                continue
+            base = os.path.basename(path)
+            if base == "ca.pem" or base.endswith("-key.pem"):
+                continue
+            cert_name = base[:-len(".pem")]
+            v = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(tmp, "ca.pem"), path], capture_output=True)
+            errs.check(v.returncode == 0, TLS_FILE, f"{base} is not signed by ca.pem")
+            san = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-ext", "subjectAltName"],
+                                 capture_output=True, text=True).stdout
+            names = set(re.findall(r"(?:DNS|IP Address):([^,\s]+)", san))
+            errs.check({cert_name, "127.0.0.1"} <= names, TLS_FILE, f"{base} names {sorted(names)}")
+
+
 def run_checks(cfg, desc, root, targets=None, dash=None):
     errs = dc.Errors()
     services = check_services(errs, cfg, desc, root)
@@ -484,13 +583,57 @@ def self_test(cfg, desc, root):
     return dc.run_self_test(cases, errors_after, set(run_checks(cfg, desc, root, targets, dash).items))
 
 
+def self_test_tls(cfg, desc_tls, root):
+    """Breaks the TLS file's result one thing at a time."""
+    def env(c, svc, key, value=None):
+        e = c["services"][svc]["environment"]
+        if value is None:
+            e.pop(key)
+        else:
+            e[key] = value
+
+    def swap_secret(c, svc, target, source):
+        for sec in c["services"][svc]["secrets"]:
+            if sec["target"] == target:
+                sec["source"] = source
+
+    cases = {
+        "tls: ranking without RECSTACK_TLS_CA": lambda c: env(c, "ranking", "RECSTACK_TLS_CA"),
+        "tls: gateway's key from another path": lambda c: env(c, "gateway", "RECSTACK_TLS_KEY", "/tmp/tls.key"),
+        "tls: retrieval given ranking's certificate": lambda c: swap_secret(c, "retrieval", "tls.crt", "ranking-cert"),
+        "tls: ingestion given its certificate as the CA": lambda c: swap_secret(c, "ingestion", "ca.crt", "ingestion-cert"),
+        "tls: loadtest without a client certificate": lambda c: c["services"]["loadtest"].pop("secrets"),
+        "tls: one secret from another folder": lambda c: c["secrets"]["training-key"].update(file="/elsewhere/training-key.pem"),
+    }
+
+    def errors_after(mutate):
+        c = copy.deepcopy(cfg)
+        mutate(c)
+        e = dc.Errors()
+        check_tls(e, c, desc_tls, root)
+        return e.items
+
+    base = dc.Errors()
+    check_tls(base, cfg, desc_tls, root)
+    return dc.run_self_test(cases, errors_after, set(base.items))
+
+
 def main():
     root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../.."))
     cfg = compose_config(root)
     desc = dc.describe(root)
     code = run_checks(cfg, desc, root).report("check_compose")
+    # TLS on top: the same checks, then the TLS ones.
+    cfg_tls = compose_config(root, TLS_FILE)
+    desc_tls = dc.describe(root, "--tls")
+    errs = run_checks(cfg_tls, desc, root)
+    check_tls(errs, cfg_tls, desc_tls, root)
+    check_tls_certificates(errs, root)
+    code |= errs.report("check_compose (with docker-compose.tls.yml)")
     if "--self-test" in sys.argv[2:]:
         if self_test(cfg, desc, root):
+            code = 1
+        if self_test_tls(cfg_tls, desc_tls, root):
             code = 1
     return code
 

@@ -12,6 +12,15 @@ cluster needed):
     port, startup/liveness on the gRPC port too (grpc, or tcpSocket where the
     service's gRPC health follows Redis); requests and limits; the metrics
     port in the scrape annotation; Service selectors that select the pods;
+  - TLS (an overlay that sets RECSTACK_TLS_*, e.g. overlays/tls): every
+    service gets all three variables (as `stack.sh describe --tls` does),
+    each a file of its own kubernetes.io/tls Secret (tls.crt, tls.key,
+    ca.crt) mounted read-only, one Secret per service; the probes are
+    `recstack health --addr 127.0.0.1:PORT` execs (the kubelet's gRPC probes
+    speak plaintext); and where kubectl and openssl are there, the Secrets
+    make-secrets.sh prints are the ones mounted, each certificate signed by
+    the CA, matching its key and naming what its clients dial (the Service
+    name the gateway calls, 127.0.0.1 for the probes);
   - the services the gateway calls behind headless Services (clusterIP:
     None), which the gateway dials as dns:///NAME:PORT so that its channels'
     round_robin reaches every ready pod (a cluster IP pins a connection to
@@ -27,11 +36,14 @@ cluster needed):
   check_k8s.py ROOT --self-test   also break each part and expect a failure
 """
 
+import base64
 import copy
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -140,10 +152,65 @@ def probe_port(c, probe):
     for kind in ("grpc", "tcpSocket", "httpGet"):
         if kind in (probe or {}):
             return kind, container_port(c, probe[kind].get("port"))
+    if "exec" in (probe or {}):
+        kind, port, _ = health_exec(probe)
+        return kind, port
     return None, None
 
 
+def health_exec(probe):
+    """("exec", port, service) of a `recstack health --addr 127.0.0.1:PORT
+    [--service NAME]` exec probe; ("exec", None, None) for any other command."""
+    cmd = [str(a) for a in ((probe or {}).get("exec") or {}).get("command") or []]
+    if cmd[:3] != ["recstack", "health", "--addr"] or len(cmd) < 4:
+        return "exec", None, None
+    host, port = dc.hostport(cmd[3])
+    rest = cmd[4:]
+    if host != "127.0.0.1" or (rest and (len(rest) != 2 or rest[0] != "--service")):
+        return "exec", None, None
+    return "exec", port, rest[1] if rest else ""
+
+
+def probe_service(c, probe):
+    """The gRPC health name a grpc or exec probe asks ("" = the server)."""
+    if "grpc" in (probe or {}):
+        return probe["grpc"].get("service") or ""
+    if "exec" in (probe or {}):
+        return health_exec(probe)[2]
+    return None
+
+
+# The files of a kubernetes.io/tls Secret each variable must name.
+TLS_FILES = {"RECSTACK_TLS_CERT": "tls.crt", "RECSTACK_TLS_KEY": "tls.key", "RECSTACK_TLS_CA": "ca.crt"}
+
+
+def check_tls(errs, w, c, pod, env):
+    """A container with TLS: its three files from one Secret, mounted
+    read-only. Returns the Secret's name (None when not found)."""
+    errs.check(all(k in env for k in dc.TLS_ENV), w,
+               f"has {[k for k in dc.TLS_ENV if k in env]} but TLS needs all of {list(dc.TLS_ENV)}")
+    vols = {v.get("name"): v for v in pod.get("volumes", []) or []}
+    secrets = set()
+    for key, base in TLS_FILES.items():
+        path = str(env.get(key) or "")
+        if not path:
+            continue
+        folder, _, fname = path.rpartition("/")
+        errs.check(fname == base, w, f"{key}={path}: the Secret's file is {base} (kubernetes.io/tls)")
+        mount = next((m for m in c.get("volumeMounts", []) or [] if m.get("mountPath") == folder), None)
+        if not errs.check(mount is not None, w, f"{key}={path}: no volume is mounted at {folder}"):
+            continue
+        errs.check(mount.get("readOnly") is True, w, f"{folder} (TLS files) should be mounted readOnly")
+        secret = ((vols.get(mount.get("name")) or {}).get("secret") or {}).get("secretName")
+        if errs.check(secret is not None, w, f"{folder} should be a Secret volume"):
+            secrets.add(secret)
+    errs.check(len(secrets) <= 1, w, f"TLS files from several Secrets {sorted(secrets)}")
+    return next(iter(secrets)) if len(secrets) == 1 else None
+
+
 def check_objects(errs, where, objects, desc, root, overlay=False):
+    """The checks of every Deployment, Service, HPA and ConfigMap; returns
+    {service: Secret} of the TLS files when the objects give services TLS."""
     by = {}
     for o in objects:
         by.setdefault(o.get("kind"), {})[(o.get("metadata") or {}).get("name")] = o
@@ -152,6 +219,7 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
     hpas = by.get("HorizontalPodAutoscaler", {})
     cms = by.get("ConfigMap", {})
     pvcs = by.get("PersistentVolumeClaim", {})
+    tls_secrets = {}  # service -> the Secret its TLS files come from
     for name in dc.SERVICES:
         w = f"{where} Deployment/{name}"
         s = desc["services"][name]
@@ -173,30 +241,6 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
             want["http"] = s["http_port"]
         got = {p.get("name"): p.get("containerPort") for p in c.get("ports", []) or []}
         errs.check(got == want, w, f"container ports should be {want} (are {got})")
-        # Probes.
-        kind, port = probe_port(c, c.get("readinessProbe"))
-        errs.check(kind == "grpc" and port == s["grpc_port"], w,
-                   f"readinessProbe should be grpc on {s['grpc_port']} (is {kind} on {port})")
-        # Startup and liveness: gRPC health of the `liveness` name, which
-        # stays SERVING while the process runs (readiness follows Redis).
-        live = dc.liveness_name(root)
-        errs.check(live is not None, w, "common/grpc/server.h should define kLivenessService")
-        for probe in ("livenessProbe", "startupProbe"):
-            if probe == "startupProbe" and not c.get(probe):
-                continue
-            kind, port = probe_port(c, c.get(probe))
-            service = ((c.get(probe) or {}).get("grpc") or {}).get("service")
-            errs.check(kind == "grpc" and port == s["grpc_port"] and service == live, w,
-                       f"{probe} should be grpc on {s['grpc_port']} asking for '{live}' "
-                       f"(is {kind} on {port}, service {service!r})")
-        # Resources.
-        res = c.get("resources") or {}
-        for part in ("requests", "limits"):
-            for r in ("cpu", "memory"):
-                errs.check((res.get(part) or {}).get(r), w, f"no resources.{part}.{r}")
-        ann = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
-        errs.check(str(ann.get("prometheus.io/port")) == str(s["metrics_port"]), w,
-                   f"prometheus.io/port should be {s['metrics_port']}")
         # Environment: the Deployment's own, then the ConfigMaps it reads.
         env = {e["name"]: e.get("value") for e in c.get("env", []) or [] if "name" in e}
         for ef in c.get("envFrom", []) or []:
@@ -207,6 +251,37 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
             if errs.check(cm is not None, w, f"reads ConfigMap {ref}, which is not defined"):
                 for k2, v in (cm.get("data") or {}).items():
                     env.setdefault(k2, v)
+        tls = any(k in env for k in dc.TLS_ENV)
+        if tls:
+            tls_secrets[name] = check_tls(errs, w, c, pod, env)
+        # Probes: gRPC health on the gRPC port; with TLS an exec of `recstack
+        # health` (the kubelet's gRPC probes cannot do TLS; the CLI reads the
+        # pod's RECSTACK_TLS_* and shows its certificate).
+        want_kind, how = ("exec", "a `recstack health --addr 127.0.0.1:PORT` exec") if tls else ("grpc", "grpc")
+        kind, port = probe_port(c, c.get("readinessProbe"))
+        service = probe_service(c, c.get("readinessProbe"))
+        errs.check(kind == want_kind and port == s["grpc_port"] and service == "", w,
+                   f"readinessProbe should be {how} on {s['grpc_port']} (is {kind} on {port}, service {service!r})")
+        # Startup and liveness: gRPC health of the `liveness` name, which
+        # stays SERVING while the process runs (readiness follows Redis).
+        live = dc.liveness_name(root)
+        errs.check(live is not None, w, "common/grpc/server.h should define kLivenessService")
+        for probe in ("livenessProbe", "startupProbe"):
+            if probe == "startupProbe" and not c.get(probe):
+                continue
+            kind, port = probe_port(c, c.get(probe))
+            service = probe_service(c, c.get(probe))
+            errs.check(kind == want_kind and port == s["grpc_port"] and service == live, w,
+                       f"{probe} should be {how} on {s['grpc_port']} asking for '{live}' "
+                       f"(is {kind} on {port}, service {service!r})")
+        # Resources.
+        res = c.get("resources") or {}
+        for part in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                errs.check((res.get(part) or {}).get(r), w, f"no resources.{part}.{r}")
+        ann = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        errs.check(str(ann.get("prometheus.io/port")) == str(s["metrics_port"]), w,
+                   f"prometheus.io/port should be {s['metrics_port']}")
         mounts = {m.get("mountPath") for m in c.get("volumeMounts", []) or []}
         redis_host = None
         url = str(env.get("RECSTACK_REDIS_URL", ""))
@@ -248,6 +323,16 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
             errs.check(claim is not None, w, f"{state} should be a PersistentVolumeClaim")
             if claim is not None:
                 errs.check(claim in pvcs, w, f"claims {claim}, which is not defined")
+    if tls_secrets:
+        errs.check(set(tls_secrets) == set(dc.SERVICES), where,
+                   f"TLS for {sorted(tls_secrets)} only: every service must serve it (its peers dial TLS)")
+        by_secret = {}
+        for svc, sec in tls_secrets.items():
+            if sec is not None:
+                by_secret.setdefault(sec, []).append(svc)
+        for sec, users in by_secret.items():
+            errs.check(len(users) == 1, where, f"Secret {sec} is mounted by {users}: one per service "
+                       "(a certificate names its service)")
     for hname, h in hpas.items():
         ref = (h.get("spec") or {}).get("scaleTargetRef") or {}
         w = f"{where} HorizontalPodAutoscaler/{hname}"
@@ -272,6 +357,107 @@ def check_objects(errs, where, objects, desc, root, overlay=False):
     for cname, cm in cms.items():
         for k2 in (cm.get("data") or {}):
             errs.check(k2 in readable, f"{where} ConfigMap/{cname}", f"{k2} is not a variable any service reads")
+    return tls_secrets
+
+
+def uses_tls(objects):
+    """Some Deployment sets a RECSTACK_TLS_* variable."""
+    for o in objects:
+        if o.get("kind") != "Deployment":
+            continue
+        for c in (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers", []) or []:
+            if any(e.get("name") in dc.TLS_ENV for e in c.get("env", []) or []):
+                return True
+    return False
+
+
+def openssl(*args, stdin=None):
+    r = subprocess.run(["openssl", *args], input=stdin, capture_output=True, text=True)
+    return r.returncode, r.stdout
+
+
+_made_secrets = {}
+
+
+def made_secrets(root, namespace):
+    """{name: facts} of each Secret `make-secrets.sh --namespace NS` prints
+    (type, namespace, keys, whether tls.crt is signed by ca.crt and matches
+    tls.key, the names the certificate carries), "client.pem" -> whether the
+    folder keeps a client certificate; or an error string. Made once per run."""
+    if namespace in _made_secrets:
+        return _made_secrets[namespace]
+    script = os.path.join(root, "deploy/k8s/overlays/tls/make-secrets.sh")
+    if not os.access(script, os.X_OK):
+        return "deploy/k8s/overlays/tls/make-secrets.sh is missing"
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([script, "--namespace", namespace, os.path.join(tmp, "certs")],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return f"make-secrets.sh fails: {r.stderr.strip()}"
+        out["client.pem"] = os.path.isfile(os.path.join(tmp, "certs", "client.pem"))
+        for sec in yaml.safe_load_all(r.stdout):
+            if not sec:
+                continue
+            data = sec.get("data") or {}
+            facts = {"type": sec.get("type"), "namespace": (sec.get("metadata") or {}).get("namespace"),
+                     "keys": sorted(data)}
+            if set(data) == set(TLS_FILES.values()):
+                files = {}
+                for k, v in data.items():
+                    files[k] = os.path.join(tmp, f"{sec['metadata']['name']}-{k}")
+                    with open(files[k], "wb") as f:
+                        f.write(base64.b64decode(v))
+                facts["signed"] = openssl("verify", "-CAfile", files["ca.crt"], files["tls.crt"])[0] == 0
+                pub_cert = openssl("x509", "-in", files["tls.crt"], "-noout", "-pubkey")[1]
+                facts["key_matches"] = bool(pub_cert) and pub_cert == openssl("pkey", "-in", files["tls.key"], "-pubout")[1]
+                san = openssl("x509", "-in", files["tls.crt"], "-noout", "-ext", "subjectAltName")[1]
+                facts["names"] = sorted(set(re.findall(r"(?:DNS|IP Address):([^,\s]+)", san)))
+            out[sec["metadata"]["name"]] = facts
+    _made_secrets[namespace] = out
+    return out
+
+
+def check_tls_secrets(errs, where, objects, tls_secrets, root):
+    """The Secrets make-secrets.sh prints against what the overlay mounts: one
+    kubernetes.io/tls Secret per service, each certificate signed by its CA,
+    matching its key and naming what its clients dial."""
+    if shutil.which("kubectl") is None or shutil.which("openssl") is None:
+        print("check_k8s: note: no kubectl or openssl; make-secrets.sh not run")
+        return
+    ns = next((o["metadata"].get("namespace") for o in objects if o.get("kind") == "Deployment"), None) or "recstack"
+    secrets = made_secrets(root, ns)
+    if not errs.check(isinstance(secrets, dict), where, secrets):
+        return
+    errs.check(secrets["client.pem"], where, "make-secrets.sh leaves no client.pem for clients outside the cluster")
+    gw_env = {}
+    for o in objects:
+        if o.get("kind") == "Deployment" and o["metadata"]["name"] == "gateway":
+            for c in o["spec"]["template"]["spec"]["containers"]:
+                gw_env = {e["name"]: e.get("value") for e in c.get("env", []) or [] if "name" in e}
+    made = sorted(k for k in secrets if k != "client.pem")
+    for svc, name in sorted(tls_secrets.items()):
+        if name is None:
+            continue
+        w = f"{where} Secret/{name}"
+        sec = secrets.get(name)
+        if not errs.check(sec is not None and name != "client.pem", w, f"{svc} mounts it; make-secrets.sh makes {made}"):
+            continue
+        errs.check(sec["type"] == "kubernetes.io/tls", w, f"type should be kubernetes.io/tls ({sec['type']})")
+        errs.check(sec["namespace"] == ns, w, f"namespace should be {ns} ({sec['namespace']})")
+        if not errs.check(sec["keys"] == sorted(TLS_FILES.values()), w,
+                          f"keys should be {sorted(TLS_FILES.values())} (are {sec['keys']})"):
+            continue
+        errs.check(sec["signed"], w, "tls.crt is not signed by ca.crt")
+        errs.check(sec["key_matches"], w, "tls.key does not match tls.crt")
+        # The probes dial 127.0.0.1; the gateway dials each peer by the host
+        # of its RECSTACK_*_ADDR (dns:///NAME:PORT), and the certificate must
+        # name the service it is mounted by.
+        want = {"127.0.0.1", svc}
+        for key, value in gw_env.items():
+            if key.endswith("_ADDR") and key[len("RECSTACK_"):-len("_ADDR")].lower() == svc:
+                want.add(dc.hostport(re.sub(r"^dns:(//[^/]*/)?", "", str(value)))[0])
+        errs.check(want <= set(sec["names"]), w, f"the certificate names {sec['names']}, not all of {sorted(want)}")
 
 
 def rendered(errs, kdir, k8s_dir):
@@ -286,7 +472,7 @@ def rendered(errs, kdir, k8s_dir):
     return [d for d in yaml.safe_load_all(r.stdout) if d is not None]
 
 
-def run_checks(files, desc, root, render=True):
+def run_checks(files, desc, root, render=True, desc_tls=None):
     errs = dc.Errors()
     k8s_dir = os.path.join(root, "deploy/k8s")
     for p, docs in files.items():
@@ -308,11 +494,16 @@ def run_checks(files, desc, root, render=True):
         for kdir in kdirs:
             objs = rendered(errs, kdir, k8s_dir)
             if objs is not None and kdir != base:
-                check_objects(errs, os.path.relpath(kdir, k8s_dir), objs, desc, root, overlay=True)
+                where = os.path.relpath(kdir, k8s_dir)
+                tls = uses_tls(objs)
+                # An overlay with TLS gives every service what `describe --tls` does.
+                secrets = check_objects(errs, where, objs, desc_tls if tls else desc, root, overlay=True)
+                if tls:
+                    check_tls_secrets(errs, where, objs, secrets, root)
     return errs
 
 
-def self_test(files, desc, root):
+def self_test(files, desc, root, desc_tls=None):
     k8s = os.path.join(root, "deploy/k8s/base")
 
     def find(f, path, kind, name):
@@ -367,20 +558,79 @@ def self_test(files, desc, root):
         mutate(f)
         return run_checks(f, desc, root, render=False).items
 
-    return dc.run_self_test(cases, errors_after, set(run_checks(files, desc, root, render=False).items))
+    failed = dc.run_self_test(cases, errors_after, set(run_checks(files, desc, root, render=False).items))
+    # The TLS overlay, rendered (needs kubectl), broken one way at a time.
+    tls_dir = os.path.join(root, "deploy/k8s/overlays/tls")
+    errs = dc.Errors()
+    objs = rendered(errs, tls_dir, os.path.join(root, "deploy/k8s")) if os.path.isdir(tls_dir) else None
+    if objs is None:
+        print("self-test: note: overlays/tls not rendered (no kubectl); its breaks not tried")
+        return failed
+
+    def dep(o, name):
+        return next(x for x in o if x.get("kind") == "Deployment" and x["metadata"]["name"] == name)
+
+    def tc(o, name):
+        return dep(o, name)["spec"]["template"]["spec"]["containers"][0]
+
+    def set_env(o, name, key, value=None):
+        c = tc(o, name)
+        c["env"] = [e for e in c["env"] if e["name"] != key] + ([{"name": key, "value": value}] if value else [])
+
+    def plaintext_retrieval(o):
+        for k in dc.TLS_ENV:
+            set_env(o, "retrieval", k)
+        tc(o, "retrieval").update(readinessProbe={"grpc": {"port": 50053}},
+                                  livenessProbe={"grpc": {"port": 50053, "service": "liveness"}},
+                                  startupProbe={"grpc": {"port": 50053, "service": "liveness"}})
+
+    tls_cases = {
+        "tls: gateway readiness back to a plaintext gRPC probe": lambda o: tc(o, "gateway").update(
+            readinessProbe={"grpc": {"port": 50050}}),
+        "tls: ranking liveness exec without --service liveness": lambda o: tc(o, "ranking")["livenessProbe"].update(
+            exec={"command": ["recstack", "health", "--addr", "127.0.0.1:50054"]}),
+        "tls: retrieval readiness exec on training's port": lambda o: tc(o, "retrieval")["readinessProbe"].update(
+            exec={"command": ["recstack", "health", "--addr", "127.0.0.1:50052"]}),
+        "tls: ingestion without RECSTACK_TLS_CA": lambda o: set_env(o, "ingestion", "RECSTACK_TLS_CA"),
+        "tls: training's key outside the Secret": lambda o: set_env(o, "training", "RECSTACK_TLS_KEY", "/tmp/tls.key"),
+        "tls: gateway's certificate as ca.crt": lambda o: set_env(o, "gateway", "RECSTACK_TLS_CERT", "/etc/recstack/tls/ca.crt"),
+        "tls: ranking mounts retrieval's Secret": lambda o: next(
+            v for v in dep(o, "ranking")["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")["secret"].update(
+            secretName="recstack-tls-retrieval"),
+        "tls: a Secret make-secrets.sh does not make": lambda o: next(
+            v for v in dep(o, "ingestion")["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")["secret"].update(
+            secretName="recstack-tls-ingest"),
+        "tls: the Secret mounted writable": lambda o: next(
+            m for m in tc(o, "gateway")["volumeMounts"] if m["name"] == "tls").update(readOnly=False),
+        "tls: retrieval without TLS": plaintext_retrieval,
+    }
+
+    def tls_errors(o):
+        e = dc.Errors()
+        secrets = check_objects(e, "overlays/tls", o, desc_tls, root, overlay=True)
+        check_tls_secrets(e, "overlays/tls", o, secrets, root)
+        return e.items
+
+    def tls_errors_after(mutate):
+        o = copy.deepcopy(objs)
+        mutate(o)
+        return tls_errors(o)
+
+    return failed + dc.run_self_test(tls_cases, tls_errors_after, set(tls_errors(objs)))
 
 
 def main():
     root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../.."))
     desc = dc.describe(root)
+    desc_tls = dc.describe(root, "--tls")
     errs = dc.Errors()
     files = parse_tree(errs, os.path.join(root, "deploy/k8s"))
-    errs.items += run_checks(files, desc, root).items
+    errs.items += run_checks(files, desc, root, desc_tls=desc_tls).items
     if shutil.which("kubectl") is None:
         print("check_k8s: note: no kubectl; overlays checked for structure only, not rendered")
     code = errs.report("check_k8s")
     if "--self-test" in sys.argv[2:]:
-        if self_test(files, desc, root):
+        if self_test(files, desc, root, desc_tls):
             code = 1
     return code
 

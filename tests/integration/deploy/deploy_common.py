@@ -67,13 +67,14 @@ def load_yaml_module():
 OPTIONAL_ENV = ("RECSTACK_EXPERIMENTS", "RECSTACK_EXPLORE_RATE")
 
 
-def describe(root):
-    """The local stack's table, at port offset 0, without optional settings."""
+def describe(root, *options):
+    """The local stack's table, at port offset 0, without optional settings
+    (`options`: stack.sh's, e.g. "--tls")."""
     env = dict(os.environ)
     env.pop("RECSTACK_PORT_OFFSET", None)
     for name in OPTIONAL_ENV:
         env.pop(name, None)
-    out = subprocess.run([os.path.join(root, "deploy/local/stack.sh"), "describe"],
+    out = subprocess.run([os.path.join(root, "deploy/local/stack.sh"), "describe", *options],
                          check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out)
 
@@ -88,12 +89,23 @@ def _read(root, rel):
         return f.read()
 
 
+def _function_body(text, signature):
+    body = text[text.index(signature):]
+    return body[:body.index("\n}\n")]
+
+
 def common_env_names(root):
-    """Variables of the flags every service has (config::AddServiceFlags)."""
-    text = _read(root, "common/config/config.cc")
-    body = text[text.index("void AddServiceFlags"):]
-    body = body[:body.index("\n}\n")]
-    return {env_name(f) for f in re.findall(r'EnvName\("([a-z0-9-]+)"\)', body)}
+    """Variables of the flags every service has (config::AddServiceFlags, and
+    the TLS flags it adds with config::AddTlsFlags)."""
+    body = _function_body(_read(root, "common/config/config.cc"), "void AddServiceFlags")
+    names = {env_name(f) for f in re.findall(r'EnvName\("([a-z0-9-]+)"\)', body)}
+    if "AddTlsFlags(" in body:
+        tls = _function_body(_read(root, "common/config/tls.cc"), "void AddTlsFlags")
+        names |= {env_name(f) for f in re.findall(r'EnvName\("([a-z0-9-]+)"\)', tls)}
+    return names
+
+
+TLS_ENV = ("RECSTACK_TLS_CERT", "RECSTACK_TLS_KEY", "RECSTACK_TLS_CA")
 
 
 def service_env_names(root, service):

@@ -3,7 +3,9 @@
 # binaries, distinct ports and flags; RECSTACK_PORT_OFFSET moves every port;
 # it creates no state folder (it only prints). With --replicas N: one entry
 # per replica of retrieval and ranking (retrieval-2, ...), every port still
-# distinct, and the gateway calls every replica.
+# distinct, and the gateway calls every replica. With --tls: every process
+# gets its service's certificate and the CA under $state/tls, the gateway's
+# HTTP is https, and nothing is made (up makes the certificates).
 #   describe_test.sh ROOT PYTHON_RUNNER
 set -euo pipefail
 root=$1 run=$2
@@ -22,6 +24,11 @@ RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" d
   --redis-cluster 3 > "$tmp/dc3.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas=9 > "$tmp/d9.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh" describe --replicas 9 > "$tmp/d9_100.json"
+# TLS, with two replicas; RECSTACK_TLS_* in the caller's environment change nothing.
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_TLS_CERT=/x.pem RECSTACK_TLS_CA=/ca.pem \
+  "$root/deploy/local/stack.sh" describe --tls --replicas 2 > "$tmp/dtls.json"
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_TLS_CERT=/x.pem RECSTACK_TLS_CA=/ca.pem \
+  "$root/deploy/local/stack.sh" describe > "$tmp/dplain.json"
 [ ! -e "$state" ] || { echo "describe created $state" >&2; exit 1; }
 for bad in 0 10 two ""; do
   if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --replicas "$bad" >/dev/null 2>&1; then
@@ -35,9 +42,10 @@ if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --no-such-op
 fi
 [ ! -e "$state" ] || { echo "a failed describe created $state" >&2; exit 1; }
 "$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" "$tmp/d2.json" "$tmp/d9.json" "$tmp/d9_100.json" \
-  "$tmp/dc3.json" <<'PY'
+  "$tmp/dc3.json" "$tmp/dtls.json" "$tmp/dplain.json" "$state" <<'PY'
 import json, sys
-d0, d100, dopt, d2, d9, d9_100, dc3 = (json.load(open(p)) for p in sys.argv[1:8])
+d0, d100, dopt, d2, d9, d9_100, dc3, dtls, dplain = (json.load(open(p)) for p in sys.argv[1:10])
+state = sys.argv[10]
 services = {"gateway", "ingestion", "training", "retrieval", "ranking"}
 replicated = ("retrieval", "ranking")
 
@@ -126,6 +134,26 @@ check(dc3)
 assert dc3["services"]["ingestion"]["flags"]["--redis-wait-replicas"] == "1"
 assert "--redis-wait-replicas" not in d0["services"]["ingestion"]["flags"]
 assert d0["redis"]["cluster_masters"] == 0 and d0["redis"]["nodes"] == [d0["redis"]["port"]]
+# Plaintext by default, whatever RECSTACK_TLS_* the caller has set.
+assert d0["tls"] == {"enabled": False} and dplain == d0, (d0["tls"], dplain.get("tls"))
+assert d0["services"]["gateway"]["http_scheme"] == "http"
+for s in d0["services"].values():
+    assert not any(f.startswith("--tls") for f in s["flags"]), s["flags"]
+# --tls: the CA and the client's files in $state/tls, each process with its
+# service's certificate and key (replicas share them) and the CA.
+check(dtls)
+tls = f"{state}/tls"
+assert dtls["tls"] == {"enabled": True, "mutual": True, "dir": tls, "ca": f"{tls}/ca.pem",
+                       "client_cert": f"{tls}/client.pem", "client_key": f"{tls}/client-key.pem"}, dtls["tls"]
+assert set(dtls["services"]) == set(d2["services"])
+for name, s in dtls["services"].items():
+    svc = s["service"]
+    assert s["flags"]["--tls-cert"] == f"{tls}/{svc}.pem", (name, s["flags"])
+    assert s["flags"]["--tls-key"] == f"{tls}/{svc}-key.pem", (name, s["flags"])
+    assert s["flags"]["--tls-ca"] == f"{tls}/ca.pem", (name, s["flags"])
+    rest = {k: v for k, v in s["flags"].items() if not k.startswith("--tls")}
+    assert rest == d2["services"][name]["flags"], name
+assert dtls["services"]["gateway"]["http_scheme"] == "https"
 print("describe: ok")
 PY
 # The other commands are unchanged: an unknown one is a usage error.
