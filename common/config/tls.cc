@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -35,6 +36,8 @@ absl::Status Bad(const char* flag, const std::string& path, const std::string& w
 }
 
 absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return Bad(flag, path, "is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return Bad(flag, path, absl::StrCat("cannot be read: ", std::strerror(errno)));
   std::ostringstream s;

@@ -128,7 +128,7 @@ TEST_F(TlsConfigTest, MissingFilesNameTheFlagAndThePath) {
   // A directory is not a file either.
   tls = certs_->Tls("client");
   tls.ca = certs_->dir();
-  EXPECT_FALSE(ValidateTls(tls, TlsRole::kClient).ok());
+  ExpectError(ValidateTls(tls, TlsRole::kClient), {"--tls-ca", "is a directory"});
 }
 
 TEST_F(TlsConfigTest, FilesMustHoldPemOfTheirKind) {
