@@ -3,12 +3,16 @@
 # sitting, written to docs/bench/scale.json (or --out FILE):
 #
 #   1. ingest events/s through the service: recstack-bench-ingest on one
-#      redis-server and on a 3-master, 3-replica cluster (per master too);
+#      redis-server and on a 3-master, 3-replica cluster (per master too),
+#      the best of three interleaved runs of each;
 #   2. the local stack on one Redis and on that cluster (stack.sh up
 #      [--redis-cluster 3]), the same synthetic catalogue ingested and
 #      trained (ALS, 64 factors), then recstack-loadtest at fixed rates:
 #      the highest rate answered with no error and >= 95% full (not
-#      degraded) answers, and the cluster's over the single Redis's;
+#      degraded) answers; then the CPU time of every process of the stack
+#      (Redis nodes included) per Recommend at 150/s: the cluster's
+#      capacity over the single Redis's on the same cores is the inverse
+#      ratio of those costs (the knees' ratio is reported beside it);
 #   3. on the cluster stack: keys per master, and Redis bytes per user
 #      (factors, history), per item (factor chunks), per event (stream
 #      entry, dedupe marker) from MEMORY USAGE of the keys themselves;
@@ -19,10 +23,10 @@
 #      killed under Recommend load on the cluster stack (answers, degraded,
 #      errors, and how long until a replica took over).
 #
-#   scripts/scale.sh [--out FILE] [--bin DIR]     about 4 minutes on 2 cores
+#   scripts/scale.sh [--out FILE] [--bin DIR]     about 8 minutes on 2 cores
 #
-# Everything runs on loopback on its own ports (RECSTACK_PORT_OFFSET 2300)
-# and is stopped at the end.
+# Everything runs on loopback on its own ports (a free RECSTACK_PORT_OFFSET
+# outside the ephemeral range) and is stopped at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/docs/bench/scale.json
@@ -36,7 +40,12 @@ while [ $# -gt 0 ]; do
 done
 stack=$root/deploy/local/stack.sh
 state=$(mktemp -d "${TMPDIR:-/tmp}/recstack-scale.XXXXXX")
-export RECSTACK_STACK_DIR=$state/stack RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=2300
+# A port offset at which every port of both stacks is free and outside the
+# kernel's ephemeral range (tests/e2e/stack/ports.sh).
+. "$root/tests/e2e/stack/ports.sh"
+offset=$(pick_offset 6379 6380 6381 6382 6383 6384 16379 16380 16381 16382 16383 16384 \
+                     50050 50051 50052 50053 50054 8080 9100 9101 9102 9103 9104)
+export RECSTACK_STACK_DIR=$state/stack RECSTACK_BIN=$bin RECSTACK_PORT_OFFSET=$offset
 off=$RECSTACK_PORT_OFFSET
 cleanup() {
   local rc=$?
@@ -47,14 +56,34 @@ trap cleanup EXIT
 rs=$bin/recstack
 
 echo "== 1. ingest: one redis-server, then a 3-master cluster" >&2
-"$bin/recstack-bench-ingest" --reps 2 > "$state/ingest_single.json"
-"$bin/recstack-bench-ingest" --reps 2 --cluster 3 > "$state/ingest_cluster.json"
-# The same cluster without replicas: what the client costs, apart from the
-# replicas' work on the same cores.
-"$bin/recstack-bench-ingest" --reps 2 --cluster 3 --cluster-replicas 0 > "$state/ingest_cluster_r0.json"
+# Each shape three times, interleaved, the best run of each kept: a load that
+# drifts on shared cores then weighs on every shape alike. The cluster
+# without replicas shows what the client costs, apart from the replicas'
+# work on the same cores.
+for i in 1 2 3; do
+  "$bin/recstack-bench-ingest" --reps 2 > "$state/ingest_single-$i.json"
+  "$bin/recstack-bench-ingest" --reps 2 --cluster 3 > "$state/ingest_cluster-$i.json"
+  "$bin/recstack-bench-ingest" --reps 2 --cluster 3 --cluster-replicas 0 > "$state/ingest_cluster_r0-$i.json"
+done
+for shape in single cluster cluster_r0; do
+  jq -s 'max_by(.events_per_second)' "$state/ingest_$shape"-[123].json > "$state/ingest_$shape.json"
+done
 
 data=$state/data
 "$rs" datagen --users 5000 --items 20000 --interactions 150000 --seed 7 --out "$data" >/dev/null
+
+# {NAME: CPU ticks} of every process with a pid file in the stack (services
+# and Redis nodes; a process that has exited counts 0).
+stack_cpu_ticks() {
+  local f name pid ticks json="{}"
+  for f in "$RECSTACK_STACK_DIR"/pids/*.pid; do
+    name=$(basename "$f" .pid) pid=$(cat "$f") ticks=0
+    # utime and stime: fields 14 and 15, counted after the ")" that ends comm.
+    [ -r "/proc/$pid/stat" ] && ticks=$(sed -E 's/^.*\) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    json=$(jq -c --arg n "$name" --argjson t "$ticks" '. + {($n): $t}' <<< "$json")
+  done
+  echo "$json"
+}
 
 # The stack with options "$@": ingest, train, then the fixed-rate steps.
 run_stack() {
@@ -73,13 +102,31 @@ run_stack() {
   done
   [ -n "$v" ] || { echo "scale: $name never answered from a model" >&2; exit 1; }
   local steps="[]" rate
-  for rate in 50 100 150 200 300 400; do
+  for rate in 50 100 150 200 250 300 400 500 600; do
     "$bin/recstack-loadtest" --addr "$gw" --rate "$rate" --duration 4s --warmup 1s --dataset "$data" \
       --connections 4 --json > "$state/$name-$rate.json"
     steps=$(jq --argjson s "$steps" --argjson r "$rate" \
       '$s + [{rate: $r, achieved_rate, count, ok_not_degraded, errors, degraded, p50_us, p99_us}]' "$state/$name-$rate.json")
   done
   echo "$steps" > "$state/$name-steps.json"
+  # What a Recommend costs the whole machine: CPU time (user + system) of
+  # every process of the stack, Redis nodes included, over a fixed-rate run
+  # below both knees, per request. On shared cores a shape's capacity is
+  # cores / this, so the cluster's over the single Redis's is the client's
+  # (and the extra nodes') overhead, which noise in the knee steps blurs.
+  local before after
+  before=$(stack_cpu_ticks)
+  "$bin/recstack-loadtest" --addr "$gw" --rate 150 --duration 20s --warmup 0s --dataset "$data" \
+    --connections 4 --json > "$state/$name-cpu-run.json"
+  after=$(stack_cpu_ticks)
+  jq -n --argjson b "$before" --argjson a "$after" --slurpfile run "$state/$name-cpu-run.json" \
+    --argjson tck "$(getconf CLK_TCK)" '
+    ($run[0].count) as $n |
+    ([$a | to_entries[] | {key, value: ((.value - ($b[.key] // 0)) * 1e6 / $tck / $n)}] | from_entries) as $per |
+    {requests: $n, rate: 150, seconds: 20,
+     us_per_request: ([$per[]] | add), by_process: $per,
+     redis_us_per_request: ([$per | to_entries[] | select(.key | startswith("redis")) | .value] | add)}' \
+    > "$state/$name-cpu.json"
 }
 
 echo "== 2a. the stack on one Redis" >&2
@@ -173,6 +220,7 @@ jq -n \
   --slurpfile is "$state/ingest_single.json" --slurpfile ic "$state/ingest_cluster.json" \
   --slurpfile ic0 "$state/ingest_cluster_r0.json" \
   --slurpfile ss "$state/single-steps.json" --slurpfile cs "$state/cluster-steps.json" \
+  --slurpfile scpu "$state/single-cpu.json" --slurpfile ccpu "$state/cluster-cpu.json" \
   --slurpfile budget "$root/docs/bench/loadtest_budget.json" \
   --slurpfile failover "$state/failover.json" --argjson ingest_fault "$ingest_fault" \
   --argjson promoted_ms "$promoted_ms" \
@@ -202,7 +250,10 @@ jq -n \
     stack: {
       single: {steps: $ss[0], knee: knee($ss[0])},
       cluster: {steps: $cs[0], knee: knee($cs[0])},
-      cluster_over_single: (if knee($ss[0]) > 0 then knee($cs[0]) / knee($ss[0]) else null end)
+      knee_cluster_over_single: (if knee($ss[0]) > 0 then knee($cs[0]) / knee($ss[0]) else null end),
+      cpu: {single: $scpu[0], cluster: $ccpu[0]},
+      # Capacity on the same cores: the inverse of the CPU a request costs.
+      cluster_over_single: ($scpu[0].us_per_request / $ccpu[0].us_per_request)
     },
     keys_per_master: $kpm,
     bytes: {

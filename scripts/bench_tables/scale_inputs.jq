@@ -13,9 +13,15 @@ include "lib";
        ($r.ingest.single_events_per_second | fixed(0)),
        ($r.ingest.cluster_without_replicas_events_per_second | fixed(0)),
        ($r.ingest.cluster_without_replicas_over_single | fixed(2))],
+      ["stack: CPU of every process (services and Redis nodes) per Recommend at 150/s, us",
+       ($r.stack.cpu.single.us_per_request | fixed(0)), ($r.stack.cpu.cluster.us_per_request | fixed(0)), ""],
+      ["  of which Redis, us", ($r.stack.cpu.single.redis_us_per_request | fixed(0)),
+       ($r.stack.cpu.cluster.redis_us_per_request | fixed(0)), ""],
+      ["stack: Recommend capacity on these cores (1 / CPU per request)", "", "",
+       ($r.stack.cluster_over_single | fixed(2))],
       ["stack: highest fixed rate with no error and >= 95% full answers (Recommend/s)",
        ($r.stack.single.knee | fixed(0)), ($r.stack.cluster.knee | fixed(0)),
-       ($r.stack.cluster_over_single | fixed(2))]]
+       ($r.stack.knee_cluster_over_single | fixed(2))]]
    + [$r.stack.single.steps as $s | $r.stack.cluster.steps as $c | range(0; $s | length) as $i
       | ["  at \($s[$i].rate)/s: full answers, p99 ms",
          "\($s[$i].ok_not_degraded * 100 / $s[$i].count | fixed(1))%, \($s[$i].p99_us / 1000 | sig)",

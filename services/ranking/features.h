@@ -53,9 +53,10 @@ struct FeatureOptions {
   std::chrono::milliseconds item_cache_ttl{60'000};
   // With several event partitions, a candidate's trending count is one
   // ZMSCORE per partition; counts are then cached this long (a 24 h
-  // half-life moves them by 0.003% a second). One partition reads them
-  // fresh every request.
-  std::chrono::milliseconds partitioned_popularity_ttl{1000};
+  // half-life moves them by 0.003% a second, and the events of 5 s are a
+  // small share of any count that matters for ranking). One partition reads
+  // them fresh every request.
+  std::chrono::milliseconds partitioned_popularity_ttl{5000};
 };
 
 // What Assemble reads for one request: every input of the features, so
