@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ml/av.h"
 #include "common/ml/envelope.h"
+#include "common/ml/xgboost_model.h"
 
 namespace recstack::ml {
 
@@ -251,11 +252,11 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
   auto payload = Unseal(bytes, kMagic, kFormatVersion, kWhat);
   if (!payload.ok()) return payload.status();
   ByteReader r(*payload, kWhat);
-  auto objective = r.U8();
-  if (!objective.ok()) return objective.status();
-  if (*objective > 1) {
+  auto objective_code = r.U8();
+  if (!objective_code.ok()) return objective_code.status();
+  if (*objective_code > 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Av(kWhat), ": unknown objective code ", *objective));
+        absl::StrCat(Av(kWhat), ": unknown objective code ", *objective_code));
   }
   auto d = r.U32();
   if (!d.ok()) return d.status();
@@ -277,6 +278,11 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
   if (!blob.ok()) return blob.status();
   if (auto s = r.ExpectEnd(); !s.ok()) return s;
 
+  // XGBoost reads only what passed the check: its own reader trusts lengths.
+  const GbdtObjective objective =
+      *objective_code == 0 ? GbdtObjective::kRankNdcg : GbdtObjective::kBinaryLogistic;
+  if (auto s = CheckXgboostModel(*blob, *d, GbdtObjectiveName(objective)); !s.ok()) return s;
+
   BoosterHandle h = nullptr;
   if (XGBoosterCreate(nullptr, 0, &h) != 0) {
     return XgbError(absl::StatusCode::kInternal, "create booster");
@@ -297,9 +303,7 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(Av(kWhat), ": the trees use ", features, " features, the header names ", *d));
   }
-  return GbdtModel(std::move(booster),
-                   *objective == 0 ? GbdtObjective::kRankNdcg : GbdtObjective::kBinaryLogistic,
-                   std::move(names));
+  return GbdtModel(std::move(booster), objective, std::move(names));
 }
 
 // ---- Training ----
