@@ -35,16 +35,15 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "services/gateway/gateway.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace recstack::gateway {
+
+class RoutedServer;
 
 // HTTP status for an absl status code.
 int HttpStatus(absl::StatusCode code);
@@ -57,13 +56,23 @@ class HttpServer {
   ~HttpServer();
   // Binds HOST:PORT (port 0 picks one) and serves on a thread.
   absl::Status Start(const std::string& listen);
+  // The bytes a client sent on one connection (one or more HTTP/1.1
+  // requests), answered without a socket: httplib parses them and routes
+  // them to the same handlers as served traffic. Returns the bytes written
+  // back. For tests and the fuzzer (tests/fuzz/http_request_fuzz.cc); safe
+  // while serving.
+  std::string Handle(std::string_view raw);
   int port() const { return port_; }
   void Stop();
 
  private:
+  // At most this many requests per Handle, as on a keep-alive connection.
+  static constexpr int kMaxRequestsPerConnection = 5;
+  void Route();  // registers every path on server_
+
   Gateway& gateway_;
   std::function<bool()> healthy_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<RoutedServer> server_;
   std::thread thread_;
   int port_ = 0;
 };
