@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <iostream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -245,11 +246,16 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 }
 
 int ParseOrExit(CLI::App& app, int argc, char** argv) {
+  return ParseOrExit(app, argc, argv, std::cout, std::cerr);
+}
+
+int ParseOrExit(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
+                std::ostream& err) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // CLI11 prints the message; usage errors exit 2 (help and version 0).
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e, out, err) == 0 ? 0 : 2;
   }
   return -1;
 }
