@@ -312,6 +312,14 @@ void HttpServer::Route() {
       res.set_content(ErrorJson(absl::NotFoundError("no such path")), "application/json");
     }
   });
+  // A JSON API has no byte ranges. httplib cuts any answer with a body (an
+  // error's JSON included) to a client's Range header and keeps its status,
+  // so the ranges are dropped before routing. (The Request is httplib's own
+  // non-const object; handlers only see it as const.)
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    const_cast<httplib::Request&>(req).ranges.clear();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   // An exception out of a handler is a bug: answered 500 as httplib would,
   // but logged and counted with the other 5xx instead of passing unseen.
   s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
