@@ -303,7 +303,16 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(Av(kWhat), ": the trees use ", features, " features, the header names ", *d));
   }
-  return GbdtModel(std::move(booster), objective, std::move(names));
+  GbdtModel model(std::move(booster), objective, std::move(names));
+  // XGBoost checks some parameters only when it predicts (size_leaf_vector,
+  // found by tests/fuzz/ranker_fuzz.cc): one row, scored and explained, or
+  // the model is refused here instead of failing every request.
+  const std::vector<float> row(*d, 0.0f);
+  if (auto e = model.ExplainBatch(row); !e.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(kWhat), ": XGBoost cannot predict with it: ", e.status().message()));
+  }
+  return model;
 }
 
 // ---- Training ----

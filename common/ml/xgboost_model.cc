@@ -263,7 +263,7 @@ absl::Status CheckTree(const json& tree, size_t index, size_t features) {
     return bad("for another feature count");
   }
   if (Member(*param, "size_leaf_vector") != nullptr &&
-      (!IntParam(*param, "size_leaf_vector", &leaf_vector) || leaf_vector > 1)) {
+      (!IntParam(*param, "size_leaf_vector", &leaf_vector) || leaf_vector != 0)) {
     return bad("with vector leaves");
   }
   const json* id_json = Member(tree, "id");
@@ -371,6 +371,12 @@ absl::Status CheckXgboostModel(std::string_view ubjson, size_t features,
       n_trees != static_cast<int64_t>(trees->size()) ||
       !IntParam(*gb_param, "num_parallel_tree", &parallel) || parallel != 1) {
     return Bad("does not list its trees consistently");
+  }
+  // Vector leaves: XGBoost 1.7 loads them and then refuses to predict.
+  int64_t leaf_vector = 0;
+  if (Member(*gb_param, "size_leaf_vector") != nullptr &&
+      (!IntParam(*gb_param, "size_leaf_vector", &leaf_vector) || leaf_vector != 0)) {
+    return Bad("has vector leaves");
   }
   for (const json& group : *info) {
     if (!group.is_number_integer() || group.get<int64_t>() != 0) {

@@ -11,7 +11,7 @@
 //     L d C S), every length and count within the bytes, nesting at most
 //     kMaxDepth, no duplicate key, nothing after the value;
 //   - one gbtree learner whose objective is `objective`, with `features`
-//     features and one output group;
+//     features, one output group and scalar leaves;
 //   - every tree a tree: the node arrays num_nodes long, each node but the
 //     root the child of exactly one node before it (so no cycle, nothing
 //     out of range), split features below `features`, finite floats, no

@@ -262,6 +262,15 @@ TEST(Gbdt, XgboostBytesAreCheckedBeforeXgboostReadsThem) {
   refused(out_of_range, "a child index out of range");
   for (int b = 0; b < 4; ++b) cycle[first + b] = 0;  // node 0 its own left child
   refused(cycle, "a cycle");
+  // gbtree_model_param's "size_leaf_vector": "0" as "5": XGBoost loads it
+  // and refuses every prediction.
+  const size_t leaf = blob.find("size_leaf_vector");
+  ASSERT_NE(leaf, std::string::npos);
+  std::string vector_leaves = blob;
+  ASSERT_EQ(vector_leaves.substr(leaf + 16, 2), "SL");
+  ASSERT_EQ(vector_leaves[leaf + 26], '0');
+  vector_leaves[leaf + 26] = '5';
+  refused(vector_leaves, "vector leaves");
 }
 
 TEST(Gbdt, DeterministicForAFixedSeed) {
