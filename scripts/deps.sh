@@ -20,8 +20,9 @@ PACKAGES=(
   docker-compose python3-yaml gnuplot-nox
   # used by scripts: health probes, JSON in shell; the C++ format (scripts/check_format.sh)
   curl jq clang-format
-  # fuzzing: clang's libFuzzer (tests/fuzz, scripts/fuzz.sh)
-  clang
+  # fuzzing: clang's libFuzzer (tests/fuzz, scripts/fuzz.sh); its runtimes
+  # (libFuzzer, ASan, UBSan) are only a Recommends of clang
+  clang libclang-rt-14-dev
 )
 
 missing=()
