@@ -28,8 +28,6 @@
 // Exit 2 on a command-line error (an unknown flag, a value that does not
 // parse, --position-bias out of range); 1 when the run cannot go ahead or
 // fails (the other flags' range checks included).
-#include <CLI/CLI.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -38,14 +36,12 @@
 
 #include <unistd.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "common/config/config.h"
 #include "common/grpc/tls.h"
 #include "common/log/log.h"
 #include "loadtest/echo.h"
+#include "loadtest/flags.h"
 #include "loadtest/report.h"
 #include "loadtest/runner.h"
 #include "loadtest/server_stats.h"
@@ -71,183 +67,55 @@ void AddRatios(nlohmann::json& j, const rl::RunResult& stack, const rl::RunResul
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"recstack-loadtest: open-loop load against the recstack gateway or one service"};
-  rl::RunOptions o;
-  std::string target = "gateway", arrivals = "constant", duration = "10s", warmup = "2s",
-              timeout = "10s", mix = "recommend=100", dataset, clicks_dir, csv, sweep,
-              slo = "100ms", plot;
-  int64_t users = 5000, items = 2000;
-  bool json = false, with_floor = false;
-  double max_error_ratio = 0.001;
-  recstack::config::TlsConfig tls;
-  recstack::config::AddTlsFlags(app, &tls, recstack::config::TlsRole::kClient);
-  app.add_option("--addr", o.addr,
-                 "the target: HOST:PORT, dns:///HOST:PORT or ipv4:IP:PORT,IP:PORT,...; requests "
-                 "go round-robin over every address (several gateways)")
-      ->capture_default_str();
-  app.add_option("--target", target, "gateway, retrieval, ranking, ingestion, or floor (echo only)")
-      ->capture_default_str();
-  app.add_option("--rate", o.rate, "requests per second")->capture_default_str();
-  app.add_option("--api-key", o.api_key, "send this API key (x-api-key) on every call")
-      ->envname("RECSTACK_API_KEY");
-  app.add_option("--arrivals", arrivals, "constant or poisson")->capture_default_str();
-  app.add_option("--duration", duration, "measured time per run (e.g. 10s)")->capture_default_str();
-  app.add_option("--warmup", warmup, "unmeasured time before it")->capture_default_str();
-  app.add_option("--connections", o.connections, "HTTP/2 connections (1-64)")
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "completion-queue threads (1-64)")->capture_default_str();
-  app.add_option("--k", o.k, "items per Recommend / SimilarItems")->capture_default_str();
-  app.add_option("--timeout", timeout, "per-request deadline")->capture_default_str();
-  app.add_option("--mix", mix, "operation weights, e.g. recommend=90,ingest=5,similar=5")
-      ->capture_default_str();
-  app.add_option("--zipf", o.zipf, "skew of users and items (most active first); 0 = uniform")
-      ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of arrivals, users, items and clicks")
-      ->capture_default_str();
-  app.add_option("--dataset", dataset,
-                 "users and items from a data set: a `recstack datagen` dir or user,item CSV");
-  app.add_option("--users", users, "without --dataset: ids u0..u{N-1}")->capture_default_str();
-  app.add_option("--items", items, "without --dataset: ids i0..i{N-1}")->capture_default_str();
-  app.add_option("--ingest-batch", o.ingest_batch, "events per IngestEvents")
-      ->capture_default_str();
-  app.add_option("--rank-candidates", o.rank_candidates, "candidates per Rank (--target ranking)")
-      ->capture_default_str();
-  app.add_option("--max-inflight", o.max_inflight, "requests in flight before refusing locally")
-      ->capture_default_str();
-  app.add_flag("--json", json, "print one JSON object");
-  app.add_option("--csv", csv, "also write one CSV row per run to this file");
-  app.add_option("--sweep", sweep, "FROM:TO:STEP: step the rate and report the knee");
-  app.add_option("--slo", slo, "p99 bound of the knee")->capture_default_str();
-  app.add_option("--max-error-ratio", max_error_ratio, "errors/requests allowed at the knee")
-      ->capture_default_str();
-  app.add_option("--plot", plot, "with --sweep: write this .svg or .png (gnuplot)");
-  app.add_flag("--floor", with_floor, "also run the same load against an in-process echo service");
-  app.add_option("--floor-response-bytes", o.echo_response_bytes, "padding of each echo answer")
-      ->capture_default_str();
-  std::string then, redis_url, metrics_spec, acked_file;
-  double max_degraded_ratio = 0.01;
-  app.add_option("--then", then,
-                 "more phases after --duration, measured too: RATE:DURATION[,RATE:DURATION...], "
-                 "e.g. 2000:20s,500:5s (an overload, then the recovery)");
-  app.add_flag("--timeline", o.timeline,
-               "per-second figures of the measured window (JSON key timeline)");
-  app.add_option(
-         "--max-degraded-ratio", max_degraded_ratio,
-         "degraded answers/requests allowed at the knee (a fallback is not the full answer)")
-      ->capture_default_str();
-  app.add_option("--redis-url", redis_url,
-                 "also report the Redis commands per request (INFO commandstats before and after)");
-  app.add_option("--metrics", metrics_spec,
-                 "also report CPU microseconds per request of each service: "
-                 "NAME=HOST:PORT,... of their /metrics (process_cpu_seconds_total)");
-  app.add_option("--acked-events", acked_file,
-                 "give ingest events ids and write the acknowledged ones (OK and not rejected) "
-                 "to this file, one per line: ID<tab>UNIX_MS of the answer");
-  app.add_option("--simulate-clicks", clicks_dir,
-                 "a `recstack datagen` dir: click recommended items with the true probability");
-  app.add_option("--position-bias", o.position_bias,
-                 "with --simulate-clicks: position p (1-based) is examined with probability "
-                 "(1/p)^ETA, 0-10; 0 = no position bias")
-      ->capture_default_str();
-  if (int rc = recstack::config::ParseOrExit(app, argc, argv); rc >= 0) return rc;
+  rl::CommandLine cl =
+      rl::ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
+  if (cl.exit_code >= 0) {
+    return cl.error.empty() ? cl.exit_code
+                            : Fail(absl::InvalidArgumentError(cl.error), cl.exit_code);
+  }
   // The in-process echo server logs like a service; only its problems matter here.
   recstack::log::Init("recstack-loadtest", "warn");
-  // Checked again by RunOptions::Validate; here it is a usage error (exit 2),
-  // caught before the ground truth is loaded.
-  if (auto st = rl::ValidatePositionBias(o.position_bias); !st.ok()) return Fail(st, 2);
-
-  auto parse_ms = [](const std::string& flag,
-                     const std::string& v) -> absl::StatusOr<std::chrono::milliseconds> {
-    auto d = recstack::config::ParseDuration(v);
-    if (!d.ok())
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
-    return *d;
-  };
-  if (auto st = recstack::config::ValidateTarget("addr", o.addr); !st.ok()) return Fail(st, 2);
-  if (auto st = recstack::config::ValidateTls(tls, recstack::config::TlsRole::kClient); !st.ok())
+  rl::Flags& flags = cl.flags;
+  rl::RunOptions& o = flags.run;
+  const rl::KneeRule& rule = flags.rule;
+  const std::string& arrivals = flags.arrivals;
+  const std::string& sweep = flags.sweep;
+  const std::string& redis_url = flags.redis_url;
+  const std::string& csv = flags.csv;
+  const std::string& plot = flags.plot;
+  const auto& metrics_targets = flags.metrics_targets;
+  const bool json = flags.json;
+  bool with_floor = flags.with_floor;
+  const bool server_stats = !redis_url.empty() || !metrics_targets.empty();
+  if (auto st = recstack::config::ValidateTls(flags.tls, recstack::config::TlsRole::kClient);
+      !st.ok())
     return Fail(st, 2);
-  if (tls.enabled()) {
-    auto credentials = recstack::grpcutil::MakeChannelCredentials(tls);
+  if (flags.tls.enabled()) {
+    auto credentials = recstack::grpcutil::MakeChannelCredentials(flags.tls);
     if (!credentials.ok()) return Fail(credentials.status(), 2);
     o.credentials = std::move(*credentials);
   }
-  auto t = rl::ParseTarget(target);
-  if (!t.ok()) return Fail(t.status());
-  o.target = *t;
-  if (arrivals != "constant" && arrivals != "poisson") {
-    return Fail(absl::InvalidArgumentError("--arrivals must be constant or poisson"));
-  }
-  o.poisson = arrivals == "poisson";
-  for (auto [flag, text, out] :
-       {std::tuple{"duration", &duration, &o.duration}, std::tuple{"warmup", &warmup, &o.warmup},
-        std::tuple{"timeout", &timeout, &o.timeout}}) {
-    auto d = parse_ms(flag, *text);
-    if (!d.ok()) return Fail(d.status());
-    *out = *d;
-  }
-  rl::KneeRule rule;
-  {
-    auto d = parse_ms("slo", slo);
-    if (!d.ok()) return Fail(d.status());
-    rule.slo = std::chrono::duration_cast<std::chrono::microseconds>(*d);
-    rule.max_error_ratio = max_error_ratio;
-    rule.max_degraded_ratio = max_degraded_ratio;
-  }
-  for (absl::string_view piece : absl::StrSplit(then, ',', absl::SkipEmpty())) {
-    const std::string phase(piece.data(), piece.size());
-    const size_t colon = phase.find(':');
-    double rate = 0;
-    if (colon == std::string::npos || !absl::SimpleAtod(phase.substr(0, colon), &rate)) {
-      return Fail(
-          absl::InvalidArgumentError(absl::StrCat("--then: '", phase, "' is not RATE:DURATION")));
-    }
-    if (!(rate >= 0.1 && rate <= 1e6)) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("--then: rate must be in [0.1, 1000000], got ", rate)));
-    }
-    auto d = parse_ms("then", phase.substr(colon + 1));
-    if (!d.ok()) return Fail(d.status());
-    if (d->count() <= 0)
-      return Fail(absl::InvalidArgumentError("--then: a phase must last more than 0"));
-    o.then.push_back({rate, *d});
-  }
-  if (o.then.size() > 20) return Fail(absl::InvalidArgumentError("--then: at most 20 phases"));
-  std::map<std::string, std::string> metrics_targets;
-  if (!metrics_spec.empty()) {
-    auto mt = rl::ParseMetricsTargets(metrics_spec);
-    if (!mt.ok()) return Fail(mt.status());
-    metrics_targets = std::move(*mt);
-  }
-  const bool server_stats = !redis_url.empty() || !metrics_targets.empty();
+  const std::string& acked_file = flags.acked_file;
   if (!acked_file.empty()) {
-    if (!sweep.empty()) {
-      return Fail(absl::InvalidArgumentError("--acked-events: not with --sweep (one run only)"));
-    }
     const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
     o.event_id_prefix = absl::StrCat("lt", getpid(), "-", now_ms, "-");
   }
-  if (o.target == rl::Target::kFloor) mix = "recommend=100";
-  auto m = rl::Mix::Parse(mix);
-  if (!m.ok()) return Fail(m.status());
-  o.mix = *m;
 
   std::optional<recstack::data::GroundTruth> truth;
-  if (!clicks_dir.empty()) {
-    auto gt = recstack::data::GroundTruth::Load(clicks_dir);
+  if (!flags.clicks_dir.empty()) {
+    auto gt = recstack::data::GroundTruth::Load(flags.clicks_dir);
     if (!gt.ok()) return Fail(gt.status());
     truth = std::move(*gt);
     o.truth = &*truth;
-    if (dataset.empty()) dataset = clicks_dir;
-  }
-  if (users < 1 || users > 100'000'000 || items < 1 || items > 100'000'000) {
-    return Fail(absl::InvalidArgumentError("--users and --items must be in [1, 100000000]"));
   }
   absl::StatusOr<rl::Catalog> catalog =
-      dataset.empty() ? absl::StatusOr<rl::Catalog>(rl::Catalog::Synthetic(users, items))
-                      : rl::Catalog::FromDataset(dataset);
+      flags.dataset.empty()
+          ? absl::StatusOr<rl::Catalog>(rl::Catalog::Synthetic(flags.users, flags.items))
+          : rl::Catalog::FromDataset(flags.dataset);
   if (!catalog.ok()) return Fail(catalog.status());
+  // Again with the ground truth in place (--simulate-clicks needs the gateway).
   if (auto st = o.Validate(); !st.ok()) return Fail(st);
 
   // The floor (and --target floor) run against an in-process echo service.
@@ -348,8 +216,7 @@ int main(int argc, char** argv) {
                           out["p99_over_floor"].get<double>()));
     }
   } else {
-    auto rates = rl::ParseSweep(sweep);
-    if (!rates.ok()) return Fail(rates.status());
+    const std::vector<double>* rates = &flags.sweep_rates;
     // Steps until two in a row miss the SLO: past the knee the queue only grows.
     // `extend`: when every step met the SLO, go on in steps of x1.5 (at
     // most 12 more) so the floor's knee is found even above the range.

@@ -1,5 +1,6 @@
 #include "loadtest/report.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
@@ -26,28 +27,6 @@ std::string ShellQuote(const std::string& s) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::vector<double>> ParseSweep(std::string_view text) {
-  const absl::string_view t(text.data(), text.size());  // Debian's Abseil has its own string_view
-  std::vector<absl::string_view> parts = absl::StrSplit(t, ':');
-  double from = 0, to = 0, step = 0;
-  if (parts.size() != 3 || !absl::SimpleAtod(parts[0], &from) || !absl::SimpleAtod(parts[1], &to) ||
-      !absl::SimpleAtod(parts[2], &step)) {
-    return absl::InvalidArgumentError(absl::StrCat("--sweep: '", t, "' is not FROM:TO:STEP"));
-  }
-  if (!(from > 0) || !(step > 0) || !(to >= from)) {
-    return absl::InvalidArgumentError("--sweep: need 0 < FROM <= TO and STEP > 0");
-  }
-  if ((to - from) / step + 1 > 200)
-    return absl::InvalidArgumentError("--sweep: more than 200 steps");
-  std::vector<double> rates;
-  for (int i = 0;; ++i) {
-    const double r = from + i * step;
-    if (r > to + step * 1e-9) break;
-    rates.push_back(r);
-  }
-  return rates;
-}
 
 bool WithinSlo(const RunResult& r, const KneeRule& rule) {
   const double slo_ns = static_cast<double>(rule.slo.count()) * 1000.0;

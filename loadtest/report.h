@@ -15,16 +15,6 @@
 
 namespace recstack::loadtest {
 
-// "100:3000:100": from, to (inclusive), step; all positive, from <= to, at
-// most 200 steps.
-absl::StatusOr<std::vector<double>> ParseSweep(std::string_view text);
-
-struct KneeRule {
-  std::chrono::microseconds slo{100000};  // p99 must stay at or under it
-  double max_error_ratio = 0.001;         // errors / scheduled
-  double max_degraded_ratio = 0.01;       // degraded answers / scheduled
-};
-
 // A step passes when p99 <= slo, errors / scheduled <= max_error_ratio and
 // degraded / scheduled <= max_degraded_ratio: a stack that answers from its
 // fallback is not at the rate it can serve.

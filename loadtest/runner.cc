@@ -44,24 +44,7 @@ std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
-bool Serves(Target t, Op op) {
-  switch (t) {
-    case Target::kGateway:
-    case Target::kFloor:
-      return true;
-    case Target::kRetrieval:
-      return op != Op::kIngest;
-    case Target::kRanking:
-      return op == Op::kRecommend;
-    case Target::kIngestion:
-      return op == Op::kIngest;
-  }
-  return false;
-}
-
 // Debian's Abseil has its own string_view.
-absl::string_view A(std::string_view v) { return {v.data(), v.size()}; }
-
 double Us(int64_t ns) { return std::round(static_cast<double>(ns) / 100.0) / 10.0; }
 
 // One connection's stubs (only those of the target are used).
@@ -512,70 +495,6 @@ absl::StatusOr<RunResult> Runner::Go() {
 }
 
 }  // namespace
-
-absl::StatusOr<Target> ParseTarget(std::string_view name) {
-  for (Target t : {Target::kGateway, Target::kRetrieval, Target::kRanking, Target::kIngestion,
-                   Target::kFloor}) {
-    if (TargetName(t) == name) return t;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--target: unknown '", A(name), "' (gateway, retrieval, ranking, ingestion, floor)"));
-}
-
-std::string_view TargetName(Target t) {
-  switch (t) {
-    case Target::kGateway:
-      return "gateway";
-    case Target::kRetrieval:
-      return "retrieval";
-    case Target::kRanking:
-      return "ranking";
-    case Target::kIngestion:
-      return "ingestion";
-    case Target::kFloor:
-      return "floor";
-  }
-  return "?";
-}
-
-absl::Status ValidatePositionBias(double eta) {
-  if (eta >= 0 && eta <= 10) return absl::OkStatus();  // false for NaN too
-  return absl::InvalidArgumentError(
-      absl::StrCat("--position-bias must be in [0, 10] (the exponent ETA of the examination "
-                   "probability (1/position)^ETA), got ",
-                   eta));
-}
-
-absl::Status RunOptions::Validate() const {
-  auto bad = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
-  if (!(rate >= 0.1 && rate <= 1e6)) return bad("--rate must be in [0.1, 1000000], got ", rate);
-  if (duration.count() <= 0) return bad("--duration must be positive");
-  if (warmup.count() < 0) return bad("--warmup must not be negative");
-  if (connections < 1 || connections > 64)
-    return bad("--connections must be in [1, 64], got ", connections);
-  if (threads < 1 || threads > 64) return bad("--threads must be in [1, 64], got ", threads);
-  if (k < 1 || k > 1000) return bad("--k must be in [1, 1000], got ", k);
-  if (timeout.count() <= 0) return bad("--timeout must be positive");
-  if (!(zipf >= 0 && zipf <= 5)) return bad("--zipf must be in [0, 5], got ", zipf);
-  if (max_inflight < 1) return bad("--max-inflight must be at least 1");
-  if (ingest_batch < 1 || ingest_batch > 10000) return bad("--ingest-batch must be in [1, 10000]");
-  if (event_id_prefix.size() > 64) return bad("the event id prefix is longer than 64 characters");
-  if (rank_candidates < 1 || rank_candidates > 10000)
-    return bad("--rank-candidates must be in [1, 10000]");
-  if (echo_response_bytes < 0 || echo_response_bytes > (4 << 20))
-    return bad("--floor-response-bytes must be in [0, 4 MiB]");
-  for (int i = 0; i < kNumOps; ++i) {
-    if (mix.share[i] > 0 && !Serves(target, static_cast<Op>(i))) {
-      return bad("--target ", A(TargetName(target)), " does not serve '",
-                 A(OpName(static_cast<Op>(i))), "'; change --mix");
-    }
-  }
-  if (auto st = ValidatePositionBias(position_bias); !st.ok()) return st;
-  if (truth != nullptr && target != Target::kGateway) {
-    return bad("--simulate-clicks needs --target gateway (clicks go back through it)");
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<RunResult> Run(const RunOptions& options, const Catalog& catalog) {
   if (auto st = options.Validate(); !st.ok()) return st;

@@ -22,63 +22,11 @@
 #include "common/config/ports.h"
 #include "common/data/synthetic.h"
 #include "loadtest/histogram.h"
+#include "loadtest/options.h"
 #include "loadtest/workload.h"
 #include "nlohmann/json.hpp"
 
 namespace recstack::loadtest {
-
-// What the requests go to. kGateway serves every operation; kRetrieval
-// recommend (Retrieve) and similar; kRanking recommend (Rank over random
-// candidates); kIngestion ingest; kFloor answers everything with Echo.
-enum class Target { kGateway, kRetrieval, kRanking, kIngestion, kFloor };
-absl::StatusOr<Target> ParseTarget(std::string_view name);
-std::string_view TargetName(Target t);
-
-struct RunOptions {
-  Target target = Target::kGateway;
-  std::string addr = config::DefaultAddress("gateway");
-  // Sent as x-api-key metadata on every call when not empty (a gateway with
-  // --api-keys).
-  std::string api_key;
-  double rate = 100;  // requests per second, 0.1 - 1,000,000
-  // After `duration` at `rate`, further phases (rate, length), measured too:
-  // e.g. an overload at 2x the knee, then the recovery at half of it.
-  std::vector<std::pair<double, std::chrono::milliseconds>> then;
-  // Per-second figures of the measured window (by scheduled send time).
-  bool timeline = false;
-  bool poisson = false;
-  std::chrono::milliseconds warmup{2000};
-  std::chrono::milliseconds duration{10000};
-  int connections = 4;                       // 1-64 channels, one TCP connection each
-  int threads = 2;                           // completion-queue threads, 1-64
-  int k = 10;                                // items per Recommend / SimilarItems
-  std::chrono::milliseconds timeout{10000};  // per-request deadline
-  Mix mix;
-  double zipf = 0.8;  // user/item skew; 0 = uniform
-  uint64_t seed = 1;
-  int64_t max_inflight = 50000;  // beyond it a request is refused locally
-  int ingest_batch = 1;          // events per IngestEvents
-  int rank_candidates = 100;     // candidates per Rank (--target ranking)
-  int echo_response_bytes = 0;   // padding of each Echo answer (floor)
-  // TLS (grpcutil::MakeChannelCredentials); nullptr: plaintext.
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  // With a synthetic data set's ground truth: every item a Recommend
-  // returns may be clicked (see position_bias) and is then sent back as a
-  // CLICK event.
-  const data::GroundTruth* truth = nullptr;
-  // Position bias of the simulated users (--position-bias ETA, 0-10): the
-  // item at 1-based position p is examined with probability (1/p)^ETA, and
-  // an examined item is clicked with its true probability. 0 = every item
-  // is examined.
-  double position_bias = 1;
-  // When not empty, every ingest event gets the id `<prefix><n>` (n = 0, 1,
-  // ... in send order, warm-up included) and RunResult::acked_events lists
-  // the events the server acknowledged: their IngestEvents call returned OK
-  // and did not reject them. A drill compares that list with the event log.
-  std::string event_id_prefix;
-
-  absl::Status Validate() const;
-};
 
 struct OpResult {
   LatencyHistogram latency;  // every measured completion, errors included
@@ -101,9 +49,6 @@ struct SecondStats {
   int64_t ok = 0, errors = 0, degraded = 0;
   double rate = 0;  // the scheduled rate of that second
 };
-
-// InvalidArgument naming --position-bias unless 0 <= eta <= 10.
-absl::Status ValidatePositionBias(double eta);
 
 // The click model of --simulate-clicks. A simulated user examines the item
 // at 1-based `position` with probability (1/position)^eta and clicks an

@@ -42,21 +42,6 @@ absl::StatusOr<std::map<std::string, int64_t>> RedisCommandCalls(const std::stri
   return total;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> ParseMetricsTargets(const std::string& spec) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(spec);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    const size_t eq = part.find('=');
-    if (eq == std::string::npos || eq == 0 || part.find(':', eq) == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--metrics: '", part, "' is not NAME=HOST:PORT"));
-    }
-    out[part.substr(0, eq)] = part.substr(eq + 1);
-  }
-  return out;
-}
-
 absl::StatusOr<double> ScrapeCpuSeconds(const std::string& host_port) {
   const size_t colon = host_port.rfind(':');
   if (colon == std::string::npos)

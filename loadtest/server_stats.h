@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loadtest/options.h"
 #include "nlohmann/json.hpp"
 
 namespace recstack::loadtest {
@@ -19,8 +20,6 @@ absl::StatusOr<std::map<std::string, int64_t>> RedisCommandCalls(const std::stri
 // Parses the text of INFO commandstats.
 std::map<std::string, int64_t> ParseCommandStats(const std::string& info);
 
-// "gateway=127.0.0.1:9100,retrieval=127.0.0.1:9103" -> name -> HOST:PORT.
-absl::StatusOr<std::map<std::string, std::string>> ParseMetricsTargets(const std::string& spec);
 // process_cpu_seconds_total of one /metrics endpoint.
 absl::StatusOr<double> ScrapeCpuSeconds(const std::string& host_port);
 

@@ -24,8 +24,9 @@ PACKAGES=(
   python3-grpcio python3-grpc-tools
   # used by scripts: health probes, JSON in shell; the C++ format (scripts/check_format.sh)
   curl jq clang-format
-  # fuzzing: clang's libFuzzer (tests/fuzz, scripts/fuzz.sh)
-  clang
+  # fuzzing: clang's libFuzzer (tests/fuzz, scripts/fuzz.sh); its runtimes
+  # (libFuzzer, ASan, UBSan) are only a Recommends of clang
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -11,12 +11,19 @@
 # reported, without a target: it holds the event log, which grows with
 # every event by design.
 #
-#   scripts/soak.sh [--minutes N] [--bin DIR] [--out FILE] [--rate R] [--keep]
+# The training service keeps the impressions of its --feedback-retention
+# (7 days by default) in memory: a soak shortens it to 1 minute, so that
+# the window is full before the warm-up ends and the memory target checks
+# the steady state a service reaches once its retention is full.
+#
+#   scripts/soak.sh [--minutes N] [--bin DIR] [--out FILE] [--rate R]
+#                   [--feedback-retention D] [--keep]
 #
 #   --minutes N  the load's length (default 10)
 #   --bin DIR    the binaries (default build/bin)
 #   --out FILE   the JSON (default docs/bench/soak.json)
 #   --rate R     requests/s instead of half the knee (a sweep of about 40 s)
+#   --feedback-retention D  the training service's (default 1m; 0 keeps all)
 #   --keep       keep the scratch folder
 #
 # Exit 0 when every target is met, 1 otherwise (the JSON is written either
@@ -27,6 +34,7 @@ bin=$root/build/bin
 out=$root/docs/bench/soak.json
 minutes=10
 rate=
+retention=1m
 keep=0
 usage() {
   sed -n '/^#   scripts\/soak.sh/,/^#   --keep/p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -38,6 +46,7 @@ while [ $# -gt 0 ]; do
     --bin) [ $# -ge 2 ] || usage; bin=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --rate) [ $# -ge 2 ] || usage; rate=$2; shift 2 ;;
+    --feedback-retention) [ $# -ge 2 ] || usage; retention=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "soak: unknown argument $1" >&2; usage ;;
   esac
@@ -66,7 +75,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== a fresh stack, the catalogue, a model"
+echo "== a fresh stack, the catalogue, a model (feedback retention $retention)"
+export RECSTACK_FEEDBACK_RETENTION=$retention
 fresh_stack "$work/stack"
 knee_json=null
 if [ -z "$rate" ]; then
@@ -121,6 +131,8 @@ jq -n --slurpfile load "$d/load.json" --rawfile rss "$d/rss.tsv" --argjson knee 
   --argjson rate "$rate" --argjson minutes "$minutes" --argjson warmup "$warmup_s" \
   --argjson events "$events" --argjson internal "$internal" --arg dead "$dead" \
   --argjson redis_used "$redis_used" --arg mix "$mix" --arg cat "${catalogue_args[*]}" \
+  --arg retention "$retention" \
+  --argjson feedback_held "$(metric_sum "${metrics_port[training]}" '^recstack_training_feedback_impressions ')" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(nproc) cores" \
   --arg loadavg "$(cut -d' ' -f1-3 /proc/loadavg)" '
   def mb: . / 1024 | . * 10 | round / 10;
@@ -148,6 +160,7 @@ jq -n --slurpfile load "$d/load.json" --rawfile rss "$d/rss.tsv" --argjson knee 
   | {date: $date, machine: {cpus: $cpu, loadavg_at_end: $loadavg},
      catalogue: ("recstack datagen " + $cat), mix: $mix, knee: $knee, rate: $rate,
      minutes: $minutes, warmup_s: $warmup, sample_every_s: 10,
+     feedback_retention: $retention, feedback_impressions_held_at_end: $feedback_held,
      load: ($l | {scheduled, ok, errors, errors_by_code, degraded, degraded_by_reason, achieved_rate,
                   p50_us, p99_us, p999_us, max_us}),
      per_minute: [$l.timeline | range(0; length; 60) as $i | .[$i:$i + 60]

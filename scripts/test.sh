@@ -3,7 +3,10 @@
 # everything (services, CLI, tests, benchmarks) and runs every test.
 #
 #   ./scripts/test.sh              release build in build/, all tests
-#   ./scripts/test.sh --sanitize   ASan+UBSan build in build-asan/, all tests
+#   ./scripts/test.sh --sanitize   ASan+UBSan build (Clang) in build-asan/, all tests, then
+#                                  every fuzz target of the same build for 30 s
+#                                  (scripts/fuzz.sh; results in build-asan/fuzz.json,
+#                                  docs/fuzzing.md)
 #   ./scripts/test.sh --cluster    release build, also the e2e suite's second run on a
 #                                  real Redis Cluster (label cluster_e2e, about 4
 #                                  minutes; not in CI: the cluster client's own tests,
@@ -16,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=build
+fuzz=0
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECSTACK_BUILD_TESTS=ON -DRECSTACK_BUILD_BENCH=ON)
 ctest_args=()
 cluster_e2e=0
@@ -24,7 +28,11 @@ for arg in "$@"; do
   case "$arg" in
     --sanitize)
       build_dir=build-asan
-      cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DRECSTACK_SANITIZE=ON -DRECSTACK_BUILD_TESTS=ON
+      fuzz=1
+      # Clang: it also builds the libFuzzer targets in the same tree (every
+      # library instrumented for coverage), and compiles a third faster than GCC.
+      cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+                  -DRECSTACK_SANITIZE=ON -DRECSTACK_FUZZ=ON -DRECSTACK_BUILD_TESTS=ON
                   -DRECSTACK_BUILD_BENCH=OFF) ;;
     --cluster) cluster_e2e=1 ;;
     --drills) drills=1 ;;
@@ -39,6 +47,12 @@ fi
 
 ./scripts/deps.sh
 jobs=$(nproc)
+# A build folder configured with another compiler is started over (CMake
+# cannot switch compilers in place).
+if [ "$fuzz" = 1 ] && [ -f "$build_dir/CMakeCache.txt" ] &&
+   ! grep -q '^CMAKE_CXX_COMPILER:.*clang++' "$build_dir/CMakeCache.txt"; then
+  rm -rf "$build_dir"
+fi
 cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" -DRECSTACK_DATA_DIR="$(cd ../shared/data && pwd)"
 cmake --build "$build_dir" -j "$jobs"
 # Sanitizers: fail on the first report; leaks are reported too.
@@ -50,3 +64,8 @@ excluded=()
 [ "$drills" = 1 ] || excluded+=(drill soak)
 [ ${#excluded[@]} -eq 0 ] || ctest_args=(-LE "^($(IFS='|'; echo "${excluded[*]}"))\$" "${ctest_args[@]}")
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300 "${ctest_args[@]}"
+# The sanitizer run also fuzzes every parser of outside input for 30 s each,
+# two at a time; any finding fails CI.
+if [ "$fuzz" = 1 ]; then
+  FUZZ_BUILD_DIR=$build_dir ./scripts/fuzz.sh --json "$build_dir/fuzz.json" 30
+fi

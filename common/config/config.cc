@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <iostream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -219,7 +220,7 @@ redis::Keyspace KeyspaceFor(const ServiceConfig& c) {
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto bad = [&] {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", S(text), "' is not a duration (e.g. 250ms, 10s, 2m, 1h)"));
+        absl::StrCat("'", S(text), "' is not a duration (e.g. 250ms, 10s, 2m, 1h, 7d)"));
   };
   if (text.empty()) return bad();
   size_t unit = text.find_first_not_of("0123456789.");
@@ -237,6 +238,8 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     ms_per_unit = 60'000;
   } else if (suffix == "h") {
     ms_per_unit = 3'600'000;
+  } else if (suffix == "d") {
+    ms_per_unit = 86'400'000;
   } else {
     return bad();
   }
@@ -246,11 +249,16 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 }
 
 int ParseOrExit(CLI::App& app, int argc, char** argv) {
+  return ParseOrExit(app, argc, argv, std::cout, std::cerr);
+}
+
+int ParseOrExit(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
+                std::ostream& err) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // CLI11 prints the message; usage errors exit 2 (help and version 0).
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e, out, err) == 0 ? 0 : 2;
   }
   return -1;
 }

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -86,5 +87,8 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 // Parses argv with CLI11 and turns its exceptions into a process exit the
 // way CLI11 does (help -> 0, error -> message + 2). Returns -1 to go on.
 int ParseOrExit(CLI::App& app, int argc, char** argv);
+// The same with CLI11's help and messages written to `out` and `err`.
+int ParseOrExit(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
+                std::ostream& err);
 
 }  // namespace recstack::config

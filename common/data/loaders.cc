@@ -24,16 +24,42 @@ struct FileCloser {
   }
 };
 
-// Calls fn(line, line_number) for every line (without "\n" or "\r\n").
-absl::Status ForEachLine(const std::string& path,
-                         const std::function<absl::Status(std::string_view, int64_t)>& fn) {
+using LineFn = std::function<absl::Status(std::string_view, int64_t)>;
+
+// Calls fn(line, ++*line_no) for every line of `text` that ends in "\n"
+// (without "\n" or "\r\n") and, with `last`, for a final line without one.
+// *consumed is the offset after the last line handed to fn.
+absl::Status SplitLines(std::string_view text, bool last, int64_t* line_no, const LineFn& fn,
+                        size_t* consumed) {
+  size_t start = 0;
+  while (true) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) break;
+    std::string_view line = text.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    start = nl + 1;
+    if (absl::Status st = fn(line, ++*line_no); !st.ok()) return st;
+  }
+  if (last && start < text.size()) {
+    std::string_view line = text.substr(start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    start = text.size();
+    if (absl::Status st = fn(line, ++*line_no); !st.ok()) return st;
+  }
+  *consumed = start;
+  return absl::OkStatus();
+}
+
+// Calls fn(line, line_number) for every line of the file.
+absl::Status ForEachLine(const std::string& path, const LineFn& fn) {
   std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (f == nullptr) {
     return std::filesystem::exists(path)
                ? absl::PermissionDeniedError(absl::StrCat(path, ": cannot open"))
                : absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
-  constexpr size_t kBlock = 1 << 20;
+  // Reads of 64 KiB: a small file costs no more, a big one as little.
+  constexpr size_t kBlock = 64 << 10;
   // A longer line is not a row of any supported format (it is usually a
   // binary or newline-less file); refuse it instead of buffering the file.
   constexpr size_t kMaxLine = 64 << 20;
@@ -54,27 +80,22 @@ absl::Status ForEachLine(const std::string& path,
     if (got == 0) eof = true;
     have += got;
     size_t start = 0;
-    while (true) {
-      size_t nl = std::string_view(buf.data() + start, have - start).find('\n');
-      if (nl == std::string_view::npos) break;
-      std::string_view line(buf.data() + start, nl);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      absl::Status st = fn(line, ++line_no);
-      if (!st.ok()) return st;
-      start += nl + 1;
-    }
-    if (eof && start < have) {
-      std::string_view line(buf.data() + start, have - start);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      absl::Status st = fn(line, ++line_no);
-      if (!st.ok()) return st;
-      start = have;
+    if (absl::Status st = SplitLines(std::string_view(buf.data(), have), eof, &line_no, fn, &start);
+        !st.ok()) {
+      return st;
     }
     std::memmove(buf.data(), buf.data() + start, have - start);
     have -= start;
   }
   if (std::ferror(f.get())) return absl::DataLossError(absl::StrCat(path, ": read error"));
   return absl::OkStatus();
+}
+
+// The same over bytes in memory (one line may be as long as the buffer).
+absl::Status ForEachLineOfBuffer(std::string_view data, const LineFn& fn) {
+  int64_t line_no = 0;
+  size_t consumed = 0;
+  return SplitLines(data, true, &line_no, fn, &consumed);
 }
 
 template <typename T>
@@ -98,19 +119,30 @@ size_t Split(std::string_view line, std::string_view sep, std::string_view* fiel
   return n;
 }
 
-absl::StatusOr<Format> Detect(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
+// kAuto by name (its extension) and, for .csv, the first line.
+Format DetectFormat(std::string_view name, std::string_view first_line) {
+  std::string ext = std::filesystem::path(name).extension().string();
   if (ext == ".dat") return Format::kMovieLensDat;
-  if (ext == ".csv") {
-    std::string first;
+  if (ext == ".csv") return first_line.starts_with("userId") ? Format::kMovieLensCsv : Format::kCsv;
+  return Format::kMovieLens;
+}
+
+absl::StatusOr<Format> Detect(const std::string& path) {
+  std::string first;
+  if (std::filesystem::path(path).extension() == ".csv") {
     absl::Status st = ForEachLine(path, [&](std::string_view line, int64_t) {
       first = S(line);
       return absl::CancelledError("first line read");
     });
     if (!st.ok() && !absl::IsCancelled(st)) return st;
-    return first.rfind("userId", 0) == 0 ? Format::kMovieLensCsv : Format::kCsv;
   }
-  return Format::kMovieLens;
+  return DetectFormat(path, first);
+}
+
+std::string_view FirstLine(std::string_view data) {
+  std::string_view line = data.substr(0, data.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
 }
 
 int64_t ToMs(int64_t ts) { return ts < 100'000'000'000LL ? ts * 1000 : ts; }
@@ -171,70 +203,87 @@ std::vector<std::string> SplitCsvLine(std::string_view line) {
   return out;
 }
 
-absl::Status ForEachInteraction(const std::string& path, Format format,
-                                const std::function<absl::Status(const InteractionView&)>& fn) {
+namespace {
+
+// One row of `format` (kAuto already resolved); `name` is the file's for messages.
+absl::Status ParseInteractionLine(std::string_view line, int64_t no, Format format,
+                                  std::string_view name, const InteractionFn& fn) {
+  auto err = [&](std::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(S(name), ":", no, ": ", S(what)));
+  };
+  if (line.empty()) return absl::OkStatus();
+  std::string_view f[5];
+  size_t n = 0;
+  size_t want_min = 4, want_max = 4;
+  const char* what = "tab-separated";
+  switch (format) {
+    case Format::kMovieLens:
+      n = Split(line, "\t", f, 5);
+      break;
+    case Format::kMovieLensDat:
+      n = Split(line, "::", f, 5);
+      what = "'::'-separated";
+      break;
+    case Format::kMovieLensCsv:
+      if (no == 1) {
+        if (!line.starts_with("userId"))
+          return err("expected the header userId,movieId,rating,timestamp");
+        return absl::OkStatus();
+      }
+      n = Split(line, ",", f, 5);
+      what = "comma-separated";
+      break;
+    case Format::kCsv:
+      n = Split(line, ",", f, 5);
+      what = "comma-separated";
+      want_min = 3;
+      break;
+    case Format::kAuto:
+      break;
+  }
+  if (n < want_min || n > want_max) {
+    return err(absl::StrCat("expected ", want_min == want_max ? "" : "3 or ", want_max, " ", what,
+                            " fields, got ", n));
+  }
+  InteractionView v;
+  v.user = f[0];
+  v.item = f[1];
+  v.line = no;
+  v.timestamp_ms = 0;
+  if (!ParseNum(f[2], &v.value)) {
+    if (format == Format::kCsv && no == 1) return absl::OkStatus();  // a header line
+    return err(absl::StrCat("value '", S(f[2]), "' is not a number"));
+  }
+  if (!std::isfinite(v.value)) return err("value is not finite");
+  if (n == 4) {
+    int64_t ts = 0;
+    if (!ParseNum(f[3], &ts) || ts < 0)
+      return err(absl::StrCat("timestamp '", S(f[3]), "' is not a non-negative integer"));
+    v.timestamp_ms = ToMs(ts);
+  }
+  if (v.user.empty() || v.item.empty()) return err("empty user or item id");
+  return fn(v);
+}
+
+}  // namespace
+
+absl::Status ForEachInteraction(const std::string& path, Format format, const InteractionFn& fn) {
   if (format == Format::kAuto) {
     auto f = Detect(path);
     if (!f.ok()) return f.status();
     format = *f;
   }
   const std::string name = Base(path);
-  auto err = [&](int64_t line, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ":", line, ": ", S(what)));
-  };
-  return ForEachLine(path, [&](std::string_view line, int64_t no) -> absl::Status {
-    if (line.empty()) return absl::OkStatus();
-    std::string_view f[5];
-    size_t n = 0;
-    size_t want_min = 4, want_max = 4;
-    const char* what = "tab-separated";
-    switch (format) {
-      case Format::kMovieLens:
-        n = Split(line, "\t", f, 5);
-        break;
-      case Format::kMovieLensDat:
-        n = Split(line, "::", f, 5);
-        what = "'::'-separated";
-        break;
-      case Format::kMovieLensCsv:
-        if (no == 1) {
-          if (!line.starts_with("userId"))
-            return err(no, "expected the header userId,movieId,rating,timestamp");
-          return absl::OkStatus();
-        }
-        n = Split(line, ",", f, 5);
-        what = "comma-separated";
-        break;
-      case Format::kCsv:
-        n = Split(line, ",", f, 5);
-        what = "comma-separated";
-        want_min = 3;
-        break;
-      case Format::kAuto:
-        break;
-    }
-    if (n < want_min || n > want_max) {
-      return err(no, absl::StrCat("expected ", want_min == want_max ? "" : "3 or ", want_max, " ",
-                                  what, " fields, got ", n));
-    }
-    InteractionView v;
-    v.user = f[0];
-    v.item = f[1];
-    v.line = no;
-    v.timestamp_ms = 0;
-    if (!ParseNum(f[2], &v.value)) {
-      if (format == Format::kCsv && no == 1) return absl::OkStatus();  // a header line
-      return err(no, absl::StrCat("value '", S(f[2]), "' is not a number"));
-    }
-    if (!std::isfinite(v.value)) return err(no, "value is not finite");
-    if (n == 4) {
-      int64_t ts = 0;
-      if (!ParseNum(f[3], &ts) || ts < 0)
-        return err(no, absl::StrCat("timestamp '", S(f[3]), "' is not a non-negative integer"));
-      v.timestamp_ms = ToMs(ts);
-    }
-    if (v.user.empty() || v.item.empty()) return err(no, "empty user or item id");
-    return fn(v);
+  return ForEachLine(path, [&](std::string_view line, int64_t no) {
+    return ParseInteractionLine(line, no, format, name, fn);
+  });
+}
+
+absl::Status ForEachInteractionInBuffer(std::string_view data, std::string_view name, Format format,
+                                        const InteractionFn& fn) {
+  if (format == Format::kAuto) format = DetectFormat(name, FirstLine(data));
+  return ForEachLineOfBuffer(data, [&](std::string_view line, int64_t no) {
+    return ParseInteractionLine(line, no, format, name, fn);
   });
 }
 
@@ -269,25 +318,21 @@ constexpr const char* kMovieLensGenres[19] = {
     "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
     "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
 
-}  // namespace
+// The rows of an items file, line by line: the first line says which format.
+class ItemsParser {
+ public:
+  explicit ItemsParser(std::string_view name) : name_(name) {}
 
-absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path) {
-  std::vector<ItemMeta> out;
-  const std::string name = Base(path);
-  bool ours = false;
-  absl::Status st = ForEachLine(path, [&](std::string_view line, int64_t no) -> absl::Status {
+  absl::Status Line(std::string_view line, int64_t no) {
     if (line.empty()) return absl::OkStatus();
     if (no == 1 && line.starts_with("item,")) {
-      ours = true;
+      ours_ = true;
       return absl::OkStatus();
     }
     ItemMeta m;
-    if (ours) {
+    if (ours_) {
       auto f = SplitCsvLine(line);
-      if (f.size() != 4) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, ":", no, ": expected 4 fields, got ", f.size()));
-      }
+      if (f.size() != 4) return Error(no, absl::StrCat("expected 4 fields, got ", f.size()));
       m.item = f[0];
       m.title = f[1];
       std::string_view cats = f[2];
@@ -298,29 +343,51 @@ absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path) {
         cats.remove_prefix(p + 1);
       }
       if (!f[3].empty() && !ParseNum(std::string_view(f[3]), &m.created_at_ms)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, ":", no, ": created_at_ms is not an integer"));
+        return Error(no, "created_at_ms is not an integer");
       }
     } else {
       std::string_view f[24];
       size_t n = Split(line, "|", f, 24);
-      if (n != 24) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, ":", no, ": expected 24 '|'-separated fields, got ", n));
-      }
+      if (n != 24) return Error(no, absl::StrCat("expected 24 '|'-separated fields, got ", n));
       m.item = S(f[0]);
       m.title = Latin1ToUtf8(f[1]);
       for (int g = 0; g < 19; ++g) {
         if (f[5 + g] == "1") m.categories.push_back(kMovieLensGenres[g]);
       }
     }
-    if (m.item.empty())
-      return absl::InvalidArgumentError(absl::StrCat(name, ":", no, ": empty item id"));
-    out.push_back(std::move(m));
+    if (m.item.empty()) return Error(no, "empty item id");
+    items_.push_back(std::move(m));
     return absl::OkStatus();
-  });
+  }
+
+  std::vector<ItemMeta> Take() && { return std::move(items_); }
+
+ private:
+  absl::Status Error(int64_t no, std::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat(name_, ":", no, ": ", S(what)));
+  }
+
+  std::string name_;
+  bool ours_ = false;
+  std::vector<ItemMeta> items_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path) {
+  ItemsParser parser(Base(path));
+  absl::Status st =
+      ForEachLine(path, [&](std::string_view line, int64_t no) { return parser.Line(line, no); });
   if (!st.ok()) return st;
-  return out;
+  return std::move(parser).Take();
+}
+
+absl::StatusOr<std::vector<ItemMeta>> ParseItems(std::string_view data, std::string_view name) {
+  ItemsParser parser(name);
+  absl::Status st = ForEachLineOfBuffer(
+      data, [&](std::string_view line, int64_t no) { return parser.Line(line, no); });
+  if (!st.ok()) return st;
+  return std::move(parser).Take();
 }
 
 }  // namespace recstack::data

@@ -15,8 +15,8 @@
 //   auto       by name: *.dat -> ml-dat; *.csv -> ml-csv if its header starts
 //              with userId, else csv; anything else -> movielens.
 // Empty lines are skipped. Limits: a line is at most 64 MiB (longer is
-// InvalidArgument); the file is read in 1 MiB blocks, so memory does not grow
-// with the file.
+// InvalidArgument); the file is read in 64 KiB blocks, so memory does not
+// grow with the file.
 
 #include <cstdint>
 #include <functional>
@@ -50,9 +50,15 @@ struct Interaction {
   int64_t timestamp_ms;
 };
 
+using InteractionFn = std::function<absl::Status(const InteractionView&)>;
+
 // Streams every row; stops at the first malformed row or at fn's first error.
-absl::Status ForEachInteraction(const std::string& path, Format format,
-                                const std::function<absl::Status(const InteractionView&)>& fn);
+absl::Status ForEachInteraction(const std::string& path, Format format, const InteractionFn& fn);
+// The same parser over bytes in memory (what the fuzzer and a request body
+// hand in): `name` stands for the file name in messages and, with kAuto,
+// picks the format as a path would (extension; first line of a .csv).
+absl::Status ForEachInteractionInBuffer(std::string_view data, std::string_view name, Format format,
+                                        const InteractionFn& fn);
 absl::StatusOr<std::vector<Interaction>> LoadInteractions(const std::string& path, Format format);
 
 struct ItemMeta {
@@ -66,6 +72,8 @@ struct ItemMeta {
 // flags) or recstack's items.csv (item,title,categories,created_at_ms with
 // categories separated by '|'), told apart by the first line.
 absl::StatusOr<std::vector<ItemMeta>> LoadItems(const std::string& path);
+// The same over bytes in memory; `name` stands for the file name in messages.
+absl::StatusOr<std::vector<ItemMeta>> ParseItems(std::string_view data, std::string_view name);
 
 // Splits one CSV line (RFC 4180 quotes; a trailing \r is dropped).
 std::vector<std::string> SplitCsvLine(std::string_view line);

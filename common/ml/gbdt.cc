@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ml/av.h"
 #include "common/ml/envelope.h"
+#include "common/ml/xgboost_model.h"
 
 namespace recstack::ml {
 
@@ -251,11 +252,11 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
   auto payload = Unseal(bytes, kMagic, kFormatVersion, kWhat);
   if (!payload.ok()) return payload.status();
   ByteReader r(*payload, kWhat);
-  auto objective = r.U8();
-  if (!objective.ok()) return objective.status();
-  if (*objective > 1) {
+  auto objective_code = r.U8();
+  if (!objective_code.ok()) return objective_code.status();
+  if (*objective_code > 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Av(kWhat), ": unknown objective code ", *objective));
+        absl::StrCat(Av(kWhat), ": unknown objective code ", *objective_code));
   }
   auto d = r.U32();
   if (!d.ok()) return d.status();
@@ -277,6 +278,11 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
   if (!blob.ok()) return blob.status();
   if (auto s = r.ExpectEnd(); !s.ok()) return s;
 
+  // XGBoost reads only what passed the check: its own reader trusts lengths.
+  const GbdtObjective objective =
+      *objective_code == 0 ? GbdtObjective::kRankNdcg : GbdtObjective::kBinaryLogistic;
+  if (auto s = CheckXgboostModel(*blob, *d, GbdtObjectiveName(objective)); !s.ok()) return s;
+
   BoosterHandle h = nullptr;
   if (XGBoosterCreate(nullptr, 0, &h) != 0) {
     return XgbError(absl::StatusCode::kInternal, "create booster");
@@ -297,9 +303,16 @@ absl::StatusOr<GbdtModel> GbdtModel::Parse(std::string_view bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(Av(kWhat), ": the trees use ", features, " features, the header names ", *d));
   }
-  return GbdtModel(std::move(booster),
-                   *objective == 0 ? GbdtObjective::kRankNdcg : GbdtObjective::kBinaryLogistic,
-                   std::move(names));
+  GbdtModel model(std::move(booster), objective, std::move(names));
+  // XGBoost checks some parameters only when it predicts (size_leaf_vector,
+  // found by tests/fuzz/ranker_fuzz.cc): one row, scored and explained, or
+  // the model is refused here instead of failing every request.
+  const std::vector<float> row(*d, 0.0f);
+  if (auto e = model.ExplainBatch(row); !e.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(kWhat), ": XGBoost cannot predict with it: ", e.status().message()));
+  }
+  return model;
 }
 
 // ---- Training ----

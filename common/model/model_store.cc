@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <string_view>
@@ -77,61 +78,6 @@ std::vector<std::string> MetaToHashArgs(const std::string& key, const ModelMeta&
   return args;
 }
 
-absl::StatusOr<ModelMeta> MetaFromHash(const redis::Reply& reply) {
-  if (reply.type != redis::Reply::Type::kArray || reply.elements.empty()) {
-    return absl::NotFoundError("model meta is missing");
-  }
-  ModelMeta m;
-  bool have_version = false;
-  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
-    const std::string& f = reply.elements[i].str;
-    const std::string& v = reply.elements[i + 1].str;
-    bool ok = true;
-    if (f == "version") {
-      m.version = v;
-      have_version = true;
-    } else if (f == "algorithm") {
-      auto a = ParseAlgorithm(v);
-      if (!a.ok()) return a.status();
-      m.algorithm = *a;
-    } else if (f == "factors") {
-      ok = ParseNumber(v, &m.factors);
-    } else if (f == "neighbours") {
-      ok = ParseNumber(v, &m.neighbours);
-    } else if (f == "n_users") {
-      ok = ParseNumber(v, &m.n_users);
-    } else if (f == "n_items") {
-      ok = ParseNumber(v, &m.n_items);
-    } else if (f == "n_chunks") {
-      ok = ParseNumber(v, &m.n_chunks);
-    } else if (f == "chunk_size") {
-      ok = ParseNumber(v, &m.chunk_size);
-    } else if (f == "has_biases") {
-      m.has_biases = v == "1";
-    } else if (f == "global_mean") {
-      ok = ParseNumber(v, &m.global_mean);
-    } else if (f == "regularization") {
-      ok = ParseNumber(v, &m.regularization);
-    } else if (f == "alpha") {
-      ok = ParseNumber(v, &m.alpha);
-    } else if (f == "created_at_ms") {
-      ok = ParseNumber(v, &m.created_at_ms);
-    } else if (f.starts_with(kParamPrefix)) {
-      m.params[f.substr(kParamPrefix.size())] = v;
-    } else if (f.starts_with(kMetricPrefix)) {
-      double d = 0;
-      ok = ParseNumber(v, &d);
-      m.metrics[f.substr(kMetricPrefix.size())] = d;
-    }
-    if (!ok) return absl::DataLossError(absl::StrCat("model meta field ", f, " is garbled: ", v));
-  }
-  const bool shaped = IsRanker(m.algorithm)             ? true
-                      : m.algorithm == Algorithm::kEase ? m.neighbours > 0
-                                                        : m.factors > 0;
-  if (!have_version || !shaped) return absl::DataLossError("model meta is incomplete");
-  return m;
-}
-
 }  // namespace
 
 Slot SlotOf(Algorithm a) {
@@ -204,6 +150,83 @@ absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
                    "' (known: als-implicit, als-explicit, ease, ranker-gbdt, ranker-logistic)"));
 }
 
+absl::StatusOr<ModelMeta> ParseModelMeta(const redis::Reply& reply) {
+  if (reply.type != redis::Reply::Type::kArray || reply.elements.empty()) {
+    return absl::NotFoundError("model meta is missing");
+  }
+  ModelMeta m;
+  bool have_version = false;
+  if (reply.elements.size() % 2 != 0)
+    return absl::DataLossError("model meta is not field/value pairs");
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    const std::string& f = reply.elements[i].str;
+    const std::string& v = reply.elements[i + 1].str;
+    bool ok = true;
+    if (f == "version") {
+      m.version = v;
+      have_version = true;
+    } else if (f == "algorithm") {
+      auto a = ParseAlgorithm(v);
+      ok = a.ok();
+      if (ok) m.algorithm = *a;
+    } else if (f == "factors") {
+      ok = ParseNumber(v, &m.factors);
+    } else if (f == "neighbours") {
+      ok = ParseNumber(v, &m.neighbours);
+    } else if (f == "n_users") {
+      ok = ParseNumber(v, &m.n_users);
+    } else if (f == "n_items") {
+      ok = ParseNumber(v, &m.n_items);
+    } else if (f == "n_chunks") {
+      ok = ParseNumber(v, &m.n_chunks);
+    } else if (f == "chunk_size") {
+      ok = ParseNumber(v, &m.chunk_size);
+    } else if (f == "has_biases") {
+      m.has_biases = v == "1";
+    } else if (f == "global_mean") {
+      ok = ParseNumber(v, &m.global_mean) && std::isfinite(m.global_mean);
+    } else if (f == "regularization") {
+      ok = ParseNumber(v, &m.regularization) && std::isfinite(m.regularization);
+    } else if (f == "alpha") {
+      ok = ParseNumber(v, &m.alpha) && std::isfinite(m.alpha);
+    } else if (f == "created_at_ms") {
+      ok = ParseNumber(v, &m.created_at_ms);
+    } else if (f.starts_with(kParamPrefix)) {
+      m.params[f.substr(kParamPrefix.size())] = v;
+    } else if (f.starts_with(kMetricPrefix)) {
+      double d = 0;
+      ok = ParseNumber(v, &d);
+      m.metrics[f.substr(kMetricPrefix.size())] = d;
+    }
+    if (!ok) return absl::DataLossError(absl::StrCat("model meta field ", f, " is garbled: ", v));
+  }
+  const bool shaped = IsRanker(m.algorithm)             ? true
+                      : m.algorithm == Algorithm::kEase ? m.neighbours > 0
+                                                        : m.factors > 0;
+  if (!have_version || !shaped) return absl::DataLossError("model meta is incomplete");
+  // The sizes a reader allocates and loops by: consistent with each other
+  // (as Publish writes them) or the version is refused before any chunk.
+  auto bad = [&](std::string_view what) {
+    return absl::DataLossError(absl::StrCat("model meta of ", m.version, ": ", std::string(what)));
+  };
+  if (m.n_users < 0 || m.n_items < 0 || m.factors < 0 || m.neighbours < 0 || m.n_chunks < 0 ||
+      m.chunk_size < 0) {
+    return bad("a negative size");
+  }
+  if (IsRanker(m.algorithm)) {
+    if (m.n_items != 0 || m.n_users != 0 || m.n_chunks != 0) return bad("a ranker with items");
+  } else {
+    if (m.n_items < 1 || m.n_items > kMaxModelItems) {
+      return bad(absl::StrCat(m.n_items, " items (1-", kMaxModelItems, ")"));
+    }
+    if (m.chunk_size < 1 || m.n_chunks != (m.n_items + m.chunk_size - 1) / m.chunk_size) {
+      return bad(absl::StrCat(m.n_chunks, " chunks of ", m.chunk_size, " do not hold ", m.n_items,
+                              " items"));
+    }
+  }
+  return m;
+}
+
 std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int64_t* indptr,
                                  const int32_t* neighbour_ids, const float* weights) {
   const size_t n = ids.size();
@@ -236,21 +259,29 @@ absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemN
   const uint32_t n = GetU32(bytes.data() + 4);
   const uint32_t top_n = GetU32(bytes.data() + 8);
   size_t pos = kHeaderBytes;
+  // All or nothing: a chunk that fails leaves `out` as it was.
   const size_t first_id = out->item_ids.size();
+  const bool had_indptr = !out->indptr.empty();
+  const size_t first_ptr = out->indptr.size();
+  const size_t base = out->ids.size();
   auto fail = [&](std::string what) {
     out->item_ids.resize(first_id);
+    out->indptr.resize(had_indptr ? first_ptr : 0);
+    out->ids.resize(base);
+    out->weights.resize(base);
     return absl::DataLossError(absl::StrCat("ease chunk: ", what));
   };
   for (uint32_t i = 0; i < n; ++i) {
     if (pos >= bytes.size()) return fail("truncated ids");
     const size_t len = static_cast<unsigned char>(bytes[pos++]);
     if (pos + len > bytes.size()) return fail("truncated id");
-    out->item_ids.emplace_back(bytes.substr(pos, len));
+    const std::string_view id = bytes.substr(pos, len);
+    if (!ids::ValidateId("item_id", id).ok()) return fail(absl::StrCat("item ", i, "'s id is bad"));
+    out->item_ids.emplace_back(id);
     pos += len;
   }
   if (bytes.size() - pos < static_cast<size_t>(n) * 4) return fail("truncated counts");
   if (out->indptr.empty()) out->indptr.push_back(0);
-  const size_t first_ptr = out->indptr.size();
   uint64_t m = 0;
   for (uint32_t i = 0; i < n; ++i) {
     const uint32_t c = GetU32(bytes.data() + pos + 4 * i);
@@ -260,23 +291,21 @@ absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemN
   }
   pos += static_cast<size_t>(n) * 4;
   if (bytes.size() - pos != m * 8) {
-    out->indptr.resize(first_ptr);
     return fail(absl::StrCat(bytes.size() - pos, " bytes of weights, expected ", m * 8));
   }
-  const size_t base = out->ids.size();
-  out->ids.resize(base + m);
-  out->weights.resize(base + m);
-  std::memcpy(out->ids.data() + base, bytes.data() + pos, m * sizeof(int32_t));
-  std::memcpy(out->weights.data() + base, bytes.data() + pos + m * sizeof(int32_t),
-              m * sizeof(float));
+  if (m > 0) {  // (an empty vector's data() may be null)
+    out->ids.resize(base + m);
+    out->weights.resize(base + m);
+    std::memcpy(out->ids.data() + base, bytes.data() + pos, m * sizeof(int32_t));
+    std::memcpy(out->weights.data() + base, bytes.data() + pos + m * sizeof(int32_t),
+                m * sizeof(float));
+  }
   for (size_t j = base; j < base + m; ++j) {
     if (const int32_t bad = out->ids[j]; bad < 0 || bad >= n_items) {
-      out->indptr.resize(first_ptr);
-      out->ids.resize(base);
-      out->weights.resize(base);
       return fail(
           absl::StrCat("neighbour index ", bad, " outside the model's ", n_items, " items"));
     }
+    if (!std::isfinite(out->weights[j])) return fail("a weight is not finite");
   }
   return absl::OkStatus();
 }
@@ -302,43 +331,158 @@ std::string EncodeItemChunk(const std::vector<std::string>& ids, const float* fa
 
 absl::Status DecodeItemChunk(std::string_view bytes, int32_t d, std::vector<std::string>* ids,
                              std::vector<float>* factors, std::vector<float>* biases) {
+  if (d <= 0) return absl::InvalidArgumentError(absl::StrCat("item chunk: factors ", d, " <= 0"));
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, 4) != 0) {
     return absl::DataLossError("item chunk: bad magic or truncated header");
   }
   const uint32_t n = GetU32(bytes.data() + 4);
   const uint32_t chunk_d = GetU32(bytes.data() + 8);
   const uint32_t flags = GetU32(bytes.data() + 12);
-  if (static_cast<int32_t>(chunk_d) != d) {
+  if (chunk_d != static_cast<uint32_t>(d)) {
     return absl::DataLossError(absl::StrCat("item chunk: ", chunk_d, " factors, meta says ", d));
   }
-  size_t pos = kHeaderBytes;
+  if ((flags & ~kFlagBiases) != 0) return absl::DataLossError("item chunk: unknown flags");
+  // All or nothing: a chunk that fails leaves the outputs as they were.
   const size_t first = ids->size();
+  const size_t fo = factors->size();
+  const size_t bo = biases->size();
+  auto fail = [&](std::string what) {
+    ids->resize(first);
+    factors->resize(fo);
+    biases->resize(bo);
+    return absl::DataLossError(absl::StrCat("item chunk: ", what));
+  };
+  size_t pos = kHeaderBytes;
+  // Each id takes at least one byte: a count past the bytes is corrupt.
+  if (n > bytes.size() - pos) return fail(absl::StrCat(n, " items in ", bytes.size(), " bytes"));
   ids->reserve(first + n);
   for (uint32_t i = 0; i < n; ++i) {
-    if (pos >= bytes.size()) return absl::DataLossError("item chunk: truncated ids");
+    if (pos >= bytes.size()) return fail("truncated ids");
     const size_t len = static_cast<unsigned char>(bytes[pos++]);
-    if (pos + len > bytes.size()) return absl::DataLossError("item chunk: truncated id");
-    ids->emplace_back(bytes.substr(pos, len));
+    if (pos + len > bytes.size()) return fail("truncated id");
+    const std::string_view id = bytes.substr(pos, len);
+    if (!ids::ValidateId("item_id", id).ok()) return fail(absl::StrCat("item ", i, "'s id is bad"));
+    ids->emplace_back(id);
     pos += len;
   }
-  const size_t nf = static_cast<size_t>(n) * d;
+  const size_t nf = static_cast<size_t>(n) * static_cast<size_t>(d);
   const bool with_biases = (flags & kFlagBiases) != 0;
   const size_t need = (nf + (with_biases ? n : 0)) * sizeof(float);
   if (bytes.size() - pos != need) {
-    ids->resize(first);
-    return absl::DataLossError(
-        absl::StrCat("item chunk: ", bytes.size() - pos, " bytes of floats, expected ", need));
+    return fail(absl::StrCat(bytes.size() - pos, " bytes of floats, expected ", need));
   }
-  const size_t fo = factors->size();
-  factors->resize(fo + nf);
-  std::memcpy(factors->data() + fo, bytes.data() + pos, nf * sizeof(float));
+  // (No memcpy of nothing: an empty vector's data() may be null.)
+  if (nf > 0) {
+    factors->resize(fo + nf);
+    std::memcpy(factors->data() + fo, bytes.data() + pos, nf * sizeof(float));
+  }
   pos += nf * sizeof(float);
-  if (with_biases) {
-    const size_t bo = biases->size();
+  if (with_biases && n > 0) {
     biases->resize(bo + n);
     std::memcpy(biases->data() + bo, bytes.data() + pos, n * sizeof(float));
   }
+  auto finite = [](const float* p, size_t count) {
+    return std::all_of(p, p + count, [](float x) { return std::isfinite(x); });
+  };
+  if (!finite(factors->data() + fo, nf) || !finite(biases->data() + bo, biases->size() - bo)) {
+    return fail("a factor or bias is not finite");
+  }
   return absl::OkStatus();
+}
+
+ItemFactorsAssembler::ItemFactorsAssembler(ModelMeta meta) { out_.meta = std::move(meta); }
+
+absl::Status ItemFactorsAssembler::Add(std::string_view chunk) {
+  const ModelMeta& m = out_.meta;
+  if (m.algorithm == Algorithm::kEase || IsRanker(m.algorithm)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model ", m.version, " is ", AlgorithmName(m.algorithm), ", not a factors model"));
+  }
+  if (chunks_ >= m.n_chunks) {
+    return absl::DataLossError(
+        absl::StrCat("model ", m.version, ": more than ", m.n_chunks, " chunks"));
+  }
+  const size_t before = out_.item_ids.size();
+  RECSTACK_RETURN_IF_ERROR(
+      Annotate(DecodeItemChunk(chunk, m.factors, &out_.item_ids, &out_.factors, &out_.biases),
+               absl::StrCat("model ", m.version, " chunk ", chunks_)));
+  const int64_t got = static_cast<int64_t>(out_.item_ids.size() - before);
+  const int64_t want = std::min<int64_t>(m.chunk_size, m.n_items - int64_t{chunks_} * m.chunk_size);
+  const bool biases_ok = out_.biases.size() == (m.has_biases ? out_.item_ids.size() : 0);
+  if (got != want || !biases_ok) {
+    out_.item_ids.resize(before);
+    out_.factors.resize(before * m.factors);
+    out_.biases.resize(m.has_biases ? before : 0);
+    return absl::DataLossError(
+        absl::StrCat("model ", m.version, " chunk ", chunks_, ": ", got, " items",
+                     biases_ok ? "" : (m.has_biases ? " without biases" : " with biases"),
+                     ", meta says ", want, m.has_biases ? " with biases" : ""));
+  }
+  // The first chunk agrees with the meta: reserve for the whole model, up to
+  // a bound (past it the vectors grow; a lying meta costs no more than that).
+  if (chunks_++ == 0 && m.n_chunks > 1) {
+    constexpr int64_t kMaxReserveFloats = int64_t{1} << 26;  // 256 MiB
+    if (m.n_items * (m.factors + 1) <= kMaxReserveFloats) {
+      out_.item_ids.reserve(m.n_items);
+      out_.factors.reserve(m.n_items * m.factors);
+      if (m.has_biases) out_.biases.reserve(m.n_items);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ItemFactors> ItemFactorsAssembler::Finish() && {
+  const ModelMeta& m = out_.meta;
+  if (chunks_ != m.n_chunks || static_cast<int64_t>(out_.item_ids.size()) != m.n_items) {
+    return absl::DataLossError(absl::StrCat("model ", m.version, ": ", out_.item_ids.size(),
+                                            " items in ", chunks_, " chunks, meta says ", m.n_items,
+                                            " in ", m.n_chunks));
+  }
+  return std::move(out_);
+}
+
+ItemNeighboursAssembler::ItemNeighboursAssembler(ModelMeta meta) { out_.meta = std::move(meta); }
+
+absl::Status ItemNeighboursAssembler::Add(std::string_view chunk) {
+  const ModelMeta& m = out_.meta;
+  if (m.algorithm != Algorithm::kEase) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", m.version, " is ", AlgorithmName(m.algorithm), ", not ease"));
+  }
+  if (chunks_ >= m.n_chunks) {
+    return absl::DataLossError(
+        absl::StrCat("model ", m.version, ": more than ", m.n_chunks, " chunks"));
+  }
+  const size_t before = out_.item_ids.size();
+  const size_t ptrs = out_.indptr.size(), nbrs = out_.ids.size();
+  RECSTACK_RETURN_IF_ERROR(Annotate(DecodeNeighbourChunk(chunk, m.n_items, &out_),
+                                    absl::StrCat("model ", m.version, " chunk ", chunks_)));
+  const int64_t got = static_cast<int64_t>(out_.item_ids.size() - before);
+  const int64_t want = std::min<int64_t>(m.chunk_size, m.n_items - int64_t{chunks_} * m.chunk_size);
+  int64_t most = 0;
+  for (size_t i = ptrs == 0 ? 0 : ptrs - 1; i + 1 < out_.indptr.size(); ++i)
+    most = std::max(most, out_.indptr[i + 1] - out_.indptr[i]);
+  if (got != want || most > m.neighbours) {
+    out_.item_ids.resize(before);
+    out_.indptr.resize(ptrs);
+    out_.ids.resize(nbrs);
+    out_.weights.resize(nbrs);
+    return absl::DataLossError(absl::StrCat("model ", m.version, " chunk ", chunks_, ": ", got,
+                                            " items with up to ", most, " weights, meta says ",
+                                            want, " with up to ", m.neighbours));
+  }
+  ++chunks_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ItemNeighbours> ItemNeighboursAssembler::Finish() && {
+  const ModelMeta& m = out_.meta;
+  if (chunks_ != m.n_chunks || static_cast<int64_t>(out_.item_ids.size()) != m.n_items) {
+    return absl::DataLossError(absl::StrCat("model ", m.version, ": ", out_.item_ids.size(),
+                                            " items in ", chunks_, " chunks, meta says ", m.n_items,
+                                            " in ", m.n_chunks));
+  }
+  return std::move(out_);
 }
 
 ModelStore::ModelStore(redis::Pool& pool, redis::Keyspace keyspace)
@@ -507,7 +651,7 @@ absl::StatusOr<ModelMeta> ModelStore::GetMeta(std::string_view version) {
     return absl::NotFoundError(absl::StrCat(
         "model version ", Sv(absl::string_view(version.data(), version.size())), " is not kept"));
   }
-  return MetaFromHash(r);
+  return ParseModelMeta(r);
 }
 
 absl::StatusOr<std::vector<ModelMeta>> ModelStore::ListVersions() {
@@ -536,10 +680,10 @@ absl::Status ReadChunks(redis::Pool& pool, const redis::Keyspace& keys, const Mo
                         const std::function<absl::Status(const std::string&)>& decode) {
   constexpr int kChunksPerRoundTrip = 8;
   std::vector<std::vector<std::string>> cmds;
-  for (int32_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
+  for (int64_t c = 0; c < meta.n_chunks; c += kChunksPerRoundTrip) {
     cmds.clear();
-    for (int32_t j = c; j < std::min(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
-      cmds.push_back({"GET", keys.ModelItems(meta.version, j)});
+    for (int64_t j = c; j < std::min<int64_t>(meta.n_chunks, c + kChunksPerRoundTrip); ++j) {
+      cmds.push_back({"GET", keys.ModelItems(meta.version, static_cast<int>(j))});
     }
     RECSTACK_ASSIGN_OR_RETURN(auto replies, pool.Pipeline(cmds));
     for (size_t j = 0; j < replies.size(); ++j) {
@@ -561,24 +705,15 @@ absl::Status ReadChunks(redis::Pool& pool, const redis::Keyspace& keys, const Mo
 
 absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  if (meta.algorithm == Algorithm::kEase) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("model ", meta.version, " is an ease model (item-item weights), not factors"));
+  if (meta.algorithm == Algorithm::kEase || IsRanker(meta.algorithm)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not a factors model"));
   }
-  ItemFactors out;
-  out.item_ids.reserve(meta.n_items);
-  out.factors.reserve(static_cast<size_t>(meta.n_items) * meta.factors);
+  ItemFactorsAssembler items(meta);
   RECSTACK_RETURN_IF_ERROR(ReadChunks(
       pool_, keys_, meta, [&] { return absl::IsNotFound(GetMeta(meta.version).status()); },
-      [&](const std::string& bytes) {
-        return DecodeItemChunk(bytes, meta.factors, &out.item_ids, &out.factors, &out.biases);
-      }));
-  if (static_cast<int64_t>(out.item_ids.size()) != meta.n_items) {
-    return absl::DataLossError(absl::StrCat("model ", meta.version, ": ", out.item_ids.size(),
-                                            " items in chunks, meta says ", meta.n_items));
-  }
-  out.meta = std::move(meta);
-  return out;
+      [&](const std::string& bytes) { return items.Add(bytes); }));
+  return std::move(items).Finish();
 }
 
 absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view version) {
@@ -587,20 +722,11 @@ absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view versi
     return absl::FailedPreconditionError(
         absl::StrCat("model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not ease"));
   }
-  ItemNeighbours out;
-  out.item_ids.reserve(meta.n_items);
-  out.indptr.reserve(meta.n_items + 1);
-  out.ids.reserve(static_cast<size_t>(meta.n_items) * meta.neighbours);
-  out.weights.reserve(static_cast<size_t>(meta.n_items) * meta.neighbours);
+  ItemNeighboursAssembler neighbours(meta);
   RECSTACK_RETURN_IF_ERROR(ReadChunks(
       pool_, keys_, meta, [&] { return absl::IsNotFound(GetMeta(meta.version).status()); },
-      [&](const std::string& bytes) { return DecodeNeighbourChunk(bytes, meta.n_items, &out); }));
-  if (static_cast<int64_t>(out.item_ids.size()) != meta.n_items) {
-    return absl::DataLossError(absl::StrCat("model ", meta.version, ": ", out.item_ids.size(),
-                                            " items in chunks, meta says ", meta.n_items));
-  }
-  out.meta = std::move(meta);
-  return out;
+      [&](const std::string& bytes) { return neighbours.Add(bytes); }));
+  return std::move(neighbours).Finish();
 }
 
 absl::StatusOr<std::string> ModelStore::LoadBlob(std::string_view version) {
@@ -621,12 +747,23 @@ absl::StatusOr<std::optional<std::vector<float>>> ModelStore::GetUserVector(
   const std::string key = keys_.ModelUser(version, user);
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", key}));
   if (r.is_nil()) return std::optional<std::vector<float>>();
-  if (r.type != redis::Reply::Type::kString || r.str.size() % sizeof(float) != 0) {
+  if (r.type != redis::Reply::Type::kString) return absl::DataLossError("user vector is garbled");
+  RECSTACK_ASSIGN_OR_RETURN(std::vector<float> v, DecodeUserVector(r.str));
+  return std::optional<std::vector<float>>(std::move(v));
+}
+
+absl::StatusOr<std::vector<float>> DecodeUserVector(std::string_view bytes) {
+  // Publish writes factors (> 0) floats: an empty row is as garbled as a
+  // ragged one (and an empty vector has no data() to copy into).
+  if (bytes.empty() || bytes.size() % sizeof(float) != 0) {
     return absl::DataLossError("user vector is garbled");
   }
-  std::vector<float> v(r.str.size() / sizeof(float));
-  std::memcpy(v.data(), r.str.data(), r.str.size());
-  return std::optional<std::vector<float>>(std::move(v));
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  if (!std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); })) {
+    return absl::DataLossError("user vector has a value that is not finite");
+  }
+  return v;
 }
 
 absl::Status ModelStore::DeleteVersion(std::string_view version) {

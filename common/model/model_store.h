@@ -183,15 +183,66 @@ class ModelStore {
   redis::Keyspace keys_;
 };
 
-// Binary codec of one item chunk (exposed for tests and tools).
+// What a reader accepts of the records above, each a pure function of the
+// bytes Redis returned (ModelStore reads, these check; the fuzzer in
+// tests/fuzz calls them directly). A truncated, corrupt or inconsistent
+// record is DATA_LOSS and is never served.
+
+// Item rows are int32 everywhere (indexes, EASE neighbour ids).
+inline constexpr int64_t kMaxModelItems = 2'147'483'647;
+
+// The meta hash (HGETALL's field/value array): garbled numbers, a missing
+// version or shape, and sizes that disagree (chunks vs items, a ranker with
+// items) are DATA_LOSS; no reply or an empty one is NOT_FOUND.
+absl::StatusOr<ModelMeta> ParseModelMeta(const redis::Reply& hash);
+
+// Binary codec of one item chunk (exposed for tests and tools). Decoding
+// appends to the outputs, or leaves them as they were on an error: factors
+// must be `d` (> 0), every id a valid item id (common/events/ids.h), every
+// float finite.
 std::string EncodeItemChunk(const std::vector<std::string>& ids, const float* factors,
                             const float* biases, int32_t d);
 absl::Status DecodeItemChunk(std::string_view bytes, int32_t d, std::vector<std::string>* ids,
                              std::vector<float>* factors, std::vector<float>* biases);
 
+// A stored user row (rs:model:{v}:user:{user}): whole little-endian
+// float32s, every one finite.
+absl::StatusOr<std::vector<float>> DecodeUserVector(std::string_view bytes);
+
+// A factors version's item side, assembled from its chunks in order and
+// checked against its meta (from ParseModelMeta): each chunk holds
+// chunk_size items (the last the rest), with biases exactly when the meta
+// says so. What Finish returns is self-consistent: n_items ids, n_items *
+// factors factors, n_items biases or none.
+class ItemFactorsAssembler {
+ public:
+  explicit ItemFactorsAssembler(ModelMeta meta);
+  absl::Status Add(std::string_view chunk);
+  // DATA_LOSS unless every chunk the meta names was added.
+  absl::StatusOr<ItemFactors> Finish() &&;
+
+ private:
+  ItemFactors out_;
+  int32_t chunks_ = 0;
+};
+
+// The same for an EASE version: at most meta.neighbours weights per item,
+// every neighbour index below n_items, indptr n_items + 1 long.
+class ItemNeighboursAssembler {
+ public:
+  explicit ItemNeighboursAssembler(ModelMeta meta);
+  absl::Status Add(std::string_view chunk);
+  absl::StatusOr<ItemNeighbours> Finish() &&;
+
+ private:
+  ItemNeighbours out_;
+  int32_t chunks_ = 0;
+};
+
 // Binary codec of one EASE chunk: item j of `ids` has the weights at
 // positions indptr[j] .. indptr[j+1] of neighbour_ids/weights. Decoding
-// appends to `out` and checks every neighbour index is below n_items.
+// appends to `out` (or leaves it as it was on an error) and checks every
+// id, every neighbour index (below n_items) and every weight (finite).
 std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int64_t* indptr,
                                  const int32_t* neighbour_ids, const float* weights);
 absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemNeighbours* out);

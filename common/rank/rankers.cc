@@ -159,12 +159,16 @@ std::vector<int> MmrRerank(const std::vector<double>& scores,
   std::vector<char> picked(n, 0);
   std::vector<int> order;
   for (int step = 0; step < k; ++step) {
+    // The first unpicked item stands until a better one is found and a NaN
+    // (a NaN score, lambda or similarity) counts as the worst, so every step
+    // picks an item.
     int best = -1;
-    double best_v = -1e300;
+    double best_v = 0;
     for (int i = 0; i < n; ++i) {
       if (picked[i]) continue;
-      const double v = lambda * rel[i] - (1 - lambda) * max_sim[i];
-      if (v > best_v) {
+      double v = lambda * rel[i] - (1 - lambda) * max_sim[i];
+      if (std::isnan(v)) v = -HUGE_VAL;
+      if (best < 0 || v > best_v) {
         best_v = v;
         best = i;
       }

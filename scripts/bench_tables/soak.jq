@@ -5,7 +5,9 @@ include "lib";
 . as $r
 | "\($r.minutes) minutes at \($r.rate)/s (\($r.mix)"
   + (if $r.knee.knee_rate then ", half the knee of \($r.knee.knee_rate)/s measured at the start" else "" end)
-  + "), RSS sampled every \($r.sample_every_s) s, warm-up \($r.warmup_s) s, \($r.impressions_logged_after_warmup) impressions logged after it; \($r.machine.cpus) shared with other builds; \($r.date). "
+  + "), RSS sampled every \($r.sample_every_s) s, warm-up \($r.warmup_s) s, \($r.impressions_logged_after_warmup) impressions logged after it"
+  + (if $r.feedback_retention then ", the training service's feedback retention \($r.feedback_retention) (\($r.feedback_impressions_held_at_end) impressions held at the end)" else "" end)
+  + "; \($r.machine.cpus) shared with other builds; \($r.date). "
   + "\($r.load.ok) of \($r.load.scheduled) answered OK, \($r.load.errors) errors"
   + "\(if $r.load.errors > 0 then " (\($r.load.errors_by_code | to_entries | map("\(.key) \(.value)") | join(", ")))" else "" end)"
   + ", \($r.load.degraded) degraded; p50 \($r.load.p50_us / 1000 | sig) ms, p99 \($r.load.p99_us / 1000 | sig) ms; "

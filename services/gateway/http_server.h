@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -51,6 +52,8 @@ class Server;
 }
 
 namespace recstack::gateway {
+
+class RoutedServer;
 
 // HTTP status for an absl status code.
 int HttpStatus(absl::StatusCode code);
@@ -70,14 +73,25 @@ class HttpServer {
   // Binds HOST:PORT (port 0 picks one) and serves on a thread, over TLS
   // with `https` when it names a certificate.
   absl::Status Start(const std::string& listen, const HttpsFiles& https = {});
+  // The bytes a client sent on one connection (one or more HTTP/1.1
+  // requests), answered without a socket: httplib parses them and routes
+  // them to the same handlers as served traffic. Returns the bytes written
+  // back. For tests and the fuzzer (tests/fuzz/http_fuzz.cc); safe
+  // while serving.
+  std::string Handle(std::string_view raw);
   int port() const { return port_; }
   void Stop();
 
  private:
+  // At most this many requests per Handle, as on a keep-alive connection.
+  static constexpr int kMaxRequestsPerConnection = 5;
+  void Route(httplib::Server& s);  // registers every path on s
+
   Gateway& gateway_;
   std::function<bool()> healthy_;
   ApiKeys* keys_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<RoutedServer> handler_;    // answers Handle's bytes
+  std::unique_ptr<httplib::Server> server_;  // serves sockets (Start), HTTP or HTTPS
   std::thread thread_;
   int port_ = 0;
 };

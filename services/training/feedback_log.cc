@@ -7,12 +7,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
+#include "common/log/log.h"
 #include "common/rank/features.h"
 #include "services/training/event_log.h"
 
@@ -79,6 +81,30 @@ bool Decode(std::string_view payload, RawFeedback* e) {
   return true;
 }
 
+// Calls f(e, record bytes) for each whole record of `bytes`; returns the
+// length of the whole records (a torn or undecodable tail is not).
+template <typename F>
+size_t ForEachRecord(std::string_view bytes, F&& f) {
+  size_t pos = 0;
+  while (pos + 4 <= bytes.size()) {
+    uint32_t n = 0;
+    std::memcpy(&n, bytes.data() + pos, 4);
+    if (pos + 4 + n > bytes.size()) break;
+    RawFeedback e;
+    if (!Decode(bytes.substr(pos + 4, n), &e)) break;
+    f(e, bytes.substr(pos, 4 + n));
+    pos += 4 + n;
+  }
+  return pos;
+}
+
+// old index -> index in `to`, interning on first use; -1 stays -1.
+int32_t Remap(int32_t i, const mf::IdMap& from, mf::IdMap& to, std::vector<int32_t>& memo) {
+  if (i < 0) return i;
+  if (memo[i] < 0) memo[i] = to.Intern(from.Name(i));
+  return memo[i];
+}
+
 template <typename T>
 bool ParseNum(const std::string& s, T* out) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -117,7 +143,8 @@ std::vector<uint8_t> FeedbackView::Labels(int64_t attribution_ms) const {
   return labels;
 }
 
-FeedbackLog::FeedbackLog(std::string state_dir) : dir_(std::move(state_dir)) {}
+FeedbackLog::FeedbackLog(std::string state_dir, FeedbackRetention retention)
+    : dir_(std::move(state_dir)), retention_(retention) {}
 
 FeedbackLog::~FeedbackLog() {
   if (file_ != nullptr) std::fclose(file_);
@@ -135,49 +162,197 @@ absl::Status FeedbackLog::Open() {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
-  size_t pos = 0;
-  while (pos + 4 <= bytes.size()) {
-    uint32_t n = 0;
-    std::memcpy(&n, bytes.data() + pos, 4);
-    if (pos + 4 + n > bytes.size()) break;
-    RawFeedback e;
-    if (!Decode(std::string_view(bytes.data() + pos + 4, n), &e)) break;
-    Index(e);
-    last_ids_[e.partition] = e.stream_id;
-    pos += 4 + n;
-  }
-  if (pos < bytes.size()) std::filesystem::resize_file(path, pos, ec);
+  // Twice over the bytes: the newest timestamp first, for the cutoff.
+  const size_t whole = ForEachRecord(bytes, [&](const RawFeedback& e, std::string_view) {
+    newest_ms_ = std::max(newest_ms_, e.timestamp_ms);
+  });
+  const int64_t cutoff = Cutoff();
+  int64_t kept_bytes = 0;
+  ForEachRecord(std::string_view(bytes).substr(0, whole),
+                [&](const RawFeedback& e, std::string_view record) {
+                  if (Keeps(e, cutoff)) {
+                    Index(e);
+                    kept_bytes += static_cast<int64_t>(record.size());
+                  } else {
+                    ++dropped_;
+                  }
+                  last_ids_[e.partition] = e.stream_id;
+                });
+  retained_at_ms_ = newest_ms_;
+  if (whole < bytes.size()) std::filesystem::resize_file(path, whole, ec);
   file_ = std::fopen(path.c_str(), "ab");
   if (file_ == nullptr)
     return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
-  return absl::OkStatus();
+  file_bytes_ = static_cast<int64_t>(whole);
+  // A file mostly of dropped entries is rewritten now.
+  compacted_bytes_ = kept_bytes;
+  return Retain();
 }
 
 absl::Status FeedbackLog::Append(const std::vector<RawFeedback>& entries) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (file_ == nullptr) return absl::FailedPreconditionError("the feedback log is not open");
-  std::string buf;
-  std::vector<const RawFeedback*> fresh;
-  for (const RawFeedback& e : entries) {
-    auto kept = last_ids_.find(e.partition);
-    if (kept != last_ids_.end() && !StreamIdLess(kept->second, e.stream_id))
-      continue;  // kept before
-    buf += Encode(e);
-    fresh.push_back(&e);
+  FeedbackStats after;
+  std::function<void(const FeedbackStats&)> observer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (file_ == nullptr) return absl::FailedPreconditionError("the feedback log is not open");
+    std::string buf;
+    std::vector<const RawFeedback*> fresh;
+    for (const RawFeedback& e : entries) {
+      auto kept = last_ids_.find(e.partition);
+      if (kept != last_ids_.end() && !StreamIdLess(kept->second, e.stream_id))
+        continue;  // kept before
+      buf += Encode(e);
+      fresh.push_back(&e);
+    }
+    if (fresh.empty()) return absl::OkStatus();
+    if (std::fwrite(buf.data(), 1, buf.size(), file_) != buf.size() || std::fflush(file_) != 0 ||
+        fsync(fileno(file_)) != 0) {
+      return absl::DataLossError(absl::StrCat(dir_, "/feedback.log: write failed"));
+    }
+    file_bytes_ += static_cast<int64_t>(buf.size());
+    for (const RawFeedback* e : fresh) newest_ms_ = std::max(newest_ms_, e->timestamp_ms);
+    const int64_t cutoff = Cutoff();
+    for (const RawFeedback* e : fresh) {
+      if (Keeps(*e, cutoff)) {
+        Index(*e);
+      } else {
+        ++dropped_;  // persisted (and acknowledged), but already out of the window
+      }
+      last_ids_[e->partition] = e->stream_id;
+    }
+    if (absl::Status st = Retain(); !st.ok()) return st;
+    after = StatsLocked();
+    observer = observer_;
   }
-  if (fresh.empty()) return absl::OkStatus();
-  if (std::fwrite(buf.data(), 1, buf.size(), file_) != buf.size() || std::fflush(file_) != 0 ||
-      fsync(fileno(file_)) != 0) {
-    return absl::DataLossError(absl::StrCat(dir_, "/feedback.log: write failed"));
+  if (observer) observer(after);
+  return absl::OkStatus();
+}
+
+int64_t FeedbackLog::Cutoff() const {
+  if (retention_.window_ms <= 0) return std::numeric_limits<int64_t>::min();
+  return newest_ms_ - retention_.window_ms;
+}
+
+bool FeedbackLog::Keeps(const RawFeedback& e, int64_t cutoff) const {
+  if (e.type == kClickType)
+    return cutoff == std::numeric_limits<int64_t>::min() || e.timestamp_ms >= cutoff - 1000;
+  return e.timestamp_ms >= cutoff;
+}
+
+absl::Status FeedbackLog::Retain() {
+  if (retention_.window_ms <= 0) return absl::OkStatus();
+  const int64_t cutoff = Cutoff();
+  if (newest_ms_ - retained_at_ms_ >= std::max<int64_t>(retention_.window_ms / 16, 1000)) {
+    retained_at_ms_ = newest_ms_;
+    // Impressions and their feature vectors, compacted in place (the
+    // offsets only move down: vectors are appended in impression order).
+    std::vector<Impression>& imps = all_.impressions;
+    std::vector<float>& features = all_.features;
+    size_t w = 0;
+    int64_t fw = 0;
+    for (size_t r = 0; r < imps.size(); ++r) {
+      Impression imp = imps[r];
+      if (imp.ts_ms < cutoff) {
+        ++dropped_;
+        continue;
+      }
+      if (imp.features >= 0) {
+        std::memmove(features.data() + fw, features.data() + imp.features,
+                     ranking::kNumFeatures * sizeof(float));
+        imp.features = fw;
+        fw += ranking::kNumFeatures;
+      }
+      imps[w++] = imp;
+    }
+    imps.resize(w);
+    features.resize(static_cast<size_t>(fw));
+    const size_t clicks_before = all_.clicks.size();
+    std::erase_if(all_.clicks, [&](const Click& c) { return c.ts_ms < cutoff - 1000; });
+    dropped_ += static_cast<int64_t>(clicks_before - all_.clicks.size());
+    // After a burst: give the memory back.
+    if (imps.capacity() > 4 * imps.size() + 1024) imps.shrink_to_fit();
+    if (features.capacity() > 4 * features.size() + 1024) features.shrink_to_fit();
+    if (all_.clicks.capacity() > 4 * all_.clicks.size() + 1024) all_.clicks.shrink_to_fit();
+    // The id maps only grow with new names: re-interned from what is kept
+    // once they have doubled since the last time.
+    const int64_t names = int64_t{all_.users.size()} + all_.items.size() + all_.names.size();
+    if (names > 4096 && names >= 2 * interned_at_last_remap_) {
+      mf::IdMap users, items, tags;
+      std::vector<int32_t> mu(all_.users.size(), -1), mi(all_.items.size(), -1),
+          mn(all_.names.size(), -1);
+      for (Impression& imp : imps) {
+        imp.user = Remap(imp.user, all_.users, users, mu);
+        imp.item = Remap(imp.item, all_.items, items, mi);
+        imp.experiment = Remap(imp.experiment, all_.names, tags, mn);
+        imp.variant = Remap(imp.variant, all_.names, tags, mn);
+        imp.ranker = Remap(imp.ranker, all_.names, tags, mn);
+      }
+      for (Click& c : all_.clicks) c.item = Remap(c.item, all_.items, items, mi);
+      all_.users = std::move(users);
+      all_.items = std::move(items);
+      all_.names = std::move(tags);
+      interned_at_last_remap_ = int64_t{all_.users.size()} + all_.items.size() + all_.names.size();
+    }
   }
-  for (const RawFeedback* e : fresh) {
-    Index(*e);
-    last_ids_[e->partition] = e->stream_id;
+  if (file_bytes_ >= retention_.compact_min_bytes && file_bytes_ >= 2 * compacted_bytes_) {
+    if (absl::Status st = Compact(); !st.ok()) {
+      // The file stays as it is (nothing is lost); tried again once it has
+      // doubled once more.
+      log::Warn("feedback log not compacted", {{"error", std::string(st.message())}});
+      compacted_bytes_ = file_bytes_;
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status FeedbackLog::Compact() {
+  const std::string path = dir_ + "/feedback.log", tmp = path + ".tmp";
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+    if (!in.eof() && in.fail()) return absl::DataLossError(absl::StrCat(path, ": cannot read"));
+  }
+  const int64_t cutoff = Cutoff();
+  std::string kept;
+  const size_t whole = ForEachRecord(bytes, [&](const RawFeedback& e, std::string_view record) {
+    auto last = last_ids_.find(e.partition);
+    if (Keeps(e, cutoff) || (last != last_ids_.end() && last->second == e.stream_id))
+      kept.append(record);
+  });
+  if (whole != bytes.size())
+    return absl::DataLossError(
+        absl::StrCat(path, ": ", bytes.size() - whole, " bytes not whole records"));
+  std::FILE* out = std::fopen(tmp.c_str(), "wb");
+  if (out == nullptr) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot create"));
+  const bool written = std::fwrite(kept.data(), 1, kept.size(), out) == kept.size() &&
+                       std::fflush(out) == 0 && fsync(fileno(out)) == 0;
+  std::fclose(out);
+  std::error_code ec;
+  if (!written) {
+    std::filesystem::remove(tmp, ec);
+    return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::DataLossError(absl::StrCat(tmp, " -> ", path, ": ", ec.message()));
+  // The rename itself is durable once the folder is synced.
+  if (int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
+    fsync(dir);
+    ::close(dir);
+  }
+  std::fclose(file_);
+  file_ = std::fopen(path.c_str(), "ab");
+  if (file_ == nullptr)
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
+  log::Info("feedback log compacted",
+            {{"bytes_before", file_bytes_}, {"bytes_after", static_cast<int64_t>(kept.size())}});
+  file_bytes_ = compacted_bytes_ = static_cast<int64_t>(kept.size());
+  ++compactions_;
   return absl::OkStatus();
 }
 
 void FeedbackLog::Index(const RawFeedback& e) {
+  newest_ms_ = std::max(newest_ms_, e.timestamp_ms);
   nlohmann::json ctx = nlohmann::json::parse(e.context_json, nullptr, false);
   if (!ctx.is_object()) ctx = nlohmann::json::object();
   auto field = [&](const char* key) -> std::string {
@@ -256,6 +431,27 @@ int64_t FeedbackLog::clicks() const {
 int64_t FeedbackLog::unusable() const {
   std::lock_guard<std::mutex> lock(mu_);
   return unusable_;
+}
+
+FeedbackStats FeedbackLog::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return StatsLocked();
+}
+
+FeedbackStats FeedbackLog::StatsLocked() const {
+  FeedbackStats s;
+  s.impressions = static_cast<int64_t>(all_.impressions.size());
+  s.clicks = static_cast<int64_t>(all_.clicks.size());
+  s.file_bytes = file_bytes_;
+  s.dropped_entries = dropped_;
+  s.compactions = compactions_;
+  s.oldest_ms = all_.impressions.empty() ? 0 : all_.impressions.front().ts_ms;
+  return s;
+}
+
+void FeedbackLog::set_observer(std::function<void(const FeedbackStats&)> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
 }
 
 }  // namespace recstack::training

@@ -17,8 +17,19 @@
 //
 // Joining is by request id: an impression is clicked when a CLICK of the
 // same request and item arrives within the attribution window after it.
+//
+// Retention (FeedbackRetention, --feedback-retention): the log keeps the
+// impressions of the last `window_ms` of event time, counted back from the
+// newest event it holds, and the clicks that can still join them; older
+// entries are dropped from memory every window/16, and feedback.log is
+// rewritten without them (to a temporary file, fsynced, renamed) when it has
+// grown to twice its size after the last rewrite. Memory and disk are then
+// bounded by the rate of impressions times the window. The newest entry of
+// each partition always stays in the file: it is what a restart skips
+// repeats by.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -81,9 +92,25 @@ struct FeedbackView {
 // Hash of a request id as the log keys it.
 uint64_t RequestKey(std::string_view request_id);
 
+struct FeedbackRetention {
+  int64_t window_ms = 0;  // 0: keep every entry for the life of the log
+  // The file is rewritten once it is at least this large and twice its size
+  // after the last rewrite (amortised: each byte is copied O(1) times).
+  int64_t compact_min_bytes = 4 << 20;
+};
+
+// What the log holds, for metrics and logs.
+struct FeedbackStats {
+  int64_t impressions = 0, clicks = 0;
+  int64_t file_bytes = 0;       // feedback.log's size
+  int64_t dropped_entries = 0;  // impressions and clicks dropped by retention so far
+  int64_t compactions = 0;      // rewrites of feedback.log so far
+  int64_t oldest_ms = 0;        // timestamp of the oldest impression kept (0: none)
+};
+
 class FeedbackLog {
  public:
-  explicit FeedbackLog(std::string state_dir);
+  explicit FeedbackLog(std::string state_dir, FeedbackRetention retention = {});
   ~FeedbackLog();
   FeedbackLog(const FeedbackLog&) = delete;
   FeedbackLog& operator=(const FeedbackLog&) = delete;
@@ -99,16 +126,35 @@ class FeedbackLog {
   // Impressions whose context could not be used for learning (a bad or
   // foreign-schema feature vector); they still count in experiment reports.
   int64_t unusable() const;
+  FeedbackStats stats() const;
+  // Called (under no lock of the log's) after every Append that changed it.
+  void set_observer(std::function<void(const FeedbackStats&)> observer);
 
  private:
   void Index(const RawFeedback& e);
+  // Drops what the window no longer keeps (when due), then rewrites the
+  // file when it has doubled. mu_ held.
+  absl::Status Retain();
+  absl::Status Compact();
+  // The entries of `window_ms` before the newest one: impressions at or
+  // after it, clicks at or after it less the 1 s of FeedbackView::Labels.
+  int64_t Cutoff() const;
+  bool Keeps(const RawFeedback& e, int64_t cutoff) const;
+  FeedbackStats StatsLocked() const;
 
   std::string dir_;
+  FeedbackRetention retention_;
+  std::function<void(const FeedbackStats&)> observer_;
   mutable std::mutex mu_;
   std::FILE* file_ = nullptr;
   std::map<int, std::string> last_ids_;  // newest stream id kept, per partition
   FeedbackView all_;
   int64_t unusable_ = 0;
+  int64_t newest_ms_ = 0;       // the newest entry's timestamp (event time)
+  int64_t retained_at_ms_ = 0;  // newest_ms_ when Retain last dropped entries
+  int64_t file_bytes_ = 0, compacted_bytes_ = 0;
+  int64_t dropped_ = 0, compactions_ = 0;
+  int64_t interned_at_last_remap_ = 0;  // names in the id maps after the last re-interning
 };
 
 }  // namespace recstack::training

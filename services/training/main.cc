@@ -34,6 +34,13 @@ int main(int argc, char** argv) {
   app.add_option("--consumer-name", consumer, "consumer name in the rs:events group")
       ->envname(config::EnvName("consumer-name"))
       ->capture_default_str();
+  std::string feedback_retention = "7d";
+  app.add_option("--feedback-retention", feedback_retention,
+                 "impressions (and their clicks) the feedback log keeps, counted back from the "
+                 "newest event: ranker jobs and experiment reports see at most this far; 0 = "
+                 "everything, for ever")
+      ->envname(config::EnvName("feedback-retention"))
+      ->capture_default_str();
   std::string experiments_file;
   app.add_option("--experiments", experiments_file,
                  "the ranking service's experiments JSON, for experiment reports")
@@ -44,6 +51,10 @@ int main(int argc, char** argv) {
   if (st.ok() && !interval.ok())
     st = absl::InvalidArgumentError(
         absl::StrCat("--retrain-interval: ", interval.status().message()));
+  auto retention = config::ParseDuration(feedback_retention);
+  if (st.ok() && !retention.ok())
+    st = absl::InvalidArgumentError(
+        absl::StrCat("--feedback-retention: ", retention.status().message()));
   if (st.ok() && (keep_versions < 1 || keep_versions > 100))
     st = absl::InvalidArgumentError("--keep-versions: must be 1-100");
   std::vector<ranking::Experiment> experiments;
@@ -67,13 +78,16 @@ int main(int argc, char** argv) {
   redis::Keyspace keys = config::KeyspaceFor(cfg);
   SystemClock clock;
   training::EventLog event_log(pool, keys, state_dir, "training", consumer);
-  training::FeedbackLog feedback(state_dir);
+  training::FeedbackLog feedback(state_dir, {.window_ms = retention->count()});
   if (absl::Status open = feedback.Open(); !open.ok()) return grpcutil::Fail("training", open, 1);
+  auto registry = std::make_shared<prometheus::Registry>();
+  training::TrainingMetrics metrics(*registry);
+  metrics.ObserveFeedback(feedback.stats());
+  feedback.set_observer(
+      [&metrics](const training::FeedbackStats& s) { metrics.ObserveFeedback(s); });
   event_log.set_feedback(&feedback);
   if (absl::Status open = event_log.Open(); !open.ok()) return grpcutil::Fail("training", open, 1);
   model::ModelStore store(pool, keys);
-  auto registry = std::make_shared<prometheus::Registry>();
-  training::TrainingMetrics metrics(*registry);
   training::RunnerOptions ropts;
   ropts.publish.keep_versions = keep_versions;
   ropts.retrain_interval = *interval;
@@ -85,5 +99,6 @@ int main(int argc, char** argv) {
                           .started_fields = {{"state_dir", state_dir},
                                              {"snapshot_events", event_log.size()},
                                              {"feedback_impressions", feedback.impressions()},
+                                             {"feedback_retention", feedback_retention},
                                              {"experiments", experiments.size()}}});
 }

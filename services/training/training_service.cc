@@ -182,6 +182,26 @@ TrainingMetrics::TrainingMetrics(prometheus::Registry& registry)
                     .Name("recstack_training_validation")
                     .Help("Held-out metrics of the last finished job")
                     .Register(registry);
+  auto gauge = [&registry](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+  };
+  feedback_impressions = gauge("recstack_training_feedback_impressions",
+                               "Impressions the feedback log holds (within its retention)");
+  feedback_clicks =
+      gauge("recstack_training_feedback_clicks", "Clicks with a request id the feedback log holds");
+  feedback_file_bytes = gauge("recstack_training_feedback_file_bytes", "Size of feedback.log");
+  feedback_dropped = gauge("recstack_training_feedback_dropped_entries",
+                           "Impressions and clicks dropped by the retention since start-up");
+  feedback_compactions =
+      gauge("recstack_training_feedback_compactions", "Rewrites of feedback.log since start-up");
+}
+
+void TrainingMetrics::ObserveFeedback(const FeedbackStats& s) {
+  feedback_impressions->Set(static_cast<double>(s.impressions));
+  feedback_clicks->Set(static_cast<double>(s.clicks));
+  feedback_file_bytes->Set(static_cast<double>(s.file_bytes));
+  feedback_dropped->Set(static_cast<double>(s.dropped_entries));
+  feedback_compactions->Set(static_cast<double>(s.compactions));
 }
 
 JobObserver MetricsObserver(TrainingMetrics& m) {

@@ -24,6 +24,14 @@ struct TrainingMetrics {
   prometheus::Counter* events_consumed;
   prometheus::Counter* jobs[3];  // succeeded, failed, cancelled
   prometheus::Family<prometheus::Gauge>* validation;
+  // The feedback log (FeedbackLog::stats): what it holds, what retention
+  // dropped, the file's size and rewrites.
+  prometheus::Gauge* feedback_impressions;
+  prometheus::Gauge* feedback_clicks;
+  prometheus::Gauge* feedback_file_bytes;
+  prometheus::Gauge* feedback_dropped;
+  prometheus::Gauge* feedback_compactions;
+  void ObserveFeedback(const FeedbackStats& s);
   metrics::RpcMetrics rpc;
 };
 

@@ -107,9 +107,14 @@ echo "Retrieve per replica: $d1 $d2"
 jq -c '{achieved_rate, errors, degraded, degraded_by_reason, p50_us, p99_us}' "$state/balance.json"
 jq -e '.errors == 0 and .completed == .scheduled' "$state/balance.json" >/dev/null ||
   fail "balance run had errors: $(cat "$state/balance.json")"
-# Every Recommend (4 s measured + 1 s warm-up) calls Retrieve once.
+# Every Recommend (4 s measured + 1 s warm-up) calls Retrieve once, unless
+# the gateway shed it first ("gateway overloaded": a busy CI machine). A
+# deadline can end a few more before their Retrieve was sent: 90% of them.
 total=$((d1 + d2))
-[ $total -ge $((rate * 5 * 95 / 100)) ] || fail "only $total Retrieve calls for $((rate * 5)) Recommends"
+shed=$(jq '.degraded_by_reason["gateway overloaded"] // 0' "$state/balance.json")
+expected=$((rate * 5 - shed))
+[ $total -ge $((expected * 90 / 100)) ] ||
+  fail "only $total Retrieve calls for $expected Recommends the gateway did not shed"
 share_ok() { [ $(($1 * 100)) -ge $((40 * ($1 + $2))) ] && [ $(($1 * 100)) -le $((60 * ($1 + $2))) ]; }
 share_ok $d1 $d2 && share_ok $d2 $d1 || fail "retrieval replicas served $d1 and $d2 Retrieve calls: not 40-60% each"
 

@@ -3,6 +3,7 @@
 #include "common/model/model_store.h"
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -131,6 +132,134 @@ TEST(ItemChunk, RejectsTruncatedAndGarbled) {
   garbled[0] = 'X';
   EXPECT_FALSE(DecodeItemChunk(garbled, 2, &out_ids, &out_f, &out_b).ok());
   EXPECT_FALSE(DecodeItemChunk(bytes, 3, &out_ids, &out_f, &out_b).ok());  // wrong d
+}
+
+// What a reader accepts without Redis (ParseModelMeta, the assemblers): a
+// version whose records disagree with each other is refused, never served.
+redis::Reply Hash(const std::vector<std::pair<std::string, std::string>>& fields) {
+  redis::Reply r;
+  r.type = redis::Reply::Type::kArray;
+  for (const auto& [f, v] : fields) {
+    redis::Reply a, b;
+    a.type = b.type = redis::Reply::Type::kString;
+    a.str = f;
+    b.str = v;
+    r.elements.push_back(a);
+    r.elements.push_back(b);
+  }
+  return r;
+}
+
+TEST(ModelRecords, MetaSizesMustAgree) {
+  auto meta = [](std::string items, std::string chunks, std::string chunk_size) {
+    return ParseModelMeta(Hash({{"version", "v3"},
+                                {"algorithm", "als-implicit"},
+                                {"factors", "2"},
+                                {"n_items", items},
+                                {"n_chunks", chunks},
+                                {"chunk_size", chunk_size}}));
+  };
+  ASSERT_TRUE(meta("5", "3", "2").ok());
+  EXPECT_EQ(meta("5", "2", "2").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(meta("5", "3", "0").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(meta("-1", "0", "2").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(meta("3000000000", "1", "3000000000").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ParseModelMeta(Hash({{"version", "v3"}, {"algorithm", "als-2"}, {"factors", "2"}}))
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(
+      ParseModelMeta(Hash({{"version", "v3"}, {"algorithm", "ranker-gbdt"}, {"n_items", "4"}}))
+          .status()
+          .code(),
+      absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ParseModelMeta(Hash({{"version", "v3"},
+                                 {"algorithm", "als-explicit"},
+                                 {"factors", "2"},
+                                 {"n_items", "1"},
+                                 {"n_chunks", "1"},
+                                 {"chunk_size", "9"},
+                                 {"global_mean", "nan"}}))
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(ModelRecords, ChunksMustMatchTheMeta) {
+  ModelMeta m;
+  m.version = "v3";
+  m.factors = 2;
+  m.n_items = 3;
+  m.chunk_size = 2;
+  m.n_chunks = 2;
+  const std::vector<float> f = {1, 2, 3, 4, 5, 6};
+  const std::string first = EncodeItemChunk({"a", "b"}, f.data(), nullptr, 2);
+  const std::string last = EncodeItemChunk({"c"}, f.data() + 4, nullptr, 2);
+  {
+    ItemFactorsAssembler a(m);
+    ASSERT_TRUE(a.Add(first).ok());
+    ASSERT_TRUE(a.Add(last).ok());
+    auto items = std::move(a).Finish();
+    ASSERT_TRUE(items.ok()) << items.status();
+    EXPECT_EQ(items->item_ids, (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(items->factors, f);
+    EXPECT_TRUE(items->biases.empty());
+  }
+  {
+    ItemFactorsAssembler a(m);  // a chunk missing
+    ASSERT_TRUE(a.Add(first).ok());
+    EXPECT_EQ(std::move(a).Finish().status().code(), absl::StatusCode::kDataLoss);
+  }
+  {
+    ItemFactorsAssembler a(m);  // the short chunk first: 1 item where 2 are due
+    EXPECT_EQ(a.Add(last).code(), absl::StatusCode::kDataLoss);
+  }
+  {
+    ItemFactorsAssembler a(m);  // biases the meta does not promise
+    const std::vector<float> b = {0.5f, 0.5f};
+    EXPECT_EQ(a.Add(EncodeItemChunk({"a", "b"}, f.data(), b.data(), 2)).code(),
+              absl::StatusCode::kDataLoss);
+  }
+  {
+    ItemFactorsAssembler a(m);  // a NaN factor, an id that is not printable
+    std::vector<float> bad = f;
+    bad[1] = std::nanf("");
+    EXPECT_EQ(a.Add(EncodeItemChunk({"a", "b"}, bad.data(), nullptr, 2)).code(),
+              absl::StatusCode::kDataLoss);
+    EXPECT_EQ(a.Add(EncodeItemChunk({"a", "\x01"}, f.data(), nullptr, 2)).code(),
+              absl::StatusCode::kDataLoss);
+    ASSERT_TRUE(a.Add(first).ok());  // a refused chunk left nothing behind
+  }
+  std::vector<std::string> ids;
+  std::vector<float> out, biases;
+  EXPECT_EQ(DecodeItemChunk(first, -1, &ids, &out, &biases).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeUserVector(std::string(3, 'x')).status().code(), absl::StatusCode::kDataLoss);
+  const float inf = HUGE_VALF;
+  EXPECT_EQ(DecodeUserVector(std::string(reinterpret_cast<const char*>(&inf), 4)).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(ModelRecords, NeighboursMustStayWithinTheMeta) {
+  ModelMeta m;
+  m.version = "v4";
+  m.algorithm = Algorithm::kEase;
+  m.neighbours = 1;
+  m.n_items = 2;
+  m.chunk_size = 10;
+  m.n_chunks = 1;
+  const std::vector<int64_t> indptr = {0, 2, 2};
+  const std::vector<int32_t> nbr = {1, 0};
+  const std::vector<float> w = {0.5f, 0.25f};
+  ItemNeighboursAssembler a(m);  // item 0 has 2 weights, the meta says at most 1
+  EXPECT_EQ(a.Add(EncodeNeighbourChunk({"a", "b"}, indptr.data(), nbr.data(), w.data())).code(),
+            absl::StatusCode::kDataLoss);
+  m.neighbours = 2;
+  ItemNeighboursAssembler ok(m);
+  ASSERT_TRUE(ok.Add(EncodeNeighbourChunk({"a", "b"}, indptr.data(), nbr.data(), w.data())).ok());
+  auto n = std::move(ok).Finish();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->indptr, indptr);
 }
 
 TEST_F(ModelStoreTest, ReadersNeverSeeAHalfWrittenVersion) {

@@ -150,6 +150,7 @@ TEST(ParseDuration, Units) {
   EXPECT_EQ(*ParseDuration("1.5s"), std::chrono::milliseconds(1'500));
   EXPECT_EQ(*ParseDuration("2m"), std::chrono::milliseconds(120'000));
   EXPECT_EQ(*ParseDuration("1h"), std::chrono::milliseconds(3'600'000));
+  EXPECT_EQ(*ParseDuration("7d"), std::chrono::milliseconds(604'800'000));
   EXPECT_EQ(*ParseDuration("3"), std::chrono::milliseconds(3'000));
   for (const char* bad : {"", "s", "10x", "-1s", "1.2.3s", "ms10"}) {
     EXPECT_FALSE(ParseDuration(bad).ok()) << bad;

@@ -138,6 +138,46 @@ TEST_F(LoaderTest, LongFileAcrossReadBlocks) {
   EXPECT_EQ(last, "user199999");
 }
 
+// The in-memory parsers are the file loaders' own (ForEachInteractionInBuffer,
+// ParseItems): the same rows, the same errors, for every format; and a line
+// longer than a read block still arrives whole.
+TEST_F(LoaderTest, BuffersParseLikeFiles) {
+  const std::string long_id(200000, 'x');
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"u.data", "1\t2\t3\t900000000\n" + long_id + "\t9\t1\t5\r\n\n4\t5\t2.5\t0"},
+      {"ratings.dat", "1::2::3::900000000\n1::2::x::1\n"},
+      {"ratings.csv", "userId,movieId,rating,timestamp\r\n1,2,4.5,1100000000\r\n"},
+      {"events.csv", "user,item,value\nu1,i1,1\nu2,i2,0.5,1700000000000\n"}};
+  for (const auto& [name, content] : files) {
+    for (Format f : {Format::kAuto, Format::kCsv}) {
+      std::vector<std::string> from_file, from_buffer;
+      auto collect = [](std::vector<std::string>* rows) {
+        return [rows](const InteractionView& v) {
+          rows->push_back(std::string(v.user).substr(0, 8) + "|" + std::string(v.item) + "|" +
+                          std::to_string(v.value) + "|" + std::to_string(v.timestamp_ms));
+          return absl::OkStatus();
+        };
+      };
+      const absl::Status a = ForEachInteraction(Write(name, content), f, collect(&from_file));
+      const absl::Status b = ForEachInteractionInBuffer(content, name, f, collect(&from_buffer));
+      EXPECT_EQ(a, b) << name;
+      EXPECT_EQ(from_file, from_buffer) << name;
+      if (name == "u.data" && f == Format::kAuto) {
+        EXPECT_TRUE(b.ok()) << b;
+        EXPECT_EQ(from_buffer.size(), 3u);
+      }
+    }
+  }
+  const std::string items = "item,title,categories,created_at_ms\ni1,\"A, b\",x|y,7\n";
+  auto file = LoadItems(Write("items.csv", items));
+  auto buffer = ParseItems(items, "items.csv");
+  ASSERT_TRUE(file.ok() && buffer.ok()) << buffer.status();
+  ASSERT_EQ(buffer->size(), 1u);
+  EXPECT_EQ((*buffer)[0].title, "A, b");
+  EXPECT_EQ((*buffer)[0].categories, (*file)[0].categories);
+  EXPECT_EQ(ParseItems("1|short\n", "u.item").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(LoaderTest, NpyRoundTrip) {
   std::vector<float> m = {1, 2, 3, 4, 5, 6};
   auto path = Write("m.npy", "");

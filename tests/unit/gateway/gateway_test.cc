@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include "common/rank/features.h"
+#include <nlohmann/json.hpp>
 
+#include "common/rank/features.h"
+#include "services/gateway/http_server.h"
+
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -469,6 +473,73 @@ TEST_F(GatewayCore, WithoutATrainingBackendExperimentsAreUnavailable) {
   }
   // Recommend does not need it.
   EXPECT_TRUE(gateway_->Recommend(Req("u1", 3), Clock::now() + 1s).ok());
+}
+
+// Every byte but the unreserved ones as %XX: what encodeURIComponent (the
+// page) and any careful client send.
+std::string PercentEncode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+// The HTTP API without a socket (HttpServer::Handle, httplib's own parsing):
+// an id in the path is decoded exactly once, so ids with '/', '+' or '%'
+// reach the backends as they are (found by tests/fuzz/http_fuzz.cc).
+TEST_F(GatewayCore, HttpPathIdsAreDecodedOnce) {
+  Make();
+  HttpServer http(*gateway_, [] { return true; });
+  for (const std::string id : {"a/b", "x+y", "50%41", "caf\xc3\xa9", "u1"}) {
+    const std::string out = http.Handle("GET /v1/users/" + PercentEncode(id) +
+                                        "/recommendations?k=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(out.starts_with("HTTP/1.1 200 ")) << id << ": " << out;
+    ASSERT_FALSE(retrieval_->calls.empty());
+    EXPECT_EQ(retrieval_->calls.back().user_id(), id);
+  }
+  const std::string out =
+      http.Handle("GET /v1/items/" + PercentEncode("i/1+2") + "/similar HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200 ")) << out;
+}
+
+// An error that quotes what the client sent stays JSON when that is not
+// UTF-8 (it was an exception, then a 500; found by tests/fuzz/http_fuzz.cc).
+TEST_F(GatewayCore, HttpErrorsQuotingBadBytesAreStillJson) {
+  Make();
+  EXPECT_TRUE(nlohmann::json::accept(ErrorJson(absl::InvalidArgumentError("field \xff\xfe"))));
+  HttpServer http(*gateway_, [] { return true; });
+  const std::string body = "{\"user_id\":\"u1\",\"item_\xffid\":\"i1\"}";
+  const std::string out = http.Handle(
+      "POST /v1/events HTTP/1.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 400 ")) << out;
+  const size_t at = out.find("\r\n\r\n");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_TRUE(nlohmann::json::accept(out.substr(at + 4))) << out;
+  EXPECT_EQ(metrics_.http["5xx"]->Value(), 0);
+}
+
+// A Range header does not cut a JSON answer (httplib applied it to every
+// answer, a 400's included, keeping the status; found by tests/fuzz/http_fuzz.cc).
+TEST_F(GatewayCore, HttpRangeHeadersAreIgnored) {
+  Make();
+  HttpServer http(*gateway_, [] { return true; });
+  for (const char* path :
+       {"/v1/users/u1/recommendations?k=2", "/v1/users/u1/recommendations?k=x"}) {
+    const std::string out =
+        http.Handle(std::string("GET ") + path + " HTTP/1.1\r\nRange: bytes=0-1\r\n\r\n");
+    const size_t at = out.find("\r\n\r\n");
+    ASSERT_NE(at, std::string::npos) << out;
+    EXPECT_TRUE(nlohmann::json::accept(out.substr(at + 4))) << out;
+    EXPECT_EQ(out.find("Content-Range"), std::string::npos) << out;
+  }
 }
 
 }  // namespace

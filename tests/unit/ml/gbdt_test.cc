@@ -10,6 +10,7 @@
 #include "common/ml/envelope.h"
 #include "common/ml/logistic.h"
 #include "common/ml/metrics.h"
+#include "common/ml/xgboost_model.h"
 #include "tests/unit/ml/synth.h"
 
 namespace recstack::ml {
@@ -190,13 +191,86 @@ TEST(Gbdt, RoundTripPredictsExactlyAndDamageIsRefused) {
   w.Bytes("{this is not a model");
   auto garbage = GbdtModel::Parse(Seal(GbdtModel::kMagic, GbdtModel::kFormatVersion, w.out()));
   ASSERT_EQ(garbage.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(garbage.status().message().find("xgboost load model"), std::string::npos)
+  EXPECT_NE(garbage.status().message().find("the XGBoost model"), std::string::npos)
       << garbage.status();
   // A logistic record is not a gbdt one.
   auto lr = TrainLogistic(LogisticParams{}, train);
   ASSERT_TRUE(lr.ok());
   EXPECT_NE(GbdtModel::Parse(lr->model.Serialize()).status().message().find("magic"),
             std::string::npos);
+}
+
+// The XGBoost part of a record: what XGBoost 1.7 would trust (a length past
+// the end, a child index out of range, a cycle) is refused before it sees it
+// (common/ml/xgboost_model.h; the first was found by tests/fuzz/ranker_fuzz.cc).
+TEST(Gbdt, XgboostBytesAreCheckedBeforeXgboostReadsThem) {
+  const Dataset train = MakeXor(600, 9);
+  GbdtParams p = Small();
+  p.rounds = 3;
+  auto g = TrainGbdt(p, train);
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto sealed = g->model.Serialize();
+  ASSERT_TRUE(sealed.ok());
+  auto payload = Unseal(*sealed, GbdtModel::kMagic, GbdtModel::kFormatVersion, "gbdt");
+  ASSERT_TRUE(payload.ok());
+  ByteReader r(*payload, "gbdt");
+  ASSERT_TRUE(r.U8().ok() && r.U32().ok());
+  for (size_t j = 0; j < train.dims(); ++j) ASSERT_TRUE(r.Str().ok());
+  auto blob_view = r.Bytes();
+  ASSERT_TRUE(blob_view.ok());
+  const std::string blob(*blob_view);
+  ASSERT_TRUE(CheckXgboostModel(blob, 4, "binary:logistic").ok());
+  EXPECT_FALSE(CheckXgboostModel(blob, 5, "binary:logistic").ok());
+  EXPECT_FALSE(CheckXgboostModel(blob, 4, "rank:ndcg").ok());
+  // What XGBoost writes for the other objective passes too.
+  p.objective = GbdtObjective::kRankNdcg;
+  auto rank = TrainGbdt(p, train);
+  ASSERT_TRUE(rank.ok()) << rank.status();
+  auto rank_bytes = rank->model.Serialize();
+  ASSERT_TRUE(rank_bytes.ok());
+  EXPECT_TRUE(GbdtModel::Parse(*rank_bytes).ok()) << GbdtModel::Parse(*rank_bytes).status();
+  // The record around changed XGBoost bytes, sealed so the checksum passes.
+  auto record = [&](const std::string& xgb) {
+    ByteWriter w;
+    w.U8(1);
+    w.U32(4);
+    for (const auto& n : train.feature_names) w.Str(n);
+    w.Bytes(xgb);
+    return Seal(GbdtModel::kMagic, GbdtModel::kFormatVersion, w.out());
+  };
+  ASSERT_TRUE(GbdtModel::Parse(record(blob)).ok());
+  auto refused = [&](const std::string& xgb, const char* what) {
+    auto m = GbdtModel::Parse(record(xgb));
+    EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument) << what;
+    EXPECT_NE(m.status().message().find("the XGBoost model"), std::string::npos) << m.status();
+  };
+  // '{' 'L' int64 (big-endian) 7 "learner": a length of 2^40.
+  ASSERT_EQ(blob.substr(0, 2), "{L");
+  std::string long_key = blob;
+  long_key[4] = 1;
+  refused(long_key, "a key longer than the bytes");
+  refused(blob.substr(0, blob.size() - 1), "truncated");
+  refused(blob + "Z", "a byte after the model");
+  refused(std::string(40, '[') + std::string(40, ']'), "nested 40 deep");
+  // The first tree's left_children: [ $ l # L int64 n, then n int32 big-endian.
+  const size_t at = blob.find("left_children");
+  ASSERT_NE(at, std::string::npos);
+  const size_t first = at + 13 + 1 + 1 + 1 + 1 + 1 + 8;
+  ASSERT_EQ(blob.substr(at + 13, 3), "[$l");
+  std::string out_of_range = blob, cycle = blob;
+  out_of_range[first] = 0x7f;  // node 0's left child: 2^30 and more
+  refused(out_of_range, "a child index out of range");
+  for (int b = 0; b < 4; ++b) cycle[first + b] = 0;  // node 0 its own left child
+  refused(cycle, "a cycle");
+  // gbtree_model_param's "size_leaf_vector": "0" as "5": XGBoost loads it
+  // and refuses every prediction.
+  const size_t leaf = blob.find("size_leaf_vector");
+  ASSERT_NE(leaf, std::string::npos);
+  std::string vector_leaves = blob;
+  ASSERT_EQ(vector_leaves.substr(leaf + 16, 2), "SL");
+  ASSERT_EQ(vector_leaves[leaf + 26], '0');
+  vector_leaves[leaf + 26] = '5';
+  refused(vector_leaves, "vector leaves");
 }
 
 TEST(Gbdt, DeterministicForAFixedSeed) {

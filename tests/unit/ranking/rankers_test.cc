@@ -1,5 +1,6 @@
 #include <cmath>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -172,6 +173,39 @@ TEST(Experiments, BadConfigsAreRejected) {
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(std::string(dup.status().message()).find("two variants are named a"),
             std::string::npos);
+  // Members of the wrong type are refused, not thrown (found fuzzing the
+  // parser), and so are params the ranking engine could not use.
+  for (
+      const char* bad :
+      {R"({"experiments":[1]})",
+       R"({"experiments":[{"name":5,"variants":[{"name":"a","ranker":"linear","traffic":1}]}]})",
+       R"({"experiments":[{"name":"e","variants":["a"]}]})",
+       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":"1"}]}]})",
+       R"({"experiments":[{"name":"e","salt":[],"variants":[{"name":"a","ranker":"linear","traffic":1}]}]})",
+       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear+mmr","traffic":1,"params":{"mmr_lambda":"nan"}}]}]})",
+       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":1,"params":{"mmr_lambda":1.5}}]}]})",
+       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":1,"params":{"candidates":"0"}}]}]})",
+       R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear","traffic":1,"params":{"x":[1]}}]}]})"}) {
+    auto r = ParseExperiments(bad, RegistryCheck(reg));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  auto numbers = ParseExperiments(
+      R"({"experiments":[{"name":"e","variants":[{"name":"a","ranker":"linear+mmr","traffic":1,)"
+      R"("params":{"mmr_lambda":0.25,"candidates":"50","weight.popularity":0.5}}]}]})",
+      RegistryCheck(reg));
+  ASSERT_TRUE(numbers.ok()) << numbers.status();
+  EXPECT_EQ((*numbers)[0].variants[0].params.at("mmr_lambda"), "0.25");
+}
+
+TEST(Mmr, ANanPicksTheRestInsteadOfIndexMinusOne) {
+  // Every value NaN (a NaN lambda) or some (a NaN score): k distinct picks.
+  const float a[2] = {1, 0}, b[2] = {0, 1};
+  const std::vector<const float*> vecs = {a, b, a};
+  for (double lambda : {std::nan(""), 0.5}) {
+    auto order = MmrRerank({1, std::nan(""), 0.5}, vecs, 2, lambda, 3);
+    ASSERT_EQ(order.size(), 3u);
+    EXPECT_EQ(std::set<int>(order.begin(), order.end()), (std::set<int>{0, 1, 2}));
+  }
 }
 
 TEST(Registry, VersionPinsReachTheFactoryAsAParam) {

@@ -164,6 +164,105 @@ TEST(FeedbackLog, PersistsSkipsRepeatsAndCutsATornTail) {
   EXPECT_EQ(again.clicks(), 2);
 }
 
+// Retention: a 16 s window over 6,000 impressions 100 ms apart, each of
+// its own user and request, with a feature vector that says its timestamp,
+// every third one clicked 2 s later. What the log keeps must be exactly the
+// window (dropping is due every window/16 = 1 s of event time), each kept
+// impression with its own features, names and click; the file must have
+// been rewritten; a restart must read back the same window and skip repeats.
+TEST(FeedbackLog, RetentionKeepsTheWindowAndCompactsTheFile) {
+  const std::string dir = ::testing::TempDir() + "/feedback_retention_test";
+  std::filesystem::remove_all(dir);
+  constexpr int64_t kWindow = 16'000, kStep = 100;
+  constexpr int kImpressions = 6000;
+  const FeedbackRetention retention{.window_ms = kWindow, .compact_min_bytes = 64 << 10};
+  int64_t seq = 0;  // stream ids in append order
+  auto impression = [&](int i) {
+    std::vector<float> f(ranking::kNumFeatures, 0.f);
+    f[0] = static_cast<float>(i);
+    RawFeedback e =
+        Entry(std::to_string(++seq) + "-0", kImpression, "i" + std::to_string(i % 700), i * kStep,
+              {{"request_id", "r" + std::to_string(i)},
+               {"position", "0"},
+               {"features", ranking::EncodeFeatures(f)},
+               {"feature_schema", std::to_string(ranking::kFeatureSchema)},
+               {"variant", "v" + std::to_string(i % 3)}});
+    e.user = "u" + std::to_string(i);
+    return e;
+  };
+  auto click = [&](int i) {
+    return Entry(std::to_string(++seq) + "-0", kClick, "i" + std::to_string(i % 700),
+                 i * kStep + 2000, {{"request_id", "r" + std::to_string(i)}});
+  };
+  // What a log keeps when its window last cut at `cutoff`: the impressions
+  // from there on, each with its own user, item, variant, features and click.
+  const int64_t newest = (kImpressions - 1) * kStep;
+  auto check = [&](const FeedbackView& v, int64_t cutoff) {
+    std::vector<int> expected;
+    for (int i = 0; i < kImpressions; ++i) {
+      if (i * kStep >= cutoff) expected.push_back(i);
+    }
+    ASSERT_EQ(v.impressions.size(), expected.size());
+    const std::vector<uint8_t> labels = v.Labels(60'000);
+    for (size_t j = 0; j < expected.size(); ++j) {
+      const int i = expected[j];
+      const Impression& imp = v.impressions[j];
+      ASSERT_EQ(imp.ts_ms, i * kStep);
+      EXPECT_EQ(v.users.Name(imp.user), "u" + std::to_string(i));
+      EXPECT_EQ(v.items.Name(imp.item), "i" + std::to_string(i % 700));
+      EXPECT_EQ(v.names.Name(imp.variant), "v" + std::to_string(i % 3));
+      ASSERT_NE(v.Features(imp), nullptr);
+      EXPECT_EQ(v.Features(imp)[0], static_cast<float>(i));
+      // Every third impression was clicked 2 s later (the last ones' clicks
+      // never came).
+      EXPECT_EQ(labels[j], i % 3 == 0 && i * kStep + 2000 <= newest ? 1 : 0) << i;
+    }
+  };
+  int64_t appended = 0;  // impressions and clicks
+  RawFeedback last;
+  {
+    FeedbackLog log(dir, retention);
+    ASSERT_TRUE(log.Open().ok());
+    for (int i = 0; i < kImpressions; ++i) {
+      // In stream order: the click of impression i - 20 (2 s later) comes
+      // with impression i.
+      std::vector<RawFeedback> batch;
+      if (i >= 20 && (i - 20) % 3 == 0) batch.push_back(click(i - 20));
+      batch.push_back(impression(i));
+      ASSERT_TRUE(log.Append(batch).ok());
+      appended += static_cast<int64_t>(batch.size());
+      last = batch.back();
+    }
+    // Dropping is due every window/16 = 1 s of event time: it last cut when
+    // the newest event was at a whole second.
+    const int64_t cutoff = newest / 1000 * 1000 - kWindow;
+    check(log.Snapshot(), cutoff);
+    const FeedbackStats st = log.stats();
+    EXPECT_EQ(st.impressions, (newest - cutoff) / kStep + 1);
+    EXPECT_GE(st.compactions, 1);
+    EXPECT_EQ(st.file_bytes,
+              static_cast<int64_t>(std::filesystem::file_size(dir + "/feedback.log")));
+    // Rewritten once it doubled past 64 KiB: about 200 kept impressions
+    // (~40 KB) and what came since.
+    EXPECT_LT(st.file_bytes, 200 << 10);
+    EXPECT_EQ(st.dropped_entries, appended - st.impressions - st.clicks);
+  }
+  // A restart cuts at exactly the window before the newest event.
+  FeedbackLog again(dir, retention);
+  ASSERT_TRUE(again.Open().ok());
+  check(again.Snapshot(), newest - kWindow);
+  // The newest entry is in the file still: a replay of it adds nothing.
+  ASSERT_TRUE(again.Append({last}).ok());
+  EXPECT_EQ(again.impressions(), kWindow / kStep + 1);
+  // Without retention (the default) nothing is dropped, however new an entry.
+  FeedbackLog all(dir);
+  ASSERT_TRUE(all.Open().ok());
+  const int64_t before = all.impressions();
+  EXPECT_GE(before, again.impressions());
+  ASSERT_TRUE(all.Append({impression(kImpressions + 1000)}).ok());
+  EXPECT_EQ(all.impressions(), before + 1);
+}
+
 TEST(TrainRanker, LearnedRankersBeatTheHandSetOneOnAPlantedClickModel) {
   World w;
   w.explore = 0.2;
