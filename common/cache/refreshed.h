@@ -80,7 +80,8 @@ class Refreshed {
       cv_.wait_for(lock, period_, [this] { return stopping_; });
       if (stopping_) break;
       lock.unlock();
-      RefreshNow();
+      // A failure is kept in last_status_ (status()); the old value serves.
+      RefreshNow().IgnoreError();
       lock.lock();
     }
   }

@@ -65,7 +65,9 @@ SimdLevel ActiveSimdLevel() {
 
 std::string CpuModelName() {
   unsigned int regs[12] = {};
-  if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000004u) return "unknown";
+  // gcc's __get_cpuid_max returns unsigned, clang's int.
+  if (static_cast<unsigned int>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000004u)
+    return "unknown";
   for (unsigned int i = 0; i < 3; ++i) {
     __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2],
                 &regs[4 * i + 3]);

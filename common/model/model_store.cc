@@ -431,13 +431,21 @@ absl::Status ItemFactorsAssembler::Add(std::string_view chunk) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ItemFactors> ItemFactorsAssembler::Finish() && {
-  const ModelMeta& m = out_.meta;
-  if (chunks_ != m.n_chunks || static_cast<int64_t>(out_.item_ids.size()) != m.n_items) {
-    return absl::DataLossError(absl::StrCat("model ", m.version, ": ", out_.item_ids.size(),
-                                            " items in ", chunks_, " chunks, meta says ", m.n_items,
-                                            " in ", m.n_chunks));
+namespace {
+
+// An assembler's last check: every chunk and every item the meta promised.
+absl::Status CheckComplete(const ModelMeta& m, size_t items, int chunks) {
+  if (chunks != m.n_chunks || static_cast<int64_t>(items) != m.n_items) {
+    return absl::DataLossError(absl::StrCat("model ", m.version, ": ", items, " items in ", chunks,
+                                            " chunks, meta says ", m.n_items, " in ", m.n_chunks));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ItemFactors> ItemFactorsAssembler::Finish() && {
+  RECSTACK_RETURN_IF_ERROR(CheckComplete(out_.meta, out_.item_ids.size(), chunks_));
   return std::move(out_);
 }
 
@@ -476,12 +484,7 @@ absl::Status ItemNeighboursAssembler::Add(std::string_view chunk) {
 }
 
 absl::StatusOr<ItemNeighbours> ItemNeighboursAssembler::Finish() && {
-  const ModelMeta& m = out_.meta;
-  if (chunks_ != m.n_chunks || static_cast<int64_t>(out_.item_ids.size()) != m.n_items) {
-    return absl::DataLossError(absl::StrCat("model ", m.version, ": ", out_.item_ids.size(),
-                                            " items in ", chunks_, " chunks, meta says ", m.n_items,
-                                            " in ", m.n_chunks));
-  }
+  RECSTACK_RETURN_IF_ERROR(CheckComplete(out_.meta, out_.item_ids.size(), chunks_));
   return std::move(out_);
 }
 

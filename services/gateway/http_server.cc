@@ -249,7 +249,7 @@ void HttpServer::Route(httplib::Server& s) {
       // One Event on its own is fine too.
       v1::Event e;
       auto single = google::protobuf::util::JsonStringToMessage(req.body, &e, o);
-      if (!single.ok() || e.user_id().empty() && e.item_id().empty()) {
+      if (!single.ok() || (e.user_id().empty() && e.item_id().empty())) {
         return reply(res,
                      absl::InvalidArgumentError(absl::StrCat(
                          "body is not an IngestEventsRequest or an Event: ",

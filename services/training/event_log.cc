@@ -228,12 +228,17 @@ absl::StatusOr<int64_t> EventLog::SyncPartition(int partition) {
         const uint8_t t = static_cast<uint8_t>(parsed);
         if (user.empty() || item.empty() || t == 0 || user.size() > 255 || item.size() > 255)
           continue;
-        batch.push_back({users_.Intern(user), items_.Intern(item), t, value, ts});
         if (feedback_ != nullptr && ctx.find("request_id") != std::string_view::npos &&
             (parsed == events::EventType::kImpression || parsed == events::EventType::kClick)) {
           feedback.push_back(
               {id, t, std::string(user), std::string(item), ts, std::string(ctx), partition});
         }
+        // An impression is not an interaction: it is kept in the feedback
+        // log (within its retention), not in the snapshot that matrices are
+        // built from, which would otherwise grow by ten entries per
+        // Recommend for ever.
+        if (parsed == events::EventType::kImpression) continue;
+        batch.push_back({users_.Intern(user), items_.Intern(item), t, value, ts});
       }
       // The feedback first: it skips what it kept before, the event log
       // does not, so this order never counts an event twice.

@@ -307,31 +307,46 @@ absl::Status FeedbackLog::Retain() {
 
 absl::Status FeedbackLog::Compact() {
   const std::string path = dir_ + "/feedback.log", tmp = path + ".tmp";
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-    if (!in.eof() && in.fail()) return absl::DataLossError(absl::StrCat(path, ": cannot read"));
+  // Record by record from the file to the new one: the memory it takes is
+  // one record, whatever the file's size.
+  std::FILE* in = std::fopen(path.c_str(), "rb");
+  if (in == nullptr) return absl::DataLossError(absl::StrCat(path, ": cannot read"));
+  std::FILE* out = std::fopen(tmp.c_str(), "wb");
+  if (out == nullptr) {
+    std::fclose(in);
+    return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot create"));
   }
   const int64_t cutoff = Cutoff();
-  std::string kept;
-  const size_t whole = ForEachRecord(bytes, [&](const RawFeedback& e, std::string_view record) {
+  int64_t read = 0, kept = 0;
+  bool written = true;
+  std::string record;
+  for (;;) {
+    uint32_t n = 0;
+    if (std::fread(&n, 1, 4, in) != 4) break;
+    record.resize(4 + size_t{n});
+    std::memcpy(record.data(), &n, 4);
+    RawFeedback e;
+    if (std::fread(record.data() + 4, 1, n, in) != n ||
+        !Decode(std::string_view(record).substr(4), &e)) {
+      break;
+    }
+    read += 4 + int64_t{n};
     auto last = last_ids_.find(e.partition);
-    if (Keeps(e, cutoff) || (last != last_ids_.end() && last->second == e.stream_id))
-      kept.append(record);
-  });
-  if (whole != bytes.size())
-    return absl::DataLossError(
-        absl::StrCat(path, ": ", bytes.size() - whole, " bytes not whole records"));
-  std::FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (out == nullptr) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot create"));
-  const bool written = std::fwrite(kept.data(), 1, kept.size(), out) == kept.size() &&
-                       std::fflush(out) == 0 && fsync(fileno(out)) == 0;
+    if (Keeps(e, cutoff) || (last != last_ids_.end() && last->second == e.stream_id)) {
+      written = written && std::fwrite(record.data(), 1, record.size(), out) == record.size();
+      kept += static_cast<int64_t>(record.size());
+    }
+  }
+  std::fclose(in);
+  written = written && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
   std::fclose(out);
   std::error_code ec;
-  if (!written) {
+  if (read != file_bytes_ || !written) {
     std::filesystem::remove(tmp, ec);
-    return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
+    return absl::DataLossError(
+        read != file_bytes_
+            ? absl::StrCat(path, ": ", read, " bytes of whole records of ", file_bytes_)
+            : absl::StrCat(tmp, ": write failed"));
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) return absl::DataLossError(absl::StrCat(tmp, " -> ", path, ": ", ec.message()));
@@ -344,9 +359,8 @@ absl::Status FeedbackLog::Compact() {
   file_ = std::fopen(path.c_str(), "ab");
   if (file_ == nullptr)
     return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for append"));
-  log::Info("feedback log compacted",
-            {{"bytes_before", file_bytes_}, {"bytes_after", static_cast<int64_t>(kept.size())}});
-  file_bytes_ = compacted_bytes_ = static_cast<int64_t>(kept.size());
+  log::Info("feedback log compacted", {{"bytes_before", file_bytes_}, {"bytes_after", kept}});
+  file_bytes_ = compacted_bytes_ = kept;
   ++compactions_;
   return absl::OkStatus();
 }

@@ -281,6 +281,11 @@ absl::StatusOr<JobSpec> SpecFromProto(const v1::StartTrainingRequest& req) {
         return absl::InvalidArgumentError(
             absl::StrCat("event_weights: '", k, "' is not an event type"));
       }
+      if (k == "IMPRESSION" && v != 0) {
+        return absl::InvalidArgumentError(
+            "event_weights: IMPRESSION must be 0: impressions are not interactions (they are "
+            "kept in the feedback log for the learned rankers, not in the training snapshot)");
+      }
       spec.event_weights[k] = v;
     }
   }

@@ -26,6 +26,7 @@
 #include "common/status/status.h"
 #include "services/gateway/http_server.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/support/http/percent_encode.h"
 
 namespace {
 
@@ -268,19 +269,7 @@ std::vector<Response> Serve(std::string_view raw, bool may_have_head) {
   return all;
 }
 
-// Every byte but the unreserved ones as %XX (RFC 3986), as a client sends an id.
-std::string PercentEncode(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
+using ::recstack::testing::PercentEncode;
 
 void RoundTrip(bool user, std::string_view id) {
   id = id.substr(0, 300);  // past 128 bytes an id is refused anyway; the URI stays short

@@ -116,6 +116,36 @@ TEST_F(TrainingServiceTest, BadParamsAreInvalidArgument) {
   (*req.mutable_params()->mutable_event_weights())["SNEEZE"] = 1;
   st = Start(req, &job);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.mutable_params()->clear_event_weights();
+  (*req.mutable_params()->mutable_event_weights())["IMPRESSION"] = 0.5;
+  st = Start(req, &job);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("IMPRESSION must be 0"), std::string::npos)
+      << st.error_message();
+}
+
+// Impressions are the feedback log's (bounded by its retention), never the
+// snapshot's: 10 of them per Recommend would grow it for ever.
+TEST_F(TrainingServiceTest, ImpressionsGoToTheFeedbackLogNotTheSnapshot) {
+  FeedbackLog feedback(dir_ + "/feedback");
+  ASSERT_TRUE(feedback.Open().ok());
+  log_->set_feedback(&feedback);
+  AddEvents(*pool_, 4, 10, 5, 3);                // 20 interactions
+  AddEvents(*pool_, 4, 10, 5, 4, "IMPRESSION");  // 20 impressions, no request id
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 0; i < 6; ++i) {
+    cmds.push_back({"XADD", "rs:events", "*", "user", "u1", "item", "i" + std::to_string(i), "type",
+                    "IMPRESSION", "value", "1", "ts", "1767225600000", "ctx",
+                    R"({"request_id":"r1","position":")" + std::to_string(i) + R"("})"});
+  }
+  cmds.push_back({"XADD", "rs:events", "*", "user", "u1", "item", "i2", "type", "CLICK", "value",
+                  "1", "ts", "1767225601000", "ctx", R"({"request_id":"r1"})"});
+  ASSERT_TRUE(pool_->Pipeline(cmds).ok());
+  ASSERT_TRUE(log_->Sync().ok());
+  EXPECT_EQ(log_->size(), 21);  // the interactions and the click
+  EXPECT_EQ(feedback.impressions(), 6);
+  EXPECT_EQ(feedback.clicks(), 1);
+  log_->set_feedback(nullptr);
 }
 
 TEST_F(TrainingServiceTest, TrainsPublishesAndListsModels) {

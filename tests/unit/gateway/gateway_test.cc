@@ -9,6 +9,7 @@
 
 #include "common/rank/features.h"
 #include "services/gateway/http_server.h"
+#include "tests/support/http/percent_encode.h"
 
 #include <cctype>
 #include <chrono>
@@ -475,20 +476,7 @@ TEST_F(GatewayCore, WithoutATrainingBackendExperimentsAreUnavailable) {
   EXPECT_TRUE(gateway_->Recommend(Req("u1", 3), Clock::now() + 1s).ok());
 }
 
-// Every byte but the unreserved ones as %XX: what encodeURIComponent (the
-// page) and any careful client send.
-std::string PercentEncode(const std::string& s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
+using ::recstack::testing::PercentEncode;
 
 // The HTTP API without a socket (HttpServer::Handle, httplib's own parsing):
 // an id in the path is decoded exactly once, so ids with '/', '+' or '%'
