@@ -110,22 +110,36 @@ run_stack() {
   done
   echo "$steps" > "$state/$name-steps.json"
   # What a Recommend costs the whole machine: CPU time (user + system) of
-  # every process of the stack, Redis nodes included, over a fixed-rate run
-  # below both knees, per request. On shared cores a shape's capacity is
-  # cores / this, so the cluster's over the single Redis's is the client's
-  # (and the extra nodes') overhead, which noise in the knee steps blurs.
-  local before after
+  # every process of the stack, Redis nodes included. First 10 s with no
+  # load (after 10 s for the last step's backlog to drain): the shape's
+  # fixed cost (cluster bus, replication pings, crons, pollers, in cores);
+  # then a fixed-rate run below both knees: the marginal cost of a request
+  # is what it adds. On shared cores a shape serves at most
+  # (cores - fixed) / marginal per second, so the cluster's capacity over
+  # the single Redis's is the client's (and the extra nodes') overhead,
+  # which noise in the knee steps blurs.
+  local before after idle
+  sleep 10
+  before=$(stack_cpu_ticks)
+  sleep 10
+  after=$(stack_cpu_ticks)
+  idle=$(jq -n --argjson b "$before" --argjson a "$after" --argjson tck "$(getconf CLK_TCK)" \
+    '[$a | to_entries[] | (.value - ($b[.key] // 0))] | add / $tck / 10')
   before=$(stack_cpu_ticks)
   "$bin/recstack-loadtest" --addr "$gw" --rate 150 --duration 20s --warmup 0s --dataset "$data" \
     --connections 4 --json > "$state/$name-cpu-run.json"
   after=$(stack_cpu_ticks)
   jq -n --argjson b "$before" --argjson a "$after" --slurpfile run "$state/$name-cpu-run.json" \
-    --argjson tck "$(getconf CLK_TCK)" '
+    --argjson tck "$(getconf CLK_TCK)" --argjson idle "$idle" --argjson cores "$(nproc)" '
     ($run[0].count) as $n |
     ([$a | to_entries[] | {key, value: ((.value - ($b[.key] // 0)) * 1e6 / $tck / $n)}] | from_entries) as $per |
+    ([$per[]] | add) as $total |
+    ($total - $idle * 20 * 1e6 / $n) as $marginal |
     {requests: $n, rate: 150, seconds: 20,
-     us_per_request: ([$per[]] | add), by_process: $per,
-     redis_us_per_request: ([$per | to_entries[] | select(.key | startswith("redis")) | .value] | add)}' \
+     us_per_request: $total, by_process: $per,
+     redis_us_per_request: ([$per | to_entries[] | select(.key | startswith("redis")) | .value] | add),
+     idle_cores: $idle, marginal_us_per_request: $marginal,
+     capacity_per_second: (($cores - $idle) * 1e6 / $marginal)}' \
     > "$state/$name-cpu.json"
 }
 
@@ -252,8 +266,8 @@ jq -n \
       cluster: {steps: $cs[0], knee: knee($cs[0])},
       knee_cluster_over_single: (if knee($ss[0]) > 0 then knee($cs[0]) / knee($ss[0]) else null end),
       cpu: {single: $scpu[0], cluster: $ccpu[0]},
-      # Capacity on the same cores: the inverse of the CPU a request costs.
-      cluster_over_single: ($scpu[0].us_per_request / $ccpu[0].us_per_request)
+      # Capacity on the same cores: (cores - fixed cost) / marginal cost.
+      cluster_over_single: ($ccpu[0].capacity_per_second / $scpu[0].capacity_per_second)
     },
     keys_per_master: $kpm,
     bytes: {
