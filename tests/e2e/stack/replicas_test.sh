@@ -152,8 +152,12 @@ jq -e '.completed == .scheduled and .scheduled == 600' "$state/kill.json" >/dev/
 [ $((errors + lost)) -le $bound ] ||
   fail "$errors errors and $lost retrieval fallbacks after the kill: more than the $bound that can be in flight"
 [ $after_gw -ge $((rate * 3)) ] || fail "only $after_gw Recommends after the kill"
-[ $after_r1 -ge $((after_gw - bound)) ] ||
-  fail "the survivor served $after_r1 of the $after_gw Recommends after the kill"
+# Every Recommend after the kill reaches the survivor, but those in flight
+# at the kill and those the gateway shed before calling retrieval ("gateway
+# overloaded", counted over the whole run: a busy or sanitizer build).
+shed_kill=$(jq '.degraded_by_reason["gateway overloaded"] // 0' "$state/kill.json")
+[ $after_r1 -ge $((after_gw - bound - shed_kill)) ] ||
+  fail "the survivor served $after_r1 of the $after_gw Recommends after the kill ($shed_kill shed)"
 
 if [ -n "$out" ]; then
   jq -n --slurpfile bal "$state/balance.json" --slurpfile kil "$state/kill.json" \
