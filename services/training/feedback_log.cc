@@ -366,7 +366,6 @@ absl::Status FeedbackLog::Compact() {
 }
 
 void FeedbackLog::Index(const RawFeedback& e) {
-  newest_ms_ = std::max(newest_ms_, e.timestamp_ms);
   nlohmann::json ctx = nlohmann::json::parse(e.context_json, nullptr, false);
   if (!ctx.is_object()) ctx = nlohmann::json::object();
   auto field = [&](const char* key) -> std::string {

@@ -531,6 +531,15 @@ def run_checks(cfg, desc, root, targets=None, dash=None):
     return errs
 
 
+def set_env(c, svc, key, value=None):
+    """Sets (or with no value removes) one environment variable of a service."""
+    e = c["services"][svc]["environment"]
+    if value is None:
+        e.pop(key)
+    else:
+        e[key] = value
+
+
 def self_test(cfg, desc, root):
     """Breaks one thing at a time; each must be caught."""
     with open(os.path.join(root, "deploy/docker/grafana/dashboards/recstack.json"), encoding="utf-8") as f:
@@ -540,23 +549,16 @@ def self_test(cfg, desc, root):
     def ports(c, svc, new):
         c["services"][svc]["ports"] = new
 
-    def env(c, svc, key, value=None):
-        e = c["services"][svc]["environment"]
-        if value is None:
-            e.pop(key)
-        else:
-            e[key] = value
-
     cases = {
         "gateway gRPC port published as 50060": lambda c, d, t: ports(c, "gateway", ["127.0.0.1:50060:50060", "127.0.0.1:8080:8080", "127.0.0.1:9100:9100"]),
         "ranking metrics port mapped 9105:9104": lambda c, d, t: ports(c, "ranking", ["127.0.0.1:50054:50054", "127.0.0.1:9105:9104"]),
-        "retrieval listens on 50063": lambda c, d, t: env(c, "retrieval", "RECSTACK_LISTEN", "0.0.0.0:50063"),
-        "ingestion listens on loopback": lambda c, d, t: env(c, "ingestion", "RECSTACK_LISTEN", "127.0.0.1:50051"),
-        "gateway without RECSTACK_RANKING_ADDR": lambda c, d, t: env(c, "gateway", "RECSTACK_RANKING_ADDR"),
-        "gateway calls ranking on 50053": lambda c, d, t: env(c, "gateway", "RECSTACK_RANKING_ADDR", "ranking:50053"),
-        "a variable no service reads": lambda c, d, t: env(c, "ranking", "RECSTACK_NO_SUCH_FLAG", "1"),
+        "retrieval listens on 50063": lambda c, d, t: set_env(c, "retrieval", "RECSTACK_LISTEN", "0.0.0.0:50063"),
+        "ingestion listens on loopback": lambda c, d, t: set_env(c, "ingestion", "RECSTACK_LISTEN", "127.0.0.1:50051"),
+        "gateway without RECSTACK_RANKING_ADDR": lambda c, d, t: set_env(c, "gateway", "RECSTACK_RANKING_ADDR"),
+        "gateway calls ranking on 50053": lambda c, d, t: set_env(c, "gateway", "RECSTACK_RANKING_ADDR", "ranking:50053"),
+        "a variable no service reads": lambda c, d, t: set_env(c, "ranking", "RECSTACK_NO_SUCH_FLAG", "1"),
         "training state dir not on a volume": lambda c, d, t: c["services"]["training"].pop("volumes"),
-        "redis URL on the wrong port": lambda c, d, t: env(c, "retrieval", "RECSTACK_REDIS_URL", "redis://redis:6380"),
+        "redis URL on the wrong port": lambda c, d, t: set_env(c, "retrieval", "RECSTACK_REDIS_URL", "redis://redis:6380"),
         "no redis service": lambda c, d, t: c["services"].pop("redis"),
         "healthcheck on another port": lambda c, d, t: c["services"]["ranking"]["healthcheck"].update(test=["CMD", "recstack", "health", "--addr", "127.0.0.1:50053"]),
         "wrong binary": lambda c, d, t: c["services"]["retrieval"].update(command=["recstack-ranking"]),
@@ -585,21 +587,14 @@ def self_test(cfg, desc, root):
 
 def self_test_tls(cfg, desc_tls, root):
     """Breaks the TLS file's result one thing at a time."""
-    def env(c, svc, key, value=None):
-        e = c["services"][svc]["environment"]
-        if value is None:
-            e.pop(key)
-        else:
-            e[key] = value
-
     def swap_secret(c, svc, target, source):
         for sec in c["services"][svc]["secrets"]:
             if sec["target"] == target:
                 sec["source"] = source
 
     cases = {
-        "tls: ranking without RECSTACK_TLS_CA": lambda c: env(c, "ranking", "RECSTACK_TLS_CA"),
-        "tls: gateway's key from another path": lambda c: env(c, "gateway", "RECSTACK_TLS_KEY", "/tmp/tls.key"),
+        "tls: ranking without RECSTACK_TLS_CA": lambda c: set_env(c, "ranking", "RECSTACK_TLS_CA"),
+        "tls: gateway's key from another path": lambda c: set_env(c, "gateway", "RECSTACK_TLS_KEY", "/tmp/tls.key"),
         "tls: retrieval given ranking's certificate": lambda c: swap_secret(c, "retrieval", "tls.crt", "ranking-cert"),
         "tls: ingestion given its certificate as the CA": lambda c: swap_secret(c, "ingestion", "ca.crt", "ingestion-cert"),
         "tls: loadtest without a client certificate": lambda c: c["services"]["loadtest"].pop("secrets"),

@@ -6,20 +6,10 @@
 
 #include "common/grpc/status.h"
 #include "common/status/status.h"
+#include "tests/unit/config/parse_args.h"
 
 namespace recstack::config {
 namespace {
-
-int Parse(CLI::App& app, std::vector<std::string> args) {
-  std::vector<char*> argv = {const_cast<char*>("prog")};
-  for (auto& a : args) argv.push_back(a.data());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    return e.get_exit_code();
-  }
-  return 0;
-}
 
 TEST(ServiceConfig, DefaultsPerService) {
   ServiceConfig c;

@@ -14,20 +14,10 @@
 
 #include "common/config/config.h"
 #include "tests/support/tls/test_certs.h"
+#include "tests/unit/config/parse_args.h"
 
 namespace recstack::config {
 namespace {
-
-int Parse(CLI::App& app, std::vector<std::string> args) {
-  std::vector<char*> argv = {const_cast<char*>("prog")};
-  for (auto& a : args) argv.push_back(a.data());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    return e.get_exit_code();
-  }
-  return 0;
-}
 
 // The error's message contains every one of `parts`.
 void ExpectError(const absl::Status& st, std::initializer_list<std::string> parts) {
