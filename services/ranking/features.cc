@@ -48,7 +48,7 @@ FeatureAssembler::FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, cons
                                    FeatureOptions options)
     : pool_(pool), keys_(std::move(keys)), clock_(clock), options_(options),
       items_(options.item_cache_size, options.item_cache_ttl),
-      popularity_(options.item_cache_size, options.partitioned_popularity_ttl) {}
+      popularity_(options.item_cache_size, options.popularity_ttl) {}
 
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
@@ -64,19 +64,16 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   }
   // One round trip: the user's history size and recent items, the trending
   // counts of every candidate, the metadata the cache lacks.
-  // Trending counts: fresh with one partition; with several, the cached
-  // ones and the misses (one ZMSCORE per partition for those only).
-  const bool cache_popularity = keys_.partitions() > 1;
+  // Trending counts: the cached ones and the misses (one ZMSCORE per
+  // partition for those only).
   std::vector<double> pop(cands.size(), 0.0);
   std::vector<std::string> ids;
   std::vector<size_t> pop_missing;
   ids.reserve(cands.size());
   for (size_t i = 0; i < cands.size(); ++i) {
-    if (cache_popularity) {
-      if (auto cached = popularity_.Get(cands[i].item_id)) {
-        pop[i] = *cached;
-        continue;
-      }
+    if (auto cached = popularity_.Get(cands[i].item_id)) {
+      pop[i] = *cached;
+      continue;
     }
     pop_missing.push_back(i);
     ids.push_back(cands[i].item_id);
@@ -85,8 +82,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   const std::string hist = keys_.History(user);
   cmds.push_back({"ZCARD", hist});
   cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(options_.recent_items - 1)});
-  const size_t n_trend =
-      ids.empty() && cache_popularity ? 0 : 2 * static_cast<size_t>(keys_.partitions());
+  const size_t n_trend = ids.empty() ? 0 : 2 * static_cast<size_t>(keys_.partitions());
   if (n_trend > 0) {
     for (auto& c : redis::TrendingCountsCommands(keys_, ids)) cmds.push_back(std::move(c));
   }
@@ -106,7 +102,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
                                    ids.size(), now));
     for (size_t j = 0; j < pop_missing.size(); ++j) {
       pop[pop_missing[j]] = fetched[j];
-      if (cache_popularity) popularity_.Put(ids[j], fetched[j]);
+      popularity_.Put(ids[j], fetched[j]);
     }
   }
   for (size_t j = 0; j < missing.size(); ++j) {

@@ -51,12 +51,13 @@ struct FeatureOptions {
   int recent_items = 20;             // the user's items whose categories count
   size_t item_cache_size = 200'000;  // items whose metadata is cached
   std::chrono::milliseconds item_cache_ttl{60'000};
-  // With several event partitions, a candidate's trending count is one
-  // ZMSCORE per partition; counts are then cached this long (a 24 h
-  // half-life moves them by 0.003% a second, and the events of 5 s are a
-  // small share of any count that matters for ranking). One partition reads
-  // them fresh every request.
-  std::chrono::milliseconds partitioned_popularity_ttl{5000};
+  // A candidate's trending count is cached this long (a 24 h half-life
+  // moves it by 0.003% a second, and the events of 5 s are a small share of
+  // any count that matters for ranking); only the misses are asked, one
+  // ZMSCORE per event partition. Read fresh every request, the counts cost
+  // Redis 314 us per Rank on a 100k-item catalogue: a ZMSCORE reply of 100
+  // doubles, each printed with %.17g (INFO commandstats, 2026-11-30).
+  std::chrono::milliseconds popularity_ttl{5000};
 };
 
 // What Assemble reads for one request: every input of the features, so

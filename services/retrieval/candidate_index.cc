@@ -320,9 +320,33 @@ std::vector<math::ScoredId> Int8ExactIndex::Search(const float* query, int k,
   return heap.Take();
 }
 
+namespace {
+
+// hnswlib's InnerProductSpace picks its kernel when it is compiled: SSE in
+// this generic x86-64 build, whatever the CPU. This space is the same
+// distance, 1 - <a, b>, with our kernel chosen by CPU features at run time
+// (common/math/simd.h): AVX-512 or AVX2+FMA where the machine has them.
+float InnerProductDistance(const void* a, const void* b, const void* dim) {
+  return 1.0f - math::Dot(static_cast<const float*>(a), static_cast<const float*>(b),
+                          static_cast<int64_t>(*static_cast<const size_t*>(dim)));
+}
+
+class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit InnerProductSpace(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return InnerProductDistance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  size_t dim_;
+};
+
+}  // namespace
+
 HnswIndex::HnswIndex(const math::Matrix& factors, HnswParams p)
     : n_(factors.rows()), ef_(p.ef_search) {
-  space_ = std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(factors.cols()));
+  space_ = std::make_unique<InnerProductSpace>(static_cast<size_t>(factors.cols()));
   index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       space_.get(), static_cast<size_t>(n_), static_cast<size_t>(p.m),
       static_cast<size_t>(p.ef_construction), p.seed);

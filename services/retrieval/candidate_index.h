@@ -24,7 +24,8 @@
 namespace hnswlib {
 template <typename T>
 class HierarchicalNSW;
-class InnerProductSpace;
+template <typename T>
+class SpaceInterface;
 }  // namespace hnswlib
 
 namespace recstack::retrieval {
@@ -108,7 +109,7 @@ class HnswIndex final : public CandidateIndex {
  private:
   int64_t n_;
   int ef_;
-  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
 };
 

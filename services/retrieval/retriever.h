@@ -147,8 +147,10 @@ class Retriever {
   static constexpr int kCachedNeighbours = 200;
 
   // Cosine neighbours of `item` (of each of `items`), best first, ties by
-  // index, without the item itself and without ids `skip` accepts. Exact:
-  // cached lists are used only when enough of them survive `skip`.
+  // index, without the item itself and without ids `skip` accepts. Once the
+  // model's neighbour table is built and k <= its per_item: the survivors
+  // among the table's row (fewer than k when `skip` removes more; no scan).
+  // Otherwise exact: cached lists are used only when enough survive `skip`.
   std::vector<Candidate> Neighbours(const ServingModel& m, int32_t item, int k,
                                     const std::function<bool(int32_t)>& skip) const;
   // Neighbours of several seeds at once (one pass over the factors).

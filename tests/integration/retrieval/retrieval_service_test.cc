@@ -1,5 +1,7 @@
 // Retrieval over real gRPC with models published to a real redis-server.
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -277,13 +279,20 @@ TEST_F(RetrievalTest, ModelSwapUnderConcurrentRequestsHasNoErrors) {
   EXPECT_TRUE(versions_seen.count("v6"));
 }
 
-TEST_F(RetrievalTest, CachedNeighboursEqualAFullScan) {
+// With the model's neighbour table (200 per item), k <= 200 is the
+// survivors of the item's 200 best, whatever the filter removes (no scan);
+// a larger k scans, exactly, and its lists are cached.
+TEST_F(RetrievalTest, NeighboursAreTheTablesSurvivorsOrAnExactScan) {
   const int n = 300, d = 8;
   const model::ModelData data = RandomModel(5, n, d, 3);
   ASSERT_TRUE(store_->Publish(data, {}).ok());
   holder_->Start();
   WaitForVersion("v1");
   auto m = holder_->Current();
+  for (int i = 0; i < 500 && m->neighbours.load() == nullptr; ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(m->neighbours.load(), nullptr) << "the neighbour table was never built";
+  ASSERT_EQ(m->neighbours.load()->per_item, 200);
   // The oracle: every cosine, sorted, ties by index.
   auto oracle = [&](int32_t item, int k, const std::function<bool(int32_t)>& skip) {
     std::vector<std::pair<float, int32_t>> all;
@@ -296,10 +305,22 @@ TEST_F(RetrievalTest, CachedNeighboursEqualAFullScan) {
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) {
       return a.first > b.first || (a.first == b.first && a.second < b.second);
     });
-    std::vector<std::string> ids;
-    for (int i = 0; i < std::min<int>(k, all.size()); ++i)
-      ids.push_back(m->item_ids[all[i].second]);
-    return ids;
+    std::vector<int32_t> out;
+    for (int i = 0; i < std::min<int>(k, all.size()); ++i) out.push_back(all[i].second);
+    return out;
+  };
+  auto names = [&](const std::vector<int32_t>& idx) {
+    std::vector<std::string> out;
+    for (int32_t i : idx) out.push_back(m->item_ids[i]);
+    return out;
+  };
+  // The first k of the unfiltered 200 best that the filter keeps.
+  auto from_table = [&](int32_t item, int k, const std::function<bool(int32_t)>& skip) {
+    std::vector<int32_t> out;
+    for (int32_t j : oracle(item, 200, nullptr)) {
+      if (static_cast<int>(out.size()) < k && !(skip && skip(j))) out.push_back(j);
+    }
+    return out;
   };
   auto ids = [](const std::vector<Candidate>& c) {
     std::vector<std::string> out;
@@ -308,18 +329,22 @@ TEST_F(RetrievalTest, CachedNeighboursEqualAFullScan) {
   };
   const std::function<bool(int32_t)> none, odd = [](int32_t id) { return id % 2 == 1; },
                                            most = [](int32_t id) { return id % 10 != 0; };
+  const std::vector<int32_t> seeds = {7, 42, 299};
   for (int round = 0; round < 2; ++round) {  // the first round fills the cache, the second reads it
     for (int k : {5, 100, 250}) {
       for (const auto* skip : {&none, &odd, &most}) {
-        auto got = retriever_->NeighboursOfEach(*m, {7, 42, 299}, k, *skip);
+        auto got = retriever_->NeighboursOfEach(*m, seeds, k, *skip);
         ASSERT_EQ(got.size(), 3u);
-        EXPECT_EQ(ids(got[0]), oracle(7, k, *skip)) << "k " << k << " round " << round;
-        EXPECT_EQ(ids(got[1]), oracle(42, k, *skip)) << "k " << k << " round " << round;
-        EXPECT_EQ(ids(got[2]), oracle(299, k, *skip)) << "k " << k << " round " << round;
+        for (size_t s = 0; s < seeds.size(); ++s) {
+          const auto want = k <= 200 ? from_table(seeds[s], k, *skip) : oracle(seeds[s], k, *skip);
+          EXPECT_EQ(ids(got[s]), names(want)) << "k " << k << " seed " << seeds[s];
+        }
       }
     }
   }
-  EXPECT_GT(retriever_->neighbour_cache().hits(), 0u);
+  // The most selective filter leaves fewer than k of the table's 200.
+  EXPECT_LT(retriever_->NeighboursOfEach(*m, {7}, 100, most)[0].size(), 100u);
+  EXPECT_GT(retriever_->neighbour_cache().hits(), 0u);  // k 250's lists, round 2
 }
 
 }  // namespace
