@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "common/math/blas.h"
+#include "common/math/rng.h"
 #include "common/math/topk.h"
 #include "common/mf/als.h"
 
@@ -51,6 +54,14 @@ void MirrorUpperToLower(math::Matrix* a, int threads) {
 
 inline float Value(bool binarize, float v) { return binarize ? (v != 0 ? 1.0f : 0.0f) : v; }
 
+// A broken invariant of the caller's code, not bad input: crash and say
+// which (STYLE rule 3).
+void Require(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "ease: %s\n", what);
+  std::abort();
+}
+
 }  // namespace
 
 absl::Status EaseParams::Validate() const {
@@ -63,7 +74,17 @@ absl::Status EaseParams::Validate() const {
         absl::StrCat("ease: max items must be >= 1, got ", max_items));
   }
   if (top_n < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("ease: top-n must be >= 1, got ", top_n));
+    return absl::InvalidArgumentError(absl::StrCat("ease: --ease-top-n must be >= 1, got ", top_n));
+  }
+  if (row_min < 0 || row_max < 0 || RowMin() > top_n || RowMax() < top_n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ease: each item's published weights must allow the mean --ease-top-n ", top_n,
+                     ": row min ", RowMin(), " <= top-n <= row max ", RowMax()));
+  }
+  if (importance_k < 1 || importance_users < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ease: importance needs k >= 1 and users >= 1, got ", importance_k, ", ",
+                     importance_users));
   }
   if (threads < 1) return absl::InvalidArgumentError("ease: threads must be >= 1");
   return absl::OkStatus();
@@ -211,8 +232,27 @@ void EaseScores(const math::Matrix& b, const int32_t* items, const float* values
   }
 }
 
+std::string TruncationName(Truncation t) {
+  switch (t) {
+    case Truncation::kImportance:
+      return "importance";
+    case Truncation::kMagnitude:
+      return "magnitude";
+    case Truncation::kLargest:
+      return "largest";
+  }
+  return "unknown";
+}
+
+int32_t EaseNeighbours::MostPerRow() const {
+  int64_t most = 0;
+  for (size_t i = 0; i + 1 < indptr.size(); ++i) most = std::max(most, indptr[i + 1] - indptr[i]);
+  return static_cast<int32_t>(most);
+}
+
 EaseNeighbours TopNPerRow(const math::Matrix& b, int32_t top_n, int threads,
                           Truncation truncation) {
+  Require(truncation != Truncation::kImportance, "TopNPerRow: kImportance needs TopKShare");
   const int64_t n = b.rows();
   const int32_t keep = static_cast<int32_t>(std::min<int64_t>(top_n, std::max<int64_t>(n - 1, 0)));
   EaseNeighbours out;
@@ -242,6 +282,142 @@ EaseNeighbours TopNPerRow(const math::Matrix& b, int32_t top_n, int threads,
     }
   });
   return out;
+}
+
+std::vector<float> TopKShare(const math::Matrix& b, const math::CsrMatrix& by_user, bool binarize,
+                             int k, int64_t max_users, uint64_t seed, int threads) {
+  const int64_t n = b.cols();
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < by_user.rows; ++u) {
+    if (by_user.RowLength(u) > 0) users.push_back(static_cast<int32_t>(u));
+  }
+  if (static_cast<int64_t>(users.size()) > max_users) {
+    // The first max_users of a seeded Fisher-Yates shuffle, then in order.
+    math::Rng rng(seed);
+    for (int64_t i = 0; i < max_users; ++i) {
+      const int64_t j = i + static_cast<int64_t>(rng.Below(users.size() - i));
+      std::swap(users[i], users[j]);
+    }
+    users.resize(max_users);
+    std::sort(users.begin(), users.end());
+  }
+  // Per-thread hit counts (exact integers in double), summed at the end.
+  std::vector<std::vector<double>> hits(std::max(threads, 1));
+  ParallelFor(static_cast<int64_t>(users.size()), threads, 16,
+              [&](int64_t ub, int64_t ue, int thread) {
+                std::vector<double>& h = hits[thread];
+                if (h.empty()) h.assign(n, 0.0);
+                std::vector<float> scores(n), values;
+                std::vector<char> seen(n, 0);
+                for (int64_t x = ub; x < ue; ++x) {
+                  const int32_t u = users[x];
+                  const int64_t p0 = by_user.indptr[u], len = by_user.RowLength(u);
+                  const int32_t* items = by_user.indices.data() + p0;
+                  values.resize(len);
+                  for (int64_t q = 0; q < len; ++q) {
+                    values[q] = Value(binarize, by_user.values[p0 + q]);
+                    seen[items[q]] = 1;
+                  }
+                  EaseScores(b, items, values.data(), len, scores.data());
+                  for (const auto& t :
+                       math::TopK(scores.data(), n, k, [&](int32_t id) { return seen[id] != 0; })) {
+                    h[t.id] += 1;
+                  }
+                  for (int64_t q = 0; q < len; ++q) seen[items[q]] = 0;
+                }
+              });
+  std::vector<float> q(n, 0.0f);
+  if (users.empty()) return q;
+  for (int64_t i = 0; i < n; ++i) {
+    double sum = 0;
+    for (const auto& h : hits) sum += h.empty() ? 0.0 : h[i];
+    q[i] = static_cast<float>(sum / static_cast<double>(users.size()));
+  }
+  return q;
+}
+
+EaseNeighbours SelectByImportance(const math::Matrix& b, const std::vector<float>& q, int32_t top_n,
+                                  int32_t row_min, int32_t row_max, int threads) {
+  const int64_t n = b.rows();
+  Require(static_cast<int64_t>(q.size()) == n && row_min >= 0 && row_max >= row_min,
+          "SelectByImportance: q is not n_items long, or row_min > row_max");
+  float q_min = 0;
+  for (float x : q) {
+    if (x > 0 && (q_min == 0 || x < q_min)) q_min = x;
+  }
+  const float eps = q_min > 0 ? q_min * 1e-3f : 1.0f;
+  // Each row's best row_max candidates by |B_ji| * (q_i + eps), best first:
+  // n * row_max entries (128 MB at 20,000 items and 800), zeros left out.
+  const int64_t cap = std::min<int64_t>(row_max, std::max<int64_t>(n - 1, 0));
+  std::vector<math::ScoredId> cand(static_cast<size_t>(n) * cap);
+  std::vector<int64_t> count(n, 0);
+  ParallelFor(n, threads, 16, [&](int64_t rb, int64_t re, int) {
+    std::vector<float> score(n);
+    for (int64_t j = rb; j < re; ++j) {
+      const float* row = b.row(j);
+      for (int64_t i = 0; i < n; ++i) score[i] = std::abs(row[i]) * (q[i] + eps);
+      auto top = math::TopK(score.data(), n, static_cast<int>(cap),
+                            [&](int32_t id) { return id == j || row[id] == 0.0f; });
+      std::copy(top.begin(), top.end(), cand.begin() + j * cap);
+      count[j] = static_cast<int64_t>(top.size());
+    }
+  });
+  // Every row's first row_min are kept; the rest of the budget goes to the
+  // best of all other candidates: a threshold, ties to earlier rows.
+  int64_t forced = 0;
+  for (int64_t j = 0; j < n; ++j) forced += std::min<int64_t>(row_min, count[j]);
+  std::vector<float> pool;
+  pool.reserve(cand.size());
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t r = row_min; r < count[j]; ++r) pool.push_back(cand[j * cap + r].score);
+  }
+  const int64_t budget = std::max<int64_t>(0, n * static_cast<int64_t>(top_n) - forced);
+  std::vector<int64_t> keep(n);
+  for (int64_t j = 0; j < n; ++j) keep[j] = std::min<int64_t>(row_min, count[j]);
+  if (budget >= static_cast<int64_t>(pool.size())) {
+    keep = count;
+  } else if (budget > 0) {
+    auto nth = pool.end() - budget;
+    std::nth_element(pool.begin(), nth, pool.end());
+    const float threshold = *nth;
+    int64_t above = 0;
+    for (float x : pool) above += x > threshold;
+    int64_t ties = budget - above;
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t r = row_min; r < count[j]; ++r) {
+        const float x = cand[j * cap + r].score;
+        if (x > threshold || (x == threshold && ties-- > 0)) keep[j] = r + 1;
+      }
+    }
+  }
+  EaseNeighbours out;
+  out.top_n = top_n;
+  out.indptr.assign(n + 1, 0);
+  for (int64_t j = 0; j < n; ++j) out.indptr[j + 1] = out.indptr[j] + keep[j];
+  out.ids.resize(out.indptr[n]);
+  out.weights.resize(out.indptr[n]);
+  ParallelFor(n, threads, 64, [&](int64_t rb, int64_t re, int) {
+    for (int64_t j = rb; j < re; ++j) {
+      std::vector<math::ScoredId> row(cand.begin() + j * cap, cand.begin() + j * cap + keep[j]);
+      for (auto& t : row) t.score = b.at(j, t.id);
+      std::sort(row.begin(), row.end(), math::Better);
+      for (size_t r = 0; r < row.size(); ++r) {
+        out.ids[out.indptr[j] + r] = row[r].id;
+        out.weights[out.indptr[j] + r] = row[r].score;
+      }
+    }
+  });
+  return out;
+}
+
+EaseNeighbours PublishedNeighbours(const math::Matrix& b, const math::CsrMatrix& by_user,
+                                   const EaseParams& params) {
+  if (params.truncation != Truncation::kImportance) {
+    return TopNPerRow(b, params.top_n, params.threads, params.truncation);
+  }
+  const std::vector<float> q = TopKShare(b, by_user, params.binarize, params.importance_k,
+                                         params.importance_users, params.seed, params.threads);
+  return SelectByImportance(b, q, params.top_n, params.RowMin(), params.RowMax(), params.threads);
 }
 
 void TruncatedScores(const EaseNeighbours& nb, int64_t n_items, const int32_t* items,

@@ -25,7 +25,9 @@
 //   n float32         biases (only with flag bit 0)
 //
 // EASE models (algorithm "ease", factors 0, no user keys) store per item the
-// top `neighbours` weights of its row of B, in chunks of the same keys:
+// weights of its row of B the publisher kept (common/mf/ease.h,
+// PublishedNeighbours: rows differ in length, at most `neighbours` each),
+// in chunks of the same keys:
 //   char[4]   magic "RSE1"
 //   uint32    n       items in this chunk
 //   uint32    top_n   the most weights any item has
@@ -87,7 +89,7 @@ struct ModelMeta {
   std::string version;
   Algorithm algorithm = Algorithm::kImplicitAls;
   int32_t factors = 0;     // 0 for ease
-  int32_t neighbours = 0;  // ease: top-N weights kept per item
+  int32_t neighbours = 0;  // ease: the most weights any item keeps
   int64_t n_users = 0;
   int64_t n_items = 0;
   int32_t n_chunks = 0;

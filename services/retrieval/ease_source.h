@@ -3,8 +3,9 @@
 // The `ease` candidate source (EASE, Steck 2019; trained by
 // common/mf/ease.*): a user's score for item j is
 //   s_j = sum over the user's history items i of w_i * B_ij,
-// with B truncated to each row's top-N weights as published (x_u B on the
-// kept weights; w_i = 1 as in binary training), history and excluded items
+// with B truncated to the weights the publisher kept (x_u B on the kept
+// weights, each B's own; rows differ in length, see PublishedNeighbours in
+// common/mf/ease.h; w_i = 1 as in binary training), history and excluded items
 // removed, the best k kept. Each candidate is explained by the history item
 // that contributed most to its score ("because you watched X").
 //

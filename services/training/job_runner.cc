@@ -1,9 +1,12 @@
 #include "services/training/job_runner.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/mf/dataset.h"
+#include "common/mf/ease.h"
 
 namespace recstack::training {
 namespace {
@@ -21,15 +24,21 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
   model::ModelData m;
   const mf::TrainedModel& t = res.model;
   if (t.algorithm == mf::Algorithm::kEase) {
-    // The top-N weights of each row of B, in the EASE slot.
-    const mf::EaseParams& e = spec.config.ease;
-    mf::EaseNeighbours nb = mf::TopNPerRow(t.ease_weights, e.top_n, spec.config.als.threads);
+    // The published part of B (common/mf/ease.h, PublishedNeighbours), in
+    // the EASE slot; its importance is measured on the rows it was fit on.
+    mf::EaseParams e = spec.config.ease;
+    e.threads = spec.config.als.threads;
+    e.seed = spec.config.als.seed;  // the importance's user sample
+    const mf::InteractionMatrix x =
+        mf::BuildMatrix(data.users.size(), data.items.size(), data.rows, /*sum_duplicates=*/true);
+    mf::EaseNeighbours nb = mf::PublishedNeighbours(t.ease_weights, x.by_user, e);
     m.meta.algorithm = model::Algorithm::kEase;
-    m.meta.neighbours = e.top_n;
+    m.meta.neighbours = std::max(nb.MostPerRow(), 1);
     m.meta.regularization = e.lambda;
     m.meta.params = {{"regularization", absl::StrCat(e.lambda)},
                      {"values", e.binarize ? "binary" : "value"},
                      {"top_n", std::to_string(e.top_n)},
+                     {"truncation", mf::TruncationName(e.truncation)},
                      {"split", spec.split}};
     m.item_ids = data.items.names();
     m.neighbour_indptr = std::move(nb.indptr);

@@ -78,7 +78,8 @@ void TrainOptions::AddFlags(CLI::App& cmd) {
   cmd.add_option("--ease-max-items", ease_max_items,
                  "ease: refuse catalogues larger than this (n^2 * 4 bytes, O(n^3) time)")
       ->capture_default_str();
-  cmd.add_option("--ease-top-n", ease_top_n, "ease: weights published per item")
+  cmd.add_option("--ease-top-n", ease_top_n,
+                 "ease: published weights per item on average (chosen by importance)")
       ->capture_default_str();
   cmd.add_option("--ease-values", ease_values, "ease: X as binary (0/1) or value (raw)")
       ->capture_default_str();

@@ -87,6 +87,40 @@ TEST_F(EaseModelTest, SparseModelRoundTrip) {
   EXPECT_EQ(model::AlgorithmName((*versions)[0].algorithm), "ease");
 }
 
+// The publisher's default truncation keeps rows of different lengths (some
+// empty: items with no training rows); they round-trip exactly and serve.
+TEST_F(EaseModelTest, RowsOfDifferentLengthsRoundTrip) {
+  const int items = 11;
+  model::ModelData m = MakeEase(items, 0, 1.0f);
+  m.neighbour_indptr = {0};
+  for (int i = 0; i < items; ++i) {
+    const int len = i % 5;  // 0 .. 4
+    for (int r = 0; r < len; ++r) {
+      m.neighbour_ids.push_back((i + r + 1) % items);
+      m.neighbour_weights.push_back(1.0f / static_cast<float>(r + 1));
+    }
+    m.neighbour_indptr.push_back(static_cast<int64_t>(m.neighbour_ids.size()));
+  }
+  m.meta.neighbours = 4;  // the longest row
+  m.meta.params["top_n"] = "2";
+  m.meta.params["truncation"] = "importance";
+  auto meta = store_->Publish(m, {.chunk_size = 3});
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  auto got = store_->LoadNeighbours(meta->version);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->indptr, m.neighbour_indptr);
+  EXPECT_EQ(got->ids, m.neighbour_ids);
+  EXPECT_EQ(got->weights, m.neighbour_weights);
+  EXPECT_EQ(got->meta.params.at("truncation"), "importance");
+  auto served = retrieval::BuildEaseServingModel(*std::move(got));
+  // item:5 keeps nothing; item:4 keeps 4 (items 5-8).
+  EXPECT_TRUE(retrieval::EaseRecommend(*served, {"item:5"}, {}, 3, 10).empty());
+  auto c = retrieval::EaseRecommend(*served, {"item:5", "item:4"}, {"item:5", "item:4"}, 10, 10);
+  ASSERT_EQ(c.size(), 3u);  // items 6-8: item:5, seen, is blocked
+  EXPECT_EQ(c[0].item_id, "item:6");
+  EXPECT_EQ(c[0].because_item_id, "item:4");
+}
+
 TEST_F(EaseModelTest, BadSparseModelsAreRefused) {
   model::ModelData m = MakeEase(5, 2, 1.0f);
   m.neighbour_ids[3] = 7;  // no item 7

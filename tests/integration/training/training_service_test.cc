@@ -1,4 +1,5 @@
 // The training service over real gRPC, consuming a real Redis stream.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -227,6 +228,34 @@ TEST_F(TrainingServiceTest, SgdExplicitJobPublishesTheExplicitKind) {
   EXPECT_TRUE(meta->has_biases);
   EXPECT_EQ(meta->params.at("trainer"), "sgd-explicit");
   EXPECT_EQ(meta->params.at("optimizer"), "adam");
+}
+
+// An EASE job publishes the importance truncation (common/mf/ease.h) in the
+// EASE slot: n_items * top_n weights at most, rows of different lengths,
+// the longest one as the meta's `neighbours`.
+TEST_F(TrainingServiceTest, EaseJobPublishesTheImportanceTruncation) {
+  AddEvents(*pool_, 60, 40, 10, 5);
+  JobSpec spec;
+  spec.config.algorithm = mf::Algorithm::kEase;
+  spec.config.ease.lambda = 10.0f;
+  spec.config.ease.top_n = 5;
+  auto started = runner_->Start(spec);
+  ASSERT_TRUE(started.ok()) << started.status();
+  v1::Job job = WaitDone(started->id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  auto n = store_->LoadNeighbours(job.model_version());
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->meta.algorithm, model::Algorithm::kEase);
+  EXPECT_EQ(n->meta.params.at("truncation"), "importance");
+  EXPECT_EQ(n->meta.params.at("top_n"), "5");
+  EXPECT_EQ(store_->CurrentVersion(model::Slot::kEase).value(), job.model_version());
+  const int64_t items = static_cast<int64_t>(n->item_ids.size());
+  EXPECT_LE(static_cast<int64_t>(n->ids.size()), items * 5);
+  EXPECT_GT(static_cast<int64_t>(n->ids.size()), items * 4);  // the budget is used
+  int64_t most = 0;
+  for (int64_t i = 0; i < items; ++i) most = std::max(most, n->indptr[i + 1] - n->indptr[i]);
+  EXPECT_EQ(most, n->meta.neighbours);
+  for (float w : n->weights) EXPECT_NE(w, 0.0f);
 }
 
 TEST_F(TrainingServiceTest, RestartResumesWithoutDoubleCounting) {

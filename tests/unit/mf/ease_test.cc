@@ -1,19 +1,26 @@
 // EASE against its definition: the closed form equals the per-column
 // constrained ridge regression solved directly; the two Gram paths agree;
-// a planted structure is recovered; bad input is refused clearly.
+// a planted structure is recovered; bad input is refused clearly. The
+// published truncation against brute force: the importance q against every
+// user's sorted scores (and its sampled estimate against the binomial
+// spread), the selection against a global sort, and the served top-k
+// against the full x_u B on a problem whose answer is known.
 #include "common/mf/ease.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <tuple>
 
 #include "common/data/npy.h"
 #include "common/data/synthetic.h"
 #include "common/math/rng.h"
+#include "common/math/topk.h"
 #include "common/mf/dataset.h"
 #include "common/mf/trainer.h"
 
@@ -274,6 +281,253 @@ TEST(Ease, RecoversThePlantedItemStructure) {
   EXPECT_GT(near, 0.6) << "random " << random;
   EXPECT_LT(std::abs(random), 0.1);
   std::filesystem::remove_all(dir);
+}
+
+// A B whose every sum is exact in float and double: multiples of 1/8 in
+// [-4, 4], a few exact zeros, zero diagonal.
+math::Matrix ExactB(int n, uint64_t seed) {
+  math::Rng rng(seed);
+  math::Matrix b(n, n);
+  for (int j = 0; j < n; ++j) {
+    for (int i = 0; i < n; ++i) {
+      const int v = static_cast<int>(rng.Below(65)) - 32;
+      b.at(j, i) = i == j || rng.Uniform() < 0.05 ? 0.0f : static_cast<float>(v) / 8.0f;
+    }
+  }
+  return b;
+}
+
+// Oracle for q: per user, every unseen item's x_u B as a plain double sum,
+// sorted (score down, id up), the first k counted.
+std::vector<double> BruteForceShare(const math::Matrix& b, const math::CsrMatrix& by_user,
+                                    const std::vector<int32_t>& users, int k) {
+  const int n = static_cast<int>(b.rows());
+  std::vector<double> q(n, 0.0);
+  for (int32_t u : users) {
+    std::vector<std::pair<double, int>> all;
+    for (int i = 0; i < n; ++i) {
+      bool seen = false;
+      double s = 0;
+      for (int64_t p = by_user.indptr[u]; p < by_user.indptr[u + 1]; ++p) {
+        seen |= by_user.indices[p] == i;
+        s += b.at(by_user.indices[p], i);
+      }
+      if (!seen) all.push_back({-s, i});
+    }
+    std::sort(all.begin(), all.end());
+    for (int r = 0; r < k && r < static_cast<int>(all.size()); ++r) q[all[r].second] += 1;
+  }
+  for (double& x : q) x /= static_cast<double>(users.size());
+  return q;
+}
+
+TEST(EaseTruncation, TopKShareIsTheShareOfUsersWhoseFullTopKHoldsTheItem) {
+  const int n = 30;
+  math::Matrix b = ExactB(n, 21);
+  auto m = RandomData(60, n, 0.2, 22);
+  std::vector<int32_t> users;
+  for (int32_t u = 0; u < 60; ++u) {
+    if (m.by_user.RowLength(u) > 0) users.push_back(u);
+  }
+  for (int k : {1, 5}) {
+    const std::vector<double> want = BruteForceShare(b, m.by_user, users, k);
+    // Binarized: the values 1..5 of RandomData count as 1.
+    const std::vector<float> got = TopKShare(b, m.by_user, true, k, 1000, 1, 2);
+    ASSERT_EQ(got.size(), static_cast<size_t>(n));
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+      EXPECT_NEAR(got[i], want[i], 1e-6) << "k " << k << " item " << i;
+      sum += got[i];
+    }
+    EXPECT_NEAR(sum, k, 1e-5);  // every user has more than k unseen items
+  }
+}
+
+// A sample of m of N users estimates q_i with the hypergeometric spread
+// sd = sqrt(q (1 - q) / m * (N - m) / (N - 1)); 4.5 sd per item.
+TEST(EaseTruncation, SampledShareIsWithinTheSamplingSpread) {
+  const int n = 40, users = 3000, sample = 600;
+  auto m = RandomData(users, n, 0.15, 23);
+  auto b = FitEase(m.by_user, m.by_item, {.lambda = 20.0f, .threads = 1});
+  ASSERT_TRUE(b.ok());
+  const std::vector<float> full = TopKShare(*b, m.by_user, true, 5, users, 1, 2);
+  const std::vector<float> part = TopKShare(*b, m.by_user, true, 5, sample, 7, 2);
+  const std::vector<float> again = TopKShare(*b, m.by_user, true, 5, sample, 7, 1);
+  EXPECT_EQ(part, again);  // seeded, and the same for any thread count
+  const double fpc = static_cast<double>(users - sample) / (users - 1);
+  int differ = 0;
+  for (int i = 0; i < n; ++i) {
+    const double q = full[i];
+    const double sd = std::sqrt(q * (1 - q) / sample * fpc);
+    EXPECT_LE(std::abs(part[i] - q), 4.5 * sd + 1e-6) << "item " << i << " q " << q;
+    differ += part[i] != full[i];
+  }
+  EXPECT_GT(differ, 0);  // it did sample
+}
+
+// Oracle for the selection: all nonzero off-diagonal weights scored
+// |B_ji| (q_i + eps) and sorted once over the whole matrix; each row's
+// first row_min (by that order) kept, then the best of the rest up to
+// row_max per row until n * top_n are kept.
+std::vector<std::vector<int32_t>> BruteForceSelect(const math::Matrix& b,
+                                                   const std::vector<float>& q, int top_n,
+                                                   int row_min, int row_max) {
+  const int n = static_cast<int>(b.rows());
+  float q_min = 0;
+  for (float x : q) {
+    if (x > 0 && (q_min == 0 || x < q_min)) q_min = x;
+  }
+  const float eps = q_min > 0 ? q_min * 1e-3f : 1.0f;
+  std::vector<std::vector<std::pair<float, int32_t>>> rows(n);
+  for (int j = 0; j < n; ++j) {
+    for (int i = 0; i < n; ++i) {
+      if (i != j && b.at(j, i) != 0) rows[j].push_back({std::abs(b.at(j, i)) * (q[i] + eps), i});
+    }
+    std::sort(rows[j].begin(), rows[j].end(), [](auto& x, auto& y) {
+      return x.first > y.first || (x.first == y.first && x.second < y.second);
+    });
+  }
+  std::vector<std::vector<int32_t>> kept(n);
+  int64_t left = static_cast<int64_t>(n) * top_n;
+  std::vector<std::tuple<float, int, int>> rest;  // (-score, row, rank)
+  for (int j = 0; j < n; ++j) {
+    for (int r = 0; r < static_cast<int>(rows[j].size()) && r < row_max; ++r) {
+      if (r < row_min) {
+        kept[j].push_back(rows[j][r].second);
+        --left;
+      } else {
+        rest.push_back({-rows[j][r].first, j, r});
+      }
+    }
+  }
+  std::sort(rest.begin(), rest.end());
+  for (const auto& [neg, j, r] : rest) {
+    if (left-- <= 0) break;
+    kept[j].push_back(rows[j][r].second);
+  }
+  for (auto& k : kept) std::sort(k.begin(), k.end());
+  return kept;
+}
+
+TEST(EaseTruncation, SelectionIsTheGlobalBestByImportanceWithinTheRowBounds) {
+  const int n = 50;
+  auto m = RandomData(200, n, 0.12, 24);
+  auto b = FitEase(m.by_user, m.by_item, {.lambda = 10.0f, .threads = 1});
+  ASSERT_TRUE(b.ok());
+  const std::vector<float> q = TopKShare(*b, m.by_user, true, 5, 1000, 1, 1);
+  for (auto [top_n, row_min, row_max] :
+       {std::tuple{8, 2, 20}, std::tuple{8, 8, 8}, std::tuple{3, 0, 49}, std::tuple{49, 4, 49}}) {
+    EaseNeighbours nb = SelectByImportance(*b, q, top_n, row_min, row_max, 2);
+    const auto want = BruteForceSelect(*b, q, top_n, row_min, row_max);
+    ASSERT_EQ(nb.indptr.size(), static_cast<size_t>(n + 1));
+    EXPECT_LE(static_cast<int64_t>(nb.ids.size()), static_cast<int64_t>(n) * top_n);
+    EXPECT_LE(nb.MostPerRow(), row_max);
+    for (int j = 0; j < n; ++j) {
+      std::vector<int32_t> got(nb.ids.begin() + nb.indptr[j], nb.ids.begin() + nb.indptr[j + 1]);
+      for (int64_t p = nb.indptr[j]; p < nb.indptr[j + 1]; ++p) {
+        EXPECT_EQ(nb.weights[p], b->at(j, nb.ids[p]));  // B's own weight
+        EXPECT_NE(nb.ids[p], j);
+        if (p + 1 < nb.indptr[j + 1]) {
+          EXPECT_GE(nb.weights[p], nb.weights[p + 1]);  // best first
+        }
+      }
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(got, want[j]) << "top_n " << top_n << " row " << j;
+    }
+  }
+}
+
+// Items 0-4 are what everybody would be shown: every row gives each of them
+// a small positive weight, and every other item a heavier negative one.
+// Users hold only items 5..n-1, so each one's full top 5 is exactly items
+// 0-4 (x_u B is |h| times a positive weight there, <= 0 elsewhere). With 5
+// weights per row, the largest-magnitude truncation keeps only the negative
+// weights and can serve none of them (recall 0); the importance truncation
+// keeps exactly the five that matter, so the served top 5 is the full one,
+// scores and all.
+TEST(EaseTruncation, ImportanceServesTheFullTopKWhereMagnitudeCannot) {
+  const int n = 40, k = 5, users = 100;
+  math::Rng rng(25);
+  math::Matrix b(n, n);
+  for (int j = 0; j < n; ++j) {
+    for (int i = 0; i < n; ++i) {
+      if (i == j) continue;
+      b.at(j, i) = i < k ? 0.25f + 0.125f * static_cast<float>(rng.Below(4))
+                         : -1.0f - 0.125f * static_cast<float>(rng.Below(8));
+    }
+  }
+  std::vector<Row> rows;
+  for (int u = 0; u < users; ++u) {
+    const int len = 2 + static_cast<int>(rng.Below(6));
+    for (int t = 0; t < len; ++t)
+      rows.push_back({u, k + static_cast<int32_t>(rng.Below(n - k)), 1.0f});
+  }
+  auto m = BuildMatrix(users, n, std::move(rows), true);
+  EaseParams p{.threads = 1};
+  p.top_n = k;
+  p.importance_k = k;
+  p.row_min = 1;  // the default top_n / 10 would be 0
+  const EaseNeighbours imp = PublishedNeighbours(b, m.by_user, p);
+  p.truncation = Truncation::kMagnitude;
+  const EaseNeighbours mag = PublishedNeighbours(b, m.by_user, p);
+  // The served top k (ease_source: only items some history row kept).
+  auto served = [&](const EaseNeighbours& nb, int u, std::vector<float>* s) {
+    const int64_t p0 = m.by_user.indptr[u], len = m.by_user.RowLength(u);
+    const int32_t* items = m.by_user.indices.data() + p0;
+    std::vector<float> ones(len, 1.0f);
+    s->assign(n, 0.0f);
+    TruncatedScores(nb, n, items, ones.data(), len, s->data());
+    std::vector<char> out(n, 1);
+    for (int64_t q = 0; q < len; ++q) {
+      for (int64_t x = nb.indptr[items[q]]; x < nb.indptr[items[q] + 1]; ++x) out[nb.ids[x]] = 0;
+    }
+    for (int64_t q = 0; q < len; ++q) out[items[q]] = 1;
+    return math::TopK(s->data(), n, k, [&](int32_t id) { return out[id] != 0; });
+  };
+  std::vector<float> s;
+  for (int u = 0; u < users; ++u) {
+    double full[k] = {};  // x_u B for items 0-4, in double
+    for (int64_t q = m.by_user.indptr[u]; q < m.by_user.indptr[u + 1]; ++q) {
+      for (int i = 0; i < k; ++i) full[i] += b.at(m.by_user.indices[q], i);
+    }
+    auto got = served(imp, u, &s);
+    ASSERT_EQ(got.size(), static_cast<size_t>(k)) << "user " << u;
+    for (const auto& t : got) {
+      ASSERT_LT(t.id, k) << "user " << u;
+      EXPECT_EQ(t.score, static_cast<float>(full[t.id]));
+    }
+    for (const auto& t : served(mag, u, &s)) EXPECT_GE(t.id, k) << "user " << u;
+  }
+  EXPECT_EQ(imp.ids.size(), static_cast<size_t>(n * k));
+}
+
+TEST(EaseTruncation, EverythingKeptIsExactAndBadBoundsAreRefused) {
+  auto m = RandomData(50, 30, 0.2, 2);
+  auto b = FitEase(m.by_user, m.by_item, {.lambda = 5.0f, .threads = 1});
+  ASSERT_TRUE(b.ok());
+  EaseParams p;
+  p.top_n = 29;
+  p.threads = 1;
+  EaseNeighbours nb = PublishedNeighbours(*b, m.by_user, p);
+  std::vector<float> full(30), cut(30);
+  for (int u = 0; u < 50; ++u) {
+    const int64_t p0 = m.by_user.indptr[u], len = m.by_user.RowLength(u);
+    std::vector<float> ones(len, 1.0f);
+    EaseScores(*b, m.by_user.indices.data() + p0, ones.data(), len, full.data());
+    TruncatedScores(nb, 30, m.by_user.indices.data() + p0, ones.data(), len, cut.data());
+    for (int j = 0; j < 30; ++j) ASSERT_NEAR(full[j], cut[j], 1e-5f) << u << " " << j;
+  }
+  EXPECT_EQ(TruncationName(EaseParams{}.truncation), "importance");
+  EaseParams bad;
+  bad.row_min = 300;
+  EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
+  bad = {};
+  bad.row_max = 100;
+  EXPECT_NE(bad.Validate().message().find("--ease-top-n"), std::string_view::npos);
+  bad = {};
+  bad.importance_users = 0;
+  EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(EaseParams{}.Validate().ok());
 }
 
 TEST(Ease, TrainReportsRankingMetrics) {
