@@ -385,29 +385,104 @@ size_t HnswIndex::memory_bytes() const {
          index_->cur_element_count * sizeof(void*);
 }
 
+namespace {
+
+// hnswlib 0.6 cannot filter inside a search (0.7's BaseFilterFunctor can),
+// and asking it for more and searching again, twice as wide, cost two or
+// three searches per Recommend: a user's own items are the nearest to
+// their vector. This is its searchKnn (greedy descent, then the level-0
+// beam of searchBaseLayerST with deletions) with `skip` where it checks
+// deletion marks: a skipped element is walked through but never enters the
+// results, so one beam of width max(ef, k) returns the best k allowed ids.
+std::vector<math::ScoredId> SearchFiltered(const hnswlib::HierarchicalNSW<float>& h,
+                                           const float* query, size_t k, size_t ef,
+                                           const Skip& skip) {
+  using hnswlib::tableint;
+  using Pair = std::pair<float, tableint>;
+  using Heap =
+      std::priority_queue<Pair, std::vector<Pair>, hnswlib::HierarchicalNSW<float>::CompareByFirst>;
+  if (h.cur_element_count == 0 || k == 0) return {};
+  auto dist = [&](tableint id) {
+    return h.fstdistfunc_(query, h.getDataByInternalId(id), h.dist_func_param_);
+  };
+  auto allowed = [&](tableint id) {
+    return !skip || !skip(static_cast<int32_t>(h.getExternalLabel(id)));
+  };
+  tableint cur = h.enterpoint_node_;
+  float cur_dist = dist(cur);
+  for (int level = h.maxlevel_; level > 0; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      hnswlib::linklistsizeint* ll = h.get_linklist(cur, level);
+      const int size = h.getListCount(ll);
+      const tableint* links = reinterpret_cast<const tableint*>(ll + 1);
+      for (int i = 0; i < size; ++i) {
+        const float d = dist(links[i]);
+        if (d < cur_dist) {
+          cur_dist = d;
+          cur = links[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  hnswlib::VisitedList* vl = h.visited_list_pool_->getFreeVisitedList();
+  hnswlib::vl_type* visited = vl->mass;
+  const hnswlib::vl_type tag = vl->curV;
+  Heap top;         // the best allowed so far, worst on top (at most ef)
+  Heap candidates;  // to expand, nearest on top (distances negated)
+  float lower_bound = std::numeric_limits<float>::max();
+  if (allowed(cur)) {
+    lower_bound = cur_dist;
+    top.emplace(cur_dist, cur);
+  }
+  candidates.emplace(-cur_dist, cur);
+  visited[cur] = tag;
+  while (!candidates.empty()) {
+    const Pair next = candidates.top();
+    if (-next.first > lower_bound && top.size() == ef) break;
+    candidates.pop();
+    hnswlib::linklistsizeint* ll = h.get_linklist0(next.second);
+    const size_t size = h.getListCount(ll);
+    const tableint* links = reinterpret_cast<const tableint*>(ll + 1);
+    for (size_t j = 0; j < size; ++j) {
+      const tableint id = links[j];
+      if (j + 1 < size) {
+        _mm_prefetch(reinterpret_cast<const char*>(visited + links[j + 1]), _MM_HINT_T0);
+        _mm_prefetch(h.getDataByInternalId(links[j + 1]), _MM_HINT_T0);
+      }
+      if (visited[id] == tag) continue;
+      visited[id] = tag;
+      const float d = dist(id);
+      if (top.size() < ef || d < lower_bound) {
+        candidates.emplace(-d, id);
+        if (allowed(id)) {
+          top.emplace(d, id);
+          if (top.size() > ef) top.pop();
+          lower_bound = top.top().first;
+        }
+      }
+    }
+  }
+  h.visited_list_pool_->releaseVisitedList(vl);
+  while (top.size() > k) top.pop();
+  std::vector<math::ScoredId> out;
+  out.reserve(top.size());
+  for (; !top.empty(); top.pop()) {
+    // InnerProductSpace distance is 1 - <q, v>.
+    out.push_back(
+        {static_cast<int32_t>(h.getExternalLabel(top.top().second)), 1.0f - top.top().first});
+  }
+  std::sort(out.begin(), out.end(), math::Better);
+  return out;
+}
+
+}  // namespace
+
 std::vector<math::ScoredId> HnswIndex::Search(const float* query, int k, const Skip& skip) const {
   if (k <= 0 || n_ == 0) return {};
-  // hnswlib 0.6 has no filter: ask for more and drop skipped ids, widening
-  // until k survive or the whole index was asked for.
-  int want = k;
-  while (true) {
-    auto pq = index_->searchKnn(query, static_cast<size_t>(std::min<int64_t>(want, n_)));
-    std::vector<math::ScoredId> out;
-    out.reserve(pq.size());
-    while (!pq.empty()) {
-      // InnerProductSpace distance is 1 - <q, v>.
-      const auto [dist, label] = pq.top();
-      pq.pop();
-      const int32_t id = static_cast<int32_t>(label);
-      if (!skip || !skip(id)) out.push_back({id, 1.0f - dist});
-    }
-    if (static_cast<int>(out.size()) >= k || want >= n_) {
-      std::sort(out.begin(), out.end(), math::Better);
-      if (static_cast<int>(out.size()) > k) out.resize(k);
-      return out;
-    }
-    want *= 2;
-  }
+  const size_t want = static_cast<size_t>(std::min<int64_t>(k, n_));
+  return SearchFiltered(*index_, query, want, std::max(want, static_cast<size_t>(ef_)), skip);
 }
 
 double RecallAtK(const CandidateIndex& approx, const CandidateIndex& exact,

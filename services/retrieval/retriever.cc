@@ -164,7 +164,6 @@ struct Retriever::Context {
   // The same by model index (when m), a bit per item: 12.5 KB for 100k
   // items, where a byte each (100 KB) cost a heap consolidation per request.
   std::vector<uint64_t> blocked_bits;
-  int blocked_in_model = 0;
   bool Skip(int32_t id) const { return (blocked_bits[id >> 6] >> (id & 63)) & 1; }
 };
 
@@ -204,7 +203,6 @@ absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
       auto it = c.m->item_index.find(id);
       if (it == c.m->item_index.end()) continue;
       c.blocked_bits[it->second >> 6] |= uint64_t{1} << (it->second & 63);
-      ++c.blocked_in_model;
     }
   }
   return absl::OkStatus();
@@ -244,13 +242,7 @@ Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context&
   }
   if (vec.has_value() && static_cast<int>(vec->size()) >= m.meta.factors &&
       res.user_vector != "none") {
-    // The user's own items score high (the model was fit to them): ask for
-    // k plus as many as the filter can remove, so one search is enough
-    // (HnswIndex searches again, twice as wide, when fewer than asked for
-    // survive; that second search was most of retrieval's HNSW time).
-    const int want = std::min(kMaxK + q.k, q.k + c.blocked_in_model);
-    auto top = m.index().Search(vec->data(), want, [&c](int32_t id) { return c.Skip(id); });
-    if (static_cast<int>(top.size()) > q.k) top.resize(q.k);
+    auto top = m.index().Search(vec->data(), q.k, [&c](int32_t id) { return c.Skip(id); });
     for (const auto& s : top) out.candidates.push_back({m.item_ids[s.id], s.score, "mf", ""});
   }
   return out;

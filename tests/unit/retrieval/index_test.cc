@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -160,6 +161,36 @@ TEST(HnswIndex, ReachesTargetRecallAgainstExact) {
   ASSERT_EQ(top.size(), 10u);
   for (const auto& t : top) EXPECT_EQ(t.id % 2, 1);
   EXPECT_GT(hnsw.memory_bytes(), 0u);
+}
+
+// The filter applies inside the search: with each query's 200 nearest
+// skipped (as a user's own items are the nearest to their vector), one
+// search still returns k allowed ids with the recall of an unfiltered one.
+TEST(HnswIndex, FilteredSearchKeepsRecallWhenTheNearestAreSkipped) {
+  math::Matrix items = RandomMatrix(5000, 16, 7);
+  ExactIndex exact(items);
+  HnswIndex hnsw(items, {.m = 16, .ef_construction = 64, .ef_search = 16});
+  math::Matrix queries = RandomMatrix(100, 16, 8);
+  hnsw.TuneEf(exact, queries, 0.95);
+  const double unfiltered = RecallAtK(hnsw, exact, queries, 50);
+  double hits = 0, total = 0;
+  for (int64_t q = 0; q < queries.rows(); ++q) {
+    std::vector<char> nearest(items.rows(), 0);
+    for (const auto& t : exact.Search(queries.row(q), 200, nullptr)) nearest[t.id] = 1;
+    const Skip skip = [&](int32_t id) { return nearest[id] != 0; };
+    auto truth = exact.Search(queries.row(q), 50, skip);
+    auto got = hnsw.Search(queries.row(q), 50, skip);
+    ASSERT_EQ(got.size(), 50u);
+    std::set<int32_t> want;
+    for (const auto& t : truth) want.insert(t.id);
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_FALSE(nearest[got[i].id]) << "a skipped id came back";
+      if (i > 0) EXPECT_GE(got[i - 1].score, got[i].score);
+      hits += want.count(got[i].id);
+    }
+    total += static_cast<double>(truth.size());
+  }
+  EXPECT_GE(hits / total, unfiltered - 0.05) << "unfiltered recall@50 " << unfiltered;
 }
 
 TEST(FoldIn, MatchesTheTrainedUserVector) {
