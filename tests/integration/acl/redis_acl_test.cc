@@ -66,7 +66,7 @@ class RedisAcl : public ::testing::Test {
   }
   static model::ModelData TinyModel() {
     model::ModelData m;
-    m.meta.algorithm = model::Algorithm::kImplicitAls;
+    m.meta.kind = model::ModelKind::kImplicitAls;
     m.meta.factors = 2;
     m.user_ids = {"u1"};
     m.item_ids = {"i1", "i2"};

@@ -223,7 +223,7 @@ TEST_F(TrainingServiceTest, SgdExplicitJobPublishesTheExplicitKind) {
   EXPECT_TRUE(job.metrics().count("rmse"));
   auto meta = store_->GetMeta(job.model_version());
   ASSERT_TRUE(meta.ok());
-  EXPECT_EQ(meta->algorithm, model::Algorithm::kExplicitAls);
+  EXPECT_EQ(meta->kind, model::ModelKind::kExplicitAls);
   EXPECT_TRUE(meta->has_biases);
   EXPECT_EQ(meta->params.at("trainer"), "sgd-explicit");
   EXPECT_EQ(meta->params.at("optimizer"), "adam");

@@ -30,7 +30,7 @@ Fixture Make(int n, int top_n, uint64_t seed) {
   f.nb = mf::TopNPerRow(b, top_n, 1);
   model::ItemNeighbours in;
   in.meta.version = "v1";
-  in.meta.algorithm = model::Algorithm::kEase;
+  in.meta.kind = model::ModelKind::kEase;
   in.meta.neighbours = top_n;
   for (int i = 0; i < n; ++i) in.item_ids.push_back("i" + std::to_string(i));
   in.indptr = f.nb.indptr;
