@@ -17,7 +17,7 @@
 #include "common/model/model_store.h"
 #include "common/redis/client.h"
 #include "common/redis/keyspace.h"
-#include "services/ingestion/event_store.h"
+#include "services/ingestion/redis_event_storage.h"
 #include "tests/support/redis/redis_server.h"
 
 #ifndef RECSTACK_SOURCE_DIR
@@ -85,7 +85,8 @@ testing::RedisServer* RedisAcl::server_ = nullptr;
 
 TEST_F(RedisAcl, IngestionWritesEventsAndItemsButNoModel) {
   auto pool = As("ingestion");
-  ingestion::EventStore store(*pool, keys_, {}, clock_);
+  ingestion::RedisEventStorage storage(*pool, keys_);
+  ingestion::EventStore store(storage, {}, clock_);
   events::Event e{.event_id = "acl-e1",
                   .user_id = "u1",
                   .item_id = "i1",
