@@ -519,7 +519,7 @@ grpc::Status TrainingServiceImpl::ListModels(grpc::ServerContext*, const v1::Lis
     if (v.ok()) current_of[slot] = *v;
   }
   for (const auto& m : *versions)
-    ModelToProto(m, current_of[model::SlotOf(m.algorithm)], resp->add_models());
+    ModelToProto(m, current_of[model::SlotOf(m.kind)], resp->add_models());
   return grpc::Status::OK;
 }
 
