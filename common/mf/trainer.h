@@ -19,6 +19,10 @@
 
 namespace recstack::mf {
 
+// How a model is fitted (the CLI's and the training API's --algorithm). Not
+// what is stored and served: that is model::ModelKind
+// (common/model/model_store.h), which also has the learned rankers and no
+// SGD kind; training::StoredKind maps a fit to the kind it is published as.
 enum class Algorithm { kImplicitAls, kExplicitAls, kEase, kSgdExplicit };
 
 // "als-implicit" / "als-explicit" / "ease" / "sgd-explicit".

@@ -61,9 +61,9 @@ std::vector<std::string> MetaToHashArgs(const std::string& key, const ModelMeta&
     args.push_back(std::move(value));
   };
   add("version", m.version);
-  add("algorithm", AlgorithmName(m.algorithm));
+  add("algorithm", ModelKindName(m.kind));
   add("factors", std::to_string(m.factors));
-  if (m.algorithm == Algorithm::kEase) add("neighbours", std::to_string(m.neighbours));
+  if (m.kind == ModelKind::kEase) add("neighbours", std::to_string(m.neighbours));
   add("n_users", std::to_string(m.n_users));
   add("n_items", std::to_string(m.n_items));
   add("n_chunks", std::to_string(m.n_chunks));
@@ -80,16 +80,16 @@ std::vector<std::string> MetaToHashArgs(const std::string& key, const ModelMeta&
 
 }  // namespace
 
-Slot SlotOf(Algorithm a) {
-  switch (a) {
-    case Algorithm::kEase:
+Slot SlotOf(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kEase:
       return Slot::kEase;
-    case Algorithm::kRankerGbdt:
+    case ModelKind::kRankerGbdt:
       return Slot::kRankerGbdt;
-    case Algorithm::kRankerLogistic:
+    case ModelKind::kRankerLogistic:
       return Slot::kRankerLogistic;
-    case Algorithm::kImplicitAls:
-    case Algorithm::kExplicitAls:
+    case ModelKind::kImplicitAls:
+    case ModelKind::kExplicitAls:
       break;
   }
   return Slot::kFactors;
@@ -123,28 +123,28 @@ std::string UpdatesKey(const redis::Keyspace& keys, Slot slot) {
   return keys.ModelUpdates();
 }
 
-std::string AlgorithmName(Algorithm algorithm) {
-  switch (algorithm) {
-    case Algorithm::kExplicitAls:
+std::string ModelKindName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kExplicitAls:
       return "als-explicit";
-    case Algorithm::kEase:
+    case ModelKind::kEase:
       return "ease";
-    case Algorithm::kRankerGbdt:
+    case ModelKind::kRankerGbdt:
       return "ranker-gbdt";
-    case Algorithm::kRankerLogistic:
+    case ModelKind::kRankerLogistic:
       return "ranker-logistic";
-    case Algorithm::kImplicitAls:
+    case ModelKind::kImplicitAls:
       break;
   }
   return "als-implicit";
 }
 
-absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
-  if (name == "als-implicit") return Algorithm::kImplicitAls;
-  if (name == "als-explicit") return Algorithm::kExplicitAls;
-  if (name == "ease") return Algorithm::kEase;
-  if (name == "ranker-gbdt") return Algorithm::kRankerGbdt;
-  if (name == "ranker-logistic") return Algorithm::kRankerLogistic;
+absl::StatusOr<ModelKind> ParseModelKind(std::string_view name) {
+  if (name == "als-implicit") return ModelKind::kImplicitAls;
+  if (name == "als-explicit") return ModelKind::kExplicitAls;
+  if (name == "ease") return ModelKind::kEase;
+  if (name == "ranker-gbdt") return ModelKind::kRankerGbdt;
+  if (name == "ranker-logistic") return ModelKind::kRankerLogistic;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown algorithm '", Sv(absl::string_view(name.data(), name.size())),
                    "' (known: als-implicit, als-explicit, ease, ranker-gbdt, ranker-logistic)"));
@@ -166,9 +166,9 @@ absl::StatusOr<ModelMeta> ParseModelMeta(const redis::Reply& reply) {
       m.version = v;
       have_version = true;
     } else if (f == "algorithm") {
-      auto a = ParseAlgorithm(v);
+      auto a = ParseModelKind(v);
       ok = a.ok();
-      if (ok) m.algorithm = *a;
+      if (ok) m.kind = *a;
     } else if (f == "factors") {
       ok = ParseNumber(v, &m.factors);
     } else if (f == "neighbours") {
@@ -200,9 +200,9 @@ absl::StatusOr<ModelMeta> ParseModelMeta(const redis::Reply& reply) {
     }
     if (!ok) return absl::DataLossError(absl::StrCat("model meta field ", f, " is garbled: ", v));
   }
-  const bool shaped = IsRanker(m.algorithm)             ? true
-                      : m.algorithm == Algorithm::kEase ? m.neighbours > 0
-                                                        : m.factors > 0;
+  const bool shaped = IsRanker(m.kind)             ? true
+                      : m.kind == ModelKind::kEase ? m.neighbours > 0
+                                                   : m.factors > 0;
   if (!have_version || !shaped) return absl::DataLossError("model meta is incomplete");
   // The sizes a reader allocates and loops by: consistent with each other
   // (as Publish writes them) or the version is refused before any chunk.
@@ -213,7 +213,7 @@ absl::StatusOr<ModelMeta> ParseModelMeta(const redis::Reply& reply) {
       m.chunk_size < 0) {
     return bad("a negative size");
   }
-  if (IsRanker(m.algorithm)) {
+  if (IsRanker(m.kind)) {
     if (m.n_items != 0 || m.n_users != 0 || m.n_chunks != 0) return bad("a ranker with items");
   } else {
     if (m.n_items < 1 || m.n_items > kMaxModelItems) {
@@ -394,9 +394,9 @@ ItemFactorsAssembler::ItemFactorsAssembler(ModelMeta meta) { out_.meta = std::mo
 
 absl::Status ItemFactorsAssembler::Add(std::string_view chunk) {
   const ModelMeta& m = out_.meta;
-  if (m.algorithm == Algorithm::kEase || IsRanker(m.algorithm)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", m.version, " is ", AlgorithmName(m.algorithm), ", not a factors model"));
+  if (m.kind == ModelKind::kEase || IsRanker(m.kind)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", m.version, " is ", ModelKindName(m.kind), ", not a factors model"));
   }
   if (chunks_ >= m.n_chunks) {
     return absl::DataLossError(
@@ -453,9 +453,9 @@ ItemNeighboursAssembler::ItemNeighboursAssembler(ModelMeta meta) { out_.meta = s
 
 absl::Status ItemNeighboursAssembler::Add(std::string_view chunk) {
   const ModelMeta& m = out_.meta;
-  if (m.algorithm != Algorithm::kEase) {
+  if (m.kind != ModelKind::kEase) {
     return absl::FailedPreconditionError(
-        absl::StrCat("model ", m.version, " is ", AlgorithmName(m.algorithm), ", not ease"));
+        absl::StrCat("model ", m.version, " is ", ModelKindName(m.kind), ", not ease"));
   }
   if (chunks_ >= m.n_chunks) {
     return absl::DataLossError(
@@ -494,8 +494,8 @@ ModelStore::ModelStore(redis::Pool& pool, redis::Keyspace keyspace)
 absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
                                               const PublishOptions& options) {
   const ModelMeta& in = model.meta;
-  const bool ease = in.algorithm == Algorithm::kEase;
-  const bool ranker = IsRanker(in.algorithm);
+  const bool ease = in.kind == ModelKind::kEase;
+  const bool ranker = IsRanker(in.kind);
   const int32_t d = ease || ranker ? 0 : in.factors;
   if (!ease && !ranker && d <= 0) return absl::InvalidArgumentError("publish: factors must be > 0");
   if (options.chunk_size <= 0 || options.keep_versions < 1 || options.pipeline_batch <= 0) {
@@ -603,8 +603,8 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
       push({"ZADD", keys_.ModelVersions(), std::to_string(meta.created_at_ms), v}));
   RECSTACK_RETURN_IF_ERROR(flush());
 
-  const std::string current_key = CurrentKey(keys_, SlotOf(in.algorithm));
-  const std::string updates = UpdatesKey(keys_, SlotOf(in.algorithm));
+  const std::string current_key = CurrentKey(keys_, SlotOf(in.kind));
+  const std::string updates = UpdatesKey(keys_, SlotOf(in.kind));
   if (options.make_current) {
     RECSTACK_ASSIGN_OR_RETURN(auto replies,
                               pool_.Pipeline({{"SET", current_key, v}, {"PUBLISH", updates, v}}));
@@ -616,11 +616,11 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
   // Retention: keep the newest `keep_versions` of this version's slot, never
   // a current one.
   RECSTACK_ASSIGN_OR_RETURN(auto versions, ListVersions());
-  const Slot slot = SlotOf(in.algorithm);
+  const Slot slot = SlotOf(in.kind);
   auto current = CurrentVersion(slot);
   int32_t kept = 0;
   for (const ModelMeta& old : versions) {
-    if (SlotOf(old.algorithm) != slot) continue;
+    if (SlotOf(old.kind) != slot) continue;
     if (++kept <= options.keep_versions) continue;
     if (current.ok() && old.version == *current) continue;
     RECSTACK_RETURN_IF_ERROR(DeleteVersion(old.version));
@@ -630,7 +630,7 @@ absl::StatusOr<ModelMeta> ModelStore::Publish(const ModelData& model,
 
 absl::Status ModelStore::Promote(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  const Slot slot = SlotOf(meta.algorithm);
+  const Slot slot = SlotOf(meta.kind);
   RECSTACK_ASSIGN_OR_RETURN(auto replies,
                             pool_.Pipeline({{"SET", CurrentKey(keys_, slot), meta.version},
                                             {"PUBLISH", UpdatesKey(keys_, slot), meta.version}}));
@@ -708,9 +708,9 @@ absl::Status ReadChunks(redis::Pool& pool, const redis::Keyspace& keys, const Mo
 
 absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  if (meta.algorithm == Algorithm::kEase || IsRanker(meta.algorithm)) {
+  if (meta.kind == ModelKind::kEase || IsRanker(meta.kind)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not a factors model"));
+        "model ", meta.version, " is ", ModelKindName(meta.kind), ", not a factors model"));
   }
   ItemFactorsAssembler items(meta);
   RECSTACK_RETURN_IF_ERROR(ReadChunks(
@@ -721,9 +721,9 @@ absl::StatusOr<ItemFactors> ModelStore::LoadItems(std::string_view version) {
 
 absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  if (meta.algorithm != Algorithm::kEase) {
+  if (meta.kind != ModelKind::kEase) {
     return absl::FailedPreconditionError(
-        absl::StrCat("model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not ease"));
+        absl::StrCat("model ", meta.version, " is ", ModelKindName(meta.kind), ", not ease"));
   }
   ItemNeighboursAssembler neighbours(meta);
   RECSTACK_RETURN_IF_ERROR(ReadChunks(
@@ -734,9 +734,9 @@ absl::StatusOr<ItemNeighbours> ModelStore::LoadNeighbours(std::string_view versi
 
 absl::StatusOr<std::string> ModelStore::LoadBlob(std::string_view version) {
   RECSTACK_ASSIGN_OR_RETURN(ModelMeta meta, GetMeta(version));
-  if (!IsRanker(meta.algorithm)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", meta.version, " is ", AlgorithmName(meta.algorithm), ", not a ranker"));
+  if (!IsRanker(meta.kind)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", meta.version, " is ", ModelKindName(meta.kind), ", not a ranker"));
   }
   RECSTACK_ASSIGN_OR_RETURN(redis::Reply r, pool_.Command({"GET", keys_.ModelBlob(meta.version)}));
   if (r.is_nil()) {

@@ -66,30 +66,35 @@
 
 namespace recstack::model {
 
-enum class Algorithm { kImplicitAls, kExplicitAls, kEase, kRankerGbdt, kRankerLogistic };
+// What a stored version is, and so how it is read and served: the kinds of
+// model the store holds. Not how it was fitted: that is the trainer's
+// mf::Algorithm (common/mf/trainer.h), which has fitting methods the store
+// does not tell apart (sgd-explicit is stored as kExplicitAls); the training
+// service maps one to the other in one place (training::StoredKind).
+enum class ModelKind { kImplicitAls, kExplicitAls, kEase, kRankerGbdt, kRankerLogistic };
 
-// The "algorithm" field of the meta hash: "als-implicit" / "als-explicit" /
-// "ease" / "ranker-gbdt" / "ranker-logistic".
-std::string AlgorithmName(Algorithm algorithm);
-absl::StatusOr<Algorithm> ParseAlgorithm(std::string_view name);
-inline bool IsRanker(Algorithm a) {
-  return a == Algorithm::kRankerGbdt || a == Algorithm::kRankerLogistic;
+// The "algorithm" field of the meta hash (and the name users see):
+// "als-implicit" / "als-explicit" / "ease" / "ranker-gbdt" / "ranker-logistic".
+std::string ModelKindName(ModelKind kind);
+absl::StatusOr<ModelKind> ParseModelKind(std::string_view name);
+inline bool IsRanker(ModelKind k) {
+  return k == ModelKind::kRankerGbdt || k == ModelKind::kRankerLogistic;
 }
 
 // Which current key a version is served from.
 enum class Slot { kFactors, kEase, kRankerGbdt, kRankerLogistic };
 inline constexpr Slot kAllSlots[] = {Slot::kFactors, Slot::kEase, Slot::kRankerGbdt,
                                      Slot::kRankerLogistic};
-Slot SlotOf(Algorithm a);
+Slot SlotOf(ModelKind kind);
 // rs:model:current[:ease|:gbdt|:logistic] and the slot's update channel.
 std::string CurrentKey(const redis::Keyspace& keys, Slot slot);
 std::string UpdatesKey(const redis::Keyspace& keys, Slot slot);
 
 struct ModelMeta {
   std::string version;
-  Algorithm algorithm = Algorithm::kImplicitAls;
-  int32_t factors = 0;     // 0 for ease
-  int32_t neighbours = 0;  // ease: the most weights any item keeps
+  ModelKind kind = ModelKind::kImplicitAls;  // the meta hash's "algorithm"
+  int32_t factors = 0;                       // 0 for ease
+  int32_t neighbours = 0;                    // ease: the most weights any item keeps
   int64_t n_users = 0;
   int64_t n_items = 0;
   int32_t n_chunks = 0;

@@ -60,9 +60,9 @@ absl::StatusOr<LearnedKind> ParseLearnedKind(std::string_view name) {
       absl::StrCat("unknown learned ranker '", std::string(name), "' (known: gbdt, logistic)"));
 }
 
-model::Algorithm AlgorithmOf(LearnedKind kind) {
-  return kind == LearnedKind::kGbdt ? model::Algorithm::kRankerGbdt
-                                    : model::Algorithm::kRankerLogistic;
+model::ModelKind ModelKindOf(LearnedKind kind) {
+  return kind == LearnedKind::kGbdt ? model::ModelKind::kRankerGbdt
+                                    : model::ModelKind::kRankerLogistic;
 }
 
 model::Slot SlotOf(LearnedKind kind) {
@@ -159,10 +159,10 @@ absl::StatusOr<std::shared_ptr<RankerModel>> LoadRankerModel(model::ModelStore& 
                                                              const std::string& version) {
   auto meta = store.GetMeta(version);
   if (!meta.ok()) return meta.status();
-  if (meta->algorithm != AlgorithmOf(kind)) {
+  if (meta->kind != ModelKindOf(kind)) {
     return absl::NotFoundError(absl::StrCat("model ", version, " is ",
-                                            model::AlgorithmName(meta->algorithm), ", not ",
-                                            model::AlgorithmName(AlgorithmOf(kind))));
+                                            model::ModelKindName(meta->kind), ", not ",
+                                            model::ModelKindName(ModelKindOf(kind))));
   }
   auto bytes = store.LoadBlob(version);
   if (!bytes.ok()) return bytes.status();

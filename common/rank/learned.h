@@ -37,7 +37,7 @@ inline constexpr LearnedKind kLearnedKinds[] = {LearnedKind::kGbdt, LearnedKind:
 std::string LearnedKindName(LearnedKind kind);  // "gbdt" | "logistic"
 // INVALID_ARGUMENT naming the two for anything else.
 absl::StatusOr<LearnedKind> ParseLearnedKind(std::string_view name);
-model::Algorithm AlgorithmOf(LearnedKind kind);
+model::ModelKind ModelKindOf(LearnedKind kind);
 model::Slot SlotOf(LearnedKind kind);
 
 // The bias term of an explanation, in Contribution::feature.
@@ -78,7 +78,7 @@ class RankerModel {
   std::variant<ml::LogisticModel, ml::GbdtModel> model_;
 };
 
-// Reads `version` from the store: its meta must say the kind's algorithm.
+// Reads `version` from the store: its meta must say the ranker's model kind.
 absl::StatusOr<std::shared_ptr<RankerModel>> LoadRankerModel(model::ModelStore& store,
                                                              LearnedKind kind,
                                                              const std::string& version);

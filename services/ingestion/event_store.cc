@@ -1,168 +1,88 @@
 #include "services/ingestion/event_store.h"
 
 #include <algorithm>
-#include <charconv>
-
-#include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/redis/popularity.h"
+#include "common/events/ids.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
-namespace {
 
-// KEYS: marker, stream, history, popularity (hour), trend, trend meta
-// ARGV: dedup_ttl, maxlen, history_cap, item, ts, pop_weight, pop_ttl,
-//       is_interaction, trend half-life ms, then the stream entry's
-//       field/value pairs.
-// The trend zset (common/redis/popularity.h) holds weight x 2^((ts - epoch)
-// / half_life); once a new event's exponent passes 64 the whole set is
-// scaled down and the epoch moved forward (O(n), every 64 half-lives).
-// Events more than 60 half-lives older than the epoch add nothing.
-constexpr char kWriteEventLua[] = R"lua(
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 10))
-if ARGV[8] == '1' then
-  redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[4])
-  local n = redis.call('ZCARD', KEYS[3])
-  local cap = tonumber(ARGV[3])
-  if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - cap - 1) end
-end
-local w = tonumber(ARGV[6])
-if w > 0 then
-  redis.call('ZINCRBY', KEYS[4], ARGV[6], ARGV[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
-  local ts = tonumber(ARGV[5])
-  local m = redis.call('HMGET', KEYS[6], 'epoch_ms', 'half_life_ms')
-  local epoch, hl = tonumber(m[1]), tonumber(m[2])
-  if not epoch or not hl then
-    epoch, hl = ts, tonumber(ARGV[9])
-    redis.call('HSET', KEYS[6], 'epoch_ms', epoch, 'half_life_ms', hl)
-  end
-  local e = (ts - epoch) / hl
-  if e > 64 then
-    local shift = math.floor(e)
-    local f = 2 ^ (-shift)
-    local all = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
-    for i = 1, #all, 2 do redis.call('ZADD', KEYS[5], tonumber(all[i + 1]) * f, all[i]) end
-    epoch = epoch + shift * hl
-    redis.call('HSET', KEYS[6], 'epoch_ms', epoch)
-    e = e - shift
-  end
-  if e > -60 then redis.call('ZINCRBY', KEYS[5], w * 2 ^ e, ARGV[4]) end
-end
-return 1
-)lua";
-
-std::string Fmt(double v) {
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, p);
+absl::Status CheckBatchSize(int64_t n) {
+  if (n == 0) return absl::InvalidArgumentError("the batch has no events");
+  if (n > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the batch has ", n, " events (at most ", kMaxBatch, ")"));
+  }
+  return absl::OkStatus();
 }
 
-}  // namespace
+std::vector<Rejection> CheckBatch(std::vector<events::Event>& batch, int64_t now_ms,
+                                  const events::ValidationLimits& limits,
+                                  absl::FunctionRef<uint64_t()> random_bits) {
+  const size_t n = batch.size();
+  std::vector<Rejection> rejected;
+  size_t kept = 0;  // the valid events move down to [0, kept), in order
+  for (size_t i = 0; i < n; ++i) {
+    events::Event& e = batch[i];
+    absl::Status st = events::ValidateEvent(e, now_ms, limits);
+    if (!st.ok()) {
+      rejected.push_back({.index = static_cast<int>(i),
+                          .event_id = e.event_id,
+                          .type = e.type,
+                          .reason = std::string(st.message())});
+      continue;
+    }
+    events::Normalize(e, now_ms, random_bits());
+    if (kept != i) batch[kept] = std::move(e);
+    ++kept;
+  }
+  batch.resize(kept);
+  return rejected;
+}
 
-EventStore::EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options,
-                       const Clock& clock)
-    : pool_(pool), keys_(std::move(keys)), options_(options), clock_(clock),
-      script_(kWriteEventLua), window_sums_(options.window_cache_ttl) {}
+absl::Status ValidateItem(const ItemRecord& item) {
+  RECSTACK_RETURN_IF_ERROR(ids::ValidateId("item_id", item.item_id));
+  if (item.title.size() > 1024) return absl::InvalidArgumentError("title is over 1024 bytes");
+  if (item.categories.size() > 32) return absl::InvalidArgumentError("more than 32 categories");
+  if (item.attributes.size() > 32) return absl::InvalidArgumentError("more than 32 attributes");
+  return absl::OkStatus();
+}
+
+EventStore::EventStore(EventStorage& storage, StoreOptions options, const Clock& clock)
+    : storage_(storage), options_(options), clock_(clock), window_sums_(options.window_cache_ttl) {}
 
 absl::StatusOr<std::vector<Outcome>> EventStore::Write(const std::vector<events::Event>& events) {
   if (events.empty()) return std::vector<Outcome>{};
-  RECSTACK_ASSIGN_OR_RETURN(redis::Lease lease, pool_.Acquire());
-  RECSTACK_ASSIGN_OR_RETURN(std::string sha, script_.Load(*lease));
-  const std::string dedup_ttl = std::to_string(options_.dedup_ttl_s);
-  const std::string maxlen = std::to_string(options_.stream_maxlen);
-  const std::string cap = std::to_string(options_.history_cap);
-  const std::string pop_ttl = std::to_string(options_.popularity_ttl_s);
-  const std::string half_life = std::to_string(options_.trending_half_life_ms);
-  std::vector<std::vector<std::string>> cmds;
-  cmds.reserve(events.size());
-  for (const events::Event& e : events) {
-    const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
-    // All in the user's partition: one slot on a cluster.
-    const int p = keys_.PartitionOf(e.user_id);
-    std::vector<std::string> keys = {
-        keys_.EventMarker(p, e.event_id), keys_.Events(p), keys_.History(e.user_id),
-        keys_.Popularity(p, hour),        keys_.Trend(p),  keys_.TrendMeta(p)};
-    std::vector<std::string> args = {dedup_ttl,
-                                     maxlen,
-                                     cap,
-                                     e.item_id,
-                                     std::to_string(e.timestamp_ms),
-                                     Fmt(events::PopularityWeight(e.type)),
-                                     pop_ttl,
-                                     events::IsInteraction(e.type) ? "1" : "0",
-                                     half_life,
-                                     "id",
-                                     e.event_id,
-                                     "user",
-                                     e.user_id,
-                                     "item",
-                                     e.item_id,
-                                     "type",
-                                     std::string(events::EventTypeName(e.type)),
-                                     "value",
-                                     Fmt(e.value),
-                                     "ts",
-                                     std::to_string(e.timestamp_ms)};
-    if (!e.context.empty()) {
-      args.push_back("ctx");
-      args.push_back(nlohmann::json(e.context).dump());
-    }
-    cmds.push_back(script_.EvalShaCommand(sha, keys, args));
+  RECSTACK_ASSIGN_OR_RETURN(EventStorage::Appended appended, storage_.Append(events, options_));
+  if (appended.outcomes.size() != events.size()) {
+    return absl::InternalError(absl::StrCat("storage answered ", appended.outcomes.size(),
+                                            " outcomes for ", events.size(), " events"));
   }
-  RECSTACK_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, lease->Pipeline(cmds));
-  std::vector<Outcome> out;
-  out.reserve(events.size());
-  for (const redis::Reply& r : replies) {
-    if (r.is_error()) {
-      // NOSCRIPT cannot happen after Load on this connection; any error here
-      // (OOM, READONLY) fails the batch: the caller may retry it safely.
-      return absl::UnavailableError(absl::StrCat("redis rejected an event write: ", r.str));
-    }
-    out.push_back(r.integer == 1 ? Outcome::kAccepted : Outcome::kDuplicate);
+  if (options_.wait_replicas > 0 && appended.replicas < options_.wait_replicas) {
+    // Written, but a failover now could lose them: not acknowledged. The
+    // caller's retry finds them as duplicates once replicated.
+    return absl::UnavailableError(absl::StrCat("events written but on ", appended.replicas, " of ",
+                                               options_.wait_replicas,
+                                               " replicas within the wait: retry"));
   }
-  if (options_.wait_replicas > 0) {
-    RECSTACK_ASSIGN_OR_RETURN(
-        int replicas, lease->WaitForReplicas(options_.wait_replicas, options_.wait_timeout));
-    if (replicas < options_.wait_replicas) {
-      // Written, but a failover now could lose them: not acknowledged. The
-      // caller's retry finds them as duplicates once replicated.
-      return absl::UnavailableError(absl::StrCat("events written but on ", replicas, " of ",
-                                                 options_.wait_replicas,
-                                                 " replicas within the wait: retry"));
-    }
-  }
-  return out;
+  return std::move(appended.outcomes);
 }
 
 absl::StatusOr<std::vector<HistoryEntry>> EventStore::History(std::string_view user, int limit) {
-  const std::string key = keys_.History(user);
-  const std::string stop = std::to_string(std::clamp(limit, 1, 1000) - 1);
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply r,
-                            pool_.Command({"ZREVRANGE", key, "0", stop, "WITHSCORES"}));
-  std::vector<HistoryEntry> out;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    int64_t ts = 0;
-    const std::string& s = r.elements[i + 1].str;
-    std::from_chars(s.data(), s.data() + s.size(), ts);
-    out.push_back({r.elements[i].str, ts});
-  }
-  return out;
+  return storage_.History(user, std::clamp(limit, 1, 1000));
 }
 
 absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_hours) {
   redis::ItemCounts sums;
   if (window_hours == 0) {
-    RECSTACK_ASSIGN_OR_RETURN(sums, redis::TopTrending(pool_, keys_, clock_.NowMs(), k));
+    RECSTACK_ASSIGN_OR_RETURN(sums, storage_.TopTrending(clock_.NowMs(), k));
   } else {
     // An exact window is a ZUNION over it: computed once per window and
     // shared by every caller for a few seconds (single flight).
     auto sums_or = window_sums_.Get(window_hours, [&]() -> absl::StatusOr<redis::ItemCounts> {
-      RECSTACK_ASSIGN_OR_RETURN(auto all,
-                                redis::SumPopularity(pool_, keys_, clock_.NowMs(), window_hours));
+      RECSTACK_ASSIGN_OR_RETURN(auto all, storage_.SumPopularity(clock_.NowMs(), window_hours));
       if (all.size() > kMaxTrending) all.resize(kMaxTrending);
       return all;
     });
@@ -176,61 +96,13 @@ absl::StatusOr<std::vector<ScoredItem>> EventStore::Trending(int k, int window_h
 }
 
 absl::Status EventStore::UpsertItems(const std::vector<ItemRecord>& items) {
-  std::vector<std::vector<std::string>> cmds;
-  for (const ItemRecord& it : items) {
-    std::string cats;
-    for (size_t c = 0; c < it.categories.size(); ++c)
-      absl::StrAppend(&cats, c ? "|" : "", it.categories[c]);
-    std::vector<std::string> cmd = {
-        "HSET",          keys_.Item(it.item_id),          "title", it.title, "categories", cats,
-        "created_at_ms", std::to_string(it.created_at_ms)};
-    for (const auto& [k, v] : it.attributes) {
-      cmd.push_back(absl::StrCat("attr.", k));
-      cmd.push_back(v);
-    }
-    cmds.push_back(std::move(cmd));
-  }
-  if (cmds.empty()) return absl::OkStatus();
-  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
-  for (const auto& r : replies) {
-    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
-  }
-  return absl::OkStatus();
+  if (items.empty()) return absl::OkStatus();
+  return storage_.PutItems(items);
 }
 
 absl::StatusOr<std::vector<ItemRecord>> EventStore::GetItems(const std::vector<std::string>& ids) {
-  std::vector<std::vector<std::string>> cmds;
-  for (const auto& id : ids) cmds.push_back({"HGETALL", keys_.Item(id)});
-  if (cmds.empty()) return std::vector<ItemRecord>{};
-  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
-  std::vector<ItemRecord> out;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    const auto& r = replies[i];
-    if (r.elements.empty()) continue;
-    ItemRecord it;
-    it.item_id = ids[i];
-    for (size_t f = 0; f + 1 < r.elements.size(); f += 2) {
-      const std::string& k = r.elements[f].str;
-      const std::string& v = r.elements[f + 1].str;
-      if (k == "title") {
-        it.title = v;
-      } else if (k == "categories") {
-        std::string_view rest = v;
-        while (!rest.empty()) {
-          size_t p = rest.find('|');
-          it.categories.emplace_back(rest.substr(0, p));
-          if (p == std::string_view::npos) break;
-          rest.remove_prefix(p + 1);
-        }
-      } else if (k == "created_at_ms") {
-        std::from_chars(v.data(), v.data() + v.size(), it.created_at_ms);
-      } else if (k.rfind("attr.", 0) == 0) {
-        it.attributes[k.substr(5)] = v;
-      }
-    }
-    out.push_back(std::move(it));
-  }
-  return out;
+  if (ids.empty()) return std::vector<ItemRecord>{};
+  return storage_.GetItems(ids);
 }
 
 }  // namespace recstack::ingestion

@@ -18,21 +18,31 @@
 // together, or nothing), pipelined per batch. A Redis failure fails the
 // whole batch with UNAVAILABLE and acknowledges nothing; a retry is safe
 // because markers make the events that did land duplicates.
+//
+// EventStore holds the rules (what is acknowledged, how reads are bounded
+// and shared) and reaches storage through the small EventStorage interface;
+// RedisEventStorage (redis_event_storage.h) is the layout above, and unit
+// tests use an in-memory fake.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/cache/single_flight.h"
 #include "common/clock/clock.h"
 #include "common/events/event.h"
-#include "common/redis/client.h"
 #include "common/redis/popularity.h"
 
 namespace recstack::ingestion {
+
+constexpr int kMaxBatch = 10'000;
+constexpr int kMaxItemsPerUpsert = 10'000;
 
 struct StoreOptions {
   int64_t stream_maxlen = 10'000'000;
@@ -70,14 +80,73 @@ struct ItemRecord {
   std::map<std::string, std::string> attributes;
 };
 
+// An event of a batch that failed validation: its index in the batch, and
+// the rule it broke (common/events/event.h), which names the field.
+struct Rejection {
+  int index = 0;
+  std::string event_id;
+  events::EventType type = events::EventType::kUnspecified;  // as sent
+  std::string reason;
+};
+
+// InvalidArgument for a batch of no events or more than kMaxBatch (checked
+// before a batch is decoded).
+absl::Status CheckBatchSize(int64_t n);
+
+// Validates each event of a batch: those that pass are normalized (ids
+// derived, time defaulted; `random_bits` for ids that cannot be derived)
+// and kept in `batch` in their order; the others are returned, in order.
+std::vector<Rejection> CheckBatch(std::vector<events::Event>& batch, int64_t now_ms,
+                                  const events::ValidationLimits& limits,
+                                  absl::FunctionRef<uint64_t()> random_bits);
+
+// InvalidArgument naming the field: item_id (an id, common/events/ids.h),
+// title (at most 1024 bytes), categories and attributes (at most 32 each).
+absl::Status ValidateItem(const ItemRecord& item);
+
+// What EventStore needs of its storage. Every call is one round trip (one
+// pipeline); failures are UNAVAILABLE.
+class EventStorage {
+ public:
+  virtual ~EventStorage() = default;
+
+  struct Appended {
+    std::vector<Outcome> outcomes;  // one per event, in order
+    int replicas = 0;               // with options.wait_replicas > 0: replicas that have it
+  };
+  // Each event atomically with its idempotency marker (kept
+  // options.dedup_ttl_s): an event whose id has no marker yet is appended to
+  // the log (capped at options.stream_maxlen), enters the user's history
+  // (newest options.history_cap kept) when events::IsInteraction, and adds
+  // events::PopularityWeight to the item's hourly and trending counts
+  // (kAccepted); one whose id has a marker writes nothing (kDuplicate). Then,
+  // with options.wait_replicas > 0, waits up to options.wait_timeout for
+  // that many replicas. An error fails the whole batch.
+  virtual absl::StatusOr<Appended> Append(std::span<const events::Event> events,
+                                          const StoreOptions& options) = 0;
+  // The user's newest `limit` (1-1000) history entries, newest first.
+  virtual absl::StatusOr<std::vector<HistoryEntry>> History(std::string_view user, int limit) = 0;
+  // The k best decayed trending counts as of `now_ms` (best first, ties by id).
+  virtual absl::StatusOr<redis::ItemCounts> TopTrending(int64_t now_ms, int k) = 0;
+  // Every item's weighted count over the `window_hours` hours ending at
+  // `now_ms`, best first, ties by id.
+  virtual absl::StatusOr<redis::ItemCounts> SumPopularity(int64_t now_ms, int window_hours) = 0;
+  // Sets each item's metadata (fields not given are kept).
+  virtual absl::Status PutItems(const std::vector<ItemRecord>& items) = 0;
+  // Known items only, in request order.
+  virtual absl::StatusOr<std::vector<ItemRecord>> GetItems(const std::vector<std::string>& ids) = 0;
+  virtual absl::Status Ping() = 0;
+};
+
 class EventStore {
  public:
-  EventStore(redis::Pool& pool, redis::Keyspace keys, StoreOptions options, const Clock& clock);
+  EventStore(EventStorage& storage, StoreOptions options, const Clock& clock);
 
   // Writes normalized, valid events; one outcome per event, in order.
+  // UNAVAILABLE acknowledges none of them (a retry is safe).
   absl::StatusOr<std::vector<Outcome>> Write(const std::vector<events::Event>& events);
 
-  // Most recent first; limit 1-1000.
+  // Most recent first; limit 1-1000 (clamped).
   absl::StatusOr<std::vector<HistoryEntry>> History(std::string_view user, int limit);
   // Best first. window_hours 0: the decayed counts of rs:trend (O(k));
   // otherwise the exact sum of that many hourly sets, shared by callers for
@@ -89,15 +158,12 @@ class EventStore {
   // Known items only, in request order.
   absl::StatusOr<std::vector<ItemRecord>> GetItems(const std::vector<std::string>& ids);
 
-  absl::Status Ping() { return pool_.Ping(); }
-  const redis::Keyspace& keys() const { return keys_; }
+  absl::Status Ping() { return storage_.Ping(); }
 
  private:
-  redis::Pool& pool_;
-  redis::Keyspace keys_;
+  EventStorage& storage_;
   StoreOptions options_;
   const Clock& clock_;
-  redis::Script script_;
   cache::SingleFlightCache<int, redis::ItemCounts> window_sums_;
 };
 

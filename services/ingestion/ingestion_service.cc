@@ -79,36 +79,24 @@ IngestionServiceImpl::IngestionServiceImpl(EventStore& store, const Clock& clock
 absl::Status IngestionServiceImpl::Ingest(const v1::IngestEventsRequest& req, int64_t index_base,
                                           int* accepted, int* duplicates,
                                           std::vector<v1::RejectedEvent>* rejected) {
-  const int n = req.events_size();
-  if (n == 0) return absl::InvalidArgumentError("the batch has no events");
-  if (n > kMaxBatch) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the batch has ", n, " events (at most ", kMaxBatch, ")"));
-  }
-  metrics_.batch_size->Observe(n);
+  RECSTACK_RETURN_IF_ERROR(CheckBatchSize(req.events_size()));
+  metrics_.batch_size->Observe(req.events_size());
   const int64_t now = clock_.NowMs();
   std::vector<events::Event> valid;
-  valid.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    events::Event e = FromProto(req.events(i));
-    absl::Status st = events::ValidateEvent(e, now, limits_);
-    if (!st.ok()) {
-      v1::RejectedEvent r;
-      r.set_index(static_cast<int32_t>(index_base + i));
-      r.set_event_id(e.event_id);
-      r.set_reason(std::string(st.message()));
-      rejected->push_back(std::move(r));
-      const int t = static_cast<int>(e.type);
-      metrics_.events[t > 0 && t < events::kNumEventTypes ? t : 0][2]->Increment();
-      continue;
-    }
-    uint64_t bits;
-    {
-      std::lock_guard<std::mutex> lock(rng_mu_);
-      bits = rng_();
-    }
-    events::Normalize(e, now, bits);
-    valid.push_back(std::move(e));
+  valid.reserve(req.events_size());
+  for (const v1::Event& p : req.events()) valid.push_back(FromProto(p));
+  const std::vector<Rejection> rejections = CheckBatch(valid, now, limits_, [this] {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    return rng_();
+  });
+  for (const Rejection& r : rejections) {
+    v1::RejectedEvent p;
+    p.set_index(static_cast<int32_t>(index_base + r.index));
+    p.set_event_id(r.event_id);
+    p.set_reason(r.reason);
+    rejected->push_back(std::move(p));
+    const int t = static_cast<int>(r.type);
+    metrics_.events[t > 0 && t < events::kNumEventTypes ? t : 0][2]->Increment();
   }
   if (valid.empty()) return absl::OkStatus();
   const auto t = std::chrono::steady_clock::now();
@@ -190,26 +178,21 @@ grpc::Status IngestionServiceImpl::UpsertItems(grpc::ServerContext*,
                                                        " items, got ", req->items_size())));
   }
   std::vector<ItemRecord> items;
+  items.reserve(req->items_size());
   for (int i = 0; i < req->items_size(); ++i) {
     const v1::Item& p = req->items(i);
-    absl::Status st = ids::ValidateId("item_id", p.item_id());
-    if (st.ok() && p.title().size() > 1024)
-      st = absl::InvalidArgumentError("title is over 1024 bytes");
-    if (st.ok() && p.categories_size() > 32)
-      st = absl::InvalidArgumentError("more than 32 categories");
-    if (st.ok() && p.attributes_size() > 32)
-      st = absl::InvalidArgumentError("more than 32 attributes");
+    ItemRecord it{p.item_id(),
+                  p.title(),
+                  {p.categories().begin(), p.categories().end()},
+                  p.created_at_ms(),
+                  {p.attributes().begin(), p.attributes().end()}};
+    absl::Status st = ValidateItem(it);
     if (!st.ok()) {
       auto* r = resp->add_rejected();
       r->set_index(i);
       r->set_reason(std::string(st.message()));
       continue;
     }
-    ItemRecord it{p.item_id(),
-                  p.title(),
-                  {p.categories().begin(), p.categories().end()},
-                  p.created_at_ms(),
-                  {p.attributes().begin(), p.attributes().end()}};
     items.push_back(std::move(it));
   }
   absl::Status st = store_.UpsertItems(items);

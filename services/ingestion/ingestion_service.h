@@ -1,7 +1,7 @@
 #pragma once
 
 // recstack.v1.IngestionService: proto <-> domain, status mapping, metrics.
-// Validation and storage live in event.h and event_store.h.
+// Validation and storage live in event_store.h (and common/events/event.h).
 
 #include <memory>
 #include <random>
@@ -15,9 +15,6 @@
 #include "services/ingestion/event_store.h"
 
 namespace recstack::ingestion {
-
-constexpr int kMaxBatch = 10'000;
-constexpr int kMaxItemsPerUpsert = 10'000;
 
 // The service's metrics, declared once (STYLE rule 8).
 struct IngestionMetrics {

@@ -6,6 +6,7 @@
 #include "common/log/log.h"
 #include "common/redis/client.h"
 #include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/redis_event_storage.h"
 
 int main(int argc, char** argv) {
   using namespace recstack;
@@ -55,7 +56,8 @@ int main(int argc, char** argv) {
   auto redis_opts = redis::ParseUrl(cfg.redis_url);
   redis::Pool pool(*redis_opts, cfg.redis_pool_size);
   SystemClock clock;
-  ingestion::EventStore store(pool, config::KeyspaceFor(cfg), store_opts, clock);
+  ingestion::RedisEventStorage storage(pool, config::KeyspaceFor(cfg));
+  ingestion::EventStore store(storage, store_opts, clock);
   auto registry = std::make_shared<prometheus::Registry>();
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
   ingestion::IngestionServiceImpl service(store, clock, limits, *registry, limiter.get());

@@ -15,21 +15,21 @@
 //   user_activity       log(1 + length of the user's history)
 //   category_overlap    share of the item's categories among the user's
 //                       recent items' categories (0-1)
+// FeatureAssembler holds the caching and the formulas and reads through the
+// small FeatureSource interface; RedisFeatureSource (redis_feature_source.h)
+// is the Redis one, and unit tests use an in-memory fake.
 
-#include <array>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/cache/lru.h"
 #include "common/clock/clock.h"
 #include "common/rank/features.h"
-#include "common/redis/client.h"
 
 namespace recstack::ranking {
 
@@ -74,24 +74,47 @@ struct FeatureInputs {
 std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
                                         const FeatureInputs& in);
 
+// What FeatureAssembler reads for one request (FeatureSource::Read).
+struct FeatureReads {
+  double history_len = 0;           // entries of the user's history
+  std::vector<std::string> recent;  // the user's newest items, newest first
+  std::vector<double> popularity;   // decayed trending count per popularity_of id
+  std::vector<ItemMeta> items;      // per meta_of id; known = false: no metadata
+};
+
+// What feature assembly needs of storage; each call is one round trip.
+// Errors are UNAVAILABLE.
+class FeatureSource {
+ public:
+  virtual ~FeatureSource() = default;
+  // The user's history length and newest `recent_items` items, the decayed
+  // trending counts as of `now_ms` of `popularity_of` (0 for an item with no
+  // events) and the metadata of `meta_of`, in their orders.
+  virtual absl::StatusOr<FeatureReads> Read(std::string_view user, int recent_items,
+                                            const std::vector<std::string>& popularity_of,
+                                            std::span<const std::string_view> meta_of,
+                                            int64_t now_ms) = 0;
+  // The metadata of more items, in order.
+  virtual absl::StatusOr<std::vector<ItemMeta>> ReadItems(
+      std::span<const std::string_view> ids) = 0;
+};
+
 class FeatureAssembler {
  public:
-  FeatureAssembler(redis::Pool& pool, redis::Keyspace keys, const Clock& clock,
-                   FeatureOptions options = {});
+  FeatureAssembler(FeatureSource& source, const Clock& clock, FeatureOptions options = {});
   absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user,
                                                    const std::vector<CandidateIn>& cands);
 
   const cache::LruCache<ItemMeta>& item_cache() const { return items_; }
-  // Redis round trips of the last Assemble on this thread (tests).
+  // Round trips (FeatureSource calls) of the last Assemble on this thread.
   static int last_round_trips();
 
  private:
-  redis::Pool& pool_;
-  redis::Keyspace keys_;
+  FeatureSource& source_;
   const Clock& clock_;
   FeatureOptions options_;
   cache::LruCache<ItemMeta> items_;
-  cache::LruCache<double> popularity_;  // used when keys_.partitions() > 1
+  cache::LruCache<double> popularity_;  // trending counts, for options_.popularity_ttl
 };
 
 }  // namespace recstack::ranking

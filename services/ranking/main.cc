@@ -8,6 +8,7 @@
 #include "common/log/log.h"
 #include "common/math/blas_core.h"
 #include "services/ranking/ranking_service.h"
+#include "services/ranking/redis_feature_source.h"
 
 int main(int argc, char** argv) {
   recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
   // Item vectors for MMR.
   auto holder = model::MakeItemVectorsHolder(load_store, *redis_opts, keys);
   SystemClock clock;
-  ranking::FeatureAssembler features(pool, keys, clock);
+  ranking::RedisFeatureSource feature_source(pool, keys);
+  ranking::FeatureAssembler features(feature_source, clock);
   ranking::RankingEngine engine(features, registry_r, experiments, holder.get(), mmr_lambda);
   auto registry = std::make_shared<prometheus::Registry>();
   ranking::RankingMetrics metrics(*registry, experiments);

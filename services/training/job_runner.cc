@@ -32,7 +32,7 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
     const mf::InteractionMatrix x =
         mf::BuildMatrix(data.users.size(), data.items.size(), data.rows, /*sum_duplicates=*/true);
     mf::EaseNeighbours nb = mf::PublishedNeighbours(t.ease_weights, x.by_user, e);
-    m.meta.algorithm = model::Algorithm::kEase;
+    m.meta.kind = StoredKind(t.algorithm);
     m.meta.neighbours = std::max(nb.MostPerRow(), 1);
     m.meta.regularization = e.lambda;
     m.meta.params = {{"regularization", absl::StrCat(e.lambda)},
@@ -46,10 +46,7 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
     m.neighbour_weights = std::move(nb.weights);
     return m;
   }
-  // sgd-explicit fits the same biased model as als-explicit: it is
-  // published as the explicit kind (the model store has no SGD kind).
-  m.meta.algorithm =
-      mf::IsExplicit(t.algorithm) ? model::Algorithm::kExplicitAls : model::Algorithm::kImplicitAls;
+  m.meta.kind = StoredKind(t.algorithm);
   m.meta.factors = static_cast<int32_t>(t.item_factors.cols());
   m.meta.has_biases = mf::IsExplicit(t.algorithm);
   m.meta.global_mean = t.global_mean;
@@ -84,6 +81,19 @@ model::ModelData ToModelData(const mf::TrainResult& res, const mf::Dataset& data
 }
 
 }  // namespace
+
+model::ModelKind StoredKind(mf::Algorithm algorithm) {
+  switch (algorithm) {
+    case mf::Algorithm::kExplicitAls:
+    case mf::Algorithm::kSgdExplicit:
+      return model::ModelKind::kExplicitAls;
+    case mf::Algorithm::kEase:
+      return model::ModelKind::kEase;
+    case mf::Algorithm::kImplicitAls:
+      break;
+  }
+  return model::ModelKind::kImplicitAls;
+}
 
 std::map<std::string, std::string> RankerParamsText(const RankerJobSpec& s) {
   std::map<std::string, std::string> p = {
@@ -299,7 +309,7 @@ void JobRunner::RunRanker(const std::shared_ptr<JobInfo>& job) {
     Update([](JobInfo& j) { j.state = JobState::kPublishing; }, job);
     auto t2 = std::chrono::steady_clock::now();
     model::ModelData md;
-    md.meta.algorithm = ranking::AlgorithmOf(spec.kind);
+    md.meta.kind = ranking::ModelKindOf(spec.kind);
     md.meta.params = RankerParamsText(spec);
     md.meta.metrics = out->metrics;
     for (const auto& [k, v] : out->baseline) md.meta.metrics["baseline_" + k] = v;

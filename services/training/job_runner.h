@@ -33,6 +33,12 @@ namespace recstack::training {
 enum class JobState { kPending, kLoading, kRunning, kPublishing, kSucceeded, kFailed, kCancelled };
 std::string JobStateName(JobState s);
 
+// The kind of model a fit of `algorithm` is published as: the one mapping
+// from the trainer's algorithms (how a model is fitted) to the model store's
+// kinds (what is served). sgd-explicit fits the same biased model as
+// als-explicit and is stored, served and reported as that kind.
+model::ModelKind StoredKind(mf::Algorithm algorithm);
+
 struct JobSpec {
   // Set: a learned-ranker job on the feedback log (the rest is unused).
   std::optional<RankerJobSpec> ranker;

@@ -31,14 +31,19 @@ v1::JobState StateToProto(JobState s) {
   return v1::JOB_STATE_UNSPECIFIED;
 }
 
-v1::Algorithm AlgorithmToProto(mf::Algorithm a) {
-  switch (a) {
-    case mf::Algorithm::kExplicitAls:
-    case mf::Algorithm::kSgdExplicit:  // the proto has no SGD value; the explicit kind
+// The API's name of a stored model kind (ModelInfo, and a job's algorithm
+// through StoredKind: the API has no SGD value).
+v1::Algorithm KindToProto(model::ModelKind kind) {
+  switch (kind) {
+    case model::ModelKind::kExplicitAls:
       return v1::ALS_EXPLICIT;
-    case mf::Algorithm::kEase:
+    case model::ModelKind::kEase:
       return v1::EASE;
-    case mf::Algorithm::kImplicitAls:
+    case model::ModelKind::kRankerGbdt:
+      return v1::RANKER_GBDT;
+    case model::ModelKind::kRankerLogistic:
+      return v1::RANKER_LOGISTIC;
+    case model::ModelKind::kImplicitAls:
       break;
   }
   return v1::ALS_IMPLICIT;
@@ -69,10 +74,9 @@ void RankerParamsToProto(const RankerJobSpec& s, v1::RankerTrainingParams* p) {
 void JobToProto(const JobInfo& j, v1::Job* p) {
   p->set_job_id(j.id);
   p->set_state(StateToProto(j.state));
-  p->set_algorithm(AlgorithmToProto(j.spec.config.algorithm));
+  p->set_algorithm(KindToProto(j.spec.ranker.has_value() ? ranking::ModelKindOf(j.spec.ranker->kind)
+                                                         : StoredKind(j.spec.config.algorithm)));
   if (j.spec.ranker.has_value()) {
-    p->set_algorithm(j.spec.ranker->kind == ranking::LearnedKind::kGbdt ? v1::RANKER_GBDT
-                                                                        : v1::RANKER_LOGISTIC);
     RankerParamsToProto(*j.spec.ranker, p->mutable_ranker_params());
     p->set_rows(j.rows);
     p->set_positives(j.positives);
@@ -116,11 +120,7 @@ void JobToProto(const JobInfo& j, v1::Job* p) {
 
 void ModelToProto(const model::ModelMeta& m, const std::string& current, v1::ModelInfo* p) {
   p->set_version(m.version);
-  p->set_algorithm(m.algorithm == model::Algorithm::kEase             ? v1::EASE
-                   : m.algorithm == model::Algorithm::kExplicitAls    ? v1::ALS_EXPLICIT
-                   : m.algorithm == model::Algorithm::kRankerGbdt     ? v1::RANKER_GBDT
-                   : m.algorithm == model::Algorithm::kRankerLogistic ? v1::RANKER_LOGISTIC
-                                                                      : v1::ALS_IMPLICIT);
+  p->set_algorithm(KindToProto(m.kind));
   p->mutable_params()->insert(m.params.begin(), m.params.end());
   p->mutable_metrics()->insert(m.metrics.begin(), m.metrics.end());
   p->set_n_users(m.n_users);
@@ -519,7 +519,7 @@ grpc::Status TrainingServiceImpl::ListModels(grpc::ServerContext*, const v1::Lis
     if (v.ok()) current_of[slot] = *v;
   }
   for (const auto& m : *versions)
-    ModelToProto(m, current_of[model::SlotOf(m.algorithm)], resp->add_models());
+    ModelToProto(m, current_of[model::SlotOf(m.kind)], resp->add_models());
   return grpc::Status::OK;
 }
 

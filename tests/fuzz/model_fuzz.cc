@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                meta.status().code() == absl::StatusCode::kNotFound);
     return 0;
   }
-  if (md::IsRanker(meta->algorithm)) {
+  if (md::IsRanker(meta->kind)) {
     FUZZ_CHECK(meta->n_items == 0 && meta->n_chunks == 0);
     return 0;
   }
@@ -100,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Its chunks, as LoadItems / LoadNeighbours hand them over: stop at the
   // first refused one.
-  const bool ease = meta->algorithm == md::Algorithm::kEase;
+  const bool ease = meta->kind == md::ModelKind::kEase;
   md::ItemFactorsAssembler factors(*meta);
   md::ItemNeighboursAssembler neighbours(*meta);
   bool refused = false;

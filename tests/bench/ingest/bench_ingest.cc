@@ -18,6 +18,7 @@
 #include "common/grpc/channel.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/redis_event_storage.h"
 #include "services/training/event_log.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
   const redis::Keyspace keys = redis::Keyspace::For(redis_options, "rs:", 0);
   redis::Pool pool(redis_options, 8);
   ManualClock clock(now);
-  ingestion::EventStore store(pool, keys, {}, clock);
+  ingestion::RedisEventStorage storage(pool, keys);
+  ingestion::EventStore store(storage, {}, clock);
   auto registry = std::make_shared<prometheus::Registry>();
   ingestion::IngestionServiceImpl service(store, clock, {}, *registry);
   recstack::testing::InProcessServer server({&service});

@@ -27,7 +27,9 @@
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
 #include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/redis_event_storage.h"
 #include "services/ranking/ranking_service.h"
+#include "services/ranking/redis_feature_source.h"
 #include "services/retrieval/retrieval_service.h"
 #include "services/training/training_service.h"
 #include "tests/support/browser/chromium.h"
@@ -53,8 +55,8 @@ class PagesE2E : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
     registry_ = std::make_shared<prometheus::Registry>();
     // Ingestion, with MovieLens 100K in it.
-    store_ = std::make_unique<ingestion::EventStore>(*pool_, redis_.keyspace(),
-                                                     ingestion::StoreOptions{}, clock_);
+    storage_ = std::make_unique<ingestion::RedisEventStorage>(*pool_, redis_.keyspace());
+    store_ = std::make_unique<ingestion::EventStore>(*storage_, ingestion::StoreOptions{}, clock_);
     ingestion_ = std::make_unique<ingestion::IngestionServiceImpl>(
         *store_, clock_, events::ValidationLimits{}, *registry_);
     ingestion_server_ =
@@ -100,7 +102,8 @@ class PagesE2E : public ::testing::Test {
     retrieval_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
     // Ranking.
-    features_ = std::make_unique<ranking::FeatureAssembler>(*pool_, redis_.keyspace(), clock_);
+    feature_source_ = std::make_unique<ranking::RedisFeatureSource>(*pool_, redis_.keyspace());
+    features_ = std::make_unique<ranking::FeatureAssembler>(*feature_source_, clock_);
     auto experiments = ranking::DefaultExperiments("linear");
     item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis_.keyspace());
     item_vectors_->Start();
@@ -203,6 +206,7 @@ class PagesE2E : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<redis::Pool> pool_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<ingestion::RedisEventStorage> storage_;
   std::unique_ptr<ingestion::EventStore> store_;
   std::unique_ptr<ingestion::IngestionServiceImpl> ingestion_;
   std::unique_ptr<testing::InProcessServer> ingestion_server_;
@@ -217,6 +221,7 @@ class PagesE2E : public ::testing::Test {
   std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
   std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;
   std::unique_ptr<testing::InProcessServer> retrieval_server_;
+  std::unique_ptr<ranking::RedisFeatureSource> feature_source_;
   std::unique_ptr<ranking::FeatureAssembler> features_;
   std::unique_ptr<model::ItemVectorsHolder> item_vectors_;
   std::unique_ptr<ranking::RankingEngine> engine_;

@@ -17,7 +17,7 @@
 #include "common/model/model_store.h"
 #include "common/redis/client.h"
 #include "common/redis/keyspace.h"
-#include "services/ingestion/event_store.h"
+#include "services/ingestion/redis_event_storage.h"
 #include "tests/support/redis/redis_server.h"
 
 #ifndef RECSTACK_SOURCE_DIR
@@ -66,7 +66,7 @@ class RedisAcl : public ::testing::Test {
   }
   static model::ModelData TinyModel() {
     model::ModelData m;
-    m.meta.algorithm = model::Algorithm::kImplicitAls;
+    m.meta.kind = model::ModelKind::kImplicitAls;
     m.meta.factors = 2;
     m.user_ids = {"u1"};
     m.item_ids = {"i1", "i2"};
@@ -85,7 +85,8 @@ testing::RedisServer* RedisAcl::server_ = nullptr;
 
 TEST_F(RedisAcl, IngestionWritesEventsAndItemsButNoModel) {
   auto pool = As("ingestion");
-  ingestion::EventStore store(*pool, keys_, {}, clock_);
+  ingestion::RedisEventStorage storage(*pool, keys_);
+  ingestion::EventStore store(storage, {}, clock_);
   events::Event e{.event_id = "acl-e1",
                   .user_id = "u1",
                   .item_id = "i1",

@@ -19,7 +19,7 @@ using testing::RedisTest;
 // `per_item` each, `scale` times.
 model::ModelData MakeEase(int items, int per_item, float scale) {
   model::ModelData m;
-  m.meta.algorithm = model::Algorithm::kEase;
+  m.meta.kind = model::ModelKind::kEase;
   m.meta.neighbours = per_item;
   m.meta.regularization = 300;
   m.meta.params["top_n"] = std::to_string(per_item);
@@ -38,7 +38,7 @@ model::ModelData MakeEase(int items, int per_item, float scale) {
 
 model::ModelData MakeFactors(int items, int d) {
   model::ModelData m;
-  m.meta.algorithm = model::Algorithm::kImplicitAls;
+  m.meta.kind = model::ModelKind::kImplicitAls;
   m.meta.factors = d;
   m.user_ids = {"u1"};
   m.user_factors.assign(d, 0.5f);
@@ -65,7 +65,7 @@ TEST_F(EaseModelTest, SparseModelRoundTrip) {
   EXPECT_EQ(meta->n_chunks, 4);
   auto got = store_->LoadNeighbours(meta->version);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(got->meta.algorithm, model::Algorithm::kEase);
+  EXPECT_EQ(got->meta.kind, model::ModelKind::kEase);
   EXPECT_EQ(got->meta.neighbours, 4);
   EXPECT_EQ(got->meta.factors, 0);
   EXPECT_FLOAT_EQ(got->meta.regularization, 300.0f);
@@ -84,7 +84,7 @@ TEST_F(EaseModelTest, SparseModelRoundTrip) {
   auto versions = store_->ListVersions();
   ASSERT_TRUE(versions.ok());
   ASSERT_EQ(versions->size(), 1u);
-  EXPECT_EQ(model::AlgorithmName((*versions)[0].algorithm), "ease");
+  EXPECT_EQ(model::ModelKindName((*versions)[0].kind), "ease");
 }
 
 // The publisher's default truncation keeps rows of different lengths (some

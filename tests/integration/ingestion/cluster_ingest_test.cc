@@ -17,6 +17,7 @@
 #include "common/redis/cluster.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/redis_event_storage.h"
 #include "services/training/event_log.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
@@ -35,7 +36,8 @@ class ClusterIngest : public ::testing::Test {
     pool_ = std::make_unique<redis::Pool>(cluster_.options(), 8);
     StoreOptions so;
     so.wait_replicas = 1;  // acknowledged = on a replica too
-    store_ = std::make_unique<EventStore>(*pool_, keys_, so, clock_);
+    storage_ = std::make_unique<RedisEventStorage>(*pool_, keys_);
+    store_ = std::make_unique<EventStore>(*storage_, so, clock_);
     registry_ = std::make_shared<prometheus::Registry>();
     service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{},
                                                       *registry_);
@@ -103,6 +105,7 @@ class ClusterIngest : public ::testing::Test {
   redis::Keyspace keys_;
   SystemClock clock_;
   std::unique_ptr<redis::Pool> pool_;
+  std::unique_ptr<RedisEventStorage> storage_;
   std::unique_ptr<EventStore> store_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<IngestionServiceImpl> service_;

@@ -13,6 +13,7 @@
 #include "common/redis/popularity.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/redis_event_storage.h"
 #include "tests/support/grpc/in_process_server.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -25,7 +26,8 @@ class IngestionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 4);
-    store_ = std::make_unique<EventStore>(*pool_, redis::Keyspace(), StoreOptions{}, clock_);
+    storage_ = std::make_unique<RedisEventStorage>(*pool_, redis::Keyspace());
+    store_ = std::make_unique<EventStore>(*storage_, StoreOptions{}, clock_);
     registry_ = std::make_shared<prometheus::Registry>();
     service_ = std::make_unique<IngestionServiceImpl>(*store_, clock_, events::ValidationLimits{},
                                                       *registry_);
@@ -60,6 +62,7 @@ class IngestionTest : public ::testing::Test {
   testing::RedisServer redis_{testing::RedisServerOptions{.persistent = true}};
   ManualClock clock_{1767225600000};
   std::unique_ptr<redis::Pool> pool_;
+  std::unique_ptr<RedisEventStorage> storage_;
   std::unique_ptr<EventStore> store_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<IngestionServiceImpl> service_;
@@ -259,7 +262,8 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
   const int64_t hl = 3'600'000;  // one hour
   StoreOptions o;
   o.trending_half_life_ms = hl;
-  EventStore store(*pool_, redis::Keyspace("d:"), o, clock_);
+  RedisEventStorage storage(*pool_, redis::Keyspace("d:"));
+  EventStore store(storage, o, clock_);
   const int64_t t0 = 1767225600000;
   auto event = [](std::string id, std::string item, int64_t ts, events::EventType type) {
     events::Event e;

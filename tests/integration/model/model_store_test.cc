@@ -17,7 +17,7 @@ using testing::RedisTest;
 
 ModelData MakeModel(int users, int items, int d, float fill, bool biases) {
   ModelData m;
-  m.meta.algorithm = biases ? Algorithm::kExplicitAls : Algorithm::kImplicitAls;
+  m.meta.kind = biases ? ModelKind::kExplicitAls : ModelKind::kImplicitAls;
   m.meta.factors = d;
   m.meta.has_biases = biases;
   m.meta.global_mean = 3.5f;
@@ -65,7 +65,7 @@ TEST_F(ModelStoreTest, PublishAndLoadRoundTrip) {
   EXPECT_EQ(items->item_ids, m.item_ids);
   EXPECT_EQ(items->factors, m.item_factors);
   EXPECT_EQ(items->biases, m.item_biases);
-  EXPECT_EQ(items->meta.algorithm, Algorithm::kExplicitAls);
+  EXPECT_EQ(items->meta.kind, ModelKind::kExplicitAls);
   EXPECT_FLOAT_EQ(items->meta.global_mean, 3.5f);
   EXPECT_EQ(items->meta.params.at("factors"), "5");
   EXPECT_DOUBLE_EQ(items->meta.metrics.at("ndcg@10"), 0.42);
@@ -243,7 +243,7 @@ TEST(ModelRecords, ChunksMustMatchTheMeta) {
 TEST(ModelRecords, NeighboursMustStayWithinTheMeta) {
   ModelMeta m;
   m.version = "v4";
-  m.algorithm = Algorithm::kEase;
+  m.kind = ModelKind::kEase;
   m.neighbours = 1;
   m.n_items = 2;
   m.chunk_size = 10;

@@ -200,7 +200,7 @@ TEST_F(RankerLoopTest, TrainsPublishesAndRankingFollowsRefusesCorruptAndRollsBac
 
   // A corrupt version is published: it is refused, the previous one serves.
   model::ModelData bad;
-  bad.meta.algorithm = model::Algorithm::kRankerGbdt;
+  bad.meta.kind = model::ModelKind::kRankerGbdt;
   bad.blob = "RSGB this is not a model";
   auto bad_meta = store_->Publish(bad, {});
   ASSERT_TRUE(bad_meta.ok()) << bad_meta.status();

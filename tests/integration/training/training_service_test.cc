@@ -224,7 +224,7 @@ TEST_F(TrainingServiceTest, SgdExplicitJobPublishesTheExplicitKind) {
   EXPECT_TRUE(job.metrics().count("rmse"));
   auto meta = store_->GetMeta(job.model_version());
   ASSERT_TRUE(meta.ok());
-  EXPECT_EQ(meta->algorithm, model::Algorithm::kExplicitAls);
+  EXPECT_EQ(meta->kind, model::ModelKind::kExplicitAls);
   EXPECT_TRUE(meta->has_biases);
   EXPECT_EQ(meta->params.at("trainer"), "sgd-explicit");
   EXPECT_EQ(meta->params.at("optimizer"), "adam");
@@ -245,7 +245,7 @@ TEST_F(TrainingServiceTest, EaseJobPublishesTheImportanceTruncation) {
   ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error();
   auto n = store_->LoadNeighbours(job.model_version());
   ASSERT_TRUE(n.ok()) << n.status();
-  EXPECT_EQ(n->meta.algorithm, model::Algorithm::kEase);
+  EXPECT_EQ(n->meta.kind, model::ModelKind::kEase);
   EXPECT_EQ(n->meta.params.at("truncation"), "importance");
   EXPECT_EQ(n->meta.params.at("top_n"), "5");
   EXPECT_EQ(store_->CurrentVersion(model::Slot::kEase).value(), job.model_version());

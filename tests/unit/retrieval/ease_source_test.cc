@@ -38,7 +38,7 @@ Fixture Make(int n, int top_n, uint64_t seed, bool importance = false) {
   }
   model::ItemNeighbours in;
   in.meta.version = "v1";
-  in.meta.algorithm = model::Algorithm::kEase;
+  in.meta.kind = model::ModelKind::kEase;
   in.meta.neighbours = f.nb.MostPerRow();
   for (int i = 0; i < n; ++i) in.item_ids.push_back("i" + std::to_string(i));
   in.indptr = f.nb.indptr;

@@ -1,0 +1,100 @@
+#include "services/ranking/redis_feature_source.h"
+
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+#include "common/redis/popularity.h"
+#include "common/status/status.h"
+
+namespace recstack::ranking {
+namespace {
+
+std::vector<std::string> SplitCats(const std::string& s) {
+  std::vector<std::string> out;
+  std::string_view rest = s;
+  while (!rest.empty()) {
+    size_t p = rest.find('|');
+    out.emplace_back(rest.substr(0, p));
+    if (p == std::string_view::npos) break;
+    rest.remove_prefix(p + 1);
+  }
+  return out;
+}
+
+std::vector<std::string> MetaCommand(const redis::Keyspace& keys, std::string_view item) {
+  return {"HMGET", keys.Item(item), "categories", "created_at_ms"};
+}
+
+// HMGET categories created_at_ms; known when either field is there.
+ItemMeta ParseMeta(const redis::Reply& r) {
+  ItemMeta m;
+  if (r.elements.size() != 2) return m;
+  if (r.elements[0].is_string()) {
+    m.known = true;
+    m.categories = SplitCats(r.elements[0].str);
+  }
+  if (r.elements[1].is_string()) {
+    m.known = true;
+    const std::string& v = r.elements[1].str;
+    std::from_chars(v.data(), v.data() + v.size(), m.created_at_ms);
+  }
+  return m;
+}
+
+}  // namespace
+
+RedisFeatureSource::RedisFeatureSource(redis::Pool& pool, redis::Keyspace keys)
+    : pool_(pool), keys_(std::move(keys)) {}
+
+absl::StatusOr<FeatureReads> RedisFeatureSource::Read(std::string_view user, int recent_items,
+                                                      const std::vector<std::string>& popularity_of,
+                                                      std::span<const std::string_view> meta_of,
+                                                      int64_t now_ms) {
+  std::vector<std::vector<std::string>> cmds;
+  const std::string hist = keys_.History(user);
+  cmds.push_back({"ZCARD", hist});
+  cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(recent_items - 1)});
+  // No counts asked (all cached): no trending commands.
+  const size_t n_trend =
+      popularity_of.empty() ? 0 : 2 * static_cast<size_t>(keys_.partitions());
+  if (n_trend > 0) {
+    for (auto& c : redis::TrendingCountsCommands(keys_, popularity_of))
+      cmds.push_back(std::move(c));
+  }
+  for (std::string_view item : meta_of) cmds.push_back(MetaCommand(keys_, item));
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+  for (const auto& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+  }
+  FeatureReads out;
+  out.history_len = static_cast<double>(replies[0].integer);
+  out.recent.reserve(replies[1].elements.size());
+  for (auto& e : replies[1].elements) out.recent.push_back(std::move(e.str));
+  if (n_trend > 0) {
+    RECSTACK_ASSIGN_OR_RETURN(
+        out.popularity,
+        redis::ParseTrendingCounts(std::span<const redis::Reply>(replies).subspan(2, n_trend),
+                                   popularity_of.size(), now_ms));
+  }
+  out.items.reserve(meta_of.size());
+  for (size_t j = 0; j < meta_of.size(); ++j)
+    out.items.push_back(ParseMeta(replies[2 + n_trend + j]));
+  return out;
+}
+
+absl::StatusOr<std::vector<ItemMeta>> RedisFeatureSource::ReadItems(
+    std::span<const std::string_view> ids) {
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(ids.size());
+  for (std::string_view item : ids) cmds.push_back(MetaCommand(keys_, item));
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+  std::vector<ItemMeta> out;
+  out.reserve(ids.size());
+  for (const auto& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+    out.push_back(ParseMeta(r));
+  }
+  return out;
+}
+
+}  // namespace recstack::ranking
