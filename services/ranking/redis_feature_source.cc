@@ -55,8 +55,7 @@ absl::StatusOr<FeatureReads> RedisFeatureSource::Read(std::string_view user, int
   cmds.push_back({"ZCARD", hist});
   cmds.push_back({"ZREVRANGE", hist, "0", std::to_string(recent_items - 1)});
   // No counts asked (all cached): no trending commands.
-  const size_t n_trend =
-      popularity_of.empty() ? 0 : 2 * static_cast<size_t>(keys_.partitions());
+  const size_t n_trend = popularity_of.empty() ? 0 : 2 * static_cast<size_t>(keys_.partitions());
   if (n_trend > 0) {
     for (auto& c : redis::TrendingCountsCommands(keys_, popularity_of))
       cmds.push_back(std::move(c));

@@ -137,17 +137,17 @@ TEST_F(FeatureAssemblerTest, MissingMetadataIsCachedAsUnknown) {
   ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
   // c has no metadata: cached as unknown, like the items that have some.
   EXPECT_EQ(fa.item_cache().size(), 5u);  // a, b, c, r1, r2
-  // The second request reads no metadata at all and makes one round trip;
-  // popularity (one partition) is read fresh.
-  source_.popularity["c"] = 0;
+  // The second request reads no metadata and no trending count (both
+  // cached, the counts for popularity_ttl) and makes one round trip.
+  source_.popularity["c"] = 0;  // within the TTL: not seen
   auto rows = fa.Assemble("u1", Cands());
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(FeatureAssembler::last_round_trips(), 1);
   ASSERT_EQ(source_.meta_asks.size(), 2u);
   EXPECT_TRUE(source_.meta_asks[1].empty());
-  EXPECT_EQ(source_.popularity_asks[1], (Strs{"a", "b", "c"}));
+  EXPECT_TRUE(source_.popularity_asks[1].empty());
   EXPECT_EQ(source_.item_asks.size(), 1u);
-  EXPECT_DOUBLE_EQ((*rows)[2].f[kPopularity], 0.0);
+  EXPECT_NEAR((*rows)[2].f[kPopularity], 2.0, 1e-12);  // the cached count
   EXPECT_DOUBLE_EQ((*rows)[2].f[kItemAgeDays], 0.0);
   EXPECT_DOUBLE_EQ((*rows)[0].f[kCategoryOverlap], 0.75);  // from the cache
 }
@@ -176,6 +176,18 @@ TEST_F(FeatureAssemblerTest, PopularityIsCachedOneAtATime) {
   EXPECT_EQ(source_.popularity_asks[1], (Strs{"a", "c"}));  // the misses only
   EXPECT_DOUBLE_EQ((*rows)[1].f[kPopularity], std::log(2.0));
   EXPECT_NEAR((*rows)[2].f[kPopularity], 2.0, 1e-12);
+}
+
+TEST_F(FeatureAssemblerTest, PopularityIsReadAgainAfterItsTtl) {
+  FeatureAssembler fa(source_, clock_,
+                      {.recent_items = 1, .popularity_ttl = std::chrono::milliseconds(1)});
+  ASSERT_TRUE(fa.Assemble("u1", {{.item_id = "b", .source = "mf"}}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  source_.popularity["b"] = 99;
+  auto rows = fa.Assemble("u1", {{.item_id = "b", .source = "mf"}});
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(source_.popularity_asks[1], (Strs{"b"}));
+  EXPECT_DOUBLE_EQ((*rows)[0].f[kPopularity], std::log(100.0));
 }
 
 TEST_F(FeatureAssemblerTest, AUserWithNoHistoryHasNoActivityOrOverlap) {
