@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   retrieval::ModelHolder holder(load_store, *redis_opts, keys, hold);
   holder.set_listener([&metrics](const retrieval::ServingModel& m) { metrics.OnModel(m); });
   retrieval::EaseModelHolder ease(load_store, *redis_opts, keys);
-  retrieval::Retriever retriever(holder, store, pool, keys, clock, ropts);
+  retrieval::RedisRetrievalSource source(pool, store, keys);
+  retrieval::Retriever retriever(holder, source, clock, ropts);
   retriever.set_ease(&ease);
   auto limiter = grpcutil::MakeLimiter(cfg, *registry);
   retrieval::RetrievalServiceImpl service(retriever, metrics, limiter.get());

@@ -82,16 +82,25 @@ struct HolderOptions {
 std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items,
                                                 const HolderOptions& options, bool build_hnsw_now);
 
+// The factor model being served, whatever serves it (the Retriever's view;
+// unit tests give it a fixed model).
+class ServingModels {
+ public:
+  virtual ~ServingModels() = default;
+  // nullptr until a model was loaded.
+  virtual std::shared_ptr<const ServingModel> Current() const = 0;
+};
+
 // The factors slot of the model store, served: each version becomes a
 // ServingModel (exact index at once; HNSW for large catalogues and the
 // neighbour table built in the background, off the request path).
-class ModelHolder {
+class ModelHolder final : public ServingModels {
  public:
   using Listener = std::function<void(const ServingModel&)>;
 
   ModelHolder(model::ModelStore& store, redis::Options redis_options, redis::Keyspace keys,
               HolderOptions options);
-  ~ModelHolder();
+  ~ModelHolder() override;
 
   // Loads the current version if there is one and starts following updates.
   void Start();
@@ -99,8 +108,7 @@ class ModelHolder {
   // Loads `version` now (tests, and the update path).
   absl::Status Load(const std::string& version);
 
-  // nullptr until a model was loaded.
-  std::shared_ptr<const ServingModel> Current() const;
+  std::shared_ptr<const ServingModel> Current() const override;
   // Called after a load and after each background build finishes. Set
   // before Start.
   void set_listener(Listener l) { listener_ = std::move(l); }

@@ -34,15 +34,12 @@ std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& ite
                         m.meta.alpha);
 }
 
-Retriever::Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool,
-                     redis::Keyspace keys, const Clock& clock, RetrieverOptions options)
-    : holder_(holder), store_(store), pool_(pool), keys_(std::move(keys)), clock_(clock),
-      options_(options), cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size),
-      trending_(
-          [this] {
-            return redis::TopTrending(pool_, keys_, clock_.NowMs(), options_.trending_keep);
-          },
-          options.trending_refresh) {}
+Retriever::Retriever(const ServingModels& models, RetrievalSource& source, const Clock& clock,
+                     RetrieverOptions options)
+    : holder_(models), source_(source), clock_(clock), options_(options),
+      cache_(options.user_cache_size), neighbours_(options.neighbour_cache_size),
+      trending_([this] { return source_.TopTrending(clock_.NowMs(), options_.trending_keep); },
+                options.trending_refresh) {}
 
 void Retriever::Start() {
   absl::Status st = trending_.Start();
@@ -162,7 +159,7 @@ struct Retriever::Context {
   std::vector<std::string> recent;             // the request's, then history, newest first
   std::unordered_set<std::string> blocked;     // recent + the request's exclude list
   // The same by model index (when m), a bit per item: 12.5 KB for 100k
-  // items, where a byte each (100 KB) cost a heap consolidation per request.
+  // items instead of a byte each (100 KB allocated and cleared per request).
   std::vector<uint64_t> blocked_bits;
   bool Skip(int32_t id) const { return (blocked_bits[id >> 6] >> (id & 63)) & 1; }
 };
@@ -190,11 +187,10 @@ absl::StatusOr<std::array<bool, kNumSources>> Retriever::ChooseSources(const Ret
 
 // History: what to filter, what to fold in, where item2item starts.
 absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
-  const std::string stop = std::to_string(options_.history_for_seen - 1);
-  RECSTACK_ASSIGN_OR_RETURN(redis::Reply hist,
-                            pool_.Command({"ZREVRANGE", keys_.History(q.user_id), "0", stop}));
+  RECSTACK_ASSIGN_OR_RETURN(std::vector<std::string> hist,
+                            source_.History(q.user_id, options_.history_for_seen));
   c.recent = q.recent;
-  for (const auto& e : hist.elements) c.recent.push_back(e.str);
+  for (auto& item : hist) c.recent.push_back(std::move(item));
   c.blocked.insert(c.recent.begin(), c.recent.end());
   c.blocked.insert(q.exclude.begin(), q.exclude.end());
   if (c.m != nullptr) {
@@ -217,7 +213,7 @@ Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context&
   const std::string cache_key = absl::StrCat(m.meta.version, "\x1f", q.user_id);
   std::optional<std::vector<float>> vec = cache_.Get(cache_key);
   if (!vec.has_value()) {
-    auto stored = store_.GetUserVector(m.meta.version, q.user_id);
+    auto stored = source_.UserVector(m.meta.version, q.user_id);
     if (!stored.ok()) {
       out.report.error = std::string(stored.status().message());
     } else {
@@ -385,23 +381,16 @@ absl::StatusOr<UserSample> Retriever::SampleUsers(int n) {
   if (sample_.model_version != m->meta.version) {
     UserSample fresh;
     fresh.model_version = m->meta.version;
-    // The version's user keys, by pattern (escaped as DeleteVersion does).
-    const std::string prefix = keys_.ModelUser(m->meta.version, "");
-    std::string pattern;
-    for (char ch : prefix) {
-      if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') pattern.push_back('\\');
-      pattern.push_back(ch);
-    }
-    pattern.push_back('*');
     // Stops early (with a sentinel status) once the sample is full.
     const absl::Status kFull = absl::CancelledError("sample full");
-    absl::Status scanned = pool_.Scan(pattern, 1000, [&](std::vector<std::string>& keys) {
-      for (const auto& key : keys) {
-        if (static_cast<int>(fresh.user_ids.size()) >= kMaxSampleUsers) return kFull;
-        if (key.size() > prefix.size()) fresh.user_ids.push_back(key.substr(prefix.size()));
-      }
-      return absl::OkStatus();
-    });
+    absl::Status scanned =
+        source_.ScanUsers(m->meta.version, [&](const std::vector<std::string>& users) {
+          for (const auto& user : users) {
+            if (static_cast<int>(fresh.user_ids.size()) >= kMaxSampleUsers) return kFull;
+            fresh.user_ids.push_back(user);
+          }
+          return absl::OkStatus();
+        });
     if (!scanned.ok() && scanned != kFull) return scanned;
     if (fresh.user_ids.empty()) {
       return absl::NotFoundError(

@@ -30,9 +30,9 @@
 #include "common/cache/lru.h"
 #include "common/cache/refreshed.h"
 #include "common/clock/clock.h"
-#include "common/redis/client.h"
 #include "common/redis/popularity.h"
 #include "services/retrieval/model_holder.h"
+#include "services/retrieval/retrieval_source.h"
 
 namespace recstack::retrieval {
 
@@ -114,8 +114,10 @@ std::vector<float> FoldIn(const ServingModel& m, const std::vector<int32_t>& ite
 
 class Retriever {
  public:
-  Retriever(ModelHolder& holder, model::ModelStore& store, redis::Pool& pool, redis::Keyspace keys,
-            const Clock& clock, RetrieverOptions options);
+  // `models` serves the factor models (ModelHolder), `source` the rest
+  // (RedisRetrievalSource); both must outlive the retriever.
+  Retriever(const ServingModels& models, RetrievalSource& source, const Clock& clock,
+            RetrieverOptions options);
   ~Retriever() { Stop(); }
 
   // Starts (and Stop ends) the background trending refresh.
@@ -181,10 +183,8 @@ class Retriever {
 
   absl::StatusOr<std::vector<Candidate>> Trending(int k);
 
-  ModelHolder& holder_;
-  model::ModelStore& store_;
-  redis::Pool& pool_;
-  redis::Keyspace keys_;
+  const ServingModels& holder_;
+  RetrievalSource& source_;
   const Clock& clock_;
   RetrieverOptions options_;
   UserVectorCache cache_;

@@ -93,8 +93,10 @@ class PagesE2E : public ::testing::Test {
     holder_->Start();
     ASSERT_NE(holder_->Current(), nullptr);
     ASSERT_EQ(holder_->Current()->meta.version, "v2");
-    retriever_ = std::make_unique<retrieval::Retriever>(
-        *holder_, *models_, *pool_, redis_.keyspace(), clock_, retrieval::RetrieverOptions{});
+    retrieval_source_ =
+        std::make_unique<retrieval::RedisRetrievalSource>(*pool_, *models_, redis_.keyspace());
+    retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *retrieval_source_, clock_,
+                                                        retrieval::RetrieverOptions{});
     retriever_->Start();
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
     retrieval_ =
@@ -217,6 +219,7 @@ class PagesE2E : public ::testing::Test {
   std::unique_ptr<training::TrainingServiceImpl> training_;
   std::unique_ptr<testing::InProcessServer> training_server_;
   std::unique_ptr<retrieval::ModelHolder> holder_;
+  std::unique_ptr<retrieval::RedisRetrievalSource> retrieval_source_;
   std::unique_ptr<retrieval::Retriever> retriever_;
   std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
   std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;

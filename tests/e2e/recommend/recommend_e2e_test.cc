@@ -63,8 +63,10 @@ class RecommendE2E : public ::testing::Test {
         *models_, redis_.options(), redis_.keyspace(), retrieval::HolderOptions{});
     holder_->Start();
     ASSERT_NE(holder_->Current(), nullptr);
-    retriever_ = std::make_unique<retrieval::Retriever>(
-        *holder_, *models_, *pool_, redis_.keyspace(), clock_, retrieval::RetrieverOptions{});
+    retrieval_source_ =
+        std::make_unique<retrieval::RedisRetrievalSource>(*pool_, *models_, redis_.keyspace());
+    retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *retrieval_source_, clock_,
+                                                        retrieval::RetrieverOptions{});
     retriever_->Start();  // the trending list, read from Redis in the background
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
     retrieval_ =
@@ -164,6 +166,7 @@ class RecommendE2E : public ::testing::Test {
   std::unique_ptr<training::EventLog> event_log_;
   std::unique_ptr<training::JobRunner> runner_;
   std::unique_ptr<retrieval::ModelHolder> holder_;
+  std::unique_ptr<retrieval::RedisRetrievalSource> retrieval_source_;
   std::unique_ptr<retrieval::Retriever> retriever_;
   std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
   std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;

@@ -39,13 +39,13 @@ class RetrievalTest : public ::testing::Test {
   void SetUp() override {
     pool_ = std::make_unique<redis::Pool>(redis_.options(), 8);
     store_ = std::make_unique<model::ModelStore>(*pool_, redis::Keyspace());
+    source_ = std::make_unique<RedisRetrievalSource>(*pool_, *store_, redis::Keyspace());
     HolderOptions ho;
     ho.poll_interval = 200ms;
     holder_ = std::make_unique<ModelHolder>(*store_, redis_.options(), redis::Keyspace(), ho);
     RetrieverOptions ro;
     ro.trending_refresh = 50ms;
-    retriever_ =
-        std::make_unique<Retriever>(*holder_, *store_, *pool_, redis::Keyspace(), clock_, ro);
+    retriever_ = std::make_unique<Retriever>(*holder_, *source_, clock_, ro);
     retriever_->Start();
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<RetrievalMetrics>(*registry_);
@@ -81,6 +81,7 @@ class RetrievalTest : public ::testing::Test {
   ManualClock clock_{1767225600000};
   std::unique_ptr<redis::Pool> pool_;
   std::unique_ptr<model::ModelStore> store_;
+  std::unique_ptr<RedisRetrievalSource> source_;
   std::unique_ptr<ModelHolder> holder_;
   std::unique_ptr<Retriever> retriever_;
   std::shared_ptr<prometheus::Registry> registry_;
