@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc/tls.h"
 #include "common/log/log.h"
 
@@ -43,6 +44,11 @@ void ServerRunner::SetReadinessProbe(std::function<absl::Status()> probe,
 std::string ServerRunner::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
 absl::Status ServerRunner::Start() {
+  // Debian's Abseil is built with absl::Mutex deadlock detection on: every
+  // lock of gRPC's mutexes updates a global lock-order graph (3% of the
+  // gateway's CPU per Recommend, docs/serving.md). Our sanitizer builds
+  // and tests find lock-order bugs; a serving process does not need it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto credentials = MakeServerCredentials(options_.tls);

@@ -136,6 +136,7 @@ bool Gateway::ServeFallback(int k, v1::RecommendResponse& resp) const {
 void Gateway::AddItemMetadata(v1::RecommendResponse& resp, Clock::time_point deadline) {
   std::vector<std::string> missing;
   for (auto& it : *resp.mutable_items()) {
+    if (it.has_item() && it.item().item_id() == it.item_id()) continue;  // ranking's
     auto hit = items_.Get(it.item_id());
     if (!hit.has_value()) {
       missing.push_back(it.item_id());
@@ -156,6 +157,7 @@ void Gateway::AddItemMetadata(v1::RecommendResponse& resp, Clock::time_point dea
     items_.Put(id, m != meta.end() ? *m->second : v1::Item());
   }
   for (auto& it : *resp.mutable_items()) {
+    if (it.has_item() && it.item().item_id() == it.item_id()) continue;
     auto m = meta.find(it.item_id());
     if (m != meta.end()) *it.mutable_item() = *m->second;
   }
@@ -215,7 +217,7 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     auto t = std::chrono::steady_clock::now();
     v1::RetrieveRequest rreq;
     rreq.set_user_id(req.user_id());
-    rreq.set_k(std::min(options_.max_candidates, std::max(5 * k, 100)));
+    rreq.set_k(std::clamp(5 * k, options_.min_candidates, options_.max_candidates));
     auto r = retrieval_->Retrieve(rreq, StageDeadline(options_.retrieval_budget, deadline));
     rst = r.status();
     if (r.ok()) cands = *std::move(r);
@@ -312,7 +314,9 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       resp.set_ranker("retrieval-order");
     }
   }
-  // Titles, best effort: the cache, then one small call for its misses.
+  // Titles, best effort: ranked items carry them (ranking reads them with
+  // the features); for the others the cache, then one small call for its
+  // misses.
   if (resp.items_size() > 0) {
     auto t = std::chrono::steady_clock::now();
     AddItemMetadata(resp, deadline);
@@ -364,6 +368,8 @@ void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp,
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
           .count();
   std::lock_guard<std::mutex> lock(q_mu_);
+  const bool was_empty = queue_.empty();
+  if (was_empty) oldest_queued_ = std::chrono::steady_clock::now();
   int pos = 0;
   for (const auto& it : resp.items()) {
     if (queue_.size() >= options_.impression_queue) {
@@ -397,7 +403,10 @@ void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp,
     queue_.push_back(std::move(e));
     ++pos;
   }
-  q_cv_.notify_one();
+  // The sender starts its linger on the first event and wakes early only
+  // for a full batch.
+  if (was_empty || queue_.size() >= static_cast<size_t>(options_.impression_batch))
+    q_cv_.notify_one();
 }
 
 void Gateway::SendImpressions() {
@@ -409,11 +418,16 @@ void Gateway::SendImpressions() {
       if (stopping_) return;
       continue;
     }
+    const size_t full = static_cast<size_t>(options_.impression_batch);
+    q_cv_.wait_until(lock, oldest_queued_ + options_.impression_linger,
+                     [this, full] { return stopping_ || queue_.size() >= full; });
     v1::IngestEventsRequest batch;
     while (!queue_.empty() && batch.events_size() < options_.impression_batch) {
       *batch.add_events() = std::move(queue_.front());
       queue_.pop_front();
     }
+    // What is left waits from now.
+    if (!queue_.empty()) oldest_queued_ = std::chrono::steady_clock::now();
     lock.unlock();
     auto r = ingestion_->IngestEvents(batch, Clock::now() + std::chrono::seconds(2));
     if (r.ok()) {

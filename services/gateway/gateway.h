@@ -10,7 +10,8 @@
 // serve. Item metadata (titles) comes from an in-memory cache with a TTL;
 // only its misses are asked of ingestion. Impressions go to ingestion on a
 // background thread through a bounded queue: logging never delays or fails
-// a response, and what does not fit is dropped and counted.
+// a response, and what does not fit is dropped and counted. A batch goes
+// when it is full or has waited `impression_linger`.
 //
 // The experiments view (the /experiments page) asks ranking which
 // experiments it runs and the training service for their readouts, each
@@ -51,9 +52,14 @@ struct GatewayOptions {
   std::chrono::milliseconds ranking_budget{40};
   std::chrono::milliseconds metadata_budget{20};
   std::chrono::milliseconds total_budget{150};
-  int max_candidates = 500;         // asked of retrieval: clamp(5k, 100, this)
+  // Candidates asked of retrieval: clamp(5k, min_candidates, max_candidates).
+  int min_candidates = 50;
+  int max_candidates = 500;
   size_t impression_queue = 10000;  // events waiting to be sent
   int impression_batch = 500;
+  // A batch is sent once it is full or its oldest event has waited this
+  // long: one IngestEvents per batch, not one per answer.
+  std::chrono::milliseconds impression_linger{50};
   bool log_impressions = true;
   // Exploration (docs/experiments.md): with this probability a ranked
   // answer is shown in a uniformly random order, so every shown item has
@@ -64,7 +70,7 @@ struct GatewayOptions {
   int fallback_items = 500;
   std::chrono::milliseconds fallback_refresh{2000};
   size_t item_cache_size = 100'000;
-  std::chrono::milliseconds item_cache_ttl{60'000};
+  std::chrono::milliseconds item_cache_ttl{300'000};
   // The experiments view: ranking's list of experiments, and one readout
   // (the training service reads the event log for it).
   std::chrono::milliseconds experiments_budget{2000};
@@ -162,6 +168,7 @@ class Gateway {
   std::mutex q_mu_;
   std::condition_variable q_cv_;
   std::deque<v1::Event> queue_;
+  std::chrono::steady_clock::time_point oldest_queued_;  // of queue_.front()'s answer
   bool stopping_ = false;
   std::thread sender_;
 };

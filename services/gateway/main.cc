@@ -59,6 +59,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--total-budget-ms", total_ms, "deadline of the whole Recommend call")
       ->capture_default_str();
+  app.add_option("--min-candidates", g.min_candidates,
+                 "candidates asked of retrieval: clamp(5 x k, this, --max-candidates)")
+      ->envname(config::EnvName("min-candidates"))
+      ->capture_default_str();
+  app.add_option("--max-candidates", g.max_candidates, "the most candidates asked of retrieval")
+      ->envname(config::EnvName("max-candidates"))
+      ->capture_default_str();
   app.add_flag("--log-impressions,!--no-log-impressions", g.log_impressions,
                "send IMPRESSION events to ingestion");
   app.add_option("--explore-rate", g.explore_rate,
@@ -76,6 +83,12 @@ int main(int argc, char** argv) {
   }
   if (st.ok() && !(g.explore_rate >= 0 && g.explore_rate <= 1))
     st = absl::InvalidArgumentError("--explore-rate: must be 0-1");
+  if (st.ok() && !(g.min_candidates >= 1 && g.min_candidates <= g.max_candidates &&
+                   g.max_candidates <= 1000)) {
+    st = absl::InvalidArgumentError(
+        "--min-candidates and --max-candidates: need 1 <= min <= max <= 1000 (retrieval's largest "
+        "k)");
+  }
   if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1))
     st = absl::InvalidArgumentError("budgets must be >= 1 ms");
   if (!st.ok()) return grpcutil::Fail("gateway", st, 2);

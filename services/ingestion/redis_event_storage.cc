@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/redis/item_hash.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
@@ -183,29 +184,14 @@ absl::StatusOr<std::vector<ItemRecord>> RedisEventStorage::GetItems(
   RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
   std::vector<ItemRecord> out;
   for (size_t i = 0; i < replies.size(); ++i) {
-    const auto& r = replies[i];
-    if (r.elements.empty()) continue;
+    redis::ItemFields f;
+    if (!redis::ParseItemHash(replies[i], &f)) continue;
     ItemRecord it;
     it.item_id = ids[i];
-    for (size_t f = 0; f + 1 < r.elements.size(); f += 2) {
-      const std::string& k = r.elements[f].str;
-      const std::string& v = r.elements[f + 1].str;
-      if (k == "title") {
-        it.title = v;
-      } else if (k == "categories") {
-        std::string_view rest = v;
-        while (!rest.empty()) {
-          size_t p = rest.find('|');
-          it.categories.emplace_back(rest.substr(0, p));
-          if (p == std::string_view::npos) break;
-          rest.remove_prefix(p + 1);
-        }
-      } else if (k == "created_at_ms") {
-        std::from_chars(v.data(), v.data() + v.size(), it.created_at_ms);
-      } else if (k.rfind("attr.", 0) == 0) {
-        it.attributes[k.substr(5)] = v;
-      }
-    }
+    it.title = std::move(f.title);
+    it.categories = std::move(f.categories);
+    it.created_at_ms = f.created_at_ms;
+    it.attributes = std::move(f.attributes);
     out.push_back(std::move(it));
   }
   return out;

@@ -71,7 +71,8 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   std::vector<CandidateIn> kept;
   if (n < q.candidates.size()) kept.assign(q.candidates.begin(), q.candidates.begin() + n);
   const std::vector<CandidateIn>& cands = n < q.candidates.size() ? kept : q.candidates;
-  auto rows = features_.Assemble(q.user_id, cands);
+  std::vector<ItemMeta> metas;
+  auto rows = features_.Assemble(q.user_id, cands, &metas);
   if (!rows.ok()) return rows.status();
   std::vector<Scored> scored = (*ranker)->ScoreAll(*rows);
   std::vector<int> order(rows->size());
@@ -95,6 +96,7 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   }
   if (static_cast<int>(order.size()) > q.k) order.resize(q.k);
   res.features = *std::move(rows);
+  res.metas = std::move(metas);
   {
     std::vector<const FeatureRow*> served_rows;
     std::vector<Scored*> served;

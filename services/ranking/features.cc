@@ -22,7 +22,7 @@ FeatureAssembler::FeatureAssembler(FeatureSource& source, const Clock& clock,
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
 absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
-    std::string_view user, const std::vector<CandidateIn>& cands) {
+    std::string_view user, const std::vector<CandidateIn>& cands, std::vector<ItemMeta>* metas) {
   tls_round_trips = 0;
   // Candidates' metadata: the cache first, the misses in the same read.
   std::vector<std::optional<ItemMeta>> meta(cands.size());
@@ -91,7 +91,9 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   for (auto& m : meta) in.items.push_back(std::move(*m));
   in.recent.reserve(recent_meta.size());
   for (auto& m : recent_meta) in.recent.push_back(std::move(*m));
-  return ComputeFeatures(cands, in);
+  std::vector<FeatureRow> rows = ComputeFeatures(cands, in);
+  if (metas != nullptr) *metas = std::move(in.items);
+  return rows;
 }
 
 std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,

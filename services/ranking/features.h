@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,19 +46,23 @@ struct ItemMeta {
   bool known = false;  // false: no rs:item hash (cached too, for the TTL)
   std::vector<std::string> categories;
   int64_t created_at_ms = 0;
+  // Not features: the ranked items carry them to the gateway, which then
+  // needs no metadata call of its own (docs/serving.md).
+  std::string title;
+  std::map<std::string, std::string> attributes;
 };
 
 struct FeatureOptions {
   int recent_items = 20;             // the user's items whose categories count
   size_t item_cache_size = 200'000;  // items whose metadata is cached
-  std::chrono::milliseconds item_cache_ttl{60'000};
+  std::chrono::milliseconds item_cache_ttl{300'000};
   // A candidate's trending count is cached this long (a 24 h half-life
-  // moves it by 0.003% a second, and the events of 5 s are a small share of
+  // moves it by 0.003% a second, and the events of 30 s are a small share of
   // any count that matters for ranking); only the misses are asked, one
   // ZMSCORE per event partition. Read fresh every request, the counts cost
   // Redis 314 us per Rank on a 100k-item catalogue: a ZMSCORE reply of 100
   // doubles, each printed with %.17g (INFO commandstats, 2026-11-30).
-  std::chrono::milliseconds popularity_ttl{5000};
+  std::chrono::milliseconds popularity_ttl{30'000};
 };
 
 // What Assemble reads for one request: every input of the features, so
@@ -102,8 +107,11 @@ class FeatureSource {
 class FeatureAssembler {
  public:
   FeatureAssembler(FeatureSource& source, const Clock& clock, FeatureOptions options = {});
+  // The candidates' features; with `metas`, also their metadata (one per
+  // candidate, known = false where the item has none).
   absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user,
-                                                   const std::vector<CandidateIn>& cands);
+                                                   const std::vector<CandidateIn>& cands,
+                                                   std::vector<ItemMeta>* metas = nullptr);
 
   const cache::LruCache<ItemMeta>& item_cache() const { return items_; }
   // Round trips (FeatureSource calls) of the last Assemble on this thread.

@@ -86,6 +86,17 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
     if (item.row >= 0) {
       for (double v : res->features[item.row].f) p->add_features(static_cast<float>(v));
     }
+    // Its metadata, from ranking's cache: the gateway shows it as is.
+    if (item.row >= 0 && static_cast<size_t>(item.row) < res->metas.size() &&
+        res->metas[item.row].known) {
+      const ItemMeta& m = res->metas[item.row];
+      v1::Item* it = p->mutable_item();
+      it->set_item_id(item.item_id);
+      it->set_title(m.title);
+      for (const auto& c : m.categories) it->add_categories(c);
+      it->set_created_at_ms(m.created_at_ms);
+      it->mutable_attributes()->insert(m.attributes.begin(), m.attributes.end());
+    }
   }
   resp->set_feature_schema(kFeatureSchema);
   resp->set_degraded(res->degraded);

@@ -1,43 +1,27 @@
 #include "services/ranking/redis_feature_source.h"
 
-#include <charconv>
-
 #include "absl/strings/str_cat.h"
+#include "common/redis/item_hash.h"
 #include "common/redis/popularity.h"
 #include "common/status/status.h"
 
 namespace recstack::ranking {
 namespace {
 
-std::vector<std::string> SplitCats(const std::string& s) {
-  std::vector<std::string> out;
-  std::string_view rest = s;
-  while (!rest.empty()) {
-    size_t p = rest.find('|');
-    out.emplace_back(rest.substr(0, p));
-    if (p == std::string_view::npos) break;
-    rest.remove_prefix(p + 1);
-  }
-  return out;
-}
-
 std::vector<std::string> MetaCommand(const redis::Keyspace& keys, std::string_view item) {
-  return {"HMGET", keys.Item(item), "categories", "created_at_ms"};
+  return {"HGETALL", keys.Item(item)};
 }
 
-// HMGET categories created_at_ms; known when either field is there.
+// Known when the hash exists.
 ItemMeta ParseMeta(const redis::Reply& r) {
   ItemMeta m;
-  if (r.elements.size() != 2) return m;
-  if (r.elements[0].is_string()) {
-    m.known = true;
-    m.categories = SplitCats(r.elements[0].str);
-  }
-  if (r.elements[1].is_string()) {
-    m.known = true;
-    const std::string& v = r.elements[1].str;
-    std::from_chars(v.data(), v.data() + v.size(), m.created_at_ms);
-  }
+  redis::ItemFields f;
+  if (!redis::ParseItemHash(r, &f)) return m;
+  m.known = true;
+  m.categories = std::move(f.categories);
+  m.created_at_ms = f.created_at_ms;
+  m.title = std::move(f.title);
+  m.attributes = std::move(f.attributes);
   return m;
 }
 

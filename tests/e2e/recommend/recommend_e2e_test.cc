@@ -231,6 +231,35 @@ TEST_F(RecommendE2E, KnownFoldedInAndUnknownUsers) {
   for (const auto& it : cold->items()) EXPECT_EQ(it.source(), "trending");
 }
 
+TEST_F(RecommendE2E, RankedItemsCarryTheirMetadataFromRanking) {
+  // Every movie's metadata (title, categories, an attribute), as
+  // ingestion's UpsertItems stores it.
+  std::vector<ingestion::ItemRecord> items;
+  for (int i = 1; i <= 1682; ++i) {
+    const std::string id = std::to_string(i);
+    items.push_back({.item_id = id,
+                     .title = "Movie " + id,
+                     .categories = {"drama", i % 2 ? "odd" : "even"},
+                     .created_at_ms = 1000 + i,
+                     .attributes = {{"year", std::to_string(1900 + i % 100)}}});
+  }
+  ASSERT_TRUE(store_->UpsertItems(items).ok());
+  auto r = Recommend("1", 10);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->items_size(), 10);
+  EXPECT_EQ(r->ranker(), "linear");
+  for (const auto& it : r->items()) {
+    const int i = std::stoi(it.item_id());
+    EXPECT_EQ(it.item().item_id(), it.item_id());
+    EXPECT_EQ(it.item().title(), "Movie " + it.item_id());
+    EXPECT_EQ(
+        std::vector<std::string>(it.item().categories().begin(), it.item().categories().end()),
+        (std::vector<std::string>{"drama", i % 2 ? "odd" : "even"}));
+    EXPECT_EQ(it.item().created_at_ms(), 1000 + i);
+    EXPECT_EQ(it.item().attributes().at("year"), std::to_string(1900 + i % 100));
+  }
+}
+
 TEST_F(RecommendE2E, OverHttp) {
   httplib::Client http("127.0.0.1", http_->port());
   auto res = http.Get("/v1/users/1/recommendations?k=10&debug=true");

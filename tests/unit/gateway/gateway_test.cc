@@ -16,6 +16,8 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -78,6 +80,13 @@ struct FakeRanking : RankingBackend {
       for (int f = 1; f < ranking::kNumFeatures; ++f) s.add_features(0.5f * f);
       *r.add_items() = s;
     }
+    // Ranking's own metadata for the items it knows (those whose id is
+    // in `with_metadata`).
+    for (auto& item : *r.mutable_items()) {
+      if (!with_metadata.count(item.item_id())) continue;
+      item.mutable_item()->set_item_id(item.item_id());
+      item.mutable_item()->set_title("Ranking's title of " + item.item_id());
+    }
     if (!degraded_reason.empty()) {
       r.set_degraded(true);
       r.set_degraded_reason(degraded_reason);
@@ -107,6 +116,7 @@ struct FakeRanking : RankingBackend {
   std::mutex mu;
   absl::Status status;
   std::string degraded_reason;  // set: answers as a ranker that fell back
+  std::set<std::string> with_metadata;
   std::vector<v1::RankRequest> calls;
   std::vector<Deadline> deadlines;
 };
@@ -222,9 +232,9 @@ TEST_F(GatewayCore, RetrievalThenRankingKeepsRetrievalReasonsAndAddsTitles) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->degraded());
   ASSERT_EQ(r->items_size(), 5);
-  // Ranking's order (the fake reverses the 100 candidates asked for).
+  // Ranking's order (the fake reverses retrieval's 30 candidates).
   ASSERT_EQ(retrieval_->calls.size(), 1u);
-  EXPECT_EQ(retrieval_->calls[0].k(), 100);  // clamp(5k, 100, max_candidates)
+  EXPECT_EQ(retrieval_->calls[0].k(), 50);  // clamp(5k, min_candidates, max_candidates)
   EXPECT_EQ(r->items(0).item_id(), "c29");
   EXPECT_EQ(r->items(0).explanation().reason(), "because c29");
   EXPECT_EQ(r->items(0).item().title(), "Title of c29");
@@ -336,6 +346,23 @@ TEST_F(GatewayCore, TitlesComeFromTheCacheAfterTheFirstAsk) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(ingestion_->get_items_calls, asked);
   EXPECT_EQ(r->items(0).item().title(), "Title of c29");
+}
+
+TEST_F(GatewayCore, RankedItemsCarryingMetadataNeedNoMetadataCall) {
+  Make();
+  ranking_->with_metadata = {"c29", "c28", "c27", "c26", "c25"};
+  auto r = gateway_->Recommend(Req("u1", 5), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(ingestion_->get_items_calls, 0);
+  EXPECT_EQ(r->items(0).item().title(), "Ranking's title of c29");
+  // One item without: only that one is asked for, and the others keep
+  // ranking's metadata.
+  ranking_->with_metadata.erase("c27");
+  r = gateway_->Recommend(Req("u2", 5), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(ingestion_->get_items_calls, 1);
+  EXPECT_EQ(r->items(0).item().title(), "Ranking's title of c29");
+  EXPECT_EQ(r->items(2).item().title(), "Title of c27");
 }
 
 TEST_F(GatewayCore, EveryServedItemIsLoggedAsAnImpressionWithItsPosition) {
