@@ -916,6 +916,9 @@ uint64_t StreamSeed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
 struct ExplicitScratchImpl {
   std::vector<float> x, t, xtx, xtt;  // max_n x k, max_n, k x k, k
   std::vector<double> a, b;           // k x k, k
+  // kCholeskyBatch rows' systems: their lower triangles packed for
+  // CholeskyLowerBatch, and right-hand sides (kCholeskyBatch x k).
+  std::vector<double> packed, rhs;
 };
 
 // The normal equations of one row against the other side's theta
@@ -940,6 +943,43 @@ void RowNormalEquations(const math::CsrMatrix& m, int64_t row, const math::Matri
   }
   math::SyrkAtA(k, n, 1.0f, s.x.data(), k, 0.0f, s.xtx.data());
   math::Gemv(true, n, k, 1.0f, s.x.data(), k, s.t.data(), 0.0f, s.xtt.data());
+}
+
+// The explicit half-sweeps' row solves, kCholeskyBatch rows at a time: for
+// each row of [begin, end) fill(row, lower, b) writes the lower triangle of
+// its k x k system matrix, element (i, j <= i) at lower[(i (i + 1) / 2 + j)
+// * kCholeskyBatch], and its right-hand side into b, and returns false to
+// skip the row; the rows' matrices are factored together
+// (CholeskyLowerBatch, SIMD across rows; docs/bench/explicit_cholesky.json
+// has it against one at a time and LAPACK dpotrf); then solve(row, l, m, b)
+// runs with the packed factors l (the row's is matrix m) and its right-hand
+// side, or failed(row) where the matrix is not positive definite.
+template <typename Fill, typename Solve, typename Failed>
+void SolveRowsBatched(int64_t begin, int64_t end, int k, ExplicitScratchImpl& s, Fill fill,
+                      Solve solve, Failed failed) {
+  constexpr int B = kCholeskyBatch;
+  int64_t rows[B];
+  for (int64_t g = begin; g < end;) {
+    int count = 0;
+    for (; g < end && count < B; ++g) {
+      if (fill(g, s.packed.data() + count, s.rhs.data() + count * k)) rows[count++] = g;
+    }
+    if (count == 0) break;
+    for (int m = count; m < B; ++m) {  // unused lanes: the identity
+      size_t e = 0;
+      for (int i = 0; i < k; ++i)
+        for (int j = 0; j <= i; ++j, ++e) s.packed[e * B + m] = i == j ? 1.0 : 0.0;
+    }
+    bool ok[B];
+    CholeskyLowerBatch(s.packed.data(), k, ok);
+    for (int m = 0; m < count; ++m) {
+      if (ok[m]) {
+        solve(rows[m], s.packed.data(), m, s.rhs.data() + m * k);
+      } else {
+        failed(rows[m]);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -997,6 +1037,8 @@ absl::Status ExplicitModel::Init(const math::CsrMatrix& by_user, const math::Csr
     s.xtt.resize(k);
     s.a.resize(k * k);
     s.b.resize(k);
+    s.packed.resize(static_cast<size_t>(k) * (k + 1) / 2 * kCholeskyBatch);
+    s.rhs.resize(static_cast<size_t>(k) * kCholeskyBatch);
   }
   return absl::OkStatus();
 }
@@ -1007,24 +1049,29 @@ void ExplicitModel::AlsHalf(const math::CsrMatrix& m, const math::Matrix& fixed,
   const int d = params_.factors, k = d + 1;
   ParallelFor(m.rows, params_.threads, 32, [&](int64_t b, int64_t e, int t) {
     Scratch& s = scratch_[t];
-    for (int64_t row = b; row < e; ++row) {
+    auto fill = [&](int64_t row, double* lower, double* b_out) {
       const int64_t n = m.indptr[row + 1] - m.indptr[row];
-      if (n == 0) continue;
+      if (n == 0) return false;
       RowNormalEquations(m, row, fixed, mu_, s);
       const double scale = std::pow(static_cast<double>(n), params_.reg_exponent);
-      for (int a = 0; a < k * k; ++a) s.a[a] = s.xtx[a];
+      size_t e = 0;
       for (int a = 0; a < k; ++a) {
+        for (int c = 0; c < a; ++c, ++e) lower[e * kCholeskyBatch] = s.xtx[a * k + c];
         const float reg = a < d || params_.bias_regularization < 0 ? params_.regularization
                                                                    : params_.bias_regularization;
-        s.a[a * k + a] += reg * scale;
-        s.b[a] = s.xtt[a];
+        lower[e++ * kCholeskyBatch] = s.xtx[a * k + a] + reg * scale;
+        b_out[a] = s.xtt[a];
       }
-      if (!CholeskyLower(s.a.data(), k)) continue;  // singular (lambda 0): keep the iterate
-      SolveLower(s.a.data(), k, s.b.data());
-      SolveLowerTransposed(s.a.data(), k, s.b.data());
+      return true;
+    };
+    auto solve_row = [&](int64_t row, const double* l, int lane, double* rhs) {
+      SolveLowerBatch(l, k, lane, rhs);
+      SolveLowerTransposedBatch(l, k, lane, rhs);
       float* out = solve.row(row);
-      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
-    }
+      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(rhs[a]);
+    };
+    // Singular (lambda 0): keep the iterate.
+    SolveRowsBatched(b, e, k, s, fill, solve_row, [](int64_t) {});
   });
 }
 
@@ -1074,21 +1121,26 @@ absl::Status GibbsSampler::HalfSweep(const math::CsrMatrix& m, const math::Matri
   std::atomic<bool> failed{false};
   ParallelFor(m.rows, params_.threads, 32, [&](int64_t b, int64_t e, int t) {
     Scratch& s = scratch_[t];
-    for (int64_t row = b; row < e; ++row) {
+    auto fill = [&](int64_t row, double* lower, double* b_out) {
       RowNormalEquations(m, row, fixed, mu_, s);
-      for (int a = 0; a < k * k; ++a) s.a[a] = noise_ * s.xtx[a] + prior->precision[a];
-      for (int a = 0; a < k; ++a) s.b[a] = noise_ * s.xtt[a] + pm[a];
-      if (!CholeskyLower(s.a.data(), k)) {
-        failed = true;
-        continue;
+      size_t e = 0;
+      for (int a = 0; a < k; ++a) {
+        for (int c = 0; c <= a; ++c, ++e) {
+          lower[e * kCholeskyBatch] = noise_ * s.xtx[a * k + c] + prior->precision[a * k + c];
+        }
+        b_out[a] = noise_ * s.xtt[a] + pm[a];
       }
-      SolveLower(s.a.data(), k, s.b.data());
+      return true;
+    };
+    auto solve_row = [&](int64_t row, const double* l, int lane, double* rhs) {
+      SolveLowerBatch(l, k, lane, rhs);
       math::Rng rng(StreamSeed(params_.seed, sweep, side, static_cast<uint64_t>(row)));
-      for (int a = 0; a < k; ++a) s.b[a] += rng.Normal();
-      SolveLowerTransposed(s.a.data(), k, s.b.data());
+      for (int a = 0; a < k; ++a) rhs[a] += rng.Normal();
+      SolveLowerTransposedBatch(l, k, lane, rhs);
       float* out = solve.row(row);
-      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
-    }
+      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(rhs[a]);
+    };
+    SolveRowsBatched(b, e, k, s, fill, solve_row, [&](int64_t) { failed = true; });
   });
   if (failed)
     return absl::InternalError(
