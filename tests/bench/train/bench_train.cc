@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -33,6 +34,15 @@ double Median(std::vector<double> v) {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The 1-minute load average (the machine is shared: other load moves the
+// timings); -1 if unreadable.
+double LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  double load = -1;
+  f >> load;
+  return f ? load : -1;
 }
 
 double SgemmSeconds(int threads, int reps) {
@@ -130,6 +140,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const double load_start = LoadAverage();
   const double sgemm = SgemmSeconds(p.threads, 5);
   const double t0 = Now();
   auto data = LoadDataset(input, {.format = *data_format});
@@ -221,6 +232,8 @@ int main(int argc, char** argv) {
       {"solve_seconds_total", als.solve_seconds()},
       {"fit_seconds_total", total_fit},
       {"load_seconds", load_seconds},
+      {"load_average_start", load_start},
+      {"load_average_end", LoadAverage()},
       {"eval_seconds", eval_seconds},
       {"users", nu},
       {"items", ni},
