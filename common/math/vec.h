@@ -31,9 +31,13 @@ RECSTACK_INLINE void Store(float* p, VecF<W> v) {
   __builtin_memcpy(p, &v, sizeof(v));
 }
 
+// Every lane s: one broadcast (vbroadcastss, from memory when s is loaded).
+// `{} + s` would add 0.0f first, which the compiler must keep without
+// -ffast-math (it turns -0 into +0), and a lane-by-lane fill becomes a chain
+// of inserts; s - 0.0f is s for every s, so the subtraction folds away.
 template <int W>
 RECSTACK_INLINE VecF<W> Splat(float s) {
-  return VecF<W>{} + s;
+  return s - VecF<W>{};
 }
 
 // Pairwise sum of the lanes.

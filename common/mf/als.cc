@@ -249,6 +249,233 @@ RECSTACK_INLINE void SubspaceBody(const RowBlock& blk, const float* __restrict g
   }
 }
 
+// The eight lane sums of p[0..7] as one vector (lane i = sum of p[i]'s
+// lanes): a transpose-and-add tree, 14 shuffles and 7 adds for eight dot
+// products instead of eight horizontal sums. Fixed order.
+RECSTACK_INLINE VecF<8> LaneSums8(const VecF<8> (&p)[8]) {
+  typedef int Mask __attribute__((vector_size(8 * sizeof(int))));
+  VecF<8> q[4], r[2];
+  for (int i = 0; i < 4; ++i) {
+    q[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], Mask{0, 8, 1, 9, 4, 12, 5, 13}) +
+           __builtin_shuffle(p[2 * i], p[2 * i + 1], Mask{2, 10, 3, 11, 6, 14, 7, 15});
+  }
+  for (int i = 0; i < 2; ++i) {
+    r[i] = __builtin_shuffle(q[2 * i], q[2 * i + 1], Mask{0, 1, 8, 9, 4, 5, 12, 13}) +
+           __builtin_shuffle(q[2 * i], q[2 * i + 1], Mask{2, 3, 10, 11, 6, 7, 14, 15});
+  }
+  return __builtin_shuffle(r[0], r[1], Mask{0, 1, 2, 3, 8, 9, 10, 11}) +
+         __builtin_shuffle(r[0], r[1], Mask{4, 5, 6, 7, 12, 13, 14, 15});
+}
+
+// <y, delta> over one block of BS (a multiple of 8) floats, as 8 lanes.
+template <int BS>
+RECSTACK_INLINE VecF<8> BlockDot8(const float* __restrict y, const float* __restrict delta) {
+  VecF<8> acc = Load<8>(y) * Load<8>(delta);
+  for (int c = 8; c < BS; c += 8) acc += Load<8>(y + c) * Load<8>(delta + c);
+  return acc;
+}
+
+// Splat<V>(*p) as one broadcast load. GCC otherwise sees that *p is a lane
+// of a vector just loaded from the same row and extracts it with two
+// shuffles (vpermilps + vinsertf128), which saturates the shuffle port in
+// the rank-1 updates below.
+// W: the widest vector of the calling variant (no ymm broadcast in SSE2).
+template <int W, int V>
+RECSTACK_INLINE VecF<V> SplatFromMemory(const float* p) {
+  if constexpr ((V == 8 || V == 16) && W >= V) {
+    VecF<V> r;
+    asm("vbroadcastss %1, %0" : "=v"(r) : "m"(*p));
+    return r;
+  } else {
+    return Splat<V>(*p);
+  }
+}
+
+// One nonzero's part of an H pass: rows a0..a0+R-1 of H (C vectors of V
+// lanes each) gain y_ja (c_j - 1) y_jS. y points at y_jS, cm1 at c_j - 1.
+template <int W, int V, int C, int R>
+RECSTACK_INLINE void AccumulateNonzero(const float* __restrict y, const float* cm1, int a0,
+                                       VecF<V> (&h)[R][C]) {
+  VecF<V> z[C];
+  const VecF<V> cj = SplatFromMemory<W, V>(cm1);
+  for (int c = 0; c < C; ++c) z[c] = cj * Load<V>(y + c * V);
+  for (int r = 0; r < R; ++r) {
+    const VecF<V> ya = SplatFromMemory<W, V>(y + a0 + r);
+    for (int c = 0; c < C; ++c) h[r][c] += ya * z[c];
+  }
+}
+
+// Root-free Cholesky (H = L D L^T) of NB independent BS x BS SPD matrices
+// at once, element (a, b) of matrix k at h[(a * BS + b) * NB + k]: the
+// innermost loops run across the matrices, so they vectorise (no sqrt, one
+// division per column) and the NB factorizations' dependency chains overlap
+// instead of running one after another. In double. On return the strict
+// lower triangle holds L and inv_d[a * NB + k] = 1 / D_aa; ok[k] is false
+// where matrix k is not positive definite.
+template <int BS, int NB>
+RECSTACK_INLINE void BatchedLdl(double* __restrict h, double* __restrict inv_d,
+                                bool* __restrict ok) {
+  for (int k = 0; k < NB; ++k) ok[k] = true;
+  for (int j = 0; j < BS; ++j) {
+    double* __restrict hjj = h + (j * BS + j) * NB;
+    // D_j = H_jj - sum_p L_jp^2 D_p (the H_jp below already hold L_jp D_p
+    // until scaled: see the update).
+    for (int p = 0; p < j; ++p) {
+      const double* __restrict ljp = h + (j * BS + p) * NB;
+      const double* __restrict idp = inv_d + p * NB;
+      for (int k = 0; k < NB; ++k) hjj[k] -= ljp[k] * ljp[k] * idp[k];
+    }
+    double* __restrict idj = inv_d + j * NB;
+    for (int k = 0; k < NB; ++k) {
+      ok[k] = ok[k] && hjj[k] > 0;
+      idj[k] = hjj[k] > 0 ? 1.0 / hjj[k] : 0.0;
+    }
+    // Column j below the diagonal: W_ij = H_ij - sum_p W_ip W_jp / D_p
+    // (W = L D, unscaled); scaled to L_ij = W_ij / D_j after all rows used it.
+    for (int i = j + 1; i < BS; ++i) {
+      double* __restrict hij = h + (i * BS + j) * NB;
+      for (int p = 0; p < j; ++p) {
+        const double* __restrict wip = h + (i * BS + p) * NB;
+        const double* __restrict wjp = h + (j * BS + p) * NB;
+        const double* __restrict idp = inv_d + p * NB;
+        for (int k = 0; k < NB; ++k) hij[k] -= wip[k] * wjp[k] * idp[k];
+      }
+    }
+  }
+  // W = L D to L.
+  for (int i = 1; i < BS; ++i) {
+    for (int j = 0; j < i; ++j) {
+      double* __restrict hij = h + (i * BS + j) * NB;
+      const double* __restrict idj = inv_d + j * NB;
+      for (int k = 0; k < NB; ++k) hij[k] *= idj[k];
+    }
+  }
+}
+
+// Solves L D L^T delta = r with matrix k of BatchedLdl's output.
+template <int BS, int NB>
+RECSTACK_INLINE void LdlSolve(const double* __restrict h, const double* __restrict inv_d, int k,
+                              double* __restrict r) {
+  for (int i = 1; i < BS; ++i) {
+    double s = r[i];
+    for (int p = 0; p < i; ++p) s -= h[(i * BS + p) * NB + k] * r[p];
+    r[i] = s;
+  }
+  for (int i = 0; i < BS; ++i) r[i] *= inv_d[i * NB + k];
+  for (int i = BS - 2; i >= 0; --i) {
+    double s = r[i];
+    for (int p = i + 1; p < BS; ++p) s -= h[(p * BS + i) * NB + k] * r[p];
+    r[i] = s;
+  }
+}
+
+// iALS++ with the block size BS (8, 16 or 32) and d = kD (32, 64 or 128)
+// known at compile time, BS dividing d. The same iteration as SubspaceBody,
+// arranged so the hot loops stay in registers and the small solves overlap:
+//  1. Every block's H = G_SS + sum_j (c_j - 1) y_jS y_jS^T first (they do
+//     not depend on x): H's rows are vector accumulators (BS / V vectors of
+//     V = min(BS, W) lanes each), R rows per pass over the nonzeros so that
+//     at most 8 (16 with AVX-512's 32 registers) accumulators are live; each
+//     nonzero adds broadcast(y_ja) * (c_j - 1) y_jS to row a.
+//  2. One batched L D L^T of all d / BS blocks (BatchedLdl).
+//  3. Block by block: one pass brings s_j = <y_j, x> up to date with the
+//     previous block's step (eight dot products at a time, LaneSums8), forms
+//     e_j = c_j - (c_j - 1) s_j and the residual sum_j e_j y_jS - (G x)_S;
+//     then delta from the factors, x_S += delta, G x updated.
+// scratch: d + 3 n floats (G x, s, e, c - 1).
+template <int W, int kD, int BS>
+RECSTACK_INLINE void SubspaceBodyFixed(const RowBlock& blk, const float* __restrict gram,
+                                       float* __restrict x, float* __restrict scratch) {
+  static_assert(BS % 8 == 0 && kD % BS == 0);
+  constexpr int d = kD, NB = kD / BS;
+  constexpr int V = BS < W ? BS : W;
+  constexpr int C = BS / V;
+  constexpr int kAcc = W >= 16 ? 16 : 8;
+  constexpr int R = kAcc / C >= BS ? BS : (kAcc / C < 1 ? 1 : kAcc / C);
+  const int64_t n = blk.n;
+  float* __restrict v = scratch;
+  float* __restrict s = v + d;
+  float* __restrict e = s + n;
+  float* __restrict cm1 = e + n;
+  alignas(64) float prev[BS] = {};  // the previous block's step
+  alignas(64) float hrow[BS];
+  alignas(64) double hb[BS * BS * NB];
+  alignas(64) double inv_d[BS * NB];
+  alignas(64) double rd[BS];
+  bool ok[NB];
+  GramTimes<W, kD>(gram, x, v, d);
+  BlockDots<W, kD>(blk, x, s, d);
+  for (int64_t j = 0; j < n; ++j) cm1[j] = blk.conf[j] - 1.0f;
+  for (int k = 0; k < NB; ++k) {
+    const int k0 = k * BS;
+    for (int a0 = 0; a0 < BS; a0 += R) {
+      VecF<V> h[R][C];
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) h[r][c] = Load<V>(gram + (k0 + a0 + r) * d + k0 + c * V);
+      for (int64_t j = 0; j < n; ++j) {
+        AccumulateNonzero<W, V, C, R>(blk.Row(j, d) + k0, cm1 + j, a0, h);
+      }
+      for (int r = 0; r < R; ++r) {
+        for (int c = 0; c < C; ++c) Store<V>(hrow + c * V, h[r][c]);
+        for (int b = 0; b < BS; ++b) hb[((a0 + r) * BS + b) * NB + k] = hrow[b];
+      }
+    }
+  }
+  BatchedLdl<BS, NB>(hb, inv_d, ok);
+  for (int k = 0; k < NB; ++k) {
+    const int k0 = k * BS;
+    VecF<8> res[BS / 8] = {};
+    const bool update_s = k0 > 0;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      VecF<8> s8 = Load<8>(s + j);
+      if (update_s) {
+        VecF<8> p[8];
+        for (int i = 0; i < 8; ++i) p[i] = BlockDot8<BS>(blk.Row(j + i, d) + k0 - BS, prev);
+        s8 += LaneSums8(p);
+        Store<8>(s + j, s8);
+      }
+      Store<8>(e + j, Load<8>(blk.conf + j) - Load<8>(cm1 + j) * s8);
+      for (int i = 0; i < 8; ++i) {
+        const float* __restrict y = blk.Row(j + i, d) + k0;
+        const VecF<8> ej = SplatFromMemory<W, 8>(e + j + i);
+        for (int c = 0; c < BS / 8; ++c) res[c] += ej * Load<8>(y + 8 * c);
+      }
+    }
+    for (; j < n; ++j) {
+      if (update_s) {
+        const float* __restrict y = blk.Row(j, d) + k0 - BS;
+        float t = 0;
+        for (int a = 0; a < BS; ++a) t += y[a] * prev[a];
+        s[j] += t;
+      }
+      e[j] = blk.conf[j] - cm1[j] * s[j];
+      const float* __restrict y = blk.Row(j, d) + k0;
+      const VecF<8> ej = Splat<8>(e[j]);
+      for (int c = 0; c < BS / 8; ++c) res[c] += ej * Load<8>(y + 8 * c);
+    }
+    for (int c = 0; c < BS / 8; ++c) Store<8>(hrow + 8 * c, res[c]);
+    if (!ok[k]) {  // lambda 0 and a degenerate block: keep x_S
+      for (int a = 0; a < BS; ++a) prev[a] = 0;
+      continue;
+    }
+    for (int a = 0; a < BS; ++a) rd[a] = static_cast<double>(hrow[a]) - v[k0 + a];
+    LdlSolve<BS, NB>(hb, inv_d, k, rd);
+    for (int a = 0; a < BS; ++a) {
+      prev[a] = static_cast<float>(rd[a]);
+      x[k0 + a] += prev[a];
+    }
+    if (k + 1 < NB) {
+      // v += G[S, :]^T delta (G symmetric): only v's later blocks are read.
+      for (int a = 0; a < BS; ++a) {
+        const float da = prev[a];
+        const float* __restrict ga = gram + (k0 + a) * d;
+        for (int b = k0 + BS; b < d; ++b) v[b] += da * ga[b];
+      }
+    }
+  }
+}
+
 // d = 32, 64 and 128 get register-resident accumulators; other sizes the
 // generic loops.
 template <int W>
@@ -266,9 +493,45 @@ RECSTACK_INLINE void CgDispatchD(const RowBlock& blk, const float* gram, int d, 
   }
 }
 
+// Block sizes 8, 16 and 32 with d = 32, 64 or 128 run SubspaceBodyFixed;
+// others the generic SubspaceBody.
+template <int W, int kD>
+RECSTACK_INLINE bool SubspaceFixedBlock(const RowBlock& blk, const float* gram, int block, float* x,
+                                        float* scratch) {
+  switch (block) {
+    case 8:
+      SubspaceBodyFixed<W, kD, 8>(blk, gram, x, scratch);
+      return true;
+    case 16:
+      SubspaceBodyFixed<W, kD, 16>(blk, gram, x, scratch);
+      return true;
+    case 32:
+      SubspaceBodyFixed<W, kD, 32>(blk, gram, x, scratch);
+      return true;
+    default:
+      return false;
+  }
+}
+
+template <int W>
+RECSTACK_INLINE bool SubspaceFixedD(const RowBlock& blk, const float* gram, int d, int block,
+                                    float* x, float* scratch) {
+  switch (d) {
+    case 32:
+      return SubspaceFixedBlock<W, 32>(blk, gram, block, x, scratch);
+    case 64:
+      return SubspaceFixedBlock<W, 64>(blk, gram, block, x, scratch);
+    case 128:
+      return SubspaceFixedBlock<W, 128>(blk, gram, block, x, scratch);
+    default:
+      return false;
+  }
+}
+
 template <int W>
 RECSTACK_INLINE void SubspaceDispatchD(const RowBlock& blk, const float* gram, int d, int block,
                                        float* x, float* scratch, double* dscratch) {
+  if (SubspaceFixedD<W>(blk, gram, d, block, x, scratch)) return;
   switch (d) {
     case 32:
       return SubspaceBody<W, 32>(blk, gram, d, block, x, scratch, dscratch);
@@ -321,7 +584,7 @@ struct ImplicitScratch {
     const int64_t g = std::min(max_n, kMaxGather);
     block.resize(static_cast<size_t>(g) * d);
     conf.resize(std::max<int64_t>(max_n, 1));
-    work.resize(3 * d + 2 * std::max<int64_t>(max_n, 1) + block_size * (block_size + 2) + 16);
+    work.resize(3 * d + 3 * std::max<int64_t>(max_n, 1) + block_size * (block_size + 2) + 16);
     dwork.resize(static_cast<size_t>(block_size) * (block_size + 1) + 16);
   }
 };
@@ -653,6 +916,9 @@ uint64_t StreamSeed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
 struct ExplicitScratchImpl {
   std::vector<float> x, t, xtx, xtt;  // max_n x k, max_n, k x k, k
   std::vector<double> a, b;           // k x k, k
+  // kCholeskyBatch rows' systems: their lower triangles packed for
+  // CholeskyLowerBatch, and right-hand sides (kCholeskyBatch x k).
+  std::vector<double> packed, rhs;
 };
 
 // The normal equations of one row against the other side's theta
@@ -677,6 +943,43 @@ void RowNormalEquations(const math::CsrMatrix& m, int64_t row, const math::Matri
   }
   math::SyrkAtA(k, n, 1.0f, s.x.data(), k, 0.0f, s.xtx.data());
   math::Gemv(true, n, k, 1.0f, s.x.data(), k, s.t.data(), 0.0f, s.xtt.data());
+}
+
+// The explicit half-sweeps' row solves, kCholeskyBatch rows at a time: for
+// each row of [begin, end) fill(row, lower, b) writes the lower triangle of
+// its k x k system matrix, element (i, j <= i) at lower[(i (i + 1) / 2 + j)
+// * kCholeskyBatch], and its right-hand side into b, and returns false to
+// skip the row; the rows' matrices are factored together
+// (CholeskyLowerBatch, SIMD across rows; docs/bench/explicit_cholesky.json
+// has it against one at a time and LAPACK dpotrf); then solve(row, l, m, b)
+// runs with the packed factors l (the row's is matrix m) and its right-hand
+// side, or failed(row) where the matrix is not positive definite.
+template <typename Fill, typename Solve, typename Failed>
+void SolveRowsBatched(int64_t begin, int64_t end, int k, ExplicitScratchImpl& s, Fill fill,
+                      Solve solve, Failed failed) {
+  constexpr int B = kCholeskyBatch;
+  int64_t rows[B];
+  for (int64_t g = begin; g < end;) {
+    int count = 0;
+    for (; g < end && count < B; ++g) {
+      if (fill(g, s.packed.data() + count, s.rhs.data() + count * k)) rows[count++] = g;
+    }
+    if (count == 0) break;
+    for (int m = count; m < B; ++m) {  // unused lanes: the identity
+      size_t e = 0;
+      for (int i = 0; i < k; ++i)
+        for (int j = 0; j <= i; ++j, ++e) s.packed[e * B + m] = i == j ? 1.0 : 0.0;
+    }
+    bool ok[B];
+    CholeskyLowerBatch(s.packed.data(), k, ok);
+    for (int m = 0; m < count; ++m) {
+      if (ok[m]) {
+        solve(rows[m], s.packed.data(), m, s.rhs.data() + m * k);
+      } else {
+        failed(rows[m]);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -734,6 +1037,8 @@ absl::Status ExplicitModel::Init(const math::CsrMatrix& by_user, const math::Csr
     s.xtt.resize(k);
     s.a.resize(k * k);
     s.b.resize(k);
+    s.packed.resize(static_cast<size_t>(k) * (k + 1) / 2 * kCholeskyBatch);
+    s.rhs.resize(static_cast<size_t>(k) * kCholeskyBatch);
   }
   return absl::OkStatus();
 }
@@ -744,24 +1049,29 @@ void ExplicitModel::AlsHalf(const math::CsrMatrix& m, const math::Matrix& fixed,
   const int d = params_.factors, k = d + 1;
   ParallelFor(m.rows, params_.threads, 32, [&](int64_t b, int64_t e, int t) {
     Scratch& s = scratch_[t];
-    for (int64_t row = b; row < e; ++row) {
+    auto fill = [&](int64_t row, double* lower, double* b_out) {
       const int64_t n = m.indptr[row + 1] - m.indptr[row];
-      if (n == 0) continue;
+      if (n == 0) return false;
       RowNormalEquations(m, row, fixed, mu_, s);
       const double scale = std::pow(static_cast<double>(n), params_.reg_exponent);
-      for (int a = 0; a < k * k; ++a) s.a[a] = s.xtx[a];
+      size_t e = 0;
       for (int a = 0; a < k; ++a) {
+        for (int c = 0; c < a; ++c, ++e) lower[e * kCholeskyBatch] = s.xtx[a * k + c];
         const float reg = a < d || params_.bias_regularization < 0 ? params_.regularization
                                                                    : params_.bias_regularization;
-        s.a[a * k + a] += reg * scale;
-        s.b[a] = s.xtt[a];
+        lower[e++ * kCholeskyBatch] = s.xtx[a * k + a] + reg * scale;
+        b_out[a] = s.xtt[a];
       }
-      if (!CholeskyLower(s.a.data(), k)) continue;  // singular (lambda 0): keep the iterate
-      SolveLower(s.a.data(), k, s.b.data());
-      SolveLowerTransposed(s.a.data(), k, s.b.data());
+      return true;
+    };
+    auto solve_row = [&](int64_t row, const double* l, int lane, double* rhs) {
+      SolveLowerBatch(l, k, lane, rhs);
+      SolveLowerTransposedBatch(l, k, lane, rhs);
       float* out = solve.row(row);
-      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
-    }
+      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(rhs[a]);
+    };
+    // Singular (lambda 0): keep the iterate.
+    SolveRowsBatched(b, e, k, s, fill, solve_row, [](int64_t) {});
   });
 }
 
@@ -811,21 +1121,26 @@ absl::Status GibbsSampler::HalfSweep(const math::CsrMatrix& m, const math::Matri
   std::atomic<bool> failed{false};
   ParallelFor(m.rows, params_.threads, 32, [&](int64_t b, int64_t e, int t) {
     Scratch& s = scratch_[t];
-    for (int64_t row = b; row < e; ++row) {
+    auto fill = [&](int64_t row, double* lower, double* b_out) {
       RowNormalEquations(m, row, fixed, mu_, s);
-      for (int a = 0; a < k * k; ++a) s.a[a] = noise_ * s.xtx[a] + prior->precision[a];
-      for (int a = 0; a < k; ++a) s.b[a] = noise_ * s.xtt[a] + pm[a];
-      if (!CholeskyLower(s.a.data(), k)) {
-        failed = true;
-        continue;
+      size_t e = 0;
+      for (int a = 0; a < k; ++a) {
+        for (int c = 0; c <= a; ++c, ++e) {
+          lower[e * kCholeskyBatch] = noise_ * s.xtx[a * k + c] + prior->precision[a * k + c];
+        }
+        b_out[a] = noise_ * s.xtt[a] + pm[a];
       }
-      SolveLower(s.a.data(), k, s.b.data());
+      return true;
+    };
+    auto solve_row = [&](int64_t row, const double* l, int lane, double* rhs) {
+      SolveLowerBatch(l, k, lane, rhs);
       math::Rng rng(StreamSeed(params_.seed, sweep, side, static_cast<uint64_t>(row)));
-      for (int a = 0; a < k; ++a) s.b[a] += rng.Normal();
-      SolveLowerTransposed(s.a.data(), k, s.b.data());
+      for (int a = 0; a < k; ++a) rhs[a] += rng.Normal();
+      SolveLowerTransposedBatch(l, k, lane, rhs);
       float* out = solve.row(row);
-      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(s.b[a]);
-    }
+      for (int a = 0; a < k; ++a) out[a] = static_cast<float>(rhs[a]);
+    };
+    SolveRowsBatched(b, e, k, s, fill, solve_row, [&](int64_t) { failed = true; });
   });
   if (failed)
     return absl::InternalError(

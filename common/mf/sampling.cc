@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "common/math/simd.h"
@@ -63,6 +64,91 @@ RECSTACK_TARGET_AVX512 bool CholeskyLowerAvx512(double* a, int n) {
   return CholeskyLowerBody(a, n);
 }
 
+// Row-oriented (Cholesky-Banachiewicz) over packed rows: L_ij = (a_ij -
+// <L_i,:j, L_j,:j>) / L_jj, each product a vector op across the batch's
+// matrices, four j at a time so that four independent sums are in flight
+// (each lane's order of additions is fixed).
+inline __attribute__((always_inline)) void CholeskyLowerBatchBody(double* __restrict a, int n,
+                                                                  bool* __restrict ok) {
+  constexpr int B = kCholeskyBatch;
+  typedef double VecD __attribute__((vector_size(B * sizeof(double))));
+  auto load = [](const double* p) {
+    VecD v;
+    __builtin_memcpy(&v, p, sizeof(v));
+    return v;
+  };
+  auto store = [](double* p, VecD v) { __builtin_memcpy(p, &v, sizeof(v)); };
+  auto row = [&](int i) { return a + static_cast<int64_t>(i) * (i + 1) / 2 * B; };
+  alignas(64) double inv_diag_buf[B * 1024];  // n <= 1024 (AlsParams::factors + 1 <= 1025)
+  std::vector<double> heap;
+  double* inv_diag = inv_diag_buf;
+  if (n > 1024) {
+    heap.resize(static_cast<size_t>(n) * B);
+    inv_diag = heap.data();
+  }
+  for (int m = 0; m < B; ++m) ok[m] = true;
+  for (int i = 0; i < n; ++i) {
+    double* __restrict li = row(i);
+    int j = 0;
+    for (; j + 4 <= i; j += 4) {
+      const double* l0 = row(j);
+      const double* l1 = row(j + 1);
+      const double* l2 = row(j + 2);
+      const double* l3 = row(j + 3);
+      VecD s0 = load(li + j * B), s1 = load(li + (j + 1) * B), s2 = load(li + (j + 2) * B),
+           s3 = load(li + (j + 3) * B);
+      for (int p = 0; p < j; ++p) {
+        const VecD lip = load(li + p * B);
+        s0 -= lip * load(l0 + p * B);
+        s1 -= lip * load(l1 + p * B);
+        s2 -= lip * load(l2 + p * B);
+        s3 -= lip * load(l3 + p * B);
+      }
+      // The last three columns' sums also need the block's own earlier
+      // columns.
+      s0 *= load(inv_diag + j * B);
+      store(li + j * B, s0);
+      s1 -= s0 * load(l1 + j * B);
+      s1 *= load(inv_diag + (j + 1) * B);
+      store(li + (j + 1) * B, s1);
+      s2 -= s0 * load(l2 + j * B) + s1 * load(l2 + (j + 1) * B);
+      s2 *= load(inv_diag + (j + 2) * B);
+      store(li + (j + 2) * B, s2);
+      s3 -= s0 * load(l3 + j * B) + s1 * load(l3 + (j + 1) * B) + s2 * load(l3 + (j + 2) * B);
+      s3 *= load(inv_diag + (j + 3) * B);
+      store(li + (j + 3) * B, s3);
+    }
+    for (; j <= i; ++j) {
+      const double* __restrict lj = row(j);
+      VecD s = load(li + j * B);
+      for (int p = 0; p < j; ++p) s -= load(li + p * B) * load(lj + p * B);
+      if (j < i) {
+        store(li + j * B, s * load(inv_diag + j * B));
+      } else {
+        for (int m = 0; m < B; ++m) {
+          const bool pos = s[m] > 0;
+          ok[m] = ok[m] && pos;
+          const double l = pos ? std::sqrt(s[m]) : 1.0;
+          li[i * B + m] = l;
+          inv_diag[i * B + m] = 1.0 / l;
+        }
+      }
+    }
+  }
+}
+
+void CholeskyLowerBatchDefault(double* a, int n, bool* ok) { CholeskyLowerBatchBody(a, n, ok); }
+RECSTACK_TARGET_AVX2 void CholeskyLowerBatchAvx2(double* a, int n, bool* ok) {
+  CholeskyLowerBatchBody(a, n, ok);
+}
+RECSTACK_TARGET_AVX512 void CholeskyLowerBatchAvx512(double* a, int n, bool* ok) {
+  CholeskyLowerBatchBody(a, n, ok);
+}
+
+using CholeskyBatchFn = void(double*, int, bool*);
+constexpr math::SimdVariants<CholeskyBatchFn> kCholeskyBatchFns{
+    CholeskyLowerBatchDefault, CholeskyLowerBatchAvx2, CholeskyLowerBatchAvx512};
+
 using CholeskyFn = bool(double*, int);
 constexpr math::SimdVariants<CholeskyFn> kCholesky{CholeskyLowerDefault, CholeskyLowerAvx2,
                                                    CholeskyLowerAvx512};
@@ -75,6 +161,35 @@ bool CholeskyLower(double* a, int n) {
 }
 
 bool CholeskyLowerAt(math::SimdLevel level, double* a, int n) { return kCholesky.For(level)(a, n); }
+
+void CholeskyLowerBatch(double* a, int n, bool* ok) {
+  static CholeskyBatchFn* const fn = kCholeskyBatchFns.For(math::ActiveSimdLevel());
+  fn(a, n, ok);
+}
+
+void CholeskyLowerBatchAt(math::SimdLevel level, double* a, int n, bool* ok) {
+  kCholeskyBatchFns.For(level)(a, n, ok);
+}
+
+void SolveLowerBatch(const double* l, int n, int m, double* b) {
+  constexpr int B = kCholeskyBatch;
+  for (int i = 0; i < n; ++i) {
+    const double* li = l + static_cast<int64_t>(i) * (i + 1) / 2 * B + m;
+    double s = b[i];
+    for (int p = 0; p < i; ++p) s -= li[p * B] * b[p];
+    b[i] = s / li[i * B];
+  }
+}
+
+void SolveLowerTransposedBatch(const double* l, int n, int m, double* b) {
+  constexpr int B = kCholeskyBatch;
+  for (int i = n - 1; i >= 0; --i) {
+    const double* li = l + static_cast<int64_t>(i) * (i + 1) / 2 * B + m;
+    const double s = b[i] / li[i * B];
+    b[i] = s;
+    for (int p = 0; p < i; ++p) b[p] -= li[p * B] * s;
+  }
+}
 
 void SolveLower(const double* l, int n, double* b) {
   for (int i = 0; i < n; ++i) {

@@ -23,6 +23,20 @@ double SampleGamma(math::Rng& rng, double shape);
 bool CholeskyLower(double* a, int n);
 // The same at an explicit SIMD level (tests compare the variants).
 bool CholeskyLowerAt(math::SimdLevel level, double* a, int n);
+// Matrices CholeskyLowerBatch factors together.
+inline constexpr int kCholeskyBatch = 4;
+// Lower Cholesky factors of kCholeskyBatch SPD n x n matrices at once, SIMD
+// across the matrices (one lane each). Their lower triangles are packed and
+// interleaved: element (i, j <= i) of matrix m at
+// a[(i * (i + 1) / 2 + j) * kCholeskyBatch + m]. ok[m] is false where matrix
+// m is not positive definite (its factor is then not meaningful).
+void CholeskyLowerBatch(double* a, int n, bool* ok);
+// The same at an explicit SIMD level.
+void CholeskyLowerBatchAt(math::SimdLevel level, double* a, int n, bool* ok);
+// SolveLower and SolveLowerTransposed with matrix m of CholeskyLowerBatch's
+// packed factors.
+void SolveLowerBatch(const double* l, int n, int m, double* b);
+void SolveLowerTransposedBatch(const double* l, int n, int m, double* b);
 // Solves L y = b (forward) and L^T x = b (backward) in place, L from
 // CholeskyLower.
 void SolveLower(const double* l, int n, double* b);

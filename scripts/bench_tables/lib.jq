@@ -71,10 +71,41 @@ def sci($digits):
 def train_table:
   [["kernel", "solver", "s / iteration", "sgemm (s)", "iteration / sgemm", "NDCG@10",
     "peak RSS / (CSR + factors)", "gram", "gather", "solve", "row overhead", "imbalance",
-    "unaccounted"],
+    "unaccounted", "load average start / end"],
    [.kernel, .solver, (.seconds_per_iteration | sig), (.sgemm_seconds | sig),
     (.iteration_over_sgemm | sig), (.["ndcg@10"] | fixed(4)),
     (.rss_over_csr_plus_factors | fixed(2)),
     (.seconds_per_iteration_by_phase
-     | (.gram, .gather, .solve_kernel, .row_overhead, .thread_imbalance, .unaccounted) | sig)]]
+     | (.gram, .gather, .solve_kernel, .row_overhead, .thread_imbalance, .unaccounted) | sig),
+    (if .load_average_start == null then "n/a"
+     else "\(.load_average_start | fixed(1)) / \(.load_average_end | fixed(1))" end)]]
+  | table;
+
+# train_convergence_*.json: one row per iteration, each solver's fit seconds
+# so far and NDCG@10 side by side.
+def convergence_table:
+  .runs as $runs
+  | ($runs | map(.convergence | map({key: (.iteration | tostring), value: .}) | from_entries))
+      as $by_it
+  | [["iteration"] + ($runs | map("\(.solver) fit s", "\(.solver) NDCG@10"))]
+    + [range(1; ($runs | map(.convergence | length) | max) + 1) as $it
+       | [$it | tostring]
+         + ($by_it | map(.[$it | tostring] | (.fit_seconds | sig), (.["ndcg@10"] | fixed(4))))]
+  | table;
+
+# train_convergence_*.json: per solver, its kernel, s / iteration, final and
+# best NDCG@10, and the first iteration (and fit seconds) at which it is
+# within 0.002 of CG's final NDCG@10.
+def convergence_summary:
+  (.runs | map(select(.solver == "cg")) | first | .["ndcg@10"]) as $target
+  | [["solver", "kernel", "blas_core", "s / iteration", "final NDCG@10", "best NDCG@10",
+      "fit s (all iterations)", "first within 0.002 of CG's final: iteration", "fit s",
+      "load average start / end"]]
+    + [.runs[]
+       | (.convergence | map(select(.["ndcg@10"] >= $target - 0.002)) | first) as $hit
+       | [.solver + (if .solver == "ials++" then " (B = \(.params.block_size))" else "" end),
+          .kernel, .blas_core, (.seconds_per_iteration | sig), (.["ndcg@10"] | fixed(4)),
+          (.convergence | map(.["ndcg@10"]) | max | fixed(4)), (.fit_seconds_total | sig),
+          ($hit.iteration // "never" | tostring), ($hit.fit_seconds | sig),
+          "\(.load_average_start | fixed(1)) / \(.load_average_end | fixed(1))"]]
   | table;

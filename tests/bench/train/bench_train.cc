@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -32,6 +34,15 @@ double Median(std::vector<double> v) {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The 1-minute load average (the machine is shared: other load moves the
+// timings); -1 if unreadable.
+double LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  double load = -1;
+  f >> load;
+  return f ? load : -1;
 }
 
 double SgemmSeconds(int threads, int reps) {
@@ -72,6 +83,14 @@ int main(int argc, char** argv) {
   p.seed = 42;
   int k = 10;
   app.add_option("--input", input, "interactions (user,item,value)")->capture_default_str();
+  std::string format = "csv";
+  app.add_option("--format", format, "input format: csv, movielens (u.data), ml-dat, ml-csv, auto")
+      ->capture_default_str();
+  app.add_option("--regularization", p.regularization, "lambda")->capture_default_str();
+  std::string confidence = "value";
+  app.add_option("--confidence", confidence, "value (c = r) or one-plus-alpha (c = 1 + alpha r)")
+      ->capture_default_str();
+  app.add_option("--alpha", p.alpha, "alpha of --confidence one-plus-alpha")->capture_default_str();
   app.add_option("--iterations", p.iterations, "ALS iterations")->capture_default_str();
   app.add_option("--factors", p.factors, "factors")->capture_default_str();
   app.add_option("--threads", p.threads, "threads")->capture_default_str();
@@ -100,10 +119,31 @@ int main(int argc, char** argv) {
     return 2;
   }
   p.order_rows_by_nnz = !no_order;
+  if (confidence == "one-plus-alpha") {
+    p.confidence = Confidence::kOnePlusAlpha;
+  } else if (confidence != "value") {
+    std::cerr << "recstack-bench-train: --confidence '" << confidence
+              << "': value or one-plus-alpha\n";
+    return 2;
+  }
+  if (eval_every < 0) {
+    std::cerr << "recstack-bench-train: --eval-every must be >= 0, got " << eval_every << "\n";
+    return 2;
+  }
+  auto data_format = recstack::data::ParseFormat(format);
+  if (!data_format.ok()) {
+    std::cerr << "recstack-bench-train: --format: " << data_format.status().message() << "\n";
+    return 2;
+  }
+  if (auto st = p.Validate(); !st.ok()) {
+    std::cerr << "recstack-bench-train: " << st.message() << "\n";
+    return 2;
+  }
 
+  const double load_start = LoadAverage();
   const double sgemm = SgemmSeconds(p.threads, 5);
   const double t0 = Now();
-  auto data = LoadDataset(input, {.format = recstack::data::Format::kCsv});
+  auto data = LoadDataset(input, {.format = *data_format});
   if (!data.ok()) {
     std::cerr << "recstack-bench-train: " << data.status().message() << "\n";
     return 1;
@@ -175,6 +215,9 @@ int main(int argc, char** argv) {
       {"blas_core", recstack::math::BlasCoreName()},
       {"cpu_flags", recstack::math::CpuSimdFlags()},
       {"solver", solver},
+      {"input", (std::filesystem::path(input).parent_path().filename() /
+                 std::filesystem::path(input).filename())
+                    .string()},
       {"seconds_per_iteration", per_iter},
       {"sgemm_seconds", sgemm},
       {"iteration_over_sgemm", per_iter / sgemm},
@@ -189,6 +232,8 @@ int main(int argc, char** argv) {
       {"solve_seconds_total", als.solve_seconds()},
       {"fit_seconds_total", total_fit},
       {"load_seconds", load_seconds},
+      {"load_average_start", load_start},
+      {"load_average_end", LoadAverage()},
       {"eval_seconds", eval_seconds},
       {"users", nu},
       {"items", ni},
@@ -199,7 +244,8 @@ int main(int argc, char** argv) {
        {{"factors", p.factors},
         {"iterations", p.iterations},
         {"regularization", p.regularization},
-        {"confidence", "value"},
+        {"confidence", confidence},
+        {"alpha", p.alpha},
         {"cg_steps", p.cg_steps},
         {"threads", p.threads},
         {"block_size", p.block_size},

@@ -162,6 +162,56 @@ TEST(Sampling, CholeskyMatchesTheOracleSolve) {
   EXPECT_FALSE(CholeskyLower(not_spd.data(), n));
 }
 
+TEST(Sampling, BatchedCholeskyMatchesTheRowCholesky) {
+  // Every SIMD level, sizes around the four-column blocks (1, 3, 4, 9, 65),
+  // one matrix of the batch not positive definite: only its lane fails.
+  math::Rng rng(8);
+  for (int n : {1, 3, 4, 9, 65}) {
+    std::vector<std::vector<double>> mats(kCholeskyBatch);
+    for (int m = 0; m < kCholeskyBatch; ++m) {
+      std::vector<double> b(n * n);
+      for (auto& v : b) v = rng.Normal();
+      mats[m].assign(n * n, 0.0);
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+          for (int p = 0; p < n; ++p) mats[m][i * n + j] += b[i * n + p] * b[j * n + p];
+          if (i == j) mats[m][i * n + j] += 1.0;
+        }
+    }
+    for (int i = 0; i < n; ++i) mats[2][i * n + i] = -1.0;  // lane 2: not SPD
+    for (int l = 0; l <= static_cast<int>(math::DetectSimdLevel()); ++l) {
+      std::vector<double> packed(n * (n + 1) / 2 * kCholeskyBatch);
+      for (int m = 0; m < kCholeskyBatch; ++m) {
+        int e = 0;
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j <= i; ++j, ++e) packed[e * kCholeskyBatch + m] = mats[m][i * n + j];
+      }
+      bool ok[kCholeskyBatch];
+      CholeskyLowerBatchAt(static_cast<math::SimdLevel>(l), packed.data(), n, ok);
+      for (int m = 0; m < kCholeskyBatch; ++m) {
+        std::vector<double> ref = mats[m];
+        const bool ref_ok = CholeskyLower(ref.data(), n);
+        ASSERT_EQ(ok[m], ref_ok) << "n " << n << " level " << l << " matrix " << m;
+        if (!ref_ok) continue;
+        std::vector<double> x(n), x_ref(n);
+        for (int i = 0; i < n; ++i) x[i] = x_ref[i] = rng.Normal();
+        SolveLowerBatch(packed.data(), n, m, x.data());
+        SolveLowerTransposedBatch(packed.data(), n, m, x.data());
+        SolveLower(ref.data(), n, x_ref.data());
+        SolveLowerTransposed(ref.data(), n, x_ref.data());
+        for (int i = 0; i < n; ++i) EXPECT_NEAR(x[i], x_ref[i], 1e-9 * (1 + std::abs(x_ref[i])));
+        int e = 0;
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j <= i; ++j, ++e) {
+            EXPECT_NEAR(packed[e * kCholeskyBatch + m], ref[i * n + j],
+                        1e-9 * (1 + std::abs(ref[i * n + j])))
+                << "n " << n << " level " << l << " matrix " << m << " (" << i << ", " << j << ")";
+          }
+      }
+    }
+  }
+}
+
 TEST(Sampling, NormalWishartConcentratesOnTheDataWithManyRows) {
   // Rows drawn from N(m, diag(1/4, 1)): the posterior's draw is close to
   // (m, diag(4, 1)) when there are many of them.
