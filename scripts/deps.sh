@@ -9,6 +9,8 @@ PACKAGES=(
   # RPC, schemas, storage, numerics, metrics
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libhiredis-dev redis-server libopenblas-dev prometheus-cpp-dev
+  # the serving processes' allocator (CMakeLists.txt: recstack_use_jemalloc)
+  libjemalloc-dev
   # libraries: ANN index, HTTP, CLI, JSON, logging
   libhnswlib-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   # API keys' SHA-256 and TLS: certificate checks (OpenSSL), and `openssl` makes the local stack's certificates

@@ -253,18 +253,17 @@ RECSTACK_INLINE void SubspaceBody(const RowBlock& blk, const float* __restrict g
 // lanes): a transpose-and-add tree, 14 shuffles and 7 adds for eight dot
 // products instead of eight horizontal sums. Fixed order.
 RECSTACK_INLINE VecF<8> LaneSums8(const VecF<8> (&p)[8]) {
-  typedef int Mask __attribute__((vector_size(8 * sizeof(int))));
   VecF<8> q[4], r[2];
   for (int i = 0; i < 4; ++i) {
-    q[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], Mask{0, 8, 1, 9, 4, 12, 5, 13}) +
-           __builtin_shuffle(p[2 * i], p[2 * i + 1], Mask{2, 10, 3, 11, 6, 14, 7, 15});
+    q[i] = __builtin_shufflevector(p[2 * i], p[2 * i + 1], 0, 8, 1, 9, 4, 12, 5, 13) +
+           __builtin_shufflevector(p[2 * i], p[2 * i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
   }
   for (int i = 0; i < 2; ++i) {
-    r[i] = __builtin_shuffle(q[2 * i], q[2 * i + 1], Mask{0, 1, 8, 9, 4, 5, 12, 13}) +
-           __builtin_shuffle(q[2 * i], q[2 * i + 1], Mask{2, 3, 10, 11, 6, 7, 14, 15});
+    r[i] = __builtin_shufflevector(q[2 * i], q[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+           __builtin_shufflevector(q[2 * i], q[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15);
   }
-  return __builtin_shuffle(r[0], r[1], Mask{0, 1, 2, 3, 8, 9, 10, 11}) +
-         __builtin_shuffle(r[0], r[1], Mask{4, 5, 6, 7, 12, 13, 14, 15});
+  return __builtin_shufflevector(r[0], r[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(r[0], r[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 // <y, delta> over one block of BS (a multiple of 8) floats, as 8 lanes.
@@ -282,6 +281,11 @@ RECSTACK_INLINE VecF<8> BlockDot8(const float* __restrict y, const float* __rest
 // W: the widest vector of the calling variant (no ymm broadcast in SSE2).
 template <int W, int V>
 RECSTACK_INLINE VecF<V> SplatFromMemory(const float* p) {
+#if defined(__clang__)
+  // Clang checks the asm operand against this template's own target (no
+  // AVX before inlining) and keeps a broadcast load by itself.
+  return Splat<V>(*p);
+#else
   if constexpr ((V == 8 || V == 16) && W >= V) {
     VecF<V> r;
     asm("vbroadcastss %1, %0" : "=v"(r) : "m"(*p));
@@ -289,6 +293,7 @@ RECSTACK_INLINE VecF<V> SplatFromMemory(const float* p) {
   } else {
     return Splat<V>(*p);
   }
+#endif
 }
 
 // One nonzero's part of an H pass: rows a0..a0+R-1 of H (C vectors of V

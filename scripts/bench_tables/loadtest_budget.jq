@@ -17,6 +17,7 @@ include "lib";
    | table),
   "",
   "At \($r.rate) Recommend/s for \($r.seconds) s: \($r.ok) of \($r.count) answered OK, \($r.errors) errors, "
-  + "\($r.degraded) degraded (\($r.degraded_by_reason | to_entries | map("\(.key) \(.value)") | join(", "))); "
+  + "\($r.degraded) degraded\($r.degraded_by_reason | to_entries | map("\(.key) \(.value)") | join(", ")
+                               | if . == "" then "" else " (\(.))" end); "
   + "p50 \($r.p50_us / 1000 | sig) ms, p99 \($r.p99_us / 1000 | sig) ms; the floor's p99 in the same run "
   + "\($r.floor.p99_us / 1000 | sig) ms."

@@ -81,7 +81,7 @@ class Int8ExactIndex final : public CandidateIndex {
 };
 
 struct HnswParams {
-  int m = 32;
+  int m = 16;  // docs/retrieval.md: why 16 when serving
   int ef_construction = 100;
   int ef_search = 64;  // starting ef; raised by TuneEf
   uint64_t seed = 100;
