@@ -158,6 +158,7 @@ struct FakeIngestion : IngestionBackend {
                                                         Deadline) override {
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& e : req.events()) events.push_back(e);
+    batches.push_back(req.events_size());
     v1::IngestEventsResponse r;
     r.set_accepted(req.events_size());
     return r;
@@ -186,6 +187,7 @@ struct FakeIngestion : IngestionBackend {
   std::mutex mu;
   absl::Status trending_status;
   std::vector<v1::Event> events;
+  std::vector<int> batches;  // events per IngestEvents call
   int get_items_calls = 0;
 };
 
@@ -384,6 +386,45 @@ TEST_F(GatewayCore, EveryServedItemIsLoggedAsAnImpressionWithItsPosition) {
     EXPECT_EQ(got[p].context().at("position"), std::to_string(p));
     EXPECT_EQ(got[p].context().at("variant"), "B");
   }
+}
+
+TEST_F(GatewayCore, ImpressionsOfManyAnswersGoInOneBatchWhenFullOrAfterTheLinger) {
+  GatewayOptions o;
+  o.impression_batch = 12;
+  o.impression_linger = 600s;  // only a full batch (or shutdown) sends
+  Make(o);
+  for (const char* user : {"u1", "u2", "u3"})
+    ASSERT_TRUE(gateway_->Recommend(Req(user, 5), Clock::now() + 1s).ok());
+  std::vector<int> batches;
+  for (int i = 0; i < 200 && batches.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::lock_guard<std::mutex> lock(ingestion_->mu);
+    batches = ingestion_->batches;
+  }
+  // 15 events: one call with the first 12 (the third answer filled it), the
+  // other 3 wait for more or for the linger.
+  EXPECT_EQ(batches, std::vector<int>{12});
+  std::this_thread::sleep_for(50ms);
+  {
+    std::lock_guard<std::mutex> lock(ingestion_->mu);
+    EXPECT_EQ(ingestion_->batches, std::vector<int>{12});
+  }
+  // A short linger sends what waits without a full batch.
+  GatewayOptions quick;
+  quick.impression_linger = 20ms;
+  Make(quick);
+  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), Clock::now() + 1s).ok());
+  ASSERT_TRUE(gateway_->Recommend(Req("u2", 5), Clock::now() + 1s).ok());
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::lock_guard<std::mutex> lock(ingestion_->mu);
+    int sent = 0;
+    for (int b : ingestion_->batches) sent += b;
+    if (sent == 10) break;
+  }
+  std::lock_guard<std::mutex> lock(ingestion_->mu);
+  EXPECT_EQ(ingestion_->events.size(), 10u);
+  EXPECT_LE(ingestion_->batches.size(), 2u);  // not one call per event
 }
 
 TEST_F(GatewayCore, ImpressionsCarryTheRankersFeaturesAndExactExplorationPropensities) {
