@@ -64,6 +64,16 @@ RECSTACK_TARGET_AVX512 bool CholeskyLowerAvx512(double* a, int n) {
   return CholeskyLowerBody(a, n);
 }
 
+typedef double BatchVec __attribute__((vector_size(kCholeskyBatch * sizeof(double))));
+inline __attribute__((always_inline)) BatchVec LoadBatch(const double* p) {
+  BatchVec v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline __attribute__((always_inline)) void StoreBatch(double* p, BatchVec v) {
+  __builtin_memcpy(p, &v, sizeof(v));
+}
+
 // Row-oriented (Cholesky-Banachiewicz) over packed rows: L_ij = (a_ij -
 // <L_i,:j, L_j,:j>) / L_jj, each product a vector op across the batch's
 // matrices, four j at a time so that four independent sums are in flight
@@ -71,13 +81,11 @@ RECSTACK_TARGET_AVX512 bool CholeskyLowerAvx512(double* a, int n) {
 inline __attribute__((always_inline)) void CholeskyLowerBatchBody(double* __restrict a, int n,
                                                                   bool* __restrict ok) {
   constexpr int B = kCholeskyBatch;
-  typedef double VecD __attribute__((vector_size(B * sizeof(double))));
-  auto load = [](const double* p) {
-    VecD v;
-    __builtin_memcpy(&v, p, sizeof(v));
-    return v;
-  };
-  auto store = [](double* p, VecD v) { __builtin_memcpy(p, &v, sizeof(v)); };
+  using VecD = BatchVec;
+  // Loads and stores are always-inline functions called directly, not
+  // lambdas: a lambda is a function of its own, compiled for the default
+  // target, and passing a 256-bit vector to it from the AVX2 variant breaks
+  // the ABI under Clang at -O0 (lanes came back wrong in the sanitizer build).
   auto row = [&](int i) { return a + static_cast<int64_t>(i) * (i + 1) / 2 * B; };
   alignas(64) double inv_diag_buf[B * 1024];  // n <= 1024 (AlsParams::factors + 1 <= 1025)
   std::vector<double> heap;
@@ -95,35 +103,36 @@ inline __attribute__((always_inline)) void CholeskyLowerBatchBody(double* __rest
       const double* l1 = row(j + 1);
       const double* l2 = row(j + 2);
       const double* l3 = row(j + 3);
-      VecD s0 = load(li + j * B), s1 = load(li + (j + 1) * B), s2 = load(li + (j + 2) * B),
-           s3 = load(li + (j + 3) * B);
+      VecD s0 = LoadBatch(li + j * B), s1 = LoadBatch(li + (j + 1) * B),
+           s2 = LoadBatch(li + (j + 2) * B), s3 = LoadBatch(li + (j + 3) * B);
       for (int p = 0; p < j; ++p) {
-        const VecD lip = load(li + p * B);
-        s0 -= lip * load(l0 + p * B);
-        s1 -= lip * load(l1 + p * B);
-        s2 -= lip * load(l2 + p * B);
-        s3 -= lip * load(l3 + p * B);
+        const VecD lip = LoadBatch(li + p * B);
+        s0 -= lip * LoadBatch(l0 + p * B);
+        s1 -= lip * LoadBatch(l1 + p * B);
+        s2 -= lip * LoadBatch(l2 + p * B);
+        s3 -= lip * LoadBatch(l3 + p * B);
       }
       // The last three columns' sums also need the block's own earlier
       // columns.
-      s0 *= load(inv_diag + j * B);
-      store(li + j * B, s0);
-      s1 -= s0 * load(l1 + j * B);
-      s1 *= load(inv_diag + (j + 1) * B);
-      store(li + (j + 1) * B, s1);
-      s2 -= s0 * load(l2 + j * B) + s1 * load(l2 + (j + 1) * B);
-      s2 *= load(inv_diag + (j + 2) * B);
-      store(li + (j + 2) * B, s2);
-      s3 -= s0 * load(l3 + j * B) + s1 * load(l3 + (j + 1) * B) + s2 * load(l3 + (j + 2) * B);
-      s3 *= load(inv_diag + (j + 3) * B);
-      store(li + (j + 3) * B, s3);
+      s0 *= LoadBatch(inv_diag + j * B);
+      StoreBatch(li + j * B, s0);
+      s1 -= s0 * LoadBatch(l1 + j * B);
+      s1 *= LoadBatch(inv_diag + (j + 1) * B);
+      StoreBatch(li + (j + 1) * B, s1);
+      s2 -= s0 * LoadBatch(l2 + j * B) + s1 * LoadBatch(l2 + (j + 1) * B);
+      s2 *= LoadBatch(inv_diag + (j + 2) * B);
+      StoreBatch(li + (j + 2) * B, s2);
+      s3 -= s0 * LoadBatch(l3 + j * B) + s1 * LoadBatch(l3 + (j + 1) * B) +
+            s2 * LoadBatch(l3 + (j + 2) * B);
+      s3 *= LoadBatch(inv_diag + (j + 3) * B);
+      StoreBatch(li + (j + 3) * B, s3);
     }
     for (; j <= i; ++j) {
       const double* __restrict lj = row(j);
-      VecD s = load(li + j * B);
-      for (int p = 0; p < j; ++p) s -= load(li + p * B) * load(lj + p * B);
+      VecD s = LoadBatch(li + j * B);
+      for (int p = 0; p < j; ++p) s -= LoadBatch(li + p * B) * LoadBatch(lj + p * B);
       if (j < i) {
-        store(li + j * B, s * load(inv_diag + j * B));
+        StoreBatch(li + j * B, s * LoadBatch(inv_diag + j * B));
       } else {
         for (int m = 0; m < B; ++m) {
           const bool pos = s[m] > 0;
