@@ -284,14 +284,16 @@ RECSTACK_INLINE VecF<V> SplatFromMemory(const float* p) {
 #if defined(__clang__)
   // Clang checks the asm operand against this template's own target (no
   // AVX before inlining) and keeps a broadcast load by itself.
-  return Splat<V>(*p);
+  return *p - VecF<V>{};
 #else
   if constexpr ((V == 8 || V == 16) && W >= V) {
     VecF<V> r;
     asm("vbroadcastss %1, %0" : "=v"(r) : "m"(*p));
     return r;
   } else {
-    return Splat<V>(*p);
+    // s - 0.0f is s for every s (unlike math::Splat's 0.0f + s, which
+    // turns -0 into +0), so the compiler folds it to a bare broadcast.
+    return *p - VecF<V>{};
   }
 #endif
 }
