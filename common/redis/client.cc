@@ -538,6 +538,11 @@ absl::StatusOr<std::string> Script::Load(Connection& conn) const {
   return sha_;
 }
 
+std::string Script::sha() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sha_;
+}
+
 std::vector<std::string> Script::EvalShaCommand(std::string_view sha,
                                                 const std::vector<std::string>& keys,
                                                 const std::vector<std::string>& args) const {
@@ -549,11 +554,7 @@ std::vector<std::string> Script::EvalShaCommand(std::string_view sha,
 
 absl::StatusOr<Reply> Script::Run(Connection& conn, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& args) const {
-  std::string sha;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    sha = sha_;
-  }
+  std::string sha = this->sha();
   if (!sha.empty()) {
     auto cmd = EvalShaCommand(sha, keys, args);
     std::vector<std::string_view> argv(cmd.begin(), cmd.end());

@@ -257,6 +257,8 @@ class Script {
   Script(const Script& other);
   Script& operator=(const Script& other);
   const std::string& source() const { return lua_; }
+  // The SHA-1 of the last Load, empty before it.
+  std::string sha() const;
   // SCRIPT LOAD on `conn` (always a round trip, so the script is known to be
   // on that server; on every master of a cluster); returns the SHA-1 and
   // remembers it.

@@ -1,5 +1,6 @@
 #include "services/ingestion/redis_event_storage.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -11,48 +12,69 @@
 namespace recstack::ingestion {
 namespace {
 
-// KEYS: marker, stream, history, popularity (hour), trend, trend meta
-// ARGV: dedup_ttl, maxlen, history_cap, item, ts, pop_weight, pop_ttl,
-//       is_interaction, trend half-life ms, then the stream entry's
-//       field/value pairs.
+// One call writes up to kEventsPerCall events of one partition (all their
+// keys share its slot on a cluster), in order.
+// KEYS: stream, trend, trend meta, then per event: marker, history,
+//       popularity (its hour).
+// ARGV: dedup_ttl, maxlen, history_cap, pop_ttl, trend half-life ms, then per
+//       event: item, ts, pop_weight, is_interaction, n, and the stream
+//       entry's n field/value strings.
+// Returns per event 1 (written) or 0 (a duplicate of a marker still set).
 // The trend zset (common/redis/popularity.h) holds weight x 2^((ts - epoch)
 // / half_life); once a new event's exponent passes 64 the whole set is
 // scaled down and the epoch moved forward (O(n), every 64 half-lives).
 // Events more than 60 half-lives older than the epoch add nothing.
-constexpr char kWriteEventLua[] = R"lua(
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 10))
-if ARGV[8] == '1' then
-  redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[4])
-  local n = redis.call('ZCARD', KEYS[3])
-  local cap = tonumber(ARGV[3])
-  if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - cap - 1) end
-end
-local w = tonumber(ARGV[6])
-if w > 0 then
-  redis.call('ZINCRBY', KEYS[4], ARGV[6], ARGV[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
-  local ts = tonumber(ARGV[5])
-  local m = redis.call('HMGET', KEYS[6], 'epoch_ms', 'half_life_ms')
-  local epoch, hl = tonumber(m[1]), tonumber(m[2])
-  if not epoch or not hl then
-    epoch, hl = ts, tonumber(ARGV[9])
-    redis.call('HSET', KEYS[6], 'epoch_ms', epoch, 'half_life_ms', hl)
+constexpr char kWriteEventsLua[] = R"lua(
+local out = {}
+local a = 6
+local epoch, hl
+for k = 4, #KEYS, 3 do
+  local item, ts, w, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
+  local interaction, f = ARGV[a + 3] == '1', a + 5
+  a = f + n
+  if not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[1]) then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = 1
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, f, a - 1))
+    if interaction then
+      redis.call('ZADD', KEYS[k + 1], 'GT', ts, item)
+      local c = redis.call('ZCARD', KEYS[k + 1])
+      local cap = tonumber(ARGV[3])
+      if c > cap then redis.call('ZREMRANGEBYRANK', KEYS[k + 1], 0, c - cap - 1) end
+    end
+    if w > 0 then
+      redis.call('ZINCRBY', KEYS[k + 2], w, item)
+      redis.call('EXPIRE', KEYS[k + 2], ARGV[4])
+      if not epoch then
+        local m = redis.call('HMGET', KEYS[3], 'epoch_ms', 'half_life_ms')
+        epoch, hl = tonumber(m[1]), tonumber(m[2])
+        if not epoch or not hl then
+          epoch, hl = ts, tonumber(ARGV[5])
+          redis.call('HSET', KEYS[3], 'epoch_ms', epoch, 'half_life_ms', hl)
+        end
+      end
+      local e = (ts - epoch) / hl
+      if e > 64 then
+        local shift = math.floor(e)
+        local s = 2 ^ (-shift)
+        local all = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+        for i = 1, #all, 2 do redis.call('ZADD', KEYS[2], tonumber(all[i + 1]) * s, all[i]) end
+        epoch = epoch + shift * hl
+        redis.call('HSET', KEYS[3], 'epoch_ms', epoch)
+        e = e - shift
+      end
+      if e > -60 then redis.call('ZINCRBY', KEYS[2], w * 2 ^ e, item) end
+    end
   end
-  local e = (ts - epoch) / hl
-  if e > 64 then
-    local shift = math.floor(e)
-    local f = 2 ^ (-shift)
-    local all = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
-    for i = 1, #all, 2 do redis.call('ZADD', KEYS[5], tonumber(all[i + 1]) * f, all[i]) end
-    epoch = epoch + shift * hl
-    redis.call('HSET', KEYS[6], 'epoch_ms', epoch)
-    e = e - shift
-  end
-  if e > -60 then redis.call('ZINCRBY', KEYS[5], w * 2 ^ e, ARGV[4]) end
 end
-return 1
+return out
 )lua";
+
+// Events per script call. A call blocks Redis while it runs, about 17 us
+// an impression with its context (1.1 ms for 64 under load), so a batch goes
+// as calls of 32, pipelined: Redis serves other clients between them.
+constexpr size_t kEventsPerCall = 32;
 
 std::string Fmt(double v) {
   char buf[32];
@@ -63,63 +85,92 @@ std::string Fmt(double v) {
 }  // namespace
 
 RedisEventStorage::RedisEventStorage(redis::Pool& pool, redis::Keyspace keys)
-    : pool_(pool), keys_(std::move(keys)), script_(kWriteEventLua) {}
+    : pool_(pool), keys_(std::move(keys)), script_(kWriteEventsLua) {}
 
 absl::StatusOr<EventStorage::Appended> RedisEventStorage::Append(
     std::span<const events::Event> events, const StoreOptions& options) {
-  RECSTACK_ASSIGN_OR_RETURN(redis::Lease lease, pool_.Acquire());
-  RECSTACK_ASSIGN_OR_RETURN(std::string sha, script_.Load(*lease));
-  const std::string dedup_ttl = std::to_string(options.dedup_ttl_s);
-  const std::string maxlen = std::to_string(options.stream_maxlen);
-  const std::string cap = std::to_string(options.history_cap);
-  const std::string pop_ttl = std::to_string(options.popularity_ttl_s);
-  const std::string half_life = std::to_string(options.trending_half_life_ms);
-  std::vector<std::vector<std::string>> cmds;
-  cmds.reserve(events.size());
-  for (const events::Event& e : events) {
-    const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
-    // All in the user's partition: one slot on a cluster.
-    const int p = keys_.PartitionOf(e.user_id);
-    std::vector<std::string> keys = {
-        keys_.EventMarker(p, e.event_id), keys_.Events(p), keys_.History(e.user_id),
-        keys_.Popularity(p, hour),        keys_.Trend(p),  keys_.TrendMeta(p)};
-    std::vector<std::string> args = {dedup_ttl,
-                                     maxlen,
-                                     cap,
-                                     e.item_id,
-                                     std::to_string(e.timestamp_ms),
-                                     Fmt(events::PopularityWeight(e.type)),
-                                     pop_ttl,
-                                     events::IsInteraction(e.type) ? "1" : "0",
-                                     half_life,
-                                     "id",
-                                     e.event_id,
-                                     "user",
-                                     e.user_id,
-                                     "item",
-                                     e.item_id,
-                                     "type",
-                                     std::string(events::EventTypeName(e.type)),
-                                     "value",
-                                     Fmt(e.value),
-                                     "ts",
-                                     std::to_string(e.timestamp_ms)};
-    if (!e.context.empty()) {
-      args.push_back("ctx");
-      args.push_back(nlohmann::json(e.context).dump());
+  // One script call per kEventsPerCall events of a partition, all pipelined
+  // on one connection (a cluster sends each call to its slot's master).
+  std::vector<std::vector<size_t>> by_partition(keys_.partitions());
+  for (size_t i = 0; i < events.size(); ++i)
+    by_partition[keys_.PartitionOf(events[i].user_id)].push_back(i);
+  struct Call {
+    std::vector<std::string> keys, args;
+    std::vector<size_t> events;  // indices into `events`, in order
+  };
+  std::vector<Call> calls;
+  for (int p = 0; p < keys_.partitions(); ++p) {
+    const std::vector<size_t>& mine = by_partition[p];
+    for (size_t first = 0; first < mine.size(); first += kEventsPerCall) {
+      Call& c = calls.emplace_back();
+      c.events.assign(mine.begin() + first,
+                      mine.begin() + std::min(mine.size(), first + kEventsPerCall));
+      c.keys = {keys_.Events(p), keys_.Trend(p), keys_.TrendMeta(p)};
+      c.args = {std::to_string(options.dedup_ttl_s), std::to_string(options.stream_maxlen),
+                std::to_string(options.history_cap), std::to_string(options.popularity_ttl_s),
+                std::to_string(options.trending_half_life_ms)};
+      for (size_t i : c.events) {
+        const events::Event& e = events[i];
+        const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
+        c.keys.push_back(keys_.EventMarker(p, e.event_id));
+        c.keys.push_back(keys_.History(e.user_id));
+        c.keys.push_back(keys_.Popularity(p, hour));
+        const std::string ts = std::to_string(e.timestamp_ms);
+        const bool ctx = !e.context.empty();
+        c.args.insert(c.args.end(), {e.item_id, ts, Fmt(events::PopularityWeight(e.type)),
+                                     events::IsInteraction(e.type) ? "1" : "0", ctx ? "14" : "12",
+                                     "id", e.event_id, "user", e.user_id, "item", e.item_id, "type",
+                                     std::string(events::EventTypeName(e.type)), "value",
+                                     Fmt(e.value), "ts", ts});
+        if (ctx) {
+          c.args.push_back("ctx");
+          c.args.push_back(nlohmann::json(e.context).dump());
+        }
+      }
     }
-    cmds.push_back(script_.EvalShaCommand(sha, keys, args));
   }
-  RECSTACK_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, lease->Pipeline(cmds));
+
+  RECSTACK_ASSIGN_OR_RETURN(redis::Lease lease, pool_.Acquire());
+  std::string sha = script_.sha();
+  if (sha.empty()) {
+    RECSTACK_ASSIGN_OR_RETURN(sha, script_.Load(*lease));
+  }
   Appended out;
-  out.outcomes.reserve(events.size());
-  for (const redis::Reply& r : replies) {
-    if (r.is_error()) {
-      // NOSCRIPT cannot happen after Load on this connection; any error here
-      // (OOM, READONLY) fails the batch: the caller may retry it safely.
-      return absl::UnavailableError(absl::StrCat("redis rejected an event write: ", r.str));
+  out.outcomes.assign(events.size(), Outcome::kDuplicate);
+  std::vector<size_t> pending(calls.size());
+  for (size_t c = 0; c < calls.size(); ++c) pending[c] = c;
+  for (int attempt = 0; !pending.empty(); ++attempt) {
+    std::vector<std::vector<std::string>> cmds;
+    cmds.reserve(pending.size());
+    for (size_t c : pending)
+      cmds.push_back(script_.EvalShaCommand(sha, calls[c].keys, calls[c].args));
+    RECSTACK_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, lease->Pipeline(cmds));
+    std::vector<size_t> unknown;  // NOSCRIPT: that call ran nothing
+    for (size_t r = 0; r < replies.size(); ++r) {
+      const redis::Reply& reply = replies[r];
+      const Call& call = calls[pending[r]];
+      if (reply.is_error() && reply.str.starts_with("NOSCRIPT") && attempt == 0) {
+        unknown.push_back(pending[r]);
+        continue;
+      }
+      if (reply.is_error()) {
+        // Any other error (OOM, READONLY, NOPERM) fails the batch: the
+        // caller may retry it safely, the markers make the rest duplicates.
+        return absl::UnavailableError(absl::StrCat("redis rejected an event write: ", reply.str));
+      }
+      if (!reply.is_array() || reply.elements.size() != call.events.size()) {
+        return absl::InternalError("the event script answered the wrong number of outcomes");
+      }
+      for (size_t j = 0; j < call.events.size(); ++j) {
+        out.outcomes[call.events[j]] =
+            reply.elements[j].integer == 1 ? Outcome::kAccepted : Outcome::kDuplicate;
+      }
     }
-    out.outcomes.push_back(r.integer == 1 ? Outcome::kAccepted : Outcome::kDuplicate);
+    pending = std::move(unknown);
+    // A server that lost its scripts (restart, failover, SCRIPT FLUSH).
+    if (!pending.empty()) {
+      RECSTACK_ASSIGN_OR_RETURN(sha, script_.Load(*lease));
+    }
   }
   if (options.wait_replicas > 0) {
     RECSTACK_ASSIGN_OR_RETURN(out.replicas,

@@ -1,8 +1,9 @@
 #pragma once
 
 // EventStorage in Redis: the keys and the write script of event_store.h's
-// layout. One pipelined round trip per call (Append: the script per event,
-// EVALSHA pipelined on one connection, then WAIT on it when asked).
+// layout. One pipelined round trip per call (Append: one script call per 32
+// events of a partition, EVALSHA pipelined on one connection, then WAIT on
+// it when asked; SCRIPT LOAD only when a server lacks the script).
 
 #include "common/redis/client.h"
 #include "services/ingestion/event_store.h"

@@ -2,6 +2,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -320,6 +322,95 @@ TEST_F(IngestionTest, DecayedTrendingMatchesTheClosedFormAcrossARescale) {
   ASSERT_EQ(top->size(), 2u);
   EXPECT_EQ((*top)[1].first, "e");
   EXPECT_NEAR((*top)[1].second, 5.0 / 8, 1e-9);
+}
+
+// A batch goes as one script call per 32 events of a partition: with 4
+// partitions and 500 events, each event's outcome still lands at its own
+// index, repeats are duplicates wherever they fall, every partition's stream
+// holds its events in batch order, and histories and context are written.
+TEST_F(IngestionTest, ABatchSplitAcrossPartitionsAndCallsKeepsEachOutcome) {
+  const redis::Keyspace keys("m:", 4);
+  RedisEventStorage storage(*pool_, keys);
+  EventStore store(storage, StoreOptions{}, clock_);
+  std::vector<events::Event> batch;
+  std::vector<Outcome> expected;
+  std::map<int, std::vector<std::string>> ids_by_partition;
+  for (int i = 0; i < 500; ++i) {
+    events::Event e;
+    const bool repeat = i % 7 == 6;
+    // A repeat reuses the id (and user) of the event 3 before it.
+    const int of = repeat ? i - 3 : i;
+    e.event_id = "m" + std::to_string(of);
+    e.user_id = "u" + std::to_string(of % 37);
+    e.item_id = "i" + std::to_string(i % 11);
+    e.type = i % 2 ? events::EventType::kClick : events::EventType::kImpression;
+    e.value = 1;
+    e.timestamp_ms = 1767225000000 + i;
+    if (i % 5 == 0) e.context["request_id"] = "r" + std::to_string(i);
+    expected.push_back(repeat ? Outcome::kDuplicate : Outcome::kAccepted);
+    if (!repeat) ids_by_partition[keys.PartitionOf(e.user_id)].push_back(e.event_id);
+    batch.push_back(std::move(e));
+  }
+  auto written = store.Write(batch);
+  ASSERT_TRUE(written.ok()) << written.status();
+  ASSERT_EQ(written->size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ((*written)[i], expected[i]) << "event " << i;
+  ASSERT_EQ(ids_by_partition.size(), 4u);  // every partition had events
+  for (const auto& [p, ids] : ids_by_partition) {
+    auto r = pool_->Command({"XRANGE", keys.Events(p), "-", "+"});
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->elements.size(), ids.size()) << "partition " << p;
+    for (size_t j = 0; j < ids.size(); ++j) {
+      const auto& fields = r->elements[j].elements[1].elements;
+      std::map<std::string, std::string> f;
+      for (size_t k = 0; k + 1 < fields.size(); k += 2) f[fields[k].str] = fields[k + 1].str;
+      EXPECT_EQ(f["id"], ids[j]) << "partition " << p << " entry " << j;
+      const int i = std::stoi(ids[j].substr(1));
+      EXPECT_EQ(f["ts"], std::to_string(1767225000000 + i));
+      EXPECT_EQ(f.count("ctx"), i % 5 == 0 ? 1u : 0u) << ids[j];
+    }
+  }
+  // Clicks (odd i) are interactions: u1's history holds its clicked items.
+  auto hist = store.History("u1", 100);
+  ASSERT_TRUE(hist.ok());
+  std::set<std::string> want;
+  for (int i = 0; i < 500; ++i) {
+    const int of = i % 7 == 6 ? i - 3 : i;
+    if (of % 37 == 1 && i % 2 == 1 && i % 7 != 6) want.insert("i" + std::to_string(i % 11));
+  }
+  std::set<std::string> got;
+  for (const auto& h : *hist) got.insert(h.item_id);
+  EXPECT_EQ(got, want);
+  // The whole batch again: every event a duplicate, nothing added.
+  written = store.Write(batch);
+  ASSERT_TRUE(written.ok());
+  for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ((*written)[i], Outcome::kDuplicate);
+  int64_t logged = 0;
+  for (int p = 0; p < 4; ++p) logged += pool_->Command({"XLEN", keys.Events(p)})->integer;
+  EXPECT_EQ(logged, 500 - 500 / 7);
+}
+
+// A server that lost its scripts (SCRIPT FLUSH, a restart without them)
+// answers NOSCRIPT: the writer loads the script again and sends only those
+// calls, so each event is still written once.
+TEST_F(IngestionTest, AFlushedScriptIsLoadedAgainAndNothingIsWrittenTwice) {
+  std::vector<events::Event> batch;
+  for (int i = 0; i < 150; ++i) {
+    batch.push_back({.event_id = "f" + std::to_string(i),
+                     .user_id = "u" + std::to_string(i % 3),
+                     .item_id = "i",
+                     .type = events::EventType::kView,
+                     .value = 1,
+                     .timestamp_ms = 1767225000000});
+  }
+  std::vector<events::Event> first(batch.begin(), batch.begin() + 10);
+  ASSERT_TRUE(store_->Write(first).ok());
+  ASSERT_TRUE(pool_->Command({"SCRIPT", "FLUSH"}).ok());
+  auto written = store_->Write(batch);
+  ASSERT_TRUE(written.ok()) << written.status();
+  for (size_t i = 0; i < batch.size(); ++i)
+    EXPECT_EQ((*written)[i], i < 10 ? Outcome::kDuplicate : Outcome::kAccepted) << i;
+  EXPECT_EQ(StreamLength(), 150);
 }
 
 // At its limit the service answers RESOURCE_EXHAUSTED at once instead of
