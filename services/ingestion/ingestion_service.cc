@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/admission.h"
 #include "common/grpc/status.h"
+#include "common/redis/item_proto.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
@@ -217,14 +218,7 @@ grpc::Status IngestionServiceImpl::GetItems(grpc::ServerContext* ctx,
   auto items = store_.GetItems({req->item_ids().begin(), req->item_ids().end()});
   timer.set_code(items.status().code());
   if (!items.ok()) return ToGrpc(items.status());
-  for (const auto& it : *items) {
-    v1::Item* p = resp->add_items();
-    p->set_item_id(it.item_id);
-    p->set_title(it.title);
-    for (const auto& c : it.categories) p->add_categories(c);
-    p->set_created_at_ms(it.created_at_ms);
-    p->mutable_attributes()->insert(it.attributes.begin(), it.attributes.end());
-  }
+  for (const auto& it : *items) redis::FillItemProto(it.item_id, it, resp->add_items());
   return grpc::Status::OK;
 }
 

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/admission.h"
 #include "common/grpc/status.h"
+#include "common/redis/item_proto.h"
 #include "common/status/status.h"
 
 namespace recstack::ranking {
@@ -89,13 +90,7 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
     // Its metadata, from ranking's cache: the gateway shows it as is.
     if (item.row >= 0 && static_cast<size_t>(item.row) < res->metas.size() &&
         res->metas[item.row].known) {
-      const ItemMeta& m = res->metas[item.row];
-      v1::Item* it = p->mutable_item();
-      it->set_item_id(item.item_id);
-      it->set_title(m.title);
-      for (const auto& c : m.categories) it->add_categories(c);
-      it->set_created_at_ms(m.created_at_ms);
-      it->mutable_attributes()->insert(m.attributes.begin(), m.attributes.end());
+      redis::FillItemProto(item.item_id, res->metas[item.row], p->mutable_item());
     }
   }
   resp->set_feature_schema(kFeatureSchema);
