@@ -13,9 +13,7 @@ ItemVectors MakeItemVectors(ItemFactors items) {
   const int64_t n = static_cast<int64_t>(items.item_ids.size()), d = v.meta.factors;
   v.factors.Resize(n, d);
   std::copy(items.factors.begin(), items.factors.end(), v.factors.data());
-  v.index.reserve(n);
-  for (int64_t i = 0; i < n; ++i)
-    v.index.emplace(std::move(items.item_ids[i]), static_cast<int32_t>(i));
+  v.index = IdIndex(items.item_ids);
   return v;
 }
 

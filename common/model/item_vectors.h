@@ -8,24 +8,24 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "absl/status/statusor.h"
 #include "common/math/dense.h"
 #include "common/model/holder.h"
+#include "common/model/id_index.h"
 #include "common/model/model_store.h"
 
 namespace recstack::model {
 
 struct ItemVectors {
   ModelMeta meta;
-  std::unordered_map<std::string, int32_t> index;  // item id -> row
-  math::Matrix factors;                            // n_items x meta.factors
+  IdIndex index;         // item id -> row
+  math::Matrix factors;  // n_items x meta.factors
 
   // The item's vector (meta.factors floats), nullptr for an unknown id.
-  const float* Find(const std::string& item_id) const {
-    auto it = index.find(item_id);
-    return it == index.end() ? nullptr : factors.row(it->second);
+  const float* Find(std::string_view item_id) const {
+    const int32_t row = index.Find(item_id);
+    return row < 0 ? nullptr : factors.row(row);
   }
 };
 

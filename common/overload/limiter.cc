@@ -75,7 +75,10 @@ void ConcurrencyLimiter::Release(Clock::time_point start, bool dropped) {
   // tells whether more concurrency would help or hurt.
   if (before * 2 < limit_) return;
   if (dropped || latency > options_.latency_target) {
+    // Admitted before the last cut: that cut already answered this stall.
+    if (start < last_backoff_) return;
     limit_ = std::max<double>(options_.min_limit, limit_ * options_.backoff);
+    last_backoff_ = Clock::now();
   } else {
     limit_ = std::min<double>(options_.max_limit, limit_ + 1);
   }

@@ -9,11 +9,16 @@
 // a request that finishes within `latency_target` while at least half the
 // limit is in use raises the limit by one; one that takes longer (or was
 // dropped by the caller's deadline) while at least half the limit is in use
-// multiplies it by `backoff`. A sample taken with the limit far from binding
-// says nothing about concurrency (a slow build, a cold cache or a slow
-// dependency at light load), so it leaves the limit alone: a service that is
-// slow but lightly loaded never sheds. The limit stays within
-// [min_limit, max_limit]. A request that arrives when the
+// multiplies it by `backoff`, at most once per generation: as TCP cuts its
+// window once per round trip, a slow request admitted before the last cut
+// says nothing the cut did not already answer, so it leaves the limit
+// alone. Without that, one stall (a page fault, a compaction, a busy core)
+// seen by every request in flight multiplied the limit by backoff^inflight
+// and shed healthy traffic for seconds after. A sample taken with the
+// limit far from binding says nothing about concurrency (a slow build, a
+// cold cache or a slow dependency at light load), so it leaves the limit
+// alone: a service that is slow but lightly loaded never sheds. The limit
+// stays within [min_limit, max_limit]. A request that arrives when the
 // in-flight count is at the limit is shed; so is one whose deadline has
 // already passed (its caller has given up).
 //
@@ -102,6 +107,9 @@ class ConcurrencyLimiter {
   LimiterOptions options_;
   mutable std::mutex mu_;
   double limit_;
+  // When the limit was last cut: slow requests admitted before it are
+  // ignored (one cut per generation).
+  Clock::time_point last_backoff_{};
   std::atomic<int> inflight_{0};
   std::atomic<uint64_t> shed_{0};
   prometheus::Gauge* inflight_gauge_ = nullptr;

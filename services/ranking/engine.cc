@@ -71,7 +71,7 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   std::vector<CandidateIn> kept;
   if (n < q.candidates.size()) kept.assign(q.candidates.begin(), q.candidates.begin() + n);
   const std::vector<CandidateIn>& cands = n < q.candidates.size() ? kept : q.candidates;
-  std::vector<ItemMeta> metas;
+  std::vector<SharedMeta> metas;
   auto rows = features_.Assemble(q.user_id, cands, &metas);
   if (!rows.ok()) return rows.status();
   std::vector<Scored> scored = (*ranker)->ScoreAll(*rows);

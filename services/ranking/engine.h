@@ -49,7 +49,7 @@ struct RankResult {
   bool degraded = false;       // the asked ranker could not serve; `linear` did
   std::string degraded_reason;
   std::vector<FeatureRow> features;  // every candidate's
-  std::vector<ItemMeta> metas;       // every candidate's metadata, as features
+  std::vector<SharedMeta> metas;     // every candidate's metadata, as features
 };
 
 class RankingEngine {

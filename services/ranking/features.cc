@@ -22,14 +22,17 @@ FeatureAssembler::FeatureAssembler(FeatureSource& source, const Clock& clock,
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
 absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
-    std::string_view user, const std::vector<CandidateIn>& cands, std::vector<ItemMeta>* metas) {
+    std::string_view user, const std::vector<CandidateIn>& cands, std::vector<SharedMeta>* metas) {
   tls_round_trips = 0;
   // Candidates' metadata: the cache first, the misses in the same read.
-  std::vector<std::optional<ItemMeta>> meta(cands.size());
+  std::vector<SharedMeta> meta(cands.size());
   std::vector<std::string_view> meta_missing;
   for (size_t i = 0; i < cands.size(); ++i) {
-    meta[i] = items_.Get(cands[i].item_id);
-    if (!meta[i].has_value()) meta_missing.push_back(cands[i].item_id);
+    if (auto hit = items_.Get(cands[i].item_id)) {
+      meta[i] = *std::move(hit);
+    } else {
+      meta_missing.push_back(cands[i].item_id);
+    }
   }
   // Trending counts: the cached ones, and the misses asked (one ZMSCORE per
   // event partition for those only).
@@ -59,17 +62,20 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
     popularity_.Put(ids[j], reads.popularity[j]);
   }
   for (size_t i = 0, j = 0; i < cands.size(); ++i) {
-    if (meta[i].has_value()) continue;
-    items_.Put(cands[i].item_id, reads.items[j]);
-    meta[i] = std::move(reads.items[j++]);
+    if (meta[i] != nullptr) continue;
+    meta[i] = std::make_shared<const ItemMeta>(std::move(reads.items[j++]));
+    items_.Put(cands[i].item_id, meta[i]);
   }
   // Categories of the recent items: cached, or one more (smaller) trip.
   const std::vector<std::string>& recent = reads.recent;
-  std::vector<std::optional<ItemMeta>> recent_meta(recent.size());
+  std::vector<SharedMeta> recent_meta(recent.size());
   std::vector<std::string_view> recent_missing;
   for (size_t i = 0; i < recent.size(); ++i) {
-    recent_meta[i] = items_.Get(recent[i]);
-    if (!recent_meta[i].has_value()) recent_missing.push_back(recent[i]);
+    if (auto hit = items_.Get(recent[i])) {
+      recent_meta[i] = *std::move(hit);
+    } else {
+      recent_missing.push_back(recent[i]);
+    }
   }
   if (!recent_missing.empty()) {
     RECSTACK_ASSIGN_OR_RETURN(std::vector<ItemMeta> more, source_.ReadItems(recent_missing));
@@ -78,19 +84,17 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
       return absl::InternalError("feature source answered a different number of items");
     }
     for (size_t i = 0, j = 0; i < recent.size(); ++i) {
-      if (recent_meta[i].has_value()) continue;
-      items_.Put(recent[i], more[j]);
-      recent_meta[i] = std::move(more[j++]);
+      if (recent_meta[i] != nullptr) continue;
+      recent_meta[i] = std::make_shared<const ItemMeta>(std::move(more[j++]));
+      items_.Put(recent[i], recent_meta[i]);
     }
   }
-  FeatureInputs in;
+  SharedFeatureInputs in;
   in.now_ms = now;
   in.history_len = reads.history_len;
   in.popularity = std::move(pop);
-  in.items.reserve(cands.size());
-  for (auto& m : meta) in.items.push_back(std::move(*m));
-  in.recent.reserve(recent_meta.size());
-  for (auto& m : recent_meta) in.recent.push_back(std::move(*m));
+  in.items = std::move(meta);
+  in.recent = std::move(recent_meta);
   std::vector<FeatureRow> rows = ComputeFeatures(cands, in);
   if (metas != nullptr) *metas = std::move(in.items);
   return rows;
@@ -98,10 +102,24 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
 
 std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
                                         const FeatureInputs& in) {
+  // Shared without copying: the pointers do not own (the caller's inputs
+  // outlive the call).
+  SharedFeatureInputs shared;
+  shared.now_ms = in.now_ms;
+  shared.history_len = in.history_len;
+  shared.popularity = in.popularity;
+  auto view = [](const ItemMeta& m) { return SharedMeta(SharedMeta(), &m); };
+  for (const ItemMeta& m : in.recent) shared.recent.push_back(view(m));
+  for (const ItemMeta& m : in.items) shared.items.push_back(view(m));
+  return ComputeFeatures(cands, shared);
+}
+
+std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
+                                        const SharedFeatureInputs& in) {
   std::unordered_map<std::string, double> user_cats;
   double user_cat_total = 0;
-  for (const ItemMeta& m : in.recent) {
-    for (const auto& c : m.categories) {
+  for (const SharedMeta& m : in.recent) {
+    for (const auto& c : m->categories) {
       user_cats[c] += 1;
       user_cat_total += 1;
     }
@@ -124,7 +142,7 @@ std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
     row.f[kRetrievalPosition] = c.position;
     row.f[kPopularity] = std::log1p(in.popularity[i]);
     row.f[kUserActivity] = std::log1p(in.history_len);
-    const ItemMeta& m = in.items[i];
+    const ItemMeta& m = *in.items[i];
     if (user_cat_total > 0 && !m.categories.empty()) {
       double overlap = 0;
       for (const auto& cat : m.categories) {

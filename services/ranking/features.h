@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -79,6 +80,19 @@ struct FeatureInputs {
 std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
                                         const FeatureInputs& in);
 
+// The same inputs with the metadata shared, as the cache holds it (no copy
+// of an item's strings per request).
+using SharedMeta = std::shared_ptr<const ItemMeta>;
+struct SharedFeatureInputs {
+  int64_t now_ms = 0;
+  double history_len = 0;
+  std::vector<SharedMeta> recent;
+  std::vector<SharedMeta> items;  // one per candidate, never null
+  std::vector<double> popularity;
+};
+std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
+                                        const SharedFeatureInputs& in);
+
 // What FeatureAssembler reads for one request (FeatureSource::Read).
 struct FeatureReads {
   double history_len = 0;           // entries of the user's history
@@ -108,12 +122,12 @@ class FeatureAssembler {
  public:
   FeatureAssembler(FeatureSource& source, const Clock& clock, FeatureOptions options = {});
   // The candidates' features; with `metas`, also their metadata (one per
-  // candidate, known = false where the item has none).
+  // candidate, never null, known = false where the item has none).
   absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user,
                                                    const std::vector<CandidateIn>& cands,
-                                                   std::vector<ItemMeta>* metas = nullptr);
+                                                   std::vector<SharedMeta>* metas = nullptr);
 
-  const cache::LruCache<ItemMeta>& item_cache() const { return items_; }
+  const cache::LruCache<SharedMeta>& item_cache() const { return items_; }
   // Round trips (FeatureSource calls) of the last Assemble on this thread.
   static int last_round_trips();
 
@@ -121,7 +135,9 @@ class FeatureAssembler {
   FeatureSource& source_;
   const Clock& clock_;
   FeatureOptions options_;
-  cache::LruCache<ItemMeta> items_;
+  // Shared, immutable entries: a hit costs a reference count, not a copy
+  // of the item's title, categories and attributes.
+  cache::LruCache<SharedMeta> items_;
   cache::LruCache<double> popularity_;  // trending counts, for options_.popularity_ttl
 };
 

@@ -89,8 +89,8 @@ grpc::Status RankingServiceImpl::Rank(grpc::ServerContext* ctx, const v1::RankRe
     }
     // Its metadata, from ranking's cache: the gateway shows it as is.
     if (item.row >= 0 && static_cast<size_t>(item.row) < res->metas.size() &&
-        res->metas[item.row].known) {
-      redis::FillItemProto(item.item_id, res->metas[item.row], p->mutable_item());
+        res->metas[item.row]->known) {
+      redis::FillItemProto(item.item_id, *res->metas[item.row], p->mutable_item());
     }
   }
   resp->set_feature_schema(kFeatureSchema);

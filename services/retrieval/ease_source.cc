@@ -35,10 +35,7 @@ std::shared_ptr<const EaseServingModel> BuildEaseServingModel(model::ItemNeighbo
   m->ids = std::move(n.ids);
   m->weights = std::move(n.weights);
   if (m->indptr.empty()) m->indptr.push_back(0);
-  m->item_index.reserve(m->item_ids.size());
-  for (size_t i = 0; i < m->item_ids.size(); ++i) {
-    m->item_index.emplace(m->item_ids[i], static_cast<int32_t>(i));
-  }
+  m->item_index = model::IdIndex(m->item_ids);
   return m;
 }
 
@@ -52,9 +49,8 @@ std::vector<Candidate> EaseRecommend(const EaseServingModel& m,
   std::unordered_set<int32_t> seen_seed;
   for (const auto& id : history) {
     if (static_cast<int>(seeds.size()) >= max_history) break;
-    auto it = m.item_index.find(id);
-    if (it != m.item_index.end() && seen_seed.insert(it->second).second)
-      seeds.push_back(it->second);
+    const int32_t row = m.item_index.Find(id);
+    if (row >= 0 && seen_seed.insert(row).second) seeds.push_back(row);
   }
   for (int32_t i : seeds) {
     for (int64_t p = m.indptr[i]; p < m.indptr[i + 1]; ++p) {

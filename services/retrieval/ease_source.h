@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "common/model/holder.h"
+#include "common/model/id_index.h"
 #include "common/model/model_store.h"
 #include "common/redis/subscriber.h"
 #include "services/retrieval/retriever.h"
@@ -35,7 +36,7 @@ namespace recstack::retrieval {
 struct EaseServingModel {
   model::ModelMeta meta;
   std::vector<std::string> item_ids;
-  std::unordered_map<std::string, int32_t> item_index;
+  model::IdIndex item_index;  // item id -> row
   // Row i's kept weights: ids/weights[indptr[i] .. indptr[i+1]), best first.
   std::vector<int64_t> indptr;
   std::vector<int32_t> ids;

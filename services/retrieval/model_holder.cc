@@ -80,8 +80,7 @@ std::shared_ptr<ServingModel> BuildServingModel(model::ItemFactors items, const 
   m->factors.Resize(n, d);
   std::copy(items.factors.begin(), items.factors.end(), m->factors.data());
   std::vector<float>().swap(items.factors);
-  m->item_index.reserve(n);
-  for (int64_t i = 0; i < n; ++i) m->item_index.emplace(m->item_ids[i], static_cast<int32_t>(i));
+  m->item_index = model::IdIndex(m->item_ids);
   m->norms.resize(n);
   for (int64_t i = 0; i < n; ++i)
     m->norms[i] = std::sqrt(math::Dot(m->factors.row(i), m->factors.row(i), d));

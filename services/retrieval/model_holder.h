@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/math/dense.h"
 #include "common/model/holder.h"
+#include "common/model/id_index.h"
 #include "common/model/model_store.h"
 #include "common/redis/subscriber.h"
 #include "services/retrieval/candidate_index.h"
@@ -42,7 +43,7 @@ std::unique_ptr<NeighbourTable> BuildNeighbourTable(
 struct ServingModel {
   model::ModelMeta meta;
   std::vector<std::string> item_ids;
-  std::unordered_map<std::string, int32_t> item_index;
+  model::IdIndex item_index;              // item id -> row
   math::Matrix factors;                   // n_items x d
   std::vector<float> norms;               // |y_i|, for item-to-item cosine
   std::vector<float> gram_plus_reg;       // Y^T Y + lambda I (d x d), for fold-in

@@ -195,10 +195,13 @@ absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
   c.blocked.insert(q.exclude.begin(), q.exclude.end());
   if (c.m != nullptr) {
     c.blocked_bits.assign((c.m->item_ids.size() + 63) / 64, 0);
-    for (const auto& id : c.blocked) {
-      auto it = c.m->item_index.find(id);
-      if (it == c.m->item_index.end()) continue;
-      c.blocked_bits[it->second >> 6] |= uint64_t{1} << (it->second & 63);
+    // All at once: the index prefetches the batch's slots (up to
+    // history_for_seen ids, the bulk of retrieval's lookups).
+    std::vector<std::string_view> ids(c.blocked.begin(), c.blocked.end());
+    std::vector<int32_t> rows;
+    c.m->item_index.FindAll(ids, &rows);
+    for (int32_t row : rows) {
+      if (row >= 0) c.blocked_bits[row >> 6] |= uint64_t{1} << (row & 63);
     }
   }
   return absl::OkStatus();
@@ -228,8 +231,8 @@ Retriever::SourceOutput Retriever::FromMf(const RetrieveQuery& q, const Context&
     std::vector<int32_t> items;
     for (const auto& id : c.recent) {
       if (static_cast<int>(items.size()) >= options_.history_for_fold_in) break;
-      auto it = m.item_index.find(id);
-      if (it != m.item_index.end()) items.push_back(it->second);
+      const int32_t row = m.item_index.Find(id);
+      if (row >= 0) items.push_back(row);
     }
     if (!items.empty()) {
       vec = FoldIn(m, items);
@@ -252,8 +255,8 @@ Retriever::SourceOutput Retriever::FromItem2Item(const RetrieveQuery& q, const C
   std::vector<int32_t> seeds;
   for (const auto& id : c.recent) {
     if (static_cast<int>(seeds.size()) >= options_.item2item_seeds) break;
-    auto it = m.item_index.find(id);
-    if (it != m.item_index.end()) seeds.push_back(it->second);
+    const int32_t row = m.item_index.Find(id);
+    if (row >= 0) seeds.push_back(row);
   }
   std::vector<std::vector<Candidate>> lists;
   if (!seeds.empty())
@@ -413,14 +416,14 @@ absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, in
   if (source == "ease") {
     auto em = ease_ != nullptr ? ease_->Current() : nullptr;
     if (em == nullptr) return absl::FailedPreconditionError("no ease model has been published yet");
-    auto it = em->item_index.find(item_id);
-    if (it == em->item_index.end()) {
+    const int32_t row = em->item_index.Find(item_id);
+    if (row < 0) {
       return absl::NotFoundError(
           absl::StrCat("item '", item_id, "' is not in ease model ", em->meta.version));
     }
     RetrieveResult res;
     res.model_version = em->meta.version;
-    res.candidates = EaseSimilar(*em, it->second, k);
+    res.candidates = EaseSimilar(*em, row, k);
     return res;
   }
   if (!source.empty() && source != "item2item") {
@@ -429,14 +432,14 @@ absl::StatusOr<RetrieveResult> Retriever::Similar(const std::string& item_id, in
   }
   auto m = holder_.Current();
   if (m == nullptr) return absl::FailedPreconditionError("no model has been published yet");
-  auto it = m->item_index.find(item_id);
-  if (it == m->item_index.end()) {
+  const int32_t row = m->item_index.Find(item_id);
+  if (row < 0) {
     return absl::NotFoundError(
         absl::StrCat("item '", item_id, "' is not in model ", m->meta.version));
   }
   RetrieveResult res;
   res.model_version = m->meta.version;
-  res.candidates = Neighbours(*m, it->second, k, nullptr);
+  res.candidates = Neighbours(*m, row, k, nullptr);
   return res;
 }
 

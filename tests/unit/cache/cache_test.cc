@@ -31,6 +31,24 @@ TEST(LruCache, EvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(c.misses(), 1u);
 }
 
+TEST(LruCache, AHitOutsideTheNewestQuarterMovesToTheFront) {
+  // Capacity 8: a hit moves its entry unless it is among the newest 2.
+  LruCache<int> c(8);
+  for (int i = 0; i < 8; ++i) c.Put("k" + std::to_string(i), i);
+  ASSERT_EQ(c.Get("k0"), 0);  // the oldest: moved to the front
+  ASSERT_EQ(c.Get("k7"), 7);  // the newest: left where it is (the front)
+  c.Put("k8", 8);             // evicts k1, the least recently used
+  EXPECT_FALSE(c.Get("k1").has_value());
+  EXPECT_EQ(c.Get("k0"), 0);  // among the newest 2: stays second
+  // Five more evict the five least recently used, k2-k6, oldest first;
+  // k0 and k7, used since, stay.
+  for (int i = 9; i < 14; ++i) c.Put("k" + std::to_string(i), i);
+  for (int i = 2; i <= 6; ++i) EXPECT_FALSE(c.Get("k" + std::to_string(i)).has_value()) << i;
+  EXPECT_EQ(c.Get("k0"), 0);
+  EXPECT_EQ(c.Get("k7"), 7);
+  EXPECT_EQ(c.size(), 8u);
+}
+
 TEST(LruCache, EntriesExpireAfterTheirTtl) {
   LruCache<int> c(10, 30ms);
   c.Put("a", 1);

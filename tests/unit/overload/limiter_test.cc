@@ -68,14 +68,23 @@ TEST(ConcurrencyLimiter, SlowRequestsWithTheLimitInUseLowerItFastOnesRaiseIt) {
   o.latency_target = 5ms;
   o.backoff = 0.5;
   ConcurrencyLimiter l("test", o, nullptr);
-  // 20 slow requests at once: the first to finish sees 20 in flight and
-  // halves the limit (20 -> 10), the next ones see 19, 18, ... in flight,
-  // and halve it while at least half of it is in use: 10 -> 5 -> 2.5 -> 2.
+  // 20 slow requests at once, one stall: the first to finish halves the
+  // limit (20 -> 10); the other 19 were admitted before that cut, so they
+  // leave it alone (one cut per generation, as TCP's once per round trip).
   ASSERT_TRUE(Burst(l, 20, 8ms));
+  EXPECT_EQ(l.limit(), 10);
+  // Overload that lasts: every generation admitted after a cut and slow
+  // again cuts again, down to the floor.
+  ASSERT_TRUE(Burst(l, 10, 8ms));
+  EXPECT_EQ(l.limit(), 5);
+  ASSERT_TRUE(Burst(l, 5, 8ms));
+  EXPECT_EQ(l.limit(), 2);
+  ASSERT_TRUE(Burst(l, 2, 8ms));
   EXPECT_EQ(l.limit(), 2);
   // A dropped request counts as slow however fast it was.
-  ASSERT_TRUE(Burst(l, 2, 0ms, /*dropped=*/true));
-  EXPECT_EQ(l.limit(), 2);
+  ConcurrencyLimiter d("test", o, nullptr);
+  ASSERT_TRUE(Burst(d, 20, 0ms, /*dropped=*/true));
+  EXPECT_EQ(d.limit(), 10);
   // Fast requests with the limit in use raise it by one each.
   for (int i = 0; i < 10; ++i) {
     const int cap = l.limit();

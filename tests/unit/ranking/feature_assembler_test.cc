@@ -137,16 +137,16 @@ TEST_F(FeatureAssemblerTest, EachCandidatesMetadataComesBackReadOrCached) {
   source_.metas["a"].attributes = {{"year", "1999"}};
   FeatureAssembler fa(source_, clock_, {.recent_items = 3});
   for (int round = 0; round < 2; ++round) {  // read, then from the cache
-    std::vector<ItemMeta> metas;
+    std::vector<SharedMeta> metas;
     auto rows = fa.Assemble("u1", Cands(), &metas);
     ASSERT_TRUE(rows.ok()) << rows.status();
     ASSERT_EQ(metas.size(), 3u);
-    EXPECT_TRUE(metas[0].known);
-    EXPECT_EQ(metas[0].title, "A film");
-    EXPECT_EQ(metas[0].attributes.at("year"), "1999");
-    EXPECT_EQ(metas[0].categories, Strs{"drama"});
-    EXPECT_TRUE(metas[1].known);
-    EXPECT_FALSE(metas[2].known);  // c has none
+    EXPECT_TRUE(metas[0]->known);
+    EXPECT_EQ(metas[0]->title, "A film");
+    EXPECT_EQ(metas[0]->attributes.at("year"), "1999");
+    EXPECT_EQ(metas[0]->categories, Strs{"drama"});
+    EXPECT_TRUE(metas[1]->known);
+    EXPECT_FALSE(metas[2]->known);  // c has none
   }
   EXPECT_EQ(source_.meta_asks.size(), 2u);
   EXPECT_TRUE(source_.meta_asks[1].empty());
