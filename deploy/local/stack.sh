@@ -64,6 +64,9 @@
 #   RECSTACK_EXPERIMENTS  when set, the experiments file: given to ranking (which
 #                         runs them) and training (which reads them out)
 #   RECSTACK_EXPLORE_RATE when set, the gateway's --explore-rate
+#   RECSTACK_HEALTH_WAIT  how long `up` waits for each service to be SERVING
+#                         (default 120s: training replays its snapshot and
+#                         feedback log first, a minute after millions of events)
 # (RECSTACK_TLS_CERT, _KEY and _CA are ignored: --tls decides.)
 set -euo pipefail
 # The services and the CLI read these; only --tls may turn TLS on.
@@ -220,8 +223,21 @@ start_redis() {
   redis-server --bind "$host" --port "$redis_port" --dir "$state/redis" --appendonly yes \
     --save "" --daemonize no --protected-mode yes --logfile "$state/logs/redis.log" "${acl_args[@]}" &
   echo $! > "$state/pids/redis.pid"
-  for _ in $(seq 100); do
-    rcli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return
+  # 10 s to answer; longer only while it says LOADING (its AOF replays: a
+  # state folder after a million events and hours of load holds a GB).
+  local reply i
+  for ((i = 0; i < 3000; i++)); do
+    reply=$(rcli -p "$redis_port" ping 2>&1) || true  # refused until it listens
+    case "$reply" in
+      *PONG*) return ;;
+      *LOADING*)
+        if [ "$i" = 100 ]; then echo "stack: redis is loading its data set" >&2; fi
+        ;;
+      *)
+        if [ "$i" -ge 100 ]; then break; fi
+        ;;
+    esac
+    if ! alive redis; then break; fi
     sleep 0.1
   done
   echo "stack: redis-server did not start; see $state/logs/redis.log" >&2
@@ -430,7 +446,7 @@ case $cmd in
     mapfile -t insts < <(all_instances)
     for inst in "${insts[@]}"; do start_service "$inst"; done
     for inst in "${insts[@]}"; do
-      if ! "$bin/recstack" health --addr "$host:$(grpc_port_of "$inst")" --wait 30s "${client_tls[@]}" >/dev/null; then
+      if ! "$bin/recstack" health --addr "$host:$(grpc_port_of "$inst")" --wait "${RECSTACK_HEALTH_WAIT:-120s}" "${client_tls[@]}" >/dev/null; then
         echo "stack: $inst is not healthy; see $state/logs/$inst.log" >&2
         exit 1
       fi
