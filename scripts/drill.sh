@@ -16,7 +16,7 @@
 #                  load promote the older (roll back), the newer, the older
 #                  again; each switch must show in the gateway's answers; 55 s
 #   impressions    SIGSTOP ingestion and a burst of k=200 Recommends (20/s for
-#                  5 s) so the gateway's impression queue (10,000 events)
+#                  5 s) so the gateway's impression queue (10,000 items)
 #                  fills, then SIGCONT; Recommend must keep answering; 40 s
 #
 # Per drill: errors by code, degraded answers, p99 before / during / after

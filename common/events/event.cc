@@ -1,5 +1,6 @@
 #include "common/events/event.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -26,6 +27,60 @@ uint64_t Fnv1a(std::string_view s, uint64_t h) {
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+
+absl::Status ValidateShown(const Event& e) {
+  if (e.type == EventType::kImpression && e.context.contains(kShownContextKey)) {
+    return absl::InvalidArgumentError(
+        "context key 'shown' is reserved (an IMPRESSION's items go in shown)");
+  }
+  if (e.shown.empty()) return absl::OkStatus();
+  if (e.type != EventType::kImpression) {
+    return absl::InvalidArgumentError("shown is only for IMPRESSION events");
+  }
+  if (e.shown.size() > kMaxShown) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shown has ", e.shown.size(), " items (at most ", kMaxShown, ")"));
+  }
+  if (e.item_id != e.shown.front().item_id) {
+    return absl::InvalidArgumentError("item_id is not the first shown item");
+  }
+  for (size_t i = 0; i < e.shown.size(); ++i) {
+    const ShownItem& s = e.shown[i];
+    const std::string at = absl::StrCat("shown[", i, "]");
+    if (absl::Status st = ids::ValidateId(at + ".item_id", s.item_id); !st.ok()) return st;
+    if (s.position < 0 || s.position > kMaxShownPosition) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".position ", s.position, " is outside [0, ", kMaxShownPosition, "]"));
+    }
+    if (!(s.propensity >= 0 && s.propensity <= 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".propensity ", s.propensity, " is outside [0, 1]"));
+    }
+    if (s.features.size() > kMaxShownFeatures) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ".features has ", s.features.size(),
+                                                     " values (at most ", kMaxShownFeatures, ")"));
+    }
+    for (float f : s.features) {
+      if (!std::isfinite(f)) {
+        return absl::InvalidArgumentError(absl::StrCat(at, ".features has a value not finite"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+void AppendNumber(std::string& out, T v) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, p);
+}
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
 }
 
 }  // namespace
@@ -91,7 +146,66 @@ absl::Status ValidateEvent(const Event& e, int64_t now_ms, const ValidationLimit
                                                      " bytes (at most ", l.max_context_value, ")"));
     }
   }
-  return absl::OkStatus();
+  return ValidateShown(e);
+}
+
+std::string EncodeShown(const std::vector<ShownItem>& shown) {
+  std::string out;
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const ShownItem& s = shown[i];
+    if (i > 0) out.push_back('\n');
+    out += s.item_id;
+    out.push_back('\t');
+    AppendNumber(out, s.position);
+    out.push_back('\t');
+    AppendNumber(out, s.propensity);
+    out.push_back('\t');
+    for (size_t f = 0; f < s.features.size(); ++f) {
+      if (f > 0) out.push_back(',');
+      AppendNumber(out, s.features[f]);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ShownItem>> DecodeShown(std::string_view text) {
+  std::vector<ShownItem> out;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    const std::string at = absl::StrCat("shown[", out.size(), "]");
+    std::string_view field[4];
+    for (int f = 0; f < 4; ++f) {
+      const size_t tab = f < 3 ? line.find('\t') : std::string_view::npos;
+      if (f < 3 && tab == std::string_view::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(at, " has ", f + 1, " fields (4)"));
+      }
+      field[f] = line.substr(0, tab);
+      line = tab == std::string_view::npos ? std::string_view() : line.substr(tab + 1);
+    }
+    ShownItem s;
+    s.item_id = std::string(field[0]);
+    if (s.item_id.empty()) return absl::InvalidArgumentError(at + " has no item");
+    if (!ParseNumber(field[1], &s.position)) {
+      return absl::InvalidArgumentError(at + ": position is not a number");
+    }
+    if (!ParseNumber(field[2], &s.propensity)) {
+      return absl::InvalidArgumentError(at + ": propensity is not a number");
+    }
+    for (std::string_view f = field[3]; !f.empty();) {
+      const size_t comma = f.find(',');
+      float v = 0;
+      if (!ParseNumber(f.substr(0, comma), &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at, ": feature ", s.features.size() + 1, " is not a number"));
+      }
+      s.features.push_back(v);
+      f = comma == std::string_view::npos ? std::string_view() : f.substr(comma + 1);
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 std::string DeriveEventId(std::string_view user, std::string_view item, EventType type,

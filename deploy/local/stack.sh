@@ -323,17 +323,18 @@ service_args() {
   esac
 }
 
-# Starts process $1 unless it runs with these flags already; one that runs
-# with other flags (another --replicas changes the gateway's) is restarted.
+# Starts process $1 unless it runs with this binary and these flags
+# already; one that runs with other flags (another --replicas changes the
+# gateway's) or another binary (RECSTACK_BIN) is restarted.
 start_service() {
   local inst=$1 args flags
   service_args "$inst"
-  flags=$(printf '%q ' "${args[@]}")
+  flags=$(printf '%q ' "$bin/recstack-$(service_of "$inst")" "${args[@]}")
   if alive "$inst"; then
     # No flags file: started by an older stack.sh; leave it be.
     [ -f "$state/pids/$inst.flags" ] || return 0
     [ "$(cat "$state/pids/$inst.flags")" != "$flags" ] || return 0
-    echo "stack: restarting $inst (its flags changed)"
+    echo "stack: restarting $inst (its binary or flags changed)"
     stop "$inst"
   fi
   # A Redis URL with a password goes in the environment, not on the command

@@ -109,3 +109,29 @@ def convergence_summary:
           ($hit.iteration // "never" | tostring), ($hit.fit_seconds | sig),
           "\(.load_average_start | fixed(1)) / \(.load_average_end | fixed(1))"]]
   | table;
+
+# One sentence of a capacity sweep (recstack-loadtest --sweep --floor): the
+# knee against the floor's and the half-knee ratios.
+def knee_sentence:
+  . as $r
+  | "Knee **\($r.knee_rate)/s** (the floor's \($r.floor_knee_rate)/s in the same sweep: "
+    + "\($r.knee_rate / $r.floor_knee_rate | sig) of it); at half the knee (\($r.half_knee.rate)/s) p50 is "
+    + "\($r.half_knee.p50_over_floor | sig)x and p99 \($r.half_knee.p99_over_floor | sig)x the floor's, and "
+    + "the four services spend \($r.half_knee.cpu_us_per_request_total // $r.cpu_us_per_request_total | fixed(0)) us of CPU per request.";
+
+# The sweep's steps in one line: "100/s 15.4 ms, 150/s 14.3 ms, ..." (p99,
+# and the degraded answers where there were any).
+def sweep_line:
+  [.sweep[] | "\(.rate)/s \(.p99_us / 1000 | sig) ms" + (if .degraded > 0 then " (\(.degraded) degraded)" else "" end)]
+  | join(", ");
+
+# One sentence of an overload run (2x the knee, then half of it, --timeline).
+def overload_sentence:
+  . as $r
+  | ($r.timeline | map(select(.rate == $r.rate))) as $over
+  | ($r.timeline | map(select(.rate != $r.rate))) as $after
+  | "2x the knee (\($r.rate)/s) for \($over | length) s, then \($after[0].rate // "n/a")/s: "
+    + "\($r.ok) of \($r.count) answered OK, \($r.errors) errors, \($r.degraded) degraded, slowest "
+    + "\($r.max_us / 1000 | sig) ms; p99 per second during it \($over | map(.p99_us) | min / 1000 | fixed(0))-"
+    + "\($over | map(.p99_us) | max / 1000 | fixed(0)) ms, after it "
+    + "\($after | map(.p99_us / 1000 | fixed(0)) | join(", ")) ms.";

@@ -8,7 +8,4 @@ include "lib";
                     "\(.degraded) of \(.count)", (.errors | tostring)]]
    | table),
   "",
-  "Knee **\($r.knee_rate)/s** (the floor's \($r.floor_knee_rate)/s in the same sweep: "
-  + "\($r.knee_rate / $r.floor_knee_rate | sig) of it); at half the knee (\($r.half_knee.rate)/s) p50 is "
-  + "\($r.half_knee.p50_over_floor | sig)x and p99 \($r.half_knee.p99_over_floor | sig)x the floor's, and "
-  + "the four services spend \($r.half_knee.cpu_us_per_request_total // $r.cpu_us_per_request_total | fixed(0)) us of CPU per request."
+  knee_sentence

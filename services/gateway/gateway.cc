@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <numeric>
 #include <optional>
-#include <span>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/event.h"
 #include "common/events/ids.h"
 #include "common/log/log.h"
 #include "common/rank/features.h"
@@ -367,45 +367,62 @@ void Gateway::EnqueueImpressions(const v1::RecommendResponse& resp,
   const int64_t now =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
           .count();
-  std::lock_guard<std::mutex> lock(q_mu_);
-  const bool was_empty = queue_.empty();
-  if (was_empty) oldest_queued_ = std::chrono::steady_clock::now();
-  int pos = 0;
-  for (const auto& it : resp.items()) {
-    if (queue_.size() >= options_.impression_queue) {
-      metrics_.impressions_dropped->Increment(resp.items_size() - pos);
-      break;
-    }
-    v1::Event e;
-    e.set_event_id(absl::StrCat("imp-", resp.request_id(), "-", pos));
+  // One IMPRESSION per answer (per events::kMaxShown items of a longer
+  // one): the request's fields once, then every item shown with its
+  // position, propensity and the vector the ranker scored it with. Built
+  // before taking the queue's lock.
+  std::vector<v1::Event> answer;
+  bool with_features = false;
+  for (int first = 0; first < resp.items_size(); first += events::kMaxShown) {
+    const int last = std::min<int>(resp.items_size(), first + events::kMaxShown);
+    v1::Event& e = answer.emplace_back();
+    e.set_event_id(absl::StrCat("imp-", resp.request_id(), "-", first));
     e.set_user_id(resp.user_id());
-    e.set_item_id(it.item_id());
+    e.set_item_id(resp.items(first).item_id());
     e.set_type(v1::IMPRESSION);
     e.set_timestamp_ms(now);
+    for (int pos = first; pos < last; ++pos) {
+      const v1::ScoredItem& it = resp.items(pos);
+      v1::ShownItem* s = e.add_shown();
+      s->set_item_id(it.item_id());
+      s->set_position(pos);
+      if (it.features_size() > 0) {
+        // What the ranker saw, exactly: training learns from this, never
+        // from features recomputed later (training/serving skew).
+        with_features = true;
+        *s->mutable_features() = it.features();
+        s->set_propensity(pos < static_cast<int>(propensity.size()) ? propensity[pos] : 1.0);
+      }
+    }
+  }
+  for (v1::Event& e : answer) {
     auto& ctx = *e.mutable_context();
     ctx["request_id"] = resp.request_id();
-    ctx["position"] = std::to_string(pos);
     ctx["variant"] = resp.variant();
     ctx["model_version"] = resp.model_version();
     ctx["ranker"] = resp.ranker();
     if (!resp.experiment().empty()) ctx["experiment"] = resp.experiment();
     if (!ranker_version.empty()) ctx["ranker_version"] = ranker_version;
-    if (it.features_size() > 0) {
-      // What the ranker saw, exactly: training learns from this, never
-      // from features recomputed later (training/serving skew).
-      ctx["features"] =
-          ranking::EncodeFeatures(std::span<const float>(it.features().data(), it.features_size()));
+    if (with_features) {
       ctx["feature_schema"] = std::to_string(ranking::kFeatureSchema);
-      ctx["propensity"] =
-          absl::StrCat(pos < static_cast<int>(propensity.size()) ? propensity[pos] : 1.0);
       ctx["explored"] = explored ? "1" : "0";
     }
+  }
+  std::lock_guard<std::mutex> lock(q_mu_);
+  const bool was_empty = queue_.empty();
+  if (was_empty) oldest_queued_ = std::chrono::steady_clock::now();
+  for (v1::Event& e : answer) {
+    const size_t n = static_cast<size_t>(e.shown_size());
+    if (queued_items_ + n > options_.impression_queue) {
+      metrics_.impressions_dropped->Increment(static_cast<double>(n));
+      continue;
+    }
+    queued_items_ += n;
     queue_.push_back(std::move(e));
-    ++pos;
   }
   // The sender starts its linger on the first event and wakes early only
   // for a full batch.
-  if (was_empty || queue_.size() >= static_cast<size_t>(options_.impression_batch))
+  if (was_empty || queued_items_ >= static_cast<size_t>(options_.impression_batch))
     q_cv_.notify_one();
 }
 
@@ -420,20 +437,25 @@ void Gateway::SendImpressions() {
     }
     const size_t full = static_cast<size_t>(options_.impression_batch);
     q_cv_.wait_until(lock, oldest_queued_ + options_.impression_linger,
-                     [this, full] { return stopping_ || queue_.size() >= full; });
+                     [this, full] { return stopping_ || queued_items_ >= full; });
+    // Whole answers, up to `full` items (at least one answer).
     v1::IngestEventsRequest batch;
-    while (!queue_.empty() && batch.events_size() < options_.impression_batch) {
+    size_t items = 0;
+    while (!queue_.empty() && (batch.events_size() == 0 ||
+                               items + static_cast<size_t>(queue_.front().shown_size()) <= full)) {
+      items += static_cast<size_t>(queue_.front().shown_size());
       *batch.add_events() = std::move(queue_.front());
       queue_.pop_front();
     }
+    queued_items_ -= items;
     // What is left waits from now.
     if (!queue_.empty()) oldest_queued_ = std::chrono::steady_clock::now();
     lock.unlock();
     auto r = ingestion_->IngestEvents(batch, Clock::now() + std::chrono::seconds(2));
     if (r.ok()) {
-      metrics_.impressions_sent->Increment(batch.events_size());
+      metrics_.impressions_sent->Increment(static_cast<double>(items));
     } else {
-      metrics_.impressions_failed->Increment(batch.events_size());
+      metrics_.impressions_failed->Increment(static_cast<double>(items));
     }
     lock.lock();
   }

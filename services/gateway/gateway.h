@@ -9,9 +9,10 @@
 // `degraded` and why. UNAVAILABLE only when there is nothing at all to
 // serve. Item metadata (titles) comes from an in-memory cache with a TTL;
 // only its misses are asked of ingestion. Impressions go to ingestion on a
-// background thread through a bounded queue: logging never delays or fails
-// a response, and what does not fit is dropped and counted. A batch goes
-// when it is full or has waited `impression_linger`.
+// background thread through a bounded queue, one IMPRESSION event per answer
+// with every item shown: logging never delays or fails a response, and what
+// does not fit is dropped and counted. A batch goes when it is full or has
+// waited `impression_linger`.
 //
 // The experiments view (the /experiments page) asks ranking which
 // experiments it runs and the training service for their readouts, each
@@ -55,8 +56,10 @@ struct GatewayOptions {
   // Candidates asked of retrieval: clamp(5k, min_candidates, max_candidates).
   int min_candidates = 50;
   int max_candidates = 500;
-  size_t impression_queue = 10000;  // events waiting to be sent
-  int impression_batch = 500;
+  // Impressions: one IMPRESSION event per answer (per 50 items of a longer
+  // one, events::kMaxShown); both bounds count the items shown.
+  size_t impression_queue = 10000;  // items waiting to be sent
+  int impression_batch = 500;       // items per IngestEvents, in whole answers
   // A batch is sent once it is full or its oldest event has waited this
   // long: one IngestEvents per batch, not one per answer.
   std::chrono::milliseconds impression_linger{50};
@@ -167,7 +170,8 @@ class Gateway {
 
   std::mutex q_mu_;
   std::condition_variable q_cv_;
-  std::deque<v1::Event> queue_;
+  std::deque<v1::Event> queue_;  // one event per answer (or 50 of its items)
+  size_t queued_items_ = 0;      // the items shown in queue_
   std::chrono::steady_clock::time_point oldest_queued_;  // of queue_.front()'s answer
   bool stopping_ = false;
   std::thread sender_;

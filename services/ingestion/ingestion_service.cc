@@ -26,6 +26,13 @@ events::Event FromProto(const v1::Event& p) {
   e.value = p.value();
   e.timestamp_ms = p.timestamp_ms();
   e.context.insert(p.context().begin(), p.context().end());
+  e.shown.reserve(p.shown_size());
+  for (const v1::ShownItem& s : p.shown()) {
+    e.shown.push_back({s.item_id(), s.position(), s.propensity(),
+                       std::vector<float>(s.features().begin(), s.features().end())});
+  }
+  // An answer's impression names its first item (ValidateEvent checks).
+  if (e.item_id.empty() && !e.shown.empty()) e.item_id = e.shown.front().item_id;
   return e;
 }
 

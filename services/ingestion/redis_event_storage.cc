@@ -116,7 +116,7 @@ absl::StatusOr<EventStorage::Appended> RedisEventStorage::Append(
         c.keys.push_back(keys_.History(e.user_id));
         c.keys.push_back(keys_.Popularity(p, hour));
         const std::string ts = std::to_string(e.timestamp_ms);
-        const bool ctx = !e.context.empty();
+        const bool ctx = !e.context.empty() || !e.shown.empty();
         c.args.insert(c.args.end(), {e.item_id, ts, Fmt(events::PopularityWeight(e.type)),
                                      events::IsInteraction(e.type) ? "1" : "0", ctx ? "14" : "12",
                                      "id", e.event_id, "user", e.user_id, "item", e.item_id, "type",
@@ -124,7 +124,9 @@ absl::StatusOr<EventStorage::Appended> RedisEventStorage::Append(
                                      Fmt(e.value), "ts", ts});
         if (ctx) {
           c.args.push_back("ctx");
-          c.args.push_back(nlohmann::json(e.context).dump());
+          nlohmann::json j(e.context);
+          if (!e.shown.empty()) j[events::kShownContextKey] = events::EncodeShown(e.shown);
+          c.args.push_back(j.dump());
         }
       }
     }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -379,36 +380,60 @@ void FeedbackLog::Index(const RawFeedback& e) {
     return;
   }
   if (e.type != kImpressionType) return;
-  Impression imp;
-  imp.ts_ms = e.timestamp_ms;
-  imp.request = RequestKey(request);
-  imp.user = all_.users.Intern(e.user);
-  imp.item = all_.items.Intern(e.item);
-  ParseNum(field("position"), &imp.position);
-  float propensity = 1;
-  if (ParseNum(field("propensity"), &propensity) && propensity > 0 && propensity <= 1) {
-    imp.propensity = propensity;
-  }
-  imp.explored = field("explored") == "1";
-  for (auto [key, out] : {std::pair{"experiment", &imp.experiment},
-                          std::pair{"variant", &imp.variant}, std::pair{"ranker", &imp.ranker}}) {
+  // What every item of the answer shares.
+  Impression base;
+  base.ts_ms = e.timestamp_ms;
+  base.request = RequestKey(request);
+  base.user = all_.users.Intern(e.user);
+  base.explored = field("explored") == "1";
+  for (auto [key, out] : {std::pair{"experiment", &base.experiment},
+                          std::pair{"variant", &base.variant}, std::pair{"ranker", &base.ranker}}) {
     const std::string v = field(key);
     if (!v.empty()) *out = all_.names.Intern(v);
   }
-  const std::string features = field("features");
-  if (!features.empty()) {
-    auto values = field("feature_schema") == std::to_string(ranking::kFeatureSchema)
-                      ? ranking::DecodeFeatures(features, ranking::kNumFeatures)
-                      : absl::StatusOr<std::vector<float>>(
-                            absl::InvalidArgumentError("another feature schema"));
-    if (values.ok()) {
-      imp.features = static_cast<int64_t>(all_.features.size());
-      all_.features.insert(all_.features.end(), values->begin(), values->end());
-    } else {
-      ++unusable_;
+  const bool schema_ok = field("feature_schema") == std::to_string(ranking::kFeatureSchema);
+  auto add = [&](std::string_view item, int32_t position, float propensity,
+                 std::span<const float> features, bool has_features) {
+    Impression imp = base;
+    imp.item = all_.items.Intern(item);
+    imp.position = position;
+    if (propensity > 0 && propensity <= 1) imp.propensity = propensity;
+    if (has_features) {
+      if (schema_ok && features.size() == static_cast<size_t>(ranking::kNumFeatures)) {
+        imp.features = static_cast<int64_t>(all_.features.size());
+        all_.features.insert(all_.features.end(), features.begin(), features.end());
+      } else {
+        ++unusable_;
+      }
     }
+    all_.impressions.push_back(imp);
+  };
+  const std::string shown = field(events::kShownContextKey);
+  if (!shown.empty()) {
+    // One answer (the gateway's format since 2026-12): every item shown.
+    auto items = events::DecodeShown(shown);
+    if (!items.ok()) {
+      ++unusable_;
+      return;
+    }
+    for (const events::ShownItem& s : *items) {
+      add(s.item_id, s.position, static_cast<float>(s.propensity), s.features, !s.features.empty());
+    }
+    return;
   }
-  all_.impressions.push_back(imp);
+  // One item per event (logs written before answers were logged whole).
+  int32_t position = 0;
+  ParseNum(field("position"), &position);
+  float propensity = 1;
+  ParseNum(field("propensity"), &propensity);
+  // A vector that does not decode stays empty: said but unusable.
+  const std::string features = field("features");
+  std::vector<float> values;
+  if (!features.empty() && schema_ok) {
+    auto decoded = ranking::DecodeFeatures(features, ranking::kNumFeatures);
+    if (decoded.ok()) values = *std::move(decoded);
+  }
+  add(e.item, position, propensity, values, !features.empty());
 }
 
 FeedbackView FeedbackLog::Snapshot(int64_t from_ms) const {

@@ -3,7 +3,10 @@
 //   TYPE (a name or a number) \n VALUE \n TIMESTAMP_MS \n EVENT_ID \n USER \n ITEM
 //   \n KEY=VALUE (context, one per line)...
 // An accepted event must keep every rule of event.h, and Normalize must
-// make it storable: a valid event id and a timestamp.
+// make it storable: a valid event id and a timestamp. The same bytes are
+// also read as an IMPRESSION's shown items as the event log keeps them
+// (DecodeShown): what decodes re-encodes to text that decodes to the same
+// items.
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -25,9 +28,27 @@ T Number(std::string_view s) {
   return v;
 }
 
+bool Same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+void CheckShownRoundTrip(std::string_view text) {
+  auto decoded = ev::DecodeShown(text);
+  if (!decoded.ok()) {
+    FUZZ_CHECK(decoded.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  auto again = ev::DecodeShown(ev::EncodeShown(*decoded));
+  FUZZ_CHECK(again.ok() && again->size() == decoded->size());
+  for (size_t i = 0; i < decoded->size(); ++i) {
+    const ev::ShownItem &a = (*decoded)[i], &b = (*again)[i];
+    FUZZ_CHECK(!a.item_id.empty() && a.item_id == b.item_id && a.position == b.position);
+    FUZZ_CHECK(Same(a.propensity, b.propensity) && a.features.size() == b.features.size());
+    for (size_t f = 0; f < a.features.size(); ++f) FUZZ_CHECK(Same(a.features[f], b.features[f]));
+  }
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  CheckShownRoundTrip(std::string_view(reinterpret_cast<const char*>(data), size));
   recstack::fuzz::Input in(data, size);
   ev::Event e;
   const std::string_view type = in.Until("\n");

@@ -141,6 +141,26 @@ jq -e '.errors == 0 and .clicks.impressions >= 500 and .clicks.click_requests_fa
        .click_baselines.oracle_ctr > .click_baselines.random_ctr' "$state/clicks.json" >/dev/null \
   || fail "click simulation figures out of bounds: $(cat "$state/clicks.json")"
 
+echo "== the feedback log holds every item the gateway logged as shown"
+# One IMPRESSION event per answer goes gateway -> ingestion -> the event log
+# -> the training service's consumer, which keeps one impression per item.
+metric() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m {s += $2} END {print s + 0}'
+}
+# A batch whose call failed (a deadline in the overload step) may still have
+# been written: held is at least what was sent and at most sent + failed.
+sent=0 failed=0 held=-1
+for _ in $(seq 150); do
+  sent=$(metric $((9100 + off)) 'recstack_gateway_impressions_total\{outcome="sent"')
+  failed=$(metric $((9100 + off)) 'recstack_gateway_impressions_total\{outcome="failed"')
+  held=$(metric $((9102 + off)) 'recstack_training_feedback_impressions')
+  [ "$sent" -gt 0 ] && [ "$held" -ge "$sent" ] && [ "$held" -le $((sent + failed)) ] && break
+  sleep 0.2
+done
+echo "impressions sent by the gateway $sent (failed $failed), held by the training service $held"
+[ "$sent" -gt 0 ] && [ "$held" -ge "$sent" ] && [ "$held" -le $((sent + failed)) ] ||
+  fail "the feedback log holds $held impressions, the gateway sent $sent (failed $failed)"
+
 if [ $acl = 1 ]; then
   echo "== least privilege: no ACL refusal in any log; no user, no access"
   ! grep -l "NOPERM\|refused it by ACL" "$state"/logs/*.log || fail "a service was refused by the ACL"

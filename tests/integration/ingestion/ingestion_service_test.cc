@@ -9,7 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/data/loaders.h"
+#include "common/events/event.h"
 #include "common/grpc/channel.h"
 #include "common/overload/limiter.h"
 #include "common/redis/popularity.h"
@@ -56,6 +59,16 @@ class IngestionTest : public ::testing::Test {
     return e;
   }
 
+  // The fields of the event log's first entry (empty when there is none).
+  std::map<std::string, std::string> FirstStreamEntry() {
+    std::map<std::string, std::string> f;
+    auto entry = pool_->Command({"XRANGE", "rs:events", "-", "+", "COUNT", "1"});
+    if (!entry.ok() || entry->elements.empty()) return f;
+    const auto& fields = entry->elements[0].elements[1].elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str] = fields[i + 1].str;
+    return f;
+  }
+
   int64_t StreamLength() {
     auto r = pool_->Command({"XLEN", "rs:events"});
     return r.ok() ? r->integer : -1;
@@ -91,16 +104,63 @@ TEST_F(IngestionTest, MixedBatchWritesExactlyTheValidEvents) {
   EXPECT_NE(resp.rejected(1).reason().find("RATING value 9"), std::string::npos);
   EXPECT_EQ(StreamLength(), 2);
   // The stream entry carries the documented fields.
-  auto entry = pool_->Command({"XRANGE", "rs:events", "-", "+", "COUNT", "1"});
-  ASSERT_TRUE(entry.ok());
-  const auto& fields = entry->elements[0].elements[1].elements;
-  std::map<std::string, std::string> f;
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str] = fields[i + 1].str;
+  std::map<std::string, std::string> f = FirstStreamEntry();
   EXPECT_EQ(f["id"], "a");
   EXPECT_EQ(f["user"], "u1");
   EXPECT_EQ(f["item"], "i1");
   EXPECT_EQ(f["type"], "VIEW");
   EXPECT_EQ(f["ts"], "1767225000000");
+}
+
+// One IMPRESSION per answer: its items go in `shown`; the event log keeps
+// them under the context key "shown" (events::EncodeShown), item_id is the
+// first one, a bad item is rejected by index with its reason and the rest
+// of the batch is kept.
+TEST_F(IngestionTest, AnAnswersImpressionKeepsEveryItemShownInTheLog) {
+  v1::IngestEventsRequest req;
+  v1::Event imp = MakeEvent("imp-r1-0", "u1", "", 1767225600000 - 100);
+  imp.set_type(v1::IMPRESSION);
+  (*imp.mutable_context())["request_id"] = "r1";
+  for (int i = 0; i < 3; ++i) {
+    v1::ShownItem* s = imp.add_shown();
+    s->set_item_id("i" + std::to_string(i));
+    s->set_position(i);
+    s->set_propensity(0.5);
+    s->add_features(1.25f * i);
+  }
+  *req.add_events() = imp;
+  v1::Event bad = imp;
+  bad.set_event_id("imp-r2-0");
+  bad.mutable_shown(1)->set_position(-1);
+  *req.add_events() = bad;
+  v1::Event click = MakeEvent("c", "u1", "i1", 1767225600000 - 50);
+  click.set_type(v1::CLICK);
+  (*click.mutable_context())["shown"] = "x";  // reserved only on IMPRESSIONs
+  *req.add_events() = click;
+  v1::IngestEventsResponse resp;
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 2);
+  ASSERT_EQ(resp.rejected_size(), 1);
+  EXPECT_EQ(resp.rejected(0).index(), 1);
+  EXPECT_EQ(resp.rejected(0).reason(), "shown[1].position -1 is outside [0, 9999]");
+  std::map<std::string, std::string> f = FirstStreamEntry();
+  EXPECT_EQ(f["type"], "IMPRESSION");
+  EXPECT_EQ(f["item"], "i0");
+  const auto ctx = nlohmann::json::parse(f["ctx"]);
+  EXPECT_EQ(ctx["request_id"], "r1");
+  auto shown = events::DecodeShown(ctx["shown"].get<std::string>());
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  ASSERT_EQ(shown->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((*shown)[i].item_id, "i" + std::to_string(i));
+    EXPECT_EQ((*shown)[i].position, i);
+    EXPECT_EQ((*shown)[i].propensity, 0.5);
+    EXPECT_EQ((*shown)[i].features, std::vector<float>{1.25f * i});
+  }
+  // Not an interaction: no history for it.
+  auto hist = pool_->Command({"ZCARD", "rs:hist:u1"});
+  ASSERT_TRUE(hist.ok());
+  EXPECT_EQ(hist->integer, 1);  // the click only
 }
 
 TEST_F(IngestionTest, DuplicatesWithinAndAcrossBatches) {

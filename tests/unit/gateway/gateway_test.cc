@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/events/event.h"
 #include "common/rank/features.h"
 #include "services/gateway/http_server.h"
 #include "tests/support/http/percent_encode.h"
@@ -44,7 +45,8 @@ struct FakeRetrieval : RetrievalBackend {
     deadlines.push_back(deadline);
     if (!status.ok()) return status;
     v1::RetrieveResponse r;
-    for (int i = 0; i < 30; ++i) *r.add_candidates() = Item("c" + std::to_string(i), 30 - i);
+    for (int i = 0; i < candidates; ++i)
+      *r.add_candidates() = Item("c" + std::to_string(i), candidates - i);
     r.set_model_version("v7");
     return r;
   }
@@ -60,6 +62,7 @@ struct FakeRetrieval : RetrievalBackend {
   }
   std::mutex mu;
   absl::Status status;
+  int candidates = 30;
   std::vector<v1::RetrieveRequest> calls;
   std::vector<Deadline> deadlines;
 };
@@ -367,30 +370,73 @@ TEST_F(GatewayCore, RankedItemsCarryingMetadataNeedNoMetadataCall) {
   EXPECT_EQ(r->items(2).item().title(), "Title of c27");
 }
 
-TEST_F(GatewayCore, EveryServedItemIsLoggedAsAnImpressionWithItsPosition) {
+TEST_F(GatewayCore, EachAnswerIsLoggedAsOneImpressionOfEveryItemShown) {
   Make();
   auto r = gateway_->Recommend(Req("u1", 3), Clock::now() + 1s);
   ASSERT_TRUE(r.ok());
   std::vector<v1::Event> got;
-  for (int i = 0; i < 200 && got.size() < 3; ++i) {
+  for (int i = 0; i < 200 && got.empty(); ++i) {
     std::this_thread::sleep_for(10ms);
     std::lock_guard<std::mutex> lock(ingestion_->mu);
     got = ingestion_->events;
   }
-  ASSERT_EQ(got.size(), 3u);
+  ASSERT_EQ(got.size(), 1u);
+  const v1::Event& e = got[0];
+  EXPECT_EQ(e.type(), v1::IMPRESSION);
+  EXPECT_EQ(e.user_id(), "u1");
+  EXPECT_EQ(e.item_id(), r->items(0).item_id());
+  EXPECT_EQ(e.event_id(), "imp-" + r->request_id() + "-0");
+  EXPECT_EQ(e.context().at("request_id"), r->request_id());
+  EXPECT_EQ(e.context().at("variant"), "B");
+  EXPECT_FALSE(e.context().contains("position"));
+  ASSERT_EQ(e.shown_size(), 3);
   for (int p = 0; p < 3; ++p) {
-    EXPECT_EQ(got[p].type(), v1::IMPRESSION);
-    EXPECT_EQ(got[p].user_id(), "u1");
-    EXPECT_EQ(got[p].item_id(), r->items(p).item_id());
-    EXPECT_EQ(got[p].context().at("request_id"), r->request_id());
-    EXPECT_EQ(got[p].context().at("position"), std::to_string(p));
-    EXPECT_EQ(got[p].context().at("variant"), "B");
+    EXPECT_EQ(e.shown(p).item_id(), r->items(p).item_id());
+    EXPECT_EQ(e.shown(p).position(), p);
   }
+  // What ingestion accepts (events::ValidateEvent) is what the gateway sends.
+  events::Event ev;
+  ev.user_id = e.user_id();
+  ev.item_id = e.item_id();
+  ev.type = events::EventType::kImpression;
+  ev.context.insert(e.context().begin(), e.context().end());
+  for (const auto& s : e.shown())
+    ev.shown.push_back({s.item_id(), s.position(), s.propensity(),
+                        std::vector<float>(s.features().begin(), s.features().end())});
+  EXPECT_TRUE(events::ValidateEvent(ev, 0, {}).ok()) << events::ValidateEvent(ev, 0, {});
+}
+
+TEST_F(GatewayCore, AnAnswerLongerThanFiftyItemsIsLoggedInEventsOfFifty) {
+  Make();
+  retrieval_->candidates = 130;
+  auto r = gateway_->Recommend(Req("u1", 120), Clock::now() + 1s);
+  ASSERT_TRUE(r.ok());
+  const int n = r->items_size();
+  ASSERT_GT(n, 100);
+  std::vector<v1::Event> got;
+  for (int i = 0; i < 200 && static_cast<int>(got.size()) < (n + 49) / 50; ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::lock_guard<std::mutex> lock(ingestion_->mu);
+    got = ingestion_->events;
+  }
+  ASSERT_EQ(static_cast<int>(got.size()), (n + 49) / 50);
+  int position = 0;
+  for (size_t j = 0; j < got.size(); ++j) {
+    EXPECT_EQ(got[j].event_id(), "imp-" + r->request_id() + "-" + std::to_string(50 * j));
+    EXPECT_LE(got[j].shown_size(), 50);
+    EXPECT_EQ(got[j].item_id(), got[j].shown(0).item_id());
+    for (const auto& s : got[j].shown()) {
+      EXPECT_EQ(s.position(), position);
+      EXPECT_EQ(s.item_id(), r->items(position).item_id());
+      ++position;
+    }
+  }
+  EXPECT_EQ(position, n);
 }
 
 TEST_F(GatewayCore, ImpressionsOfManyAnswersGoInOneBatchWhenFullOrAfterTheLinger) {
   GatewayOptions o;
-  o.impression_batch = 12;
+  o.impression_batch = 12;     // items
   o.impression_linger = 600s;  // only a full batch (or shutdown) sends
   Make(o);
   for (const char* user : {"u1", "u2", "u3"})
@@ -401,30 +447,60 @@ TEST_F(GatewayCore, ImpressionsOfManyAnswersGoInOneBatchWhenFullOrAfterTheLinger
     std::lock_guard<std::mutex> lock(ingestion_->mu);
     batches = ingestion_->batches;
   }
-  // 15 events: one call with the first 12 (the third answer filled it), the
-  // other 3 wait for more or for the linger.
-  EXPECT_EQ(batches, std::vector<int>{12});
+  // 3 answers of 5 items, an event each: the third filled the batch (15
+  // items); one call with the first 2 answers (10 items: whole answers, at
+  // most 12), the third waits for more or for the linger.
+  EXPECT_EQ(batches, std::vector<int>{2});
   std::this_thread::sleep_for(50ms);
   {
     std::lock_guard<std::mutex> lock(ingestion_->mu);
-    EXPECT_EQ(ingestion_->batches, std::vector<int>{12});
+    EXPECT_EQ(ingestion_->batches, std::vector<int>{2});
   }
   // A short linger sends what waits without a full batch.
   GatewayOptions quick;
   quick.impression_linger = 20ms;
   Make(quick);
-  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), Clock::now() + 1s).ok());
-  ASSERT_TRUE(gateway_->Recommend(Req("u2", 5), Clock::now() + 1s).ok());
+  for (const char* user : {"u1", "u2", "u3", "u4", "u5"})
+    ASSERT_TRUE(gateway_->Recommend(Req(user, 5), Clock::now() + 1s).ok());
   for (int i = 0; i < 200; ++i) {
     std::this_thread::sleep_for(10ms);
     std::lock_guard<std::mutex> lock(ingestion_->mu);
     int sent = 0;
     for (int b : ingestion_->batches) sent += b;
-    if (sent == 10) break;
+    if (sent == 5) break;
   }
   std::lock_guard<std::mutex> lock(ingestion_->mu);
-  EXPECT_EQ(ingestion_->events.size(), 10u);
-  EXPECT_LE(ingestion_->batches.size(), 2u);  // not one call per event
+  EXPECT_EQ(ingestion_->events.size(), 5u);
+  EXPECT_LT(ingestion_->batches.size(), 5u);  // not one call per answer
+}
+
+TEST_F(GatewayCore, TheImpressionQueueIsBoundedInItemsAndDropsWholeAnswersItCannotHold) {
+  GatewayOptions o;
+  o.impression_queue = 12;     // items
+  o.impression_batch = 1000;   // never full
+  o.impression_linger = 600s;  // so nothing is sent before shutdown
+  Make(o);
+  for (const char* user : {"u1", "u2", "u3"})
+    ASSERT_TRUE(gateway_->Recommend(Req(user, 5), Clock::now() + 1s).ok());
+  // 5 + 5 fit in 12; the third answer's 5 do not, and are counted.
+  EXPECT_EQ(metrics_.impressions_dropped->Value(), 5);
+  EXPECT_EQ(metrics_.impressions_sent->Value(), 0);
+  // Sent, the queue has room again.
+  GatewayOptions quick = o;
+  quick.impression_linger = 1ms;
+  Make(quick);
+  // (The metrics are the fixture's, and the first gateway sent its queue
+  // when it stopped.) Each answer waits until it is sent before the next.
+  const double sent0 = metrics_.impressions_sent->Value();
+  const double dropped0 = metrics_.impressions_dropped->Value();
+  EXPECT_EQ(sent0, 10);
+  for (int a = 1; a <= 3; ++a) {
+    ASSERT_TRUE(gateway_->Recommend(Req("u" + std::to_string(a), 5), Clock::now() + 1s).ok());
+    for (int i = 0; i < 200 && metrics_.impressions_sent->Value() < sent0 + 5 * a; ++i)
+      std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(metrics_.impressions_sent->Value() - sent0, 15);
+  EXPECT_EQ(metrics_.impressions_dropped->Value(), dropped0);
 }
 
 TEST_F(GatewayCore, ImpressionsCarryTheRankersFeaturesAndExactExplorationPropensities) {
@@ -432,38 +508,39 @@ TEST_F(GatewayCore, ImpressionsCarryTheRankersFeaturesAndExactExplorationPropens
   o.explore_rate = 0.3;
   Make(o);
   constexpr int kRequests = 2000, k = 5;
-  std::map<std::string, int> explored_requests;
   for (int i = 0; i < kRequests; ++i) {
     auto r = gateway_->Recommend(Req("u" + std::to_string(i), k), Clock::now() + 1s);
     ASSERT_TRUE(r.ok()) << r.status();
     for (const auto& item : r->items()) EXPECT_EQ(item.features_size(), 0);  // not for clients
   }
   std::vector<v1::Event> got;
-  for (int i = 0; i < 500 && got.size() < kRequests * k; ++i) {
+  for (int i = 0; i < 500 && got.size() < kRequests; ++i) {
     std::this_thread::sleep_for(10ms);
     std::lock_guard<std::mutex> lock(ingestion_->mu);
     got = ingestion_->events;
   }
-  ASSERT_EQ(got.size(), static_cast<size_t>(kRequests * k));
-  // Per impression: decode the vector; its first value is the ranked position.
+  ASSERT_EQ(got.size(), static_cast<size_t>(kRequests));
+  // Per item shown: its vector's first value is the ranked position.
   double ips_sum = 0;
   int shuffled = 0, in_place = 0;
   for (const v1::Event& e : got) {
     const auto& ctx = e.context();
-    auto f = ranking::DecodeFeatures(ctx.at("features"), ranking::kNumFeatures);
-    ASSERT_TRUE(f.ok()) << f.status();
-    EXPECT_FLOAT_EQ((*f)[2], 1.0f);
     EXPECT_EQ(ctx.at("feature_schema"), std::to_string(ranking::kFeatureSchema));
     EXPECT_EQ(ctx.at("ranker"), "linear");
     EXPECT_EQ(ctx.at("experiment"), "exp");
-    const int ranked = static_cast<int>((*f)[0]);
-    const int shown = std::stoi(ctx.at("position"));
-    const double expected = (ranked == shown ? 1 - o.explore_rate : 0) + o.explore_rate / k;
-    EXPECT_NEAR(std::stod(ctx.at("propensity")), expected, 1e-9);
-    if (ctx.at("explored") == "1" && shown == 0) ++shuffled;
-    if (ranked == shown) {
-      ++in_place;
-      ips_sum += 1 / expected;
+    ASSERT_EQ(e.shown_size(), k);
+    if (ctx.at("explored") == "1") ++shuffled;
+    for (const auto& s : e.shown()) {
+      ASSERT_EQ(s.features_size(), ranking::kNumFeatures);
+      EXPECT_FLOAT_EQ(s.features(2), 1.0f);
+      const int ranked = static_cast<int>(s.features(0));
+      const int shown = s.position();
+      const double expected = (ranked == shown ? 1 - o.explore_rate : 0) + o.explore_rate / k;
+      EXPECT_NEAR(s.propensity(), expected, 1e-9);
+      if (ranked == shown) {
+        ++in_place;
+        ips_sum += 1 / expected;
+      }
     }
   }
   // A share explore_rate of the requests were shuffled (4 binomial sd).

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/events/event.h"
 #include "common/math/rng.h"
 #include "common/ml/logistic.h"
 #include "common/rank/features.h"
@@ -162,6 +163,64 @@ TEST(FeedbackLog, PersistsSkipsRepeatsAndCutsATornTail) {
   FeedbackLog again(dir);
   ASSERT_TRUE(again.Open().ok());
   EXPECT_EQ(again.clicks(), 2);
+}
+
+// The gateway's format: one IMPRESSION per answer, every item shown in
+// "shown" (events::EncodeShown). Each becomes an impression of its own
+// with the answer's request, names and exploration flag, its own position,
+// propensity and vector; a vector of another length is unusable but the
+// impression still counts; and it all reads back the same after a restart.
+TEST(FeedbackLog, AnAnswersImpressionBecomesOneImpressionPerItemShown) {
+  const std::string dir = ::testing::TempDir() + "/feedback_answer_test";
+  std::filesystem::remove_all(dir);
+  std::vector<float> f0(ranking::kNumFeatures, 0.25f), f2(ranking::kNumFeatures, 2.0f);
+  const std::vector<events::ShownItem> shown = {
+      {"a", 0, 0.8, f0}, {"b", 1, 0.05, {1.0f, 2.0f}}, {"c", 2, 0, f2}};
+  const nlohmann::json answer = {
+      {"request_id", "r1"}, {"feature_schema", std::to_string(ranking::kFeatureSchema)},
+      {"experiment", "e"},  {"variant", "control"},
+      {"explored", "1"},    {events::kShownContextKey, events::EncodeShown(shown)}};
+  auto check = [&](const FeedbackLog& log) {
+    EXPECT_EQ(log.impressions(), 3);
+    const FeedbackView v = log.Snapshot();
+    ASSERT_EQ(v.impressions.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      const Impression& imp = v.impressions[i];
+      EXPECT_EQ(v.items.Name(imp.item), shown[i].item_id);
+      EXPECT_EQ(imp.position, i);
+      EXPECT_EQ(imp.request, RequestKey("r1"));
+      EXPECT_EQ(imp.ts_ms, 1000);
+      EXPECT_TRUE(imp.explored);
+      EXPECT_EQ(v.names.Name(imp.variant), "control");
+    }
+    EXPECT_FLOAT_EQ(v.impressions[0].propensity, 0.8f);
+    EXPECT_FLOAT_EQ(v.impressions[1].propensity, 0.05f);
+    EXPECT_FLOAT_EQ(v.impressions[2].propensity, 1.0f);  // 0: not said
+    ASSERT_NE(v.Features(v.impressions[0]), nullptr);
+    EXPECT_FLOAT_EQ(v.Features(v.impressions[0])[4], 0.25f);
+    EXPECT_EQ(v.Features(v.impressions[1]), nullptr);
+    ASSERT_NE(v.Features(v.impressions[2]), nullptr);
+    EXPECT_FLOAT_EQ(v.Features(v.impressions[2])[0], 2.0f);
+    // The click on the second item joins it, not the others.
+    EXPECT_EQ(v.Labels(60'000), (std::vector<uint8_t>{0, 1, 0}));
+  };
+  {
+    FeedbackLog log(dir);
+    ASSERT_TRUE(log.Open().ok());
+    ASSERT_TRUE(log.Append({Entry("1-0", kImpression, "a", 1000, answer),
+                            Entry("2-0", kClick, "b", 3000, {{"request_id", "r1"}})})
+                    .ok());
+    EXPECT_EQ(log.unusable(), 1);  // b's two values are not a whole vector
+    check(log);
+  }
+  FeedbackLog log(dir);
+  ASSERT_TRUE(log.Open().ok());
+  check(log);
+  // Text that is not shown items counts as unusable and adds nothing.
+  nlohmann::json bad = answer;
+  bad[events::kShownContextKey] = "a\t0";
+  ASSERT_TRUE(log.Append({Entry("3-0", kImpression, "a", 4000, bad)}).ok());
+  EXPECT_EQ(log.impressions(), 3);
 }
 
 // Retention: a 16 s window over 6,000 impressions 100 ms apart, each of
