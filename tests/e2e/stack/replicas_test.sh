@@ -151,7 +151,10 @@ jq -e '.completed == .scheduled and .scheduled == 600' "$state/kill.json" >/dev/
   fail "not every scheduled Recommend was answered: $(cat "$state/kill.json")"
 [ $((errors + lost)) -le $bound ] ||
   fail "$errors errors and $lost retrieval fallbacks after the kill: more than the $bound that can be in flight"
-[ $after_gw -ge $((rate * 3)) ] || fail "only $after_gw Recommends after the kill"
+# The kill must land mid-run: at least 2 s of the 6 s load after it (the
+# sleep counts from the load generator's launch, and the reads before the
+# kill take their time on a slow machine, so not the 3.5 s planned).
+[ $after_gw -ge $((rate * 2)) ] || fail "only $after_gw Recommends after the kill"
 # Every Recommend after the kill reaches the survivor, but those in flight
 # at the kill and those the gateway shed before calling retrieval ("gateway
 # overloaded", counted over the whole run: a busy or sanitizer build).
