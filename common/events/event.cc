@@ -47,23 +47,27 @@ absl::Status ValidateShown(const Event& e) {
   }
   for (size_t i = 0; i < e.shown.size(); ++i) {
     const ShownItem& s = e.shown[i];
-    const std::string at = absl::StrCat("shown[", i, "]");
-    if (absl::Status st = ids::ValidateId(at + ".item_id", s.item_id); !st.ok()) return st;
+    // The item's name for a message, made only when there is one to give
+    // (ingestion validates ten of these per Recommend).
+    auto at = [i] { return absl::StrCat("shown[", i, "]"); };
+    if (!ids::ValidateId("item_id", s.item_id).ok()) {
+      return ids::ValidateId(at() + ".item_id", s.item_id);
+    }
     if (s.position < 0 || s.position > kMaxShownPosition) {
       return absl::InvalidArgumentError(
-          absl::StrCat(at, ".position ", s.position, " is outside [0, ", kMaxShownPosition, "]"));
+          absl::StrCat(at(), ".position ", s.position, " is outside [0, ", kMaxShownPosition, "]"));
     }
     if (!(s.propensity >= 0 && s.propensity <= 1)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(at, ".propensity ", s.propensity, " is outside [0, 1]"));
+          absl::StrCat(at(), ".propensity ", s.propensity, " is outside [0, 1]"));
     }
     if (s.features.size() > kMaxShownFeatures) {
-      return absl::InvalidArgumentError(absl::StrCat(at, ".features has ", s.features.size(),
+      return absl::InvalidArgumentError(absl::StrCat(at(), ".features has ", s.features.size(),
                                                      " values (at most ", kMaxShownFeatures, ")"));
     }
     for (float f : s.features) {
       if (!std::isfinite(f)) {
-        return absl::InvalidArgumentError(absl::StrCat(at, ".features has a value not finite"));
+        return absl::InvalidArgumentError(absl::StrCat(at(), ".features has a value not finite"));
       }
     }
   }
@@ -174,31 +178,32 @@ absl::StatusOr<std::vector<ShownItem>> DecodeShown(std::string_view text) {
     const size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    const std::string at = absl::StrCat("shown[", out.size(), "]");
+    const size_t n = out.size();
+    auto at = [n] { return absl::StrCat("shown[", n, "]"); };  // for messages only
     std::string_view field[4];
     for (int f = 0; f < 4; ++f) {
       const size_t tab = f < 3 ? line.find('\t') : std::string_view::npos;
       if (f < 3 && tab == std::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(at, " has ", f + 1, " fields (4)"));
+        return absl::InvalidArgumentError(absl::StrCat(at(), " has ", f + 1, " fields (4)"));
       }
       field[f] = line.substr(0, tab);
       line = tab == std::string_view::npos ? std::string_view() : line.substr(tab + 1);
     }
     ShownItem s;
     s.item_id = std::string(field[0]);
-    if (s.item_id.empty()) return absl::InvalidArgumentError(at + " has no item");
+    if (s.item_id.empty()) return absl::InvalidArgumentError(at() + " has no item");
     if (!ParseNumber(field[1], &s.position)) {
-      return absl::InvalidArgumentError(at + ": position is not a number");
+      return absl::InvalidArgumentError(at() + ": position is not a number");
     }
     if (!ParseNumber(field[2], &s.propensity)) {
-      return absl::InvalidArgumentError(at + ": propensity is not a number");
+      return absl::InvalidArgumentError(at() + ": propensity is not a number");
     }
     for (std::string_view f = field[3]; !f.empty();) {
       const size_t comma = f.find(',');
       float v = 0;
       if (!ParseNumber(f.substr(0, comma), &v)) {
         return absl::InvalidArgumentError(
-            absl::StrCat(at, ": feature ", s.features.size() + 1, " is not a number"));
+            absl::StrCat(at(), ": feature ", s.features.size() + 1, " is not a number"));
       }
       s.features.push_back(v);
       f = comma == std::string_view::npos ? std::string_view() : f.substr(comma + 1);
