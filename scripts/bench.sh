@@ -12,7 +12,8 @@
 #   retrieval_rss  recstack-bench-retrieval --service-rss  -> retrieval_service_rss.json  (60 min)
 #   ease           recstack-bench-ease --dataset ml100k    -> ease_ml100k.json            (20 min)
 #   train          tests/bench/train/run_paths.sh          -> train_<simd path>[_ialspp].json (120 min)
-#   capacity       scripts/capacity.sh (a local stack)     -> loadtest_knee.json, loadtest_overload.json (40 min)
+#   capacity       scripts/capacity.sh (a local stack, --embedded, then five processes)
+#                                                          -> loadtest_{knee,overload}[_before].json (40 min)
 #   replicas       tests/e2e/stack/replicas_test.sh        -> replicas.json               (5 min)
 #
 # The whole run is bounded by --budget (default 14400 s): a benchmark gets
@@ -130,8 +131,21 @@ run_one() {
       "${run[@]}" "$root/tests/bench/train/run_paths.sh" "$build" || rc=$?
       return $rc ;;
     capacity)
-      # capacity.sh stops its stack on exit, also when the time limit ends it.
-      RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --out "$dir" || rc=$? ;;
+      # The embedded stack (retrieval and ranking in the gateway: the knee
+      # docs/loadtest.md quotes), then the five-process stack on the same
+      # data (its *_before.json). capacity.sh stops its stack on exit, also
+      # when the time limit ends it.
+      local cap_state
+      cap_state=$(mktemp -d "${TMPDIR:-/tmp}/recstack-capacity.XXXXXX")
+      RECSTACK_STACK_DIR=$cap_state RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --embedded \
+        --out "$dir" || rc=$?
+      if [ $rc -eq 0 ]; then
+        RECSTACK_STACK_DIR=$cap_state RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --reuse \
+          --out "$dir/five" || rc=$?
+        [ $rc -ne 0 ] || { mv "$dir/five/loadtest_knee.json" "$dir/loadtest_knee_before.json" &&
+          mv "$dir/five/loadtest_overload.json" "$dir/loadtest_overload_before.json"; } || rc=$?
+      fi
+      rm -rf "$cap_state" "$dir/five" ;;
     replicas)
       # A stack of its own on free ports, stopped on exit.
       "${run[@]}" "$root/tests/e2e/stack/replicas_test.sh" "$bin" --out "$dir/replicas.json" || rc=$? ;;

@@ -11,10 +11,13 @@
 # Everything on this machine's cores; ratios to the floor are what compare
 # across machines. Takes 10-15 minutes on 2 cores.
 #
-#   scripts/capacity.sh [--items N] [--sweep FROM:TO:STEP] [--out DIR] [--reuse]
+#   scripts/capacity.sh [--embedded] [--items N] [--sweep FROM:TO:STEP] [--out DIR] [--reuse]
 #
+# --embedded: the stack with retrieval and ranking in the gateway's process
+# (deploy/local/stack.sh --embedded); without it, five processes.
 # --reuse: with RECSTACK_STACK_DIR from an earlier run, skip the ingest and
-# the training (Redis keeps them) and measure again.
+# the training (Redis keeps them) and measure again (either shape: Redis
+# holds the same data).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RECSTACK_BIN:-$root/build/bin}
@@ -24,8 +27,10 @@ interactions=1000000
 sweep=200:2400:200
 out=$root/docs/bench
 reuse=0
+embedded=0
 while [ $# -gt 0 ]; do
   case $1 in
+    --embedded) embedded=1; shift ;;
     --items) items=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --interactions) interactions=$2; shift 2 ;;
@@ -44,7 +49,15 @@ state=$RECSTACK_STACK_DIR
 stack=$root/deploy/local/stack.sh
 trap '"$stack" down >/dev/null 2>&1 || true' EXIT
 
-"$stack" up
+shape=()
+retrieval_log=retrieval
+metrics_of=(gateway:9100 ingestion:9101 retrieval:9103 ranking:9104)
+if [ "$embedded" = 1 ]; then
+  shape=(--embedded)
+  retrieval_log=gateway  # retrieval logs in the gateway's process
+  metrics_of=(gateway:9100 ingestion:9101)
+fi
+"$stack" up "${shape[@]}"
 rs=$bin/recstack
 data=$state/data
 if [ ! -f "$data/interactions.csv" ]; then
@@ -67,16 +80,17 @@ echo "== wait for retrieval's indexes of $version"
 for _ in $(seq 600); do
   # Only what this retrieval process logged (the log is appended to).
   if awk '/"msg":"listening"/ {n = NR} {line[NR] = $0} END {for (i = n; i <= NR; i++) print line[i]}' \
-       "$state/logs/retrieval.log" 2>/dev/null | grep -q "neighbours built.*\"$version\""; then
+       "$state/logs/$retrieval_log.log" 2>/dev/null | grep -q "neighbours built.*\"$version\""; then
     break
   fi
   sleep 1
 done
-grep "hnsw built\|neighbours built" "$state/logs/retrieval.log" | tail -2
+grep "hnsw built\|neighbours built" "$state/logs/$retrieval_log.log" | tail -2
 
 gw=127.0.0.1:$((50050 + off))
 redis_url=redis://127.0.0.1:$((6379 + off))
-metrics=gateway=127.0.0.1:$((9100 + off)),ingestion=127.0.0.1:$((9101 + off)),retrieval=127.0.0.1:$((9103 + off)),ranking=127.0.0.1:$((9104 + off))
+metrics=$(for m in "${metrics_of[@]}"; do printf '%s=127.0.0.1:%d,' "${m%:*}" $((${m#*:} + off)); done)
+metrics=${metrics%,}
 lt=$bin/recstack-loadtest
 "$rs" recommend --addr "$gw" --user u1 --k 10 --debug --json > "$state/one.json" || true
 

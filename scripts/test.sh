@@ -3,10 +3,12 @@
 # everything (services, CLI, tests, benchmarks) and runs every test.
 #
 #   ./scripts/test.sh              release build in build/, all tests
-#   ./scripts/test.sh --sanitize   ASan+UBSan build (Clang) in build-asan/, all tests, then
-#                                  every fuzz target of the same build for 30 s
-#                                  (scripts/fuzz.sh; results in build-asan/fuzz.json,
-#                                  docs/fuzzing.md)
+#   ./scripts/test.sh --sanitize   ASan+UBSan build (Clang) in build-asan/, every test of
+#                                  C++ code (not the script-only labels lint and deploy,
+#                                  which the release run has run: nothing in them is
+#                                  sanitized), then every fuzz target of the same build
+#                                  for 30 s (scripts/fuzz.sh; results in
+#                                  build-asan/fuzz.json, docs/fuzzing.md)
 #   ./scripts/test.sh --cluster    release build, also the e2e suite's second run on a
 #                                  real Redis Cluster (label cluster_e2e, about 4
 #                                  minutes; not in CI: the cluster client's own tests,
@@ -62,6 +64,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 excluded=()
 [ "$cluster_e2e" = 1 ] || excluded+=(cluster_e2e)
 [ "$drills" = 1 ] || excluded+=(drill soak)
+[ "$fuzz" = 0 ] || excluded+=(lint deploy)
 [ ${#excluded[@]} -eq 0 ] || ctest_args=(-LE "^($(IFS='|'; echo "${excluded[*]}"))\$" "${ctest_args[@]}")
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300 "${ctest_args[@]}"
 # The sanitizer run also fuzzes every parser of outside input for 30 s each,

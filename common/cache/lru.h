@@ -4,6 +4,13 @@
 // optional time to live: an entry older than `ttl` is a miss (and is
 // replaced by the next Put). Every operation is O(1) under one mutex.
 //
+// With `ttl_jitter` j > 0 each entry lives a time drawn uniformly from
+// [ttl * (1 - j), ttl]: entries filled together (a cold cache warming up
+// under load) then expire spread over j * ttl instead of all in the same
+// second, which would send every request of that second back to the
+// source at once (ranking's metadata cache: 15 HGETALLs per Recommend for
+// as long as the refill took, docs/serving.md).
+//
 // A hit moves its entry to the front only when it is not already among the
 // newest quarter of the capacity (counted in insertions and moves since it
 // was last put there). Moving an entry writes to three list nodes, each a
@@ -15,6 +22,7 @@
 // time its next hit moves it: eviction stays least recently used within a
 // quarter of the capacity, and exact below a capacity of 4.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -32,13 +40,14 @@ class LruCache {
  public:
   using Clock = std::chrono::steady_clock;
   // ttl 0: entries never expire.
-  explicit LruCache(size_t capacity, std::chrono::milliseconds ttl = std::chrono::milliseconds(0))
-      : capacity_(capacity), ttl_(ttl) {}
+  explicit LruCache(size_t capacity, std::chrono::milliseconds ttl = std::chrono::milliseconds(0),
+                    double ttl_jitter = 0)
+      : capacity_(capacity), ttl_(ttl), jitter_(std::clamp(ttl_jitter, 0.0, 1.0)) {}
 
   std::optional<V> Get(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = map_.find(key);
-    if (it == map_.end() || Expired(it->second->stored_at)) {
+    if (it == map_.end() || Expired(*it->second)) {
       misses_++;
       return std::nullopt;
     }
@@ -52,11 +61,11 @@ class LruCache {
     auto it = map_.find(key);
     if (it != map_.end()) {
       it->second->value = std::move(value);
-      it->second->stored_at = Clock::now();
+      it->second->expires_at = ExpiresAt();
       Touch(it->second);
       return;
     }
-    lru_.push_front(Entry{key, std::move(value), Clock::now(), ++tick_});
+    lru_.push_front(Entry{key, std::move(value), ExpiresAt(), ++tick_});
     map_[key] = lru_.begin();
     while (lru_.size() > capacity_) {
       map_.erase(lru_.back().key);
@@ -75,8 +84,8 @@ class LruCache {
   struct Entry {
     std::string key;
     V value;
-    Clock::time_point stored_at;
-    uint64_t tick = 0;  // tick_ when it was last put at the front
+    Clock::time_point expires_at;  // unused without a ttl
+    uint64_t tick = 0;             // tick_ when it was last put at the front
   };
   using Iter = typename std::list<Entry>::iterator;
   // To the front, unless it is among the newest capacity/4 already.
@@ -85,12 +94,24 @@ class LruCache {
     lru_.splice(lru_.begin(), lru_, e);
     e->tick = ++tick_;
   }
-  bool Expired(Clock::time_point stored_at) const {
-    return ttl_.count() > 0 && Clock::now() - stored_at > ttl_;
+  bool Expired(const Entry& e) const { return ttl_.count() > 0 && Clock::now() > e.expires_at; }
+  // Now plus this entry's lifetime (under mu_): ttl, less up to jitter_ of
+  // it, uniformly (splitmix64 of a counter: cheap, and different per entry).
+  Clock::time_point ExpiresAt() {
+    const auto now = Clock::now();
+    if (ttl_.count() == 0 || jitter_ == 0) return now + ttl_;
+    uint64_t z = (seq_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    const double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // [0, 1)
+    return now + std::chrono::duration_cast<Clock::duration>(ttl_ * (1 - jitter_ * u));
   }
 
   size_t capacity_;
   std::chrono::milliseconds ttl_;
+  double jitter_;
+  uint64_t seq_ = 0;
   mutable std::mutex mu_;
   std::list<Entry> lru_;
   std::unordered_map<std::string, Iter> map_;

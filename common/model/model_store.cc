@@ -807,4 +807,9 @@ absl::Status ModelStore::DeleteVersion(std::string_view version) {
   });
 }
 
+redis::Options ModelLoadOptions(redis::Options redis) {
+  redis.command_timeout = std::chrono::milliseconds(30000);
+  return redis;
+}
+
 }  // namespace recstack::model

@@ -254,4 +254,9 @@ std::string EncodeNeighbourChunk(const std::vector<std::string>& ids, const int6
                                  const int32_t* neighbour_ids, const float* weights);
 absl::Status DecodeNeighbourChunk(std::string_view bytes, int64_t n_items, ItemNeighbours* out);
 
+// `redis` with a 30 s command timeout: the options of the pool a serving
+// process loads models through (a load moves values of hundreds of MB; the
+// request path's pool keeps its short timeout).
+redis::Options ModelLoadOptions(redis::Options redis);
+
 }  // namespace recstack::model

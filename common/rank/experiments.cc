@@ -70,7 +70,7 @@ absl::StatusOr<std::string> StringMember(const json& obj, const char* key,
   return it->get<std::string>();
 }
 
-// The params the ranking engine reads itself (services/ranking/engine.cc),
+// The params the ranking engine reads itself (common/ranking/engine.cc),
 // checked here so a bad one fails at start-up instead of on every request:
 // "mmr_lambda" a number in [0, 1], "candidates" a count >= 1.
 absl::Status CheckEngineParams(const RankerParams& params, const std::string& where) {

@@ -2,7 +2,7 @@
 
 // The ranking feature schema (DESIGN §6, docs/rankers.md): the features of a
 // (user, candidate) pair, their names and order. Ranking computes them
-// (services/ranking/features.h), the gateway logs the vector each served
+// (common/ranking/features.h), the gateway logs the vector each served
 // item was scored with, and training learns rankers from those logs; all
 // three read the order from here.
 //

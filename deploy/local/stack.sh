@@ -13,6 +13,13 @@
 #                                            tests read it
 #
 # Options:
+#   --embedded     retrieval and ranking run inside the gateway's process
+#                  (gateway --embed retrieval,ranking: the same code, no
+#                  gRPC hop between them) instead of as their own processes:
+#                  three services, not five. The shape for one machine: it
+#                  serves about twice the Recommends on the same cores
+#                  (docs/serving.md, docs/loadtest.md). Not with --replicas
+#                  N > 1; `up` without it starts them as processes again.
 #   --replicas N   run N (1-9, default 1) replicas of retrieval and of ranking;
 #                  the gateway calls each service at every replica's address
 #                  (--retrieval-addr ipv4:127.0.0.1:50053,127.0.0.1:50063,...)
@@ -78,7 +85,7 @@ bin=${RECSTACK_BIN:-$root/build/bin}
 host=127.0.0.1
 
 usage() {
-  echo "usage: $0 up|down|status|describe [--replicas N] [--redis-cluster M] [--redis-acl] [--tls]" >&2
+  echo "usage: $0 up|down|status|describe [--embedded] [--replicas N] [--redis-cluster M] [--redis-acl] [--tls]" >&2
   exit 2
 }
 
@@ -89,8 +96,10 @@ replicas=1
 cluster_masters=0
 acl=0
 tls=0
+embedded=0
 while [ $# -gt 0 ]; do
   case $1 in
+    --embedded) embedded=1; shift ;;
     --redis-acl) acl=1; shift ;;
     --replicas) [ $# -ge 2 ] || usage; replicas=$2; shift 2 ;;
     --replicas=*) replicas=${1#*=}; shift ;;
@@ -103,6 +112,10 @@ done
 case $cmd in up | down | status | describe) ;; *) usage ;; esac
 if ! [[ $replicas =~ ^[1-9]$ ]]; then
   echo "stack: --replicas must be 1-9, got '$replicas'" >&2
+  exit 2
+fi
+if [ "$embedded" = 1 ] && [ "$replicas" != 1 ]; then
+  echo "stack: --embedded runs retrieval and ranking in the gateway: --replicas must be 1" >&2
   exit 2
 fi
 if ! [[ $cluster_masters =~ ^[0-5]$ ]]; then
@@ -133,10 +146,11 @@ declare -A grpc_port=([gateway]=$((50050 + off)) [ingestion]=$((50051 + off)) [t
 declare -A metrics_port=([gateway]=$((9100 + off)) [ingestion]=$((9101 + off)) [training]=$((9102 + off))
                          [retrieval]=$((9103 + off)) [ranking]=$((9104 + off)))
 # The Redis URL service $1 uses: with --redis-acl its own user (none for the
-# gateway, which reaches Redis only through the services); `describe` shows
-# the password as ***.
+# gateway, which reaches Redis only through the services; with --embedded
+# retrieval's, read-only like ranking's); `describe` shows the password as ***.
 redis_url_of() {
   local s=$1
+  [ "$s" != gateway ] || [ "$embedded" = 0 ] || s=retrieval
   if [ "$acl" = 0 ] || [ "$s" = gateway ]; then printf '%s' "$redis_url"; return; fi
   local pw='***'
   [ "$cmd" = describe ] || pw=$(cat "$acl_dir/$s.password")
@@ -152,6 +166,7 @@ if [ $tls = 1 ]; then
   http_scheme=https
 fi
 services=(ingestion training retrieval ranking gateway)
+[ "$embedded" = 0 ] || services=(ingestion training gateway)
 # The services that run --replicas N processes, and a replica's port step.
 declare -A replicated=([retrieval]=1 [ranking]=1)
 replica_step=10
@@ -309,9 +324,14 @@ service_args() {
   case $name in
     training) args+=(--state-dir "$state/training") ;;
     ingestion) [ "$cluster_masters" -eq 0 ] || args+=(--redis-wait-replicas 1) ;;
-    gateway) args+=(--http-listen "$host:$http_port" --retrieval-addr "$(target_of retrieval)"
-                    --ranking-addr "$(target_of ranking)" --ingestion-addr "$(target_of ingestion)"
-                    --training-addr "$(target_of training)") ;;
+    gateway)
+      args+=(--http-listen "$host:$http_port")
+      if [ "$embedded" = 1 ]; then
+        args+=(--embed retrieval,ranking)
+      else
+        args+=(--retrieval-addr "$(target_of retrieval)" --ranking-addr "$(target_of ranking)")
+      fi
+      args+=(--ingestion-addr "$(target_of ingestion)" --training-addr "$(target_of training)") ;;
   esac
   # A replica has its service's certificate (names and SANs are per service).
   [ $tls = 0 ] || args+=(--tls-cert "$tls_dir/$name.pem" --tls-key "$tls_dir/$name-key.pem"
@@ -319,7 +339,11 @@ service_args() {
   # Optional settings of the user's, passed on explicitly so `describe` shows them.
   case $name in
     ranking | training) [ -z "${RECSTACK_EXPERIMENTS:-}" ] || args+=(--experiments "$RECSTACK_EXPERIMENTS") ;;
-    gateway) [ -z "${RECSTACK_EXPLORE_RATE:-}" ] || args+=(--explore-rate "$RECSTACK_EXPLORE_RATE") ;;
+    gateway)
+      [ -z "${RECSTACK_EXPLORE_RATE:-}" ] || args+=(--explore-rate "$RECSTACK_EXPLORE_RATE")
+      # Embedded ranking runs the experiments.
+      [ "$embedded" = 0 ] || [ -z "${RECSTACK_EXPERIMENTS:-}" ] ||
+        args+=(--experiments "$RECSTACK_EXPERIMENTS") ;;
   esac
 }
 
@@ -399,8 +423,8 @@ describe() {
   mapfile -t insts < <(all_instances)
   local nodes
   nodes=$(IFS=,; echo "${cluster_ports[*]}")
-  printf '{\n  "host": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s], "acl": %s},\n' \
-    "$(json_str "$host")" "$replicas" "$redis_port" "$cluster_masters" "${nodes:-$redis_port}" \
+  printf '{\n  "host": %s,\n  "embedded": %s,\n  "replicas": %d,\n  "redis": {"port": %d, "cluster_masters": %d, "nodes": [%s], "acl": %s},\n' \
+    "$(json_str "$host")" "$([ "$embedded" = 1 ] && echo true || echo false)" "$replicas" "$redis_port" "$cluster_masters" "${nodes:-$redis_port}" \
     "$([ "$acl" = 1 ] && echo true || echo false)"
   if [ $tls = 1 ]; then
     printf '  "tls": {"enabled": true, "mutual": true, "dir": %s, "ca": %s, "client_cert": %s, "client_key": %s},\n' \
@@ -452,10 +476,15 @@ case $cmd in
         exit 1
       fi
     done
-    # Replicas of an earlier, larger --replicas: the gateway no longer calls them.
-    for s in "${!replicated[@]}"; do stop_replicas_beyond "$s" "$replicas"; done
+    # Replicas of an earlier, larger --replicas (with --embedded, every one):
+    # the gateway no longer calls them.
+    keep=$replicas
+    [ "$embedded" = 0 ] || keep=0
+    for s in "${!replicated[@]}"; do stop_replicas_beyond "$s" "$keep"; done
+    shape="$replicas replica(s) of retrieval and ranking"
+    [ "$embedded" = 0 ] || shape="retrieval and ranking embedded in the gateway"
     echo "stack: up (redis $redis_url, gateway $host:${grpc_port[gateway]}, http $http_scheme://$host:$http_port/," \
-      "$replicas replica(s) of retrieval and ranking, tls $([ $tls = 1 ] && echo "on (mutual)" || echo off))"
+      "$shape, tls $([ $tls = 1 ] && echo "on (mutual)" || echo off))"
     if [ $tls = 1 ]; then
       echo "stack: every gRPC port wants a client certificate from $tls_dir/ca.pem; the CLI and the load generator:"
       echo "  $bin/recstack recommend --addr $host:${grpc_port[gateway]} --user u1 ${client_tls[*]}"

@@ -117,7 +117,8 @@ def knee_sentence:
   | "Knee **\($r.knee_rate)/s** (the floor's \($r.floor_knee_rate)/s in the same sweep: "
     + "\($r.knee_rate / $r.floor_knee_rate | sig) of it); at half the knee (\($r.half_knee.rate)/s) p50 is "
     + "\($r.half_knee.p50_over_floor | sig)x and p99 \($r.half_knee.p99_over_floor | sig)x the floor's, and "
-    + "the four services spend \($r.half_knee.cpu_us_per_request_total // $r.cpu_us_per_request_total | fixed(0)) us of CPU per request.";
+    + "the stack's processes (\($r.half_knee.cpu_us_per_request // $r.cpu_us_per_request | keys | join(", "))) spend "
+    + "\($r.half_knee.cpu_us_per_request_total // $r.cpu_us_per_request_total | fixed(0)) us of CPU per request.";
 
 # The sweep's steps in one line: "100/s 15.4 ms, 150/s 14.3 ms, ..." (p99,
 # and the degraded answers where there were any).
@@ -135,3 +136,25 @@ def overload_sentence:
     + "\($r.max_us / 1000 | sig) ms; p99 per second during it \($over | map(.p99_us) | min / 1000 | fixed(0))-"
     + "\($over | map(.p99_us) | max / 1000 | fixed(0)) ms, after it "
     + "\($after | map(.p99_us / 1000 | fixed(0)) | join(", ")) ms.";
+
+# The per-request budget of a sweep's half-knee run (scripts/capacity.sh):
+# CPU microseconds per request of each process measured (their own
+# process_cpu_seconds_total) and the Redis commands per request (INFO
+# commandstats before and after), and how that run went.
+def half_knee_budget:
+  .half_knee as $h
+  | ([["process", "CPU us per request"]]
+     + [$h.cpu_us_per_request | to_entries | sort_by(-.value)[] | [.key, (.value | fixed(0))]]
+     + [["all measured", ($h.cpu_us_per_request_total // ($h.cpu_us_per_request | add) | fixed(0))]]
+     | table),
+    "",
+    ([["Redis command", "per request"]]
+     + [$h.redis_commands | to_entries | sort_by(-.value)[] | ["`\(.key)`", (.value | fixed(3))]]
+     + [["all", ($h.redis_commands_per_request | fixed(3))],
+        ["catalogue-sized (`ZUNION`, `ZUNIONSTORE`, `ZRANGE`, `KEYS`, `SCAN`) per second",
+         ($h.redis_catalogue_sized_per_second | fixed(1))]]
+     | table),
+    "",
+    "At \($h.rate) Recommend/s for \($h.seconds) s: \($h.ok) of \($h.count) answered OK, \($h.errors) errors, "
+    + "\($h.degraded) degraded; p50 \($h.p50_us / 1000 | sig) ms, p99 \($h.p99_us / 1000 | sig) ms; "
+    + "the floor's p99 in the same run \($h.floor.p99_us / 1000 | sig) ms.";

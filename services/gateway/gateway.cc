@@ -5,6 +5,7 @@
 #include <numeric>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
 #include "common/events/ids.h"
@@ -111,7 +112,8 @@ Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval,
             return std::vector<v1::ScoredItem>(resp->items().begin(), resp->items().end());
           },
           options.fallback_refresh),
-      items_(options.item_cache_size, options.item_cache_ttl), rng_(std::random_device{}()) {
+      items_(options.item_cache_size, options.item_cache_ttl, /*ttl_jitter=*/0.5),
+      rng_(std::random_device{}()) {
   if (options_.log_impressions) sender_ = std::thread([this] { SendImpressions(); });
 }
 
@@ -263,10 +265,13 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     rk.set_k(k);
     rk.set_ranker(req.ranker());
     rk.set_debug(req.debug());
-    *rk.mutable_candidates() = cands.candidates();
+    // The candidates move into the request and back after the call (no copy
+    // of 50 items with their explanations).
+    rk.mutable_candidates()->Swap(cands.mutable_candidates());
     rk.mutable_context()->insert(req.context().begin(), req.context().end());
     v1::RankResponse ranked;
     auto kr = ranking_->Rank(rk, StageDeadline(options_.ranking_budget, deadline));
+    rk.mutable_candidates()->Swap(cands.mutable_candidates());
     absl::Status kst = kr.status();
     if (kr.ok()) ranked = *std::move(kr);
     const int64_t us = Micros(t);
@@ -281,10 +286,11 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       *st->mutable_features() = ranked.features();
     }
     if (kst.ok()) {
-      *resp.mutable_items() = ranked.items();
+      resp.mutable_items()->Swap(ranked.mutable_items());  // (debug copied them above)
       // Keep retrieval's explanations (reasons) next to ranking's contributions.
-      std::map<std::string, const v1::ScoredItem*> by_id;
-      for (const auto& c : cands.candidates()) by_id[c.item_id()] = &c;
+      absl::flat_hash_map<absl::string_view, const v1::ScoredItem*> by_id;
+      by_id.reserve(cands.candidates_size());
+      for (const auto& c : cands.candidates()) by_id.emplace(c.item_id(), &c);
       for (auto& item : *resp.mutable_items()) {
         auto it = by_id.find(item.item_id());
         if (it != by_id.end())

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 #include "common/clock/clock.h"
 #include "common/config/config.h"
@@ -9,11 +10,17 @@
 #include "common/grpc/service_main.h"
 #include "common/grpc/tls.h"
 #include "common/log/log.h"
+#include "common/math/blas.h"
+#include "common/math/blas_core.h"
+#include "common/ranking/node.h"
+#include "common/retrieval/node.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
+#include "services/gateway/local_backends.h"
 
 int main(int argc, char** argv) {
+  recstack::math::EnsureBlasCoreMatchesCpu(argv);  // may re-execute: first
   using namespace recstack;
   grpcutil::BlockShutdownSignals();
   CLI::App app{
@@ -73,8 +80,30 @@ int main(int argc, char** argv) {
                  "(0-1; off-policy estimates need it > 0)")
       ->envname(config::EnvName("explore-rate"))
       ->capture_default_str();
+  // Retrieval and ranking in this process instead of over gRPC (their flags
+  // then apply here; --retrieval-addr/--ranking-addr are not used).
+  std::string embed;
+  app.add_option("--embed", embed,
+                 "services served in this process instead of over gRPC: retrieval, ranking or "
+                 "retrieval,ranking (their nodes on --redis-url; the matching --*-addr is then "
+                 "unused)")
+      ->envname(config::EnvName("embed"));
+  retrieval::NodeOptions retrieval_opts;
+  retrieval::AddFlags(*app.add_option_group("embedded retrieval", "with --embed retrieval"),
+                      &retrieval_opts);
+  ranking::NodeOptions ranking_opts;
+  ranking::AddFlags(*app.add_option_group("embedded ranking", "with --embed ranking"),
+                    &ranking_opts);
   if (int code = config::ParseOrExit(app, argc, argv); code >= 0) return code;
   absl::Status st = config::Validate(cfg);
+  bool embed_retrieval = false, embed_ranking = false;
+  for (absl::string_view part : absl::StrSplit(embed, ',', absl::SkipEmpty())) {
+    if (part == "retrieval") embed_retrieval = true;
+    else if (part == "ranking") embed_ranking = true;
+    else if (st.ok())
+      st = absl::InvalidArgumentError(absl::StrCat("--embed: unknown service '", part,
+                                                   "' (retrieval, ranking or retrieval,ranking)"));
+  }
   if (st.ok()) st = config::ValidateAddress("http-listen", http_listen);
   for (auto [flag, addr] :
        {std::pair{"retrieval-addr", &retrieval_addr}, std::pair{"ranking-addr", &ranking_addr},
@@ -89,6 +118,7 @@ int main(int argc, char** argv) {
         "--min-candidates and --max-candidates: need 1 <= min <= max <= 1000 (retrieval's largest "
         "k)");
   }
+  if (st.ok() && embed_retrieval) st = retrieval::Validate(retrieval_opts);
   if (st.ok() && (retrieval_ms < 1 || ranking_ms < 1 || total_ms < 1))
     st = absl::InvalidArgumentError("budgets must be >= 1 ms");
   if (!st.ok()) return grpcutil::Fail("gateway", st, 2);
@@ -112,8 +142,33 @@ int main(int argc, char** argv) {
   auto dial = [&](const std::string& target) {
     return grpcutil::MakeChannel(target, *peer_credentials);
   };
-  gateway::Gateway gw(std::make_unique<gateway::GrpcRetrievalBackend>(dial(retrieval_addr)),
-                      std::make_unique<gateway::GrpcRankingBackend>(dial(ranking_addr)),
+  // The embedded nodes share the gateway's Redis flags and metrics registry.
+  auto redis_opts = redis::ParseUrl(cfg.redis_url);
+  std::unique_ptr<retrieval::Node> retrieval_node;
+  std::unique_ptr<ranking::Node> ranking_node;
+  std::unique_ptr<gateway::RetrievalBackend> retrieval;
+  std::unique_ptr<gateway::RankingBackend> ranking;
+  if (embed_retrieval) {
+    // Each request is one thread's work (as in recstack-retrieval).
+    math::SetBlasThreads(1);
+    retrieval_node = std::make_unique<retrieval::Node>(
+        *redis_opts, cfg.redis_pool_size, config::KeyspaceFor(cfg), retrieval_opts, *registry);
+    retrieval = std::make_unique<gateway::LocalRetrievalBackend>(retrieval_node->handler());
+  } else {
+    retrieval = std::make_unique<gateway::GrpcRetrievalBackend>(dial(retrieval_addr));
+  }
+  if (embed_ranking) {
+    auto node = ranking::Node::Create(*redis_opts, cfg.redis_pool_size, config::KeyspaceFor(cfg),
+                                      ranking_opts, *registry);
+    if (!node.ok()) return grpcutil::Fail("gateway", node.status(), 2);
+    ranking_node = *std::move(node);
+    ranking = std::make_unique<gateway::LocalRankingBackend>(ranking_node->handler());
+  } else {
+    ranking = std::make_unique<gateway::GrpcRankingBackend>(dial(ranking_addr));
+  }
+  if (retrieval_node) retrieval_node->Start();
+  if (ranking_node) ranking_node->Start();
+  gateway::Gateway gw(std::move(retrieval), std::move(ranking),
                       std::make_unique<gateway::GrpcIngestionBackend>(dial(ingestion_addr)),
                       std::make_unique<gateway::GrpcTrainingBackend>(dial(training_addr)), g,
                       metrics, limiter.get());
@@ -125,6 +180,10 @@ int main(int argc, char** argv) {
   const int code = grpcutil::Serve(
       cfg, registry,
       {.services = {&service},
+       // Embedded retrieval or ranking need Redis to serve.
+       .readiness_redis = embed_retrieval || embed_ranking
+                              ? std::optional<redis::Options>(*redis_opts)
+                              : std::nullopt,
        .on_started =
            [&](grpcutil::ServerRunner& server) {
              http = std::make_unique<gateway::HttpServer>(
@@ -139,9 +198,11 @@ int main(int argc, char** argv) {
        .started_fields = {{"http", http_listen},
                           {"https", !cfg.tls.cert.empty()},
                           {"api_keys", api_keys_file},
-                          {"retrieval", retrieval_addr},
-                          {"ranking", ranking_addr},
+                          {"retrieval", embed_retrieval ? "embedded" : retrieval_addr},
+                          {"ranking", embed_ranking ? "embedded" : ranking_addr},
                           {"ingestion", ingestion_addr},
                           {"training", training_addr}}});
+  if (ranking_node) ranking_node->Stop();
+  if (retrieval_node) retrieval_node->Stop();
   return code;
 }

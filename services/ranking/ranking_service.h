@@ -1,38 +1,24 @@
 #pragma once
 
-// recstack.v1.RankingService over RankingEngine.
+// recstack.v1.RankingService: admission (the concurrency limit), then
+// common/ranking/handler.h's proto-in, proto-out call; status mapping.
 
-#include <prometheus/registry.h>
-
-#include "common/metrics/metrics.h"
 #include "common/overload/limiter.h"
+#include "common/ranking/handler.h"
 #include "recstack/v1/ranking.grpc.pb.h"
-#include "services/ranking/engine.h"
 
 namespace recstack::ranking {
-
-struct RankingMetrics {
-  RankingMetrics(prometheus::Registry& registry, const std::vector<Experiment>& experiments);
-  // Requests per (experiment, variant); children made at start-up.
-  std::map<std::string, prometheus::Counter*> variant_requests;
-  prometheus::Counter* override_requests;
-  prometheus::Counter* fallbacks;  // learned ranker without a model: linear served
-  prometheus::Histogram* candidates;
-  metrics::RpcMetrics rpc;
-};
 
 class RankingServiceImpl final : public v1::RankingService::Service {
  public:
   // `limiter` (may be null) bounds the requests in flight.
-  RankingServiceImpl(RankingEngine& engine, RankingMetrics& metrics,
-                     overload::ConcurrencyLimiter* limiter = nullptr);
+  RankingServiceImpl(RankingHandler& handler, overload::ConcurrencyLimiter* limiter = nullptr);
   grpc::Status Rank(grpc::ServerContext*, const v1::RankRequest*, v1::RankResponse*) override;
   grpc::Status ListRankers(grpc::ServerContext*, const v1::ListRankersRequest*,
                            v1::ListRankersResponse*) override;
 
  private:
-  RankingEngine& engine_;
-  RankingMetrics& metrics_;
+  RankingHandler& handler_;
   overload::ConcurrencyLimiter* limiter_;
 };
 

@@ -1,39 +1,18 @@
 #pragma once
 
-// recstack.v1.RetrievalService over Retriever: proto <-> domain, status
-// mapping, metrics.
+// recstack.v1.RetrievalService: admission (the concurrency limit), then
+// common/retrieval/handler.h's proto-in, proto-out call; status mapping.
 
-#include <prometheus/registry.h>
-
-#include "common/metrics/metrics.h"
 #include "common/overload/limiter.h"
+#include "common/retrieval/handler.h"
 #include "recstack/v1/retrieval.grpc.pb.h"
-#include "services/retrieval/retriever.h"
 
 namespace recstack::retrieval {
-
-struct RetrievalMetrics {
-  explicit RetrievalMetrics(prometheus::Registry& registry);
-  // Per source: mf, item2item, trending, ease.
-  prometheus::Histogram* source_latency[4];
-  prometheus::Histogram* source_candidates[4];
-  prometheus::Counter* source_errors[4];
-  prometheus::Gauge* cache_hits;
-  prometheus::Gauge* cache_misses;
-  prometheus::Gauge* model_version;
-  prometheus::Gauge* model_items;
-  prometheus::Gauge* index_build_seconds;
-  prometheus::Gauge* hnsw_recall;
-  metrics::RpcMetrics rpc;
-  // Called when a model (or its HNSW index) is ready.
-  void OnModel(const ServingModel& m);
-};
 
 class RetrievalServiceImpl final : public v1::RetrievalService::Service {
  public:
   // `limiter` (may be null) bounds the requests in flight.
-  RetrievalServiceImpl(Retriever& retriever, RetrievalMetrics& metrics,
-                       overload::ConcurrencyLimiter* limiter = nullptr);
+  RetrievalServiceImpl(RetrievalHandler& handler, overload::ConcurrencyLimiter* limiter = nullptr);
   grpc::Status Retrieve(grpc::ServerContext*, const v1::RetrieveRequest*,
                         v1::RetrieveResponse*) override;
   grpc::Status SimilarItems(grpc::ServerContext*, const v1::SimilarItemsRequest*,
@@ -42,8 +21,7 @@ class RetrievalServiceImpl final : public v1::RetrievalService::Service {
                            v1::SampleUsersResponse*) override;
 
  private:
-  Retriever& retriever_;
-  RetrievalMetrics& metrics_;
+  RetrievalHandler& handler_;
   overload::ConcurrencyLimiter* limiter_;
 };
 

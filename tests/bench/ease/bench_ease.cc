@@ -148,7 +148,7 @@ EaseNeighbours RefitOnPattern(const EaseNeighbours& nb, const math::Matrix& gram
 }
 
 // Recall@10 of the served top-10 (the truncated score over the items some
-// history row kept, as services/retrieval/ease_source.cc serves it) against
+// history row kept, as common/retrieval/ease_source.cc serves it) against
 // the full x_u B top-10, training items excluded from both, over `users`.
 double TruncationRecall(const math::Matrix& b, const EaseNeighbours& nb,
                         const math::CsrMatrix& by_user, const std::vector<int32_t>& users) {

@@ -32,8 +32,8 @@
 #include "common/math/blas.h"
 #include "common/math/blas_core.h"
 #include "common/math/rng.h"
-#include "services/retrieval/candidate_index.h"
-#include "services/retrieval/model_holder.h"
+#include "common/retrieval/candidate_index.h"
+#include "common/retrieval/model_holder.h"
 
 namespace {
 

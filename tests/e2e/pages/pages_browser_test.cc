@@ -23,13 +23,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/grpc/channel.h"
+#include "common/ranking/redis_feature_source.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/redis_event_storage.h"
 #include "services/ranking/ranking_service.h"
-#include "services/ranking/redis_feature_source.h"
 #include "services/retrieval/retrieval_service.h"
 #include "services/training/training_service.h"
 #include "tests/support/browser/chromium.h"
@@ -99,8 +99,9 @@ class PagesE2E : public ::testing::Test {
                                                         retrieval::RetrieverOptions{});
     retriever_->Start();
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
-    retrieval_ =
-        std::make_unique<retrieval::RetrievalServiceImpl>(*retriever_, *retrieval_metrics_);
+    retrieval_handler_ =
+        std::make_unique<retrieval::RetrievalHandler>(*retriever_, *retrieval_metrics_);
+    retrieval_ = std::make_unique<retrieval::RetrievalServiceImpl>(*retrieval_handler_);
     retrieval_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
     // Ranking.
@@ -112,7 +113,8 @@ class PagesE2E : public ::testing::Test {
     engine_ = std::make_unique<ranking::RankingEngine>(
         *features_, ranking::RankerRegistry::WithBuiltins(), experiments, item_vectors_.get());
     ranking_metrics_ = std::make_unique<ranking::RankingMetrics>(*registry_, experiments);
-    ranking_ = std::make_unique<ranking::RankingServiceImpl>(*engine_, *ranking_metrics_);
+    ranking_handler_ = std::make_unique<ranking::RankingHandler>(*engine_, *ranking_metrics_);
+    ranking_ = std::make_unique<ranking::RankingServiceImpl>(*ranking_handler_);
     ranking_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ranking_.get()});
     // The gateway, with every backend, behind HTTP.
@@ -222,6 +224,7 @@ class PagesE2E : public ::testing::Test {
   std::unique_ptr<retrieval::RedisRetrievalSource> retrieval_source_;
   std::unique_ptr<retrieval::Retriever> retriever_;
   std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
+  std::unique_ptr<retrieval::RetrievalHandler> retrieval_handler_;
   std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;
   std::unique_ptr<testing::InProcessServer> retrieval_server_;
   std::unique_ptr<ranking::RedisFeatureSource> feature_source_;
@@ -229,6 +232,7 @@ class PagesE2E : public ::testing::Test {
   std::unique_ptr<model::ItemVectorsHolder> item_vectors_;
   std::unique_ptr<ranking::RankingEngine> engine_;
   std::unique_ptr<ranking::RankingMetrics> ranking_metrics_;
+  std::unique_ptr<ranking::RankingHandler> ranking_handler_;
   std::unique_ptr<ranking::RankingServiceImpl> ranking_;
   std::unique_ptr<testing::InProcessServer> ranking_server_;
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;

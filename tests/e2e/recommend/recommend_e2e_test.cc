@@ -12,13 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/grpc/channel.h"
+#include "common/ranking/redis_feature_source.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
+#include "services/gateway/local_backends.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/redis_event_storage.h"
 #include "services/ranking/ranking_service.h"
-#include "services/ranking/redis_feature_source.h"
 #include "services/retrieval/retrieval_service.h"
 #include "services/training/job_runner.h"
 #include "tests/support/data/movielens_events.h"
@@ -69,8 +70,9 @@ class RecommendE2E : public ::testing::Test {
                                                         retrieval::RetrieverOptions{});
     retriever_->Start();  // the trending list, read from Redis in the background
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
-    retrieval_ =
-        std::make_unique<retrieval::RetrievalServiceImpl>(*retriever_, *retrieval_metrics_);
+    retrieval_handler_ =
+        std::make_unique<retrieval::RetrievalHandler>(*retriever_, *retrieval_metrics_);
+    retrieval_ = std::make_unique<retrieval::RetrievalServiceImpl>(*retrieval_handler_);
     retrieval_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{retrieval_.get()});
     // Ranking.
@@ -82,7 +84,8 @@ class RecommendE2E : public ::testing::Test {
     engine_ = std::make_unique<ranking::RankingEngine>(
         *features_, ranking::RankerRegistry::WithBuiltins(), experiments, item_vectors_.get());
     ranking_metrics_ = std::make_unique<ranking::RankingMetrics>(*registry_, experiments);
-    ranking_ = std::make_unique<ranking::RankingServiceImpl>(*engine_, *ranking_metrics_);
+    ranking_handler_ = std::make_unique<ranking::RankingHandler>(*engine_, *ranking_metrics_);
+    ranking_ = std::make_unique<ranking::RankingServiceImpl>(*ranking_handler_);
     ranking_server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{ranking_.get()});
     // Gateway, gRPC and HTTP.
@@ -169,6 +172,7 @@ class RecommendE2E : public ::testing::Test {
   std::unique_ptr<retrieval::RedisRetrievalSource> retrieval_source_;
   std::unique_ptr<retrieval::Retriever> retriever_;
   std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
+  std::unique_ptr<retrieval::RetrievalHandler> retrieval_handler_;
   std::unique_ptr<retrieval::RetrievalServiceImpl> retrieval_;
   std::unique_ptr<testing::InProcessServer> retrieval_server_;
   std::unique_ptr<ranking::RedisFeatureSource> feature_source_;
@@ -176,6 +180,7 @@ class RecommendE2E : public ::testing::Test {
   std::unique_ptr<model::ItemVectorsHolder> item_vectors_;
   std::unique_ptr<ranking::RankingEngine> engine_;
   std::unique_ptr<ranking::RankingMetrics> ranking_metrics_;
+  std::unique_ptr<ranking::RankingHandler> ranking_handler_;
   std::unique_ptr<ranking::RankingServiceImpl> ranking_;
   std::unique_ptr<testing::InProcessServer> ranking_server_;
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
@@ -229,6 +234,70 @@ TEST_F(RecommendE2E, KnownFoldedInAndUnknownUsers) {
   ASSERT_TRUE(cold.ok()) << cold.status();
   ASSERT_EQ(cold->items_size(), 5);
   for (const auto& it : cold->items()) EXPECT_EQ(it.source(), "trending");
+}
+
+// The gateway with retrieval and ranking in its own process (--embed-*):
+// the same handlers the gRPC servers serve, called directly, give the same
+// answer, with nothing degraded; their calls are counted as retrieval's and
+// ranking's; a call whose deadline has passed is not made.
+TEST_F(RecommendE2E, EmbeddedRetrievalAndRankingAnswerAsOverGrpc) {
+  auto embedded_registry = std::make_shared<prometheus::Registry>();
+  gateway::GatewayMetrics embedded_metrics(*embedded_registry);
+  gateway::GatewayOptions go;
+  go.retrieval_budget = 500ms;
+  go.ranking_budget = 500ms;
+  go.total_budget = 2000ms;
+  go.log_impressions = false;
+  gateway::Gateway embedded(std::make_unique<gateway::LocalRetrievalBackend>(*retrieval_handler_),
+                            std::make_unique<gateway::LocalRankingBackend>(*ranking_handler_),
+                            std::make_unique<gateway::GrpcIngestionBackend>(
+                                grpcutil::MakeChannel(ingestion_server_->address())),
+                            /*training=*/nullptr, go, embedded_metrics);
+  ASSERT_TRUE(embedded.StartFallbackRefresh().ok());
+  for (const char* user : {"1", "42", "stranger"}) {
+    SCOPED_TRACE(user);
+    auto over_grpc = Recommend(user, 10);
+    ASSERT_TRUE(over_grpc.ok()) << over_grpc.status();
+    v1::RecommendRequest req;
+    req.set_user_id(user);
+    req.set_k(10);
+    req.set_debug(true);
+    auto in_process = embedded.Recommend(req, std::chrono::system_clock::now() + 5s);
+    ASSERT_TRUE(in_process.ok()) << in_process.status();
+    EXPECT_FALSE(in_process->degraded()) << in_process->degraded_reason();
+    EXPECT_EQ(in_process->model_version(), over_grpc->model_version());
+    EXPECT_EQ(in_process->ranker(), over_grpc->ranker());
+    ASSERT_EQ(in_process->items_size(), over_grpc->items_size());
+    for (int i = 0; i < in_process->items_size(); ++i) {
+      EXPECT_EQ(in_process->items(i).item_id(), over_grpc->items(i).item_id()) << i;
+      EXPECT_EQ(in_process->items(i).source(), over_grpc->items(i).source()) << i;
+      EXPECT_DOUBLE_EQ(in_process->items(i).score(), over_grpc->items(i).score()) << i;
+    }
+  }
+  // Both handlers counted the in-process calls with the gRPC ones: three
+  // Recommends each way.
+  auto counted = [&](const std::string& service, const std::string& method) {
+    for (const auto& family : registry_->Collect()) {
+      if (family.name != "recstack_rpc_requests_total") continue;
+      for (const auto& m : family.metric) {
+        std::map<std::string, std::string> labels;
+        for (const auto& l : m.label) labels[l.name] = l.value;
+        if (labels["service"] == service && labels["method"] == method && labels["code"] == "OK")
+          return m.counter.value;
+      }
+    }
+    return -1.0;
+  };
+  EXPECT_EQ(counted("retrieval", "Retrieve"), 6);
+  EXPECT_EQ(counted("ranking", "Rank"), 6);
+  // Past its deadline a call is not made.
+  gateway::LocalRetrievalBackend late(*retrieval_handler_);
+  v1::RetrieveRequest rr;
+  rr.set_user_id("1");
+  rr.set_k(10);
+  auto missed = late.Retrieve(rr, std::chrono::system_clock::now() - 1ms);
+  EXPECT_EQ(missed.status().code(), absl::StatusCode::kDeadlineExceeded) << missed.status();
+  EXPECT_EQ(counted("retrieval", "Retrieve"), 6);
 }
 
 TEST_F(RecommendE2E, RankedItemsCarryTheirMetadataFromRanking) {

@@ -5,7 +5,9 @@
 # per replica of retrieval and ranking (retrieval-2, ...), every port still
 # distinct, and the gateway calls every replica. With --tls: every process
 # gets its service's certificate and the CA under $state/tls, the gateway's
-# HTTP is https, and nothing is made (up makes the certificates).
+# HTTP is https, and nothing is made (up makes the certificates). With
+# --embedded: three processes, the gateway with --embed retrieval,ranking
+# (and the experiments), not with --replicas 2.
 #   describe_test.sh ROOT PYTHON_RUNNER
 set -euo pipefail
 root=$1 run=$2
@@ -29,6 +31,13 @@ RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_TLS_CERT=/x.pem RECSTA
   "$root/deploy/local/stack.sh" describe --tls --replicas 2 > "$tmp/dtls.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_TLS_CERT=/x.pem RECSTACK_TLS_CA=/ca.pem \
   "$root/deploy/local/stack.sh" describe > "$tmp/dplain.json"
+# Retrieval and ranking in the gateway's process; not with replicas.
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_EXPERIMENTS=/tmp/exp.json \
+  "$root/deploy/local/stack.sh" describe --embedded > "$tmp/demb.json"
+if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --embedded --replicas 2 >/dev/null 2>&1; then
+  echo "describe --embedded --replicas 2 should fail" >&2
+  exit 1
+fi
 [ ! -e "$state" ] || { echo "describe created $state" >&2; exit 1; }
 for bad in 0 10 two ""; do
   if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --replicas "$bad" >/dev/null 2>&1; then
@@ -42,10 +51,10 @@ if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --no-such-op
 fi
 [ ! -e "$state" ] || { echo "a failed describe created $state" >&2; exit 1; }
 "$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" "$tmp/d2.json" "$tmp/d9.json" "$tmp/d9_100.json" \
-  "$tmp/dc3.json" "$tmp/dtls.json" "$tmp/dplain.json" "$state" <<'PY'
+  "$tmp/dc3.json" "$tmp/dtls.json" "$tmp/dplain.json" "$tmp/demb.json" "$state" <<'PY'
 import json, sys
-d0, d100, dopt, d2, d9, d9_100, dc3, dtls, dplain = (json.load(open(p)) for p in sys.argv[1:10])
-state = sys.argv[10]
+d0, d100, dopt, d2, d9, d9_100, dc3, dtls, dplain, demb = (json.load(open(p)) for p in sys.argv[1:11])
+state = sys.argv[11]
 services = {"gateway", "ingestion", "training", "retrieval", "ranking"}
 replicated = ("retrieval", "ranking")
 
@@ -85,6 +94,20 @@ def check(d):
     return ports
 
 
+# --embedded: three processes; the gateway embeds retrieval and ranking
+# (and runs the experiments), calls ingestion and training, on the same ports.
+assert demb["embedded"] is True and d0["embedded"] is False, (demb["embedded"], d0["embedded"])
+assert set(demb["services"]) == {"gateway", "ingestion", "training"}, demb["services"].keys()
+egw = demb["services"]["gateway"]["flags"]
+assert egw["--embed"] == "retrieval,ranking" and demb["services"]["gateway"]["env"]["RECSTACK_EMBED"] == "retrieval,ranking", egw
+assert "--retrieval-addr" not in egw and "--ranking-addr" not in egw, egw
+assert egw["--redis-url"] == "redis://127.0.0.1:6379", egw
+assert egw["--experiments"] == "/tmp/exp.json", egw
+assert demb["services"]["training"]["flags"]["--experiments"] == "/tmp/exp.json"
+for name in ("gateway", "ingestion", "training"):
+    for k in ("grpc_port", "metrics_port"):
+        assert demb["services"][name][k] == d0["services"][name][k], (name, k)
+assert egw["--ingestion-addr"] == d0["services"]["gateway"]["flags"]["--ingestion-addr"]
 assert set(d0["services"]) == services, d0["services"].keys()
 assert d0["replicas"] == 1
 check(d0)

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "common/model/model_store.h"
-#include "services/retrieval/ease_source.h"
+#include "common/retrieval/ease_source.h"
 #include "tests/support/redis/redis_server.h"
 
 namespace recstack {

@@ -49,7 +49,8 @@ class RetrievalTest : public ::testing::Test {
     retriever_->Start();
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<RetrievalMetrics>(*registry_);
-    service_ = std::make_unique<RetrievalServiceImpl>(*retriever_, *metrics_);
+    handler_ = std::make_unique<RetrievalHandler>(*retriever_, *metrics_);
+    service_ = std::make_unique<RetrievalServiceImpl>(*handler_);
     server_ =
         std::make_unique<testing::InProcessServer>(std::vector<grpc::Service*>{service_.get()});
     stub_ = v1::RetrievalService::NewStub(server_->channel());
@@ -86,6 +87,7 @@ class RetrievalTest : public ::testing::Test {
   std::unique_ptr<Retriever> retriever_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<RetrievalMetrics> metrics_;
+  std::unique_ptr<RetrievalHandler> handler_;
   std::unique_ptr<RetrievalServiceImpl> service_;
   std::unique_ptr<testing::InProcessServer> server_;
   std::unique_ptr<v1::RetrievalService::Stub> stub_;

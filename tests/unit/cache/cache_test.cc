@@ -2,9 +2,11 @@
 // however many wait), and a value refreshed in the background.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <vector>
 
@@ -57,6 +59,41 @@ TEST(LruCache, EntriesExpireAfterTheirTtl) {
   EXPECT_FALSE(c.Get("a").has_value());
   c.Put("a", 2);  // a fresh Put restarts the clock
   EXPECT_EQ(c.Get("a"), 2);
+}
+
+// With jitter 0.5 and a 400 ms ttl, entries put together live uniformly
+// 200-400 ms: none is gone before 200 ms, about (t - 200) / 200 of them at
+// t, all after 400 ms. The share is checked against that closed form for
+// the time the reads actually took place (within 5 standard deviations of
+// a binomial of 2000), so a slow machine moves the expectation, not the
+// verdict.
+TEST(LruCache, JitteredLifetimesAreSpreadUniformly) {
+  constexpr int kN = 2000;
+  LruCache<int> c(kN, 400ms, 0.5);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kN; ++i) c.Put("k" + std::to_string(i), i);
+  const auto put_end = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  // Nothing expires before 200 ms (checked only when the reads surely come
+  // before then).
+  if (ms_since(t0) < 150) {
+    int present = 0;
+    for (int i = 0; i < kN; ++i) present += c.Get("k" + std::to_string(i)).has_value();
+    if (ms_since(t0) < 195) EXPECT_EQ(present, kN);
+  }
+  std::this_thread::sleep_until(t0 + 300ms);
+  const double from = ms_since(put_end);  // every entry is at least this old
+  int expired = 0;
+  for (int i = 0; i < kN; ++i) expired += !c.Get("k" + std::to_string(i)).has_value();
+  const double to = ms_since(t0);  // and at most this old
+  auto share = [](double age_ms) { return std::clamp((age_ms - 200) / 200, 0.0, 1.0); };
+  const double slack = 5 * std::sqrt(0.25 / kN);
+  EXPECT_GE(expired, kN * (share(from) - slack)) << "reads " << from << "-" << to << " ms after";
+  EXPECT_LE(expired, kN * (share(to) + slack)) << "reads " << from << "-" << to << " ms after";
+  std::this_thread::sleep_until(t0 + 420ms);
+  for (int i = 0; i < kN; ++i) EXPECT_FALSE(c.Get("k" + std::to_string(i)).has_value()) << i;
 }
 
 TEST(SingleFlight, HundredConcurrentColdReadsComputeOnce) {

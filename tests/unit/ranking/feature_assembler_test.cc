@@ -9,7 +9,7 @@
 #include <map>
 #include <thread>
 
-#include "services/ranking/features.h"
+#include "common/ranking/features.h"
 
 namespace recstack::ranking {
 namespace {

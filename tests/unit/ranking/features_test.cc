@@ -1,6 +1,6 @@
 // The features of DESIGN §6 from their inputs, without Redis: each value
 // against its formula worked by hand.
-#include "services/ranking/features.h"
+#include "common/ranking/features.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The ease source against the training side's oracle: its scores are
 // TruncatedScores of the same top-N model, seen and excluded items never
 // come back, and each candidate names its largest contributor.
-#include "services/retrieval/ease_source.h"
+#include "common/retrieval/ease_source.h"
 
 #include <gtest/gtest.h>
 

@@ -8,9 +8,9 @@
 #include "common/math/rng.h"
 #include "common/mf/als.h"
 #include "common/mf/dataset.h"
-#include "services/retrieval/candidate_index.h"
-#include "services/retrieval/model_holder.h"
-#include "services/retrieval/retriever.h"
+#include "common/retrieval/candidate_index.h"
+#include "common/retrieval/model_holder.h"
+#include "common/retrieval/retriever.h"
 
 namespace recstack::retrieval {
 namespace {

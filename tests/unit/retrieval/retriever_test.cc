@@ -1,6 +1,6 @@
 // The Retriever's logic without sockets: a fixed model and a fake of the
 // small interface it reads the rest through (RetrievalSource).
-#include "services/retrieval/retriever.h"
+#include "common/retrieval/retriever.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "services/ranking/features.h"
+#include "common/ranking/features.h"
 
 #include <cmath>
 #include <optional>
@@ -16,8 +16,8 @@ thread_local int tls_round_trips = 0;
 FeatureAssembler::FeatureAssembler(FeatureSource& source, const Clock& clock,
                                    FeatureOptions options)
     : source_(source), clock_(clock), options_(options),
-      items_(options.item_cache_size, options.item_cache_ttl),
-      popularity_(options.item_cache_size, options.popularity_ttl) {}
+      items_(options.item_cache_size, options.item_cache_ttl, options.cache_ttl_jitter),
+      popularity_(options.item_cache_size, options.popularity_ttl, options.cache_ttl_jitter) {}
 
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 

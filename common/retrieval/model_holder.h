@@ -21,7 +21,7 @@
 #include "common/model/id_index.h"
 #include "common/model/model_store.h"
 #include "common/redis/subscriber.h"
-#include "services/retrieval/candidate_index.h"
+#include "common/retrieval/candidate_index.h"
 
 namespace recstack::retrieval {
 

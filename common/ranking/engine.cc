@@ -1,4 +1,4 @@
-#include "services/ranking/engine.h"
+#include "common/ranking/engine.h"
 
 #include <algorithm>
 #include <charconv>

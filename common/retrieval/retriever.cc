@@ -1,4 +1,4 @@
-#include "services/retrieval/retriever.h"
+#include "common/retrieval/retriever.h"
 
 #include <algorithm>
 #include <charconv>
@@ -13,8 +13,8 @@
 #include "common/math/kernels.h"
 #include "common/mf/fold_in.h"
 #include "common/redis/popularity.h"
+#include "common/retrieval/ease_source.h"
 #include "common/status/status.h"
-#include "services/retrieval/ease_source.h"
 
 namespace recstack::retrieval {
 namespace {

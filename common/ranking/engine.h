@@ -16,7 +16,7 @@
 #include "common/rank/experiments.h"
 #include "common/rank/learned.h"
 #include "common/rank/rankers.h"
-#include "services/ranking/features.h"
+#include "common/ranking/features.h"
 
 namespace recstack::ranking {
 

@@ -1,4 +1,4 @@
-#include "services/ranking/redis_feature_source.h"
+#include "common/ranking/redis_feature_source.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/item_hash.h"

@@ -1,4 +1,4 @@
-#include "services/retrieval/ease_source.h"
+#include "common/retrieval/ease_source.h"
 
 #include <algorithm>
 

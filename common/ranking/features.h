@@ -64,6 +64,9 @@ struct FeatureOptions {
   // Redis 314 us per Rank on a 100k-item catalogue: a ZMSCORE reply of 100
   // doubles, each printed with %.17g (INFO commandstats, 2026-11-30).
   std::chrono::milliseconds popularity_ttl{30'000};
+  // Each cached entry lives between (1 - this) and 1 times its ttl, so a
+  // cache filled in one burst does not expire in one (cache::LruCache).
+  double cache_ttl_jitter = 0.5;
 };
 
 // What Assemble reads for one request: every input of the features, so

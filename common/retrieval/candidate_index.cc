@@ -1,4 +1,4 @@
-#include "services/retrieval/candidate_index.h"
+#include "common/retrieval/candidate_index.h"
 
 #include <hnswlib/hnswlib.h>
 #include <immintrin.h>

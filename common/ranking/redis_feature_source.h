@@ -4,8 +4,8 @@
 // ZREVRANGE of rs:hist:{user}, the trending counts of common/redis/
 // popularity.h, HMGET categories created_at_ms of each rs:item:{item}).
 
+#include "common/ranking/features.h"
 #include "common/redis/client.h"
-#include "services/ranking/features.h"
 
 namespace recstack::ranking {
 

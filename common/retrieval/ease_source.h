@@ -29,7 +29,7 @@
 #include "common/model/id_index.h"
 #include "common/model/model_store.h"
 #include "common/redis/subscriber.h"
-#include "services/retrieval/retriever.h"
+#include "common/retrieval/retriever.h"
 
 namespace recstack::retrieval {
 

@@ -31,8 +31,8 @@
 #include "common/cache/refreshed.h"
 #include "common/clock/clock.h"
 #include "common/redis/popularity.h"
-#include "services/retrieval/model_holder.h"
-#include "services/retrieval/retrieval_source.h"
+#include "common/retrieval/model_holder.h"
+#include "common/retrieval/retrieval_source.h"
 
 namespace recstack::retrieval {
 

@@ -1,4 +1,4 @@
-#include "services/retrieval/retrieval_source.h"
+#include "common/retrieval/retrieval_source.h"
 
 #include <string_view>
 

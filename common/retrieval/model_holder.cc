@@ -1,4 +1,4 @@
-#include "services/retrieval/model_holder.h"
+#include "common/retrieval/model_holder.h"
 
 #include <chrono>
 #include <cmath>
