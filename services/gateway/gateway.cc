@@ -112,7 +112,7 @@ Gateway::Gateway(std::unique_ptr<RetrievalBackend> retrieval,
             return std::vector<v1::ScoredItem>(resp->items().begin(), resp->items().end());
           },
           options.fallback_refresh),
-      items_(options.item_cache_size, options.item_cache_ttl, /*ttl_jitter=*/0.5),
+      items_(options.item_cache_size, options.item_cache_ttl, options.item_cache_ttl_jitter),
       rng_(std::random_device{}()) {
   if (options_.log_impressions) sender_ = std::thread([this] { SendImpressions(); });
 }

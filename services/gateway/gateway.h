@@ -74,6 +74,9 @@ struct GatewayOptions {
   std::chrono::milliseconds fallback_refresh{2000};
   size_t item_cache_size = 100'000;
   std::chrono::milliseconds item_cache_ttl{300'000};
+  // Each cached item lives between (1 - this) and 1 times the ttl, so a
+  // cache filled in one burst does not expire in one (cache::LruCache).
+  double item_cache_ttl_jitter = 0.5;
   // The experiments view: ranking's list of experiments, and one readout
   // (the training service reads the event log for it).
   std::chrono::milliseconds experiments_budget{2000};
