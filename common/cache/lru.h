@@ -30,11 +30,20 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 
 namespace recstack::cache {
 
+// The entries live in an open-addressing map (absl::flat_hash_map) with
+// their value, expiry and list position beside the key, so a hit reads the
+// map's control bytes and one slot: two cache lines, where a node-based
+// map and a list of values took four (8% of the embedded gateway's CPU was
+// ranking's two caches' lookups, perf at 600 Recommend/s, 2026-12-02). The
+// recency list holds only the keys, for eviction.
 template <typename V>
 class LruCache {
  public:
@@ -44,31 +53,31 @@ class LruCache {
                     double ttl_jitter = 0)
       : capacity_(capacity), ttl_(ttl), jitter_(std::clamp(ttl_jitter, 0.0, 1.0)) {}
 
-  std::optional<V> Get(const std::string& key) {
+  std::optional<V> Get(std::string_view key) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end() || Expired(*it->second)) {
+    auto it = map_.find(View(key));
+    if (it == map_.end() || Expired(it->second)) {
       misses_++;
       return std::nullopt;
     }
     hits_++;
     Touch(it->second);
-    return it->second->value;
+    return it->second.value;
   }
 
-  void Put(const std::string& key, V value) {
+  void Put(std::string_view key, V value) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
+    auto it = map_.find(View(key));
     if (it != map_.end()) {
-      it->second->value = std::move(value);
-      it->second->expires_at = ExpiresAt();
+      it->second.value = std::move(value);
+      it->second.expires_at = ExpiresAt();
       Touch(it->second);
       return;
     }
-    lru_.push_front(Entry{key, std::move(value), ExpiresAt(), ++tick_});
-    map_[key] = lru_.begin();
+    lru_.emplace_front(key);
+    map_.emplace(std::string(key), Entry{std::move(value), ExpiresAt(), ++tick_, lru_.begin()});
     while (lru_.size() > capacity_) {
-      map_.erase(lru_.back().key);
+      map_.erase(View(lru_.back()));
       lru_.pop_back();
     }
   }
@@ -82,17 +91,18 @@ class LruCache {
 
  private:
   struct Entry {
-    std::string key;
     V value;
-    Clock::time_point expires_at;  // unused without a ttl
-    uint64_t tick = 0;             // tick_ when it was last put at the front
+    Clock::time_point expires_at;            // unused without a ttl
+    uint64_t tick = 0;                       // tick_ when it was last put at the front
+    std::list<std::string>::iterator where;  // its key in lru_
   };
-  using Iter = typename std::list<Entry>::iterator;
+  // Debian's Abseil has its own string_view, which the map's hash takes.
+  static absl::string_view View(std::string_view s) { return {s.data(), s.size()}; }
   // To the front, unless it is among the newest capacity/4 already.
-  void Touch(Iter e) {
-    if (tick_ - e->tick < capacity_ / 4) return;
-    lru_.splice(lru_.begin(), lru_, e);
-    e->tick = ++tick_;
+  void Touch(Entry& e) {
+    if (tick_ - e.tick < capacity_ / 4) return;
+    lru_.splice(lru_.begin(), lru_, e.where);
+    e.tick = ++tick_;
   }
   bool Expired(const Entry& e) const { return ttl_.count() > 0 && Clock::now() > e.expires_at; }
   // Now plus this entry's lifetime (under mu_): ttl, less up to jitter_ of
@@ -113,8 +123,8 @@ class LruCache {
   double jitter_;
   uint64_t seq_ = 0;
   mutable std::mutex mu_;
-  std::list<Entry> lru_;
-  std::unordered_map<std::string, Iter> map_;
+  std::list<std::string> lru_;  // keys, the most recently used first
+  absl::flat_hash_map<std::string, Entry> map_;
   uint64_t tick_ = 0;  // insertions and moves to the front so far
   std::atomic<uint64_t> hits_{0}, misses_{0};
 };

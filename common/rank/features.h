@@ -38,6 +38,11 @@ enum Feature : int {
 // every impression so training never mixes two layouts.
 inline constexpr int kFeatureSchema = 1;
 
+// category_overlap counts the categories of the user's this many newest
+// items; the gateway asks retrieval for that many history items to hand on
+// to ranking (RankRequest.history).
+inline constexpr int kRecentItems = 20;
+
 // Also "position" for kNumFeatures (the learned rankers' extra column) and
 // "bias" for -1 (an explanation's intercept).
 std::string_view FeatureName(int f);

@@ -24,6 +24,19 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
     return absl::InvalidArgumentError(
         absl::StrCat("at most ", kMaxCandidates, " candidates, got ", q.candidates.size()));
   }
+  if (q.history.has_value()) {
+    if (static_cast<int>(q.history->items.size()) > kMaxHistoryItems) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "at most ", kMaxHistoryItems, " history items, got ", q.history->items.size()));
+    }
+    if (q.history->length < static_cast<int64_t>(q.history->items.size())) {
+      return absl::InvalidArgumentError(absl::StrCat("history length ", q.history->length,
+                                                     " is less than its ", q.history->items.size(),
+                                                     " items"));
+    }
+    for (const auto& item : q.history->items)
+      RECSTACK_RETURN_IF_ERROR(ids::ValidateId("history item", item));
+  }
   RankResult res;
   RankerParams params;
   std::string spec = q.ranker;
@@ -72,7 +85,8 @@ absl::StatusOr<RankResult> RankingEngine::Rank(const RankQuery& q) {
   if (n < q.candidates.size()) kept.assign(q.candidates.begin(), q.candidates.begin() + n);
   const std::vector<CandidateIn>& cands = n < q.candidates.size() ? kept : q.candidates;
   std::vector<SharedMeta> metas;
-  auto rows = features_.Assemble(q.user_id, cands, &metas);
+  auto rows =
+      features_.Assemble(q.user_id, cands, &metas, q.history.has_value() ? &*q.history : nullptr);
   if (!rows.ok()) return rows.status();
   std::vector<Scored> scored = (*ranker)->ScoreAll(*rows);
   std::vector<int> order(rows->size());

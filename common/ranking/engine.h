@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,11 @@ struct RankQuery {
   std::vector<CandidateIn> candidates;
   int k = 10;
   std::string ranker;  // empty: the experiment decides
+  // The user's history as retrieval read it; unset: ranking reads it.
+  std::optional<KnownHistory> history;
 };
+// The most history item ids a query may hand on.
+constexpr int kMaxHistoryItems = 1000;
 
 struct RankedItem {
   std::string item_id;

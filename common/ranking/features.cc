@@ -22,7 +22,8 @@ FeatureAssembler::FeatureAssembler(FeatureSource& source, const Clock& clock,
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
 absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
-    std::string_view user, const std::vector<CandidateIn>& cands, std::vector<SharedMeta>* metas) {
+    std::string_view user, const std::vector<CandidateIn>& cands, std::vector<SharedMeta>* metas,
+    const KnownHistory* history) {
   tls_round_trips = 0;
   // Candidates' metadata: the cache first, the misses in the same read.
   std::vector<SharedMeta> meta(cands.size());
@@ -48,15 +49,52 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
     pop_missing.push_back(i);
     ids.push_back(cands[i].item_id);
   }
-  // One round trip: the user's history size and recent items, the trending
-  // counts the cache lacks, the metadata the cache lacks.
-  const int64_t now = clock_.NowMs();
-  RECSTACK_ASSIGN_OR_RETURN(FeatureReads reads,
-                            source_.Read(user, options_.recent_items, ids, meta_missing, now));
-  tls_round_trips++;
-  if (reads.popularity.size() != ids.size() || reads.items.size() != meta_missing.size()) {
-    return absl::InternalError("feature source answered a different number of items");
+  // The history handed on, when it holds what the features use. Its recent
+  // items are known before the read, so their metadata the cache lacks
+  // comes in the same round trip as the candidates'.
+  const size_t recent_items = static_cast<size_t>(std::max(options_.recent_items, 0));
+  const bool history_known =
+      history != nullptr && (history->items.size() >= recent_items ||
+                             static_cast<int64_t>(history->items.size()) >= history->length);
+  std::vector<std::string> recent;
+  std::vector<SharedMeta> recent_meta;
+  const size_t cand_missing = meta_missing.size();
+  auto look_up_recent = [&](std::vector<std::string_view>& missing) {
+    recent_meta.assign(recent.size(), nullptr);
+    for (size_t i = 0; i < recent.size(); ++i) {
+      if (auto hit = items_.Get(recent[i])) {
+        recent_meta[i] = *std::move(hit);
+      } else {
+        missing.push_back(recent[i]);
+      }
+    }
+  };
+  auto keep_recent = [&](std::vector<ItemMeta>& read, size_t first) {
+    for (size_t i = 0, j = first; i < recent.size(); ++i) {
+      if (recent_meta[i] != nullptr) continue;
+      recent_meta[i] = std::make_shared<const ItemMeta>(std::move(read[j++]));
+      items_.Put(recent[i], recent_meta[i]);
+    }
+  };
+  if (history_known) {
+    const size_t n = std::min(recent_items, history->items.size());
+    recent.assign(history->items.begin(), history->items.begin() + n);
+    look_up_recent(meta_missing);
   }
+  // One round trip: the user's history size and recent items (unless
+  // known), the trending counts the cache lacks, the metadata the cache
+  // lacks; none when there is nothing to read.
+  const int64_t now = clock_.NowMs();
+  FeatureReads reads;
+  if (!history_known || !ids.empty() || !meta_missing.empty()) {
+    RECSTACK_ASSIGN_OR_RETURN(reads, source_.Read(user, history_known ? 0 : options_.recent_items,
+                                                  ids, meta_missing, now));
+    tls_round_trips++;
+    if (reads.popularity.size() != ids.size() || reads.items.size() != meta_missing.size()) {
+      return absl::InternalError("feature source answered a different number of items");
+    }
+  }
+  if (history_known) reads.history_len = static_cast<double>(history->length);
   for (size_t j = 0; j < pop_missing.size(); ++j) {
     pop[pop_missing[j]] = reads.popularity[j];
     popularity_.Put(ids[j], reads.popularity[j]);
@@ -66,27 +104,21 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
     meta[i] = std::make_shared<const ItemMeta>(std::move(reads.items[j++]));
     items_.Put(cands[i].item_id, meta[i]);
   }
-  // Categories of the recent items: cached, or one more (smaller) trip.
-  const std::vector<std::string>& recent = reads.recent;
-  std::vector<SharedMeta> recent_meta(recent.size());
-  std::vector<std::string_view> recent_missing;
-  for (size_t i = 0; i < recent.size(); ++i) {
-    if (auto hit = items_.Get(recent[i])) {
-      recent_meta[i] = *std::move(hit);
-    } else {
-      recent_missing.push_back(recent[i]);
-    }
-  }
-  if (!recent_missing.empty()) {
-    RECSTACK_ASSIGN_OR_RETURN(std::vector<ItemMeta> more, source_.ReadItems(recent_missing));
-    tls_round_trips++;
-    if (more.size() != recent_missing.size()) {
-      return absl::InternalError("feature source answered a different number of items");
-    }
-    for (size_t i = 0, j = 0; i < recent.size(); ++i) {
-      if (recent_meta[i] != nullptr) continue;
-      recent_meta[i] = std::make_shared<const ItemMeta>(std::move(more[j++]));
-      items_.Put(recent[i], recent_meta[i]);
+  if (history_known) {
+    keep_recent(reads.items, cand_missing);
+  } else {
+    // The recent items came with the read: their categories are cached,
+    // or one more (smaller) trip.
+    recent = std::move(reads.recent);
+    std::vector<std::string_view> recent_missing;
+    look_up_recent(recent_missing);
+    if (!recent_missing.empty()) {
+      RECSTACK_ASSIGN_OR_RETURN(std::vector<ItemMeta> more, source_.ReadItems(recent_missing));
+      tls_round_trips++;
+      if (more.size() != recent_missing.size()) {
+        return absl::InternalError("feature source answered a different number of items");
+      }
+      keep_recent(more, 0);
     }
   }
   SharedFeatureInputs in;

@@ -54,7 +54,7 @@ struct ItemMeta {
 };
 
 struct FeatureOptions {
-  int recent_items = 20;             // the user's items whose categories count
+  int recent_items = kRecentItems;   // the user's items whose categories count
   size_t item_cache_size = 200'000;  // items whose metadata is cached
   std::chrono::milliseconds item_cache_ttl{300'000};
   // A candidate's trending count is cached this long (a 24 h half-life
@@ -96,6 +96,13 @@ struct SharedFeatureInputs {
 std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
                                         const SharedFeatureInputs& in);
 
+// The user's history as someone else read it already (retrieval, which
+// reads it for every Recommend): its length and newest items, newest first.
+struct KnownHistory {
+  int64_t length = 0;
+  std::vector<std::string> items;
+};
+
 // What FeatureAssembler reads for one request (FeatureSource::Read).
 struct FeatureReads {
   double history_len = 0;           // entries of the user's history
@@ -109,9 +116,10 @@ struct FeatureReads {
 class FeatureSource {
  public:
   virtual ~FeatureSource() = default;
-  // The user's history length and newest `recent_items` items, the decayed
-  // trending counts as of `now_ms` of `popularity_of` (0 for an item with no
-  // events) and the metadata of `meta_of`, in their orders.
+  // The user's history length and newest `recent_items` items (none read
+  // when 0), the decayed trending counts as of `now_ms` of `popularity_of`
+  // (0 for an item with no events) and the metadata of `meta_of`, in their
+  // orders.
   virtual absl::StatusOr<FeatureReads> Read(std::string_view user, int recent_items,
                                             const std::vector<std::string>& popularity_of,
                                             std::span<const std::string_view> meta_of,
@@ -125,10 +133,14 @@ class FeatureAssembler {
  public:
   FeatureAssembler(FeatureSource& source, const Clock& clock, FeatureOptions options = {});
   // The candidates' features; with `metas`, also their metadata (one per
-  // candidate, never null, known = false where the item has none).
+  // candidate, never null, known = false where the item has none). With
+  // `history` holding at least options.recent_items items (or the whole
+  // history), the user's history is not read; with the caches warm too, no
+  // round trip is made at all.
   absl::StatusOr<std::vector<FeatureRow>> Assemble(std::string_view user,
                                                    const std::vector<CandidateIn>& cands,
-                                                   std::vector<SharedMeta>* metas = nullptr);
+                                                   std::vector<SharedMeta>* metas = nullptr,
+                                                   const KnownHistory* history = nullptr);
 
   const cache::LruCache<SharedMeta>& item_cache() const { return items_; }
   // Round trips (FeatureSource calls) of the last Assemble on this thread.

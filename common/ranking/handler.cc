@@ -50,6 +50,11 @@ absl::Status RankingHandler::Rank(const v1::RankRequest& request, v1::RankRespon
     q.candidates.push_back({c.item_id(), c.retrieval_score() != 0 ? c.retrieval_score() : c.score(),
                             c.source(), c.retrieval_rank() != 0 ? c.retrieval_rank() : i});
   }
+  if (req->has_history()) {
+    KnownHistory& h = q.history.emplace();
+    h.length = req->history().length();
+    h.items.assign(req->history().item_ids().begin(), req->history().item_ids().end());
+  }
   metrics_.candidates->Observe(q.candidates.size());
   auto res = engine_.Rank(q);
   timer.set_code(res.status().code());

@@ -99,6 +99,7 @@ absl::Status RetrievalHandler::Retrieve(const v1::RetrieveRequest& req,
   q.sources.assign(req.sources().begin(), req.sources().end());
   q.exclude.assign(req.exclude_item_ids().begin(), req.exclude_item_ids().end());
   q.recent.assign(req.recent_item_ids().begin(), req.recent_item_ids().end());
+  q.history_items = req.history_items();
   auto res = retriever_.Retrieve(q);
   timer.set_code(res.status().code());
   metrics_.cache_hits->Set(static_cast<double>(retriever_.cache().hits()));
@@ -108,6 +109,11 @@ absl::Status RetrievalHandler::Retrieve(const v1::RetrieveRequest& req,
   for (const auto& c : res->candidates) ToProto(c, rank++, resp->add_candidates());
   resp->set_model_version(res->model_version);
   resp->set_user_vector(res->user_vector);
+  if (res->history.has_value()) {
+    v1::UserHistory* h = resp->mutable_history();
+    h->set_length(res->history->length);
+    for (auto& item : res->history->items) h->add_item_ids(std::move(item));
+  }
   for (const auto& s : res->sources) {
     auto* p = resp->add_sources();
     p->set_source(s.source);

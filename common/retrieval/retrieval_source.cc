@@ -2,15 +2,24 @@
 
 #include <string_view>
 
+#include "absl/strings/str_cat.h"
+#include "common/status/status.h"
+
 namespace recstack::retrieval {
 
-absl::StatusOr<std::vector<std::string>> RedisRetrievalSource::History(const std::string& user,
-                                                                       int n) {
-  auto hist = pool_.Command({"ZREVRANGE", keys_.History(user), "0", std::to_string(n - 1)});
-  if (!hist.ok()) return hist.status();
-  std::vector<std::string> out;
-  out.reserve(hist->elements.size());
-  for (auto& e : hist->elements) out.push_back(std::move(e.str));
+absl::StatusOr<HistoryRead> RedisRetrievalSource::History(const std::string& user, int n,
+                                                          bool count) {
+  const std::string key = keys_.History(user);
+  std::vector<std::vector<std::string>> cmds = {{"ZREVRANGE", key, "0", std::to_string(n - 1)}};
+  if (count) cmds.push_back({"ZCARD", key});
+  RECSTACK_ASSIGN_OR_RETURN(auto replies, pool_.Pipeline(cmds));
+  for (const auto& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
+  }
+  HistoryRead out;
+  out.items.reserve(replies[0].elements.size());
+  for (auto& e : replies[0].elements) out.items.push_back(std::move(e.str));
+  if (count) out.length = replies[1].integer;
   return out;
 }
 

@@ -19,11 +19,18 @@
 
 namespace recstack::retrieval {
 
+// A user's history as Redis holds it (rs:hist:{user}).
+struct HistoryRead {
+  std::vector<std::string> items;  // the newest, newest first
+  int64_t length = -1;             // entries in the whole history; -1: not counted
+};
+
 class RetrievalSource {
  public:
   virtual ~RetrievalSource() = default;
-  // The user's n most recent history items, newest first.
-  virtual absl::StatusOr<std::vector<std::string>> History(const std::string& user, int n) = 0;
+  // The user's n most recent history items, newest first, and with `count`
+  // the history's length too (in the same round trip).
+  virtual absl::StatusOr<HistoryRead> History(const std::string& user, int n, bool count) = 0;
   // The vector model `version` stores for `user`; nullopt when it has none.
   virtual absl::StatusOr<std::optional<std::vector<float>>> UserVector(const std::string& version,
                                                                        const std::string& user) = 0;
@@ -36,14 +43,14 @@ class RetrievalSource {
       const std::function<absl::Status(const std::vector<std::string>&)>& batch) = 0;
 };
 
-// Redis: ZREVRANGE of the history, the model store's user vectors, the
+// Redis: ZREVRANGE of the history (and its ZCARD, pipelined), the model store's user vectors, the
 // summed trending tops (common/redis/popularity.h), SCAN of a version's
 // user keys (COUNT 1000 per call).
 class RedisRetrievalSource final : public RetrievalSource {
  public:
   RedisRetrievalSource(redis::Pool& pool, model::ModelStore& store, redis::Keyspace keys)
       : pool_(pool), store_(store), keys_(std::move(keys)) {}
-  absl::StatusOr<std::vector<std::string>> History(const std::string& user, int n) override;
+  absl::StatusOr<HistoryRead> History(const std::string& user, int n, bool count) override;
   absl::StatusOr<std::optional<std::vector<float>>> UserVector(const std::string& version,
                                                                const std::string& user) override;
   absl::StatusOr<redis::ItemCounts> TopTrending(int64_t now_ms, int k) override;

@@ -186,11 +186,19 @@ absl::StatusOr<std::array<bool, kNumSources>> Retriever::ChooseSources(const Ret
 }
 
 // History: what to filter, what to fold in, where item2item starts.
-absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c) {
-  RECSTACK_ASSIGN_OR_RETURN(std::vector<std::string> hist,
-                            source_.History(q.user_id, options_.history_for_seen));
+absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c, RetrieveResult& res) {
+  const bool handed_on = q.history_items > 0;
+  RECSTACK_ASSIGN_OR_RETURN(
+      HistoryRead hist,
+      source_.History(q.user_id, std::max(options_.history_for_seen, q.history_items), handed_on));
+  if (handed_on) {
+    HistoryRead& out = res.history.emplace();
+    out.length = hist.length;
+    const size_t n = std::min(hist.items.size(), static_cast<size_t>(q.history_items));
+    out.items.assign(hist.items.begin(), hist.items.begin() + n);
+  }
   c.recent = q.recent;
-  for (auto& item : hist) c.recent.push_back(std::move(item));
+  for (auto& item : hist.items) c.recent.push_back(std::move(item));
   c.blocked.insert(c.recent.begin(), c.recent.end());
   c.blocked.insert(q.exclude.begin(), q.exclude.end());
   if (c.m != nullptr) {
@@ -332,6 +340,10 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   for (const auto& s : q.sources) RECSTACK_RETURN_IF_ERROR(ParseSource(s).status());
   for (const auto& e : q.exclude) RECSTACK_RETURN_IF_ERROR(ids::ValidateId("exclude item", e));
   for (const auto& e : q.recent) RECSTACK_RETURN_IF_ERROR(ids::ValidateId("recent item", e));
+  if (q.history_items < 0 || q.history_items > kMaxHistoryItems) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("history_items must be 0-", kMaxHistoryItems, ", got ", q.history_items));
+  }
   RECSTACK_ASSIGN_OR_RETURN(const auto want, ChooseSources(q, c));
   RetrieveResult res;
   if (c.m != nullptr) {
@@ -339,7 +351,7 @@ absl::StatusOr<RetrieveResult> Retriever::Retrieve(const RetrieveQuery& q) {
   } else if (c.em != nullptr) {
     res.model_version = c.em->meta.version;
   }
-  RECSTACK_RETURN_IF_ERROR(LoadHistory(q, c));
+  RECSTACK_RETURN_IF_ERROR(LoadHistory(q, c, res));
 
   std::array<std::vector<Candidate>, kNumSources> per_source;
   for (int s = 0; s < kNumSources; ++s) {

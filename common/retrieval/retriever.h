@@ -87,13 +87,20 @@ struct RetrieveQuery {
   std::vector<std::string> sources;  // empty = all
   std::vector<std::string> exclude;
   std::vector<std::string> recent;  // just-interacted items not yet in Redis
+  // 0-kMaxHistoryItems: also return the user's history (its length and
+  // newest this many items), for ranking.
+  int history_items = 0;
 };
+constexpr int kMaxHistoryItems = 1000;
 
 struct RetrieveResult {
   std::vector<Candidate> candidates;
   std::string model_version;
   std::vector<SourceReport> sources;
   std::string user_vector = "none";  // "model", "folded_in", "none"
+  // The user's history as Redis holds it (without the query's recent
+  // items): set when the query asked for history_items.
+  std::optional<HistoryRead> history;
 };
 
 // Users the served factor model has a vector for (SampleUsers).
@@ -172,7 +179,7 @@ class Retriever {
   // The steps of Retrieve, in order.
   absl::StatusOr<std::array<bool, kNumSources>> ChooseSources(const RetrieveQuery& q,
                                                               const Context& c) const;
-  absl::Status LoadHistory(const RetrieveQuery& q, Context& c);
+  absl::Status LoadHistory(const RetrieveQuery& q, Context& c, RetrieveResult& res);
   SourceOutput FromMf(const RetrieveQuery& q, const Context& c, RetrieveResult& res);
   SourceOutput FromItem2Item(const RetrieveQuery& q, const Context& c) const;
   SourceOutput FromTrending(const RetrieveQuery& q, const Context& c);

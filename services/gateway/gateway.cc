@@ -220,6 +220,7 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     v1::RetrieveRequest rreq;
     rreq.set_user_id(req.user_id());
     rreq.set_k(std::clamp(5 * k, options_.min_candidates, options_.max_candidates));
+    rreq.set_history_items(options_.history_items);
     auto r = retrieval_->Retrieve(rreq, StageDeadline(options_.retrieval_budget, deadline));
     rst = r.status();
     if (r.ok()) cands = *std::move(r);
@@ -268,6 +269,8 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
     // The candidates move into the request and back after the call (no copy
     // of 50 items with their explanations).
     rk.mutable_candidates()->Swap(cands.mutable_candidates());
+    // Retrieval's read of the history: ranking need not read it again.
+    if (cands.has_history()) rk.mutable_history()->Swap(cands.mutable_history());
     rk.mutable_context()->insert(req.context().begin(), req.context().end());
     v1::RankResponse ranked;
     auto kr = ranking_->Rank(rk, StageDeadline(options_.ranking_budget, deadline));

@@ -42,6 +42,7 @@
 #include "common/cache/refreshed.h"
 #include "common/metrics/metrics.h"
 #include "common/overload/limiter.h"
+#include "common/rank/features.h"
 #include "common/stats/experiment.h"
 #include "recstack/v1/gateway.pb.h"
 #include "services/gateway/backends.h"
@@ -56,6 +57,10 @@ struct GatewayOptions {
   // Candidates asked of retrieval: clamp(5k, min_candidates, max_candidates).
   int min_candidates = 50;
   int max_candidates = 500;
+  // The user's history items retrieval hands on to ranking (with its
+  // length), so ranking reads no history of its own: what category_overlap
+  // counts. 0: ranking reads it.
+  int history_items = ranking::kRecentItems;
   // Impressions: one IMPRESSION event per answer (per 50 items of a longer
   // one, events::kMaxShown); both bounds count the items shown.
   size_t impression_queue = 10000;  // items waiting to be sent

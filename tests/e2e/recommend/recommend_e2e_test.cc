@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -326,6 +328,65 @@ TEST_F(RecommendE2E, RankedItemsCarryTheirMetadataFromRanking) {
         (std::vector<std::string>{"drama", i % 2 ? "odd" : "even"}));
     EXPECT_EQ(it.item().created_at_ms(), 1000 + i);
     EXPECT_EQ(it.item().attributes().at("year"), std::to_string(1900 + i % 100));
+  }
+}
+
+// The user's history is read once per Recommend: retrieval reads it (one
+// pipeline of ZREVRANGE and ZCARD) and the gateway hands it on to ranking,
+// whose features are those of the whole history.
+TEST_F(RecommendE2E, TheHistoryIsReadOnceAndRankingUsesRetrievalsRead) {
+  auto zcard_calls = [&]() -> int64_t {
+    auto info = pool_->Command({"INFO", "commandstats"});
+    EXPECT_TRUE(info.ok()) << info.status();
+    if (!info.ok()) return -1;
+    const std::string& text = info->str;
+    const size_t at = text.find("cmdstat_zcard:calls=");
+    if (at == std::string::npos) return 0;
+    return std::stoll(text.substr(at + std::strlen("cmdstat_zcard:calls=")));
+  };
+  ASSERT_TRUE(Recommend("1", 10).ok());  // the caches warm
+  const int64_t before = zcard_calls();
+  constexpr int kRecommends = 3;
+  for (int i = 0; i < kRecommends; ++i) {
+    auto r = Recommend("1", 10);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_FALSE(r->degraded()) << r->degraded_reason();
+    // user_activity is log(1 + the whole history's length): 272 movies.
+    bool found = false;
+    for (const auto& st : r->stages()) {
+      if (st.stage() != "ranking") continue;
+      ASSERT_GT(st.features_size(), 0);
+      for (const auto& fv : st.features()) {
+        EXPECT_DOUBLE_EQ(fv.features().at("user_activity"), std::log1p(272.0));
+        found = true;
+      }
+    }
+    EXPECT_TRUE(found) << "no ranking stage with features";
+  }
+  // Retrieval's count only: ranking asked Redis for no history of its own.
+  EXPECT_EQ(zcard_calls() - before, kRecommends);
+  // A history ranking cannot use is the caller's mistake, and says which.
+  auto rank = v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_server_->address()));
+  struct Bad {
+    int64_t length;
+    std::vector<std::string> ids;
+    std::string says;
+  };
+  for (const Bad& bad :
+       {Bad{1, {"50", "172"}, "history length 1"}, Bad{2, {"50", ""}, "history item"},
+        Bad{2000, std::vector<std::string>(1001, "50"), "1000 history items"}}) {
+    v1::RankRequest req;
+    req.set_user_id("1");
+    req.set_k(5);
+    req.add_candidates()->set_item_id("181");
+    req.mutable_history()->set_length(bad.length);
+    for (const auto& id : bad.ids) req.mutable_history()->add_item_ids(id);
+    grpc::ClientContext ctx;
+    grpcutil::SetDeadline(ctx, 5s);
+    v1::RankResponse resp;
+    grpc::Status st = rank->Rank(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.says;
+    EXPECT_NE(st.error_message().find(bad.says), std::string::npos) << st.error_message();
   }
 }
 

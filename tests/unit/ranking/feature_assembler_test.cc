@@ -27,14 +27,17 @@ class FakeFeatureSource final : public FeatureSource {
                                     const std::vector<std::string>& popularity_of,
                                     std::span<const std::string_view> meta_of,
                                     int64_t now_ms) override {
+    history_asks.push_back(recent_items);
     popularity_asks.push_back(popularity_of);
     meta_asks.push_back(Strings(meta_of));
     read_at.push_back(now_ms);
     if (!fail.ok()) return fail;
     FeatureReads out;
     const std::vector<std::string>& h = history[std::string(user)];
-    out.history_len = static_cast<double>(h.size());
-    out.recent.assign(h.begin(), h.begin() + std::min<size_t>(h.size(), recent_items));
+    if (recent_items > 0) {  // 0: the history is not read
+      out.history_len = static_cast<double>(h.size());
+      out.recent.assign(h.begin(), h.begin() + std::min<size_t>(h.size(), recent_items));
+    }
     for (const auto& id : popularity_of) out.popularity.push_back(popularity[id]);
     for (std::string_view id : meta_of) out.items.push_back(Meta(id));
     return out;
@@ -57,6 +60,7 @@ class FakeFeatureSource final : public FeatureSource {
   std::map<std::string, ItemMeta> metas;
   absl::Status fail;
   std::vector<std::vector<std::string>> popularity_asks, meta_asks, item_asks;
+  std::vector<int> history_asks;  // recent_items of each Read
   std::vector<int64_t> read_at;
 };
 
@@ -208,6 +212,48 @@ TEST_F(FeatureAssemblerTest, PopularityIsReadAgainAfterItsTtl) {
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(source_.popularity_asks[1], (Strs{"b"}));
   EXPECT_DOUBLE_EQ((*rows)[0].f[kPopularity], std::log(100.0));
+}
+
+TEST_F(FeatureAssemblerTest, AHandedOnHistoryIsNotReadAgainAndGivesTheSameFeatures) {
+  FeatureAssembler read_here(source_, clock_, {.recent_items = 3});
+  auto expected = read_here.Assemble("u1", Cands());
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  source_.history_asks.clear();
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3});
+  // What retrieval hands on: the whole length, and at least recent_items.
+  const KnownHistory known{.length = 4, .items = {"a", "r1", "r2", "old"}};
+  source_.meta_asks.clear();
+  source_.item_asks.clear();
+  for (int round = 0; round < 2; ++round) {
+    auto rows = fa.Assemble("u1", Cands(), nullptr, &known);
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), expected->size());
+    for (size_t i = 0; i < rows->size(); ++i) EXPECT_EQ((*rows)[i].f, (*expected)[i].f) << i;
+    // The first request read the misses without the history, the recent
+    // items' metadata in the same round trip as the candidates'; the
+    // second, every cache warm, made no round trip at all.
+    EXPECT_EQ(FeatureAssembler::last_round_trips(), round == 0 ? 1 : 0) << round;
+  }
+  EXPECT_EQ(source_.history_asks, std::vector<int>{0});
+  ASSERT_EQ(source_.meta_asks.size(), 1u);
+  EXPECT_EQ(source_.meta_asks[0], (Strs{"a", "b", "c", "a", "r1", "r2"}));
+  EXPECT_TRUE(source_.item_asks.empty());
+}
+
+TEST_F(FeatureAssemblerTest, AHandedOnHistoryTooShortForTheFeaturesIsReadAfterAll) {
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3});
+  // Two of four entries: fewer than recent_items, and not the whole history.
+  const KnownHistory partial{.length = 4, .items = {"a", "r1"}};
+  ASSERT_TRUE(fa.Assemble("u1", Cands(), nullptr, &partial).ok());
+  EXPECT_EQ(source_.history_asks, std::vector<int>{3});
+  // A short history that is whole is used as it is: "b" has one entry.
+  source_.history["b-user"] = {"r1"};
+  const KnownHistory whole{.length = 1, .items = {"r1"}};
+  auto rows = fa.Assemble("b-user", Cands(), nullptr, &whole);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(source_.history_asks.size(), 1u);  // every cache warm: no read
+  EXPECT_DOUBLE_EQ((*rows)[0].f[kUserActivity], std::log(2.0));
+  EXPECT_DOUBLE_EQ((*rows)[1].f[kCategoryOverlap], 0.5);  // b: comedy of drama, comedy
 }
 
 TEST_F(FeatureAssemblerTest, AUserWithNoHistoryHasNoActivityOrOverlap) {

@@ -18,13 +18,14 @@ namespace {
 
 class FakeSource final : public RetrievalSource {
  public:
-  absl::StatusOr<std::vector<std::string>> History(const std::string& user, int n) override {
+  absl::StatusOr<HistoryRead> History(const std::string& user, int n, bool count) override {
     history_asks.push_back(n);
     if (!history_error.ok()) return history_error;
+    HistoryRead out;
     auto it = history.find(user);
-    if (it == history.end()) return std::vector<std::string>{};
-    std::vector<std::string> out = it->second;
-    if (static_cast<int>(out.size()) > n) out.resize(n);
+    if (it != history.end()) out.items = it->second;
+    if (count) out.length = static_cast<int64_t>(out.items.size());
+    if (static_cast<int>(out.items.size()) > n) out.items.resize(n);
     return out;
   }
   absl::StatusOr<std::optional<std::vector<float>>> UserVector(const std::string& version,
@@ -193,6 +194,39 @@ TEST_F(RetrieverTest, BadRequestsAreInvalidArgumentAndReadNothing) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("nope"), std::string::npos);
   EXPECT_TRUE(source_.history_asks.empty());
+}
+
+TEST_F(RetrieverTest, TheHistoryIsHandedOnOnlyWhenAskedAndWithoutTheRequestsRecentItems) {
+  source_.vectors["u1"] = {1.0f, 0.0f};
+  source_.history["u1"] = {"i0", "i2", "i4"};
+  Retriever r = Make();
+  auto plain = r.Retrieve({.user_id = "u1", .k = 2, .sources = {"mf"}});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->history.has_value());
+  // Two asked of three: the newest two, and the whole history's length;
+  // the request's recent item is not in Redis's history and not in it.
+  auto res = r.Retrieve(
+      {.user_id = "u1", .k = 2, .sources = {"mf"}, .recent = {"i1"}, .history_items = 2});
+  ASSERT_TRUE(res.ok()) << res.status();
+  ASSERT_TRUE(res->history.has_value());
+  EXPECT_EQ(res->history->length, 3);
+  EXPECT_EQ(res->history->items, (std::vector<std::string>{"i0", "i2"}));
+  // Everything seen is still filtered out.
+  for (const auto& c : res->candidates) {
+    for (const char* seen : {"i0", "i1", "i2", "i4"}) EXPECT_NE(c.item_id, seen);
+  }
+  // More than history_for_seen asked: that many are read.
+  Retriever small = Make({.history_for_seen = 1});
+  source_.history_asks.clear();
+  auto more = small.Retrieve({.user_id = "u1", .k = 2, .sources = {"mf"}, .history_items = 3});
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_EQ(source_.history_asks, (std::vector<int>{3}));
+  EXPECT_EQ(more->history->items.size(), 3u);
+  for (int bad : {-1, kMaxHistoryItems + 1}) {
+    auto out = r.Retrieve({.user_id = "u1", .k = 2, .history_items = bad});
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(out.status().message().find("history_items"), std::string::npos);
+  }
 }
 
 TEST_F(RetrieverTest, AHistoryReadFailureFailsTheRequest) {
