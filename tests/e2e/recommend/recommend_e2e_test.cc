@@ -364,7 +364,9 @@ TEST_F(RecommendE2E, TheHistoryIsReadOnceAndRankingUsesRetrievalsRead) {
     EXPECT_TRUE(found) << "no ranking stage with features";
   }
   // Retrieval's count only: ranking asked Redis for no history of its own.
-  EXPECT_EQ(zcard_calls() - before, kRecommends);
+  // (INFO is one node's on a cluster, where the key may live on another:
+  // counted on the single server only.)
+  if (!redis_.cluster()) EXPECT_EQ(zcard_calls() - before, kRecommends);
   // A history ranking cannot use is the caller's mistake, and says which.
   auto rank = v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_server_->address()));
   struct Bad {
