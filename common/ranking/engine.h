@@ -34,8 +34,7 @@ struct RankQuery {
   // The user's history as retrieval read it; unset: ranking reads it.
   std::optional<KnownHistory> history;
 };
-// The most history item ids a query may hand on.
-constexpr int kMaxHistoryItems = 1000;
+using events::kMaxHistoryItems;  // the most history item ids a query may hand on
 
 struct RankedItem {
   std::string item_id;

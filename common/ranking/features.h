@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "common/cache/lru.h"
 #include "common/clock/clock.h"
+#include "common/events/history.h"
 #include "common/rank/features.h"
 
 namespace recstack::ranking {
@@ -97,11 +98,8 @@ std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,
                                         const SharedFeatureInputs& in);
 
 // The user's history as someone else read it already (retrieval, which
-// reads it for every Recommend): its length and newest items, newest first.
-struct KnownHistory {
-  int64_t length = 0;
-  std::vector<std::string> items;
-};
+// reads it for every Recommend).
+using KnownHistory = events::UserHistory;
 
 // What FeatureAssembler reads for one request (FeatureSource::Read).
 struct FeatureReads {

@@ -7,8 +7,8 @@
 
 namespace recstack::retrieval {
 
-absl::StatusOr<HistoryRead> RedisRetrievalSource::History(const std::string& user, int n,
-                                                          bool count) {
+absl::StatusOr<events::UserHistory> RedisRetrievalSource::History(const std::string& user, int n,
+                                                                  bool count) {
   const std::string key = keys_.History(user);
   std::vector<std::vector<std::string>> cmds = {{"ZREVRANGE", key, "0", std::to_string(n - 1)}};
   if (count) cmds.push_back({"ZCARD", key});
@@ -16,7 +16,7 @@ absl::StatusOr<HistoryRead> RedisRetrievalSource::History(const std::string& use
   for (const auto& r : replies) {
     if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
   }
-  HistoryRead out;
+  events::UserHistory out;
   out.items.reserve(replies[0].elements.size());
   for (auto& e : replies[0].elements) out.items.push_back(std::move(e.str));
   if (count) out.length = replies[1].integer;

@@ -13,24 +13,20 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/events/history.h"
 #include "common/model/model_store.h"
 #include "common/redis/client.h"
 #include "common/redis/popularity.h"
 
 namespace recstack::retrieval {
 
-// A user's history as Redis holds it (rs:hist:{user}).
-struct HistoryRead {
-  std::vector<std::string> items;  // the newest, newest first
-  int64_t length = -1;             // entries in the whole history; -1: not counted
-};
-
 class RetrievalSource {
  public:
   virtual ~RetrievalSource() = default;
   // The user's n most recent history items, newest first, and with `count`
   // the history's length too (in the same round trip).
-  virtual absl::StatusOr<HistoryRead> History(const std::string& user, int n, bool count) = 0;
+  virtual absl::StatusOr<events::UserHistory> History(const std::string& user, int n,
+                                                      bool count) = 0;
   // The vector model `version` stores for `user`; nullopt when it has none.
   virtual absl::StatusOr<std::optional<std::vector<float>>> UserVector(const std::string& version,
                                                                        const std::string& user) = 0;
@@ -50,7 +46,7 @@ class RedisRetrievalSource final : public RetrievalSource {
  public:
   RedisRetrievalSource(redis::Pool& pool, model::ModelStore& store, redis::Keyspace keys)
       : pool_(pool), store_(store), keys_(std::move(keys)) {}
-  absl::StatusOr<HistoryRead> History(const std::string& user, int n, bool count) override;
+  absl::StatusOr<events::UserHistory> History(const std::string& user, int n, bool count) override;
   absl::StatusOr<std::optional<std::vector<float>>> UserVector(const std::string& version,
                                                                const std::string& user) override;
   absl::StatusOr<redis::ItemCounts> TopTrending(int64_t now_ms, int k) override;

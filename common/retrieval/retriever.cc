@@ -189,10 +189,10 @@ absl::StatusOr<std::array<bool, kNumSources>> Retriever::ChooseSources(const Ret
 absl::Status Retriever::LoadHistory(const RetrieveQuery& q, Context& c, RetrieveResult& res) {
   const bool handed_on = q.history_items > 0;
   RECSTACK_ASSIGN_OR_RETURN(
-      HistoryRead hist,
+      events::UserHistory hist,
       source_.History(q.user_id, std::max(options_.history_for_seen, q.history_items), handed_on));
   if (handed_on) {
-    HistoryRead& out = res.history.emplace();
+    events::UserHistory& out = res.history.emplace();
     out.length = hist.length;
     const size_t n = std::min(hist.items.size(), static_cast<size_t>(q.history_items));
     out.items.assign(hist.items.begin(), hist.items.begin() + n);

@@ -91,7 +91,7 @@ struct RetrieveQuery {
   // newest this many items), for ranking.
   int history_items = 0;
 };
-constexpr int kMaxHistoryItems = 1000;
+using events::kMaxHistoryItems;
 
 struct RetrieveResult {
   std::vector<Candidate> candidates;
@@ -100,7 +100,7 @@ struct RetrieveResult {
   std::string user_vector = "none";  // "model", "folded_in", "none"
   // The user's history as Redis holds it (without the query's recent
   // items): set when the query asked for history_items.
-  std::optional<HistoryRead> history;
+  std::optional<events::UserHistory> history;
 };
 
 // Users the served factor model has a vector for (SampleUsers).

@@ -18,10 +18,10 @@ namespace {
 
 class FakeSource final : public RetrievalSource {
  public:
-  absl::StatusOr<HistoryRead> History(const std::string& user, int n, bool count) override {
+  absl::StatusOr<events::UserHistory> History(const std::string& user, int n, bool count) override {
     history_asks.push_back(n);
     if (!history_error.ok()) return history_error;
-    HistoryRead out;
+    events::UserHistory out;
     auto it = history.find(user);
     if (it != history.end()) out.items = it->second;
     if (count) out.length = static_cast<int64_t>(out.items.size());
