@@ -82,6 +82,21 @@ class LruCache {
     }
   }
 
+  // Drops `key`, if held (its source changed).
+  void Erase(std::string_view key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(View(key));
+    if (it == map_.end()) return;
+    lru_.erase(it->second.where);
+    map_.erase(it);
+  }
+  // Drops every entry.
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    map_.clear();
+    lru_.clear();
+  }
+
   size_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
     return lru_.size();

@@ -21,10 +21,32 @@ FeatureAssembler::FeatureAssembler(FeatureSource& source, const Clock& clock,
 
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
+void FeatureAssembler::ForgetItems(std::span<const std::string_view> ids) {
+  // Counted first: a read that began before the erase and ends after it
+  // sees the count move and does not put back what it read.
+  item_changes_.fetch_add(1);
+  for (std::string_view id : ids) items_.Erase(id);
+}
+
+void FeatureAssembler::ForgetAllItems() {
+  item_changes_.fetch_add(1);
+  items_.Clear();
+}
+
 absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
     std::string_view user, const std::vector<CandidateIn>& cands, std::vector<SharedMeta>* metas,
     const KnownHistory* history) {
   tls_round_trips = 0;
+  // Taken before any read: if it moves before the reads are cached, an
+  // item changed meanwhile and the reads may be older than the change.
+  const uint64_t changes_before = item_changes_.load();
+  // After the Put, checked again: a change between the check and the Put
+  // would otherwise leave the older read cached.
+  auto cache_meta = [&](std::string_view id, const SharedMeta& m) {
+    if (item_changes_.load() != changes_before) return;
+    items_.Put(id, m);
+    if (item_changes_.load() != changes_before) items_.Erase(id);
+  };
   // Candidates' metadata: the cache first, the misses in the same read.
   std::vector<SharedMeta> meta(cands.size());
   std::vector<std::string_view> meta_missing;
@@ -73,7 +95,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
     for (size_t i = 0, j = first; i < recent.size(); ++i) {
       if (recent_meta[i] != nullptr) continue;
       recent_meta[i] = std::make_shared<const ItemMeta>(std::move(read[j++]));
-      items_.Put(recent[i], recent_meta[i]);
+      cache_meta(recent[i], recent_meta[i]);
     }
   };
   if (history_known) {
@@ -102,7 +124,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   for (size_t i = 0, j = 0; i < cands.size(); ++i) {
     if (meta[i] != nullptr) continue;
     meta[i] = std::make_shared<const ItemMeta>(std::move(reads.items[j++]));
-    items_.Put(cands[i].item_id, meta[i]);
+    cache_meta(cands[i].item_id, meta[i]);
   }
   if (history_known) {
     keep_recent(reads.items, cand_missing);

@@ -2,9 +2,10 @@
 
 // Features of (user, candidate) pairs, assembled in one place (DESIGN §6)
 // from the request and Redis, with one pipelined round trip per request
-// (item metadata comes from an in-process cache with a TTL; only its misses
-// are read, in the same pipeline, and the user's recent items' categories
-// need a second trip only when they are not cached):
+// (item metadata comes from an in-process cache, kept until the item
+// changes (ForgetItems) or for a long TTL; only its misses are read, in the
+// same pipeline, and the user's recent items' categories need a second
+// trip only when they are not cached):
 //   retrieval_score     the candidate's score from retrieval, divided by the
 //                       best score of its source in this request (0-1)
 //   source_mf, source_item2item, source_trending   one-hot retrieval source
@@ -19,6 +20,7 @@
 // small FeatureSource interface; RedisFeatureSource (redis_feature_source.h)
 // is the Redis one, and unit tests use an in-memory fake.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -57,7 +59,14 @@ struct ItemMeta {
 struct FeatureOptions {
   int recent_items = kRecentItems;   // the user's items whose categories count
   size_t item_cache_size = 200'000;  // items whose metadata is cached
-  std::chrono::milliseconds item_cache_ttl{300'000};
+  // Metadata changes only through ingestion's UpsertItems, which announces
+  // the items it wrote (ItemUpdatesFollower, item_updates.h, calls
+  // ForgetItems): the TTL is a safety net for writes that bypass it, long
+  // enough that a serving node does not read its hot items again and again
+  // (a 5 min TTL re-read 0.7-4.3 items per Recommend at 600/s on a 100k
+  // catalogue, and those re-reads were in the half-knee tail,
+  // docs/loadtest.md).
+  std::chrono::milliseconds item_cache_ttl{3'600'000};
   // A candidate's trending count is cached this long (a 24 h half-life
   // moves it by 0.003% a second, and the events of 30 s are a small share of
   // any count that matters for ranking); only the misses are asked, one
@@ -140,6 +149,14 @@ class FeatureAssembler {
                                                    std::vector<SharedMeta>* metas = nullptr,
                                                    const KnownHistory* history = nullptr);
 
+  // The metadata of `ids` changed: the next request reads it again. A read
+  // in flight while this is called is used by its request but not cached
+  // (it may be older than the change).
+  void ForgetItems(std::span<const std::string_view> ids);
+  // Any item's may have changed (changes may have been missed): every
+  // cached metadata entry is dropped, as by ForgetItems.
+  void ForgetAllItems();
+
   const cache::LruCache<SharedMeta>& item_cache() const { return items_; }
   // Round trips (FeatureSource calls) of the last Assemble on this thread.
   static int last_round_trips();
@@ -151,6 +168,9 @@ class FeatureAssembler {
   // Shared, immutable entries: a hit costs a reference count, not a copy
   // of the item's title, categories and attributes.
   cache::LruCache<SharedMeta> items_;
+  // Counts ForgetItems and ForgetAllItems calls: a read that saw it move
+  // does not cache what it read.
+  std::atomic<uint64_t> item_changes_{0};
   cache::LruCache<double> popularity_;  // trending counts, for options_.popularity_ttl
 };
 

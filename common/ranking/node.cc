@@ -22,7 +22,8 @@ Node::Node(const redis::Options& redis, int pool_size, const redis::Keyspace& ke
     : pool_(redis, pool_size), load_pool_(model::ModelLoadOptions(redis), 2),
       load_store_(load_pool_, keys), ranker_models_(load_store_, redis, keys),
       vectors_(model::MakeItemVectorsHolder(load_store_, redis, keys)),
-      feature_source_(pool_, keys), features_(feature_source_, clock_) {}
+      feature_source_(pool_, keys), features_(feature_source_, clock_),
+      item_updates_(redis, keys, features_) {}
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(const redis::Options& redis, int pool_size,
                                                    const redis::Keyspace& keys,
@@ -63,11 +64,15 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const redis::Options& redis, 
 
 Node::~Node() { Stop(); }
 
-void Node::Start() { vectors_->Start(); }
+void Node::Start() {
+  vectors_->Start();
+  item_updates_.Start();
+}
 
 void Node::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  item_updates_.Stop();
   vectors_->Stop();
   ranker_models_.Stop();
 }

@@ -22,6 +22,7 @@
 #include "common/ranking/engine.h"
 #include "common/ranking/features.h"
 #include "common/ranking/handler.h"
+#include "common/ranking/item_updates.h"
 #include "common/ranking/redis_feature_source.h"
 #include "common/redis/client.h"
 #include "common/redis/keyspace.h"
@@ -52,7 +53,8 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Follows the item vectors (MMR). Stop stops everything Create started.
+  // Follows the item vectors (MMR) and the items' announced changes (its
+  // metadata cache). Stop stops everything Create and Start started.
   void Start();
   void Stop();
   RankingHandler& handler() { return *handler_; }
@@ -67,6 +69,7 @@ class Node {
   SystemClock clock_;
   RedisFeatureSource feature_source_;
   FeatureAssembler features_;
+  ItemUpdatesFollower item_updates_;
   std::unique_ptr<RankingEngine> engine_;
   std::unique_ptr<RankingMetrics> metrics_;
   std::unique_ptr<RankingHandler> handler_;

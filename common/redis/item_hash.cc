@@ -33,4 +33,24 @@ bool ParseItemHash(const Reply& hgetall, ItemFields* out) {
   return true;
 }
 
+std::string ItemUpdatesMessage(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) {
+    if (!out.empty()) out.push_back('\n');
+    out.append(id);
+  }
+  return out;
+}
+
+std::vector<std::string_view> ParseItemUpdates(std::string_view message) {
+  std::vector<std::string_view> out;
+  while (!message.empty()) {
+    const size_t p = message.find('\n');
+    if (p != 0) out.push_back(message.substr(0, p));
+    if (p == std::string_view::npos) break;
+    message.remove_prefix(p + 1);
+  }
+  return out;
+}
+
 }  // namespace recstack::redis

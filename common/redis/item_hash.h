@@ -3,6 +3,11 @@
 // An item's metadata hash, rs:item:<id> (DESIGN §3): what ingestion's
 // PutItems writes and every reader parses the same way. Fields: title,
 // categories ("a|b|c"), created_at_ms, and attr.<name> per attribute.
+//
+// After writing them, PutItems announces the items it wrote on the pub/sub
+// channel rs:items:updates (Keyspace::ItemUpdates): their ids, one per line
+// (an id holds no control character, common/events/ids.h), so that caches
+// of the metadata forget them (common/ranking/item_updates.h).
 
 #include <cstdint>
 #include <map>
@@ -27,5 +32,9 @@ std::vector<std::string> SplitCategories(std::string_view joined);
 // Parses an HGETALL reply of an item hash into `out`; false (and `out`
 // untouched) when the hash does not exist.
 bool ParseItemHash(const Reply& hgetall, ItemFields* out);
+
+// The announcement of `ids`, and the ids of one (empty lines skipped).
+std::string ItemUpdatesMessage(const std::vector<std::string>& ids);
+std::vector<std::string_view> ParseItemUpdates(std::string_view message);
 
 }  // namespace recstack::redis

@@ -55,6 +55,8 @@ class Keyspace {
     return Part(partition, "pop:", std::to_string(hour));
   }
   std::string Item(std::string_view item) const { return Join("item:", item); }  // hash
+  // Pub/sub channel: the ids of the items UpsertItems wrote (item_hash.h).
+  std::string ItemUpdates() const { return Join("items:updates"); }
   // Trending as one maintained aggregate per partition (see popularity.h):
   // zset item -> weighted count x 2^((ts - epoch) / half_life), and its
   // hash of epoch_ms and half_life_ms.

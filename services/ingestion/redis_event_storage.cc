@@ -226,6 +226,17 @@ absl::Status RedisEventStorage::PutItems(const std::vector<ItemRecord>& items) {
   for (const auto& r : replies) {
     if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", r.str));
   }
+  // Announced once written (a second trip: on a cluster the hashes live on
+  // other nodes than the one that takes the PUBLISH, and a cache must not
+  // hear of a change before it can read it). If the PUBLISH fails, so does
+  // the call, and its retry writes the same hashes and announces them.
+  std::vector<std::string> ids;
+  ids.reserve(items.size());
+  for (const ItemRecord& it : items) ids.push_back(it.item_id);
+  RECSTACK_ASSIGN_OR_RETURN(
+      redis::Reply published,
+      pool_.Command({"PUBLISH", keys_.ItemUpdates(), redis::ItemUpdatesMessage(ids)}));
+  if (published.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", published.str));
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/grpc/channel.h"
+#include "common/ranking/item_updates.h"
 #include "common/ranking/redis_feature_source.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
@@ -80,6 +81,9 @@ class RecommendE2E : public ::testing::Test {
     // Ranking.
     feature_source_ = std::make_unique<ranking::RedisFeatureSource>(*pool_, redis_.keyspace());
     features_ = std::make_unique<ranking::FeatureAssembler>(*feature_source_, clock_);
+    item_updates_ = std::make_unique<ranking::ItemUpdatesFollower>(redis_.options(),
+                                                                   redis_.keyspace(), *features_);
+    item_updates_->Start();
     auto experiments = ranking::DefaultExperiments("linear");
     item_vectors_ = model::MakeItemVectorsHolder(*models_, redis_.options(), redis_.keyspace());
     item_vectors_->Start();
@@ -118,6 +122,7 @@ class RecommendE2E : public ::testing::Test {
     gateway_server_.reset();
     gateway_.reset();
     ranking_server_.reset();
+    item_updates_->Stop();
     retrieval_server_.reset();
     holder_->Stop();
     runner_.reset();
@@ -179,6 +184,7 @@ class RecommendE2E : public ::testing::Test {
   std::unique_ptr<testing::InProcessServer> retrieval_server_;
   std::unique_ptr<ranking::RedisFeatureSource> feature_source_;
   std::unique_ptr<ranking::FeatureAssembler> features_;
+  std::unique_ptr<ranking::ItemUpdatesFollower> item_updates_;
   std::unique_ptr<model::ItemVectorsHolder> item_vectors_;
   std::unique_ptr<ranking::RankingEngine> engine_;
   std::unique_ptr<ranking::RankingMetrics> ranking_metrics_;
@@ -314,6 +320,12 @@ TEST_F(RecommendE2E, RankedItemsCarryTheirMetadataFromRanking) {
                      .created_at_ms = 1000 + i,
                      .attributes = {{"year", std::to_string(1900 + i % 100)}}});
   }
+  // Ranking's metadata cache hears of changed items (and forgets all it
+  // held when it subscribes).
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       !item_updates_->connected() && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(item_updates_->connected());
   ASSERT_TRUE(store_->UpsertItems(items).ok());
   auto r = Recommend("1", 10);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -329,6 +341,22 @@ TEST_F(RecommendE2E, RankedItemsCarryTheirMetadataFromRanking) {
     EXPECT_EQ(it.item().created_at_ms(), 1000 + i);
     EXPECT_EQ(it.item().attributes().at("year"), std::to_string(1900 + i % 100));
   }
+  // Retitled: the next Recommends carry the new titles, though ranking
+  // cached the old ones for an hour; the announcement takes milliseconds.
+  for (auto& item : items) item.title += ", restored";
+  ASSERT_TRUE(store_->UpsertItems(items).ok());
+  int stale = -1;
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       stale != 0 && std::chrono::steady_clock::now() < until;) {
+    if (stale > 0) std::this_thread::sleep_for(20ms);
+    auto again = Recommend("1", 10);
+    ASSERT_TRUE(again.ok()) << again.status();
+    ASSERT_EQ(again->items_size(), 10);
+    stale = 0;
+    for (const auto& it : again->items())
+      stale += it.item().title() != "Movie " + it.item_id() + ", restored";
+  }
+  EXPECT_EQ(stale, 0) << "ranked items still carry their old titles";
 }
 
 // The user's history is read once per Recommend: retrieval reads it (one

@@ -2,21 +2,29 @@
 // deploy/redis/acl.sh writes (as stack.sh --redis-acl starts it), and each
 // service's real code under its own user. Ingestion writes events but no
 // model; training publishes models but adds no event; retrieval and ranking
-// only read (and hear model announcements); without a user nothing works.
+// only read (and hear model and item announcements); without a user nothing
+// works.
 // A refusal is PERMISSION_DENIED saying it was the ACL and what Redis named.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "common/clock/clock.h"
 #include "common/events/event.h"
 #include "common/model/model_store.h"
 #include "common/redis/client.h"
+#include "common/redis/item_hash.h"
 #include "common/redis/keyspace.h"
+#include "common/redis/subscriber.h"
 #include "services/ingestion/redis_event_storage.h"
 #include "tests/support/redis/redis_server.h"
 
@@ -101,6 +109,8 @@ TEST_F(RedisAcl, IngestionWritesEventsAndItemsButNoModel) {
   EXPECT_EQ(history->size(), 1u);
 
   ExpectAclRefusal(pool->Command({"SET", "rs:model:current", "forged"}).status(), "keys");
+  // It announces items (UpsertItems did, above), not models.
+  ExpectAclRefusal(pool->Command({"PUBLISH", "rs:model:updates", "forged"}).status(), "channels");
   model::ModelStore models(*pool, keys_);
   auto published = models.Publish(TinyModel(), {});
   ASSERT_FALSE(published.ok());
@@ -141,6 +151,36 @@ TEST_F(RedisAcl, RetrievalAndRankingOnlyRead) {
     ExpectAclRefusal(pool->Command({"KEYS", "*"}).status(), "'keys'");
     ExpectAclRefusal(pool->Command({"PUBLISH", "rs:model:updates", "forged"}).status(),
                      "'publish'");
+    // It hears the items ingestion announces (its metadata cache forgets
+    // them, common/ranking/item_updates.h).
+    redis::Options o = server_->options();
+    o.username = user;
+    o.password = ReadFile(*dir_ / (std::string(user) + ".password"));
+    std::mutex mu;
+    std::vector<std::string> heard;
+    redis::Subscriber sub(o, {keys_.ItemUpdates()}, [&](std::string_view, std::string_view m) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (std::string_view id : redis::ParseItemUpdates(m)) heard.emplace_back(id);
+    });
+    sub.Start();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!sub.connected() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(sub.connected());
+    auto ingestion = As("ingestion");
+    ingestion::RedisEventStorage storage(*ingestion, keys_);
+    ASSERT_TRUE(storage.PutItems({{.item_id = "i1", .title = "One"}, {.item_id = "i2"}}).ok());
+    std::vector<std::string> got;
+    while (std::chrono::steady_clock::now() < until) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        got = heard;
+      }
+      if (got.size() >= 2) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"i1", "i2"}));
+    sub.Stop();
   }
 }
 

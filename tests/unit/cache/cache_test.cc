@@ -51,6 +51,30 @@ TEST(LruCache, AHitOutsideTheNewestQuarterMovesToTheFront) {
   EXPECT_EQ(c.size(), 8u);
 }
 
+TEST(LruCache, ErasedAndClearedEntriesAreGoneAndTheirRoomReused) {
+  LruCache<int> c(3);
+  c.Put("a", 1);
+  c.Put("b", 2);
+  c.Put("c", 3);
+  c.Erase("b");
+  c.Erase("nothing");  // not held: nothing happens
+  EXPECT_FALSE(c.Get("b").has_value());
+  EXPECT_EQ(c.size(), 2u);
+  c.Put("d", 4);  // fits in b's room: a and c stay
+  EXPECT_EQ(c.Get("a"), 1);
+  EXPECT_EQ(c.Get("c"), 3);
+  EXPECT_EQ(c.Get("d"), 4);
+  c.Put("b", 5);  // a fourth: evicts the least recently used, a
+  EXPECT_FALSE(c.Get("a").has_value());
+  EXPECT_EQ(c.Get("b"), 5);
+  c.Clear();
+  EXPECT_EQ(c.size(), 0u);
+  for (const char* k : {"a", "b", "c", "d"}) EXPECT_FALSE(c.Get(k).has_value()) << k;
+  c.Put("e", 6);
+  EXPECT_EQ(c.Get("e"), 6);
+  EXPECT_EQ(c.size(), 1u);
+}
+
 TEST(LruCache, EntriesExpireAfterTheirTtl) {
   LruCache<int> c(10, 30ms);
   c.Put("a", 1);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -31,6 +32,7 @@ class FakeFeatureSource final : public FeatureSource {
     popularity_asks.push_back(popularity_of);
     meta_asks.push_back(Strings(meta_of));
     read_at.push_back(now_ms);
+    if (on_read) on_read();
     if (!fail.ok()) return fail;
     FeatureReads out;
     const std::vector<std::string>& h = history[std::string(user)];
@@ -59,6 +61,7 @@ class FakeFeatureSource final : public FeatureSource {
   std::map<std::string, double> popularity;
   std::map<std::string, ItemMeta> metas;
   absl::Status fail;
+  std::function<void()> on_read;  // called inside Read (a concurrent change)
   std::vector<std::vector<std::string>> popularity_asks, meta_asks, item_asks;
   std::vector<int> history_asks;  // recent_items of each Read
   std::vector<int64_t> read_at;
@@ -188,6 +191,52 @@ TEST_F(FeatureAssemblerTest, MetadataIsReadAgainAfterItsTtl) {
   // a is also u1's one recent item: comedy against comedy.
   EXPECT_DOUBLE_EQ((*rows)[0].f[kCategoryOverlap], 1.0);
   EXPECT_DOUBLE_EQ((*rows)[0].f[kItemAgeDays], 0.0);  // the new metadata has no date
+}
+
+TEST_F(FeatureAssemblerTest, ForgottenItemsAreReadAgainAndTheOthersAreNot) {
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3});
+  ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
+  source_.metas["a"].title = "A, retitled";
+  source_.metas["b"].title = "B, retitled";
+  // Only a's change was announced: a is read again, b stays as cached.
+  const std::string_view changed[] = {"a"};
+  fa.ForgetItems(changed);
+  std::vector<SharedMeta> metas;
+  ASSERT_TRUE(fa.Assemble("u1", Cands(), &metas).ok());
+  EXPECT_EQ(source_.meta_asks.back(), Strs{"a"});
+  EXPECT_EQ(metas[0]->title, "A, retitled");
+  EXPECT_EQ(metas[1]->title, "");
+  // Everything forgotten (announcements may have been missed): the
+  // candidates and the recent items are all read again.
+  fa.ForgetAllItems();
+  EXPECT_EQ(fa.item_cache().size(), 0u);
+  ASSERT_TRUE(fa.Assemble("u1", Cands(), &metas).ok());
+  EXPECT_EQ(source_.meta_asks.back(), (Strs{"a", "b", "c"}));
+  EXPECT_EQ(source_.item_asks.back(), (Strs{"r1", "r2"}));
+  EXPECT_EQ(metas[1]->title, "B, retitled");
+}
+
+TEST_F(FeatureAssemblerTest, AReadDuringAChangeIsUsedButNotCached) {
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3});
+  // An announcement arrives while the first read is out: what that read
+  // brought may predate the change, so the request uses it and the cache
+  // keeps none of it.
+  source_.on_read = [&] {
+    const std::string_view changed[] = {"a"};
+    fa.ForgetItems(changed);
+  };
+  std::vector<SharedMeta> metas;
+  ASSERT_TRUE(fa.Assemble("u1", Cands(), &metas).ok());
+  EXPECT_EQ(metas[0]->categories, Strs{"drama"});
+  EXPECT_EQ(fa.item_cache().size(), 0u);
+  // With no change during it, the next read is cached, and the one after
+  // reads no metadata.
+  source_.on_read = nullptr;
+  ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
+  EXPECT_EQ(source_.meta_asks.back(), (Strs{"a", "b", "c"}));
+  EXPECT_EQ(fa.item_cache().size(), 5u);
+  ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
+  EXPECT_TRUE(source_.meta_asks.back().empty());
 }
 
 TEST_F(FeatureAssemblerTest, PopularityIsCachedOneAtATime) {
