@@ -7,6 +7,7 @@
 #include <span>
 #include <unordered_set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/events/ids.h"
 #include "common/log/log.h"
@@ -63,14 +64,18 @@ absl::StatusOr<std::vector<Candidate>> Retriever::Trending(int k) {
 
 std::vector<Candidate> Retriever::Neighbours(const ServingModel& m, int32_t item, int k,
                                              const std::function<bool(int32_t)>& skip) const {
-  return std::move(NeighboursOfEach(m, {item}, k, skip)[0]);
+  const auto lists = NeighboursOfEach(m, {item}, k, skip);
+  std::vector<Candidate> out;
+  for (const auto& t : lists[0])
+    out.push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[item]});
+  return out;
 }
 
-std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
+std::vector<std::vector<math::ScoredId>> Retriever::NeighboursOfEach(
     const ServingModel& m, const std::vector<int32_t>& items, int k,
     const std::function<bool(int32_t)>& skip) const {
   const int64_t n = m.factors.rows(), d = m.factors.cols(), s = static_cast<int64_t>(items.size());
-  std::vector<std::vector<Candidate>> out(s);
+  std::vector<std::vector<math::ScoredId>> out(s);
   // The first k entries of `list` that the request's filter keeps. Exact
   // when k of them survive, or when the list holds every other item.
   auto emit = [&](int64_t j, std::span<const math::ScoredId> list) {
@@ -78,7 +83,7 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
     for (const auto& t : list) {
       if (static_cast<int>(out[j].size()) >= k) break;
       if (skip && skip(t.id)) continue;
-      out[j].push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[items[j]]});
+      out[j].push_back(t);
     }
     return static_cast<int>(out[j].size()) >= k || static_cast<int64_t>(list.size()) >= n - 1;
   };
@@ -136,9 +141,7 @@ std::vector<std::vector<Candidate>> Retriever::NeighboursOfEach(
     if (emit(misses[j], *list)) continue;
     // The filter removed too many of the cached length: rank everything.
     auto top = math::TopK(sc, n, k, [&](int32_t id) { return id == item || (skip && skip(id)); });
-    out[misses[j]].clear();
-    for (const auto& e : top)
-      out[misses[j]].push_back({m.item_ids[e.id], e.score, "item2item", m.item_ids[item]});
+    out[misses[j]] = std::move(top);
   }
   return out;
 }
@@ -266,13 +269,18 @@ Retriever::SourceOutput Retriever::FromItem2Item(const RetrieveQuery& q, const C
     const int32_t row = m.item_index.Find(id);
     if (row >= 0) seeds.push_back(row);
   }
-  std::vector<std::vector<Candidate>> lists;
-  if (!seeds.empty())
-    lists = NeighboursOfEach(m, seeds, q.k, [&c](int32_t id) { return c.Skip(id); });
-  std::unordered_set<std::string> seen;
+  if (seeds.empty()) return out;
+  const auto lists = NeighboursOfEach(m, seeds, q.k, [&c](int32_t id) { return c.Skip(id); });
+  // Round-robin on the model's rows, and only the first q.k distinct ones
+  // become candidates (the merge takes at most q.k of a source): the
+  // strings of the other (seeds - 1) x q.k are never made.
+  absl::flat_hash_set<int32_t> seen;
   for (size_t r = 0; r < static_cast<size_t>(q.k); ++r) {
-    for (auto& l : lists) {
-      if (r < l.size() && seen.insert(l[r].item_id).second) out.candidates.push_back(l[r]);
+    for (size_t l = 0; l < lists.size(); ++l) {
+      if (static_cast<int>(out.candidates.size()) >= q.k) return out;
+      if (r >= lists[l].size() || !seen.insert(lists[l][r].id).second) continue;
+      out.candidates.push_back(
+          {m.item_ids[lists[l][r].id], lists[l][r].score, "item2item", m.item_ids[seeds[l]]});
     }
   }
   return out;

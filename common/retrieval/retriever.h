@@ -162,8 +162,9 @@ class Retriever {
   // Otherwise exact: cached lists are used only when enough survive `skip`.
   std::vector<Candidate> Neighbours(const ServingModel& m, int32_t item, int k,
                                     const std::function<bool(int32_t)>& skip) const;
-  // Neighbours of several seeds at once (one pass over the factors).
-  std::vector<std::vector<Candidate>> NeighboursOfEach(
+  // Neighbours of several seeds at once (one pass over the factors), as
+  // model rows and scores.
+  std::vector<std::vector<math::ScoredId>> NeighboursOfEach(
       const ServingModel& m, const std::vector<int32_t>& items, int k,
       const std::function<bool(int32_t)>& skip) const;
 

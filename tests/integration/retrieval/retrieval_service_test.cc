@@ -325,9 +325,9 @@ TEST_F(RetrievalTest, NeighboursAreTheTablesSurvivorsOrAnExactScan) {
     }
     return out;
   };
-  auto ids = [](const std::vector<Candidate>& c) {
+  auto ids = [&](const std::vector<math::ScoredId>& c) {
     std::vector<std::string> out;
-    for (auto& x : c) out.push_back(x.item_id);
+    for (auto& x : c) out.push_back(m->item_ids[x.id]);
     return out;
   };
   const std::function<bool(int32_t)> none, odd = [](int32_t id) { return id % 2 == 1; },
