@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
 namespace recstack::redis {
 
 std::vector<std::string> SplitCategories(std::string_view joined) {
@@ -34,22 +37,15 @@ bool ParseItemHash(const Reply& hgetall, ItemFields* out) {
 }
 
 std::string ItemUpdatesMessage(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const std::string& id : ids) {
-    if (!out.empty()) out.push_back('\n');
-    out.append(id);
-  }
-  return out;
+  return absl::StrJoin(ids, "\n");
 }
 
 std::vector<std::string_view> ParseItemUpdates(std::string_view message) {
   std::vector<std::string_view> out;
-  while (!message.empty()) {
-    const size_t p = message.find('\n');
-    if (p != 0) out.push_back(message.substr(0, p));
-    if (p == std::string_view::npos) break;
-    message.remove_prefix(p + 1);
-  }
+  // Debian's Abseil has its own string_view.
+  for (absl::string_view id :
+       absl::StrSplit(absl::string_view(message.data(), message.size()), '\n', absl::SkipEmpty()))
+    out.emplace_back(id.data(), id.size());
   return out;
 }
 

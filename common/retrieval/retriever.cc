@@ -20,6 +20,12 @@
 namespace recstack::retrieval {
 namespace {
 
+// An item-to-item candidate: model row t.id, found as a neighbour of row
+// `seed`.
+Candidate Item2ItemCandidate(const ServingModel& m, const math::ScoredId& t, int32_t seed) {
+  return {m.item_ids[t.id], t.score, "item2item", m.item_ids[seed]};
+}
+
 int64_t Micros(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t)
       .count();
@@ -66,8 +72,7 @@ std::vector<Candidate> Retriever::Neighbours(const ServingModel& m, int32_t item
                                              const std::function<bool(int32_t)>& skip) const {
   const auto lists = NeighboursOfEach(m, {item}, k, skip);
   std::vector<Candidate> out;
-  for (const auto& t : lists[0])
-    out.push_back({m.item_ids[t.id], t.score, "item2item", m.item_ids[item]});
+  for (const auto& t : lists[0]) out.push_back(Item2ItemCandidate(m, t, item));
   return out;
 }
 
@@ -279,8 +284,7 @@ Retriever::SourceOutput Retriever::FromItem2Item(const RetrieveQuery& q, const C
     for (size_t l = 0; l < lists.size(); ++l) {
       if (static_cast<int>(out.candidates.size()) >= q.k) return out;
       if (r >= lists[l].size() || !seen.insert(lists[l][r].id).second) continue;
-      out.candidates.push_back(
-          {m.item_ids[lists[l][r].id], lists[l][r].score, "item2item", m.item_ids[seeds[l]]});
+      out.candidates.push_back(Item2ItemCandidate(m, lists[l][r], seeds[l]));
     }
   }
   return out;

@@ -173,6 +173,24 @@ TEST_F(RetrieverTest, SourcesMergeByQuotaWithoutDuplicatesOrBlockedItems) {
   EXPECT_EQ(res->sources[0].kept + res->sources[1].kept + res->sources[2].kept, 4);
 }
 
+TEST_F(RetrieverTest, ItemToItemTakesTheSeedsInTurnAndStopsAtK) {
+  // Newest first: i5 (along y) and i0 (along x). i5's neighbours are i6-i9
+  // (the same direction: ties by row), then i1; i0's are i1-i4, then i6.
+  source_.history["u2"] = {"i5", "i0"};
+  Retriever r = Make();
+  auto res = r.Retrieve({.user_id = "u2", .k = 5, .sources = {"item2item"}});
+  ASSERT_TRUE(res.ok()) << res.status();
+  // One from each seed in turn, i1 once though both seeds have it, and no
+  // more than k: the source itself stops at k (its report says 5, not the
+  // 8 distinct neighbours the two seeds' lists of 5 hold).
+  EXPECT_EQ(Ids(res->candidates), (std::vector<std::string>{"i6", "i1", "i7", "i2", "i8"}));
+  std::vector<std::string> because;
+  for (const auto& c : res->candidates) because.push_back(c.because_item_id);
+  EXPECT_EQ(because, (std::vector<std::string>{"i5", "i0", "i5", "i0", "i5"}));
+  ASSERT_EQ(res->sources.size(), 1u);
+  EXPECT_EQ(res->sources[0].candidates, 5);
+}
+
 TEST_F(RetrieverTest, TrendingAloneWorksBeforeAnyModelAndOthersSayWhyNot) {
   models_.model = nullptr;
   Retriever r = Make();
