@@ -73,6 +73,10 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args, std::ostream&
   app.add_option("--max-error-ratio", max_error_ratio, "errors/requests allowed at the knee")
       ->capture_default_str();
   app.add_option("--plot", f.plot, "with --sweep: write this .svg or .png (gnuplot)");
+  app.add_option("--half-knee-repeats", f.half_knee_repeats,
+                 "with --sweep: run half the knee this often (1-20), each time the stack then "
+                 "the floor, and report the pair with the median p99 ratio")
+      ->capture_default_str();
   app.add_flag("--floor", f.with_floor,
                "also run the same load against an in-process echo service");
   app.add_option("--floor-response-bytes", o.echo_response_bytes, "padding of each echo answer")
@@ -183,6 +187,10 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args, std::ostream&
     auto rates = ParseSweep(f.sweep);
     if (!rates.ok()) return Exit(1, rates.status());
     f.sweep_rates = *std::move(rates);
+    if (f.half_knee_repeats < 1 || f.half_knee_repeats > 20) {
+      return Exit(1, absl::InvalidArgumentError(absl::StrCat(
+                         "--half-knee-repeats must be in [1, 20], got ", f.half_knee_repeats)));
+    }
     if (!f.acked_file.empty()) {
       return Exit(1, absl::InvalidArgumentError("--acked-events: not with --sweep (one run only)"));
     }

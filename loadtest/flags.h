@@ -29,6 +29,7 @@ struct Flags {
   config::TlsConfig tls;            // --tls-cert, --tls-key, --tls-ca (main checks the files)
   std::string sweep;                // as given, for the report
   std::vector<double> sweep_rates;  // --sweep FROM:TO:STEP; empty: one run
+  int half_knee_repeats = 5;        // --half-knee-repeats: pairs at half the knee
   std::map<std::string, std::string> metrics_targets;  // --metrics NAME=HOST:PORT
   int64_t users = 5000, items = 2000;
   bool json = false, with_floor = false;

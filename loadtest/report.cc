@@ -1,8 +1,10 @@
 #include "loadtest/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -44,6 +46,15 @@ std::optional<double> FindKnee(const std::vector<RunResult>& steps, const KneeRu
     knee = r.target_rate;
   }
   return knee;
+}
+
+size_t MedianIndex(const std::vector<double>& values) {
+  if (values.empty()) return 0;
+  std::vector<size_t> order(values.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return values[a] < values[b]; });
+  return order[(order.size() - 1) / 2];
 }
 
 std::string CsvHeader() {

@@ -24,6 +24,11 @@ bool WithinSlo(const RunResult& r, const KneeRule& rule);
 // when the first step already fails.
 std::optional<double> FindKnee(const std::vector<RunResult>& steps, const KneeRule& rule);
 
+// The index of the median of `values` (the lower one of the two middle
+// values when there is an even number of them; equal values count in their
+// order); 0 when `values` is empty.
+size_t MedianIndex(const std::vector<double>& values);
+
 // CSV: a header and one row per run, `kind` naming the series ("stack",
 // "floor").
 std::string CsvHeader();

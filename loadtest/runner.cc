@@ -44,9 +44,6 @@ std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
-// Debian's Abseil has its own string_view.
-double Us(int64_t ns) { return std::round(static_cast<double>(ns) / 100.0) / 10.0; }
-
 // One connection's stubs (only those of the target are used).
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
@@ -508,12 +505,12 @@ absl::StatusOr<RunResult> Run(const RunOptions& options, const Catalog& catalog)
 namespace {
 nlohmann::json LatencyJson(const LatencyHistogram& h) {
   return {{"count", h.count()},
-          {"p50_us", Us(h.Percentile(0.50))},
-          {"p90_us", Us(h.Percentile(0.90))},
-          {"p99_us", Us(h.Percentile(0.99))},
-          {"p999_us", Us(h.Percentile(0.999))},
-          {"max_us", Us(h.max_ns())},
-          {"mean_us", Us(static_cast<int64_t>(h.mean_ns()))}};
+          {"p50_us", RoundedUs(h.Percentile(0.50))},
+          {"p90_us", RoundedUs(h.Percentile(0.90))},
+          {"p99_us", RoundedUs(h.Percentile(0.99))},
+          {"p999_us", RoundedUs(h.Percentile(0.999))},
+          {"max_us", RoundedUs(h.max_ns())},
+          {"mean_us", RoundedUs(static_cast<int64_t>(h.mean_ns()))}};
 }
 }  // namespace
 
@@ -531,7 +528,7 @@ nlohmann::json RunResult::ToJson() const {
   j["degraded_by_reason"] = degraded_by_reason;
   j["ok_not_degraded"] = ok - degraded;
   j["achieved_rate"] = std::round(achieved_rate * 10) / 10;
-  j["send_lag_p99_us"] = Us(send_lag.Percentile(0.99));
+  j["send_lag_p99_us"] = RoundedUs(send_lag.Percentile(0.99));
   j["window_start_unix_ms"] = window_start_unix_ms;
   if (!event_id_prefix.empty()) {
     j["events"] = {{"id_prefix", event_id_prefix},
@@ -557,9 +554,9 @@ nlohmann::json RunResult::ToJson() const {
                     {"ok", t.ok},
                     {"errors", t.errors},
                     {"degraded", t.degraded},
-                    {"p50_us", Us(t.latency.Percentile(0.5))},
-                    {"p99_us", Us(t.latency.Percentile(0.99))},
-                    {"max_us", Us(t.latency.max_ns())}});
+                    {"p50_us", RoundedUs(t.latency.Percentile(0.5))},
+                    {"p99_us", RoundedUs(t.latency.Percentile(0.99))},
+                    {"max_us", RoundedUs(t.latency.max_ns())}});
     }
     j["timeline"] = std::move(tl);
   }
@@ -571,9 +568,10 @@ std::string RunResult::Summary() const {
   std::string out = absl::StrFormat(
       "%-9s rate %8.1f/s achieved %8.1f/s  %7d ok %5d errors  p50 %8.1fus p90 %8.1fus p99 "
       "%8.1fus p99.9 %8.1fus max %8.1fus",
-      TargetName(target), target_rate, achieved_rate, ok, errors, Us(latency.Percentile(0.5)),
-      Us(latency.Percentile(0.9)), Us(latency.Percentile(0.99)), Us(latency.Percentile(0.999)),
-      Us(latency.max_ns()));
+      TargetName(target), target_rate, achieved_rate, ok, errors,
+      RoundedUs(latency.Percentile(0.5)), RoundedUs(latency.Percentile(0.9)),
+      RoundedUs(latency.Percentile(0.99)), RoundedUs(latency.Percentile(0.999)),
+      RoundedUs(latency.max_ns()));
   for (auto& [code, n] : errors_by_code) absl::StrAppend(&out, "\n          ", code, ": ", n);
   for (auto& [why, n] : degraded_by_reason)
     absl::StrAppend(&out, "\n          degraded (", why, "): ", n);
@@ -719,5 +717,7 @@ ClickBaselines ComputeClickBaselines(const data::GroundTruth& truth, const Catal
   if (n_random > 0) b.random_ctr /= n_random;
   return b;
 }
+
+double RoundedUs(int64_t ns) { return std::round(static_cast<double>(ns) / 100.0) / 10.0; }
 
 }  // namespace recstack::loadtest

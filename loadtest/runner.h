@@ -122,6 +122,9 @@ struct RunResult {
 
 absl::StatusOr<RunResult> Run(const RunOptions& options, const Catalog& catalog);
 
+// Nanoseconds as microseconds with one decimal, as the JSON reports them.
+double RoundedUs(int64_t ns);
+
 // Click-through baselines for --simulate-clicks, under the same click model
 // (position bias `eta`): the mean P(click) of a user's true top-k items shown
 // in their true order at positions 1..k (an oracle recommender) and of

@@ -116,7 +116,12 @@ def knee_sentence:
   . as $r
   | "Knee **\($r.knee_rate)/s** (the floor's \($r.floor_knee_rate)/s in the same sweep: "
     + "\($r.knee_rate / $r.floor_knee_rate | sig) of it); at half the knee (\($r.half_knee.rate)/s) p50 is "
-    + "\($r.half_knee.p50_over_floor | sig)x and p99 \($r.half_knee.p99_over_floor | sig)x the floor's, and "
+    + "\($r.half_knee.p50_over_floor | sig)x and p99 \($r.half_knee.p99_over_floor | sig)x the floor's"
+    + (if ($r.half_knee.repeats // [] | length) > 1
+       then " (the median of \($r.half_knee.repeats | length) stack-then-floor pairs, whose p99 ratios read "
+            + "\($r.half_knee.repeats | map("\(.p99_over_floor | sig)x") | join(", ")))"
+       else "" end)
+    + ", and "
     + "the stack's processes (\($r.half_knee.cpu_us_per_request // $r.cpu_us_per_request | keys | join(", "))) spend "
     + "\($r.half_knee.cpu_us_per_request_total // $r.cpu_us_per_request_total | fixed(0)) us of CPU per request.";
 
@@ -155,6 +160,8 @@ def half_knee_budget:
          ($h.redis_catalogue_sized_per_second | fixed(1))]]
      | table),
     "",
-    "At \($h.rate) Recommend/s for \($h.seconds) s: \($h.ok) of \($h.count) answered OK, \($h.errors) errors, "
+    "At \($h.rate) Recommend/s for \($h.seconds) s"
+    + (if ($h.repeats // [] | length) > 1 then " (the median pair of \($h.repeats | length))" else "" end)
+    + ": \($h.ok) of \($h.count) answered OK, \($h.errors) errors, "
     + "\($h.degraded) degraded; p50 \($h.p50_us / 1000 | sig) ms, p99 \($h.p99_us / 1000 | sig) ms; "
     + "the floor's p99 in the same run \($h.floor.p99_us / 1000 | sig) ms.";

@@ -25,6 +25,7 @@ TEST(Flags, AcceptedFlagsAreKept) {
   EXPECT_TRUE(c.flags.run.poisson);
   EXPECT_EQ(c.flags.run.duration.count(), 5000);
   EXPECT_EQ(c.flags.sweep_rates, (std::vector<double>{100, 200, 300}));
+  EXPECT_EQ(c.flags.half_knee_repeats, 5);  // the default
   ASSERT_EQ(c.flags.run.then.size(), 2u);
   EXPECT_EQ(c.flags.run.then[1].second.count(), 5000);
   EXPECT_EQ(c.flags.metrics_targets.at("gateway"), "127.0.0.1:9100");
@@ -47,6 +48,8 @@ TEST(Flags, ExitCodesAsMainDocumentsThem) {
                                        {"--mix", "browse=1"},
                                        {"--users", "0"},
                                        {"--sweep", "inf:inf:1"},
+                                       {"--sweep", "1:2:1", "--half-knee-repeats", "0"},
+                                       {"--sweep", "1:2:1", "--half-knee-repeats", "21"},
                                        {"--redis-url", "http://x"},
                                        {"--target", "retrieval", "--mix", "ingest=1"}}) {
     const CommandLine c = Parse(bad);
