@@ -1,5 +1,6 @@
 #include "common/ranking/features.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <unordered_map>
@@ -17,7 +18,11 @@ FeatureAssembler::FeatureAssembler(FeatureSource& source, const Clock& clock,
                                    FeatureOptions options)
     : source_(source), clock_(clock), options_(options),
       items_(options.item_cache_size, options.item_cache_ttl, options.cache_ttl_jitter),
-      popularity_(options.item_cache_size, options.popularity_ttl, options.cache_ttl_jitter) {}
+      popularity_(options.item_cache_size,
+                  options.popularity_in_background
+                      ? std::max(options.popularity_max_age, options.popularity_ttl)
+                      : options.popularity_ttl,
+                  options.cache_ttl_jitter) {}
 
 int FeatureAssembler::last_round_trips() { return tls_round_trips; }
 
@@ -59,17 +64,35 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   }
   // Trending counts: the cached ones, and the misses asked (one ZMSCORE per
   // event partition for those only).
+  // With a refresher, a count past its ttl is served and queued for it.
+  const int64_t now = clock_.NowMs();
+  const int64_t fresh_after = now - options_.popularity_ttl.count();
   std::vector<double> pop(cands.size(), 0.0);
   std::vector<std::string> ids;
   std::vector<size_t> pop_missing;
+  std::vector<std::string_view> stale;
   ids.reserve(cands.size());
   for (size_t i = 0; i < cands.size(); ++i) {
     if (auto cached = popularity_.Get(cands[i].item_id)) {
-      pop[i] = *cached;
-      continue;
+      if (cached->read_ms >= fresh_after) {
+        pop[i] = cached->value;
+        continue;
+      }
+      if (options_.popularity_in_background) {
+        pop[i] = cached->value;
+        stale.push_back(cands[i].item_id);
+        continue;
+      }
     }
     pop_missing.push_back(i);
     ids.push_back(cands[i].item_id);
+  }
+  if (!stale.empty()) {
+    std::lock_guard<std::mutex> lock(stale_mu_);
+    for (std::string_view id : stale) {
+      if (stale_.size() >= options_.popularity_queue_limit) break;
+      stale_.emplace(id);
+    }
   }
   // The history handed on, when it holds what the features use. Its recent
   // items are known before the read, so their metadata the cache lacks
@@ -106,7 +129,6 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   // One round trip: the user's history size and recent items (unless
   // known), the trending counts the cache lacks, the metadata the cache
   // lacks; none when there is nothing to read.
-  const int64_t now = clock_.NowMs();
   FeatureReads reads;
   if (!history_known || !ids.empty() || !meta_missing.empty()) {
     RECSTACK_ASSIGN_OR_RETURN(reads, source_.Read(user, history_known ? 0 : options_.recent_items,
@@ -119,7 +141,7 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   if (history_known) reads.history_len = static_cast<double>(history->length);
   for (size_t j = 0; j < pop_missing.size(); ++j) {
     pop[pop_missing[j]] = reads.popularity[j];
-    popularity_.Put(ids[j], reads.popularity[j]);
+    popularity_.Put(ids[j], Count{reads.popularity[j], now});
   }
   for (size_t i = 0, j = 0; i < cands.size(); ++i) {
     if (meta[i] != nullptr) continue;
@@ -152,6 +174,45 @@ absl::StatusOr<std::vector<FeatureRow>> FeatureAssembler::Assemble(
   std::vector<FeatureRow> rows = ComputeFeatures(cands, in);
   if (metas != nullptr) *metas = std::move(in.items);
   return rows;
+}
+
+absl::StatusOr<size_t> FeatureAssembler::RefreshPopularity() {
+  constexpr size_t kBatch = 1000;  // a ZMSCORE of 1,000 keeps Redis busy ~0.2 ms
+  size_t done = 0, queued = 0;
+  {
+    std::lock_guard<std::mutex> lock(stale_mu_);
+    queued = stale_.size();
+  }
+  // What was queued when the call began: requests queueing more meanwhile
+  // wait for the next call, so a call always ends.
+  while (done < queued) {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard<std::mutex> lock(stale_mu_);
+      while (!stale_.empty() && ids.size() < std::min(kBatch, queued - done)) {
+        auto it = stale_.begin();
+        ids.push_back(std::move(stale_.extract(it).value()));
+      }
+    }
+    if (ids.empty()) break;
+    const int64_t now = clock_.NowMs();
+    absl::StatusOr<FeatureReads> reads = source_.Read("", 0, ids, {}, now);
+    if (reads.ok() && reads->popularity.size() != ids.size()) {
+      reads = absl::InternalError("feature source answered a different number of items");
+    }
+    if (!reads.ok()) {
+      std::lock_guard<std::mutex> lock(stale_mu_);
+      for (auto& id : ids) {
+        if (stale_.size() >= options_.popularity_queue_limit) break;
+        stale_.insert(std::move(id));
+      }
+      return reads.status();
+    }
+    for (size_t j = 0; j < ids.size(); ++j)
+      popularity_.Put(ids[j], Count{reads->popularity[j], now});
+    done += ids.size();
+  }
+  return done;
 }
 
 std::vector<FeatureRow> ComputeFeatures(const std::vector<CandidateIn>& cands,

@@ -22,8 +22,11 @@ Node::Node(const redis::Options& redis, int pool_size, const redis::Keyspace& ke
     : pool_(redis, pool_size), load_pool_(model::ModelLoadOptions(redis), 2),
       load_store_(load_pool_, keys), ranker_models_(load_store_, redis, keys),
       vectors_(model::MakeItemVectorsHolder(load_store_, redis, keys)),
-      feature_source_(pool_, keys), features_(feature_source_, clock_),
-      item_updates_(redis, keys, features_) {}
+      feature_source_(pool_, keys),
+      features_(feature_source_, clock_, FeatureOptions{.popularity_in_background = true}),
+      item_updates_(redis, keys, features_),
+      popularity_refresh_([this] { return features_.RefreshPopularity(); },
+                          std::chrono::seconds(1)) {}
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(const redis::Options& redis, int pool_size,
                                                    const redis::Keyspace& keys,
@@ -67,11 +70,13 @@ Node::~Node() { Stop(); }
 void Node::Start() {
   vectors_->Start();
   item_updates_.Start();
+  popularity_refresh_.Start().IgnoreError();  // nothing is queued yet
 }
 
 void Node::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  popularity_refresh_.Stop();
   item_updates_.Stop();
   vectors_->Stop();
   ranker_models_.Stop();

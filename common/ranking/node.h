@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cache/refreshed.h"
 #include "common/clock/clock.h"
 #include "common/model/item_vectors.h"
 #include "common/model/model_store.h"
@@ -54,7 +55,8 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   // Follows the item vectors (MMR) and the items' announced changes (its
-  // metadata cache). Stop stops everything Create and Start started.
+  // metadata cache), and refreshes stale trending counts in the background.
+  // Stop stops everything Create and Start started.
   void Start();
   void Stop();
   RankingHandler& handler() { return *handler_; }
@@ -70,6 +72,10 @@ class Node {
   RedisFeatureSource feature_source_;
   FeatureAssembler features_;
   ItemUpdatesFollower item_updates_;
+  // Reads again, every second, the trending counts requests found stale
+  // (FeatureOptions::popularity_in_background); its value is how many the
+  // last pass read.
+  cache::Refreshed<size_t> popularity_refresh_;
   std::unique_ptr<RankingEngine> engine_;
   std::unique_ptr<RankingMetrics> metrics_;
   std::unique_ptr<RankingHandler> handler_;

@@ -4,6 +4,7 @@
 // worked out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -326,6 +327,81 @@ TEST_F(FeatureAssemblerTest, ASourceFailureIsUnavailableAndCachesNothing) {
   source_.fail = absl::OkStatus();
   ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
   EXPECT_EQ(source_.meta_asks[1], (Strs{"a", "b", "c"}));
+}
+
+// The counts' ttl runs on the assembler's clock. Without a refresher a
+// count past it is read on the request path, with the next request's other
+// reads.
+TEST_F(FeatureAssemblerTest, WithoutARefresherAStaleCountIsReadOnTheRequestPath) {
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3});
+  ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
+  clock_.AdvanceMs(31'000);
+  source_.popularity["c"] = 0;
+  auto rows = fa.Assemble("u1", Cands());
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(source_.popularity_asks[1], (Strs{"a", "b", "c"}));
+  EXPECT_DOUBLE_EQ((*rows)[2].f[kPopularity], 0.0);
+  EXPECT_EQ(fa.RefreshPopularity().value(), 0u);  // nothing was queued
+}
+
+// With a refresher the stale count is served at once and queued; the
+// refresher's pass reads the queued items (once each, in one read), and the
+// next request has the new count without a round trip of its own.
+TEST_F(FeatureAssemblerTest, AStaleCountIsServedAndReadAgainInTheBackground) {
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3, .popularity_in_background = true});
+  // Handed on, as retrieval does: with the caches warm no round trip at all.
+  const KnownHistory known{.length = 4, .items = {"a", "r1", "r2", "old"}};
+  ASSERT_TRUE(fa.Assemble("u1", Cands(), nullptr, &known).ok());
+  ASSERT_EQ(source_.popularity_asks.size(), 1u);
+  clock_.AdvanceMs(31'000);
+  source_.popularity["c"] = std::exp(3.0) - 1;
+  auto stale = fa.Assemble("u1", Cands(), nullptr, &known);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(FeatureAssembler::last_round_trips(), 0);
+  ASSERT_TRUE(fa.Assemble("u1", Cands(), nullptr, &known).ok());  // queues them again
+  EXPECT_EQ(source_.popularity_asks.size(), 1u);
+  EXPECT_NEAR((*stale)[2].f[kPopularity], 2.0, 1e-12);  // the old count
+  auto refreshed = fa.RefreshPopularity();
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status();
+  EXPECT_EQ(*refreshed, 3u);  // each once
+  ASSERT_EQ(source_.popularity_asks.size(), 2u);
+  Strs asked = source_.popularity_asks[1];
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (Strs{"a", "b", "c"}));
+  EXPECT_EQ(source_.history_asks[1], 0);  // counts only: no history, no metadata
+  EXPECT_TRUE(source_.meta_asks[1].empty());
+  EXPECT_EQ(source_.read_at[1], kNow + 31'000);
+  auto fresh = fa.Assemble("u1", Cands(), nullptr, &known);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(FeatureAssembler::last_round_trips(), 0);
+  EXPECT_EQ(source_.popularity_asks.size(), 2u);
+  EXPECT_NEAR((*fresh)[2].f[kPopularity], 3.0, 1e-12);
+  EXPECT_EQ(fa.RefreshPopularity().value(), 0u);  // fresh again: nothing queued
+}
+
+// A refresh that fails keeps its items queued for the next pass; a count
+// older than popularity_max_age is never served, refresher or not.
+TEST_F(FeatureAssemblerTest, AFailedRefreshKeepsItsItemsAndTooOldACountIsReadAtOnce) {
+  FeatureAssembler fa(source_, clock_, {.recent_items = 3, .popularity_in_background = true});
+  ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
+  clock_.AdvanceMs(31'000);
+  ASSERT_TRUE(fa.Assemble("u1", Cands()).ok());
+  source_.fail = absl::UnavailableError("redis away");
+  EXPECT_EQ(fa.RefreshPopularity().status().code(), absl::StatusCode::kUnavailable);
+  source_.fail = absl::OkStatus();
+  EXPECT_EQ(fa.RefreshPopularity().value(), 3u);
+
+  FeatureAssembler old(source_, clock_,
+                       {.recent_items = 3,
+                        .popularity_ttl = std::chrono::milliseconds(1),
+                        .popularity_in_background = true,
+                        .popularity_max_age = std::chrono::milliseconds(2)});
+  ASSERT_TRUE(old.Assemble("u1", Cands()).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the cache's own clock
+  const size_t asks = source_.popularity_asks.size();
+  ASSERT_TRUE(old.Assemble("u1", Cands()).ok());
+  ASSERT_EQ(source_.popularity_asks.size(), asks + 1);
+  EXPECT_EQ(source_.popularity_asks[asks], (Strs{"a", "b", "c"}));
 }
 
 }  // namespace
