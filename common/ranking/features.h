@@ -84,9 +84,9 @@ struct FeatureOptions {
   // 0.63 Recommends in 1 made that round trip for a count whose 30 s had
   // run out (docs/loadtest.md).
   bool popularity_in_background = false;
-  // Even with a refresher, a count older than this is not served (the
-  // refresher fell behind, or Redis was away): it is read on the request
-  // path.
+  // Even with a refresher, a count older than this (times 1 - jitter to 1,
+  // as every entry's ttl) is not served (the refresher fell behind, or
+  // Redis was away): it is read on the request path.
   std::chrono::milliseconds popularity_max_age{600'000};
   // Items queued for the refresher, at most; beyond this a stale item waits
   // for a later request to queue it (until popularity_max_age).
