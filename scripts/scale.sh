@@ -70,7 +70,7 @@ for shape in single cluster cluster_r0; do
 done
 
 data=$state/data
-"$rs" datagen --users 5000 --items 20000 --interactions 150000 --seed 7 --out "$data" >/dev/null
+"$rs" datagen --users 5000 --items 20000 --interactions 150000 --seed 7 --end-time-ms now --out "$data" >/dev/null
 
 # {NAME: CPU ticks} of every process with a pid file in the stack (services
 # and Redis nodes; a process that has exited counts 0).

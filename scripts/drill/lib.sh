@@ -26,7 +26,7 @@ stack=$lib_root/deploy/local/stack.sh
 
 # The catalogue: small enough to ingest and train in seconds, large enough
 # that every user has a history and the model a real top-k.
-catalogue_args=(--users 2000 --items 1000 --interactions 50000 --seed 7)
+catalogue_args=(--users 2000 --items 1000 --interactions 50000 --seed 7 --end-time-ms now)
 # The load: Recommend and IngestEvents through the gateway.
 mix=recommend=80,ingest=20
 slo_ms=50

@@ -1,10 +1,13 @@
 // recstack datagen: a synthetic data set with a planted latent model.
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/data/synthetic.h"
 #include "tools/recstack/cli_util.h"
 #include "tools/recstack/commands.h"
@@ -14,6 +17,7 @@ namespace recstack::cli {
 void RegisterDatagenCommand(CLI::App& app) {
   struct Opts {
     data::SyntheticParams params;
+    std::string end_time = std::to_string(data::SyntheticParams{}.end_time_ms);
     std::string out;
     bool json = false;
   };
@@ -33,12 +37,24 @@ void RegisterDatagenCommand(CLI::App& app) {
   cmd->add_option("--beta", opts->params.beta, "strength of the planted affinity in the sampling")
       ->capture_default_str();
   cmd->add_option("--days", opts->params.days, "days the events span")->capture_default_str();
-  cmd->add_option("--end-time-ms", opts->params.end_time_ms, "time of the last event (epoch ms)")
+  // A fixed default keeps a seed's bytes the same on every day; a live
+  // stack wants `now`, so that its trending window holds the events.
+  cmd->add_option("--end-time-ms", opts->end_time,
+                  "time of the last event: epoch ms, or `now` (a live stack's trending window "
+                  "holds only recent events)")
       ->capture_default_str();
   cmd->add_option("--out", opts->out, "output directory")->required();
   cmd->add_flag("--json", opts->json, "print the summary as one JSON object");
   cmd->callback([opts] {
     RunCommand("datagen", [&]() -> absl::Status {
+      if (opts->end_time == "now") {
+        opts->params.end_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+      } else if (!absl::SimpleAtoi(opts->end_time, &opts->params.end_time_ms)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--end-time-ms must be epoch milliseconds or `now`, got \"", opts->end_time, "\""));
+      }
       auto sum = data::GenerateSynthetic(opts->params, opts->out);
       if (!sum.ok()) return sum.status();
       if (opts->json) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# recstack datagen: same seed, same bytes; another seed, other bytes.
+# recstack datagen: same seed, same bytes; another seed, other bytes;
+# --end-time-ms now ends the events at the clock, and a bad value is refused.
 set -euo pipefail
 bin=$1
 dir=$(mktemp -d)
@@ -15,4 +16,27 @@ if cmp -s "$dir/a/interactions.csv" "$dir/c/interactions.csv"; then
 fi
 grep -q '"interactions":' "$dir/summary.json"
 test "$(head -1 "$dir/a/interactions.csv")" = "user,item,value,timestamp"
+# `now`: every event in the 30 days before the clock, the newest in its last
+# day (600 events over 30 days miss a given day with probability 1.5e-9);
+# the default ends at 2026-01-01.
+before=$(date +%s%3N)
+"$bin" datagen --users 50 --items 40 --interactions 600 --seed 5 --end-time-ms now --out "$dir/now" >/dev/null
+after=$(date +%s%3N)
+newest() { tail -n +2 "$1" | cut -d, -f4 | sort -n | tail -1; }
+oldest() { tail -n +2 "$1" | cut -d, -f4 | sort -n | head -1; }
+day=86400000
+last=$(newest "$dir/now/interactions.csv")
+first=$(oldest "$dir/now/interactions.csv")
+if [ "$last" -gt "$after" ] || [ "$last" -lt $((before - day)) ] ||
+   [ "$first" -lt $((before - 30 * day)) ]; then
+  echo "--end-time-ms now: events from $first to $last, clock $before-$after" >&2
+  exit 1
+fi
+test "$(newest "$dir/a/interactions.csv")" -le 1767225600000
+if "$bin" datagen --users 50 --items 40 --interactions 600 --end-time-ms yesterday \
+     --out "$dir/bad" 2> "$dir/err"; then
+  echo "--end-time-ms yesterday was accepted" >&2
+  exit 1
+fi
+grep -q 'end-time-ms must be epoch milliseconds or `now`, got "yesterday"' "$dir/err"
 echo "datagen deterministic: ok"
