@@ -53,10 +53,12 @@ trap '"$stack" down >/dev/null 2>&1 || true' EXIT
 
 shape=()
 retrieval_log=retrieval
+retrieval_metrics=9103
 metrics_of=(gateway:9100 ingestion:9101 retrieval:9103 ranking:9104)
 if [ "$embedded" = 1 ]; then
   shape=(--embedded)
   retrieval_log=gateway  # retrieval logs in the gateway's process
+  retrieval_metrics=9100
   metrics_of=(gateway:9100 ingestion:9101)
 fi
 "$stack" up "${shape[@]}"
@@ -64,7 +66,7 @@ rs=$bin/recstack
 data=$state/data
 if [ ! -f "$data/interactions.csv" ]; then
   "$rs" datagen --users "$users" --items "$items" --interactions "$interactions" --zipf-exponent 0.5 \
-    --seed 11 --out "$data" >/dev/null
+    --seed 11 --end-time-ms now --out "$data" >/dev/null
 fi
 if [ "$reuse" = 0 ] || [ ! -f "$state/train.json" ]; then
   echo "== ingest $(($(wc -l < "$data/interactions.csv") - 1)) events"
@@ -102,12 +104,23 @@ lt=$bin/recstack-loadtest
 # fill first at a low rate, unmeasured.
 echo "== warm-up: 300/s for 30 s (not measured)"
 "$lt" --addr "$gw" --dataset "$data" --rate 300 --duration 30s --warmup 1s >/dev/null
+# Retrieval's history cache since start ({hit, miss, live}; absent: none).
+history_cache() {
+  curl -sf "http://127.0.0.1:$((retrieval_metrics + off))/metrics" |
+    awk -F'[{}"= ]+' '/^recstack_retrieval_history_cache\{/ {printf "%s\"%s\":%s", sep, $3, $NF; sep=","}
+                      END {print ""}' | sed 's/^/{/; s/$/}/'
+}
+cache_warm=$(history_cache) || cache_warm='{}'
 echo "== sweep $sweep (p99 SLO 50 ms) with the floor; Redis and CPU per request at half the knee"
 "$lt" --addr "$gw" --dataset "$data" --sweep "$sweep" --duration 5s --warmup 2s --slo 50ms --floor \
   --half-knee-repeats 5 --redis-url "$redis_url" --metrics "$metrics" --json > "$out/loadtest_knee.json"
+cache_swept=$(history_cache) || cache_swept='{}'
+jq --argjson warm "$cache_warm" --argjson swept "$cache_swept" \
+  '. + {history_cache: {after_warmup: $warm, after_sweep: $swept}}' "$out/loadtest_knee.json" \
+  > "$out/loadtest_knee.json.tmp" && mv "$out/loadtest_knee.json.tmp" "$out/loadtest_knee.json"
 jq -c '{knee_rate, floor_knee_rate, knee_over_floor, p99_over_floor,
         p99_over_floor_each: [.half_knee.repeats[]?.p99_over_floor], redis_commands_per_request,
-        redis_catalogue_sized_per_second, cpu_us_per_request}' "$out/loadtest_knee.json"
+        redis_catalogue_sized_per_second, cpu_us_per_request, history_cache}' "$out/loadtest_knee.json"
 knee=$(jq -r '.knee_rate // empty' "$out/loadtest_knee.json")
 if [ -z "$knee" ]; then
   echo "capacity.sh: no knee found" >&2

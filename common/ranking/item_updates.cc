@@ -1,6 +1,6 @@
 #include "common/ranking/item_updates.h"
 
-#include "common/redis/item_hash.h"
+#include "common/redis/subscriber.h"
 
 namespace recstack::ranking {
 
@@ -8,7 +8,7 @@ ItemUpdatesFollower::ItemUpdatesFollower(const redis::Options& redis, const redi
                                          FeatureAssembler& features)
     : subscriber_(redis, {keys.ItemUpdates()},
                   [&features](std::string_view, std::string_view message) {
-                    features.ForgetItems(redis::ParseItemUpdates(message));
+                    features.ForgetItems(redis::ParseUpdates(message));
                   }) {
   subscriber_.set_on_subscribed([&features] { features.ForgetAllItems(); });
 }

@@ -2,9 +2,6 @@
 
 #include <charconv>
 
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-
 namespace recstack::redis {
 
 std::vector<std::string> SplitCategories(std::string_view joined) {
@@ -34,19 +31,6 @@ bool ParseItemHash(const Reply& hgetall, ItemFields* out) {
     }
   }
   return true;
-}
-
-std::string ItemUpdatesMessage(const std::vector<std::string>& ids) {
-  return absl::StrJoin(ids, "\n");
-}
-
-std::vector<std::string_view> ParseItemUpdates(std::string_view message) {
-  std::vector<std::string_view> out;
-  // Debian's Abseil has its own string_view.
-  for (absl::string_view id :
-       absl::StrSplit(absl::string_view(message.data(), message.size()), '\n', absl::SkipEmpty()))
-    out.emplace_back(id.data(), id.size());
-  return out;
 }
 
 }  // namespace recstack::redis

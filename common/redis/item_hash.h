@@ -6,8 +6,8 @@
 //
 // After writing them, PutItems announces the items it wrote on the pub/sub
 // channel rs:items:updates (Keyspace::ItemUpdates): their ids, one per line
-// (an id holds no control character, common/events/ids.h), so that caches
-// of the metadata forget them (common/ranking/item_updates.h).
+// (redis::UpdatesMessage, subscriber.h), so that caches of the metadata
+// forget them (common/ranking/item_updates.h).
 
 #include <cstdint>
 #include <map>
@@ -32,9 +32,5 @@ std::vector<std::string> SplitCategories(std::string_view joined);
 // Parses an HGETALL reply of an item hash into `out`; false (and `out`
 // untouched) when the hash does not exist.
 bool ParseItemHash(const Reply& hgetall, ItemFields* out);
-
-// The announcement of `ids`, and the ids of one (empty lines skipped).
-std::string ItemUpdatesMessage(const std::vector<std::string>& ids);
-std::vector<std::string_view> ParseItemUpdates(std::string_view message);
 
 }  // namespace recstack::redis

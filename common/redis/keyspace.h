@@ -57,6 +57,10 @@ class Keyspace {
   std::string Item(std::string_view item) const { return Join("item:", item); }  // hash
   // Pub/sub channel: the ids of the items UpsertItems wrote (item_hash.h).
   std::string ItemUpdates() const { return Join("items:updates"); }
+  // Pub/sub channel: the users whose histories an event write changed,
+  // published by the write itself (services/ingestion/redis_event_storage.cc;
+  // common/retrieval/history_cache.h).
+  std::string UserUpdates() const { return Join("users:updates"); }
   // Trending as one maintained aggregate per partition (see popularity.h):
   // zset item -> weighted count x 2^((ts - epoch) / half_life), and its
   // hash of epoch_ms and half_life_ms.

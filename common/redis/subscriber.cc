@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
 namespace recstack::redis {
 namespace {
 
@@ -21,6 +24,17 @@ struct ReplyDeleter {
 };
 
 }  // namespace
+
+std::string UpdatesMessage(const std::vector<std::string>& ids) { return absl::StrJoin(ids, "\n"); }
+
+std::vector<std::string_view> ParseUpdates(std::string_view message) {
+  std::vector<std::string_view> out;
+  // Debian's Abseil has its own string_view.
+  for (absl::string_view id :
+       absl::StrSplit(absl::string_view(message.data(), message.size()), '\n', absl::SkipEmpty()))
+    out.emplace_back(id.data(), id.size());
+  return out;
+}
 
 Subscriber::Subscriber(Options options, std::vector<std::string> channels, Handler on_message)
     : options_(std::move(options)), channels_(std::move(channels)),
@@ -107,6 +121,7 @@ void Subscriber::Run() {
       }
     }
     connected_ = false;
+    if (on_disconnected_) on_disconnected_();
   }
 }
 

@@ -19,6 +19,13 @@
 
 namespace recstack::redis {
 
+// The payload of an announcement of changed ids (rs:items:updates,
+// rs:users:updates; common/redis/keyspace.h): the ids one per line (an id
+// holds no control character, common/events/ids.h), and the ids of one
+// (empty lines skipped).
+std::string UpdatesMessage(const std::vector<std::string>& ids);
+std::vector<std::string_view> ParseUpdates(std::string_view message);
+
 class Subscriber {
  public:
   using Handler = std::function<void(std::string_view channel, std::string_view payload)>;
@@ -35,6 +42,9 @@ class Subscriber {
   // Called on the subscriber thread after every (re)subscription, e.g. to
   // poll for what was missed while disconnected. Set before Start().
   void set_on_subscribed(std::function<void()> fn) { on_subscribed_ = std::move(fn); }
+  // Called on the subscriber thread when the subscription is lost (from then
+  // on messages are missed until the next on_subscribed). Set before Start().
+  void set_on_disconnected(std::function<void()> fn) { on_disconnected_ = std::move(fn); }
 
  private:
   void Run();
@@ -43,7 +53,7 @@ class Subscriber {
   Options options_;
   std::vector<std::string> channels_;
   Handler on_message_;
-  std::function<void()> on_subscribed_;
+  std::function<void()> on_subscribed_, on_disconnected_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::thread thread_;

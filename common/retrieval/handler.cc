@@ -55,6 +55,15 @@ RetrievalMetrics::RetrievalMetrics(prometheus::Registry& registry)
                     .Register(registry);
   cache_hits = &cache.Add({{"result", "hit"}});
   cache_misses = &cache.Add({{"result", "miss"}});
+  auto& history = prometheus::BuildGauge()
+                      .Name("recstack_retrieval_history_cache")
+                      .Help(
+                          "History cache lookups by result (hits, misses) since start; live is 1 "
+                          "while it serves (subscribed to rs:users:updates)")
+                      .Register(registry);
+  history_cache_hits = &history.Add({{"result", "hit"}});
+  history_cache_misses = &history.Add({{"result", "miss"}});
+  history_cache_live = &history.Add({{"result", "live"}});
   model_version = &prometheus::BuildGauge()
                        .Name("recstack_retrieval_model_version")
                        .Help("Served model version number")
@@ -104,6 +113,11 @@ absl::Status RetrievalHandler::Retrieve(const v1::RetrieveRequest& req,
   timer.set_code(res.status().code());
   metrics_.cache_hits->Set(static_cast<double>(retriever_.cache().hits()));
   metrics_.cache_misses->Set(static_cast<double>(retriever_.cache().misses()));
+  if (history_cache_ != nullptr) {
+    metrics_.history_cache_hits->Set(static_cast<double>(history_cache_->hits()));
+    metrics_.history_cache_misses->Set(static_cast<double>(history_cache_->misses()));
+    metrics_.history_cache_live->Set(history_cache_->live() ? 1 : 0);
+  }
   if (!res.ok()) return res.status();
   int rank = 0;
   for (const auto& c : res->candidates) ToProto(c, rank++, resp->add_candidates());

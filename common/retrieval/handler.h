@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/metrics/metrics.h"
+#include "common/retrieval/history_cache.h"
 #include "common/retrieval/retriever.h"
 #include "recstack/v1/retrieval.pb.h"
 
@@ -22,6 +23,11 @@ struct RetrievalMetrics {
   prometheus::Counter* source_errors[4];
   prometheus::Gauge* cache_hits;
   prometheus::Gauge* cache_misses;
+  // The history cache (history_cache.h): lookups by result, and 1 while it
+  // serves (subscribed to the announcements).
+  prometheus::Gauge* history_cache_hits;
+  prometheus::Gauge* history_cache_misses;
+  prometheus::Gauge* history_cache_live;
   prometheus::Gauge* model_version;
   prometheus::Gauge* model_items;
   prometheus::Gauge* index_build_seconds;
@@ -40,10 +46,13 @@ class RetrievalHandler {
   absl::Status SimilarItems(const v1::SimilarItemsRequest& req, v1::SimilarItemsResponse* resp);
   absl::Status SampleUsers(const v1::SampleUsersRequest& req, v1::SampleUsersResponse* resp);
   RetrievalMetrics& metrics() { return metrics_; }
+  // Reports this cache's lookups in the metrics (the node's; none by default).
+  void set_history_cache(const HistoryCache* cache) { history_cache_ = cache; }
 
  private:
   Retriever& retriever_;
   RetrievalMetrics& metrics_;
+  const HistoryCache* history_cache_ = nullptr;
 };
 
 }  // namespace recstack::retrieval

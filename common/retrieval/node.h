@@ -24,6 +24,7 @@
 #include "common/redis/keyspace.h"
 #include "common/retrieval/ease_source.h"
 #include "common/retrieval/handler.h"
+#include "common/retrieval/history_cache.h"
 #include "common/retrieval/model_holder.h"
 #include "common/retrieval/retrieval_source.h"
 #include "common/retrieval/retriever.h"
@@ -34,6 +35,8 @@ struct NodeOptions {
   HolderOptions holder;
   RetrieverOptions retriever;
   int64_t user_cache_size = 100'000;  // into retriever.user_cache_size once valid
+  // Users' histories kept until announced changed (history_cache.h); 0: off.
+  int64_t history_cache_size = 20'000;
 };
 
 // Registers retrieval's own flags on `app`, bound to `opts`.
@@ -52,7 +55,8 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   // Loads the current models and keeps following them; the trending list's
-  // refresher. Stop joins them (the destructor stops too).
+  // refresher; the history announcements' subscriber. Stop joins them (the
+  // destructor stops too).
   void Start();
   void Stop();
   RetrievalHandler& handler() { return handler_; }
@@ -65,8 +69,12 @@ class Node {
   ModelHolder holder_;
   EaseModelHolder ease_;
   RedisRetrievalSource source_;
+  HistoryCache history_cache_;
+  HistoryCachedSource cached_source_;
+  HistoryUpdatesFollower history_updates_;
   Retriever retriever_;
   RetrievalHandler handler_;
+  bool history_cache_on_ = false;
   bool started_ = false;
 };
 

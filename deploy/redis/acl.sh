@@ -15,13 +15,14 @@
 #   admin      everything (stack.sh itself: cluster set-up, checks)
 #   ingestion  writes events and what an event updates: the event streams,
 #              dedupe markers, histories, popularity and trend sets, item
-#              metadata; announces changed items (items:updates); reads
+#              metadata; announces changed items (items:updates) and
+#              users whose histories changed (users:updates); reads
 #              the models (Recommend-time lookups)
 #   training   reads everything; writes models and their announcements, and
 #              the event streams' consumer-group state (XREADGROUP/XACK write
 #              it: reading a stream with a group is a write in Redis' eyes);
 #              XADD is refused: it adds no event
-#   retrieval  reads; subscribes to model and item announcements (the
+#   retrieval  reads; subscribes to model, item and user announcements (the
 #              gateway with --embed runs ranking's code as this user)
 #   ranking    reads; subscribes to model and item announcements
 #   (the gateway has no Redis user: it reaches Redis only through services)
@@ -53,12 +54,14 @@ post="-@dangerous +info +time +cluster|slots +cluster|info"
   echo "user admin on $(hash_of admin) ~* &* +@all"
   echo "user ingestion on $(hash_of ingestion) resetkeys %RW~${p}events %RW~${p}{p*}:* %RW~${p}evt:*" \
     "%RW~${p}hist:* %RW~${p}pop:* %RW~${p}trend* %RW~${p}item:* %R~${p}model:* resetchannels" \
-    "&${p}items:updates $pre +@read +@write +@scripting +@transaction +publish $post"
+    "&${p}items:updates &${p}users:updates $pre +@read +@write +@scripting +@transaction +publish $post"
   echo "user training on $(hash_of training) resetkeys %R~${p}* %RW~${p}events %RW~${p}{p*}:events" \
     "%RW~${p}model:* resetchannels &${p}model:updates* $pre +@read +@write +@transaction +publish -xadd $post"
   for u in retrieval ranking; do
+    users_channel=""
+    [ "$u" = retrieval ] && users_channel="&${p}users:updates "
     echo "user $u on $(hash_of $u) resetkeys %R~${p}* resetchannels &${p}model:updates*" \
-      "&${p}items:updates $pre +@read" \
+      "&${p}items:updates ${users_channel}$pre +@read" \
       "+subscribe +unsubscribe $post"
   done
 } > "$dir/users.acl"

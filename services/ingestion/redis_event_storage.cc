@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/item_hash.h"
+#include "common/redis/subscriber.h"
 #include "common/status/status.h"
 
 namespace recstack::ingestion {
@@ -16,21 +17,28 @@ namespace {
 // keys share its slot on a cluster), in order.
 // KEYS: stream, trend, trend meta, then per event: marker, history,
 //       popularity (its hour).
-// ARGV: dedup_ttl, maxlen, history_cap, pop_ttl, trend half-life ms, then per
-//       event: item, ts, pop_weight, is_interaction, n, and the stream
-//       entry's n field/value strings.
+// ARGV: dedup_ttl, maxlen, history_cap, pop_ttl, trend half-life ms, the
+//       user-updates channel, then per event: user, item, ts, pop_weight,
+//       is_interaction, n, and the stream entry's n field/value strings.
 // Returns per event 1 (written) or 0 (a duplicate of a marker still set).
+// The users whose histories it changed are published on the channel, one
+// per line (redis::UpdatesMessage), after the writes and in the same
+// script: a cache of histories (common/retrieval/history_cache.h) cannot
+// hear of a change before it can read it, on one node or a cluster (a
+// PUBLISH reaches every node).
 // The trend zset (common/redis/popularity.h) holds weight x 2^((ts - epoch)
 // / half_life); once a new event's exponent passes 64 the whole set is
 // scaled down and the epoch moved forward (O(n), every 64 half-lives).
 // Events more than 60 half-lives older than the epoch add nothing.
 constexpr char kWriteEventsLua[] = R"lua(
 local out = {}
-local a = 6
+local a = 7
 local epoch, hl
+local changed, seen = {}, {}
 for k = 4, #KEYS, 3 do
-  local item, ts, w, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
-  local interaction, f = ARGV[a + 3] == '1', a + 5
+  local user, item, ts, w = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local n = tonumber(ARGV[a + 5])
+  local interaction, f = ARGV[a + 4] == '1', a + 6
   a = f + n
   if not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[1]) then
     out[#out + 1] = 0
@@ -42,6 +50,10 @@ for k = 4, #KEYS, 3 do
       local c = redis.call('ZCARD', KEYS[k + 1])
       local cap = tonumber(ARGV[3])
       if c > cap then redis.call('ZREMRANGEBYRANK', KEYS[k + 1], 0, c - cap - 1) end
+      if not seen[user] then
+        seen[user] = true
+        changed[#changed + 1] = user
+      end
     end
     if w > 0 then
       redis.call('ZINCRBY', KEYS[k + 2], w, item)
@@ -68,6 +80,7 @@ for k = 4, #KEYS, 3 do
     end
   end
 end
+if #changed > 0 then redis.call('PUBLISH', ARGV[6], table.concat(changed, '\n')) end
 return out
 )lua";
 
@@ -106,9 +119,10 @@ absl::StatusOr<EventStorage::Appended> RedisEventStorage::Append(
       c.events.assign(mine.begin() + first,
                       mine.begin() + std::min(mine.size(), first + kEventsPerCall));
       c.keys = {keys_.Events(p), keys_.Trend(p), keys_.TrendMeta(p)};
-      c.args = {std::to_string(options.dedup_ttl_s), std::to_string(options.stream_maxlen),
-                std::to_string(options.history_cap), std::to_string(options.popularity_ttl_s),
-                std::to_string(options.trending_half_life_ms)};
+      c.args = {
+          std::to_string(options.dedup_ttl_s),           std::to_string(options.stream_maxlen),
+          std::to_string(options.history_cap),           std::to_string(options.popularity_ttl_s),
+          std::to_string(options.trending_half_life_ms), keys_.UserUpdates()};
       for (size_t i : c.events) {
         const events::Event& e = events[i];
         const int64_t hour = e.timestamp_ms / redis::Keyspace::kMsPerHour;
@@ -117,11 +131,12 @@ absl::StatusOr<EventStorage::Appended> RedisEventStorage::Append(
         c.keys.push_back(keys_.Popularity(p, hour));
         const std::string ts = std::to_string(e.timestamp_ms);
         const bool ctx = !e.context.empty() || !e.shown.empty();
-        c.args.insert(c.args.end(), {e.item_id, ts, Fmt(events::PopularityWeight(e.type)),
-                                     events::IsInteraction(e.type) ? "1" : "0", ctx ? "14" : "12",
-                                     "id", e.event_id, "user", e.user_id, "item", e.item_id, "type",
-                                     std::string(events::EventTypeName(e.type)), "value",
-                                     Fmt(e.value), "ts", ts});
+        c.args.insert(
+            c.args.end(),
+            {e.user_id, e.item_id, ts, Fmt(events::PopularityWeight(e.type)),
+             events::IsInteraction(e.type) ? "1" : "0", ctx ? "14" : "12", "id", e.event_id, "user",
+             e.user_id, "item", e.item_id, "type", std::string(events::EventTypeName(e.type)),
+             "value", Fmt(e.value), "ts", ts});
         if (ctx) {
           c.args.push_back("ctx");
           nlohmann::json j(e.context);
@@ -233,9 +248,8 @@ absl::Status RedisEventStorage::PutItems(const std::vector<ItemRecord>& items) {
   std::vector<std::string> ids;
   ids.reserve(items.size());
   for (const ItemRecord& it : items) ids.push_back(it.item_id);
-  RECSTACK_ASSIGN_OR_RETURN(
-      redis::Reply published,
-      pool_.Command({"PUBLISH", keys_.ItemUpdates(), redis::ItemUpdatesMessage(ids)}));
+  RECSTACK_ASSIGN_OR_RETURN(redis::Reply published, pool_.Command({"PUBLISH", keys_.ItemUpdates(),
+                                                                   redis::UpdatesMessage(ids)}));
   if (published.is_error()) return absl::UnavailableError(absl::StrCat("redis: ", published.str));
   return absl::OkStatus();
 }

@@ -16,6 +16,7 @@
 #include "common/grpc/channel.h"
 #include "common/ranking/item_updates.h"
 #include "common/ranking/redis_feature_source.h"
+#include "common/retrieval/history_cache.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/http_server.h"
@@ -69,7 +70,17 @@ class RecommendE2E : public ::testing::Test {
     ASSERT_NE(holder_->Current(), nullptr);
     retrieval_source_ =
         std::make_unique<retrieval::RedisRetrievalSource>(*pool_, *models_, redis_.keyspace());
-    retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *retrieval_source_, clock_,
+    // Histories in memory until ingestion announces a change, as retrieval's
+    // node has them (common/retrieval/history_cache.h).
+    history_cache_ = std::make_unique<retrieval::HistoryCache>(retrieval::HistoryCacheOptions{});
+    cached_source_ =
+        std::make_unique<retrieval::HistoryCachedSource>(*retrieval_source_, *history_cache_);
+    history_updates_ = std::make_unique<retrieval::HistoryUpdatesFollower>(
+        redis_.options(), redis_.keyspace(), *history_cache_);
+    history_updates_->Start();
+    for (int i = 0; i < 500 && !history_cache_->live(); ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(history_cache_->live()) << "never subscribed to the history announcements";
+    retriever_ = std::make_unique<retrieval::Retriever>(*holder_, *cached_source_, clock_,
                                                         retrieval::RetrieverOptions{});
     retriever_->Start();  // the trending list, read from Redis in the background
     retrieval_metrics_ = std::make_unique<retrieval::RetrievalMetrics>(*registry_);
@@ -124,6 +135,7 @@ class RecommendE2E : public ::testing::Test {
     ranking_server_.reset();
     item_updates_->Stop();
     retrieval_server_.reset();
+    history_updates_->Stop();
     holder_->Stop();
     runner_.reset();
     std::filesystem::remove_all(dir_);
@@ -177,6 +189,9 @@ class RecommendE2E : public ::testing::Test {
   std::unique_ptr<training::JobRunner> runner_;
   std::unique_ptr<retrieval::ModelHolder> holder_;
   std::unique_ptr<retrieval::RedisRetrievalSource> retrieval_source_;
+  std::unique_ptr<retrieval::HistoryCache> history_cache_;
+  std::unique_ptr<retrieval::HistoryCachedSource> cached_source_;
+  std::unique_ptr<retrieval::HistoryUpdatesFollower> history_updates_;
   std::unique_ptr<retrieval::Retriever> retriever_;
   std::unique_ptr<retrieval::RetrievalMetrics> retrieval_metrics_;
   std::unique_ptr<retrieval::RetrievalHandler> retrieval_handler_;
@@ -359,9 +374,10 @@ TEST_F(RecommendE2E, RankedItemsCarryTheirMetadataFromRanking) {
   EXPECT_EQ(stale, 0) << "ranked items still carry their old titles";
 }
 
-// The user's history is read once per Recommend: retrieval reads it (one
-// pipeline of ZREVRANGE and ZCARD) and the gateway hands it on to ranking,
-// whose features are those of the whole history.
+// The user's history is read once (one pipeline of ZREVRANGE and ZCARD by
+// retrieval), then held in memory until ingestion announces a change; the
+// gateway hands it on to ranking, whose features are those of the whole
+// history.
 TEST_F(RecommendE2E, TheHistoryIsReadOnceAndRankingUsesRetrievalsRead) {
   auto zcard_calls = [&]() -> int64_t {
     auto info = pool_->Command({"INFO", "commandstats"});
@@ -374,6 +390,7 @@ TEST_F(RecommendE2E, TheHistoryIsReadOnceAndRankingUsesRetrievalsRead) {
   };
   ASSERT_TRUE(Recommend("1", 10).ok());  // the caches warm
   const int64_t before = zcard_calls();
+  const uint64_t hits_before = history_cache_->hits();
   constexpr int kRecommends = 3;
   for (int i = 0; i < kRecommends; ++i) {
     auto r = Recommend("1", 10);
@@ -391,10 +408,11 @@ TEST_F(RecommendE2E, TheHistoryIsReadOnceAndRankingUsesRetrievalsRead) {
     }
     EXPECT_TRUE(found) << "no ranking stage with features";
   }
-  // Retrieval's count only: ranking asked Redis for no history of its own.
-  // (INFO is one node's on a cluster, where the key may live on another:
-  // counted on the single server only.)
-  if (!redis_.cluster()) EXPECT_EQ(zcard_calls() - before, kRecommends);
+  // Every Recommend's history came from memory, and ranking asked Redis
+  // for none of its own. (INFO is one node's on a cluster, where the key
+  // may live on another: counted on the single server only.)
+  EXPECT_EQ(history_cache_->hits() - hits_before, static_cast<uint64_t>(kRecommends));
+  if (!redis_.cluster()) EXPECT_EQ(zcard_calls() - before, 0);
   // A history ranking cannot use is the caller's mistake, and says which.
   auto rank = v1::RankingService::NewStub(grpcutil::MakeChannel(ranking_server_->address()));
   struct Bad {
@@ -418,6 +436,48 @@ TEST_F(RecommendE2E, TheHistoryIsReadOnceAndRankingUsesRetrievalsRead) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.says;
     EXPECT_NE(st.error_message().find(bad.says), std::string::npos) << st.error_message();
   }
+}
+
+// A held history is forgotten when an event changes it: ingestion's write
+// announces the user (rs:users:updates), so the item the user just watched
+// is filtered from the Recommends after it, on one server or a cluster.
+TEST_F(RecommendE2E, AnInteractionReachesTheNextRecommendsThroughTheHistoryCache) {
+  auto first = Recommend("1", 10);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_GT(first->items_size(), 0);
+  ASSERT_TRUE(Recommend("1", 10).ok());
+  ASSERT_GT(history_cache_->hits(), 0u) << "user 1's history was not held";
+  const std::string watched = first->items(0).item_id();
+  v1::IngestEventsRequest ev;
+  v1::Event* e = ev.add_events();
+  e->set_user_id("1");
+  e->set_item_id(watched);
+  e->set_type(v1::VIEW);
+  {
+    grpc::ClientContext ctx;
+    v1::IngestEventsResponse r;
+    ASSERT_TRUE(stub_->IngestEvents(&ctx, ev, &r).ok());
+    ASSERT_EQ(r.accepted(), 1);
+  }
+  // The announcement is delivered in milliseconds; until then the held
+  // history may still be served. Once the item is gone it stays gone.
+  bool gone = false;
+  for (int i = 0; i < 200; ++i) {
+    auto r = Recommend("1", 10);
+    ASSERT_TRUE(r.ok()) << r.status();
+    bool listed = false;
+    for (const auto& it : r->items()) listed |= it.item_id() == watched;
+    if (gone) {
+      EXPECT_FALSE(listed) << watched << " came back after it was filtered";
+    } else if (!listed) {
+      gone = true;
+      i = 190;  // a few more, to see it stay gone
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  EXPECT_TRUE(gone) << watched << " was still recommended 2 s after it was watched";
+  EXPECT_EQ(History("1").count(watched), 1u);
 }
 
 TEST_F(RecommendE2E, OverHttp) {

@@ -22,7 +22,6 @@
 #include "common/events/event.h"
 #include "common/model/model_store.h"
 #include "common/redis/client.h"
-#include "common/redis/item_hash.h"
 #include "common/redis/keyspace.h"
 #include "common/redis/subscriber.h"
 #include "services/ingestion/redis_event_storage.h"
@@ -41,6 +40,41 @@ std::string ReadFile(const std::filesystem::path& p) {
   std::getline(in, s);
   return s;
 }
+
+// A subscription (as the options' user) to `channel`, collecting the ids announced.
+class Listener {
+ public:
+  Listener(const redis::Options& options, const std::string& channel)
+      : sub_(options, {channel}, [this](std::string_view, std::string_view m) {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (std::string_view id : redis::ParseUpdates(m)) heard_.emplace_back(id);
+        }) {
+    sub_.Start();
+  }
+  ~Listener() { sub_.Stop(); }
+  bool WaitConnected() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!sub_.connected() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return sub_.connected();
+  }
+  // What was heard once there are `n` ids, or after 10 s.
+  std::vector<std::string> WaitFor(size_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (heard_.size() >= n || std::chrono::steady_clock::now() >= until) return heard_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> heard_;
+  redis::Subscriber sub_;
+};
 
 class RedisAcl : public ::testing::Test {
  protected:
@@ -66,6 +100,12 @@ class RedisAcl : public ::testing::Test {
     o.username = user;
     o.password = user.empty() ? "" : ReadFile(*dir_ / (user + ".password"));
     return std::make_unique<redis::Pool>(o, 2);
+  }
+  static redis::Options OptionsAs(const std::string& user) {
+    redis::Options o = server_->options();
+    o.username = user;
+    o.password = ReadFile(*dir_ / (user + ".password"));
+    return o;
   }
   static void ExpectAclRefusal(const absl::Status& st, const std::string& what) {
     EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied) << st;
@@ -153,35 +193,37 @@ TEST_F(RedisAcl, RetrievalAndRankingOnlyRead) {
                      "'publish'");
     // It hears the items ingestion announces (its metadata cache forgets
     // them, common/ranking/item_updates.h).
-    redis::Options o = server_->options();
-    o.username = user;
-    o.password = ReadFile(*dir_ / (std::string(user) + ".password"));
-    std::mutex mu;
-    std::vector<std::string> heard;
-    redis::Subscriber sub(o, {keys_.ItemUpdates()}, [&](std::string_view, std::string_view m) {
-      std::lock_guard<std::mutex> lock(mu);
-      for (std::string_view id : redis::ParseItemUpdates(m)) heard.emplace_back(id);
-    });
-    sub.Start();
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!sub.connected() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(sub.connected());
+    Listener items(OptionsAs(user), keys_.ItemUpdates());
+    ASSERT_TRUE(items.WaitConnected());
     auto ingestion = As("ingestion");
     ingestion::RedisEventStorage storage(*ingestion, keys_);
     ASSERT_TRUE(storage.PutItems({{.item_id = "i1", .title = "One"}, {.item_id = "i2"}}).ok());
-    std::vector<std::string> got;
-    while (std::chrono::steady_clock::now() < until) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        got = heard;
-      }
-      if (got.size() >= 2) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_EQ(got, (std::vector<std::string>{"i1", "i2"}));
-    sub.Stop();
+    EXPECT_EQ(items.WaitFor(2), (std::vector<std::string>{"i1", "i2"}));
   }
+}
+
+// Ingestion's event script announces the users whose histories it changed
+// (a refused PUBLISH would fail the whole write); retrieval hears them (its
+// history cache forgets them, common/retrieval/history_cache.h); ranking
+// holds no histories and may not listen.
+TEST_F(RedisAcl, RetrievalHearsWhoseHistoriesChanged) {
+  Listener users(OptionsAs("retrieval"), keys_.UserUpdates());
+  ASSERT_TRUE(users.WaitConnected());
+  auto ingestion = As("ingestion");
+  ingestion::RedisEventStorage storage(*ingestion, keys_);
+  ingestion::EventStore store(storage, {}, clock_);
+  auto written = store.Write({{.event_id = "acl-history-1",
+                               .user_id = "announced",
+                               .item_id = "i1",
+                               .type = events::EventType::kView,
+                               .value = 1,
+                               .timestamp_ms = clock_.NowMs()}});
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(users.WaitFor(1), (std::vector<std::string>{"announced"}));
+  auto ranking = As("ranking");
+  ExpectAclRefusal(ranking->Command({"SUBSCRIBE", keys_.UserUpdates()}).status(), "channels");
+  ExpectAclRefusal(As("retrieval")->Command({"PUBLISH", keys_.UserUpdates(), "forged"}).status(),
+                   "'publish'");
 }
 
 TEST_F(RedisAcl, WithoutAUserNothingWorks) {

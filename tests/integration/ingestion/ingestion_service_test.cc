@@ -1,8 +1,10 @@
 // The ingestion service over real gRPC on loopback, against a real redis-server.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "common/grpc/channel.h"
 #include "common/overload/limiter.h"
 #include "common/redis/popularity.h"
+#include "common/redis/subscriber.h"
 #include "recstack/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/redis_event_storage.h"
@@ -176,6 +179,70 @@ TEST_F(IngestionTest, DuplicatesWithinAndAcrossBatches) {
   EXPECT_EQ(resp.accepted(), 0);
   EXPECT_EQ(resp.duplicates(), 2);
   EXPECT_EQ(StreamLength(), 1);
+}
+
+// The write announces the users whose histories it changed on
+// rs:users:updates (retrieval's history cache forgets them): each once per
+// script call, after the write; not a duplicate's user, nor an impression's
+// (no history), nor a rejected event's.
+TEST_F(IngestionTest, AWriteAnnouncesTheUsersWhoseHistoriesItChanged) {
+  std::mutex mu;
+  std::vector<std::string> messages;
+  std::vector<int64_t> lengths_seen;  // u1's history length when each message arrived
+  redis::Subscriber sub(redis_.options(), {redis::Keyspace().UserUpdates()},
+                        [&](std::string_view, std::string_view message) {
+                          auto len = pool_->Command({"ZCARD", "rs:hist:u1"});
+                          std::lock_guard<std::mutex> lock(mu);
+                          messages.emplace_back(message);
+                          lengths_seen.push_back(len.ok() ? len->integer : -1);
+                        });
+  std::atomic<bool> subscribed{false};
+  sub.set_on_subscribed([&] { subscribed = true; });
+  sub.Start();
+  for (int i = 0; i < 500 && !subscribed; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(subscribed);
+  v1::IngestEventsRequest req;
+  *req.add_events() = MakeEvent("a", "u1", "i1");
+  *req.add_events() = MakeEvent("b", "u2", "i1");
+  *req.add_events() = MakeEvent("c", "u1", "i2");
+  *req.add_events() = MakeEvent("d", "", "i2");  // rejected
+  v1::Event imp = MakeEvent("e", "u3", "i1");
+  imp.set_type(v1::IMPRESSION);
+  imp.clear_item_id();
+  v1::ShownItem* shown = imp.add_shown();
+  shown->set_item_id("i1");
+  shown->set_propensity(0.5);
+  *req.add_events() = imp;
+  v1::IngestEventsResponse resp;
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  ASSERT_EQ(resp.accepted(), 4) << resp.DebugString();
+  // Again: duplicates all, nothing changed, nothing announced.
+  resp.Clear();
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  ASSERT_EQ(resp.duplicates(), 4);
+  *req.mutable_events(0) = MakeEvent("f", "u1", "i3");
+  req.mutable_events()->DeleteSubrange(1, 4);
+  ASSERT_TRUE(Ingest(req, &resp).ok());
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (messages.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(100ms);  // anything more would have come by now
+  sub.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(messages.size(), 2u);
+  std::vector<std::string_view> first = redis::ParseUpdates(messages[0]);
+  std::sort(first.begin(), first.end());
+  EXPECT_EQ(first, (std::vector<std::string_view>{"u1", "u2"}));
+  EXPECT_EQ(messages[1], "u1");
+  // Each announcement was heard after its write: the history already held
+  // it (and maybe the next write's too, by the time it was read).
+  ASSERT_EQ(lengths_seen.size(), 2u);
+  EXPECT_GE(lengths_seen[0], 2);
+  EXPECT_EQ(lengths_seen[1], 3);
 }
 
 TEST_F(IngestionTest, BadBatchesAreInvalidArgument) {

@@ -2,6 +2,7 @@
 // (common/redis/item_hash.h): the categories field and the announcement of
 // changed items.
 #include "common/redis/item_hash.h"
+#include "common/redis/subscriber.h"
 
 #include <gtest/gtest.h>
 
@@ -22,13 +23,13 @@ TEST(ItemHash, CategoriesSplitOnTheBar) {
 
 TEST(ItemHash, AnAnnouncementNamesEveryItemOncePerLine) {
   const std::vector<std::string> ids = {"i1", "movie 2", "ünï"};
-  const std::string m = ItemUpdatesMessage(ids);
+  const std::string m = UpdatesMessage(ids);
   EXPECT_EQ(m, "i1\nmovie 2\nünï");
-  EXPECT_EQ(ParseItemUpdates(m), (Views{"i1", "movie 2", "ünï"}));
-  EXPECT_EQ(ParseItemUpdates(ItemUpdatesMessage({"one"})), (Views{"one"}));
-  EXPECT_TRUE(ParseItemUpdates(ItemUpdatesMessage({})).empty());
+  EXPECT_EQ(ParseUpdates(m), (Views{"i1", "movie 2", "ünï"}));
+  EXPECT_EQ(ParseUpdates(UpdatesMessage({"one"})), (Views{"one"}));
+  EXPECT_TRUE(ParseUpdates(UpdatesMessage({})).empty());
   // Empty lines (a stray newline from another publisher) name no item.
-  EXPECT_EQ(ParseItemUpdates("\na\n\nb\n"), (Views{"a", "b"}));
+  EXPECT_EQ(ParseUpdates("\na\n\nb\n"), (Views{"a", "b"}));
 }
 
 }  // namespace
