@@ -1,8 +1,15 @@
 #include "common/grpc/admission.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "common/overload/call_scope.h"
 
 namespace recstack::grpcutil {
+
+Admission::~Admission() {
+  if (permit.has_value()) overload::ReleaseAfterSend(*std::move(permit));
+}
 
 Admission Admit(overload::ConcurrencyLimiter* limiter, const grpc::ServerContext& ctx) {
   Admission a;

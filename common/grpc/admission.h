@@ -11,12 +11,23 @@
 #include <grpcpp/grpcpp.h>
 
 #include <optional>
+#include <utility>
 
 #include "common/overload/limiter.h"
 
 namespace recstack::grpcutil {
 
+// The permit is held until the call's answer has been sent
+// (overload::ReleaseAfterSend): the limiter counts and times what the caller
+// waits for, the send included.
 struct Admission {
+  Admission() = default;
+  Admission(Admission&& other) noexcept
+      : permit(std::move(other.permit)), status(std::move(other.status)) {
+    other.permit.reset();
+  }
+  Admission& operator=(Admission&&) = delete;
+  ~Admission();
   std::optional<overload::ConcurrencyLimiter::Permit> permit;
   grpc::Status status;  // OK when admitted
 };

@@ -5,13 +5,33 @@
 #include <signal.h>
 #include <time.h>
 
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc/tls.h"
 #include "common/log/log.h"
+#include "common/overload/call_scope.h"
 
 namespace recstack::grpcutil {
 namespace {
+
+// Marks each synchronous call's thread from before its handler to after its
+// answer was sent (gRPC sends it on the handler's thread after the handler
+// returns): a permit the handler gave to overload::ReleaseAfterSend is
+// released then (common/overload/call_scope.h).
+class CallHooks final : public grpc::Server::GlobalCallbacks {
+ public:
+  void PreSynchronousRequest(grpc::ServerContext*) override { overload::BeginCall(); }
+  void PostSynchronousRequest(grpc::ServerContext*) override { overload::EndCall(); }
+};
+
+// gRPC 1.51 takes the hooks once per process, before its first server is
+// made, and owns them.
+void InstallCallHooks() {
+  static std::once_flag once;
+  std::call_once(once, [] { grpc::Server::SetGlobalCallbacks(new CallHooks); });
+}
 
 sigset_t ShutdownSignals() {
   sigset_t set;
@@ -51,6 +71,7 @@ absl::Status ServerRunner::Start() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  InstallCallHooks();
   auto credentials = MakeServerCredentials(options_.tls);
   if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;

@@ -49,8 +49,11 @@ struct ServerOptions {
   // Idle threads the synchronous server keeps polling for calls. gRPC's
   // default (2) makes a thread for each call that finds none idle and ends
   // it afterwards: at 150 Recommend/s that was 1,229 threads made and
-  // ended in 12 s across the stack, each an mmap'd stack and a clone.
-  int sync_server_max_pollers = 16;
+  // ended in 12 s across the stack, each an mmap'd stack and a clone. At
+  // 16, an overload made and ended one per call (the gateway grew to 790
+  // threads, a third of its CPU in the kernel mapping their stacks); at
+  // 256 a thread, once made, is kept (docs/serving.md, "Threads").
+  int sync_server_max_pollers = 256;
   // Plaintext when empty; TLS, mutual with a CA (common/grpc/tls.h). Start
   // reads the files.
   config::TlsConfig tls;

@@ -5,11 +5,13 @@
 #include <numeric>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
 #include "common/events/ids.h"
 #include "common/log/log.h"
+#include "common/overload/call_scope.h"
 #include "common/rank/features.h"
 #include "common/stats/readout_proto.h"
 #include "common/status/status.h"
@@ -196,7 +198,14 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
   // in-memory fallback: no remote call, degraded, said so.
   std::optional<overload::ConcurrencyLimiter::Permit> permit;
   if (limiter_ != nullptr) {
-    permit = limiter_->TryAcquire(deadline);
+    overload::ConcurrencyLimiter::Verdict why;
+    permit = limiter_->TryAcquire(deadline, &why);
+    if (!permit.has_value() && why == overload::ConcurrencyLimiter::Verdict::kDeadlinePassed) {
+      // The caller has given up: no answer, not even the fallback, reaches
+      // it, and a backlog of such requests drains only if each costs nothing.
+      return absl::DeadlineExceededError(
+          "gateway: the deadline passed before the request was served");
+    }
     if (!permit.has_value()) {
       metrics_.degraded_overload->Increment();
       resp.set_degraded(true);
@@ -208,6 +217,12 @@ absl::StatusOr<v1::RecommendResponse> Gateway::Recommend(const v1::RecommendRequ
       return resp;
     }
   }
+  // Admitted, the request is in flight until its answer has been sent
+  // (common/overload/call_scope.h): a caller slow to read it keeps the
+  // gateway from taking on more full work.
+  absl::Cleanup release_after_send = [&permit] {
+    if (permit.has_value()) overload::ReleaseAfterSend(*std::move(permit));
+  };
 
   std::string ranker_version;
   std::vector<double> propensity;

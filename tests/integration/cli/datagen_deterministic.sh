@@ -23,7 +23,9 @@ before=$(date +%s%3N)
 "$bin" datagen --users 50 --items 40 --interactions 600 --seed 5 --end-time-ms now --out "$dir/now" >/dev/null
 after=$(date +%s%3N)
 newest() { tail -n +2 "$1" | cut -d, -f4 | sort -n | tail -1; }
-oldest() { tail -n +2 "$1" | cut -d, -f4 | sort -n | head -1; }
+# (awk reads all its input: head would close the pipe early, and pipefail
+# would fail on sort's SIGPIPE.)
+oldest() { tail -n +2 "$1" | cut -d, -f4 | sort -n | awk 'NR == 1'; }
 day=86400000
 last=$(newest "$dir/now/interactions.csv")
 first=$(oldest "$dir/now/interactions.csv")

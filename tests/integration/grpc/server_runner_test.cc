@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/admission.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/server.h"
 #include "common/metrics/metrics.h"
+#include "common/overload/call_scope.h"
 #include "recstack/v1/ranking.grpc.pb.h"
 #include "tests/support/grpc/in_process_server.h"
 
@@ -53,6 +55,40 @@ grpc::Status Call(grpc::Channel& ch, std::chrono::milliseconds timeout) {
   SetDeadline(ctx, timeout);
   recstack::v1::ListRankersResponse resp;
   return stub->ListRankers(&ctx, {}, &resp);
+}
+
+// A handler that admits itself through the limiter, as the services do.
+class AdmittingRanking final : public recstack::v1::RankingService::Service {
+ public:
+  overload::ConcurrencyLimiter limiter{"test", overload::LimiterOptions{}, nullptr};
+  std::atomic<int> held_in_handler{-1};
+  std::atomic<int> inflight_in_handler{-1};
+  grpc::Status ListRankers(grpc::ServerContext* ctx, const recstack::v1::ListRankersRequest*,
+                           recstack::v1::ListRankersResponse* resp) override {
+    {
+      Admission admission = Admit(&limiter, *ctx);
+      if (!Admitted(admission)) return admission.status;
+    }
+    // The admission is gone, its permit is not: the server's hooks keep it
+    // until the answer has been sent.
+    held_in_handler = overload::HeldForCall();
+    inflight_in_handler = limiter.inflight();
+    resp->set_default_ranker("ok");
+    return grpc::Status::OK;
+  }
+};
+
+// A service's permit is released after the call's answer is sent, not when
+// its handler (or its Admission) ends: the server's hooks mark every call.
+TEST(ServerRunner, APermitIsHeldUntilTheAnswerIsSent) {
+  AdmittingRanking svc;
+  testing::InProcessServer server({&svc});
+  ASSERT_TRUE(Call(*server.channel(), 2s).ok());
+  EXPECT_EQ(svc.held_in_handler.load(), 1);
+  EXPECT_EQ(svc.inflight_in_handler.load(), 1);
+  // Released once the call ended (just after the client got its answer).
+  for (int i = 0; i < 200 && svc.limiter.inflight() != 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(svc.limiter.inflight(), 0);
 }
 
 TEST(ServerRunner, ServesAndReportsHealth) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/events/event.h"
+#include "common/overload/call_scope.h"
 #include "common/rank/features.h"
 #include "services/gateway/http_server.h"
 #include "tests/support/http/percent_encode.h"
@@ -340,6 +341,37 @@ TEST_F(GatewayCore, AtItsOwnLimitTheGatewayAnswersTheFallbackWithoutRemoteCalls)
   EXPECT_NE(r->degraded_reason().find("gateway overloaded"), std::string::npos);
   EXPECT_TRUE(retrieval_->calls.empty());
   EXPECT_EQ(Degraded("overload"), 1);
+}
+
+// A request whose caller has given up costs nothing: no fallback is built,
+// no remote call made, and the shed is counted as a deadline's.
+TEST_F(GatewayCore, APassedDeadlineIsAnsweredAtOnceWithNothing) {
+  overload::ConcurrencyLimiter limiter("gateway", overload::LimiterOptions{}, nullptr);
+  Make({}, &limiter);
+  ASSERT_TRUE(gateway_->StartFallbackRefresh().ok());
+  auto r = gateway_->Recommend(Req("u1", 3), Clock::now() - 1ms);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_TRUE(retrieval_->calls.empty());
+  EXPECT_EQ(Degraded("overload"), 0);
+  EXPECT_EQ(limiter.shed(), 1u);
+}
+
+// Admitted, a Recommend is in flight until its answer has been sent: inside
+// a served call (the gRPC server's hooks mark it) the permit outlives the
+// handler and is released when the call ends.
+TEST_F(GatewayCore, APermitIsHeldUntilTheCallHasSentItsAnswer) {
+  overload::ConcurrencyLimiter limiter("gateway", overload::LimiterOptions{}, nullptr);
+  Make({}, &limiter);
+  overload::BeginCall();
+  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), Clock::now() + 1s).ok());
+  EXPECT_EQ(limiter.inflight(), 1);
+  EXPECT_EQ(overload::HeldForCall(), 1);
+  overload::EndCall();
+  EXPECT_EQ(limiter.inflight(), 0);
+  EXPECT_EQ(overload::HeldForCall(), 0);
+  // Outside a call (in-process callers) it is released on return.
+  ASSERT_TRUE(gateway_->Recommend(Req("u1", 5), Clock::now() + 1s).ok());
+  EXPECT_EQ(limiter.inflight(), 0);
 }
 
 TEST_F(GatewayCore, TitlesComeFromTheCacheAfterTheFirstAsk) {
