@@ -23,8 +23,8 @@ void BeginCall() { ++State().depth; }
 void EndCall() {
   CallState& s = State();
   if (s.depth > 0 && --s.depth == 0) {
-    // Released here: each permit's latency now includes the send.
-    std::vector<ConcurrencyLimiter::Permit> done = std::move(s.held);
+    // Released here: each permit's latency now includes the send. (The
+    // vector keeps its buffer for the thread's next call.)
     s.held.clear();
   }
 }

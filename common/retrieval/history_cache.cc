@@ -20,7 +20,7 @@ std::atomic<uint64_t>& HistoryCache::Stripe(std::string_view user) const {
 uint64_t HistoryCache::Generation(std::string_view user) const { return Stripe(user).load(); }
 
 std::optional<events::UserHistory> HistoryCache::Get(std::string_view user, int n) {
-  if (!enabled_ || !live_.load()) return std::nullopt;
+  if (!live()) return std::nullopt;
   std::optional<Entry> e = entries_.Get(user);
   if (!e.has_value()) return std::nullopt;
   const events::UserHistory& h = *e->history;
@@ -35,7 +35,7 @@ std::optional<events::UserHistory> HistoryCache::Get(std::string_view user, int 
 
 void HistoryCache::Put(std::string_view user, uint64_t generation, int read_n,
                        events::UserHistory history) {
-  if (!enabled_ || !live_.load()) return;
+  if (!live()) return;
   auto kept = std::make_shared<const events::UserHistory>(std::move(history));
   std::lock_guard<std::mutex> lock(mu_);
   if (Stripe(user).load() != generation) return;  // announced (or resubscribed) since the read

@@ -70,7 +70,8 @@ class HistoryCache {
   void Forget(std::span<const std::string_view> users);
   // Subscribed (empties the cache and serves from it) or not (serves nothing).
   void SetLive(bool live);
-  bool live() const { return live_.load(); }
+  // Serving from memory: on (capacity > 0) and subscribed.
+  bool live() const { return enabled_ && live_.load(); }
 
   uint64_t hits() const { return entries_.hits(); }
   uint64_t misses() const { return entries_.misses(); }

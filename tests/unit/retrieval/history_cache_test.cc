@@ -165,33 +165,40 @@ TEST_F(HistoryCacheTest, AnErrorIsPassedOnAndNotKept) {
   EXPECT_EQ(cache.size(), 0u);
 }
 
-TEST(HistoryCache, SizeZeroIsOff) {
+// A source, a live cache of `capacity` users in front of it.
+struct Cached {
+  explicit Cached(size_t capacity) : cache({.capacity = capacity}), cached(source, cache) {
+    cache.SetLive(true);
+  }
   CountingSource source;
-  HistoryCache cache({.capacity = 0});
-  cache.SetLive(true);
-  HistoryCachedSource cached(source, cache);
-  ASSERT_TRUE(cached.History("u1", 5, true).ok());
-  ASSERT_TRUE(cached.History("u1", 5, true).ok());
-  EXPECT_EQ(source.reads, 2);
+  HistoryCache cache;
+  HistoryCachedSource cached;
+};
+
+TEST(HistoryCache, SizeZeroIsOff) {
+  Cached c(0);
+  EXPECT_FALSE(c.cache.live());
+  ASSERT_TRUE(c.cached.History("u1", 5, false).ok());
+  ASSERT_TRUE(c.cached.History("u1", 5, false).ok());
+  EXPECT_EQ(c.source.reads, 2);
+  // Read as asked: no length the caller did not want.
+  EXPECT_EQ(c.source.asks.back(), std::make_pair(5, false));
 }
 
 TEST(HistoryCache, HoldsAtMostItsCapacity) {
-  CountingSource source;
-  HistoryCache cache({.capacity = 4});
-  cache.SetLive(true);
-  HistoryCachedSource cached(source, cache);
-  for (int u = 0; u < 10; ++u) ASSERT_TRUE(cached.History("u" + std::to_string(u), 5, true).ok());
-  EXPECT_LE(cache.size(), 4u);
+  Cached c(4);
+  for (int u = 0; u < 10; ++u) ASSERT_TRUE(c.cached.History("u" + std::to_string(u), 5, true).ok());
+  EXPECT_LE(c.cache.size(), 4u);
 }
 
 // Writers change histories and then announce them, as ingestion's script
 // does; readers must never see a history older than one announced before
 // their read began.
 TEST(HistoryCache, NeverServesAHistoryOlderThanTheLastAnnouncementBeforeTheRead) {
-  CountingSource source;
-  HistoryCache cache({.capacity = 64});
-  cache.SetLive(true);
-  HistoryCachedSource cached(source, cache);
+  Cached c(64);
+  CountingSource& source = c.source;
+  HistoryCache& cache = c.cache;
+  HistoryCachedSource& cached = c.cached;
   constexpr int kUsers = 8;
   std::vector<std::atomic<int>> announced(kUsers);
   for (int u = 0; u < kUsers; ++u) source.Set("u" + std::to_string(u), {"0"});
