@@ -12,7 +12,7 @@
 #   retrieval_rss  recstack-bench-retrieval --service-rss  -> retrieval_service_rss.json  (60 min)
 #   ease           recstack-bench-ease --dataset ml100k    -> ease_ml100k.json            (20 min)
 #   train          tests/bench/train/run_paths.sh          -> train_<simd path>[_ialspp].json (120 min)
-#   capacity       scripts/capacity.sh (a local stack, --embedded, then five processes)
+#   capacity       scripts/capacity.sh (the default embedded stack, then --split)
 #                                                          -> loadtest_{knee,overload}[_before].json (40 min)
 #   replicas       tests/e2e/stack/replicas_test.sh        -> replicas.json               (5 min)
 #
@@ -131,16 +131,16 @@ run_one() {
       "${run[@]}" "$root/tests/bench/train/run_paths.sh" "$build" || rc=$?
       return $rc ;;
     capacity)
-      # The embedded stack (retrieval and ranking in the gateway: the knee
-      # docs/loadtest.md quotes), then the five-process stack on the same
-      # data (its *_before.json). capacity.sh stops its stack on exit, also
-      # when the time limit ends it.
+      # The default, embedded stack (retrieval and ranking in the gateway:
+      # the knee docs/loadtest.md quotes), then the five-process stack
+      # (--split) on the same data (its *_before.json). capacity.sh stops
+      # its stack on exit, also when the time limit ends it.
       local cap_state
       cap_state=$(mktemp -d "${TMPDIR:-/tmp}/recstack-capacity.XXXXXX")
       RECSTACK_STACK_DIR=$cap_state RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --embedded \
         --out "$dir" || rc=$?
       if [ $rc -eq 0 ]; then
-        RECSTACK_STACK_DIR=$cap_state RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --reuse \
+        RECSTACK_STACK_DIR=$cap_state RECSTACK_BIN=$bin "${run[@]}" "$root/scripts/capacity.sh" --split --reuse \
           --out "$dir/five" || rc=$?
         [ $rc -ne 0 ] || { mv "$dir/five/loadtest_knee.json" "$dir/loadtest_knee_before.json" &&
           mv "$dir/five/loadtest_overload.json" "$dir/loadtest_overload_before.json"; } || rc=$?

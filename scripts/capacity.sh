@@ -13,10 +13,11 @@
 # Everything on this machine's cores; ratios to the floor are what compare
 # across machines. Takes 10-15 minutes on 2 cores.
 #
-#   scripts/capacity.sh [--embedded] [--items N] [--sweep FROM:TO:STEP] [--out DIR] [--reuse]
+#   scripts/capacity.sh [--embedded|--split] [--items N] [--sweep FROM:TO:STEP] [--out DIR] [--reuse]
 #
-# --embedded: the stack with retrieval and ranking in the gateway's process
-# (deploy/local/stack.sh --embedded); without it, five processes.
+# The stack's shape is deploy/local/stack.sh's: by default (and with
+# --embedded) retrieval and ranking in the gateway's process; --split: five
+# processes, retrieval and ranking reached over gRPC.
 # --reuse: with RECSTACK_STACK_DIR from an earlier run, skip the ingest and
 # the training (Redis keeps them) and measure again (either shape: Redis
 # holds the same data).
@@ -29,10 +30,11 @@ interactions=1000000
 sweep=200:2400:200
 out=$root/docs/bench
 reuse=0
-embedded=0
+embedded=1
 while [ $# -gt 0 ]; do
   case $1 in
     --embedded) embedded=1; shift ;;
+    --split) embedded=0; shift ;;
     --items) items=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --interactions) interactions=$2; shift 2 ;;
@@ -51,7 +53,7 @@ state=$RECSTACK_STACK_DIR
 stack=$root/deploy/local/stack.sh
 trap '"$stack" down >/dev/null 2>&1 || true' EXIT
 
-shape=()
+shape=(--split)
 retrieval_log=retrieval
 retrieval_metrics=9103
 metrics_of=(gateway:9100 ingestion:9101 retrieval:9103 ranking:9104)

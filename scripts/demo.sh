@@ -29,7 +29,7 @@ echo "== Building (first time: a few minutes on 2 cores)"
 cmake --build build -j "$(nproc)" --target recstack recstack-ingestion recstack-training recstack-retrieval \
   recstack-ranking recstack-gateway recstack-loadtest | tail -1
 
-echo "== Starting the stack (redis + 5 services)"
+echo "== Starting the stack (redis, ingestion, training, and the gateway with retrieval and ranking in it)"
 deploy/local/stack.sh up
 off=${RECSTACK_PORT_OFFSET:-0}
 ing=127.0.0.1:$((50051 + off)); trn=127.0.0.1:$((50052 + off)); gw=127.0.0.1:$((50050 + off))
@@ -83,7 +83,8 @@ The stack is running:
   the system-design walkthrough        docs/walkthrough/README.md (./scripts/walkthrough.sh)
   HTTP API                              curl '$http/v1/users/${users[0]}/recommendations?k=10&debug=true'
   gRPC                                  $gw (recstack.v1.GatewayService; reflection is on)
-  metrics                               http://127.0.0.1:$((9100 + off))/metrics (9101-9104: the other services)
+  metrics                               http://127.0.0.1:$((9100 + off))/metrics (retrieval's and ranking's too; 9101-9102: ingestion, training)
+  five processes                        deploy/local/stack.sh up --split (retrieval and ranking on their own)
   logs                                  .stack/logs/
   CLI                                   build/bin/recstack --help
   load test                             build/bin/recstack-loadtest --addr $gw --sweep 100:2000:100 --slo 50ms --floor --plot sweep.svg

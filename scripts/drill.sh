@@ -149,7 +149,7 @@ drill_processes() {
     t0=$(now_ms)
     sleep_until_ms $((t0 + 5000))
     t1=$(now_ms)
-    "$stack" up >>"$d/stack-restart.log" 2>&1 || fail "stack.sh up did not restart $s"
+    "$stack" up --split >>"$d/stack-restart.log" 2>&1 || fail "stack.sh up did not restart $s"
     t2=$(now_ms)
     fault "kill -9 $s, restarted after 5 s" "$t0" "$t1" \
       "{\"service\": \"$s\", \"healthy_after_restart_ms\": $((t2 - t1))}"
@@ -164,7 +164,7 @@ drill_redis_restart() {
   keys=$(redis-cli -p "$redis_port" dbsize)
   kill -9 "$(cat "$state/pids/redis.pid")"
   t0=$(now_ms)
-  "$stack" up >>"$d/stack-restart.log" 2>&1 || fail "stack.sh up did not restart redis"
+  "$stack" up --split >>"$d/stack-restart.log" 2>&1 || fail "stack.sh up did not restart redis"
   t2=$(now_ms)
   # stack.sh up returns once redis-server accepts connections, which may
   # be while it still loads its AOF (answering LOADING): wait for PONG.

@@ -85,7 +85,7 @@ if redis-cli -p $((6379 + off)) ping >/dev/null 2>&1; then
   exit 2
 fi
 echo "== stack on ports +$off, exploration $explore"
-RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
 data=$work/data
 $rs datagen --users 5000 --items 2000 --interactions 150000 --seed 7 \
   --end-time-ms "$(date +%s%3N)" --out "$data" >/dev/null
@@ -136,7 +136,7 @@ experiment() {
     kill "$pid"
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
-  RECSTACK_EXPERIMENTS=$work/$name.json RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+  RECSTACK_EXPERIMENTS=$work/$name.json RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
   echo "== 3. experiment $name: linear vs $* (equal shares), ${seconds}s at $rate/s"
   load "$seed" "$work/load_$name.json"
   wait_consumed

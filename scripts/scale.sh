@@ -89,7 +89,7 @@ stack_cpu_ticks() {
 run_stack() {
   local name=$1
   shift
-  "$stack" up "$@" >&2
+  "$stack" up --split "$@" >&2
   "$rs" ingest --addr "127.0.0.1:$((50051 + off))" --items "$data/items.csv" "$data/interactions.csv" \
     --json > "$state/$name-ingest.json"
   "$rs" train --addr "127.0.0.1:$((50052 + off))" --algo als-implicit --factors 64 --iterations 5 \

@@ -196,7 +196,7 @@ if redis-cli -p $redis_port ping >/dev/null 2>&1; then
 fi
 explore=0.1
 say "stack on ports +$off (exploration $explore); a synthetic catalogue whose events end now"
-RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
 data=$work/data
 datagen="recstack datagen --users 5000 --items 2000 --interactions 150000 --seed 7"
 $rs datagen --users 5000 --items 2000 --interactions 150000 --seed 7 \
@@ -290,7 +290,7 @@ experiment() {
     {\"name\": \"treatment\", \"ranker\": \"$b\", \"traffic\": 0.5}]}]}" > "$work/$name.json"
   kill_one ranking
   kill_one training
-  RECSTACK_EXPERIMENTS=$work/$name.json RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+  RECSTACK_EXPERIMENTS=$work/$name.json RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
   "$lt" --addr "$gw" --rate $rate --duration 30s --warmup 0s --k 10 --seed "$seed" \
     --simulate-clicks "$data" --position-bias 1 --json > "$work/load_$name.json"
   sleep 3
@@ -316,7 +316,7 @@ jq -n --slurpfile aa "$work/report_aa.json" --slurpfile ab "$work/report_ab.json
 
 say "capacity: a sweep with the floor, the per-stage budget at idle (ranking back to linear)"
 kill_one ranking
-RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
 for _ in $(seq 30); do
   curl -fsS "$http/v1/users/$user/recommendations?k=10&debug=true" >> "$work/budget.jsonl"
   echo >> "$work/budget.jsonl"
@@ -377,10 +377,10 @@ probe() {
 probe healthy
 kill_one ranking
 probe ranking
-RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
 kill_one retrieval
 probe retrieval
-RECSTACK_EXPLORE_RATE=$explore $stack up >/dev/null
+RECSTACK_EXPLORE_RATE=$explore $stack up --split >/dev/null
 redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
 sleep 1
 probe redis

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole stack as local processes (DESIGN §8): redis-server (AOF on) and
-# the five services, with logs and pid files under the state folder.
+# the five services (by default retrieval and ranking inside the gateway's
+# process, --split: processes of their own), with logs and pid files under
+# the state folder.
 #
 #   deploy/local/stack.sh up [OPTIONS]       start what is not running (and restart a
 #                                            process whose flags changed), wait for health
@@ -13,14 +15,20 @@
 #                                            tests read it
 #
 # Options:
-#   --embedded     retrieval and ranking run inside the gateway's process
-#                  (gateway --embed retrieval,ranking: the same code, no
-#                  gRPC hop between them) instead of as their own processes:
-#                  three services, not five. The shape for one machine: it
-#                  serves about twice the Recommends on the same cores
-#                  (docs/serving.md, docs/loadtest.md). Not with --replicas
-#                  N > 1; `up` without it starts them as processes again.
-#   --replicas N   run N (1-9, default 1) replicas of retrieval and of ranking;
+#   --embedded     (the default with one replica) retrieval and ranking run
+#                  inside the gateway's process (gateway --embed
+#                  retrieval,ranking: the same code, no gRPC hop between
+#                  them): three services, not five. The shape for one
+#                  machine: a third to a half of the CPU per Recommend, a
+#                  knee 1.2-1.6x as high on the same cores (docs/serving.md,
+#                  docs/loadtest.md).
+#   --split        retrieval and ranking as processes of their own, reached
+#                  over gRPC: the five services of Docker Compose and
+#                  Kubernetes, each restarted, shed and scaled on its own (the
+#                  fault drills and scripts/scale.sh run this shape).
+#                  `up` in the other shape switches a running stack over.
+#   --replicas N   run N (1-9, default 1) replicas of retrieval and of ranking
+#                  (N > 1 implies --split; not with --embedded);
 #                  the gateway calls each service at every replica's address
 #                  (--retrieval-addr ipv4:127.0.0.1:50053,127.0.0.1:50063,...)
 #                  and spreads its calls round-robin over them
@@ -85,7 +93,7 @@ bin=${RECSTACK_BIN:-$root/build/bin}
 host=127.0.0.1
 
 usage() {
-  echo "usage: $0 up|down|status|describe [--embedded] [--replicas N] [--redis-cluster M] [--redis-acl] [--tls]" >&2
+  echo "usage: $0 up|down|status|describe [--embedded|--split] [--replicas N] [--redis-cluster M] [--redis-acl] [--tls]" >&2
   exit 2
 }
 
@@ -96,10 +104,15 @@ replicas=1
 cluster_masters=0
 acl=0
 tls=0
-embedded=0
+shape=  # embedded or split; unset: embedded with one replica, split with more
 while [ $# -gt 0 ]; do
   case $1 in
-    --embedded) embedded=1; shift ;;
+    --embedded | --split)
+      if [ -n "$shape" ] && [ "$shape" != "${1#--}" ]; then
+        echo "stack: --embedded and --split are two shapes: give one" >&2
+        exit 2
+      fi
+      shape=${1#--}; shift ;;
     --redis-acl) acl=1; shift ;;
     --replicas) [ $# -ge 2 ] || usage; replicas=$2; shift 2 ;;
     --replicas=*) replicas=${1#*=}; shift ;;
@@ -114,10 +127,13 @@ if ! [[ $replicas =~ ^[1-9]$ ]]; then
   echo "stack: --replicas must be 1-9, got '$replicas'" >&2
   exit 2
 fi
-if [ "$embedded" = 1 ] && [ "$replicas" != 1 ]; then
-  echo "stack: --embedded runs retrieval and ranking in the gateway: --replicas must be 1" >&2
+if [ "$shape" = embedded ] && [ "$replicas" != 1 ]; then
+  echo "stack: --embedded runs retrieval and ranking in the gateway: --replicas must be 1 (or give --split)" >&2
   exit 2
 fi
+[ -n "$shape" ] || { [ "$replicas" = 1 ] && shape=embedded || shape=split; }
+embedded=0
+[ "$shape" = split ] || embedded=1
 if ! [[ $cluster_masters =~ ^[0-5]$ ]]; then
   echo "stack: --redis-cluster must be 1-5 masters, got '$cluster_masters'" >&2
   exit 2
@@ -223,9 +239,11 @@ alive() {
 # what `status` shows, so replicas started with a larger N are not hidden.
 known_instances() {
   local s inst f
-  for s in "${services[@]}"; do
+  for s in ingestion training retrieval ranking gateway; do
     {
-      instances_of "$s"
+      # The shape's processes, and any other with a pid file (retrieval and
+      # ranking of a --split stack, whatever the shape asked now).
+      [[ " ${services[*]} " != *" $s "* ]] || instances_of "$s"
       for f in "$state/pids/$s".pid "$state/pids/$s"-[0-9].pid; do
         [ ! -e "$f" ] || basename "$f" .pid
       done
@@ -481,10 +499,10 @@ case $cmd in
     keep=$replicas
     [ "$embedded" = 0 ] || keep=0
     for s in "${!replicated[@]}"; do stop_replicas_beyond "$s" "$keep"; done
-    shape="$replicas replica(s) of retrieval and ranking"
-    [ "$embedded" = 0 ] || shape="retrieval and ranking embedded in the gateway"
+    shape_msg="$replicas replica(s) of retrieval and ranking"
+    [ "$embedded" = 0 ] || shape_msg="retrieval and ranking embedded in the gateway (--split: processes of their own)"
     echo "stack: up (redis $redis_url, gateway $host:${grpc_port[gateway]}, http $http_scheme://$host:$http_port/," \
-      "$shape, tls $([ $tls = 1 ] && echo "on (mutual)" || echo off))"
+      "$shape_msg, tls $([ $tls = 1 ] && echo "on (mutual)" || echo off))"
     if [ $tls = 1 ]; then
       echo "stack: every gRPC port wants a client certificate from $tls_dir/ca.pem; the CLI and the load generator:"
       echo "  $bin/recstack recommend --addr $host:${grpc_port[gateway]} --user u1 ${client_tls[*]}"

@@ -56,7 +56,7 @@ fresh_stack() {
   declare -gA metrics_port=([gateway]=$((9100 + off)) [ingestion]=$((9101 + off))
                             [training]=$((9102 + off)) [retrieval]=$((9103 + off))
                             [ranking]=$((9104 + off)))
-  "$stack" up >"$state/stack-up.log" 2>&1 || fail "the stack did not come up: $(cat "$state/stack-up.log")"
+  "$stack" up --split >"$state/stack-up.log" 2>&1 || fail "the stack did not come up: $(cat "$state/stack-up.log")"
   make_catalogue
   "$bin/recstack" ingest --addr "$ingestion_addr" --items "$data/items.csv" "$data/interactions.csv" \
     >"$state/ingest.log" 2>&1 || fail "ingest failed: $(tail -3 "$state/ingest.log")"

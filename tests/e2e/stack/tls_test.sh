@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local stack with TLS everywhere (`stack.sh up --tls`) on free ports in
+# The local stack with TLS everywhere (`stack.sh up --split --tls`: the five processes) on free ports in
 # a temporary state folder:
 #   1. the e2e flows through TLS: ingest, train, recommend with the CLI (its
 #      --tls-* flags, then the RECSTACK_TLS_* variables), a short load test,
@@ -38,7 +38,7 @@ step() { echo "== $* ($((SECONDS - start)) s)"; }
   || fail "Debian's python3-grpcio and python3-grpc-tools are missing (scripts/deps.sh)"
 
 step "stack.sh up --tls"
-"$stack" up --tls > "$state/up.log" || fail "stack did not come up: $(cat "$state/up.log")"
+"$stack" up --split --tls > "$state/up.log" || fail "stack did not come up: $(cat "$state/up.log")"
 tls=$state/tls
 for f in ca.pem client.pem client-key.pem gateway.pem gateway-key.pem; do
   [ -s "$tls/$f" ] || fail "stack.sh up --tls made no $tls/$f"
@@ -46,11 +46,11 @@ done
 [ "$(stat -c %a "$tls/client-key.pem")" = 600 ] || fail "client-key.pem is not mode 600"
 grep -q "tls on (mutual)" "$state/up.log" || fail "up does not say TLS is on: $(cat "$state/up.log")"
 grep -q -- "--tls-ca $tls/ca.pem" "$state/up.log" || fail "up does not print the CLI's TLS flags"
-"$stack" describe --tls | jq -e --arg d "$tls" \
+"$stack" describe --split --tls | jq -e --arg d "$tls" \
   '.tls.enabled and .tls.ca == "\($d)/ca.pem" and .services.gateway.http_scheme == "https" and
    ([.services[].flags["--tls-ca"]] | all(. == "\($d)/ca.pem"))' >/dev/null \
   || fail "describe --tls does not show TLS"
-"$stack" describe | jq -e '.tls.enabled == false' >/dev/null || fail "describe shows TLS without --tls"
+"$stack" describe --split | jq -e '.tls.enabled == false' >/dev/null || fail "describe shows TLS without --tls"
 
 declare -A port=([gateway]=$((50050 + off)) [ingestion]=$((50051 + off)) [training]=$((50052 + off))
                  [retrieval]=$((50053 + off)) [ranking]=$((50054 + off)))

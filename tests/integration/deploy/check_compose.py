@@ -5,7 +5,7 @@ against the local stack and the code (no Docker engine needed):
   - `docker-compose config` accepts the file (what it prints is what is checked);
   - redis and the five services are there, each with the local stack's
     binary, published ports (same number inside and out) and RECSTACK_*
-    variables (`deploy/local/stack.sh describe`), peers by service name, a
+    variables (`deploy/local/stack.sh describe --split`), peers by service name, a
     health check on its gRPC port, and the dependencies it calls;
   - Prometheus mounts deploy/docker/prometheus.yml, which scrapes every
     service's metrics port and nothing else of recstack's;

@@ -68,13 +68,14 @@ OPTIONAL_ENV = ("RECSTACK_EXPERIMENTS", "RECSTACK_EXPLORE_RATE")
 
 
 def describe(root, *options):
-    """The local stack's table, at port offset 0, without optional settings
-    (`options`: stack.sh's, e.g. "--tls")."""
+    """The five-process local stack's table (--split, the shape of the
+    Compose and Kubernetes files), at port offset 0, without optional
+    settings (`options`: stack.sh's, e.g. "--tls")."""
     env = dict(os.environ)
     env.pop("RECSTACK_PORT_OFFSET", None)
     for name in OPTIONAL_ENV:
         env.pop(name, None)
-    out = subprocess.run([os.path.join(root, "deploy/local/stack.sh"), "describe", *options],
+    out = subprocess.run([os.path.join(root, "deploy/local/stack.sh"), "describe", "--split", *options],
                          check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out)
 

@@ -6,8 +6,10 @@
 # distinct, and the gateway calls every replica. With --tls: every process
 # gets its service's certificate and the CA under $state/tls, the gateway's
 # HTTP is https, and nothing is made (up makes the certificates). With
-# --embedded: three processes, the gateway with --embed retrieval,ranking
-# (and the experiments), not with --replicas 2.
+# --embedded (the default with one replica): three processes, the gateway
+# with --embed retrieval,ranking (and the experiments), not with --replicas
+# 2; --split: five processes (implied by --replicas N > 1), not with
+# --embedded.
 #   describe_test.sh ROOT PYTHON_RUNNER
 set -euo pipefail
 root=$1 run=$2
@@ -15,11 +17,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 state=$tmp/state
 unset RECSTACK_EXPERIMENTS RECSTACK_EXPLORE_RATE
-RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe > "$tmp/d0.json"
-RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh" describe > "$tmp/d100.json"
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --split > "$tmp/d0.json"
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh" describe --split > "$tmp/d100.json"
 # The user's experiments file and exploration rate reach the services that read them.
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_EXPERIMENTS=/tmp/exp.json RECSTACK_EXPLORE_RATE=0.1 \
-  "$root/deploy/local/stack.sh" describe > "$tmp/dopt.json"
+  "$root/deploy/local/stack.sh" describe --split > "$tmp/dopt.json"
 # Replicas: two, and the most (9) at two offsets 100 apart.
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas 2 > "$tmp/d2.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 "$root/deploy/local/stack.sh" describe --replicas 2 \
@@ -30,10 +32,20 @@ RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=100 "$root/deploy/local/stack.sh"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_TLS_CERT=/x.pem RECSTACK_TLS_CA=/ca.pem \
   "$root/deploy/local/stack.sh" describe --tls --replicas 2 > "$tmp/dtls.json"
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_TLS_CERT=/x.pem RECSTACK_TLS_CA=/ca.pem \
-  "$root/deploy/local/stack.sh" describe > "$tmp/dplain.json"
+  "$root/deploy/local/stack.sh" describe --split > "$tmp/dplain.json"
 # Retrieval and ranking in the gateway's process; not with replicas.
 RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_EXPERIMENTS=/tmp/exp.json \
   "$root/deploy/local/stack.sh" describe --embedded > "$tmp/demb.json"
+# With no shape given, one replica is embedded.
+RECSTACK_STACK_DIR=$state RECSTACK_PORT_OFFSET=0 RECSTACK_EXPERIMENTS=/tmp/exp.json \
+  "$root/deploy/local/stack.sh" describe > "$tmp/ddefault.json"
+for both in "--embedded --split" "--split --embedded"; do
+  # shellcheck disable=SC2086  # two options
+  if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe $both >/dev/null 2>&1; then
+    echo "describe $both should fail" >&2
+    exit 1
+  fi
+done
 if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --embedded --replicas 2 >/dev/null 2>&1; then
   echo "describe --embedded --replicas 2 should fail" >&2
   exit 1
@@ -51,10 +63,10 @@ if RECSTACK_STACK_DIR=$state "$root/deploy/local/stack.sh" describe --no-such-op
 fi
 [ ! -e "$state" ] || { echo "a failed describe created $state" >&2; exit 1; }
 "$run" - "$tmp/d0.json" "$tmp/d100.json" "$tmp/dopt.json" "$tmp/d2.json" "$tmp/d9.json" "$tmp/d9_100.json" \
-  "$tmp/dc3.json" "$tmp/dtls.json" "$tmp/dplain.json" "$tmp/demb.json" "$state" <<'PY'
+  "$tmp/dc3.json" "$tmp/dtls.json" "$tmp/dplain.json" "$tmp/demb.json" "$tmp/ddefault.json" "$state" <<'PY'
 import json, sys
-d0, d100, dopt, d2, d9, d9_100, dc3, dtls, dplain, demb = (json.load(open(p)) for p in sys.argv[1:11])
-state = sys.argv[11]
+d0, d100, dopt, d2, d9, d9_100, dc3, dtls, dplain, demb, ddefault = (json.load(open(p)) for p in sys.argv[1:12])
+state = sys.argv[12]
 services = {"gateway", "ingestion", "training", "retrieval", "ranking"}
 replicated = ("retrieval", "ranking")
 
@@ -97,6 +109,8 @@ def check(d):
 # --embedded: three processes; the gateway embeds retrieval and ranking
 # (and runs the experiments), calls ingestion and training, on the same ports.
 assert demb["embedded"] is True and d0["embedded"] is False, (demb["embedded"], d0["embedded"])
+assert ddefault == demb, "describe without a shape is not describe --embedded"
+assert d2["embedded"] is False, "--replicas 2 is not split"
 assert set(demb["services"]) == {"gateway", "ingestion", "training"}, demb["services"].keys()
 egw = demb["services"]["gateway"]["flags"]
 assert egw["--embed"] == "retrieval,ranking" and demb["services"]["gateway"]["env"]["RECSTACK_EMBED"] == "retrieval,ranking", egw
