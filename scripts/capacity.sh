@@ -30,11 +30,10 @@ interactions=1000000
 sweep=200:2400:200
 out=$root/docs/bench
 reuse=0
-embedded=1
+shape=()  # stack.sh's: its default unless --embedded or --split
 while [ $# -gt 0 ]; do
   case $1 in
-    --embedded) embedded=1; shift ;;
-    --split) embedded=0; shift ;;
+    --embedded | --split) shape=("$1"); shift ;;
     --items) items=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --interactions) interactions=$2; shift 2 ;;
@@ -53,12 +52,11 @@ state=$RECSTACK_STACK_DIR
 stack=$root/deploy/local/stack.sh
 trap '"$stack" down >/dev/null 2>&1 || true' EXIT
 
-shape=(--split)
 retrieval_log=retrieval
 retrieval_metrics=9103
 metrics_of=(gateway:9100 ingestion:9101 retrieval:9103 ranking:9104)
-if [ "$embedded" = 1 ]; then
-  shape=(--embedded)
+# Which shape that is, as stack.sh decides it.
+if [ "$("$stack" describe "${shape[@]}" | jq -r .embedded)" = true ]; then
   retrieval_log=gateway  # retrieval logs in the gateway's process
   retrieval_metrics=9100
   metrics_of=(gateway:9100 ingestion:9101)
